@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Sets up everything siaga needs on a fresh Debian machine: the Debian packages its features and
+# tests use (when missing), a virtual environment in .venv with the Python dependencies, and the
+# front-end packages from npm. Safe to run again; it only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages: one per line; each part of siaga adds what it needs.
+APT_PACKAGES=(
+  git
+  python3-venv
+  postgresql            # the store's tests start their own server with its binaries
+  mosquitto             # MQTT broker for the sensing tests and the demo
+  mosquitto-clients     # mosquitto_pub, a publisher that is not ours
+  restic                # the backup engine
+  openssh-server        # sshd as the off-site (SFTP) target in tests
+  openssh-client
+  mariadb-server        # MySQL/MariaDB dumps and checks
+  mariadb-client
+  dnsmasq-base          # a real DNS server on loopback for the DNS checks
+  chromium              # the dashboard's browser tests
+  libpango-1.0-0        # weasyprint (PDF reports)
+  libpangoft2-1.0-0
+  libharfbuzz-subset0
+  fonts-dejavu-core
+  nodejs
+  npm
+)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Debian starts some services when it installs them; siaga's tests start their own on free ports.
+
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+stamp=.venv/.siaga-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e '.[dev]'
+  touch "$stamp"
+fi
+
+if [ -f package.json ]; then
+  if [ ! -d node_modules ] || [ package.json -nt node_modules ]; then
+    npm install --no-audit --no-fund --silent
+    touch node_modules
+  fi
+fi
+echo "setup: ready (.venv)"

@@ -1,0 +1,1 @@
+"""The ``siaga`` command line: one module per command group, registered in :mod:`siaga.cli.main`."""

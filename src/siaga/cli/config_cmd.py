@@ -1,0 +1,20 @@
+"""``siaga config``: check a config file, print the reference documentation."""
+
+from __future__ import annotations
+
+import typer
+
+from siaga.cli.common import ConfigOption, load_or_exit
+
+app = typer.Typer(help="Check and document siaga.yaml.", no_args_is_help=True)
+
+
+@app.command("check")
+def check(path: str = typer.Argument(None, help="Config file (default: --config)."), config: str = ConfigOption) -> None:
+    """Validate a config file: exit 0 when it is good, 2 with file:line: field: problem lines when not."""
+    loaded = load_or_exit(path or config)
+    cfg = loaded.config
+    typer.echo(
+        f"{loaded.path}: ok — {len(cfg.rooms)} rooms, {len(cfg.racks)} racks, {len(cfg.devices)} devices, "
+        f"{len(cfg.services)} services, {len(cfg.sensors)} sensors, {len(cfg.people)} people"
+    )

@@ -1,0 +1,236 @@
+"""Read ``siaga.yaml``: YAML with line numbers, pydantic validation, cross checks, secrets policy.
+
+Every problem comes out as a :class:`ConfigProblem` naming the file, the line and the field path.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from siaga.config.errors import ConfigError, ConfigProblem, Loc, dotted
+from siaga.config.models import SECRET_KEY, SiteConfig
+from siaga.config.references import check_references
+
+ENV_REF = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$")
+URL_PASSWORD = re.compile(r"^[a-z0-9+.-]+://[^/:@]+:([^@/]+)@", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """A validated config and where it came from."""
+
+    config: SiteConfig
+    path: Path
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+
+class _LineIndex:
+    """Finds the line of a value (or of a key) in the composed YAML tree."""
+
+    def __init__(self, root: yaml.Node | None) -> None:
+        self.root = root
+
+    def line(self, loc: Loc, *, key: bool = False) -> int:
+        node = self.root
+        if node is None:
+            return 1
+        best = node.start_mark.line + 1
+        for i, part in enumerate(loc):
+            last = i == len(loc) - 1
+            nxt: yaml.Node | None = None
+            if isinstance(node, yaml.MappingNode):
+                for k, v in node.value:
+                    if isinstance(k, yaml.ScalarNode) and k.value == str(part):
+                        nxt = k if (last and key) else v
+                        break
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+                nxt = node.value[part]
+            if nxt is None:
+                continue  # a tag pydantic adds to its locations: stay on the node we have
+            node = nxt
+            best = node.start_mark.line + 1
+        return best
+
+
+def _duplicate_keys(node: yaml.Node | None, loc: Loc = ()) -> list[tuple[Loc, int, str]]:
+    out: list[tuple[Loc, int, str]] = []
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for k, v in node.value:
+            name = str(k.value)
+            if name in seen:
+                out.append(
+                    (
+                        (*loc, name),
+                        k.start_mark.line + 1,
+                        f"key {name!r} appears twice (first on line {seen[name]})",
+                    )
+                )
+            else:
+                seen[name] = k.start_mark.line + 1
+            out += _duplicate_keys(v, (*loc, name))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            out += _duplicate_keys(item, (*loc, i))
+    return out
+
+
+def _model_at(loc: Loc) -> type[BaseModel] | None:
+    """The config model class found at ``loc`` (to suggest a field name)."""
+    current: Any = SiteConfig
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            if not isinstance(part, str) or part not in current.model_fields:
+                return None
+            current = current.model_fields[part].annotation
+        elif isinstance(part, int):
+            args = typing.get_args(current)
+            if not args:
+                return None
+            current = args[0]
+        else:
+            return None
+    current = _unwrap(current)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _unwrap(tp: Any) -> Any:
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(tp)[0])
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(tp):
+            if arg is not type(None):
+                return _unwrap(arg)
+    if origin is list:
+        return tp
+    return tp
+
+
+def _message(err: Any, loc: Loc) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        parent = _model_at(loc[:-1])
+        name = str(loc[-1])
+        if parent is not None:
+            close = difflib.get_close_matches(name, list(parent.model_fields), n=1)
+            if close:
+                return f"unknown key {name!r}; did you mean {close[0]!r}?"
+            return f"unknown key {name!r}; known keys: {', '.join(parent.model_fields)}"
+        return f"unknown key {name!r}"
+    if kind == "missing":
+        return "required but missing"
+    msg = str(err["msg"])
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    if kind not in ("value_error", "assertion_error") and "input" in err and not isinstance(err["input"], dict | list):
+        msg += f" (got {err['input']!r})"
+    return msg
+
+
+def _clean_loc(raw: tuple[Any, ...], data: Any) -> Loc:
+    """Drop the tags pydantic inserts (union members, validators) from an error location."""
+    out: list[str | int] = []
+    node = data
+    for part in raw:
+        if isinstance(node, dict) and isinstance(part, str) and part in node:
+            out.append(part)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            out.append(part)
+            node = node[part]
+        elif isinstance(part, str) and not isinstance(node, dict | list):
+            continue
+        elif isinstance(node, dict) and isinstance(part, str) and not any(c in part for c in "[]-"):
+            out.append(part)  # a missing or unknown key: name it
+            node = None
+    return tuple(out)
+
+
+def _secret_findings(data: Any, loc: Loc = ()) -> list[tuple[Loc, str]]:
+    out: list[tuple[Loc, str]] = []
+    if isinstance(data, dict):
+        for k, v in data.items():
+            here = (*loc, str(k))
+            if isinstance(v, str) and SECRET_KEY.search(str(k)) and not ENV_REF.match(v.strip()):
+                out.append(
+                    (
+                        here,
+                        f"inline secret: move it to a file ({k}_file: /etc/siaga/{k}) "
+                        f"or an environment variable ({k}: ${{SIAGA_{str(k).upper()}}})",
+                    )
+                )
+            elif isinstance(v, str) and URL_PASSWORD.match(v) and not ENV_REF.match(v.strip()):
+                out.append(
+                    (here, "inline password in a URL: put the whole URL in an environment variable, "
+                           "e.g. ${SIAGA_DATABASE_URL}")
+                )
+            else:
+                out += _secret_findings(v, here)
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            out += _secret_findings(v, (*loc, i))
+    return out
+
+
+def parse_config(text: str, filename: str = "siaga.yaml") -> SiteConfig:
+    """Validate config text; raise :class:`ConfigError` naming file, line and field of each problem."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([ConfigProblem(filename, line, "", f"not valid YAML: {problem}")]) from None
+    index = _LineIndex(root)
+    if data is None:
+        raise ConfigError([ConfigProblem(filename, 1, "", "the file is empty: start from `siaga init`")])
+    if not isinstance(data, dict):
+        raise ConfigError([ConfigProblem(filename, index.line(()), "", "the top level must be a mapping of sections")])
+
+    problems = [ConfigProblem(filename, line, dotted(loc), msg) for loc, line, msg in _duplicate_keys(root)]
+    problems += [
+        ConfigProblem(filename, index.line(loc), dotted(loc), msg) for loc, msg in _secret_findings(data)
+    ]
+    try:
+        cfg = SiteConfig.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = _clean_loc(tuple(err["loc"]), data)
+            is_key = err["type"] == "extra_forbidden"
+            problems.append(
+                ConfigProblem(filename, index.line(loc, key=is_key), dotted(loc), _message(err, loc))
+            )
+        raise ConfigError(sorted(problems, key=lambda p: p.line)) from None
+    problems += [
+        ConfigProblem(filename, index.line(loc), dotted(loc), msg) for loc, msg in check_references(cfg)
+    ]
+    if problems:
+        raise ConfigError(sorted(problems, key=lambda p: p.line))
+    return cfg
+
+
+def load_config(path: str | Path) -> LoadedConfig:
+    """Read and validate the config file at ``path``."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([ConfigProblem(str(p), 0, "", "no such file: create one with `siaga init`")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([ConfigProblem(str(p), 0, "", f"cannot read: {exc}")]) from None
+    return LoadedConfig(parse_config(text, str(p)), p.absolute())

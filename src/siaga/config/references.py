@@ -1,0 +1,165 @@
+"""Checks that span more than one field: ids, references, rack units, dependency cycles.
+
+Pure: takes a validated :class:`SiteConfig`, returns ``(loc, message)`` pairs for the loader to
+place on a line of the file.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+
+from siaga.config.errors import Loc
+from siaga.config.models import SiteConfig
+
+Finding = tuple[Loc, str]
+
+
+def _hint(value: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(value, list(known), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _ids(section: str, items: Sequence[object]) -> tuple[dict[str, int], list[Finding]]:
+    seen: dict[str, int] = {}
+    findings: list[Finding] = []
+    for i, item in enumerate(items):
+        ident = str(getattr(item, "id"))  # noqa: B009 - every section item has an id
+        if ident in seen:
+            findings.append(
+                ((section, i, "id"), f"duplicate id {ident!r}: already used by {section}[{seen[ident]}]")
+            )
+        else:
+            seen[ident] = i
+    return seen, findings
+
+
+def check_references(cfg: SiteConfig) -> list[Finding]:
+    """Every cross-field problem of ``cfg``, in file order per section."""
+    findings: list[Finding] = []
+    rooms, f = _ids("rooms", cfg.rooms)
+    findings += f
+    racks, f = _ids("racks", cfg.racks)
+    findings += f
+    devices, f = _ids("devices", cfg.devices)
+    findings += f
+    services, f = _ids("services", cfg.services)
+    findings += f
+    sensors, f = _ids("sensors", cfg.sensors)
+    findings += f
+    _people, f = _ids("people", cfg.people)
+    findings += f
+
+    def ref(loc: Loc, value: str | None, known: dict[str, int], what: str) -> None:
+        if value is not None and value not in known:
+            findings.append((loc, f"unknown {what} {value!r}{_hint(value, known)}"))
+
+    room_by_id = {r.id: r for r in cfg.rooms}
+    tiles: dict[tuple[str, int, int], str] = {}
+    for i, rack in enumerate(cfg.racks):
+        ref(("racks", i, "room"), rack.room, rooms, "room")
+        room = room_by_id.get(rack.room)
+        if room is not None and rack.position is not None:
+            pos = rack.position
+            if pos.column > room.grid.columns or pos.row > room.grid.rows:
+                findings.append(
+                    (
+                        ("racks", i, "position"),
+                        f"tile ({pos.column}, {pos.row}) is outside room {room.id}'s grid "
+                        f"of {room.grid.columns} columns and {room.grid.rows} rows",
+                    )
+                )
+            key = (rack.room, pos.column, pos.row)
+            if key in tiles:
+                findings.append(
+                    (("racks", i, "position"), f"rack {tiles[key]} already stands on this tile")
+                )
+            else:
+                tiles[key] = rack.id
+
+    rack_by_id = {r.id: r for r in cfg.racks}
+    occupied: dict[tuple[str, int], str] = {}
+    for i, dev in enumerate(cfg.devices):
+        ref(("devices", i, "rack"), dev.rack, racks, "rack")
+        ref(("devices", i, "room"), dev.room, rooms, "room")
+        rack = rack_by_id.get(dev.rack) if dev.rack else None
+        if dev.rack is None and dev.u is not None:
+            findings.append((("devices", i, "u"), "a rack unit needs a rack: set rack or remove u"))
+        if rack is not None and dev.room is not None and dev.room != rack.room:
+            findings.append(
+                (("devices", i, "room"), f"rack {rack.id} stands in room {rack.room}, not {dev.room}")
+            )
+        if rack is not None and dev.u is not None:
+            top = dev.u + dev.height_u - 1
+            if top > rack.height_u:
+                findings.append(
+                    (
+                        ("devices", i, "u"),
+                        f"units {dev.u}-{top} do not fit in rack {rack.id} of {rack.height_u}U",
+                    )
+                )
+            for unit in range(dev.u, min(top, rack.height_u) + 1):
+                other = occupied.get((rack.id, unit))
+                if other is not None:
+                    findings.append(
+                        (("devices", i, "u"), f"U{unit} of rack {rack.id} is already taken by {other}")
+                    )
+                    break
+            for unit in range(dev.u, min(top, rack.height_u) + 1):
+                occupied.setdefault((rack.id, unit), dev.id)
+
+    for i, svc in enumerate(cfg.services):
+        for j, dev_id in enumerate(svc.runs_on):
+            ref(("services", i, "runs_on", j), dev_id, devices, "device")
+        for j, dep in enumerate(svc.depends_on):
+            if dep == svc.id:
+                findings.append((("services", i, "depends_on", j), "a service cannot depend on itself"))
+            else:
+                ref(("services", i, "depends_on", j), dep, services, "service")
+    findings += _cycles(cfg, services)
+
+    for i, sensor in enumerate(cfg.sensors):
+        ref(("sensors", i, "room"), sensor.room, rooms, "room")
+        ref(("sensors", i, "rack"), sensor.rack, racks, "rack")
+        ref(("sensors", i, "device"), sensor.device, devices, "device")
+        if sensor.room is None and sensor.rack is None and sensor.device is None:
+            findings.append((("sensors", i), "say where it hangs: room, rack (with zone) or device"))
+        if sensor.zone is not None and sensor.rack is None:
+            findings.append((("sensors", i, "zone"), "a zone is a place on a rack: set rack too"))
+        srack = rack_by_id.get(sensor.rack) if sensor.rack else None
+        if srack is not None and sensor.room is not None and sensor.room != srack.room:
+            findings.append(
+                (("sensors", i, "room"), f"rack {srack.id} stands in room {srack.room}, not {sensor.room}")
+            )
+    return findings
+
+
+def _cycles(cfg: SiteConfig, index: dict[str, int]) -> list[Finding]:
+    """One finding per dependency cycle between services, placed on the first service of it."""
+    graph = {s.id: [d for d in s.depends_on if d in index and d != s.id] for s in cfg.services}
+    findings: list[Finding] = []
+    state: dict[str, int] = {}  # 1 on the path, 2 done
+    reported: set[frozenset[str]] = set()
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        path.append(node)
+        for nxt in graph.get(node, []):
+            if state.get(nxt) == 1:
+                cycle = [*path[path.index(nxt):], nxt]
+                key = frozenset(cycle)
+                if key not in reported:
+                    reported.add(key)
+                    first = cycle[0]
+                    findings.append(
+                        (("services", index[first], "depends_on"), "dependency cycle: " + " -> ".join(cycle))
+                    )
+            elif state.get(nxt) is None:
+                visit(nxt, path)
+        path.pop()
+        state[node] = 2
+
+    for svc in cfg.services:
+        if state.get(svc.id) is None:
+            visit(svc.id, [])
+    return findings

@@ -1,0 +1,86 @@
+"""The one table of sensor kinds: unit, physically possible range, reporting interval, defaults.
+
+Everything that needs to know about a kind of sensor (config validation, the ingest edge, the
+rules' defaults, the dashboard) reads it from here. A kind is data, not a class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class ValueType(str, Enum):
+    """How a reading of a kind is to be read."""
+
+    NUMBER = "number"
+    BINARY = "binary"  # 0 or 1: dry/wet, clear/alarm, closed/open, on mains/on battery
+
+
+@dataclass(frozen=True)
+class SensorKind:
+    """What siaga knows about one kind of sensor."""
+
+    key: str
+    unit: str
+    value_type: ValueType
+    minimum: float
+    maximum: float
+    interval_s: float
+    """Expected reporting interval; no reading within 3x this makes the sensor stale."""
+    safety: bool = False
+    """A safety sensor (leak, smoke): its silence is critical, never 'dry'."""
+    description: str = ""
+
+    def in_range(self, value: float) -> bool:
+        return self.minimum <= value <= self.maximum
+
+
+SENSOR_KINDS: dict[str, SensorKind] = {
+    k.key: k
+    for k in (
+        SensorKind("temperature", "°C", ValueType.NUMBER, -40.0, 125.0, 60.0,
+                   description="Air temperature (rack inlet, exhaust or room)."),
+        SensorKind("humidity", "%RH", ValueType.NUMBER, 0.0, 100.0, 60.0,
+                   description="Relative humidity of the air."),
+        SensorKind("leak", "", ValueType.BINARY, 0.0, 1.0, 60.0, safety=True,
+                   description="Water on a rope or spot sensor: 0 dry, 1 wet."),
+        SensorKind("smoke", "", ValueType.BINARY, 0.0, 1.0, 60.0, safety=True,
+                   description="Smoke detector: 0 clear, 1 alarm."),
+        SensorKind("door", "", ValueType.BINARY, 0.0, 1.0, 300.0,
+                   description="Door contact: 0 closed, 1 open."),
+        SensorKind("power", "W", ValueType.NUMBER, 0.0, 1_000_000.0, 60.0,
+                   description="Active power drawn (PDU, circuit)."),
+        SensorKind("voltage", "V", ValueType.NUMBER, 0.0, 1_000.0, 60.0,
+                   description="Mains or output voltage."),
+        SensorKind("current", "A", ValueType.NUMBER, 0.0, 1_000.0, 60.0,
+                   description="Current drawn."),
+        SensorKind("ups_on_battery", "", ValueType.BINARY, 0.0, 1.0, 60.0,
+                   description="UPS output source: 0 on mains, 1 on battery."),
+        SensorKind("ups_battery_charge", "%", ValueType.NUMBER, 0.0, 100.0, 60.0,
+                   description="UPS estimated battery charge."),
+        SensorKind("ups_runtime", "s", ValueType.NUMBER, 0.0, 1_000_000.0, 60.0,
+                   description="UPS estimated runtime left on battery."),
+        SensorKind("ups_load", "%", ValueType.NUMBER, 0.0, 250.0, 60.0,
+                   description="UPS output load as a percentage of its rating."),
+        SensorKind("airflow", "m/s", ValueType.NUMBER, 0.0, 100.0, 60.0,
+                   description="Air speed from a cooling unit or floor tile."),
+    )
+}
+
+# Where on a rack a sensor can hang.
+RACK_ZONES: tuple[str, ...] = ("inlet-top", "inlet-bottom", "exhaust", "floor", "ceiling-above")
+
+# Which zones of a rack a careful room covers, and with what: used by `siaga impact`
+# to say which zones of a target no sensor watches.
+EXPECTED_RACK_COVERAGE: dict[str, tuple[str, ...]] = {
+    "inlet-top": ("temperature",),
+    "inlet-bottom": ("temperature",),
+    "ceiling-above": ("leak",),
+    "floor": ("leak",),
+}
+
+
+def kind(key: str) -> SensorKind:
+    """The kind called ``key``; KeyError when there is none."""
+    return SENSOR_KINDS[key]
