@@ -1,0 +1,1 @@
+"""Alerts: one episode of one condition on one subject, and the incidents that group them."""
