@@ -23,9 +23,9 @@ APT_PACKAGES=(
   libpangoft2-1.0-0
   libharfbuzz-subset0
   fonts-dejavu-core
-  nodejs
-  npm
 )
+# Node.js with npm for the front-end packages, unless a Node.js (which ships npm) is already there.
+command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
