@@ -7,10 +7,10 @@ rules' defaults, the dashboard) reads it from here. A kind is data, not a class.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class ValueType(str, Enum):
+class ValueType(StrEnum):
     """How a reading of a kind is to be read."""
 
     NUMBER = "number"

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Protocol
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     info = "info"
     warning = "warning"
     critical = "critical"
@@ -26,14 +26,14 @@ class Severity(str, Enum):
         return {"info": 0, "warning": 1, "critical": 2}[self.value]
 
 
-class AlertState(str, Enum):
+class AlertState(StrEnum):
     pending = "pending"  # the condition holds but its hold time has not passed
     firing = "firing"
     acknowledged = "acknowledged"  # someone took responsibility; still active
     resolved = "resolved"
 
 
-class SubjectKind(str, Enum):
+class SubjectKind(StrEnum):
     sensor = "sensor"
     service = "service"
     backup = "backup"

@@ -10,7 +10,9 @@ app = typer.Typer(help="Check and document siaga.yaml.", no_args_is_help=True)
 
 
 @app.command("check")
-def check(path: str = typer.Argument(None, help="Config file (default: --config)."), config: str = ConfigOption) -> None:
+def check(
+    path: str = typer.Argument(None, help="Config file (default: --config)."), config: str = ConfigOption
+) -> None:
     """Validate a config file: exit 0 when it is good, 2 with file:line: field: problem lines when not."""
     loaded = load_or_exit(path or config)
     cfg = loaded.config
@@ -18,3 +20,19 @@ def check(path: str = typer.Argument(None, help="Config file (default: --config)
         f"{loaded.path}: ok — {len(cfg.rooms)} rooms, {len(cfg.racks)} racks, {len(cfg.devices)} devices, "
         f"{len(cfg.services)} services, {len(cfg.sensors)} sensors, {len(cfg.people)} people"
     )
+
+
+@app.command("docs")
+def docs(
+    output: str = typer.Option("-", "--output", "-o", help="Write to this file ('-': standard output)."),
+) -> None:
+    """Print the reference documentation of siaga.yaml (docs/config.md is made with this)."""
+    from pathlib import Path
+
+    from siaga.config.docs import render_markdown
+
+    text = render_markdown()
+    if output == "-":
+        typer.echo(text, nl=False)
+    else:
+        Path(output).write_text(text, encoding="utf-8")

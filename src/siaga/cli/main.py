@@ -48,4 +48,24 @@ _register()
 
 
 def run() -> None:
-    app()
+    """Entry point: every failure ends in one line and an exit code; SIAGA_DEBUG=1 shows tracebacks."""
+    import os
+    import sys
+
+    try:
+        app(standalone_mode=True)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except OSError as exc:
+        if os.environ.get("SIAGA_DEBUG"):
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"siaga: {where}{exc.strerror or exc}", file=sys.stderr)
+        sys.exit(1)
+    except Exception as exc:
+        if os.environ.get("SIAGA_DEBUG"):
+            raise
+        print(f"siaga: internal error: {type(exc).__name__}: {exc} (SIAGA_DEBUG=1 shows where)", file=sys.stderr)
+        sys.exit(1)

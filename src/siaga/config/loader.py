@@ -136,7 +136,8 @@ def _message(err: Any, loc: Loc) -> str:
     msg = str(err["msg"])
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
-    if kind not in ("value_error", "assertion_error") and "input" in err and not isinstance(err["input"], dict | list):
+    shown = "input" in err and not isinstance(err["input"], dict | list)
+    if kind not in ("value_error", "assertion_error") and shown:
         msg += f" (got {err['input']!r})"
     return msg
 
@@ -146,10 +147,9 @@ def _clean_loc(raw: tuple[Any, ...], data: Any) -> Loc:
     out: list[str | int] = []
     node = data
     for part in raw:
-        if isinstance(node, dict) and isinstance(part, str) and part in node:
-            out.append(part)
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+        in_dict = isinstance(node, dict) and isinstance(part, str) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and part < len(node)
+        if in_dict or in_list:
             out.append(part)
             node = node[part]
         elif isinstance(part, str) and not isinstance(node, dict | list):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -31,12 +31,12 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
-class Language(str, Enum):
+class Language(StrEnum):
     id = "id"
     en = "en"
 
 
-class DeviceKind(str, Enum):
+class DeviceKind(StrEnum):
     server = "server"
     storage = "storage"
     switch = "switch"
@@ -48,7 +48,7 @@ class DeviceKind(str, Enum):
     other = "other"
 
 
-class Criticality(str, Enum):
+class Criticality(StrEnum):
     low = "low"
     medium = "medium"
     high = "high"
@@ -239,15 +239,15 @@ class SiteConfig(Strict):
     """The whole of siaga.yaml."""
 
     version: Literal[1] = Field(default=1, description="Format version of this file.")
-    site: Site
-    store: Store = Field(default_factory=Store)
-    web: Web = Field(default_factory=Web)
-    rooms: list[Room] = Field(default_factory=list)
-    racks: list[Rack] = Field(default_factory=list)
-    devices: list[Device] = Field(default_factory=list)
-    services: list[Service] = Field(default_factory=list)
-    sensors: list[Sensor] = Field(default_factory=list)
-    people: list[Person] = Field(default_factory=list)
+    site: Site = Field(description="Who this siaga watches over.")
+    store: Store = Field(default_factory=Store, description="Where siaga keeps its data.")
+    web: Web = Field(default_factory=Web, description="The HTTP server.")
+    rooms: list[Room] = Field(default_factory=list, description="The server rooms.")
+    racks: list[Rack] = Field(default_factory=list, description="The racks, each in a room.")
+    devices: list[Device] = Field(default_factory=list, description="Servers, switches, UPSs... with their value.")
+    services: list[Service] = Field(default_factory=list, description="Services and what they run on.")
+    sensors: list[Sensor] = Field(default_factory=list, description="Sensors and where they hang.")
+    people: list[Person] = Field(default_factory=list, description="People siaga may tell.")
     # Reserved for later parts of siaga; their own models replace these as they land.
     checks: list[dict[str, Any]] = Field(default_factory=list, description="Service checks (reserved).")
     backups: list[dict[str, Any]] = Field(default_factory=list, description="Backup jobs (reserved).")

@@ -10,7 +10,7 @@ import difflib
 from collections.abc import Iterable, Sequence
 
 from siaga.config.errors import Loc
-from siaga.config.models import SiteConfig
+from siaga.config.models import Rack, SiteConfig
 
 Finding = tuple[Loc, str]
 
@@ -45,7 +45,7 @@ def check_references(cfg: SiteConfig) -> list[Finding]:
     findings += f
     services, f = _ids("services", cfg.services)
     findings += f
-    sensors, f = _ids("sensors", cfg.sensors)
+    _sensors, f = _ids("sensors", cfg.sensors)
     findings += f
     _people, f = _ids("people", cfg.people)
     findings += f
@@ -82,31 +82,31 @@ def check_references(cfg: SiteConfig) -> list[Finding]:
     for i, dev in enumerate(cfg.devices):
         ref(("devices", i, "rack"), dev.rack, racks, "rack")
         ref(("devices", i, "room"), dev.room, rooms, "room")
-        rack = rack_by_id.get(dev.rack) if dev.rack else None
+        dev_rack: Rack | None = rack_by_id.get(dev.rack) if dev.rack else None
         if dev.rack is None and dev.u is not None:
             findings.append((("devices", i, "u"), "a rack unit needs a rack: set rack or remove u"))
-        if rack is not None and dev.room is not None and dev.room != rack.room:
+        if dev_rack is not None and dev.room is not None and dev.room != dev_rack.room:
             findings.append(
-                (("devices", i, "room"), f"rack {rack.id} stands in room {rack.room}, not {dev.room}")
+                (("devices", i, "room"), f"rack {dev_rack.id} stands in room {dev_rack.room}, not {dev.room}")
             )
-        if rack is not None and dev.u is not None:
+        if dev_rack is not None and dev.u is not None:
             top = dev.u + dev.height_u - 1
-            if top > rack.height_u:
+            if top > dev_rack.height_u:
                 findings.append(
                     (
                         ("devices", i, "u"),
-                        f"units {dev.u}-{top} do not fit in rack {rack.id} of {rack.height_u}U",
+                        f"units {dev.u}-{top} do not fit in rack {dev_rack.id} of {dev_rack.height_u}U",
                     )
                 )
-            for unit in range(dev.u, min(top, rack.height_u) + 1):
-                other = occupied.get((rack.id, unit))
+            for unit in range(dev.u, min(top, dev_rack.height_u) + 1):
+                other = occupied.get((dev_rack.id, unit))
                 if other is not None:
                     findings.append(
-                        (("devices", i, "u"), f"U{unit} of rack {rack.id} is already taken by {other}")
+                        (("devices", i, "u"), f"U{unit} of rack {dev_rack.id} is already taken by {other}")
                     )
                     break
-            for unit in range(dev.u, min(top, rack.height_u) + 1):
-                occupied.setdefault((rack.id, unit), dev.id)
+            for unit in range(dev.u, min(top, dev_rack.height_u) + 1):
+                occupied.setdefault((dev_rack.id, unit), dev.id)
 
     for i, svc in enumerate(cfg.services):
         for j, dev_id in enumerate(svc.runs_on):
