@@ -11,6 +11,7 @@ from siaga import __version__
 # (name, module holding a `app: typer.Typer`, or a `register(app)` function). Add new groups here.
 COMMAND_GROUPS: list[tuple[str, str]] = [
     ("config", "siaga.cli.config_cmd"),
+    ("db", "siaga.cli.db_cmd"),
 ]
 
 app = typer.Typer(

@@ -1,0 +1,67 @@
+"""Alembic, run from code: the migrations ship inside the package, no alembic.ini on the user's side.
+
+Every feature's migration starts from :data:`BASE_REVISION` with its own ``branch_labels``;
+:func:`upgrade` goes to ``heads`` so the branches never have to chain on each other.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError
+
+from siaga.store.engine import StoreError, _first_line
+
+BASE_REVISION = "0001_base"
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# Taken by `upgrade` on PostgreSQL so that two siaga processes starting together migrate one at a time.
+_PG_MIGRATION_LOCK = 0x5A1A6A
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """An Alembic config pointing at the packaged migrations (and at ``connection`` when given)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("path_separator", "os")
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def script_heads() -> set[str]:
+    """The head revisions the code knows (one per feature branch)."""
+    return set(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+def current(engine: Engine) -> set[str]:
+    """The revisions the database is at (empty for a database never migrated)."""
+    try:
+        with engine.connect() as conn:
+            return set(MigrationContext.configure(conn).get_current_heads())
+    except DBAPIError as exc:
+        raise StoreError(f"cannot read the schema version: {_first_line(exc)}") from None
+
+
+def pending(engine: Engine) -> set[str]:
+    """The heads the code has and the database does not yet (empty when up to date)."""
+    return script_heads() - current(engine)
+
+
+def upgrade(engine: Engine, target: str = "heads") -> set[str]:
+    """Apply every pending migration (to ``heads`` by default); return the revisions now current."""
+    try:
+        with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+            command.upgrade(alembic_config(conn), target)
+    except CommandError as exc:
+        raise StoreError(f"cannot migrate the database: {exc}") from None
+    except DBAPIError as exc:
+        raise StoreError(f"migration failed: {_first_line(exc)}") from None
+    return current(engine)
