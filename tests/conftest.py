@@ -68,8 +68,8 @@ def _start_postgres(bindir: Path) -> tuple[str, Path, list[str]]:
         "-c full_page_writes=off -c timezone=Asia/Makassar"
     )
     subprocess.run(
-        [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(root / "log"), "-w", "-t", "30",
-         "start"],
+        [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(root / "log"),
+         "-w", "-t", "30", "start"],
         check=True, capture_output=True,
     )
     return f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", root, prefix

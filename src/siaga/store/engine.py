@@ -92,7 +92,8 @@ def create_engine_for(url: str, **kwargs: Any) -> Engine:
                 try:
                     folder.mkdir(parents=True, exist_ok=True)
                 except OSError as exc:
-                    raise StoreError(f"cannot create the data folder {folder}: {exc.strerror or exc}") from None
+                    reason = exc.strerror or exc
+                    raise StoreError(f"cannot create the data folder {folder}: {reason}") from None
             connect_args = {"check_same_thread": False, **kwargs.pop("connect_args", {})}
             engine = create_engine(url, connect_args=connect_args, **kwargs)
             event.listen(engine, "connect", _sqlite_pragmas)

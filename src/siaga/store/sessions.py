@@ -30,7 +30,9 @@ class RuntimeSession:
         return self.stopped_at or self.last_seen_at
 
 
-def start_session(conn: Connection, now: dt.datetime, *, host: str | None = None, pid: int | None = None) -> int:
+def start_session(
+    conn: Connection, now: dt.datetime, *, host: str | None = None, pid: int | None = None
+) -> int:
     """Record that siaga starts running; return the session id."""
     result = conn.execute(
         insert(runtime_sessions)

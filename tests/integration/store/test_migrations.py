@@ -75,7 +75,8 @@ def test_events_order_by_time_across_zones(db_engine: Engine) -> None:
     utc = dt.UTC
     with db_engine.begin() as conn:
         record_event(conn, "b", at=dt.datetime(2025, 7, 16, 2, 0, tzinfo=utc))
-        record_event(conn, "a", at=dt.datetime(2025, 7, 16, 9, 0, tzinfo=ZoneInfo("Asia/Makassar")))  # 01:00 UTC
+        wita_9 = dt.datetime(2025, 7, 16, 9, 0, tzinfo=ZoneInfo("Asia/Makassar"))  # 01:00 UTC
+        record_event(conn, "a", at=wita_9)
         record_event(conn, "c", at=dt.datetime(2025, 7, 16, 3, 0, tzinfo=utc))
     with db_engine.connect() as conn:
         assert [e.kind for e in recent_events(conn)] == ["c", "b", "a"]

@@ -28,7 +28,9 @@ def test_absolute_data_dir_is_kept(tmp_path: Path) -> None:
     assert database_url(loaded) == f"sqlite:///{tmp_path}/var/siaga.db"
 
 
-def test_database_url_expands_environment_and_picks_psycopg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_database_url_expands_environment_and_picks_psycopg(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SIAGA_DATABASE_URL", "postgresql://siaga:s3cret@db.local/siaga")
     loaded = _loaded("{database_url: '${SIAGA_DATABASE_URL}'}", tmp_path / "siaga.yaml")
     url = database_url(loaded)
@@ -36,10 +38,13 @@ def test_database_url_expands_environment_and_picks_psycopg(tmp_path: Path, monk
     assert "s3cret" not in describe_url(url)
 
 
-def test_missing_environment_variable_names_the_field(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_environment_variable_names_the_field(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("SIAGA_NO_SUCH_VAR", raising=False)
     loaded = _loaded("{database_url: '${SIAGA_NO_SUCH_VAR}'}", tmp_path / "siaga.yaml")
-    with pytest.raises(StoreError, match=r"store.database_url: environment variable SIAGA_NO_SUCH_VAR is not set"):
+    expected = r"store.database_url: environment variable SIAGA_NO_SUCH_VAR is not set"
+    with pytest.raises(StoreError, match=expected):
         database_url(loaded)
 
 
