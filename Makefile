@@ -1,5 +1,5 @@
 # The two commands of the README: `make demo` and `make test`. Both set everything up first.
-.PHONY: setup demo test lint unit
+.PHONY: setup demo test lint unit i18n
 VENV := .venv/bin
 
 setup:
@@ -17,3 +17,6 @@ test: setup lint
 
 unit: setup
 	$(VENV)/pytest -q tests/unit
+
+i18n: setup
+	./scripts/i18n.sh

@@ -1,0 +1,85 @@
+"""Names of the things siaga talks about, for people: criticalities, device kinds, zones, sensor kinds.
+
+Config values stay English slugs (``vital``, ``ceiling-above``); these turn them into words in the
+current language. Unknown values come back unchanged.
+"""
+
+from __future__ import annotations
+
+from siaga.i18n.catalogs import N_, _
+
+CRITICALITY: dict[str, str] = {
+    "low": N_("low"),
+    "medium": N_("medium"),
+    "high": N_("high"),
+    "vital": N_("vital"),
+}
+
+DEVICE_KIND: dict[str, str] = {
+    "server": N_("server"),
+    "storage": N_("storage"),
+    "switch": N_("switch"),
+    "router": N_("router"),
+    "firewall": N_("firewall"),
+    "ups": N_("UPS"),
+    "pdu": N_("PDU"),
+    "cooling": N_("cooling unit"),
+    "other": N_("other device"),
+}
+
+ZONE: dict[str, str] = {
+    "inlet-top": N_("inlet, top"),
+    "inlet-bottom": N_("inlet, bottom"),
+    "exhaust": N_("exhaust"),
+    "floor": N_("floor"),
+    "ceiling-above": N_("ceiling above"),
+}
+
+SENSOR_KIND: dict[str, str] = {
+    "temperature": N_("temperature"),
+    "humidity": N_("humidity"),
+    "leak": N_("water leak"),
+    "smoke": N_("smoke"),
+    "door": N_("door"),
+    "power": N_("power"),
+    "voltage": N_("voltage"),
+    "current": N_("current"),
+    "ups_on_battery": N_("UPS on battery"),
+    "ups_battery_charge": N_("UPS battery charge"),
+    "ups_runtime": N_("UPS runtime"),
+    "ups_load": N_("UPS load"),
+    "airflow": N_("airflow"),
+}
+
+TARGET_KIND: dict[str, str] = {
+    "room": N_("room"),
+    "rack": N_("rack"),
+    "device": N_("device"),
+    "service": N_("service"),
+    "sensor": N_("sensor"),
+}
+
+
+def _label(table: dict[str, str], value: object) -> str:
+    key = str(getattr(value, "value", value))
+    return _(table[key]) if key in table else key
+
+
+def criticality(value: object) -> str:
+    return _label(CRITICALITY, value)
+
+
+def device_kind(value: object) -> str:
+    return _label(DEVICE_KIND, value)
+
+
+def zone(value: object) -> str:
+    return _label(ZONE, value)
+
+
+def sensor_kind(value: object) -> str:
+    return _label(SENSOR_KIND, value)
+
+
+def target_kind(value: object) -> str:
+    return _label(TARGET_KIND, value)
