@@ -13,13 +13,13 @@ from siaga.i18n import (
     UnknownLanguage,
     _,
     get_language,
+    labels,
     ngettext,
     normalize_language,
     set_language,
     translator,
     using_language,
 )
-from siaga.i18n import labels
 from siaga.i18n.catalogs import po_path
 from siaga.i18n.tools import extract, msgids, pot_path, write_template
 

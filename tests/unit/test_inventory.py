@@ -184,7 +184,7 @@ def test_contents_of_a_room_and_a_rack(inv):
     assert [r.id for r in room.racks] == ["R1", "R2", "R3", "R4"]
     assert {d.id for d in room.free_standing} == {"pac-1", "pac-2"}
     rack = inv.contents("R1")
-    assert [d.id for d in rack.devices][0] == "srv-web-1"  # top of the rack first
+    assert rack.devices[0].id == "srv-web-1"  # top of the rack first
     assert rack.devices[-1].id == "pdu-r1"
     assert rack.value == inv.value("R1")
     assert {s.id for s in rack.services} == {"portal", "absensi", "e-office", "ppid", "berita", "db-utama"}

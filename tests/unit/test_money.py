@@ -80,7 +80,7 @@ def test_indonesian_never_shows_a_thousand_of_a_smaller_unit_or_trailing_zeros(a
         assert amount < 10**6
         return
     whole = int(m["whole"].replace(".", ""))
-    assert 1 <= whole
+    assert whole >= 1
     if m["unit"] != "triliun":
         assert whole < 1000, text
     assert not (m["frac"] or "").endswith("0"), text
