@@ -250,11 +250,16 @@ class SiteConfig(Strict):
     people: list[Person] = Field(default_factory=list, description="People siaga may tell.")
     # Reserved for later parts of siaga; their own models replace these as they land.
     checks: list[dict[str, Any]] = Field(default_factory=list, description="Service checks (reserved).")
-    backups: list[dict[str, Any]] = Field(default_factory=list, description="Backup jobs (reserved).")
-    targets: list[dict[str, Any]] = Field(default_factory=list, description="Backup targets (reserved).")
+    backups: list[BackupJob] = Field(default_factory=list, description="Backup jobs: what, where, when (restic).")
+    targets: list[Target] = Field(default_factory=list, description="Backup targets: restic repositories.")
     notification: dict[str, Any] = Field(default_factory=dict, description="Channels (reserved).")
     escalation: list[dict[str, Any]] = Field(default_factory=list, description="Escalation policies (reserved).")
     maintenance: list[dict[str, Any]] = Field(default_factory=list, description="Maintenance windows (reserved).")
+
+
+from siaga.config.backup import BackupJob, Target  # noqa: E402 - backup.py builds on Strict above
+
+SiteConfig.model_rebuild()
 
 
 def _unknown(what: str, value: str, choices: Any) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 
+from siaga.config.backup import check_backup_references
 from siaga.config.errors import Loc
 from siaga.config.models import Rack, SiteConfig
 
@@ -117,6 +118,7 @@ def check_references(cfg: SiteConfig) -> list[Finding]:
             else:
                 ref(("services", i, "depends_on", j), dep, services, "service")
     findings += _cycles(cfg, services)
+    findings += check_backup_references(cfg.targets, cfg.backups, set(services))
 
     for i, sensor in enumerate(cfg.sensors):
         ref(("sensors", i, "room"), sensor.room, rooms, "room")
