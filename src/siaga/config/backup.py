@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
@@ -21,7 +21,9 @@ BackupSlug = Annotated[
     Field(pattern=SLUG, description="A short id chosen by you: letters, digits, '-', '_' or '.'."),
 ]
 
-_DURATION = re.compile(r"^\s*(?:(\d+)\s*w)?\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
+_DURATION = re.compile(
+    r"^\s*(?:(\d+)\s*w)?\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$"
+)
 _ENV_ONLY = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$")
 
 
@@ -63,7 +65,9 @@ def _cron(value: str | None) -> str | None:
 
 def _secret_ref(value: str | None) -> str | None:
     if value is not None and not _ENV_ONLY.match(value.strip()):
-        raise ValueError("write the password as an environment variable reference, e.g. ${SIAGA_RESTIC_PASSWORD}")
+        raise ValueError(
+            "write the password as an environment variable reference, e.g. ${SIAGA_RESTIC_PASSWORD}"
+        )
     return value
 
 
@@ -71,11 +75,21 @@ class Retention(Strict):
     """Which snapshots to keep (restic forget --keep-*); the newest verified one is always kept."""
 
     keep_last: int | None = Field(default=None, ge=1, description="Keep the newest N snapshots.")
-    keep_hourly: int | None = Field(default=None, ge=1, description="Keep the last snapshot of each of N hours.")
-    keep_daily: int | None = Field(default=None, ge=1, description="Keep the last snapshot of each of N days.")
-    keep_weekly: int | None = Field(default=None, ge=1, description="Keep the last snapshot of each of N weeks.")
-    keep_monthly: int | None = Field(default=None, ge=1, description="Keep the last snapshot of each of N months.")
-    keep_yearly: int | None = Field(default=None, ge=1, description="Keep the last snapshot of each of N years.")
+    keep_hourly: int | None = Field(
+        default=None, ge=1, description="Keep the last snapshot of each of N hours."
+    )
+    keep_daily: int | None = Field(
+        default=None, ge=1, description="Keep the last snapshot of each of N days."
+    )
+    keep_weekly: int | None = Field(
+        default=None, ge=1, description="Keep the last snapshot of each of N weeks."
+    )
+    keep_monthly: int | None = Field(
+        default=None, ge=1, description="Keep the last snapshot of each of N months."
+    )
+    keep_yearly: int | None = Field(
+        default=None, ge=1, description="Keep the last snapshot of each of N years."
+    )
     schedule: str | None = Field(
         default="30 3 * * 0",
         description="When to forget and prune (cron, site time zone); prune never runs with a backup.",
@@ -89,14 +103,23 @@ class Retention(Strict):
     @property
     def empty(self) -> bool:
         return not any(
-            (self.keep_last, self.keep_hourly, self.keep_daily, self.keep_weekly, self.keep_monthly, self.keep_yearly)
+            (
+                self.keep_last,
+                self.keep_hourly,
+                self.keep_daily,
+                self.keep_weekly,
+                self.keep_monthly,
+                self.keep_yearly,
+            )
         )
 
 
 class RollingCheck(Strict):
     """A rolling integrity check: ``restic check --read-data-subset=k/N`` so every pack is read every N days."""
 
-    schedule: str = Field(default="0 4 * * *", description="When to check (cron, site time zone); daily by default.")
+    schedule: str = Field(
+        default="0 4 * * *", description="When to check (cron, site time zone); daily by default."
+    )
     read_data_days: int = Field(
         default=30, ge=1, le=1000, description="N: every pack of the repository is read once in N days."
     )
@@ -107,7 +130,7 @@ class RollingCheck(Strict):
         return _cron(value)
 
 
-class TargetType(str, Enum):
+class TargetType(StrEnum):
     local = "local"
     sftp = "sftp"
     rest = "rest"
@@ -137,14 +160,16 @@ class Target(Strict):
         default=None, description="The repository password as an environment variable reference: ${NAME}."
     )
     offsite: bool | None = Field(
-        default=None, description="Outside the server room (default: yes for sftp, rest and s3; no for local)."
+        default=None,
+        description="Outside the server room (default: yes for sftp, rest and s3; no for local).",
     )
     key_kept_at: str | None = Field(
         default=None,
         description="Where a copy of the repository password is kept for the day the room is gone (recovery sheet).",
     )
     restic_options: list[str] = Field(
-        default_factory=list, description="Extra restic -o options (key=value), e.g. s3.storage-class=STANDARD_IA."
+        default_factory=list,
+        description="Extra restic -o options (key=value), e.g. s3.storage-class=STANDARD_IA.",
     )
     retention: Retention | None = Field(default=None, description="What to keep in this repository.")
     check: RollingCheck | None = Field(default_factory=RollingCheck, description="Rolling integrity check.")
@@ -176,7 +201,7 @@ class Target(Strict):
         return self.offsite if self.offsite is not None else self.type is not TargetType.local
 
 
-class DatabaseType(str, Enum):
+class DatabaseType(StrEnum):
     postgresql = "postgresql"
     mysql = "mysql"
     mariadb = "mariadb"
@@ -189,10 +214,14 @@ class DatabaseDump(Strict):
     name: str = Field(description="Database name.")
     host: str | None = Field(default=None, description="Server host (default: the local socket).")
     port: int | None = Field(default=None, ge=1, le=65535, description="Server port.")
-    socket: str | None = Field(default=None, description="Unix socket directory (postgresql) or file (mysql).")
+    socket: str | None = Field(
+        default=None, description="Unix socket directory (postgresql) or file (mysql)."
+    )
     user: str | None = Field(default=None, description="User that dumps.")
     password_file: str | None = Field(default=None, description="File holding the user's password.")
-    password: str | None = Field(default=None, description="The password as an environment variable reference: ${NAME}.")
+    password: str | None = Field(
+        default=None, description="The password as an environment variable reference: ${NAME}."
+    )
     options: list[str] = Field(default_factory=list, description="Extra options for pg_dump or mysqldump.")
 
     @field_validator("password")
@@ -207,7 +236,9 @@ class Hooks(Strict):
     before: list[list[str]] = Field(
         default_factory=list, description="Commands run before the backup; one failing stops the backup."
     )
-    after: list[list[str]] = Field(default_factory=list, description="Commands run after the backup, even when it failed.")
+    after: list[list[str]] = Field(
+        default_factory=list, description="Commands run after the backup, even when it failed."
+    )
     timeout: str = Field(default="10m", description="Longest a hook may run.")
 
     @field_validator("timeout")
@@ -220,9 +251,12 @@ class Hooks(Strict):
 class Drill(Strict):
     """Restore drills: restore the latest off-site snapshot into a scratch place and verify it."""
 
-    schedule: str | None = Field(default="0 2 * * 6", description="When to drill (cron, site time zone); empty: on demand.")
+    schedule: str | None = Field(
+        default="0 2 * * 6", description="When to drill (cron, site time zone); empty: on demand."
+    )
     scratch_dir: str | None = Field(
-        default=None, description="Where to restore (default: a temporary directory); emptied after the drill."
+        default=None,
+        description="Where to restore (default: a temporary directory); emptied after the drill.",
     )
     scratch_database_url: str | None = Field(
         default=None,
@@ -231,7 +265,9 @@ class Drill(Strict):
             "(postgresql://user@host:port/postgres or mysql://user@host:port/); passwords via ${ENV}."
         ),
     )
-    keep_scratch: bool = Field(default=False, description="Keep the restored copy after the drill (to inspect it).")
+    keep_scratch: bool = Field(
+        default=False, description="Keep the restored copy after the drill (to inspect it)."
+    )
 
     @field_validator("schedule")
     @classmethod
@@ -244,33 +280,46 @@ class BackupJob(Strict):
 
     id: BackupSlug
     name: str | None = Field(default=None, description="What it holds, as people say it.")
-    services: list[BackupSlug] = Field(default_factory=list, description="Ids of the services whose data it protects.")
+    services: list[BackupSlug] = Field(
+        default_factory=list, description="Ids of the services whose data it protects."
+    )
     target: BackupSlug = Field(description="Id of the target it backs up to (the off-site one, usually).")
     copy_to: list[BackupSlug] = Field(
-        default_factory=list, description="Ids of further targets each snapshot is copied to (restic copy), for 3-2-1."
+        default_factory=list,
+        description="Ids of further targets each snapshot is copied to (restic copy), for 3-2-1.",
     )
     paths: list[str] = Field(default_factory=list, description="Files and directories to back up.")
     exclude: list[str] = Field(default_factory=list, description="Patterns to leave out (restic --exclude).")
-    database: DatabaseDump | None = Field(default=None, description="A database dumped into restic (instead of paths).")
-    schedule: str | None = Field(default=None, description="When to back up (cron, site time zone); empty: by hand.")
+    database: DatabaseDump | None = Field(
+        default=None, description="A database dumped into restic (instead of paths)."
+    )
+    schedule: str | None = Field(
+        default=None, description="When to back up (cron, site time zone); empty: by hand."
+    )
     hooks: Hooks = Field(default_factory=Hooks, description="Commands before and after.")
-    limit_upload_kib: int | None = Field(default=None, ge=1, description="Upload limit in KiB/s (restic --limit-upload).")
+    limit_upload_kib: int | None = Field(
+        default=None, ge=1, description="Upload limit in KiB/s (restic --limit-upload)."
+    )
     tags: list[str] = Field(default_factory=list, description="Extra restic tags.")
     rpo: str | None = Field(
-        default=None, description="Recovery point objective: the newest good snapshot may be at most this old (e.g. 26h)."
+        default=None,
+        description="Recovery point objective: the newest good snapshot may be at most this old (e.g. 26h).",
     )
     rto: str | None = Field(
-        default=None, description="Recovery time objective: a restore drill must finish within this (e.g. 4h)."
+        default=None,
+        description="Recovery time objective: a restore drill must finish within this (e.g. 4h).",
     )
     drill: Drill = Field(default_factory=Drill, description="Restore drills.")
     restore_steps: list[str] = Field(
-        default_factory=list, description="Steps to bring the service back from this copy (printed on the recovery sheet)."
+        default_factory=list,
+        description="Steps to bring the service back from this copy (printed on the recovery sheet).",
     )
 
     @field_validator("schedule")
     @classmethod
     def _v_schedule(cls, value: str | None) -> str | None:
         return _cron(value)
+
     @field_validator("rpo", "rto")
     @classmethod
     def _v_durations(cls, value: str | None) -> str | None:
@@ -316,21 +365,31 @@ def check_backup_references(
     tids: dict[str, int] = {}
     for i, t in enumerate(targets):
         if t.id in tids:
-            findings.append((("targets", i, "id"), f"duplicate id {t.id!r}: already used by targets[{tids[t.id]}]"))
+            findings.append(
+                (("targets", i, "id"), f"duplicate id {t.id!r}: already used by targets[{tids[t.id]}]")
+            )
         tids.setdefault(t.id, i)
     jids: dict[str, int] = {}
     for i, job in enumerate(jobs):
         if job.id in jids:
-            findings.append((("backups", i, "id"), f"duplicate id {job.id!r}: already used by backups[{jids[job.id]}]"))
+            findings.append(
+                (("backups", i, "id"), f"duplicate id {job.id!r}: already used by backups[{jids[job.id]}]")
+            )
         jids.setdefault(job.id, i)
         if job.target not in tids:
-            findings.append((("backups", i, "target"), f"unknown target {job.target!r}{hint(job.target, tids)}"))
+            findings.append(
+                (("backups", i, "target"), f"unknown target {job.target!r}{hint(job.target, tids)}")
+            )
         for j, other in enumerate(job.copy_to):
             if other not in tids:
-                findings.append((("backups", i, "copy_to", j), f"unknown target {other!r}{hint(other, tids)}"))
+                findings.append(
+                    (("backups", i, "copy_to", j), f"unknown target {other!r}{hint(other, tids)}")
+                )
         for j, svc in enumerate(job.services):
             if svc not in services:
-                findings.append((("backups", i, "services", j), f"unknown service {svc!r}{hint(svc, services)}"))
+                findings.append(
+                    (("backups", i, "services", j), f"unknown service {svc!r}{hint(svc, services)}")
+                )
     return findings
 
 

@@ -63,7 +63,6 @@ def test_bad_cron_and_duration_are_errors() -> None:
 
 def test_a_job_backs_up_paths_or_a_database() -> None:
     out = _problems(
-        "targets: [{id: colo, type: local, path: /r, password_file: /p}]\n"
-        "backups: [{id: j, target: colo}]\n"
+        "targets: [{id: colo, type: local, path: /r, password_file: /p}]\nbackups: [{id: j, target: colo}]\n"
     )
     assert "paths, or a database" in out

@@ -25,7 +25,9 @@ R014 = ResticBinary("/usr/bin/restic", (0, 14, 0))
 R017 = ResticBinary("/usr/bin/restic", (0, 17, 3))
 LOCAL = Repository(id="nas", location="/mnt/nas/restic", password_file="/etc/pw")
 SFTP = Repository(
-    id="colo", location="sftp:siaga@colo:/srv/restic", options=("sftp.command=ssh -p 2222 siaga@colo -s sftp",),
+    id="colo",
+    location="sftp:siaga@colo:/srv/restic",
+    options=("sftp.command=ssh -p 2222 siaga@colo -s sftp",),
     password_file="/etc/pw",
 )
 
@@ -36,19 +38,39 @@ def test_init_names_the_repository() -> None:
 
 def test_sftp_options_follow_the_repository() -> None:
     assert unlock_command(R014, SFTP) == (
-        "/usr/bin/restic", "-r", "sftp:siaga@colo:/srv/restic", "-o",
-        "sftp.command=ssh -p 2222 siaga@colo -s sftp", "unlock",
+        "/usr/bin/restic",
+        "-r",
+        "sftp:siaga@colo:/srv/restic",
+        "-o",
+        "sftp.command=ssh -p 2222 siaga@colo -s sftp",
+        "unlock",
     )
 
 
 def test_backup_paths_with_excludes_tags_and_upload_limit() -> None:
     args = backup_paths_command(
-        R014, LOCAL, ["/var/www", "/etc/nginx"], excludes=["*.tmp"], tags=[job_tag("portal")],
+        R014,
+        LOCAL,
+        ["/var/www", "/etc/nginx"],
+        excludes=["*.tmp"],
+        tags=[job_tag("portal")],
         limit_upload_kib=4096,
     )
     assert args == (
-        "/usr/bin/restic", "-r", "/mnt/nas/restic", "backup", "--json", "--exclude", "*.tmp",
-        "--tag", "siaga-job=portal", "--limit-upload", "4096", "--", "/var/www", "/etc/nginx",
+        "/usr/bin/restic",
+        "-r",
+        "/mnt/nas/restic",
+        "backup",
+        "--json",
+        "--exclude",
+        "*.tmp",
+        "--tag",
+        "siaga-job=portal",
+        "--limit-upload",
+        "4096",
+        "--",
+        "/var/www",
+        "/etc/nginx",
     )
 
 
@@ -59,11 +81,24 @@ def test_backup_paths_needs_a_path() -> None:
 
 def test_backup_stdin_names_the_dump_file() -> None:
     args = backup_stdin_command(R014, LOCAL, "db-utama.sql", tags=["siaga-job=db"])
-    assert args[3:] == ("backup", "--json", "--stdin", "--stdin-filename", "db-utama.sql", "--tag", "siaga-job=db")
+    assert args[3:] == (
+        "backup",
+        "--json",
+        "--stdin",
+        "--stdin-filename",
+        "db-utama.sql",
+        "--tag",
+        "siaga-job=db",
+    )
 
 
 def test_snapshots_filtered_by_tag() -> None:
-    assert snapshots_command(R014, LOCAL, tags=["siaga-job=a"])[3:] == ("snapshots", "--json", "--tag", "siaga-job=a")
+    assert snapshots_command(R014, LOCAL, tags=["siaga-job=a"])[3:] == (
+        "snapshots",
+        "--json",
+        "--tag",
+        "siaga-job=a",
+    )
 
 
 def test_forget_takes_explicit_ids_and_never_prunes() -> None:
@@ -92,7 +127,15 @@ def test_restore_and_dump() -> None:
 def test_copy_reads_from_the_source_without_its_password_on_the_line() -> None:
     args = copy_command(R014, SFTP, LOCAL, ["abc"])
     assert args == (
-        "/usr/bin/restic", "-r", "/mnt/nas/restic", "copy", "--from-repo", "sftp:siaga@colo:/srv/restic",
-        "-o", "sftp.command=ssh -p 2222 siaga@colo -s sftp", "--", "abc",
+        "/usr/bin/restic",
+        "-r",
+        "/mnt/nas/restic",
+        "copy",
+        "--from-repo",
+        "sftp:siaga@colo:/srv/restic",
+        "-o",
+        "sftp.command=ssh -p 2222 siaga@colo -s sftp",
+        "--",
+        "abc",
     )
     assert not any("pw" in a for a in args)

@@ -48,13 +48,23 @@ def test_a_fake_restic_reports_its_version(tmp_path: Path) -> None:
     [
         (1, "Fatal: wrong password or no key found\n", ResticFailure.wrong_password),
         (12, "", ResticFailure.wrong_password),
-        (1, "Fatal: unable to open config file: stat /x/config: no such file or directory\n"
-            "Is there a repository at the following location?\n/x\n", ResticFailure.no_repository),
-        (1, "unable to create lock in backend: repository is already locked by PID 77 on host\n",
-         ResticFailure.locked),
-        (1, "subprocess ssh: ssh: connect to host 127.0.0.1 port 1: Connection refused\n"
+        (
+            1,
+            "Fatal: unable to open config file: stat /x/config: no such file or directory\n"
+            "Is there a repository at the following location?\n/x\n",
+            ResticFailure.no_repository,
+        ),
+        (
+            1,
+            "unable to create lock in backend: repository is already locked by PID 77 on host\n",
+            ResticFailure.locked,
+        ),
+        (
+            1,
+            "subprocess ssh: ssh: connect to host 127.0.0.1 port 1: Connection refused\n"
             "Fatal: unable to open repository at sftp:u@127.0.0.1:/x: unable to start the sftp session, error: EOF\n",
-         ResticFailure.unreachable),
+            ResticFailure.unreachable,
+        ),
         (3, "Warning: at least one source file could not be read\n", ResticFailure.incomplete),
         (1, "Fatal: something odd\n", ResticFailure.other),
     ],
@@ -66,7 +76,9 @@ def test_failures_are_classified(code: int, stderr: str, kind: ResticFailure) ->
 
 
 def test_unreachable_names_the_cause() -> None:
-    err = classify(1, "subprocess ssh: ssh: connect to host 127.0.0.1 port 1: Connection refused\n", repository="c")
+    err = classify(
+        1, "subprocess ssh: ssh: connect to host 127.0.0.1 port 1: Connection refused\n", repository="c"
+    )
     assert "Connection refused" in err.message
 
 
@@ -93,8 +105,17 @@ def test_env_password_goes_through_a_private_file_that_is_removed() -> None:
 
 def test_sftp_target_becomes_a_pinned_ssh_command() -> None:
     target = Target.model_validate(
-        {"id": "colo", "type": "sftp", "host": "colo.example.id", "port": 2222, "user": "siaga",
-         "path": "/srv/restic", "identity_file": "/k/id", "known_hosts_file": "/k/kh", "password_file": "/k/pw"}
+        {
+            "id": "colo",
+            "type": "sftp",
+            "host": "colo.example.id",
+            "port": 2222,
+            "user": "siaga",
+            "path": "/srv/restic",
+            "identity_file": "/k/id",
+            "known_hosts_file": "/k/kh",
+            "password_file": "/k/pw",
+        }
     )
     repo = repository_for(target)
     assert repo.location == "sftp:siaga@colo.example.id:/srv/restic"

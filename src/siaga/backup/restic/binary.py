@@ -86,7 +86,9 @@ def find_restic(command: str | None = None) -> ResticBinary:
     try:
         done = subprocess.run([path, "version"], capture_output=True, text=True, timeout=30, check=False)
     except OSError as exc:
-        raise ResticError(ResticFailure.missing_binary, f"cannot run {path}: {exc.strerror}; {INSTALL_HINT}") from None
+        raise ResticError(
+            ResticFailure.missing_binary, f"cannot run {path}: {exc.strerror}; {INSTALL_HINT}"
+        ) from None
     try:
         version = parse_version(done.stdout)
     except ValueError as exc:

@@ -133,7 +133,9 @@ def dump_command(restic: ResticBinary, repo: Repository, snapshot: str, filename
     return (*global_flags(restic, repo), "dump", snapshot, filename)
 
 
-def copy_command(restic: ResticBinary, source: Repository, destination: Repository, snapshot_ids: Sequence[str]) -> Args:
+def copy_command(
+    restic: ResticBinary, source: Repository, destination: Repository, snapshot_ids: Sequence[str]
+) -> Args:
     """Copy snapshots from ``source`` to ``destination`` (3-2-1); the source password goes in through
     ``RESTIC_FROM_PASSWORD_FILE``, never on the command line."""
     args = [*global_flags(restic, destination), "copy", "--from-repo", source.location]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from enum import Enum
+from enum import StrEnum
 
 
-class ResticFailure(str, Enum):
+class ResticFailure(StrEnum):
     missing_binary = "missing_binary"
     wrong_password = "wrong_password"
     no_repository = "no_repository"
@@ -23,7 +23,9 @@ class ResticFailure(str, Enum):
 class ResticError(Exception):
     """restic (or what feeds it) failed; ``kind`` says how, ``str()`` is one clear line."""
 
-    def __init__(self, kind: ResticFailure, message: str, *, exit_code: int | None = None, stderr: str = "") -> None:
+    def __init__(
+        self, kind: ResticFailure, message: str, *, exit_code: int | None = None, stderr: str = ""
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
@@ -39,11 +41,15 @@ _PATTERNS: list[tuple[ResticFailure, re.Pattern[str]]] = [
     (ResticFailure.wrong_password, re.compile(r"wrong password or no key found", re.I)),
     (
         ResticFailure.already_exists,
-        re.compile(r"(repository master key and config already initialized|config file already exists)", re.I),
+        re.compile(
+            r"(repository master key and config already initialized|config file already exists)", re.I
+        ),
     ),
     (
         ResticFailure.locked,
-        re.compile(r"(repository is already locked|unable to create lock in backend|lock.*already held)", re.I),
+        re.compile(
+            r"(repository is already locked|unable to create lock in backend|lock.*already held)", re.I
+        ),
     ),
     (
         ResticFailure.no_repository,

@@ -22,8 +22,14 @@ from siaga.backup.restic.repository import Repository, mask_url
 log = logging.getLogger("siaga.backup.restic")
 
 INTERRUPT_GRACE_S = 30.0
-_DROP_ENV = ("RESTIC_PASSWORD", "RESTIC_PASSWORD_COMMAND", "RESTIC_REPOSITORY", "RESTIC_REPOSITORY_FILE",
-             "RESTIC_FROM_PASSWORD", "RESTIC_FROM_PASSWORD_COMMAND")
+_DROP_ENV = (
+    "RESTIC_PASSWORD",
+    "RESTIC_PASSWORD_COMMAND",
+    "RESTIC_REPOSITORY",
+    "RESTIC_REPOSITORY_FILE",
+    "RESTIC_FROM_PASSWORD",
+    "RESTIC_FROM_PASSWORD_COMMAND",
+)
 
 
 @dataclass(frozen=True)
@@ -102,10 +108,14 @@ class RunningRestic:
     async def wait(self) -> Completed:
         code = await self.proc.wait()
         out, err = await asyncio.gather(self._out, self._err)
-        return Completed(self.args, code, out, err.decode("utf-8", "replace"), time.monotonic() - self.started)
+        return Completed(
+            self.args, code, out, err.decode("utf-8", "replace"), time.monotonic() - self.started
+        )
 
 
-async def _spawn(args: Sequence[str], env: Mapping[str, str], *, stdin: int | None) -> asyncio.subprocess.Process:
+async def _spawn(
+    args: Sequence[str], env: Mapping[str, str], *, stdin: int | None
+) -> asyncio.subprocess.Process:
     try:
         return await asyncio.create_subprocess_exec(
             *args, stdin=stdin, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=dict(env)
@@ -114,7 +124,9 @@ async def _spawn(args: Sequence[str], env: Mapping[str, str], *, stdin: int | No
         from siaga.backup.restic.binary import INSTALL_HINT
         from siaga.backup.restic.errors import ResticFailure
 
-        raise ResticError(ResticFailure.missing_binary, f"restic not found ({args[0]}): {INSTALL_HINT}") from None
+        raise ResticError(
+            ResticFailure.missing_binary, f"restic not found ({args[0]}): {INSTALL_HINT}"
+        ) from None
 
 
 @contextlib.asynccontextmanager
@@ -164,8 +176,9 @@ async def run(
         except (asyncio.CancelledError, TimeoutError):
             await asyncio.shield(interrupt(proc))
             raise
-        done = Completed(tuple(args), proc.returncode or 0, out, err.decode("utf-8", "replace"),
-                         time.monotonic() - begin)
+        done = Completed(
+            tuple(args), proc.returncode or 0, out, err.decode("utf-8", "replace"), time.monotonic() - begin
+        )
     log.debug("restic exit %s after %.2fs", done.exit_code, done.duration_s)
     if check and done.exit_code != 0:
         raise classify(done.exit_code, done.stderr, repository=repo.display)

@@ -64,13 +64,28 @@ class Repository:
 
 def sftp_command(target: Target, base_dir: Path | None = None) -> str:
     """The ssh command restic runs for an sftp target (port, identity, pinned host key, no prompts)."""
-    args = ["ssh", "-p", str(target.port), "-o", "BatchMode=yes", "-o", "ConnectTimeout=10",
-            "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4"]
+    args = [
+        "ssh",
+        "-p",
+        str(target.port),
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "ConnectTimeout=10",
+        "-o",
+        "ServerAliveInterval=15",
+        "-o",
+        "ServerAliveCountMax=4",
+    ]
     if target.identity_file:
         args += ["-i", str(_resolve(target.identity_file, base_dir)), "-o", "IdentitiesOnly=yes"]
     if target.known_hosts_file:
-        args += ["-o", f"UserKnownHostsFile={_resolve(target.known_hosts_file, base_dir)}",
-                 "-o", "StrictHostKeyChecking=yes"]
+        args += [
+            "-o",
+            f"UserKnownHostsFile={_resolve(target.known_hosts_file, base_dir)}",
+            "-o",
+            "StrictHostKeyChecking=yes",
+        ]
     dest = f"{target.user}@{target.host}" if target.user else str(target.host)
     args += [dest, "-s", "sftp"]
     return shlex.join(args)
