@@ -12,6 +12,8 @@ from siaga import __version__
 COMMAND_GROUPS: list[tuple[str, str]] = [
     ("config", "siaga.cli.config_cmd"),
     ("db", "siaga.cli.db_cmd"),
+    ("serve", "siaga.cli.serve_cmd"),
+    ("demo", "siaga.cli.demo_cmd"),
 ]
 
 app = typer.Typer(

@@ -86,3 +86,9 @@ def not_running_periods(
     if cursor < end:
         gaps.append((cursor, end))
     return [(a, b) for a, b in gaps if b > a]
+
+
+def last_session(conn: Connection) -> RuntimeSession | None:
+    """The most recent session, if any."""
+    r = conn.execute(select(runtime_sessions).order_by(runtime_sessions.c.id.desc()).limit(1)).first()
+    return None if r is None else RuntimeSession(r.id, r.started_at, r.last_seen_at, r.stopped_at, r.host, r.pid)

@@ -7,6 +7,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, insert, inspect, select
 from sqlalchemy.exc import StatementError
 
@@ -15,6 +17,8 @@ from siaga.store import (
     current,
     events,
     get_meta,
+    load_all_tables,
+    metadata,
     pending,
     recent_events,
     record_event,
@@ -41,6 +45,13 @@ def test_migrations_apply_from_empty_database(database_url: str) -> None:
         assert pending(engine) == set()
     finally:
         engine.dispose()
+
+
+def test_migrations_match_the_table_definitions(db_engine: Engine) -> None:
+    load_all_tables()
+    with db_engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+    assert diff == []
 
 
 def test_upgrading_twice_changes_nothing(db_engine: Engine) -> None:

@@ -1,0 +1,102 @@
+"""``siaga serve``: run every component (HTTP app, heartbeat, and what features add) in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from enum import StrEnum
+
+import typer
+
+from siaga.cli.common import ConfigOption, ExitCode, fail, load_or_exit
+from siaga.config import LoadedConfig
+from siaga.runtime.components import ComponentError
+from siaga.runtime.context import RuntimeContext
+from siaga.runtime.logs import configure_logging
+from siaga.runtime.serve import build_components, run_siaga
+from siaga.store import (
+    StoreError,
+    check_connection,
+    create_engine_for,
+    current,
+    database_url,
+    describe_url,
+    upgrade,
+)
+
+
+class LogFormat(StrEnum):
+    json = "json"
+    text = "text"
+
+
+class LogLevel(StrEnum):
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
+
+
+def with_web(loaded: LoadedConfig, host: str | None, port: int | None) -> LoadedConfig:
+    """The config with ``web.host``/``web.port`` overridden by the command line."""
+    web = loaded.config.web
+    update = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    if not update:
+        return loaded
+    cfg = loaded.config.model_copy(update={"web": web.model_copy(update=update)})
+    return dataclasses.replace(loaded, config=cfg)
+
+
+def start(
+    loaded: LoadedConfig,
+    *,
+    log_format: str,
+    log_level: str,
+    duration: float | None = None,
+    demo: bool = False,
+) -> None:
+    """Migrate the store, run siaga until stopped; exit 0 after a clean stop, 1 with one line when not."""
+    configure_logging(log_format, log_level)
+    try:
+        engine = create_engine_for(database_url(loaded))
+        check_connection(engine)
+        before = current(engine)
+        after = upgrade(engine)
+    except StoreError as exc:
+        fail(str(exc))
+    if before != after:
+        logging.getLogger("siaga.store").info(
+            "store migrated",
+            extra={"from": sorted(before), "to": sorted(after), "url": describe_url(str(engine.url))},
+        )
+    ctx = RuntimeContext(
+        loaded=loaded, engine=engine, host=loaded.config.web.host, port=loaded.config.web.port, demo=demo
+    )
+    try:
+        components = build_components(ctx)
+        failure = asyncio.run(run_siaga(ctx, components, duration=duration))
+    except (ComponentError, StoreError) as exc:
+        fail(str(exc))
+    finally:
+        engine.dispose()
+    if failure:
+        fail(failure)
+    raise typer.Exit(ExitCode.OK)
+
+
+def serve(
+    config: str = ConfigOption,
+    host: str | None = typer.Option(None, "--host", help="Address to listen on (default: web.host)."),
+    port: int | None = typer.Option(None, "--port", min=0, max=65535, help="TCP port (default: web.port)."),
+    log_format: LogFormat = typer.Option(LogFormat.json, "--log-format", help="json lines or text, to stderr."),
+    log_level: LogLevel = typer.Option(LogLevel.info, "--log-level", help="Least important level logged."),
+    duration: float | None = typer.Option(None, "--duration", min=0, help="Stop by itself after this many seconds."),
+) -> None:
+    """Run siaga: apply pending migrations, start every component, stop cleanly on SIGINT/SIGTERM."""
+    loaded = with_web(load_or_exit(config), host, port)
+    start(loaded, log_format=log_format.value, log_level=log_level.value, duration=duration)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)

@@ -1,0 +1,76 @@
+"""The components ``siaga serve`` runs, registered in one table.
+
+A component is a name and ``async def run(ctx, stop)``: it works until ``stop`` is set, then flushes
+what it holds and returns (it gets :data:`siaga.runtime.supervisor.GRACE_SECONDS` for that).
+
+An entry of :data:`COMPONENTS` is ``"module:attribute"`` naming either a :class:`Component` or a
+factory ``(ctx) -> Component | Iterable[Component] | None``. Factories run in table order before
+anything starts: a factory is where a feature reads its config section, puts shared services in
+``ctx.services`` and returns nothing when it has nothing to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from siaga.runtime.context import RuntimeContext
+
+ComponentRun = Callable[["RuntimeContext", asyncio.Event], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Component:
+    """One long-running part of siaga."""
+
+    name: str
+    run: ComponentRun
+    critical: bool = False
+    """When it fails, siaga stops (exit 1) instead of restarting it after a pause."""
+
+
+class ComponentError(Exception):
+    """A component cannot start or go on: the message is one line a person can act on."""
+
+
+ComponentFactory = Callable[["RuntimeContext"], "Component | Iterable[Component] | None"]
+
+# Every `siaga serve`; add one line per feature (order: providers of services first).
+COMPONENTS: list[str] = [
+    "siaga.runtime.heartbeat:component",
+    "siaga.web.server:component",
+]
+
+# Added by `siaga demo` after COMPONENTS: simulated sensors and the like.
+DEMO_COMPONENTS: list[str] = []
+
+
+def resolve(entry: str) -> object:
+    """The object an ``"module:attribute"`` entry names."""
+    module_name, _, attr = entry.partition(":")
+    if not attr:
+        raise ValueError(f"component entry {entry!r} is not 'module:attribute'")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+def load_components(ctx: RuntimeContext, entries: Iterable[str]) -> list[Component]:
+    """Resolve the entries, run the factories (in order) and return the components to run."""
+    out: list[Component] = []
+    for entry in entries:
+        target = resolve(entry)
+        made = target if isinstance(target, Component) else target(ctx) if callable(target) else None
+        if made is None:
+            continue
+        if isinstance(made, Component):
+            out.append(made)
+        else:
+            out.extend(made)
+    names = [c.name for c in out]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ComponentError(f"two components share a name: {', '.join(duplicates)}")
+    return out

@@ -1,0 +1,62 @@
+"""What every component of a running siaga shares: the config, the store, the clock, a logger, services."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from sqlalchemy import Connection, Engine
+
+from siaga.config import LoadedConfig, SiteConfig
+from siaga.store.types import utcnow
+
+T = TypeVar("T")
+Clock = Callable[[], dt.datetime]
+
+
+@dataclass
+class RuntimeContext:
+    """Handed to every component and router factory of ``siaga serve``.
+
+    ``services`` is where features put what others use (an ingest pipeline, a notifier...), keyed by
+    a dotted name such as ``"sources.ingest"``; component factories run in registration order, so a
+    feature that provides a service is listed before the ones that use it.
+    """
+
+    loaded: LoadedConfig
+    engine: Engine
+    clock: Clock = utcnow
+    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("siaga"))
+    host: str = "127.0.0.1"
+    port: int = 8470
+    demo: bool = False
+    services: dict[str, object] = field(default_factory=dict)
+    session_id: int | None = None
+    component_states: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def config(self) -> SiteConfig:
+        return self.loaded.config
+
+    def service(self, name: str, kind: type[T]) -> T:
+        """The service registered under ``name``, checked to be a ``kind``."""
+        try:
+            value = self.services[name]
+        except KeyError:
+            raise LookupError(f"no service {name!r} registered (known: {', '.join(sorted(self.services))})") from None
+        if not isinstance(value, kind):
+            raise TypeError(f"service {name!r} is a {type(value).__name__}, not a {kind.__name__}")
+        return value
+
+    async def run_db(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work(conn)`` in one transaction on a worker thread, so the event loop never blocks."""
+
+        def _in_thread() -> T:
+            with self.engine.begin() as conn:
+                return work(conn)
+
+        return await asyncio.to_thread(_in_thread)

@@ -1,0 +1,1 @@
+"""The HTTP side of siaga: one FastAPI app, routers registered in ``siaga.web.app.ROUTERS``."""

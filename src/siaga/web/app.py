@@ -1,0 +1,37 @@
+"""The FastAPI app of a running siaga; every feature's router is registered in :data:`ROUTERS`.
+
+An entry is ``"module:attribute"`` naming an ``APIRouter`` or a factory ``(ctx) -> APIRouter | None``.
+Handlers reach the runtime through the ``get_ctx`` dependency (``ctx: RuntimeContext = Depends(get_ctx)``).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI, Request
+
+from siaga import __version__
+from siaga.runtime.components import resolve
+from siaga.runtime.context import RuntimeContext
+
+# One line per feature.
+ROUTERS: list[str] = [
+    "siaga.web.health:router",
+]
+
+
+def get_ctx(request: Request) -> RuntimeContext:
+    """FastAPI dependency: the RuntimeContext of the app serving this request."""
+    ctx = request.app.state.ctx
+    assert isinstance(ctx, RuntimeContext)
+    return ctx
+
+
+def create_app(ctx: RuntimeContext, routers: list[str] | None = None) -> FastAPI:
+    """The app with every registered router; ``ctx`` is on ``app.state.ctx``."""
+    app = FastAPI(title="siaga", version=__version__, docs_url="/api/docs", openapi_url="/api/openapi.json")
+    app.state.ctx = ctx
+    for entry in ROUTERS if routers is None else routers:
+        target = resolve(entry)
+        router = target if isinstance(target, APIRouter) else target(ctx) if callable(target) else None
+        if router is not None:
+            app.include_router(router)
+    return app

@@ -1,0 +1,77 @@
+"""The HTTP server as a component: uvicorn on ``ctx.host:ctx.port``, stopped by the stop event."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Iterator
+
+import uvicorn
+
+from siaga.runtime.components import Component, ComponentError
+from siaga.runtime.context import RuntimeContext
+from siaga.web.app import create_app
+
+log = logging.getLogger("siaga.web")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: siaga's runtime owns SIGINT/SIGTERM."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on host:port, or a ComponentError saying why not."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ComponentError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    family, kind, proto, _name, addr = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(addr)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        hint = " (is another siaga running? choose another --port)" if exc.errno == 98 else ""
+        raise ComponentError(f"cannot listen on {host}:{port}: {exc.strerror or exc}{hint}") from None
+    sock.setblocking(False)
+    return sock
+
+
+def base_url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+async def run(ctx: RuntimeContext, stop: asyncio.Event) -> None:
+    sock = bind(ctx.host, ctx.port)
+    url = base_url(sock)
+    ctx.services["web.base_url"] = url
+    config = uvicorn.Config(
+        create_app(ctx), log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=3,
+        server_header=False,
+    )
+    server = _Server(config)
+    serving = asyncio.create_task(server.serve(sockets=[sock]), name="siaga:uvicorn")
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        log.info("listening", extra={"url": url})
+        await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        server.should_exit = True
+        await serving
+    finally:
+        stopping.cancel()
+        sock.close()
+    if not stop.is_set():
+        raise ComponentError("the HTTP server stopped by itself")
+
+
+component = Component("web", run, critical=True)

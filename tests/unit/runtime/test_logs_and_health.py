@@ -1,0 +1,75 @@
+"""Structured logs and the health endpoint."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from pathlib import Path
+
+import httpx
+import pytest
+
+from siaga import __version__
+from siaga.config import LoadedConfig, parse_config
+from siaga.runtime import RuntimeContext
+from siaga.runtime.logs import configure_logging
+from siaga.store import create_engine_for, sqlite_url, upgrade
+from siaga.web.app import create_app
+
+
+@pytest.fixture
+def restore_logging() -> object:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield None
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def test_json_logs_are_one_object_per_line_with_extras(restore_logging: object) -> None:
+    out = io.StringIO()
+    configure_logging("json", "info", stream=out)
+    logging.getLogger("siaga.test").info("leak detected", extra={"sensor": "leak-r1", "zone": "ceiling-above"})
+    logging.getLogger("siaga.test").debug("not shown")
+    [line] = out.getvalue().splitlines()
+    record = json.loads(line)
+    assert record["msg"] == "leak detected"
+    assert record["level"] == "info"
+    assert record["logger"] == "siaga.test"
+    assert record["sensor"] == "leak-r1" and record["zone"] == "ceiling-above"
+    assert record["ts"].endswith("+00:00")
+
+
+def test_text_logs_carry_the_extras(restore_logging: object) -> None:
+    out = io.StringIO()
+    configure_logging("text", "debug", stream=out)
+    logging.getLogger("siaga.test").debug("hello", extra={"n": 3})
+    assert out.getvalue().rstrip().endswith("DEBUG   siaga.test: hello n=3")
+
+
+def _ctx(tmp_path: Path, url: str) -> RuntimeContext:
+    loaded = LoadedConfig(parse_config("site: {name: Test}\n", "t.yaml"), tmp_path / "siaga.yaml")
+    return RuntimeContext(loaded=loaded, engine=create_engine_for(url))
+
+
+async def test_healthz_says_ok_with_version_and_db(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path, sqlite_url(tmp_path / "t.db"))
+    upgrade(ctx.engine)
+    ctx.component_states["web"] = "running"
+    transport = httpx.ASGITransport(app=create_app(ctx))
+    async with httpx.AsyncClient(transport=transport, base_url="http://siaga") as client:
+        resp = await client.get("/healthz")
+    assert resp.status_code == 200
+    assert resp.json() == {
+        "status": "ok", "version": __version__, "db": True, "session": None, "components": {"web": "running"}
+    }
+
+
+async def test_healthz_is_503_when_the_store_is_unreachable(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path, "postgresql+psycopg://nobody@127.0.0.1:1/none")
+    transport = httpx.ASGITransport(app=create_app(ctx))
+    async with httpx.AsyncClient(transport=transport, base_url="http://siaga") as client:
+        resp = await client.get("/healthz")
+    assert resp.status_code == 503
+    assert resp.json()["status"] == "degraded" and resp.json()["db"] is False

@@ -1,0 +1,137 @@
+"""The supervisor: restarts failing components, stops on a critical failure, cancels stragglers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import pytest
+
+from siaga.config import LoadedConfig, parse_config
+from siaga.runtime import Component, ComponentError, RuntimeContext, load_components
+from siaga.runtime.supervisor import Supervisor
+from siaga.store import create_engine_for, sqlite_url
+
+
+@pytest.fixture
+def ctx(tmp_path: Path) -> RuntimeContext:
+    loaded = LoadedConfig(parse_config("site: {name: Test}\n", "t.yaml"), tmp_path / "siaga.yaml")
+    return RuntimeContext(loaded=loaded, engine=create_engine_for(sqlite_url(tmp_path / "t.db")))
+
+
+async def test_a_failing_component_is_restarted_until_stop(ctx: RuntimeContext) -> None:
+    runs = 0
+    stop = asyncio.Event()
+
+    async def flaky(_ctx: RuntimeContext, _stop: asyncio.Event) -> None:
+        nonlocal runs
+        runs += 1
+        if runs == 3:
+            stop.set()
+            return
+        raise RuntimeError("sensor bus hiccup")
+
+    sup = Supervisor(ctx, [Component("flaky", flaky)], first_pause=0.01, grace=1)
+    assert await sup.run(stop) is None
+    assert runs == 3
+    assert sup.restarts["flaky"] == 2
+    assert ctx.component_states["flaky"] == "stopped"
+
+
+async def test_a_critical_failure_stops_everything_and_is_reported(ctx: RuntimeContext) -> None:
+    other_saw_stop = asyncio.Event()
+
+    async def broken(_ctx: RuntimeContext, _stop: asyncio.Event) -> None:
+        raise ComponentError("cannot listen on 127.0.0.1:8470: Address already in use")
+
+    async def patient(_ctx: RuntimeContext, stop: asyncio.Event) -> None:
+        await stop.wait()
+        other_saw_stop.set()
+
+    sup = Supervisor(ctx, [Component("web", broken, critical=True), Component("other", patient)], grace=1)
+    failure = await asyncio.wait_for(sup.run(asyncio.Event()), 5)
+    assert failure == "web: cannot listen on 127.0.0.1:8470: Address already in use"
+    assert other_saw_stop.is_set()
+    assert ctx.component_states == {"web": "failed", "other": "stopped"}
+
+
+async def test_a_component_that_ignores_stop_is_cancelled_after_the_grace(
+    ctx: RuntimeContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    cancelled = False
+
+    async def stubborn(_ctx: RuntimeContext, _stop: asyncio.Event) -> None:
+        nonlocal cancelled
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            cancelled = True
+            raise
+
+    stop = asyncio.Event()
+    stop.set()
+    with caplog.at_level(logging.WARNING):
+        await asyncio.wait_for(Supervisor(ctx, [Component("stubborn", stubborn)], grace=0.05).run(stop), 5)
+    assert cancelled
+    assert "did not stop in time" in caplog.text
+
+
+async def test_components_get_their_stop_event_and_flush(ctx: RuntimeContext) -> None:
+    flushed: list[str] = []
+
+    async def buffered(_ctx: RuntimeContext, stop: asyncio.Event) -> None:
+        await stop.wait()
+        await asyncio.sleep(0.01)
+        flushed.append("written")
+
+    stop = asyncio.Event()
+    asyncio.get_running_loop().call_later(0.05, stop.set)
+    await Supervisor(ctx, [Component("buffered", buffered)], grace=1).run(stop)
+    assert flushed == ["written"]
+
+
+def test_factories_run_in_order_and_may_provide_nothing(ctx: RuntimeContext) -> None:
+    import sys
+    import types
+
+    async def noop(_ctx: RuntimeContext, _stop: asyncio.Event) -> None:
+        return None
+
+    mod = types.ModuleType("siaga_test_components")
+
+    def provider(c: RuntimeContext) -> Component:
+        c.services["test.value"] = 42
+        return Component("provider", noop)
+
+    def user(c: RuntimeContext) -> list[Component]:
+        assert c.service("test.value", int) == 42
+        return [Component("user-a", noop), Component("user-b", noop)]
+
+    mod.provider = provider  # type: ignore[attr-defined]
+    mod.user = user  # type: ignore[attr-defined]
+    mod.nothing = lambda c: None  # type: ignore[attr-defined]
+    mod.plain = Component("plain", noop)  # type: ignore[attr-defined]
+    sys.modules["siaga_test_components"] = mod
+    try:
+        names = [
+            c.name
+            for c in load_components(
+                ctx,
+                ["siaga_test_components:provider", "siaga_test_components:user",
+                 "siaga_test_components:nothing", "siaga_test_components:plain"],
+            )
+        ]
+        assert names == ["provider", "user-a", "user-b", "plain"]
+        with pytest.raises(ComponentError, match="share a name: plain"):
+            load_components(ctx, ["siaga_test_components:plain", "siaga_test_components:plain"])
+    finally:
+        del sys.modules["siaga_test_components"]
+
+
+def test_service_lookup_names_what_is_missing(ctx: RuntimeContext) -> None:
+    ctx.services["a.b"] = "text"
+    with pytest.raises(LookupError, match=r"no service 'x\.y' registered"):
+        ctx.service("x.y", str)
+    with pytest.raises(TypeError, match="is a str, not a int"):
+        ctx.service("a.b", int)
