@@ -8,6 +8,7 @@ from typing import NoReturn
 import typer
 
 from siaga.config import ConfigError, LoadedConfig, load_config
+from siaga.i18n import UnknownLanguage, set_language
 
 DEFAULT_CONFIG = "siaga.yaml"
 
@@ -28,11 +29,37 @@ def fail(message: str, code: int = ExitCode.FAILURE) -> NoReturn:
     raise typer.Exit(code)
 
 
-def load_or_exit(path: str | Path) -> LoadedConfig:
-    """Load the config or end with every problem on its own line and exit code 2."""
+_chosen_language: str | None = None
+"""The root ``--lang`` (or SIAGA_LANG) of this run; None when the config's language applies."""
+
+
+def choose_language(lang: str | None) -> None:
+    """The root ``--lang``: speak it from now on; without it, Indonesian until a config says otherwise."""
+    global _chosen_language
+    _chosen_language = None
+    code = use_language(lang) if lang else set_language(None)
+    _chosen_language = code if lang else None
+
+
+def use_language(lang: str | None, config: LoadedConfig | None = None) -> str:
+    """Speak, in order: ``lang`` (a command's own --lang), the root --lang, the config's site.language, id."""
+    wanted = lang or _chosen_language or (config.config.site.language.value if config is not None else None)
     try:
-        return load_config(path)
+        return set_language(wanted)
+    except UnknownLanguage as exc:
+        fail(str(exc), ExitCode.USAGE)
+
+
+def load_or_exit(path: str | Path) -> LoadedConfig:
+    """Load the config or end with every problem on its own line and exit code 2.
+
+    Speaks the config's language from then on, unless --lang chose another.
+    """
+    try:
+        loaded = load_config(path)
     except ConfigError as exc:
         for problem in exc.problems:
             typer.echo(str(problem), err=True)
         raise typer.Exit(ExitCode.USAGE) from None
+    use_language(None, loaded)
+    return loaded

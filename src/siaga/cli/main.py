@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 
 import typer
 
 from siaga import __version__
+from siaga.cli.common import choose_language
+from siaga.i18n import UnknownLanguage, normalize_language, using_language
 
 # (name, module holding a `app: typer.Typer`, or a `register(app)` function). Add new groups here.
 COMMAND_GROUPS: list[tuple[str, str]] = [
@@ -14,6 +18,9 @@ COMMAND_GROUPS: list[tuple[str, str]] = [
     ("db", "siaga.cli.db_cmd"),
     ("serve", "siaga.cli.serve_cmd"),
     ("demo", "siaga.cli.demo_cmd"),
+    ("inventory", "siaga.cli.inventory_cmd"),
+    ("impact", "siaga.cli.impact_cmd"),
+    ("init", "siaga.cli.init_cmd"),
 ]
 
 app = typer.Typer(
@@ -34,8 +41,28 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    lang: str | None = typer.Option(
+        None, "--lang", envvar="SIAGA_LANG", metavar="id|en",
+        help="Language of messages: id (Bahasa Indonesia) or en. Default: the config's site.language, else id.",
+    ),
 ) -> None:
     """siaga keeps small data centres safe."""
+    choose_language(lang)
+
+
+def _help_language(argv: list[str]) -> str:
+    """Help texts are translated when the commands are built: in the --lang of the command line
+    (or SIAGA_LANG), English when none is given."""
+    wanted = os.environ.get("SIAGA_LANG") or "en"
+    for i, arg in enumerate(argv):
+        if arg == "--lang" and i + 1 < len(argv):
+            wanted = argv[i + 1]
+        elif arg.startswith("--lang="):
+            wanted = arg.split("=", 1)[1]
+    try:
+        return normalize_language(wanted)
+    except UnknownLanguage:  # the root callback says so
+        return "en"
 
 
 def _register() -> None:
@@ -47,7 +74,8 @@ def _register() -> None:
             app.add_typer(module.app, name=name)
 
 
-_register()
+with using_language(_help_language(sys.argv[1:])):
+    _register()
 
 
 def run() -> None:

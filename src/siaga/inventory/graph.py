@@ -280,8 +280,13 @@ class Inventory:
         by_lower: dict[str, str] = {}
         for name in names:
             by_lower.setdefault(name.lower(), name)
-        matches = difflib.get_close_matches(ident.lower(), list(by_lower), n=3, cutoff=0.6)
-        close = tuple(dict.fromkeys(by_lower[m] for m in matches))
+        lowered = ident.lower()
+        starts = sorted(n for n in by_lower if lowered and n.startswith(lowered))
+        scored = sorted(
+            (-difflib.SequenceMatcher(None, lowered, n).ratio(), n) for n in by_lower
+        )
+        matches = [*starts, *(n for score, n in scored if -score >= 0.5)]
+        close = tuple(dict.fromkeys(by_lower[m] for m in matches))[:3]
         what = kind.value if kind is not None else "room, rack, device, service or sensor"
         hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         return UnknownTarget(f"no {what} is called {ident!r}{hint}", ident, close)
