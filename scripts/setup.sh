@@ -18,6 +18,7 @@ APT_PACKAGES=(
   mariadb-server        # MySQL/MariaDB dumps and checks
   mariadb-client
   dnsmasq-base          # a real DNS server on loopback for the DNS checks
+  nginx                 # the local web server of bench/checks_capacity.py
   chromium              # the dashboard's browser tests
   libpango-1.0-0        # weasyprint (PDF reports)
   libpangoft2-1.0-0

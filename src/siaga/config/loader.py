@@ -154,6 +154,8 @@ def _clean_loc(raw: tuple[Any, ...], data: Any) -> Loc:
             node = node[part]
         elif isinstance(part, str) and not isinstance(node, dict | list):
             continue
+        elif isinstance(node, dict) and part == node.get("type"):
+            continue  # the tag of a discriminated union (checks: http, tcp...): not a key
         elif isinstance(node, dict) and isinstance(part, str) and not any(c in part for c in "[]-"):
             out.append(part)  # a missing or unknown key: name it
             node = None

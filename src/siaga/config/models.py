@@ -177,6 +177,11 @@ class Service(Strict):
     owner_office: str | None = Field(default=None, description="The office responsible for it.")
     group: str | None = Field(default=None, description="Group on the public status page.")
     public: bool = Field(default=True, description="Shown on the public status page.")
+    sla: float | None = Field(
+        default=None, gt=0, le=100,
+        description="Monthly uptime target in percent (99.5); default by criticality: vital 99.9, high 99.5, "
+        "medium 99, low 95.",
+    )
 
 
 class SensorSource(Strict):
@@ -235,6 +240,9 @@ class Person(Strict):
     )
 
 
+from siaga.config.checks import Check, MaintenanceWindow  # noqa: E402 - needs Strict and Slug above
+
+
 class SiteConfig(Strict):
     """The whole of siaga.yaml."""
 
@@ -249,12 +257,14 @@ class SiteConfig(Strict):
     sensors: list[Sensor] = Field(default_factory=list, description="Sensors and where they hang.")
     people: list[Person] = Field(default_factory=list, description="People siaga may tell.")
     # Reserved for later parts of siaga; their own models replace these as they land.
-    checks: list[dict[str, Any]] = Field(default_factory=list, description="Service checks (reserved).")
+    checks: list[Check] = Field(default_factory=list, description="Service checks: see docs/checks.md.")
     backups: list[BackupJob] = Field(default_factory=list, description="Backup jobs: what, where, when (restic).")
     targets: list[Target] = Field(default_factory=list, description="Backup targets: restic repositories.")
     notification: dict[str, Any] = Field(default_factory=dict, description="Channels (reserved).")
     escalation: list[dict[str, Any]] = Field(default_factory=list, description="Escalation policies (reserved).")
-    maintenance: list[dict[str, Any]] = Field(default_factory=list, description="Maintenance windows (reserved).")
+    maintenance: list[MaintenanceWindow] = Field(
+        default_factory=list, description="Planned maintenance windows: excluded from uptime, shown publicly."
+    )
 
 
 from siaga.config.backup import BackupJob, Target  # noqa: E402 - backup.py builds on Strict above

@@ -10,6 +10,7 @@ import difflib
 from collections.abc import Iterable, Sequence
 
 from siaga.config.backup import check_backup_references
+from siaga.config.checks import check_findings, maintenance_findings
 from siaga.config.errors import Loc
 from siaga.config.models import Rack, SiteConfig
 
@@ -133,6 +134,8 @@ def check_references(cfg: SiteConfig) -> list[Finding]:
             findings.append(
                 (("sensors", i, "room"), f"rack {srack.id} stands in room {srack.room}, not {sensor.room}")
             )
+    findings += check_findings(list(cfg.checks), set(services))
+    findings += maintenance_findings(list(cfg.maintenance), set(services))
     return findings
 
 

@@ -1,0 +1,116 @@
+"""HTTP(S) checks: status, keyword present or absent, a JSONPath value, latency, redirects, TLS verification.
+
+One shared :class:`aiohttp.ClientSession` (owned by the scheduler) carries every request, so
+connections are reused; per-request options carry what differs between checks.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import time
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import aiohttp
+
+from siaga.checks.base import CheckFailed, Observation, ProbeContext, first_line
+from siaga.config.checks import HttpCheck
+from siaga.config.secrets import SecretError, expand
+
+MAX_BODY = 1_000_000  # bytes read for keyword and JSON assertions
+
+
+class HttpProbe:
+    def __init__(self, check: HttpCheck) -> None:
+        self.check = check
+        self._json_path: Any = None
+        if check.json_path:
+            from jsonpath_ng.ext.parser import parse
+
+            self._json_path = parse(check.json_path)
+        self._needs_body = bool(check.keyword or check.keyword_absent or check.json_path)
+
+    def _headers(self) -> dict[str, str]:
+        try:
+            return {k: expand(v) for k, v in self.check.headers.items()}
+        except SecretError as exc:
+            raise CheckFailed(f"header: {exc}", retry_can_help=False) from None
+
+    def _target(self, ctx: ProbeContext) -> tuple[str, dict[str, str]]:
+        """The URL to fetch; under a redirect (demo, tests) the host's traffic goes to loopback."""
+        url = self.check.url
+        parts = urlsplit(url)
+        to = ctx.redirects.get(parts.hostname or "")
+        if to is None:
+            return url, {}
+        netloc = f"{to[0]}:{to[1]}"
+        return urlunsplit(("http", netloc, parts.path or "/", parts.query, "")), {"Host": parts.netloc}
+
+    async def probe(self, ctx: ProbeContext) -> Observation:
+        check = self.check
+        if ctx.session is None:
+            raise RuntimeError("no HTTP session")
+        url, extra = self._target(ctx)
+        headers = {**self._headers(), **extra}
+        ssl_opt: bool | ssl.SSLContext = bool(check.verify_tls)
+        start = time.perf_counter()
+        try:
+            async with ctx.session.request(
+                check.method,
+                url,
+                headers=headers,
+                data=check.body,
+                allow_redirects=check.follow_redirects,
+                ssl=ssl_opt,
+                timeout=aiohttp.ClientTimeout(total=check.timeout_s),
+            ) as resp:
+                status = resp.status
+                body = await resp.content.read(MAX_BODY) if self._needs_body else b""
+                if not self._needs_body:
+                    await resp.read()  # drain so the connection goes back to the pool
+        except aiohttp.ClientConnectorCertificateError as exc:
+            raise CheckFailed(f"TLS certificate not trusted: {first_line(exc.certificate_error)}") from None
+        except aiohttp.ClientConnectorError as exc:
+            raise CheckFailed(f"cannot connect: {first_line(exc.os_error)}") from None
+        except aiohttp.TooManyRedirects:
+            raise CheckFailed("too many redirects") from None
+        except aiohttp.ClientError as exc:
+            raise CheckFailed(f"{type(exc).__name__}: {first_line(exc)}") from None
+        latency = round((time.perf_counter() - start) * 1000, 2)
+        details: dict[str, Any] = {"status": status}
+        ok_status = status in check.expected_status if check.expected_status else 200 <= status < 400
+        if not ok_status:
+            expected = ", ".join(map(str, check.expected_status)) or "2xx/3xx"
+            raise CheckFailed(f"HTTP {status} (expected {expected})", details=details)
+        if check.max_latency_ms is not None and latency > check.max_latency_ms:
+            raise CheckFailed(f"slow: {latency:.0f} ms (limit {check.max_latency_ms:g} ms)", details=details)
+        if self._needs_body:
+            text = body.decode("utf-8", errors="replace")
+            if check.keyword and check.keyword not in text:
+                raise CheckFailed(f"keyword {check.keyword!r} not found", details=details)
+            if check.keyword_absent and check.keyword_absent in text:
+                raise CheckFailed(f"unwanted text {check.keyword_absent!r} found", details=details)
+            if self._json_path is not None:
+                self._assert_json(text)
+        return Observation(latency_ms=latency, message=f"HTTP {status} in {latency:.0f} ms", details=details)
+
+    def _assert_json(self, text: str) -> None:
+        check = self.check
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            raise CheckFailed("the body is not valid JSON") from None
+        matches = [m.value for m in self._json_path.find(doc)]
+        if not matches:
+            raise CheckFailed(f"nothing at {check.json_path}")
+        if check.json_expected is not None and not any(_same(v, check.json_expected) for v in matches):
+            raise CheckFailed(f"{check.json_path} is {matches[0]!r}, expected {check.json_expected!r}")
+
+
+def _same(found: Any, expected: str | int | float | bool) -> bool:
+    if isinstance(expected, bool) or isinstance(found, bool):
+        return found is expected or str(found).lower() == str(expected).lower()
+    if isinstance(expected, int | float) and isinstance(found, int | float):
+        return float(found) == float(expected)
+    return str(found) == str(expected)

@@ -1,0 +1,28 @@
+"""TCP checks: a connection to a port opens."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+from siaga.checks.base import CheckFailed, Observation, ProbeContext, first_line
+from siaga.config.checks import TcpCheck
+
+
+class TcpProbe:
+    def __init__(self, check: TcpCheck) -> None:
+        self.check = check
+
+    async def probe(self, ctx: ProbeContext) -> Observation:
+        host, port = ctx.redirects.get(self.check.host, (self.check.host, self.check.port))
+        start = time.perf_counter()
+        try:
+            _reader, writer = await asyncio.open_connection(host, port)
+        except OSError as exc:
+            raise CheckFailed(f"cannot connect to {self.check.host}:{self.check.port}: {first_line(exc)}") from None
+        latency = round((time.perf_counter() - start) * 1000, 2)
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+        return Observation(latency_ms=latency, message=f"port {self.check.port} open in {latency:.0f} ms")
