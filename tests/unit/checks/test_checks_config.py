@@ -50,13 +50,16 @@ def test_an_unknown_service_is_named_with_its_line() -> None:
 
 def test_two_checks_with_the_same_id_are_refused() -> None:
     out = problems(
-        "checks:\n  - {service: portal, type: tcp, host: h, port: 1}\n  - {service: portal, type: tcp, host: h, port: 2}\n"
+        "checks:\n  - {service: portal, type: tcp, host: h, port: 1}\n"
+        "  - {service: portal, type: tcp, host: h, port: 2}\n"
     )
     assert len(out) == 1 and "duplicate check id 'portal-tcp'" in out[0] and out[0].startswith("siaga.yaml:7:")
 
 
 def test_an_inline_database_password_is_refused() -> None:
-    out = problems("checks:\n  - {service: portal, type: database, engine: postgresql, host: h, user: u, password: x}\n")
+    out = problems(
+        "checks:\n  - {service: portal, type: database, engine: postgresql, host: h, user: u, password: x}\n"
+    )
     assert any("inline secret" in p for p in out)
 
 

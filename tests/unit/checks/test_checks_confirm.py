@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -99,7 +100,7 @@ def test_status_follows_the_last_streak(results: list[bool], failures: int, succ
                 status = Status.down
     assert state.status == status
     # changes alternate and never repeat a status
-    for a, b in zip(changes, changes[1:], strict=False):
+    for a, b in itertools.pairwise(changes):
         assert a.status != b.status
         assert a.at <= b.at
     for c in changes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
@@ -134,7 +135,7 @@ def test_every_second_is_counted_once(checks, running, maint) -> None:
     assert abs(t.total_s - (END - T0).total_seconds()) < 1e-6
     # segments tile the period without gaps or overlaps
     assert segs[0].start == T0 and segs[-1].end == END
-    for a, b in zip(segs, segs[1:], strict=False):
+    for a, b in itertools.pairwise(segs):
         assert a.end == b.start
     if t.uptime is not None:
         assert 0.0 <= t.uptime <= 1.0
