@@ -226,3 +226,16 @@ def test_to_dict_is_json_ready(inv):
     assert data["worst_criticality"] == "vital"
     simpeg = next(s for s in data["services"] if s["id"] == "simpeg")
     assert simpeg["direct"] is False and simpeg["chain"][:2] == ["simpeg", "db-utama"]
+
+
+def test_serve_shares_one_inventory_as_a_service():
+    from siaga.config import load_config
+    from siaga.inventory.component import SERVICE, component
+    from siaga.runtime.components import COMPONENTS
+    from siaga.runtime.context import RuntimeContext
+
+    ctx = RuntimeContext(loaded=load_config(EXAMPLE), engine=None)  # type: ignore[arg-type]
+    assert component(ctx) is None
+    inv = ctx.service(SERVICE, Inventory)
+    assert "leak-r1-ceiling" in inv.sensors
+    assert "siaga.inventory.component:component" in COMPONENTS

@@ -96,7 +96,13 @@ class Inventory:
                 if dep in self._dependents and dep != svc.id:
                     self._dependents[dep].append(svc.id)
 
+        self._service_order: dict[str, int] = {s: i for i, s in enumerate(self.services)}
         self._places: dict[str, SensorPlace] = {s.id: self._place(s) for s in self.sensors.values()}
+        self._sensors_at: dict[tuple[str, str], list[str]] = {}
+        for sid, place in self._places.items():
+            for key in (("room", place.room), ("rack", place.rack), ("device", place.device)):
+                if key[1] is not None:
+                    self._sensors_at.setdefault((key[0], key[1]), []).append(sid)
 
     @classmethod
     def from_config(cls, cfg: SiteConfig) -> Inventory:
@@ -158,6 +164,11 @@ class Inventory:
         """Services that run directly on the device."""
         return tuple(self.services[s] for s in self._services_on.get(device_id, ()))
 
+    def services_on_devices(self, device_ids: Iterable[str]) -> tuple[Service, ...]:
+        """Services running directly on any of the devices, in config order, once each."""
+        found = {s for d in device_ids for s in self._services_on.get(d, ())}
+        return tuple(self.services[s] for s in sorted(found, key=self._service_order.__getitem__))
+
     def dependents(self, service_id: str) -> tuple[Service, ...]:
         """Services that name ``service_id`` in their ``depends_on`` (one step)."""
         return tuple(self.services[s] for s in self._dependents.get(service_id, ()))
@@ -167,7 +178,13 @@ class Inventory:
                    room_level: bool = False) -> tuple[Sensor, ...]:
         """Sensors by where they hang. ``room_level``: only those on the room itself (no rack, no device)."""
         out: list[Sensor] = []
-        for sid, place in self._places.items():
+        candidates: Iterable[str] = self._places
+        for key in (("rack", rack), ("device", device), ("room", room)):
+            if key[1] is not None:
+                candidates = self._sensors_at.get((key[0], key[1]), ())
+                break
+        for sid in candidates:
+            place = self._places[sid]
             if room is not None and place.room != room:
                 continue
             if rack is not None and place.rack != rack:
@@ -282,11 +299,22 @@ class Inventory:
             by_lower.setdefault(name.lower(), name)
         lowered = ident.lower()
         starts = sorted(n for n in by_lower if lowered and n.startswith(lowered))
-        scored = sorted(
-            (-difflib.SequenceMatcher(None, lowered, n).ratio(), n) for n in by_lower
-        )
-        matches = [*starts, *(n for score, n in scored if -score >= 0.5)]
+        matches = [*starts, *_close(lowered, by_lower, cutoff=0.5)]
         close = tuple(dict.fromkeys(by_lower[m] for m in matches))[:3]
         what = kind.value if kind is not None else "room, rack, device, service or sensor"
         hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         return UnknownTarget(f"no {what} is called {ident!r}{hint}", ident, close)
+
+
+def _close(word: str, names: Iterable[str], cutoff: float) -> list[str]:
+    """Names similar to ``word``, best first, ties in name order (difflib's ratio, its fast pre-checks)."""
+    matcher = difflib.SequenceMatcher()
+    matcher.set_seq2(word)
+    scored: list[tuple[float, str]] = []
+    for name in names:
+        matcher.set_seq1(name)
+        if matcher.real_quick_ratio() >= cutoff and matcher.quick_ratio() >= cutoff:
+            score = matcher.ratio()
+            if score >= cutoff:
+                scored.append((-score, name))
+    return [name for _score, name in sorted(scored)]

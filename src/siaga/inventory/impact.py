@@ -185,7 +185,7 @@ def services_hit(
     for sid in seeds:
         svc = inv.services[sid]
         hits[sid] = ServiceHit(sid, svc.name, svc.criticality, True, (sid,), (), False)
-    for svc in inv.services.values():
+    for svc in inv.services_on_devices(devices):
         if svc.id in hits:
             continue
         on = tuple(d for d in dict.fromkeys(svc.runs_on) if d in devices)

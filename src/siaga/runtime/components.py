@@ -41,6 +41,7 @@ ComponentFactory = Callable[["RuntimeContext"], "Component | Iterable[Component]
 
 # Every `siaga serve`; add one line per feature (order: providers of services first).
 COMPONENTS: list[str] = [
+    "siaga.inventory.component:component",  # ctx.service("inventory", Inventory)
     "siaga.runtime.heartbeat:component",
     "siaga.web.server:component",
 ]
