@@ -124,6 +124,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
+def postgres_url(postgres_admin_url: str) -> Iterator[str]:
+    """A URL of a fresh, empty PostgreSQL database (PostgreSQL only; mark the test ``postgres``)."""
+    with fresh_postgres_database(postgres_admin_url) as url:
+        yield url
+
+
+@pytest.fixture
 def db_engine(database_url: str) -> Iterator[Engine]:
     """An engine on a fresh, fully migrated database (both backends)."""
     engine = create_engine_for(database_url)

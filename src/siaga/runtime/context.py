@@ -34,6 +34,7 @@ class RuntimeContext:
     host: str = "127.0.0.1"
     port: int = 8470
     demo: bool = False
+    heartbeat_seconds: float = 30.0
     services: dict[str, object] = field(default_factory=dict)
     session_id: int | None = None
     component_states: dict[str, str] = field(default_factory=dict)

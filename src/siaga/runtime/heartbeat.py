@@ -1,4 +1,4 @@
-"""The heartbeat: tells the store every 30 s that this siaga session is alive."""
+"""The heartbeat: tells the store every ``ctx.heartbeat_seconds`` (30 s) that this siaga session is alive."""
 
 from __future__ import annotations
 
@@ -13,11 +13,8 @@ from siaga.runtime.components import Component
 from siaga.runtime.context import RuntimeContext
 from siaga.store.sessions import heartbeat
 
-HEARTBEAT_SECONDS = 30.0
-
-
 async def run(ctx: RuntimeContext, stop: asyncio.Event) -> None:
-    interval = float(str(ctx.services.get("runtime.heartbeat_seconds", HEARTBEAT_SECONDS)))
+    interval = ctx.heartbeat_seconds
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), interval)

@@ -88,6 +88,8 @@ class Supervisor:
         log.info("started", extra={"components": [c.name for c in self.components]})
         await stop.wait()
         log.info("stopping", extra={"grace_s": self.grace})
+        if not tasks:
+            return self.failure
         _done, pending = await asyncio.wait(tasks, timeout=self.grace)
         if pending:
             names = sorted(tasks[t].name for t in pending)

@@ -151,3 +151,31 @@ def test_an_unreachable_database_ends_in_one_line_and_exit_1(tmp_path: Path, fre
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1, result.stderr
     assert result.stderr.startswith(f"siaga: cannot reach the database postgresql+psycopg://siaga@127.0.0.1:{free_port}")
+
+
+@pytest.mark.postgres
+def test_serve_on_postgresql_migrates_and_records_its_session(
+    tmp_path: Path, free_port: int, postgres_url: str
+) -> None:
+    site = tmp_path / "siaga.yaml"
+    site.write_text("site: {name: Test}\nstore: {database_url: '${SIAGA_TEST_DB}'}\n", encoding="utf-8")
+    url = postgres_url
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "siaga", "serve", "--config", str(site), "--port", str(free_port)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env() | {"SIAGA_TEST_DB": url},
+    )
+    try:
+        assert _wait_healthy(proc, free_port).json()["db"] is True
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    engine = create_engine_for(url)
+    try:
+        with engine.connect() as conn:
+            [session] = conn.execute(select(runtime_sessions)).all()
+    finally:
+        engine.dispose()
+    assert session.stopped_at is not None and session.stopped_at.tzinfo is not None
