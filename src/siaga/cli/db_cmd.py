@@ -5,16 +5,17 @@ from __future__ import annotations
 import typer
 
 from siaga.cli.common import ConfigOption, fail, load_or_exit
-from siaga.store import StoreError, check_connection, create_engine_for, current, database_url, describe_url
-from siaga.store import script_heads as code_heads
-from siaga.store import upgrade as store_upgrade
+from siaga.i18n import _
 
-app = typer.Typer(help="The store (SQLite or PostgreSQL): migrations and status.", no_args_is_help=True)
+# The store (SQLAlchemy, Alembic) is imported inside the commands: other commands start faster.
+
+app = typer.Typer(help=_("The store (SQLite or PostgreSQL): migrations and status."), no_args_is_help=True)
 
 
-@app.command("upgrade")
 def upgrade(config: str = ConfigOption) -> None:
-    """Apply every pending migration to the store named by the config."""
+    from siaga.store import StoreError, check_connection, create_engine_for, current, database_url, describe_url
+    from siaga.store import upgrade as store_upgrade
+
     loaded = load_or_exit(config)
     try:
         url = database_url(loaded)
@@ -24,16 +25,17 @@ def upgrade(config: str = ConfigOption) -> None:
         after = store_upgrade(engine)
     except StoreError as exc:
         fail(str(exc))
-    where = describe_url(url)
+    revisions = ", ".join(sorted(after))
     if before == after:
-        typer.echo(f"{where}: already up to date ({', '.join(sorted(after))})")
+        typer.echo(_("{url}: already up to date ({revisions})").format(url=describe_url(url), revisions=revisions))
     else:
-        typer.echo(f"{where}: upgraded to {', '.join(sorted(after))}")
+        typer.echo(_("{url}: upgraded to {revisions}").format(url=describe_url(url), revisions=revisions))
 
 
-@app.command("current")
 def show_current(config: str = ConfigOption) -> None:
-    """Print the store's URL (password hidden), its revisions and whether migrations are pending."""
+    from siaga.store import StoreError, check_connection, create_engine_for, current, database_url, describe_url
+    from siaga.store import script_heads as code_heads
+
     loaded = load_or_exit(config)
     try:
         url = database_url(loaded)
@@ -43,9 +45,17 @@ def show_current(config: str = ConfigOption) -> None:
     except StoreError as exc:
         fail(str(exc))
     missing = code_heads() - at
-    typer.echo(f"{describe_url(url)}")
-    typer.echo(f"at: {', '.join(sorted(at)) or '(empty: never migrated)'}")
+    typer.echo(describe_url(url))
+    typer.echo(_("at: {revisions}").format(revisions=", ".join(sorted(at)) or _("(empty: never migrated)")))
     if missing:
-        typer.echo(f"pending: {', '.join(sorted(missing))} (run `siaga db upgrade`)")
+        typer.echo(
+            _("pending: {revisions} (run `siaga db upgrade`)").format(revisions=", ".join(sorted(missing)))
+        )
     else:
-        typer.echo("up to date")
+        typer.echo(_("up to date"))
+
+
+app.command("upgrade", help=_("Apply every pending migration to the store named by the config."))(upgrade)
+app.command(
+    "current", help=_("Print the store's URL (password hidden), its revisions and whether migrations are pending.")
+)(show_current)

@@ -11,19 +11,9 @@ import typer
 
 from siaga.cli.common import ConfigOption, ExitCode, fail, load_or_exit
 from siaga.config import LoadedConfig
-from siaga.runtime.components import ComponentError
-from siaga.runtime.context import RuntimeContext
-from siaga.runtime.logs import configure_logging
-from siaga.runtime.serve import build_components, run_siaga
-from siaga.store import (
-    StoreError,
-    check_connection,
-    create_engine_for,
-    current,
-    database_url,
-    describe_url,
-    upgrade,
-)
+from siaga.i18n import _
+
+# The runtime (SQLAlchemy, FastAPI, uvicorn) is imported inside `start`: other commands start faster.
 
 
 class LogFormat(StrEnum):
@@ -57,6 +47,20 @@ def start(
     demo: bool = False,
 ) -> None:
     """Migrate the store, run siaga until stopped; exit 0 after a clean stop, 1 with one line when not."""
+    from siaga.runtime.components import ComponentError
+    from siaga.runtime.context import RuntimeContext
+    from siaga.runtime.logs import configure_logging
+    from siaga.runtime.serve import build_components, run_siaga
+    from siaga.store import (
+        StoreError,
+        check_connection,
+        create_engine_for,
+        current,
+        database_url,
+        describe_url,
+        upgrade,
+    )
+
     configure_logging(log_format, log_level)
     try:
         engine = create_engine_for(database_url(loaded))
@@ -87,16 +91,20 @@ def start(
 
 def serve(
     config: str = ConfigOption,
-    host: str | None = typer.Option(None, "--host", help="Address to listen on (default: web.host)."),
-    port: int | None = typer.Option(None, "--port", min=0, max=65535, help="TCP port (default: web.port)."),
-    log_format: LogFormat = typer.Option(LogFormat.json, "--log-format", help="json lines or text, to stderr."),
-    log_level: LogLevel = typer.Option(LogLevel.info, "--log-level", help="Least important level logged."),
-    duration: float | None = typer.Option(None, "--duration", min=0, help="Stop by itself after this many seconds."),
+    host: str | None = typer.Option(None, "--host", help=_("Address to listen on (default: web.host).")),
+    port: int | None = typer.Option(None, "--port", min=0, max=65535, help=_("TCP port (default: web.port).")),
+    log_format: LogFormat = typer.Option(LogFormat.json, "--log-format", help=_("json lines or text, to stderr.")),
+    log_level: LogLevel = typer.Option(LogLevel.info, "--log-level", help=_("Least important level logged.")),
+    duration: float | None = typer.Option(
+        None, "--duration", min=0, help=_("Stop by itself after this many seconds.")
+    ),
 ) -> None:
-    """Run siaga: apply pending migrations, start every component, stop cleanly on SIGINT/SIGTERM."""
     loaded = with_web(load_or_exit(config), host, port)
     start(loaded, log_format=log_format.value, log_level=log_level.value, duration=duration)
 
 
 def register(app: typer.Typer) -> None:
-    app.command("serve")(serve)
+    app.command(
+        "serve",
+        help=_("Run siaga: apply pending migrations, start every component, stop cleanly on SIGINT/SIGTERM."),
+    )(serve)

@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from siaga.i18n import _
+
 if TYPE_CHECKING:
     from siaga.runtime.context import RuntimeContext
 
@@ -73,5 +75,5 @@ def load_components(ctx: RuntimeContext, entries: Iterable[str]) -> list[Compone
     names = [c.name for c in out]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
-        raise ComponentError(f"two components share a name: {', '.join(duplicates)}")
+        raise ComponentError(_("two components share a name: {names}").format(names=", ".join(duplicates)))
     return out

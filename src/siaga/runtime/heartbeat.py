@@ -13,6 +13,7 @@ from siaga.runtime.components import Component
 from siaga.runtime.context import RuntimeContext
 from siaga.store.sessions import heartbeat
 
+
 async def run(ctx: RuntimeContext, stop: asyncio.Event) -> None:
     interval = ctx.heartbeat_seconds
     while not stop.is_set():

@@ -12,6 +12,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from siaga.config import LoadedConfig
 from siaga.config.secrets import SecretError, expand
+from siaga.i18n import _
 
 DB_FILENAME = "siaga.db"
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -82,7 +83,7 @@ def create_engine_for(url: str, **kwargs: Any) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise StoreError(f"not a database URL: {describe_url(url)!r}") from None
+        raise StoreError(_("not a database URL: {url}").format(url=repr(describe_url(url)))) from None
     backend = parsed.get_backend_name()
     try:
         if backend == "sqlite":
@@ -93,7 +94,9 @@ def create_engine_for(url: str, **kwargs: Any) -> Engine:
                     folder.mkdir(parents=True, exist_ok=True)
                 except OSError as exc:
                     reason = exc.strerror or exc
-                    raise StoreError(f"cannot create the data folder {folder}: {reason}") from None
+                    raise StoreError(
+                        _("cannot create the data folder {folder}: {reason}").format(folder=folder, reason=reason)
+                    ) from None
             connect_args = {"check_same_thread": False, **kwargs.pop("connect_args", {})}
             engine = create_engine(url, connect_args=connect_args, **kwargs)
             event.listen(engine, "connect", _sqlite_pragmas)
@@ -103,8 +106,12 @@ def create_engine_for(url: str, **kwargs: Any) -> Engine:
             connect_args = {"connect_timeout": 5, **kwargs.pop("connect_args", {})}
             return create_engine(url, connect_args=connect_args, **kwargs)
     except NoSuchModuleError as exc:
-        raise StoreError(f"no driver for {describe_url(url)}: {exc}") from None
-    raise StoreError(f"unsupported database {backend!r} in {describe_url(url)}: use sqlite or postgresql")
+        raise StoreError(_("no driver for {url}: {reason}").format(url=describe_url(url), reason=exc)) from None
+    raise StoreError(
+        _("unsupported database {backend} in {url}: use sqlite or postgresql").format(
+            backend=repr(backend), url=describe_url(url)
+        )
+    )
 
 
 def check_connection(engine: Engine) -> None:
@@ -114,7 +121,9 @@ def check_connection(engine: Engine) -> None:
             conn.execute(text("SELECT 1"))
     except (DBAPIError, sqlite3.Error, OSError) as exc:
         where = engine.url.render_as_string(hide_password=True)
-        raise StoreError(f"cannot reach the database {where}: {_first_line(exc)}") from None
+        raise StoreError(
+            _("cannot reach the database {url}: {reason}").format(url=where, reason=_first_line(exc))
+        ) from None
 
 
 def _first_line(exc: BaseException) -> str:

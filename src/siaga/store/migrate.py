@@ -16,6 +16,7 @@ from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
+from siaga.i18n import _
 from siaga.store.engine import StoreError, _first_line
 
 BASE_REVISION = "0001_base"
@@ -45,7 +46,7 @@ def current(engine: Engine) -> set[str]:
         with engine.connect() as conn:
             return set(MigrationContext.configure(conn).get_current_heads())
     except DBAPIError as exc:
-        raise StoreError(f"cannot read the schema version: {_first_line(exc)}") from None
+        raise StoreError(_("cannot read the schema version: {reason}").format(reason=_first_line(exc))) from None
 
 
 def pending(engine: Engine) -> set[str]:
@@ -61,7 +62,7 @@ def upgrade(engine: Engine, target: str = "heads") -> set[str]:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
             command.upgrade(alembic_config(conn), target)
     except CommandError as exc:
-        raise StoreError(f"cannot migrate the database: {exc}") from None
+        raise StoreError(_("cannot migrate the database: {reason}").format(reason=exc)) from None
     except DBAPIError as exc:
-        raise StoreError(f"migration failed: {_first_line(exc)}") from None
+        raise StoreError(_("migration failed: {reason}").format(reason=_first_line(exc))) from None
     return current(engine)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import socket
 from collections.abc import Iterator
 
 import uvicorn
 
+from siaga.i18n import _
 from siaga.runtime.components import Component, ComponentError
 from siaga.runtime.context import RuntimeContext
 from siaga.web.app import create_app
@@ -30,7 +32,9 @@ def bind(host: str, port: int) -> socket.socket:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
-        raise ComponentError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        raise ComponentError(
+            _("cannot listen on {host}:{port}: {reason}").format(host=host, port=port, reason=exc.strerror)
+        ) from None
     family, kind, proto, _name, addr = infos[0]
     sock = socket.socket(family, kind, proto)
     try:
@@ -39,8 +43,12 @@ def bind(host: str, port: int) -> socket.socket:
         sock.listen(128)
     except OSError as exc:
         sock.close()
-        hint = " (is another siaga running? choose another --port)" if exc.errno == 98 else ""
-        raise ComponentError(f"cannot listen on {host}:{port}: {exc.strerror or exc}{hint}") from None
+        reason = str(exc.strerror or exc)
+        if exc.errno == errno.EADDRINUSE:
+            reason += _(" (is another siaga running? choose another --port)")
+        raise ComponentError(
+            _("cannot listen on {host}:{port}: {reason}").format(host=host, port=port, reason=reason)
+        ) from None
     sock.setblocking(False)
     return sock
 
@@ -71,7 +79,7 @@ async def run(ctx: RuntimeContext, stop: asyncio.Event) -> None:
         stopping.cancel()
         sock.close()
     if not stop.is_set():
-        raise ComponentError("the HTTP server stopped by itself")
+        raise ComponentError(_("the HTTP server stopped by itself"))
 
 
 component = Component("web", run, critical=True)

@@ -126,7 +126,7 @@ def test_a_busy_port_ends_in_one_line_and_exit_1(site: Path) -> None:
         taken.listen(1)
         port = taken.getsockname()[1]
         result = subprocess.run(
-            [sys.executable, "-m", "siaga", "serve", "--config", str(site), "--port", str(port),
+            [sys.executable, "-m", "siaga", "--lang", "en", "serve", "--config", str(site), "--port", str(port),
              "--log-level", "error", "--log-format", "text"],
             capture_output=True, text=True, env=_env(), timeout=30,
         )
@@ -145,7 +145,7 @@ def test_an_unreachable_database_ends_in_one_line_and_exit_1(tmp_path: Path, fre
     )
     env = _env() | {"SIAGA_TEST_DB": f"postgresql://siaga@127.0.0.1:{free_port}/siaga"}
     result = subprocess.run(
-        [sys.executable, "-m", "siaga", "serve", "--config", str(site)],
+        [sys.executable, "-m", "siaga", "--lang", "en", "serve", "--config", str(site)],
         capture_output=True, text=True, env=env, timeout=30,
     )
     assert result.returncode == 1

@@ -23,19 +23,19 @@ def site(tmp_path: Path) -> Path:
 def test_current_then_upgrade_then_current(site: Path) -> None:
     runner = CliRunner()
     heads = ", ".join(sorted(script_heads()))
-    before = runner.invoke(app, ["db", "current", "--config", str(site)])
+    before = runner.invoke(app, ["--lang", "en", "db", "current", "--config", str(site)])
     assert before.exit_code == 0, before.output
     assert "never migrated" in before.output and "pending:" in before.output
 
-    first = runner.invoke(app, ["db", "upgrade", "--config", str(site)])
+    first = runner.invoke(app, ["--lang", "en", "db", "upgrade", "--config", str(site)])
     assert first.exit_code == 0, first.output
     assert f"upgraded to {heads}" in first.output
     assert (site.parent / "state" / "siaga.db").exists()
 
-    again = runner.invoke(app, ["db", "upgrade", "--config", str(site)])
+    again = runner.invoke(app, ["--lang", "en", "db", "upgrade", "--config", str(site)])
     assert again.exit_code == 0 and "already up to date" in again.output
 
-    after = runner.invoke(app, ["db", "current", "--config", str(site)])
+    after = runner.invoke(app, ["--lang", "en", "db", "current", "--config", str(site)])
     assert after.exit_code == 0 and "up to date" in after.output and "pending" not in after.output
 
 
@@ -43,7 +43,7 @@ def test_an_unreachable_database_is_one_line_and_exit_1(tmp_path: Path, free_por
     site = tmp_path / "siaga.yaml"
     site.write_text("site: {name: Test}\nstore: {database_url: '${SIAGA_TEST_DB}'}\n", encoding="utf-8")
     env = {"SIAGA_TEST_DB": f"postgresql://siaga@127.0.0.1:{free_port}/siaga"}
-    result = CliRunner().invoke(app, ["db", "upgrade", "--config", str(site)], env=env)
+    result = CliRunner().invoke(app, ["--lang", "en", "db", "upgrade", "--config", str(site)], env=env)
     assert result.exit_code == 1
     assert result.output.count("\n") == 1
     assert result.output.startswith("siaga: cannot reach the database postgresql+psycopg://siaga@127.0.0.1:")
@@ -52,6 +52,13 @@ def test_an_unreachable_database_is_one_line_and_exit_1(tmp_path: Path, free_por
 def test_a_missing_environment_variable_is_named(tmp_path: Path) -> None:
     site = tmp_path / "siaga.yaml"
     site.write_text("site: {name: Test}\nstore: {database_url: '${SIAGA_UNSET_DB}'}\n", encoding="utf-8")
-    result = CliRunner().invoke(app, ["db", "current", "--config", str(site)], env={"SIAGA_UNSET_DB": None})
+    args = ["--lang", "en", "db", "current", "--config", str(site)]
+    result = CliRunner().invoke(app, args, env={"SIAGA_UNSET_DB": None})
     assert result.exit_code == 1
     assert "store.database_url: environment variable SIAGA_UNSET_DB is not set" in result.output
+
+
+def test_it_speaks_the_config_language_by_default(site: Path) -> None:
+    result = CliRunner().invoke(app, ["db", "current", "--config", str(site)])
+    assert result.exit_code == 0, result.output
+    assert "belum pernah dimigrasi" in result.output

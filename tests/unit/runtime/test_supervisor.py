@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from siaga.config import LoadedConfig, parse_config
+from siaga.i18n import using_language
 from siaga.runtime import Component, ComponentError, RuntimeContext, load_components
 from siaga.runtime.supervisor import Supervisor
 from siaga.store import create_engine_for, sqlite_url
@@ -123,7 +124,7 @@ def test_factories_run_in_order_and_may_provide_nothing(ctx: RuntimeContext) -> 
             )
         ]
         assert names == ["provider", "user-a", "user-b", "plain"]
-        with pytest.raises(ComponentError, match="share a name: plain"):
+        with using_language("en"), pytest.raises(ComponentError, match="share a name: plain"):
             load_components(ctx, ["siaga_test_components:plain", "siaga_test_components:plain"])
     finally:
         del sys.modules["siaga_test_components"]
