@@ -186,3 +186,46 @@ def test_impact_as_a_real_process():
     )
     assert bad.returncode == 2
     assert bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+
+
+def test_inventory_json(runner):
+    result = runner.invoke(app, ["inventory", "--config", EXAMPLE, "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    room = data["rooms"][0]
+    r1 = next(r for r in room["racks"] if r["id"] == "R1")
+    assert [d["id"] for d in r1["devices"]][:6] == R1_SERVERS
+    assert r1["value"] == sum(d["value"] for d in r1["devices"])
+    assert room["value"] == sum(r["value"] for r in room["racks"]) + sum(d["value"] for d in room["free_standing"])
+    assert data["value"] == room["value"]
+    assert next(d for d in r1["devices"] if d["id"] == "srv-db-1")["services"] == ["db-utama"]
+
+
+def test_help_follows_lang_in_a_real_process():
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    env.pop("SIAGA_LANG", None)
+    id_help = subprocess.run(
+        [sys.executable, "-m", "siaga", "--lang", "id", "impact", "--help"],
+        capture_output=True, text=True, env=env, timeout=60, check=False,
+    )
+    assert id_help.returncode == 0, id_help.stderr
+    assert "Apa yang terancam" in id_help.stdout
+    en_help = subprocess.run(
+        [sys.executable, "-m", "siaga", "impact", "--help"],
+        capture_output=True, text=True, env=env, timeout=60, check=False,
+    )
+    assert "What is at stake" in en_help.stdout
+
+
+def test_docs_name_every_option_of_these_commands():
+    import typer.main
+
+    docs = (ROOT / "docs" / "inventory.md").read_text(encoding="utf-8")
+    commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+    for name in ("inventory", "impact", "init"):
+        assert f"siaga {name}" in docs
+        assert commands[name].params
+        for param in commands[name].params:
+            for opt in param.opts:
+                if opt.startswith("--") and opt != "--config":
+                    assert opt in docs, f"docs/inventory.md does not mention {name} {opt}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import typer
 
 from siaga.cli.common import ConfigOption, load_or_exit, use_language
@@ -102,11 +104,16 @@ def render_inventory(inv: Inventory, site_name: str) -> str:
 def inventory_command(
     config: str = ConfigOption,
     lang: str | None = typer.Option(None, "--lang", metavar="id|en", help=_("Language of the output.")),
+    as_json: bool = typer.Option(False, "--json", help=_("Print JSON instead of text.")),
 ) -> None:
     """The site as a tree: room, racks, devices and the services on them, with rupiah totals."""
     loaded = load_or_exit(config)
     use_language(lang, loaded)
-    typer.echo(render_inventory(Inventory.from_config(loaded.config), loaded.config.site.name))
+    inv = Inventory.from_config(loaded.config)
+    if as_json:
+        typer.echo(json.dumps({"site": loaded.config.site.name, **inv.tree()}, ensure_ascii=False, indent=2))
+    else:
+        typer.echo(render_inventory(inv, loaded.config.site.name))
 
 
 def register(app: typer.Typer) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from siaga.config.models import Device, Rack, Room, Sensor, Service, SiteConfig
 from siaga.inventory.targets import AmbiguousTarget, Target, TargetKind, UnknownTarget, WrongKind
@@ -225,6 +225,35 @@ class Inventory:
         if t.kind is TargetKind.device:
             return self.devices[t.id].value
         return self.contents(t).value
+
+    def tree(self) -> dict[str, Any]:
+        """The whole site as plain data: rooms → racks → devices → services, with rupiah values."""
+
+        def device(dev: Device) -> dict[str, Any]:
+            return {
+                "id": dev.id, "name": dev.name, "kind": dev.kind.value, "model": dev.model,
+                "u": dev.u, "height_u": dev.height_u, "value": dev.value,
+                "services": [s.id for s in self.services_on(dev.id)],
+            }
+
+        rooms = []
+        for room in self.rooms.values():
+            racks = [
+                {
+                    "id": rack.id, "name": rack.name, "height_u": rack.height_u, "value": self.value(rack.id),
+                    "devices": [device(d) for d in self.devices_in_rack(rack.id)],
+                }
+                for rack in self.racks_in_room(room.id)
+            ]
+            rooms.append({
+                "id": room.id, "name": room.name, "value": self.value(room.id), "racks": racks,
+                "free_standing": [device(d) for d in self.free_standing(room.id)],
+            })
+        return {
+            "rooms": rooms,
+            "unplaced": [device(d) for d in self.unplaced_devices()],
+            "value": sum(d.value for d in self.devices.values()),
+        }
 
     # --- what is at stake (see siaga.inventory.impact) ----------------------------------------
 
