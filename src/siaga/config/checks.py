@@ -271,6 +271,14 @@ class MaintenanceWindow(Strict):
     ends_at: dt.datetime = Field(description="End; without a zone it is the site's local time.")
     services: list[Slug] = Field(default_factory=list, description="Ids of the services affected; empty: all.")
     description: str | None = Field(default=None, description="More detail for the status page.")
+    places: list[Slug] = Field(
+        default_factory=list,
+        description="Notify: ids of rooms, racks or devices whose alerts are recorded but not paged meanwhile.",
+    )
+    rules: list[str] = Field(
+        default_factory=list,
+        description="Notify: only alerts of these rules (names or patterns such as temperature.*) are silenced.",
+    )
 
     @model_validator(mode="after")
     def _order(self) -> MaintenanceWindow:

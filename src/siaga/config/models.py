@@ -227,6 +227,13 @@ class Sensor(Strict):
         return value
 
 
+from siaga.config.notify import (  # noqa: E402 - needs Strict and Slug above
+    Contacts,
+    EscalationPolicy,
+    Notification,
+)
+
+
 class Person(Strict):
     """Someone siaga may tell."""
 
@@ -235,8 +242,9 @@ class Person(Strict):
     role: str | None = Field(default=None, description="Role, e.g. on-call technician, head of office.")
     office: str | None = Field(default=None, description="Their office.")
     language: Language | None = Field(default=None, description="Language of their messages (default: the site's).")
-    contacts: dict[str, Any] = Field(
-        default_factory=dict, description="Their channels (telegram, whatsapp, email...): see notification."
+    contacts: Contacts = Field(
+        default_factory=dict,
+        description="Channel id -> their address on it (Telegram chat id, phone, e-mail): see notification.",
     )
 
 
@@ -260,8 +268,12 @@ class SiteConfig(Strict):
     checks: list[Check] = Field(default_factory=list, description="Service checks: see docs/checks.md.")
     backups: list[BackupJob] = Field(default_factory=list, description="Backup jobs: what, where, when (restic).")
     targets: list[Target] = Field(default_factory=list, description="Backup targets: restic repositories.")
-    notification: dict[str, Any] = Field(default_factory=dict, description="Channels (reserved).")
-    escalation: list[dict[str, Any]] = Field(default_factory=list, description="Escalation policies (reserved).")
+    notification: Notification = Field(
+        default_factory=Notification, description="Channels, groups, time windows, storm control, delivery."
+    )
+    escalation: list[EscalationPolicy] = Field(
+        default_factory=list, description="Escalation policies, first match wins."
+    )
     maintenance: list[MaintenanceWindow] = Field(
         default_factory=list, description="Planned maintenance windows: excluded from uptime, shown publicly."
     )

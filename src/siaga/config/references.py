@@ -13,6 +13,7 @@ from siaga.config.backup import check_backup_references
 from siaga.config.checks import check_findings, maintenance_findings
 from siaga.config.errors import Loc
 from siaga.config.models import Rack, SiteConfig
+from siaga.config.notify_refs import check_notify_references
 
 Finding = tuple[Loc, str]
 
@@ -136,6 +137,7 @@ def check_references(cfg: SiteConfig) -> list[Finding]:
             )
     findings += check_findings(list(cfg.checks), set(services))
     findings += maintenance_findings(list(cfg.maintenance), set(services))
+    findings += check_notify_references(cfg)
     return findings
 
 

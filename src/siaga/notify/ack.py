@@ -1,0 +1,79 @@
+"""One-tap acknowledgement tokens: signed (HMAC-SHA256), expiring, bound to a recipient, single use. Pure.
+
+A token names the alerts it acknowledges, the recipient it was sent to, when it expires and a nonce.
+Single use is the caller's part: it records the nonce when the token is spent and refuses it after.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+
+from siaga.notify.model import Recipient
+
+
+class TokenError(Exception):
+    """The token cannot be used; the message says why in a few words."""
+
+
+@dataclass(frozen=True)
+class AckClaim:
+    alert_ids: tuple[int, ...]
+    recipient: Recipient
+    expires: dt.datetime
+    nonce: str
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def sign(
+    key: bytes,
+    alert_ids: tuple[int, ...],
+    recipient: Recipient,
+    now: dt.datetime,
+    ttl: dt.timedelta,
+    nonce: str | None = None,
+) -> str:
+    """A token for ``recipient`` to acknowledge ``alert_ids`` until ``now + ttl``."""
+    body = {
+        "a": list(alert_ids),
+        "r": recipient.key,
+        "e": int((now + ttl).timestamp()),
+        "n": nonce or secrets.token_urlsafe(9),
+    }
+    payload = _b64(json.dumps(body, separators=(",", ":")).encode())
+    mac = hmac.new(key, payload.encode(), hashlib.sha256).digest()
+    return f"{payload}.{_b64(mac[:18])}"
+
+
+def verify(key: bytes, token: str, now: dt.datetime) -> AckClaim:
+    """The claim of a valid, unexpired token; :class:`TokenError` otherwise."""
+    payload, _, sig = token.partition(".")
+    if not payload or not sig:
+        raise TokenError("malformed link")
+    want = hmac.new(key, payload.encode(), hashlib.sha256).digest()[:18]
+    try:
+        got = _unb64(sig)
+        body = json.loads(_unb64(payload))
+        ids = tuple(int(a) for a in body["a"])
+        recipient = Recipient.parse(str(body["r"]))
+        expires = dt.datetime.fromtimestamp(int(body["e"]), dt.UTC)
+        nonce = str(body["n"])
+    except (ValueError, KeyError, TypeError):
+        raise TokenError("malformed link") from None
+    if not hmac.compare_digest(want, got):
+        raise TokenError("link not signed by this siaga")
+    if now >= expires:
+        raise TokenError("link expired")
+    return AckClaim(ids, recipient, expires, nonce)

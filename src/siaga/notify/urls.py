@@ -1,0 +1,129 @@
+"""Apprise URLs built from a channel's config parts, an address and its secrets. Pure (secrets passed in).
+
+Telegram is not here: siaga speaks the Bot API itself (buttons, editing, a configurable base URL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from urllib.parse import quote, urlencode, urlsplit
+
+from siaga.config.notify import (
+    AppriseChannel,
+    Channel,
+    EmailChannel,
+    EmailSecurity,
+    NtfyChannel,
+    SlackChannel,
+    TelegramChannel,
+    WebhookChannel,
+    WhatsAppChannel,
+)
+from siaga.config.secrets import SecretError, expand, read_secret_file
+
+
+class ChannelError(Exception):
+    """A channel cannot be used as configured (a missing secret, a bad URL)."""
+
+
+def secret(spec: Channel, name: str, base_dir: Path | None, environ: Mapping[str, str] | None = None) -> str | None:
+    """The secret ``name`` of a channel: from ``name`` (``${ENV}``) or the file ``name_file``."""
+    inline = getattr(spec, name, None)
+    path = getattr(spec, f"{name}_file", None)
+    try:
+        if inline:
+            return expand(str(inline), environ)
+        if path:
+            return read_secret_file(str(path), base_dir)
+    except SecretError as exc:
+        raise ChannelError(str(exc)) from None
+    return None
+
+
+def _q(text: str) -> str:
+    return quote(text, safe="")
+
+
+def _host_path(url: str) -> tuple[bool, str]:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ChannelError(f"not an http(s) URL: {url!r}")
+    path = parts.path.rstrip("/")
+    query = f"?{parts.query}" if parts.query else ""
+    return parts.scheme == "https", f"{parts.netloc}{path}{query}"
+
+
+def _with(base: str, params: dict[str, str]) -> str:
+    if not params:
+        return base
+    sep = "&" if "?" in base else "?"
+    return base + sep + urlencode(params, quote_via=quote)
+
+
+def apprise_url(
+    spec: Channel,
+    address: str,
+    base_dir: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    extra: Mapping[str, str] | None = None,
+) -> str:
+    """The apprise URL that delivers to ``address`` through ``spec``.
+
+    ``extra``: fields added to the body of webhook-like channels (alert ids, recipient).
+    """
+    extra = dict(extra or {})
+    if isinstance(spec, EmailChannel):
+        password = secret(spec, "password", base_dir, environ)
+        if spec.security is EmailSecurity.ssl:
+            scheme, mode, port = "mailtos", "ssl", spec.port or 465
+        elif spec.security is EmailSecurity.starttls:
+            scheme, mode, port = "mailtos", "starttls", spec.port or 587
+        else:
+            scheme, mode, port = "mailto", "insecure", spec.port or 25
+        cred = ""
+        if spec.username:
+            cred = _q(spec.username) + (f":{_q(password)}" if password else "") + "@"
+        return _with(
+            f"{scheme}://{cred}{spec.host}:{port}",
+            {"from": spec.sender, "to": address, "name": spec.sender_name, "mode": mode, "smtp": spec.host},
+        )
+    if isinstance(spec, NtfyChannel):
+        secure, hostpath = _host_path(spec.server_url)
+        token = secret(spec, "token", base_dir, environ)
+        params: dict[str, str] = {"priority": str(spec.priority)}
+        if token:
+            params["token"] = token
+        return _with(f"{'ntfys' if secure else 'ntfy'}://{hostpath}/{_q(address)}", params)
+    if isinstance(spec, SlackChannel):
+        url = secret(spec, "webhook_url", base_dir, environ)
+        if not url:
+            raise ChannelError("slack webhook URL is empty")
+        return url
+    if isinstance(spec, AppriseChannel):
+        url = secret(spec, "url", base_dir, environ)
+        if not url:
+            raise ChannelError("apprise URL is empty")
+        return url
+    if isinstance(spec, WebhookChannel):
+        secure, hostpath = _host_path(spec.url)
+        token = secret(spec, "token", base_dir, environ)
+        params = {f":{k}": str(v) for k, v in extra.items()}
+        if address:
+            params[":to"] = address
+        if token:
+            params["+Authorization"] = f"Bearer {token}"
+        scheme = ("json" if spec.format == "json" else "form") + ("s" if secure else "")
+        return _with(f"{scheme}://{hostpath}", params)
+    if isinstance(spec, WhatsAppChannel):
+        token = secret(spec, "token", base_dir, environ) or ""
+        number = address.lstrip("+")
+        if spec.provider == "meta":
+            return f"whatsapp://{_q(token)}@{spec.phone_number_id}/{_q(number)}"
+        assert spec.url is not None  # checked by the config model
+        secure, hostpath = _host_path(spec.url)
+        scheme = ("json" if spec.format == "json" else "form") + ("s" if secure else "")
+        return _with(f"{scheme}://{hostpath}", {f"+{spec.auth_header}": token, f":{spec.number_field}": number})
+    if isinstance(spec, TelegramChannel):
+        raise ChannelError("telegram channels are sent by siaga's bot client, not apprise")
+    raise ChannelError(f"unknown channel type {getattr(spec, 'type', '?')!r}")  # pragma: no cover
