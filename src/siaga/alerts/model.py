@@ -94,6 +94,14 @@ class Alert:
     impact: Impact = field(default_factory=Impact)
     params: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.rule, self.subject)
+
+    @property
+    def active(self) -> bool:
+        return self.state is not AlertState.resolved
+
 
 @dataclass(frozen=True)
 class Transition:
@@ -105,6 +113,7 @@ class Transition:
     by: str | None = None  # who, for acknowledgements and manual resolves
     via: str | None = None  # channel or interface: "cli", "api", "telegram", "link"
     note: str | None = None
+    event: str = ""  # what happened: "pending", "firing", "acknowledged", "resolved", "severity", "flapping", ...
 
 
 class AlertSink(Protocol):

@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from siaga.config.readings import ReadingsConfig
+from siaga.config.rules import RulesConfig, RuleSet
 from siaga.kinds import RACK_ZONES, SENSOR_KINDS
 
 SLUG = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -210,7 +212,10 @@ class Sensor(Strict):
     interval_s: float | None = Field(
         default=None, gt=0, description="Expected reporting interval in seconds (default: the kind's)."
     )
-    rules: dict[str, Any] = Field(default_factory=dict, description="Overrides of the kind's default rules.")
+    rules: RuleSet = Field(
+        default_factory=RuleSet,
+        description="This sensor's own rule settings, merged over its rack's, room's and the site's.",
+    )
 
     @field_validator("kind")
     @classmethod
@@ -264,6 +269,8 @@ class SiteConfig(Strict):
     services: list[Service] = Field(default_factory=list, description="Services and what they run on.")
     sensors: list[Sensor] = Field(default_factory=list, description="Sensors and where they hang.")
     people: list[Person] = Field(default_factory=list, description="People siaga may tell.")
+    rules: RulesConfig = Field(default_factory=RulesConfig, description="Alert rules: ASHRAE presets and overrides.")
+    readings: ReadingsConfig = Field(default_factory=ReadingsConfig, description="Ingest limits and retention.")
     # Reserved for later parts of siaga; their own models replace these as they land.
     checks: list[Check] = Field(default_factory=list, description="Service checks: see docs/checks.md.")
     backups: list[BackupJob] = Field(default_factory=list, description="Backup jobs: what, where, when (restic).")

@@ -14,6 +14,7 @@ from siaga.config.checks import check_findings, maintenance_findings
 from siaga.config.errors import Loc
 from siaga.config.models import Rack, SiteConfig
 from siaga.config.notify_refs import check_notify_references
+from siaga.config.rules import rule_references
 
 Finding = tuple[Loc, str]
 
@@ -138,6 +139,7 @@ def check_references(cfg: SiteConfig) -> list[Finding]:
     findings += check_findings(list(cfg.checks), set(services))
     findings += maintenance_findings(list(cfg.maintenance), set(services))
     findings += check_notify_references(cfg)
+    findings += rule_references(cfg.rules, set(rooms), set(racks), set(_sensors))
     return findings
 
 

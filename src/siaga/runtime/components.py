@@ -45,6 +45,7 @@ ComponentFactory = Callable[["RuntimeContext"], "Component | Iterable[Component]
 COMPONENTS: list[str] = [
     "siaga.inventory.component:component",  # ctx.service("inventory", Inventory)
     "siaga.runtime.heartbeat:component",
+    "siaga.sources.component:component",  # ingest, rules, alert manager, readings writer (provides services)
     "siaga.web.server:component",
 ]
 

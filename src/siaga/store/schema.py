@@ -24,6 +24,8 @@ metadata = MetaData(naming_convention=NAMING_CONVENTION)
 # `siaga.store.load_all_tables()`. Each feature adds its module here (one line).
 TABLE_MODULES: list[str] = [
     "siaga.store.schema",
+    "siaga.readings.tables",
+    "siaga.alerts.tables",
 ]
 
 # An id column that is BIGINT on PostgreSQL and INTEGER (rowid alias, autoincrement) on SQLite.

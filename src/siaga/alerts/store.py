@@ -1,0 +1,313 @@
+"""Reading and writing alerts, their timeline and incidents (SQLAlchemy Core, both backends).
+
+The alert manager writes through these functions; so do the CLI commands (``siaga alerts ack``),
+whose changes a running manager picks up within a few seconds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Row, insert, select, update
+
+from siaga.alerts.model import Alert, AlertState, Impact, Severity, SubjectKind
+from siaga.alerts.tables import alert_events, alerts, incidents
+
+ACTIVE_STATES = (AlertState.pending.value, AlertState.firing.value, AlertState.acknowledged.value)
+
+
+class AlertError(Exception):
+    """An alert or incident operation a person asked for cannot be done (one line saying why)."""
+
+
+@dataclass(frozen=True)
+class AlertEvent:
+    id: int
+    alert_id: int
+    at: dt.datetime
+    event: str
+    state: AlertState
+    severity: Severity
+    by: str | None = None
+    via: str | None = None
+    note: str | None = None
+    value: float | None = None
+
+
+@dataclass(frozen=True)
+class Incident:
+    id: int
+    title: str
+    opened_at: dt.datetime
+    closed_at: dt.datetime | None
+    owner: str | None
+    notes: str | None
+    room: str | None
+    rack: str | None
+    last_alert_at: dt.datetime
+
+
+def impact_to_json(impact: Impact) -> dict[str, Any]:
+    d = dataclasses.asdict(impact)
+    d["devices"] = list(impact.devices)
+    d["services"] = list(impact.services)
+    return d
+
+
+def impact_from_json(data: dict[str, Any] | None) -> Impact:
+    if not data:
+        return Impact()
+    return Impact(
+        room=data.get("room"),
+        rack=data.get("rack"),
+        zone=data.get("zone"),
+        devices=tuple(data.get("devices") or ()),
+        services=tuple(data.get("services") or ()),
+        value_at_risk=int(data.get("value_at_risk") or 0),
+        worst_criticality=data.get("worst_criticality"),
+    )
+
+
+def _json_safe(params: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in params.items():
+        if isinstance(v, dt.datetime):
+            out[k] = v.isoformat()
+        elif isinstance(v, str | int | float | bool) or v is None:
+            out[k] = v
+        elif isinstance(v, list | tuple):
+            out[k] = [x if isinstance(x, str | int | float | bool) or x is None else str(x) for x in v]
+        elif isinstance(v, dict):
+            out[k] = _json_safe(v)
+        else:
+            out[k] = str(v)
+    return out
+
+
+def alert_from_row(row: Row[Any]) -> Alert:
+    params = dict(row.params or {})
+    if row.flapping:
+        params["flapping"] = True
+    return Alert(
+        id=int(row.id),
+        rule=row.rule,
+        subject=row.subject,
+        subject_kind=SubjectKind(row.subject_kind),
+        state=AlertState(row.state),
+        severity=Severity(row.severity),
+        summary=row.summary,
+        started_at=row.started_at,
+        fired_at=row.fired_at,
+        acknowledged_at=row.acknowledged_at,
+        acknowledged_by=row.acknowledged_by,
+        resolved_at=row.resolved_at,
+        incident_id=int(row.incident_id) if row.incident_id is not None else None,
+        last_value=row.last_value,
+        impact=impact_from_json(row.impact),
+        params=params,
+    )
+
+
+def _values(alert: Alert, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "rule": alert.rule,
+        "subject": alert.subject,
+        "subject_kind": alert.subject_kind.value,
+        "state": alert.state.value,
+        "severity": alert.severity.value,
+        "summary": alert.summary[:2000],
+        "started_at": alert.started_at,
+        "fired_at": alert.fired_at,
+        "acknowledged_at": alert.acknowledged_at,
+        "acknowledged_by": alert.acknowledged_by,
+        "resolved_at": alert.resolved_at,
+        "incident_id": alert.incident_id,
+        "last_value": alert.last_value,
+        "flapping": bool(alert.params.get("flapping")),
+        "impact": impact_to_json(alert.impact),
+        "params": _json_safe(alert.params),
+        "updated_at": now,
+    }
+
+
+def insert_alert(conn: Connection, alert: Alert, now: dt.datetime) -> int:
+    result = conn.execute(insert(alerts).values(**_values(alert, now)).returning(alerts.c.id))
+    return int(result.scalar_one())
+
+
+def update_alert(conn: Connection, alert: Alert, now: dt.datetime) -> None:
+    conn.execute(update(alerts).where(alerts.c.id == alert.id).values(**_values(alert, now)))
+
+
+def add_event(
+    conn: Connection,
+    alert: Alert,
+    event: str,
+    at: dt.datetime,
+    *,
+    by: str | None = None,
+    via: str | None = None,
+    note: str | None = None,
+) -> None:
+    conn.execute(
+        insert(alert_events).values(
+            alert_id=alert.id,
+            at=at,
+            event=event,
+            state=alert.state.value,
+            severity=alert.severity.value,
+            by=by,
+            via=via,
+            note=note,
+            value=alert.last_value,
+        )
+    )
+
+
+def get_alert(conn: Connection, alert_id: int) -> Alert | None:
+    row = conn.execute(select(alerts).where(alerts.c.id == alert_id)).one_or_none()
+    return alert_from_row(row) if row is not None else None
+
+
+def active_alerts(conn: Connection) -> list[Alert]:
+    rows = conn.execute(select(alerts).where(alerts.c.state.in_(ACTIVE_STATES)).order_by(alerts.c.id))
+    return [alert_from_row(r) for r in rows]
+
+
+def list_alerts(
+    conn: Connection,
+    *,
+    states: Iterable[str] | None = None,
+    severities: Iterable[str] | None = None,
+    incident_id: int | None = None,
+    limit: int = 100,
+) -> list[Alert]:
+    q = select(alerts).order_by(alerts.c.started_at.desc(), alerts.c.id.desc()).limit(limit)
+    if states:
+        q = q.where(alerts.c.state.in_(list(states)))
+    if severities:
+        q = q.where(alerts.c.severity.in_(list(severities)))
+    if incident_id is not None:
+        q = q.where(alerts.c.incident_id == incident_id)
+    return [alert_from_row(r) for r in conn.execute(q)]
+
+
+def events_of(conn: Connection, alert_ids: Iterable[int]) -> list[AlertEvent]:
+    ids = list(alert_ids)
+    if not ids:
+        return []
+    rows = conn.execute(
+        select(alert_events).where(alert_events.c.alert_id.in_(ids)).order_by(alert_events.c.at, alert_events.c.id)
+    )
+    return [
+        AlertEvent(int(r.id), int(r.alert_id), r.at, r.event, AlertState(r.state), Severity(r.severity), r.by, r.via,
+                   r.note, r.value)
+        for r in rows
+    ]
+
+
+def last_event(conn: Connection, alert_id: int, event: str) -> AlertEvent | None:
+    row = conn.execute(
+        select(alert_events)
+        .where(alert_events.c.alert_id == alert_id, alert_events.c.event == event)
+        .order_by(alert_events.c.id.desc())
+        .limit(1)
+    ).one_or_none()
+    if row is None:
+        return None
+    return AlertEvent(int(row.id), int(row.alert_id), row.at, row.event, AlertState(row.state),
+                      Severity(row.severity), row.by, row.via, row.note, row.value)
+
+
+def acknowledge(
+    conn: Connection, alert_id: int, by: str, at: dt.datetime, *, via: str = "cli", note: str | None = None
+) -> Alert:
+    """Mark an active alert acknowledged in the store (the running manager picks it up)."""
+    alert = get_alert(conn, alert_id)
+    if alert is None:
+        raise AlertError(f"no alert #{alert_id}")
+    if alert.state is AlertState.resolved:
+        raise AlertError(f"alert #{alert_id} is already resolved")
+    if alert.state is AlertState.acknowledged:
+        raise AlertError(f"alert #{alert_id} was already acknowledged by {alert.acknowledged_by}")
+    alert = dataclasses.replace(alert, state=AlertState.acknowledged, acknowledged_at=at, acknowledged_by=by)
+    update_alert(conn, alert, at)
+    add_event(conn, alert, "acknowledged", at, by=by, via=via, note=note)
+    return alert
+
+
+def resolve(
+    conn: Connection, alert_id: int, by: str | None, at: dt.datetime, *, via: str = "cli", note: str | None = None
+) -> Alert:
+    """Mark an active alert resolved by hand."""
+    alert = get_alert(conn, alert_id)
+    if alert is None:
+        raise AlertError(f"no alert #{alert_id}")
+    if alert.state is AlertState.resolved:
+        raise AlertError(f"alert #{alert_id} is already resolved")
+    alert = dataclasses.replace(alert, state=AlertState.resolved, resolved_at=at)
+    update_alert(conn, alert, at)
+    add_event(conn, alert, "resolved", at, by=by, via=via, note=note)
+    return alert
+
+
+def add_note(conn: Connection, alert_id: int, by: str | None, note: str, at: dt.datetime, *, via: str = "cli") -> Alert:
+    alert = get_alert(conn, alert_id)
+    if alert is None:
+        raise AlertError(f"no alert #{alert_id}")
+    add_event(conn, alert, "note", at, by=by, via=via, note=note)
+    return alert
+
+
+# Incidents ---------------------------------------------------------------------------------------------
+
+def incident_from_row(row: Row[Any]) -> Incident:
+    return Incident(int(row.id), row.title, row.opened_at, row.closed_at, row.owner, row.notes, row.room, row.rack,
+                    row.last_alert_at)
+
+
+def insert_incident(conn: Connection, title: str, at: dt.datetime, room: str | None, rack: str | None) -> int:
+    result = conn.execute(
+        insert(incidents)
+        .values(title=title[:300], opened_at=at, room=room, rack=rack, last_alert_at=at)
+        .returning(incidents.c.id)
+    )
+    return int(result.scalar_one())
+
+
+def get_incident(conn: Connection, incident_id: int) -> Incident | None:
+    row = conn.execute(select(incidents).where(incidents.c.id == incident_id)).one_or_none()
+    return incident_from_row(row) if row is not None else None
+
+
+def list_incidents(conn: Connection, *, open_only: bool = False, limit: int = 50) -> list[Incident]:
+    q = select(incidents).order_by(incidents.c.opened_at.desc(), incidents.c.id.desc()).limit(limit)
+    if open_only:
+        q = q.where(incidents.c.closed_at.is_(None))
+    return [incident_from_row(r) for r in conn.execute(q)]
+
+
+def recent_incidents(conn: Connection, since: dt.datetime) -> list[Incident]:
+    """Incidents still open, or with an alert since ``since`` (candidates for grouping)."""
+    q = select(incidents).where((incidents.c.closed_at.is_(None)) | (incidents.c.last_alert_at >= since))
+    return [incident_from_row(r) for r in conn.execute(q.order_by(incidents.c.opened_at))]
+
+
+def set_incident(conn: Connection, incident_id: int, **values: Any) -> None:
+    conn.execute(update(incidents).where(incidents.c.id == incident_id).values(**values))
+
+
+def note_incident(conn: Connection, incident_id: int, by: str | None, note: str, at: dt.datetime,
+                  tz: dt.tzinfo | None = None) -> Incident:
+    inc = get_incident(conn, incident_id)
+    if inc is None:
+        raise AlertError(f"no incident #{incident_id}")
+    stamp = at.astimezone(tz or dt.UTC).strftime("%Y-%m-%d %H:%M")
+    line = f"[{stamp}{' ' + by if by else ''}] {note}"
+    notes = f"{inc.notes}\n{line}" if inc.notes else line
+    set_incident(conn, incident_id, notes=notes)
+    return dataclasses.replace(inc, notes=notes)

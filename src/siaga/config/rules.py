@@ -1,0 +1,204 @@
+"""The ``rules:`` section of siaga.yaml: presets, site-wide settings and overrides per room, rack or sensor.
+
+Every field is optional: what is not set comes from the ASHRAE preset of ``ashrae_class`` (see
+``siaga.rules.presets``). An override merges field by field over what it overrides: a sensor's own
+``rules:`` over its rack's override, over its room's, over the site's settings, over the preset.
+Setting a level to null (``below: null``) switches that side off.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from siaga.kinds import SENSOR_KINDS, ValueType
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)?\s*$")
+_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+def parse_duration(value: Any) -> Any:
+    """Seconds from ``90``, ``"90s"``, ``"5m"``, ``"1h"`` or ``"7d"``; anything else is left for pydantic."""
+    if isinstance(value, bool):
+        raise ValueError("a duration is a number of seconds or a text such as 30s, 5m, 1h, 7d")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        m = _DURATION.match(value)
+        if not m:
+            raise ValueError(f"not a duration: {value!r} (write e.g. 30s, 5m, 1h, 7d)")
+        return float(m.group(1)) * _UNIT_S[m.group(2)]
+    return value
+
+
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    Field(ge=0, description="A duration: seconds, or a text such as 30s, 5m, 1h, 7d."),
+]
+
+
+class RulesModel(BaseModel):
+    """Base of the rules models: unknown keys are errors (like every config model)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Level(RulesModel):
+    """One level (warning or critical) of a threshold: when it fires, when it clears, how long each must hold."""
+
+    above: float | None = Field(default=None, description="Fires when the value rises above this.")
+    below: float | None = Field(default=None, description="Fires when the value falls below this.")
+    clear_above: float | None = Field(
+        default=None,
+        description="Clears (after firing above) once the value is at or below this; default: `above` minus "
+        "the kind's hysteresis.",
+    )
+    clear_below: float | None = Field(
+        default=None,
+        description="Clears (after firing below) once the value is at or above this; default: `below` plus "
+        "the kind's hysteresis.",
+    )
+    for_: Duration | None = Field(
+        default=None, alias="for", description="How long the value must stay past the level before it fires."
+    )
+    clear_for: Duration | None = Field(
+        default=None, description="How long the value must stay back before the alert clears."
+    )
+
+    @model_validator(mode="after")
+    def _clear_inside(self) -> Level:
+        if self.above is not None and self.clear_above is not None and self.clear_above > self.above:
+            raise ValueError(f"clear_above ({self.clear_above}) must not be above `above` ({self.above})")
+        if self.below is not None and self.clear_below is not None and self.clear_below < self.below:
+            raise ValueError(f"clear_below ({self.clear_below}) must not be below `below` ({self.below})")
+        return self
+
+
+class Band(RulesModel):
+    """A threshold rule with a warning and a critical level."""
+
+    enabled: bool | None = Field(default=None, description="false switches the rule off here.")
+    warning: Level | None = Field(default=None, description="The warning level.")
+    critical: Level | None = Field(default=None, description="The critical level.")
+    hysteresis: float | None = Field(
+        default=None, ge=0, description="Default distance between a level and its clear level."
+    )
+
+
+class RateOfChange(RulesModel):
+    """How fast a temperature may change (ASHRAE: 20 °C per hour, 5 °C per hour with tape media)."""
+
+    enabled: bool | None = Field(default=None, description="false switches the rule off here.")
+    per_hour: float | None = Field(
+        default=None, gt=0, description="Largest change in °C per hour (default 20, or 5 in a room with tape)."
+    )
+    window: Duration | None = Field(
+        default=None, description="The period over which the change is measured (default 15m)."
+    )
+    severity: Literal["warning", "critical"] | None = Field(default=None, description="Severity (default warning).")
+
+
+class Stale(RulesModel):
+    """A sensor that stops reporting."""
+
+    enabled: bool | None = Field(default=None, description="false switches the rule off here.")
+    factor: float | None = Field(
+        default=None, gt=1, description="Stale after this many expected intervals without a reading (default 3)."
+    )
+    severity: Literal["warning", "critical"] | None = Field(
+        default=None, description="Severity (default: critical for leak and smoke sensors, warning otherwise)."
+    )
+
+
+class Flapping(RulesModel):
+    """A condition that goes on and off too often is held firing and marked flapping instead of paging again."""
+
+    enabled: bool | None = Field(default=None, description="false switches flapping detection off here.")
+    changes: int | None = Field(
+        default=None, ge=2, description="State changes within `window` that make a condition flapping (default 6)."
+    )
+    window: Duration | None = Field(default=None, description="The window (default 30m).")
+
+
+class Binary(RulesModel):
+    """An alarm contact (leak, smoke): fires on the first alarm reading, no hold."""
+
+    enabled: bool | None = Field(default=None, description="false switches the rule off here.")
+    severity: Literal["warning", "critical"] | None = Field(default=None, description="Severity (default critical).")
+    clear_for: Duration | None = Field(
+        default=None, description="How long the sensor must read dry/clear before the alert clears (default 0)."
+    )
+
+
+class RuleSet(RulesModel):
+    """Rule settings; any of them can be set site-wide, per room, per rack or per sensor."""
+
+    temperature: Band | None = Field(default=None, description="Rack inlet (and room) temperature in °C.")
+    humidity: Band | None = Field(default=None, description="Relative humidity in %.")
+    dew_point: Band | None = Field(
+        default=None,
+        description="Dew point in °C, computed from a temperature and a humidity sensor in the same place.",
+    )
+    rate_of_change: RateOfChange | None = Field(default=None, description="Temperature rate of change.")
+    leak: Binary | None = Field(default=None, description="Water leak sensors.")
+    smoke: Binary | None = Field(default=None, description="Smoke detectors.")
+    ups_on_battery: Binary | None = Field(default=None, description="A UPS running on battery (default warning).")
+    stale: Stale | None = Field(default=None, description="Sensors that stop reporting.")
+    flapping: Flapping | None = Field(default=None, description="Flapping detection.")
+    thresholds: dict[str, Band] = Field(
+        default_factory=dict,
+        description="Thresholds for the other numeric kinds, by kind (ups_battery_charge, ups_load, power...).",
+    )
+
+    @field_validator("thresholds")
+    @classmethod
+    def _numeric_kinds(cls, value: dict[str, Band]) -> dict[str, Band]:
+        for key in value:
+            k = SENSOR_KINDS.get(key)
+            if k is None:
+                raise ValueError(f"unknown sensor kind {key!r}; choose one of {', '.join(SENSOR_KINDS)}")
+            if k.value_type is not ValueType.NUMBER:
+                raise ValueError(f"{key!r} is an on/off kind: it has no thresholds")
+        return value
+
+
+class Override(RuleSet):
+    """Rule settings for one room, one rack or one sensor."""
+
+    room: str | None = Field(default=None, description="Id of the room these settings apply to.")
+    rack: str | None = Field(default=None, description="Id of the rack these settings apply to.")
+    sensor: str | None = Field(default=None, description="Id of the sensor these settings apply to.")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Override:
+        targets = [t for t in (self.room, self.rack, self.sensor) if t is not None]
+        if len(targets) != 1:
+            raise ValueError("an override names exactly one of room, rack or sensor")
+        return self
+
+
+class RulesConfig(RuleSet):
+    """The ``rules:`` section."""
+
+    ashrae_class: Literal["A1", "A2", "A3", "A4"] = Field(
+        default="A1",
+        description="ASHRAE equipment class of the room's IT equipment; sets the allowable (critical) limits.",
+    )
+    overrides: list[Override] = Field(
+        default_factory=list, description="Settings for one room, rack or sensor, merged over the site's."
+    )
+
+
+def rule_references(rules: RulesConfig, rooms: set[str], racks: set[str], sensors: set[str]) -> list[
+    tuple[tuple[str | int, ...], str]
+]:
+    """Overrides that name a room, rack or sensor the config does not have."""
+    out: list[tuple[tuple[str | int, ...], str]] = []
+    for i, ov in enumerate(rules.overrides):
+        for field, value, known in (("room", ov.room, rooms), ("rack", ov.rack, racks), ("sensor", ov.sensor, sensors)):
+            if value is not None and value not in known:
+                out.append((("rules", "overrides", i, field), f"unknown {field} {value!r}"))
+    return out

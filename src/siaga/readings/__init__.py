@@ -1,0 +1,1 @@
+"""Sensor readings in the store: batched writes, rollups, retention and queries."""

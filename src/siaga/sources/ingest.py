@@ -1,0 +1,228 @@
+"""The one ingest path every source feeds: validate, count, run the rules, buffer for the store.
+
+``Ingest`` implements :class:`~siaga.sources.reading.IngestSink`. For each :class:`RawReading`:
+
+- refused with a reason (counted per reason and per source, never raising, never refusing the
+  batch-mates of a bad item): ``unknown_sensor``, ``not_a_number`` (a string, a bool for a numeric
+  kind, anything else that is not a number), ``not_binary`` (an on/off kind given something other than
+  0/1/true/false), ``non_finite`` (NaN, ±inf), ``out_of_range`` (outside the kind's physical range),
+  ``bad_timestamp`` (a naive or non-datetime ts), ``in_future`` (more than ``max_future`` ahead of
+  the receive time), ``too_old`` (more than ``max_age`` behind);
+- accepted: handed at once (same thread, same call) to the rules, whose conditions go to the alert
+  sink, and appended to the write buffer that :class:`siaga.readings.writer.ReadingWriter` drains.
+
+Thread-safe: a source may call ``ingest`` from any thread.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import threading
+from collections import Counter, deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from siaga.alerts.model import AlertSink, Condition
+from siaga.config.models import SiteConfig
+from siaga.kinds import SENSOR_KINDS, ValueType
+from siaga.rules.engine import RulesEngine
+from siaga.sources.reading import IngestResult, RawReading, Rejection
+from siaga.store.types import utcnow
+
+log = logging.getLogger(__name__)
+
+ACCEPTED = "accepted"
+REASONS = (
+    "unknown_sensor",
+    "not_a_number",
+    "not_binary",
+    "non_finite",
+    "out_of_range",
+    "bad_timestamp",
+    "in_future",
+    "too_old",
+)
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+Row = tuple[str, int, float]  # sensor, ts in ms since the epoch, value
+
+
+def to_ms(ts: dt.datetime) -> int:
+    return int((ts - EPOCH) // dt.timedelta(milliseconds=1))
+
+
+def from_ms(ms: int) -> dt.datetime:
+    return EPOCH + dt.timedelta(milliseconds=ms)
+
+
+@dataclass(frozen=True)
+class _SensorInfo:
+    binary: bool
+    minimum: float
+    maximum: float
+
+
+@dataclass(frozen=True)
+class RecentRejection:
+    at: dt.datetime
+    source: str
+    sensor: str | None
+    reason: str
+    detail: str
+
+
+class Ingest:
+    """Validates readings, counts refusals, runs the rules, and buffers accepted readings for the store."""
+
+    def __init__(
+        self,
+        config: SiteConfig,
+        *,
+        rules: RulesEngine | None = None,
+        alerts: AlertSink | None = None,
+        clock: Callable[[], dt.datetime] = utcnow,
+        max_future_s: float | None = None,
+        max_age_s: float | None = None,
+        max_buffer: int = 2_000_000,
+    ) -> None:
+        self.config = config
+        self.rules = rules
+        self.alerts = alerts
+        self.clock = clock
+        self.max_future = dt.timedelta(
+            seconds=config.readings.max_future if max_future_s is None else max_future_s
+        )
+        self.max_age = dt.timedelta(seconds=config.readings.max_age if max_age_s is None else max_age_s)
+        self.max_buffer = max_buffer
+        self._sensors: dict[str, _SensorInfo] = {}
+        for s in config.sensors:
+            k = SENSOR_KINDS[s.kind]
+            self._sensors[s.id] = _SensorInfo(k.value_type is ValueType.BINARY, k.minimum, k.maximum)
+        self._lock = threading.RLock()
+        self._buffer: list[Row] = []
+        self.counts: Counter[str] = Counter()
+        self.by_source: Counter[tuple[str, str]] = Counter()
+        self.recent_rejections: deque[RecentRejection] = deque(maxlen=50)
+        self.dropped = 0  # accepted but dropped because the store fell too far behind
+        self.last: dict[str, tuple[dt.datetime, float, dt.datetime]] = {}  # sensor -> ts, value, received
+        self._listeners: list[Callable[[Sequence[Row]], None]] = []
+
+    # IngestSink -------------------------------------------------------------------------------------
+
+    def ingest(self, readings: Sequence[RawReading], *, received_at: dt.datetime | None = None) -> IngestResult:
+        now = received_at or self.clock()
+        earliest = now - self.max_age
+        latest = now + self.max_future
+        accepted: list[Row] = []
+        rejected: list[Rejection] = []
+        conditions: list[Condition] = []
+        sensors = self._sensors
+        with self._lock:
+            for i, r in enumerate(readings):
+                info = sensors.get(r.sensor)
+                if info is None:
+                    rejected.append(Rejection(i, r.sensor, "unknown_sensor", f"no sensor {r.sensor!r} in siaga.yaml"))
+                    continue
+                v = r.value
+                if isinstance(v, bool):
+                    if not info.binary:
+                        rejected.append(Rejection(i, r.sensor, "not_a_number", "true/false for a numeric sensor"))
+                        continue
+                    value = 1.0 if v else 0.0
+                elif isinstance(v, int | float):
+                    value = float(v)
+                    if not math.isfinite(value):
+                        rejected.append(Rejection(i, r.sensor, "non_finite", repr(v)))
+                        continue
+                    if info.binary:
+                        if value not in (0.0, 1.0):
+                            rejected.append(Rejection(i, r.sensor, "not_binary", f"{v!r} is neither 0 nor 1"))
+                            continue
+                    elif not (info.minimum <= value <= info.maximum):
+                        rejected.append(Rejection(
+                            i, r.sensor, "out_of_range", f"{v!r} outside {info.minimum:g}..{info.maximum:g}"
+                        ))
+                        continue
+                else:
+                    reason = "not_binary" if info.binary else "not_a_number"
+                    rejected.append(Rejection(i, r.sensor, reason, f"{type(v).__name__} {str(v)[:40]!r}"))
+                    continue
+                ts = r.ts
+                if ts is None:
+                    ts = now
+                elif not isinstance(ts, dt.datetime) or ts.tzinfo is None or ts.utcoffset() is None:
+                    rejected.append(Rejection(i, r.sensor, "bad_timestamp", "a timestamp needs its zone"))
+                    continue
+                elif ts > latest:
+                    rejected.append(
+                        Rejection(i, r.sensor, "in_future", f"{ts.isoformat()} is ahead of {now.isoformat()}")
+                    )
+                    continue
+                elif ts < earliest:
+                    rejected.append(Rejection(i, r.sensor, "too_old", f"{ts.isoformat()} is older than the limit"))
+                    continue
+                accepted.append((r.sensor, to_ms(ts), value))
+                if self.rules is not None:
+                    conditions += self.rules.observe(r.sensor, value, ts, now)
+                prev = self.last.get(r.sensor)
+                if prev is None or ts >= prev[0]:
+                    self.last[r.sensor] = (ts, value, now)
+            if accepted:
+                self.counts[ACCEPTED] += len(accepted)
+                self.by_source[(readings[0].source if readings else "", ACCEPTED)] += len(accepted)
+                if len(self._buffer) + len(accepted) > self.max_buffer:
+                    self.dropped += len(accepted)
+                    log.error("ingest: the store is too far behind; %d readings dropped", len(accepted))
+                else:
+                    self._buffer.extend(accepted)
+            for rej in rejected:
+                self.counts[rej.reason] += 1
+                source = readings[rej.index].source
+                self.by_source[(source, rej.reason)] += 1
+                self.recent_rejections.append(RecentRejection(now, source, rej.sensor, rej.reason, rej.detail))
+            if conditions and self.alerts is not None:
+                for c in conditions:
+                    self.alerts.submit(c)
+            for listener in self._listeners:
+                if accepted:
+                    listener(accepted)
+        return IngestResult(len(accepted), tuple(rejected))
+
+    def reject(self, reason: str, detail: str = "", *, source: str = "") -> None:
+        with self._lock:
+            self.counts[reason] += 1
+            self.by_source[(source, reason)] += 1
+            self.recent_rejections.append(RecentRejection(self.clock(), source, None, reason, detail))
+
+    # For the writer and the runtime -------------------------------------------------------------------
+
+    def drain(self) -> list[Row]:
+        """Take everything buffered so far (the writer calls this)."""
+        with self._lock:
+            rows, self._buffer = self._buffer, []
+            return rows
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buffer)
+
+    def counters(self) -> dict[str, int]:
+        """Readings accepted and refused per reason since start."""
+        with self._lock:
+            return dict(self.counts)
+
+    def add_listener(self, listener: Callable[[Sequence[Row]], None]) -> None:
+        """Call ``listener(rows)`` with each batch of accepted readings (the web's live updates)."""
+        self._listeners.append(listener)
+
+    def tick(self, now: dt.datetime | None = None) -> list[Condition]:
+        """Let time pass in the rules (holds, stale sensors); conditions go to the alert sink."""
+        now = now or self.clock()
+        with self._lock:
+            conditions = self.rules.tick(now) if self.rules is not None else []
+            if self.alerts is not None:
+                for c in conditions:
+                    self.alerts.submit(c)
+        return conditions
