@@ -91,7 +91,7 @@ def create_engine_for(url: str, **kwargs: Any) -> Engine:
             if database and database != ":memory:" and not database.startswith("file:"):
                 folder = Path(database).parent
                 try:
-                    folder.mkdir(parents=True, exist_ok=True)
+                    folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # the store is nobody else's
                 except OSError as exc:
                     reason = exc.strerror or exc
                     raise StoreError(

@@ -12,6 +12,8 @@ from sqlalchemy import Connection, insert, select, update
 from siaga.store.schema import events, meta
 from siaga.store.types import utcnow
 
+_INSERT_EVENT = insert(events).returning(events.c.id)  # built once: values come as parameters
+
 
 @dataclass(frozen=True)
 class Event:
@@ -33,12 +35,9 @@ def record_event(
     at: dt.datetime | None = None,
 ) -> int:
     """Append one event to the timeline; return its id. ``at`` defaults to now (aware UTC)."""
-    result = conn.execute(
-        insert(events)
-        .values(at=at or utcnow(), kind=kind, subject=subject, actor=actor, data=dict(data) if data else None)
-        .returning(events.c.id)
-    )
-    return int(result.scalar_one())
+    params = {"at": at or utcnow(), "kind": kind, "subject": subject, "actor": actor,
+              "data": dict(data) if data else None}
+    return int(conn.execute(_INSERT_EVENT, params).scalar_one())
 
 
 def recent_events(

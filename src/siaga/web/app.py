@@ -2,6 +2,8 @@
 
 An entry is ``"module:attribute"`` naming an ``APIRouter`` or a factory ``(ctx) -> APIRouter | None``.
 Handlers reach the runtime through the ``get_ctx`` dependency (``ctx: RuntimeContext = Depends(get_ctx)``).
+Errors answer in one shape (``siaga.web.errors``): ``{"error": {"status": 404, "message": "...", "fields": [...]}}``;
+raise ``fastapi.HTTPException`` and it is shaped for you.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from fastapi import APIRouter, FastAPI, Request
 from siaga import __version__
 from siaga.runtime.components import resolve
 from siaga.runtime.context import RuntimeContext
+from siaga.web.errors import install_error_handlers
 
 # One line per feature.
 ROUTERS: list[str] = [
@@ -29,6 +32,7 @@ def create_app(ctx: RuntimeContext, routers: list[str] | None = None) -> FastAPI
     """The app with every registered router; ``ctx`` is on ``app.state.ctx``."""
     app = FastAPI(title="siaga", version=__version__, docs_url="/api/docs", openapi_url="/api/openapi.json")
     app.state.ctx = ctx
+    install_error_handlers(app)
     for entry in ROUTERS if routers is None else routers:
         target = resolve(entry)
         router = target if isinstance(target, APIRouter) else target(ctx) if callable(target) else None

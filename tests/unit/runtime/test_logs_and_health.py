@@ -73,3 +73,33 @@ async def test_healthz_is_503_when_the_store_is_unreachable(tmp_path: Path) -> N
         resp = await client.get("/healthz")
     assert resp.status_code == 503
     assert resp.json()["status"] == "degraded" and resp.json()["db"] is False
+
+
+async def test_errors_have_one_shape(tmp_path: Path) -> None:
+    from fastapi import APIRouter
+
+    probe = APIRouter()
+
+    @probe.get("/probe/{n}")
+    async def _probe(n: int) -> dict[str, int]:
+        return {"n": n}
+
+    import sys
+    import types
+
+    mod = types.ModuleType("siaga_test_router")
+    mod.router = probe  # type: ignore[attr-defined]
+    sys.modules["siaga_test_router"] = mod
+    try:
+        app = create_app(_ctx(tmp_path, sqlite_url(tmp_path / "t.db")), routers=["siaga_test_router:router"])
+    finally:
+        del sys.modules["siaga_test_router"]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://siaga") as client:
+        missing = await client.get("/nowhere")
+        invalid = await client.get("/probe/abc")
+        good = await client.get("/probe/7")
+    assert missing.status_code == 404
+    assert missing.json() == {"error": {"status": 404, "message": "Not Found"}}
+    assert invalid.status_code == 422
+    assert invalid.json()["error"]["fields"][0]["field"] == "path.n"
+    assert good.json() == {"n": 7}
