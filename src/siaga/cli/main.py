@@ -20,6 +20,7 @@ COMMAND_GROUPS: list[tuple[str, str]] = [
     ("demo", "siaga.cli.demo_cmd"),
     ("inventory", "siaga.cli.inventory_cmd"),
     ("impact", "siaga.cli.impact_cmd"),
+    ("audit", "siaga.cli.audit_cmd"),
     ("init", "siaga.cli.init_cmd"),
 ]
 

@@ -1,0 +1,56 @@
+"""``siaga audit``: how ready is the room for a bad day? Text, HTML or PDF."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import typer
+
+from siaga.audit import audit
+from siaga.audit.render import as_html, as_pdf, as_text
+from siaga.cli.common import ConfigOption, ExitCode, fail, load_or_exit, use_language
+from siaga.i18n import _
+from siaga.reports.render import PdfUnavailable
+
+
+def register(app: typer.Typer) -> None:
+    app.command("audit")(audit_command)
+
+
+def audit_command(
+    config: str = ConfigOption,
+    output_format: str = typer.Option("text", "--format", "-f", help="text, html or pdf."),
+    output: str | None = typer.Option(None, "--output", "-o", help="Write to this file (html and pdf)."),
+    lang: str | None = typer.Option(None, "--lang", help="id or en (default: the config's language)."),
+    fail_under: float | None = typer.Option(
+        None, "--fail-under", help="Exit 1 when the score is below this (for scripts)."
+    ),
+) -> None:
+    """Score the room's readiness: sensors where water and heat come from, people told, copies off site."""
+    loaded = load_or_exit(config)
+    code = use_language(lang, loaded)
+    cfg = loaded.config
+    result = audit(cfg, dt.datetime.now(dt.UTC), lang=code)
+    if output_format == "text":
+        typer.echo(as_text(result), nl=False)
+    elif output_format in ("html", "pdf"):
+        try:
+            data: bytes = (
+                as_html(result, timezone=cfg.site.timezone).encode("utf-8")
+                if output_format == "html"
+                else as_pdf(result, timezone=cfg.site.timezone)
+            )
+        except PdfUnavailable as exc:
+            fail(str(exc))
+        if output is None:
+            if output_format == "pdf":
+                fail(_("a PDF needs --output FILE"), ExitCode.USAGE)
+            typer.echo(data.decode("utf-8"), nl=False)
+        else:
+            Path(output).write_bytes(data)
+            typer.echo(_("written: {path}").format(path=output))
+    else:
+        fail(_("unknown format {name!r}: use text, html or pdf").format(name=output_format), ExitCode.USAGE)
+    if fail_under is not None and result.score < fail_under:
+        raise typer.Exit(ExitCode.FAILURE)

@@ -1,0 +1,1 @@
+"""Reports that leadership and oversight read: HTML from Jinja2 templates, PDF through WeasyPrint."""

@@ -1,0 +1,66 @@
+"""Render a report template to HTML, and HTML to PDF. One place for the look of every report."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from siaga.i18n import translator
+from siaga.money import format_rupiah
+
+
+class PdfUnavailable(Exception):
+    """WeasyPrint or the libraries it needs (Pango) are missing."""
+
+
+def _env(lang: str, timezone: str) -> Environment:
+    env = Environment(
+        loader=PackageLoader("siaga", "reports/templates"),
+        autoescape=select_autoescape(["html"]),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    t = translator(lang)
+    env.install_gettext_callables(t.gettext, t.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    zone = ZoneInfo(timezone)
+
+    def local(value: dt.datetime | None, fmt: str = "%d-%m-%Y %H:%M") -> str:
+        if value is None:
+            return "-"
+        return value.astimezone(zone).strftime(fmt) + " " + zone_abbreviation(timezone, value)
+
+    env.filters["local"] = local
+    env.filters["rupiah"] = lambda amount: format_rupiah(int(amount), lang)
+    env.globals["lang"] = lang
+    return env
+
+
+def zone_abbreviation(timezone: str, at: dt.datetime) -> str:
+    """WIB, WITA, WIT for Indonesia's zones; the zone's own abbreviation elsewhere."""
+    names = {"Asia/Jakarta": "WIB", "Asia/Pontianak": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}
+    if timezone in names:
+        return names[timezone]
+    return at.astimezone(ZoneInfo(timezone)).tzname() or timezone
+
+
+def render_html(template: str, context: Mapping[str, Any], *, lang: str, timezone: str) -> str:
+    """The report ``template`` (a file in reports/templates) rendered with ``context``."""
+    return _env(lang, timezone).get_template(template).render(**context)
+
+
+def html_to_pdf(html: str) -> bytes:
+    """A PDF of the HTML report (A4, print styles of the base template)."""
+    try:
+        from weasyprint import HTML
+    except (ImportError, OSError) as exc:  # OSError: Pango missing
+        raise PdfUnavailable(
+            f"PDF needs WeasyPrint and Pango ({exc}); run scripts/setup.sh or apt-get install libpango-1.0-0"
+        ) from None
+    pdf = HTML(string=html).write_pdf()
+    assert pdf is not None
+    return bytes(pdf)
