@@ -105,3 +105,54 @@ def test_every_id_resolves_to_itself(cfg):
         assert inv.resolve(f"{target.kind.value}:{target.id}") == target
         if target.kind is not TargetKind.sensor:
             assert inv.impact(target).target == target
+
+
+@st.composite
+def sites_with_sensors(draw: st.DrawFn) -> SiteConfig:
+    cfg = draw(sites())
+    sensors = []
+    kinds = ["temperature", "leak", "humidity", "smoke"]
+    zones = [None, "inlet-top", "inlet-bottom", "exhaust", "floor", "ceiling-above"]
+    for i in range(draw(st.integers(0, 12))):
+        sensor: dict[str, object] = {"id": f"sen{i}", "kind": draw(st.sampled_from(kinds))}
+        where = draw(st.sampled_from(["room", "rack", "device"]))
+        if where == "rack" and cfg.racks:
+            sensor["rack"] = draw(st.sampled_from(cfg.racks)).id
+            sensor["zone"] = draw(st.sampled_from(zones))
+        elif where == "device" and cfg.devices:
+            sensor["device"] = draw(st.sampled_from(cfg.devices)).id
+        else:
+            sensor["room"] = draw(st.sampled_from(cfg.rooms)).id
+        sensors.append(sensor)
+    data = cfg.model_dump(mode="json", exclude_defaults=True)
+    data["sensors"] = sensors
+    return SiteConfig.model_validate(data)
+
+
+@settings(max_examples=40, deadline=None)
+@given(sites_with_sensors())
+def test_a_zone_is_uncovered_exactly_when_no_sensor_of_its_kind_hangs_there(cfg):
+    from siaga.kinds import EXPECTED_RACK_COVERAGE
+
+    inv = Inventory.from_config(cfg)
+    for rack in inv.racks:
+        gaps = {g.zone for g in inv.impact(rack).uncovered}
+        for zone, kinds in EXPECTED_RACK_COVERAGE.items():
+            covered = any(s.rack == rack and s.zone == zone and s.kind in kinds for s in cfg.sensors)
+            assert (zone in gaps) is not covered
+
+
+@settings(max_examples=40, deadline=None)
+@given(sites_with_sensors())
+def test_a_sensor_puts_at_stake_what_its_place_does(cfg):
+    inv = Inventory.from_config(cfg)
+    for sensor in cfg.sensors:
+        imp = inv.impact(sensor.id)
+        assert imp.watches is not None
+        place = inv.impact(imp.watches)
+        assert [d.id for d in imp.devices] == [d.id for d in place.devices]
+        assert [s.id for s in imp.services] == [s.id for s in place.services]
+        assert sensor.id in {s.id for s in imp.sensors} | {s.id for s in imp.room_sensors}
+        alert = inv.impact_of_sensor(sensor.id)
+        assert alert.value_at_risk == place.value_at_risk
+        assert alert.devices == tuple(d.id for d in place.devices)

@@ -207,7 +207,15 @@ def services_hit(
                 )
                 hits[dep.id] = hit
                 queue.append(hit)
-    return tuple(hits.values())
+    # The target itself first, then direct hits, then those through depends_on; the most critical
+    # first within each (stable: config order, then the shortest chain).
+    order = {sid: i for i, sid in enumerate(hits)}
+    return tuple(
+        sorted(
+            hits.values(),
+            key=lambda h: (h.id not in seeds, not h.direct, -h.criticality.rank, order[h.id]),
+        )
+    )
 
 
 def _by_kind(devices: tuple[DeviceHit, ...]) -> tuple[KindTotal, ...]:
