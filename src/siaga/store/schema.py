@@ -26,6 +26,7 @@ TABLE_MODULES: list[str] = [
     "siaga.store.schema",
     "siaga.readings.tables",
     "siaga.alerts.tables",
+    "siaga.checks.tables",
 ]
 
 # An id column that is BIGINT on PostgreSQL and INTEGER (rowid alias, autoincrement) on SQLite.

@@ -1,0 +1,252 @@
+"""The checks engine of a running siaga: scheduler + monitor + batched writes + daily tallies.
+
+``siaga serve`` runs it as the ``checks`` component (:func:`component`). It restores the last
+states and heartbeat pings from the store, runs every enabled check on the scheduler, hands changes
+to the alert manager (when one is registered as ``alerts.manager``/``alerts.sink``), writes states
+and changes in batches every ``flush_s`` seconds, and recomputes today's per-service tallies every
+``daily_s`` seconds. In the demo, every check's traffic goes to a local stand-in (nothing leaves
+the machine).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import aiohttp
+from sqlalchemy import Connection
+
+from siaga.alerts.model import Alert, AlertSink
+from siaga.checks import records
+from siaga.checks.base import CheckResult, Probe, ProbeContext, run_once, utcnow
+from siaga.checks.heartbeat import HeartbeatBook
+from siaga.checks.monitor import Monitor
+from siaga.checks.registry import probe_for
+from siaga.checks.scheduler import Scheduler
+from siaga.checks.uptime import Interval
+from siaga.config.checks import CheckBase, HeartbeatCheck, MaintenanceWindow
+from siaga.config.models import SiteConfig
+
+if TYPE_CHECKING:
+    from siaga.runtime.components import Component
+    from siaga.runtime.context import RuntimeContext
+
+log = logging.getLogger("siaga.checks")
+
+
+def site_zone(cfg: SiteConfig) -> ZoneInfo:
+    return ZoneInfo(cfg.site.timezone)
+
+
+def window_interval(window: MaintenanceWindow, zone: ZoneInfo) -> Interval:
+    """A window in UTC; times without a zone are the site's local time."""
+
+    def aware(t: dt.datetime) -> dt.datetime:
+        return (t if t.tzinfo else t.replace(tzinfo=zone)).astimezone(dt.UTC)
+
+    return aware(window.starts_at), aware(window.ends_at)
+
+
+def maintenance_by_service(cfg: SiteConfig) -> dict[str, list[Interval]]:
+    zone = site_zone(cfg)
+    out: dict[str, list[Interval]] = {}
+    every = [s.id for s in cfg.services]
+    for w in cfg.maintenance:
+        for sid in w.services or every:
+            out.setdefault(sid, []).append(window_interval(w, zone))
+    return out
+
+
+def checks_by_service(checks: Sequence[CheckBase]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for c in checks:
+        out.setdefault(c.service, []).append(c.check_id)
+    return out
+
+
+class ChecksEngine:
+    def __init__(
+        self,
+        cfg: SiteConfig,
+        *,
+        base_dir: Path,
+        clock: Callable[[], dt.datetime] = utcnow,
+        sink: AlertSink | None = None,
+        active_alerts: Callable[[], Sequence[Alert]] | None = None,
+        redirects: dict[str, tuple[str, int]] | None = None,
+        probes: dict[str, Probe] | None = None,
+        concurrency: int = 512,
+        per_host: int = 16,
+        flush_s: float = 2.0,
+        daily_s: float = 300.0,
+    ) -> None:
+        self.cfg = cfg
+        self.zone = site_zone(cfg)
+        self.clock = clock
+        self.checks = [c for c in cfg.checks if c.enabled]
+        self.heartbeats = HeartbeatBook(listening_since=clock())
+        for c in self.checks:
+            if isinstance(c, HeartbeatCheck):
+                self.heartbeats.known.add(c.ping_key)
+        self.heartbeat_check = {
+            c.ping_key: c.check_id for c in self.checks if isinstance(c, HeartbeatCheck)
+        }
+        self.monitor = Monitor(self.checks, cfg.services, self.zone, sink=sink, active_alerts=active_alerts)
+        self.ctx = ProbeContext(heartbeats=self.heartbeats, clock=clock, base_dir=base_dir,
+                                redirects=dict(redirects or {}))
+        self.probes = {c.check_id: (probes or {}).get(c.check_id) or probe_for(c) for c in self.checks}
+        self.concurrency = concurrency
+        self.per_host = per_host
+        self.flush_s = flush_s
+        self.daily_s = daily_s
+        self.scheduler: Scheduler | None = None
+        self.checks_of = checks_by_service(self.checks)
+        self.maintenance = maintenance_by_service(cfg)
+        self.last_results: dict[str, CheckResult] = {}
+
+    # --- what the web and the CLI use --------------------------------------------------------------
+
+    def ping(self, key: str, *, failed: bool = False) -> bool:
+        """A heartbeat arrived; look at it at once so a recovery shows without waiting."""
+        if not self.heartbeats.ping(key, self.clock(), failed=failed):
+            return False
+        check_id = self.heartbeat_check.get(key)
+        if check_id and self.scheduler is not None:
+            self.scheduler.run_now(check_id)
+        return True
+
+    def on_result(self, result: CheckResult) -> float:
+        self.last_results[result.check_id] = result
+        return self.monitor.handle(result)
+
+    async def run_once(self, check_id: str) -> CheckResult:
+        """Run one check now, outside the schedule (``siaga checks run``)."""
+        own = self.ctx.session is None
+        if own:
+            self.ctx.session = _session(self.concurrency)
+        try:
+            return await run_once(self.probes[check_id], self.ctx)
+        finally:
+            if own and self.ctx.session is not None:
+                await self.ctx.session.close()
+                self.ctx.session = None
+
+    # --- persistence -------------------------------------------------------------------------------
+
+    def restore(self, conn: Connection) -> None:
+        self.monitor.restore((cid, st) for cid, _svc, st in records.load_states(conn))
+        for key, at, failed, count in records.load_pings(conn):
+            self.heartbeats.restore(key, at, count, failed)
+
+    def flush(self, conn: Connection) -> int:
+        changes = self.monitor.take_changes()
+        states = [(cid, self.monitor.by_id[cid].service, st) for cid, st in self.monitor.take_dirty()]
+        dirty_pings = list(self.heartbeats.dirty)
+        self.heartbeats.dirty = set()
+        pings = []
+        for key in dirty_pings:
+            p = self.heartbeats.last(key)
+            if p is not None:
+                pings.append((key, p.at, p.failed, p.count))
+        records.write_batch(conn, changes, states, pings)
+        return len(changes) + len(states)
+
+    def recompute_daily(self, conn: Connection, now: dt.datetime | None = None) -> int:
+        now = now or self.clock()
+        today = now.astimezone(self.zone).date()
+        days = [today]
+        local = now.astimezone(self.zone)
+        if local.hour == 0 and local.minute < 15:
+            days.insert(0, today - dt.timedelta(days=1))  # close yesterday properly
+        return records.recompute_days(
+            conn, days, self.zone, now, checks_of=self.checks_of, maintenance=self.maintenance
+        )
+
+    # --- running -----------------------------------------------------------------------------------
+
+    async def run(self, rt: RuntimeContext, stop: asyncio.Event) -> None:
+        await rt.run_db(self.restore)
+        async with _session(self.concurrency) as session:
+            self.ctx.session = session
+            self.scheduler = Scheduler(
+                self.probes.values(), self.ctx, self.on_result,
+                concurrency=self.concurrency, per_host=self.per_host,
+            )
+            sched = asyncio.create_task(self.scheduler.run(stop), name="checks:scheduler")
+            try:
+                last_daily = 0.0
+                loop = asyncio.get_running_loop()
+                while not stop.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(self.flush_s):
+                            await stop.wait()
+                    await rt.run_db(self.flush)
+                    if loop.time() - last_daily >= self.daily_s:
+                        last_daily = loop.time()
+                        await rt.run_db(self.recompute_daily)
+            finally:
+                stop.set()
+                await sched
+                self.ctx.session = None
+                await rt.run_db(self.flush)
+                await rt.run_db(self.recompute_daily)
+
+
+def _session(concurrency: int) -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=0, ttl_dns_cache=300)
+    return aiohttp.ClientSession(
+        connector=connector,
+        headers={"User-Agent": "siaga-checks/1 (+uptime monitor)"},
+        cookie_jar=aiohttp.DummyCookieJar(),
+    )
+
+
+def _alert_hooks(rt: RuntimeContext) -> tuple[AlertSink | None, Callable[[], Sequence[Alert]] | None]:
+    """The alert manager's submit and active-alerts hooks, when one is registered."""
+    manager: Any = rt.services.get("alerts.manager") or rt.services.get("alerts.sink")
+    if manager is None:
+        return None, None
+    active = getattr(manager, "active_alerts", None)
+    return manager, active if callable(active) else None
+
+
+def component(rt: RuntimeContext) -> Component | None:
+    """The ``checks`` component of ``siaga serve`` (None when the site has no enabled checks)."""
+    from siaga.runtime.components import Component
+
+    if not any(c.enabled for c in rt.config.checks):
+        return None
+    sink, active = _alert_hooks(rt)
+    redirects: dict[str, tuple[str, int]] = {}
+    probes: dict[str, Probe] = {}
+    standin = None
+    if rt.demo:
+        from siaga.checks.standin import StandIn
+
+        standin = StandIn(rt.config)
+        redirects = standin.redirects()
+        probes = standin.probes()
+        rt.services["checks.standin"] = standin
+    engine = ChecksEngine(
+        rt.config, base_dir=rt.loaded.base_dir, clock=rt.clock, sink=sink, active_alerts=active,
+        redirects=redirects, probes=probes,
+    )
+    rt.services["checks.engine"] = engine
+
+    async def run(ctx: RuntimeContext, stop: asyncio.Event) -> None:
+        if standin is not None:
+            await standin.start()
+            engine.ctx.redirects.update(standin.redirects())
+        try:
+            await engine.run(ctx, stop)
+        finally:
+            if standin is not None:
+                await standin.stop()
+
+    return Component("checks", run)

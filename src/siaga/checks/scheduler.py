@@ -1,0 +1,149 @@
+"""The scheduler: runs every check on its cadence, spread out, bounded, polite per host.
+
+- Spread: each check's first run falls at a random point of its interval (jitter), so 10,000
+  checks at 60 s make an even ~167 a second instead of a burst each minute.
+- Cadence: the next run is planned from the previous *due* time, not from when it finished, so
+  slow answers do not make checks drift; a check never has two attempts in flight.
+- Bounds: at most ``concurrency`` attempts at once, and at most ``per_host`` at once against one
+  host:port (politeness: a shared hosting server with 500 sites is not hit 500 times at once).
+- The delay after each result comes from ``on_result`` (short while a check is in doubt).
+- Schedule lag (actual start - due time) is sampled for the capacity figures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from siaga.checks.base import CheckResult, Probe, ProbeContext, run_once
+
+log = logging.getLogger("siaga.checks")
+
+OnResult = Callable[[CheckResult], float]
+
+
+@dataclass
+class _Entry:
+    probe: Probe
+    host: str
+    interval_s: float
+    running: bool = False
+
+
+class Scheduler:
+    def __init__(
+        self,
+        probes: Iterable[Probe],
+        ctx: ProbeContext,
+        on_result: OnResult,
+        *,
+        concurrency: int = 512,
+        per_host: int = 16,
+        rng: random.Random | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        lag_samples: int = 20_000,
+    ) -> None:
+        self.ctx = ctx
+        self.on_result = on_result
+        self.concurrency = concurrency
+        self.per_host = per_host
+        self.rng = rng or random.Random()
+        self.monotonic = monotonic
+        self._entries: dict[str, _Entry] = {}
+        self._heap: list[tuple[float, int, str]] = []
+        self._seq = 0
+        self._global = asyncio.Semaphore(concurrency)
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self.lags: deque[float] = deque(maxlen=lag_samples)
+        self.completed = 0
+        for probe in probes:
+            self.add(probe)
+
+    def add(self, probe: Probe, *, first_in: float | None = None) -> None:
+        check = probe.check
+        entry = _Entry(probe, check.target_host() or check.check_id, check.interval_s)
+        self._entries[check.check_id] = entry
+        delay = self.rng.uniform(0, check.interval_s) if first_in is None else first_in
+        self._push(self.monotonic() + delay, check.check_id)
+
+    def run_now(self, check_id: str) -> None:
+        """Move a check to the front (a person asked for it)."""
+        if check_id in self._entries:
+            self._push(self.monotonic(), check_id)
+
+    def _push(self, due: float, check_id: str) -> None:
+        self._seq += 1
+        heapq.heappush(self._heap, (due, self._seq, check_id))
+        self._wake.set()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Dispatch until ``stop`` is set (or the task is cancelled); then cancel what is in flight."""
+        stop = stop or asyncio.Event()
+        try:
+            while not stop.is_set():
+                now = self.monotonic()
+                while self._heap and self._heap[0][0] <= now:
+                    due, _seq, check_id = heapq.heappop(self._heap)
+                    entry = self._entries.get(check_id)
+                    if entry is None or entry.running:
+                        continue  # removed, or a run_now while an attempt is in flight
+                    entry.running = True
+                    task = asyncio.create_task(self._attempt(entry, due), name=f"check:{check_id}")
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+                wait = min(self._heap[0][0] - now, 1.0) if self._heap else 1.0
+                self._wake.clear()
+                if wait > 0:
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(wait):
+                            await self._wake.wait()
+                else:
+                    await asyncio.sleep(0)
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+            if self._tasks:
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _attempt(self, entry: _Entry, due: float) -> None:
+        check_id = entry.probe.check.check_id
+        host_sem = self._hosts.get(entry.host)
+        if host_sem is None:
+            host_sem = self._hosts[entry.host] = asyncio.Semaphore(self.per_host)
+        delay = entry.interval_s
+        try:
+            async with host_sem, self._global:
+                self.lags.append(max(0.0, self.monotonic() - due))
+                result = await run_once(entry.probe, self.ctx)
+            self.completed += 1
+            try:
+                delay = self.on_result(result)
+            except Exception:  # a bug downstream must not stop the checks
+                log.exception("handling the result of check %s failed", check_id)
+        finally:
+            entry.running = False
+        if check_id in self._entries:
+            nxt = due + delay
+            now = self.monotonic()
+            if nxt < now:  # fell behind: do not burst to catch up, start again from now
+                nxt = now + min(delay, 1.0) * self.rng.random()
+            self._push(nxt, check_id)
+
+    def lag_percentile(self, q: float) -> float | None:
+        if not self.lags:
+            return None
+        ordered = sorted(self.lags)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
