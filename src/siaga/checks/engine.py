@@ -222,7 +222,6 @@ def component(rt: RuntimeContext) -> Component | None:
 
     if not any(c.enabled for c in rt.config.checks):
         return None
-    sink, active = _alert_hooks(rt)
     redirects: dict[str, tuple[str, int]] = {}
     probes: dict[str, Probe] = {}
     standin = None
@@ -234,12 +233,13 @@ def component(rt: RuntimeContext) -> Component | None:
         probes = standin.probes()
         rt.services["checks.standin"] = standin
     engine = ChecksEngine(
-        rt.config, base_dir=rt.loaded.base_dir, clock=rt.clock, sink=sink, active_alerts=active,
-        redirects=redirects, probes=probes,
+        rt.config, base_dir=rt.loaded.base_dir, clock=rt.clock, redirects=redirects, probes=probes,
     )
     rt.services["checks.engine"] = engine
 
     async def run(ctx: RuntimeContext, stop: asyncio.Event) -> None:
+        # looked up now, not in the factory: the alert manager may be registered after us
+        engine.monitor.sink, engine.monitor.active_alerts = _alert_hooks(ctx)
         if standin is not None:
             await standin.start()
             engine.ctx.redirects.update(standin.redirects())

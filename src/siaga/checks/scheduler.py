@@ -1,6 +1,6 @@
 """The scheduler: runs every check on its cadence, spread out, bounded, polite per host.
 
-- Spread: each check's first run falls at a random point of its interval (jitter), so 10,000
+- Spread: each check's first run falls at a random point of its interval (jitter; at most 60 s), so 10,000
   checks at 60 s make an even ~167 a second instead of a burst each minute.
 - Cadence: the next run is planned from the previous *due* time, not from when it finished, so
   slow answers do not make checks drift; a check never has two attempts in flight.
@@ -72,7 +72,8 @@ class Scheduler:
         check = probe.check
         entry = _Entry(probe, check.target_host() or check.check_id, check.interval_s)
         self._entries[check.check_id] = entry
-        delay = self.rng.uniform(0, check.interval_s) if first_in is None else first_in
+        # the first run falls anywhere in the first interval (at most a minute, so long intervals start soon)
+        delay = self.rng.uniform(0, min(check.interval_s, 60.0)) if first_in is None else first_in
         self._push(self.monotonic() + delay, check.check_id)
 
     def run_now(self, check_id: str) -> None:

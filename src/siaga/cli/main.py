@@ -22,6 +22,7 @@ COMMAND_GROUPS: list[tuple[str, str]] = [
     ("impact", "siaga.cli.impact_cmd"),
     ("audit", "siaga.cli.audit_cmd"),
     ("init", "siaga.cli.init_cmd"),
+    ("checks", "siaga.cli.checks_cmd"),
 ]
 
 app = typer.Typer(

@@ -47,6 +47,7 @@ COMPONENTS: list[str] = [
     "siaga.runtime.heartbeat:component",
     "siaga.sources.component:component",  # ingest, rules, alert manager, readings writer (provides services)
     "siaga.web.server:component",
+    "siaga.checks.engine:component",
 ]
 
 # Added by `siaga demo` after COMPONENTS: simulated sensors and the like.

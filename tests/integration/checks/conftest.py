@@ -176,3 +176,30 @@ async def tcp_port() -> AsyncIterator[int]:
     finally:
         server.close()
         await server.wait_closed()
+
+
+@pytest.fixture
+def threaded_http_peer() -> Iterator[HttpPeer]:
+    """The same HTTP peer on its own thread and loop, for tests that are not async (the CLI's)."""
+    import threading
+
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    box: list[HttpPeer] = []
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        box.append(loop.run_until_complete(start_http()))
+        ready.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    ready.wait(10)
+    try:
+        yield box[0]
+    finally:
+        asyncio.run_coroutine_threadsafe(box[0].runner.cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
