@@ -131,7 +131,7 @@ class DnsPeer:
 @pytest.fixture
 def dns_peer() -> Iterator[DnsPeer]:
     """A real DNS server (dnslib) on a free loopback UDP port answering for bontang.test."""
-    from dnslib import QTYPE, RR, A, DNSRecord, MX
+    from dnslib import MX, QTYPE, RR, A, DNSRecord
     from dnslib.server import BaseResolver, DNSServer
 
     records = {
