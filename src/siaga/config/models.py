@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from siaga.config.readings import ReadingsConfig
 from siaga.config.rules import RulesConfig, RuleSet
+from siaga.config.sources import HttpPush, Mqtt, SensorSource, Snmp
 from siaga.kinds import RACK_ZONES, SENSOR_KINDS
 
 SLUG = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -186,16 +187,6 @@ class Service(Strict):
     )
 
 
-class SensorSource(Strict):
-    """Where a sensor's readings come from. The sources fill in their own keys."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-    type: Literal["mqtt", "http", "snmp", "simulator", "modbus"] = Field(
-        description="mqtt, http, snmp, simulator or modbus."
-    )
-
-
 class Sensor(Strict):
     """A sensor and where it hangs."""
 
@@ -271,6 +262,9 @@ class SiteConfig(Strict):
     people: list[Person] = Field(default_factory=list, description="People siaga may tell.")
     rules: RulesConfig = Field(default_factory=RulesConfig, description="Alert rules: ASHRAE presets and overrides.")
     readings: ReadingsConfig = Field(default_factory=ReadingsConfig, description="Ingest limits and retention.")
+    mqtt: Mqtt | None = Field(default=None, description="The MQTT broker sensors publish to.")
+    snmp: Snmp | None = Field(default=None, description="SNMP agents polled for readings (UPS, probes).")
+    http_push: HttpPush = Field(default_factory=HttpPush, description="The HTTP push endpoint for readings.")
     # Reserved for later parts of siaga; their own models replace these as they land.
     checks: list[Check] = Field(default_factory=list, description="Service checks: see docs/checks.md.")
     backups: list[BackupJob] = Field(default_factory=list, description="Backup jobs: what, where, when (restic).")

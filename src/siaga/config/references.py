@@ -15,6 +15,7 @@ from siaga.config.errors import Loc
 from siaga.config.models import Rack, SiteConfig
 from siaga.config.notify_refs import check_notify_references
 from siaga.config.rules import rule_references
+from siaga.config.sources import check_source_references
 
 Finding = tuple[Loc, str]
 
@@ -140,6 +141,7 @@ def check_references(cfg: SiteConfig) -> list[Finding]:
     findings += maintenance_findings(list(cfg.maintenance), set(services))
     findings += check_notify_references(cfg)
     findings += rule_references(cfg.rules, set(rooms), set(racks), set(_sensors))
+    findings += check_source_references(cfg)
     return findings
 
 

@@ -1,0 +1,286 @@
+"""Which sensor a message on a topic is about, and its value: the MQTT edge, pure and tested alone.
+
+:class:`TopicTable` is built once from the config. ``decode(topic, payload)`` turns one message into
+raw readings plus the problems found (a reason key and a detail each); it never raises.
+
+Payload shapes (``format`` of a sensor or gateway; ``auto`` tells them apart):
+- a plain number or word as text: ``24.3``, ``ON`` (ESPHome state topics);
+- a JSON object: the value under ``field`` (dotted; default ``value``), the time under ``ts``
+  (or ``timestamp``, ``time``, ``Time``, ``last_seen``): ``{"value": 24.3, "ts": 1752630000}``,
+  zigbee2mqtt's ``{"water_leak": true, "battery": 97}``, Tasmota's
+  ``{"Time": "...", "AM2301": {"Temperature": 24.1}, "TempUnit": "C"}``;
+- a JSON array (a batch): ``[{"sensor": "temp-r1-top", "value": 24.3, "ts": ...}, ...]``.
+
+A gateway's topic filter may hold ``+``/``#``; a sensor bound to a gateway is found by its ``key``:
+the topic levels the wildcards matched, then the field path, joined by ``/`` (an ESPHome gateway
+``node/sensor/+/state`` has keys like ``temp_top``; a Tasmota gateway without wildcards has keys like
+``AM2301.Temperature``). Batch items name their sensor by id or by a bound key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from siaga.config.sources import Mqtt, MqttSensorSource, PayloadFormat
+from siaga.sources.payloads import IDENTITY, PayloadError, Transform, coerce_value, dig, parse_ts, ts_of
+from siaga.sources.reading import RawReading
+
+MAX_PAYLOAD = 256 * 1024
+SOURCE = "mqtt"
+
+# zigbee2mqtt's field per sensor kind, and whether its meaning is the inverse of siaga's.
+Z2M_FIELDS: dict[str, tuple[str, bool]] = {
+    "leak": ("water_leak", False),
+    "temperature": ("temperature", False),
+    "humidity": ("humidity", False),
+    "smoke": ("smoke", False),
+    "door": ("contact", True),  # contact: true means the door is closed
+    "voltage": ("voltage", False),
+    "power": ("power", False),
+    "current": ("current", False),
+}
+
+Problem = tuple[str, str]  # (reason, detail)
+
+
+@dataclass(frozen=True)
+class Binding:
+    """One sensor read from one topic (or gateway key)."""
+
+    sensor: str
+    field: str | None = None
+    format: PayloadFormat = PayloadFormat.auto
+    transform: Transform = IDENTITY
+
+
+@dataclass
+class Gateway:
+    id: str
+    filter: str
+    format: PayloadFormat
+    bindings: dict[str, Binding] = field(default_factory=dict)  # key -> binding
+    allowed: frozenset[str] | None = None  # sensors its batch items may name; None: any
+
+    def __post_init__(self) -> None:
+        self._levels = self.filter.split("/")
+
+    def match(self, topic: str) -> list[str] | None:
+        """The topic levels matched by the wildcards, or None when the topic does not match."""
+        levels = topic.split("/")
+        wild: list[str] = []
+        for i, pat in enumerate(self._levels):
+            if pat == "#":
+                wild.append("/".join(levels[i:]))
+                return wild
+            if i >= len(levels):
+                return None
+            if pat == "+":
+                wild.append(levels[i])
+            elif pat != levels[i]:
+                return None
+        return wild if len(levels) == len(self._levels) else None
+
+
+class TopicTable:
+    """The routes from topics to sensors."""
+
+    def __init__(self, exact: dict[str, list[Binding]], gateways: list[Gateway], sensors: Iterable[str]) -> None:
+        self.exact = exact
+        self.gateways = gateways
+        self.sensors = frozenset(sensors)
+
+    @classmethod
+    def from_config(cls, mqtt: Mqtt, sensors: Iterable[object]) -> TopicTable:
+        """Build the table from the ``mqtt:`` section and the sensors (pydantic models)."""
+        prefix = mqtt.topic_prefix
+        exact: dict[str, list[Binding]] = {}
+        gateways = {
+            g.id: Gateway(
+                g.id,
+                prefix + g.topic,
+                g.format,
+                allowed=frozenset(g.sensors) if g.sensors is not None else None,
+            )
+            for g in mqtt.gateways
+        }
+        ids: list[str] = []
+        for sensor in sensors:
+            sid = str(getattr(sensor, "id"))  # noqa: B009
+            ids.append(sid)
+            src = getattr(sensor, "source", None)
+            if not isinstance(src, MqttSensorSource):
+                continue
+            fmt = src.format
+            fld = src.field
+            invert = src.invert
+            if fmt is PayloadFormat.zigbee2mqtt and fld is None:
+                fld, invert_default = Z2M_FIELDS.get(str(getattr(sensor, "kind", "")), (None, False))
+                invert = invert or invert_default
+            transform = Transform(src.scale, src.offset, src.fahrenheit, invert)
+            binding = Binding(sid, fld, fmt, transform)
+            if src.topic is not None:
+                exact.setdefault(prefix + src.topic, []).append(binding)
+            elif src.gateway is not None and src.gateway in gateways:
+                gateways[src.gateway].bindings[src.key or sid] = binding
+        return cls(exact, list(gateways.values()), ids)
+
+    def subscriptions(self) -> list[str]:
+        """Topic filters to subscribe to: every sensor topic and every gateway filter."""
+        return sorted(set(self.exact) | {g.filter for g in self.gateways})
+
+    # --- decoding ---------------------------------------------------------------------------------
+
+    def decode(self, topic: str, payload: bytes) -> tuple[list[RawReading], list[Problem]]:
+        """The readings in one message, and the problems found in it."""
+        if len(payload) > MAX_PAYLOAD:
+            return [], [("payload_too_large", f"{topic}: {len(payload)} bytes")]
+        readings: list[RawReading] = []
+        problems: list[Problem] = []
+        bindings = self.exact.get(topic)
+        if bindings is not None:
+            try:
+                data = _load(payload, bindings[0].format)
+            except PayloadError as exc:
+                return [], [(exc.reason, f"{topic}: {exc.detail}")]
+            if isinstance(data, list):
+                self._batch(data, None, readings, problems, topic)
+            else:
+                for b in bindings:
+                    try:
+                        readings.append(_single(data, b))
+                    except PayloadError as exc:
+                        problems.append((exc.reason, f"{topic}: {exc.detail}"))
+            return readings, problems
+        for gw in self.gateways:
+            wild = gw.match(topic)
+            if wild is None:
+                continue
+            try:
+                data = _load(payload, gw.format)
+            except PayloadError as exc:
+                return [], [(exc.reason, f"{topic}: {exc.detail}")]
+            if isinstance(data, list):
+                self._batch(data, gw, readings, problems, topic)
+            elif isinstance(data, dict):
+                self._object(data, gw, wild, readings, problems, topic)
+            else:
+                key = "/".join(w for w in wild if w)
+                gb = gw.bindings.get(key)
+                if gb is None:
+                    problems.append(("unmapped_key", f"{topic}: gateway {gw.id} maps no sensor to {key!r}"))
+                else:
+                    readings.append(RawReading(gb.sensor, gb.transform.apply(coerce_value(data)), None, SOURCE))
+            return readings, problems
+        return [], [("unknown_topic", topic)]
+
+    def _object(
+        self,
+        data: dict[str, object],
+        gw: Gateway,
+        wild: list[str],
+        readings: list[RawReading],
+        problems: list[Problem],
+        topic: str,
+    ) -> None:
+        try:
+            ts = ts_of(data)
+        except PayloadError as exc:
+            problems.append((exc.reason, f"{topic}: {exc.detail}"))
+            return
+        prefix = "/".join(w for w in wild if w)
+        fahrenheit = str(data.get("TempUnit", "C")).upper() == "F"
+        found = False
+        for key, b in gw.bindings.items():
+            if prefix:
+                if not key.startswith(prefix + "/"):
+                    continue
+                path = key[len(prefix) + 1 :]
+            else:
+                path = key
+            try:
+                raw = dig(data, path)
+            except PayloadError:
+                continue
+            found = True
+            value = b.transform.apply(coerce_value(raw))
+            if fahrenheit and isinstance(value, float) and path.endswith(("Temperature", "DewPoint")):
+                value = (value - 32.0) * 5.0 / 9.0
+            readings.append(RawReading(b.sensor, value, ts, SOURCE))
+        if not found:
+            problems.append(("unmapped_key", f"{topic}: gateway {gw.id} found none of its sensors' fields"))
+
+    def _batch(
+        self,
+        items: list[object],
+        gw: Gateway | None,
+        readings: list[RawReading],
+        problems: list[Problem],
+        topic: str,
+    ) -> None:
+        for i, item in enumerate(items):
+            if not isinstance(item, dict):
+                problems.append(("bad_batch_item", f"{topic}[{i}]: not an object"))
+                continue
+            name = item.get("sensor")
+            if not isinstance(name, str) or "value" not in item:
+                problems.append(("bad_batch_item", f"{topic}[{i}]: needs 'sensor' and 'value'"))
+                continue
+            try:
+                ts = parse_ts(item.get("ts", item.get("timestamp")))
+            except PayloadError as exc:
+                problems.append((exc.reason, f"{topic}[{i}]: {exc.detail}"))
+                continue
+            b = gw.bindings.get(name) if gw is not None else None
+            if b is not None:
+                readings.append(RawReading(b.sensor, b.transform.apply(coerce_value(item["value"])), ts, SOURCE))
+                continue
+            if gw is not None and gw.allowed is not None and name not in gw.allowed:
+                problems.append(("not_allowed", f"{topic}[{i}]: gateway {gw.id} may not send {name!r}"))
+                continue
+            # unknown names go on: ingest rejects them as unknown_sensor and counts them
+            readings.append(RawReading(name, coerce_value(item["value"]), ts, SOURCE))
+
+
+def _load(payload: bytes, fmt: PayloadFormat) -> object:
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PayloadError("bad_payload", "not UTF-8 text") from None
+    if fmt in (PayloadFormat.number, PayloadFormat.esphome):
+        return text.strip()
+    stripped = text.lstrip()
+    if fmt is PayloadFormat.auto and (not stripped or stripped[0] not in "{[\""):
+        return text.strip()  # a plain number or word
+    try:
+        data = json.loads(text)
+    except ValueError:
+        if fmt is PayloadFormat.auto and stripped[:1] == '"':
+            return text.strip()
+        raise PayloadError("bad_json", "not valid JSON") from None
+    if fmt is PayloadFormat.batch and not isinstance(data, list):
+        raise PayloadError("bad_payload", "a batch must be a JSON array")
+    if fmt in (PayloadFormat.json, PayloadFormat.zigbee2mqtt, PayloadFormat.tasmota) and not isinstance(
+        data, dict
+    ):
+        raise PayloadError("bad_payload", f"{fmt.value} payloads are JSON objects")
+    return data
+
+
+def _single(data: object, b: Binding) -> RawReading:
+    if isinstance(data, dict):
+        ts = ts_of(data)
+        raw = dig(data, b.field or "value")
+        fahrenheit = (
+            b.format is PayloadFormat.tasmota
+            and str(data.get("TempUnit", "C")).upper() == "F"
+            and (b.field or "").endswith(("Temperature", "DewPoint"))
+        )
+        value = b.transform.apply(coerce_value(raw))
+        if fahrenheit and isinstance(value, float):
+            value = (value - 32.0) * 5.0 / 9.0
+        return RawReading(b.sensor, value, ts, SOURCE)
+    return RawReading(b.sensor, b.transform.apply(coerce_value(data)), None, SOURCE)
+
+
