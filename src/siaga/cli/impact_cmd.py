@@ -9,34 +9,11 @@ import typer
 from siaga.cli.common import ConfigOption, ExitCode, fail, load_or_exit, use_language
 from siaga.i18n import _, get_language, ngettext
 from siaga.i18n import labels as L
-from siaga.inventory import (
-    AmbiguousTarget,
-    Impact,
-    Inventory,
-    ServiceHit,
-    TargetError,
-    TargetKind,
-    UnknownTarget,
-)
+from siaga.inventory import Impact, Inventory, ServiceHit, TargetError, TargetKind
+from siaga.inventory.messages import target_error_line
 from siaga.money import format_rupiah
 
 ARROW = " ← "
-
-
-def target_error_line(err: TargetError) -> str:
-    """One line, in the current language, for a target that cannot be found or told apart."""
-    if isinstance(err, AmbiguousTarget):
-        return _("{query!r} names more than one thing: say which, e.g. {choices}").format(
-            query=err.query, choices=_(" or ").join(err.choices)
-        )
-    if isinstance(err, UnknownTarget):
-        line = _("no room, rack, device, service or sensor is called {query!r}").format(query=err.query)
-        if err.choices:
-            line += _("; did you mean {choices}?").format(
-                choices=_(" or ").join(repr(c) for c in err.choices)
-            )
-        return line
-    return _("{target} has no contents: ask about a room or a rack").format(target=err.query)
 
 
 def _label(inv: Inventory, kind: TargetKind, ident: str) -> str:

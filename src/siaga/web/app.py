@@ -18,6 +18,7 @@ from siaga.web.errors import install_error_handlers
 # One line per feature.
 ROUTERS: list[str] = [
     "siaga.web.health:router",
+    "siaga.web.inventory_api:router",
 ]
 
 

@@ -1,0 +1,61 @@
+"""``GET /api/inventory`` and ``GET /api/impact/{target}``: the inventory and what is at stake, as JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+
+from siaga.i18n import UnknownLanguage, normalize_language, using_language
+from siaga.inventory import Inventory, TargetError, UnknownTarget
+from siaga.inventory.component import SERVICE
+from siaga.inventory.messages import target_error_line
+from siaga.money import format_rupiah
+from siaga.runtime.context import RuntimeContext
+from siaga.web.app import get_ctx
+
+router = APIRouter(prefix="/api", tags=["inventory"])
+
+
+def _inventory(ctx: RuntimeContext) -> Inventory:
+    found = ctx.services.get(SERVICE)
+    if isinstance(found, Inventory):
+        return found
+    inv = Inventory.from_config(ctx.config)
+    ctx.services[SERVICE] = inv
+    return inv
+
+
+def _language(ctx: RuntimeContext, lang: str | None) -> str:
+    try:
+        return normalize_language(lang or ctx.config.site.language.value)
+    except UnknownLanguage as exc:
+        raise HTTPException(400, str(exc)) from None
+
+
+@router.get("/inventory", summary="Rooms, racks, devices and the services on them, with values in rupiah")
+def inventory(
+    ctx: RuntimeContext = Depends(get_ctx),
+    lang: str | None = Query(None, description="id or en (default: the site's language)"),
+) -> dict[str, Any]:
+    code = _language(ctx, lang)
+    tree = _inventory(ctx).tree()
+    return {"site": ctx.config.site.name, **tree, "value_text": format_rupiah(tree["value"], code)}
+
+
+@router.get("/impact/{target}", summary="What is at stake when a room, rack, device, service or sensor fails")
+def impact(
+    target: str,
+    ctx: RuntimeContext = Depends(get_ctx),
+    lang: str | None = Query(None, description="id or en (default: the site's language)"),
+) -> dict[str, Any]:
+    code = _language(ctx, lang)
+    try:
+        report = _inventory(ctx).impact(target)
+    except TargetError as err:
+        with using_language(code):
+            message = target_error_line(err)
+        raise HTTPException(404 if isinstance(err, UnknownTarget) else 400, message) from None
+    data = report.to_dict()
+    data["value_at_risk_text"] = format_rupiah(report.value_at_risk, code)
+    return data
