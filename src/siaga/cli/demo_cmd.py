@@ -68,7 +68,10 @@ def demo(
     web = loaded.config.web
     url = f"http://{web.host}:{web.port}"
     typer.echo(banner(config_path, loaded.config.site.name, url, describe_url(database_url(loaded)), duration))
-    start(loaded, log_format=log_format.value, log_level=log_level.value, duration=duration, demo=True)
+    start(
+        loaded, log_format=log_format.value, log_level=log_level.value, duration=duration, demo=True,
+        host=host, port=port,
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -10,7 +10,7 @@ from enum import StrEnum
 import typer
 
 from siaga.cli.common import ConfigOption, ExitCode, fail, load_or_exit
-from siaga.config import LoadedConfig
+from siaga.config import LoadedConfig, load_config
 from siaga.i18n import _
 
 # The runtime (SQLAlchemy, FastAPI, uvicorn) is imported inside `start`: other commands start faster.
@@ -45,8 +45,13 @@ def start(
     log_level: str,
     duration: float | None = None,
     demo: bool = False,
+    host: str | None = None,
+    port: int | None = None,
 ) -> None:
-    """Migrate the store, run siaga until stopped; exit 0 after a clean stop, 1 with one line when not."""
+    """Migrate the store, run siaga until stopped; exit 0 after a clean stop, 1 with one line when not.
+
+    SIGHUP reads the config file again (``host``/``port`` from the command line still win).
+    """
     from siaga.runtime.components import ComponentError
     from siaga.runtime.context import RuntimeContext
     from siaga.runtime.logs import configure_logging
@@ -79,7 +84,10 @@ def start(
     )
     try:
         components = build_components(ctx)
-        failure = asyncio.run(run_siaga(ctx, components, duration=duration))
+        def reload_config() -> LoadedConfig:
+            return with_web(load_config(loaded.path), host, port)
+
+        failure = asyncio.run(run_siaga(ctx, components, duration=duration, reload_config=reload_config))
     except (ComponentError, StoreError) as exc:
         fail(str(exc))
     finally:
@@ -100,11 +108,14 @@ def serve(
     ),
 ) -> None:
     loaded = with_web(load_or_exit(config), host, port)
-    start(loaded, log_format=log_format.value, log_level=log_level.value, duration=duration)
+    start(loaded, log_format=log_format.value, log_level=log_level.value, duration=duration, host=host, port=port)
 
 
 def register(app: typer.Typer) -> None:
     app.command(
         "serve",
-        help=_("Run siaga: apply pending migrations, start every component, stop cleanly on SIGINT/SIGTERM."),
+        help=_(
+            "Run siaga: apply pending migrations, start every component, stop cleanly on SIGINT/SIGTERM; "
+            "SIGHUP reloads the config."
+        ),
     )(serve)

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import datetime as dt
+import functools
 import logging
 import os
 import signal
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
 from siaga import __version__
+from siaga.config import ConfigError, LoadedConfig
 from siaga.runtime.components import COMPONENTS, DEMO_COMPONENTS, Component, load_components
 from siaga.runtime.context import RuntimeContext
 from siaga.runtime.supervisor import GRACE_SECONDS, Supervisor
@@ -29,6 +34,16 @@ def build_components(ctx: RuntimeContext, entries: Iterable[str] | None = None) 
     return load_components(ctx, component_entries(ctx.demo) if entries is None else entries)
 
 
+ConfigReloader = Callable[[], LoadedConfig]
+"""Reads the config again (raising ConfigError when it is not valid): what SIGHUP calls."""
+
+
+@dataclass
+class _Next:
+    ctx: RuntimeContext
+    components: list[Component]
+
+
 async def run_siaga(
     ctx: RuntimeContext,
     components: list[Component],
@@ -36,17 +51,28 @@ async def run_siaga(
     duration: float | None = None,
     grace: float = GRACE_SECONDS,
     stop: asyncio.Event | None = None,
+    reload_config: ConfigReloader | None = None,
+    reload: asyncio.Event | None = None,
+    build: Callable[[RuntimeContext], list[Component]] | None = None,
 ) -> str | None:
     """Run ``components`` until SIGINT/SIGTERM (or ``duration`` seconds); return a failure message or None.
 
-    The runtime session is recorded in the store: started before the components, stopped after them.
+    With ``reload_config``, SIGHUP (or setting ``reload``) reads the config again: when it is valid,
+    the components stop (with their grace), are built again from the new config and start again; when
+    it is not, siaga says why in the log and goes on with the config it has. ``build`` makes the
+    components of a new context (default: the registration table, :func:`build_components`). The runtime session is
+    recorded in the store: started before the components, stopped after them; a reload is an event.
     """
     stop = stop or asyncio.Event()
+    reload = reload or asyncio.Event()
     loop = asyncio.get_running_loop()
     installed: list[signal.Signals] = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    handlers: list[tuple[signal.Signals, asyncio.Event]] = [(signal.SIGINT, stop), (signal.SIGTERM, stop)]
+    if reload_config is not None and hasattr(signal, "SIGHUP"):
+        handlers.append((signal.SIGHUP, reload))
+    for sig, event in handlers:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(sig, _on_signal, stop, sig)
+            loop.add_signal_handler(sig, _on_signal, event, sig)
             installed.append(sig)
     if duration is not None:
         loop.call_later(duration, stop.set)
@@ -67,13 +93,37 @@ async def run_siaga(
         return sid
 
     ctx.session_id = await ctx.run_db(_start)
-    log.info("siaga is running", extra={"session": ctx.session_id, "version": __version__})
+    session_id = ctx.session_id
+    log.info("siaga is running", extra={"session": session_id, "version": __version__})
+    failure: str | None = None
     try:
-        failure = await Supervisor(ctx, components, grace=grace).run(stop)
+        while True:
+            cycle_stop = asyncio.Event()
+            pending: list[_Next] = []
+            watcher = asyncio.create_task(
+                _watch(ctx, stop, reload, cycle_stop, reload_config, build or build_components, pending),
+                name="siaga:reload-watch",
+            )
+            try:
+                failure = await Supervisor(ctx, components, grace=grace).run(cycle_stop)
+            finally:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
+            if failure is not None or stop.is_set() or not pending:
+                break
+            ctx, components = pending[0].ctx, pending[0].components
+            reloaded_at = ctx.clock()
+            names = [c.name for c in components]
+            await ctx.run_db(
+                functools.partial(
+                    _record, kind="siaga.reloaded", at=reloaded_at, data={"session": session_id, "components": names}
+                )
+            )
+            log.info("config reloaded", extra={"session": session_id, "components": names})
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
-        session_id = ctx.session_id
         stopped = ctx.clock()
 
         def _stop(conn: Connection) -> None:
@@ -86,6 +136,68 @@ async def run_siaga(
     return failure
 
 
-def _on_signal(stop: asyncio.Event, sig: int) -> None:
-    log.info("signal received; stopping", extra={"signal": signal.Signals(sig).name})
-    stop.set()
+def _record(conn: Connection, *, kind: str, at: dt.datetime, data: dict[str, object]) -> None:
+    record_event(conn, kind, subject="siaga", actor="siaga", at=at, data=data)
+
+
+async def _watch(
+    ctx: RuntimeContext,
+    stop: asyncio.Event,
+    reload: asyncio.Event,
+    cycle_stop: asyncio.Event,
+    reload_config: ConfigReloader | None,
+    build: Callable[[RuntimeContext], list[Component]],
+    pending: list[_Next],
+) -> None:
+    """End the current cycle on stop, or on a reload request whose new config is good."""
+    while True:
+        waits = {asyncio.create_task(stop.wait()), asyncio.create_task(reload.wait())}
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
+        if stop.is_set():
+            cycle_stop.set()
+            return
+        reload.clear()
+        if reload_config is None:
+            continue
+        nxt = await _prepare_reload(ctx, reload_config, build)
+        if nxt is not None:
+            pending.append(nxt)
+            cycle_stop.set()
+            return
+
+
+async def _prepare_reload(
+    ctx: RuntimeContext, reload_config: ConfigReloader, build: Callable[[RuntimeContext], list[Component]]
+) -> _Next | None:
+    try:
+        loaded = await asyncio.to_thread(reload_config)
+    except ConfigError as exc:
+        log.error(
+            "the config has problems; going on with the one loaded before",
+            extra={"problems": [str(p) for p in exc.problems]},
+        )
+        return None
+    if loaded.config.store != ctx.config.store:
+        log.warning("store settings changed: they take effect at the next start, not on reload")
+    new_ctx = dataclasses.replace(
+        ctx, loaded=loaded, host=loaded.config.web.host, port=loaded.config.web.port,
+        services={}, component_states={},
+    )
+    try:
+        components = build(new_ctx)
+    except Exception as exc:
+        log.error("cannot build the components of the new config; going on with the old one",
+                  extra={"error": f"{type(exc).__name__}: {exc}"})
+        return None
+    return _Next(new_ctx, components)
+
+
+def _on_signal(event: asyncio.Event, sig: int) -> None:
+    name = signal.Signals(sig).name
+    log.info("signal received; reloading" if name == "SIGHUP" else "signal received; stopping",
+             extra={"signal": name})
+    event.set()

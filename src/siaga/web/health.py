@@ -32,6 +32,7 @@ async def healthz(ctx: RuntimeContext = Depends(get_ctx)) -> JSONResponse:
     body: dict[str, Any] = {
         "status": "ok" if db else "degraded",
         "version": __version__,
+        "site": ctx.config.site.name,
         "db": db,
         "session": ctx.session_id,
         "components": dict(ctx.component_states),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -88,6 +89,30 @@ def test_serve_answers_health_and_stops_cleanly_on_sigterm(site: Path, free_port
         kinds = [r.kind for r in conn.execute(select(events.c.kind).order_by(events.c.id))]
     engine.dispose()
     assert kinds == ["siaga.started", "siaga.stopped"]
+
+
+
+def test_sighup_reloads_the_config_and_keeps_the_session(site: Path, free_port: int) -> None:
+    proc = _siaga("serve", "--config", str(site), "--port", str(free_port))
+    try:
+        assert _wait_healthy(proc, free_port).json()["site"] == "Test site"
+        site.write_text("site: {name: Renamed site}\nstore: {data_dir: state}\n", encoding="utf-8")
+        proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 20
+        name = None
+        while time.monotonic() < deadline and name != "Renamed site":
+            time.sleep(0.1)
+            with contextlib.suppress(httpx.TransportError):
+                name = httpx.get(f"http://127.0.0.1:{free_port}/healthz", timeout=1).json()["site"]
+        assert name == "Renamed site"
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert len(_sessions(site.parent / "state" / "siaga.db")) == 1
+    assert "config reloaded" in err
 
 
 def test_sigint_stops_cleanly_too(site: Path, free_port: int) -> None:

@@ -62,7 +62,8 @@ async def test_healthz_says_ok_with_version_and_db(tmp_path: Path) -> None:
         resp = await client.get("/healthz")
     assert resp.status_code == 200
     assert resp.json() == {
-        "status": "ok", "version": __version__, "db": True, "session": None, "components": {"web": "running"}
+        "status": "ok", "version": __version__, "site": "Test", "db": True, "session": None,
+        "components": {"web": "running"},
     }
 
 

@@ -64,3 +64,38 @@ async def test_a_second_run_warns_about_an_unclean_first_one(
     with caplog.at_level(logging.WARNING, logger="siaga.runtime"):
         await run_siaga(ctx, [], duration=0.01, grace=1)
     assert "the previous run did not stop cleanly" in caplog.text
+
+
+async def test_reload_restarts_the_components_with_the_new_config(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path)
+    seen: list[str] = []
+    reload = asyncio.Event()
+    stop = asyncio.Event()
+    configs = iter(["site: {name: Second}\n", "site: {name: [not, valid]}\n", "site: {name: Third}\n"])
+
+    def reload_config() -> LoadedConfig:
+        return LoadedConfig(parse_config(next(configs), "t.yaml"), tmp_path / "siaga.yaml")
+
+    async def probe(c: RuntimeContext, stop_cycle: asyncio.Event) -> None:
+        seen.append(c.config.site.name)
+        await stop_cycle.wait()
+
+    async def driver() -> None:
+        for _ in range(3):
+            await asyncio.sleep(0.05)
+            reload.set()
+        await asyncio.sleep(0.1)
+        stop.set()
+
+    task = asyncio.create_task(driver())
+    failure = await run_siaga(
+        ctx, [Component("probe", probe)], stop=stop, reload=reload, reload_config=reload_config, grace=1,
+        build=lambda c: [Component("probe", probe)],
+    )
+    await task
+    assert failure is None
+    assert seen == ["Test", "Second", "Third"]  # the invalid config in between changed nothing
+    with ctx.engine.connect() as conn:
+        kinds = [r.kind for r in conn.execute(select(events).order_by(events.c.id))]
+        assert len(conn.execute(select(runtime_sessions)).all()) == 1
+    assert kinds == ["siaga.started", "siaga.reloaded", "siaga.reloaded", "siaga.stopped"]
