@@ -23,6 +23,7 @@ COMMAND_GROUPS: list[tuple[str, str]] = [
     ("audit", "siaga.cli.audit_cmd"),
     ("init", "siaga.cli.init_cmd"),
     ("checks", "siaga.cli.checks_cmd"),
+    ("backup", "siaga.cli.backup_cmd"),
 ]
 
 app = typer.Typer(

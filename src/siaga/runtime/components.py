@@ -46,6 +46,7 @@ COMPONENTS: list[str] = [
     "siaga.inventory.component:component",  # ctx.service("inventory", Inventory)
     "siaga.runtime.heartbeat:component",
     "siaga.sources.component:component",  # ingest, rules, alert manager, readings writer (provides services)
+    "siaga.backup.component:component",
     "siaga.web.server:component",
     "siaga.checks.engine:component",
 ]

@@ -27,6 +27,7 @@ TABLE_MODULES: list[str] = [
     "siaga.readings.tables",
     "siaga.alerts.tables",
     "siaga.checks.tables",
+    "siaga.backup.tables",
 ]
 
 # An id column that is BIGINT on PostgreSQL and INTEGER (rowid alias, autoincrement) on SQLite.

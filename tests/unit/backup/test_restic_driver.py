@@ -76,9 +76,7 @@ def test_failures_are_classified(code: int, stderr: str, kind: ResticFailure) ->
 
 
 def test_unreachable_names_the_cause() -> None:
-    err = classify(
-        1, "subprocess ssh: ssh: connect to host 127.0.0.1 port 1: Connection refused\n", repository="c"
-    )
+    err = classify(1, "subprocess ssh: ssh: connect to host 127.0.0.1 port 1: Connection refused\n", repository="c")
     assert "Connection refused" in err.message
 
 

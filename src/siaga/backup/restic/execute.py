@@ -83,12 +83,21 @@ async def interrupt(proc: asyncio.subprocess.Process, grace_s: float = INTERRUPT
 class RunningRestic:
     """A started restic whose stdin siaga feeds (database dumps); stdout and stderr are drained meanwhile."""
 
-    def __init__(self, proc: asyncio.subprocess.Process, args: tuple[str, ...], started: float) -> None:
+    def __init__(
+        self,
+        proc: asyncio.subprocess.Process,
+        args: tuple[str, ...],
+        started: float,
+        *,
+        drain_stdout: bool = True,
+    ) -> None:
         self.proc = proc
         self.args = args
         self.started = started
         assert proc.stdout is not None and proc.stderr is not None
-        self._out = asyncio.ensure_future(proc.stdout.read())
+        self._out: asyncio.Future[bytes] | None = (
+            asyncio.ensure_future(proc.stdout.read()) if drain_stdout else None
+        )
         self._err = asyncio.ensure_future(proc.stderr.read())
 
     async def write(self, data: bytes) -> None:
@@ -107,7 +116,8 @@ class RunningRestic:
 
     async def wait(self) -> Completed:
         code = await self.proc.wait()
-        out, err = await asyncio.gather(self._out, self._err)
+        out = await self._out if self._out is not None else b""
+        err = await self._err
         return Completed(
             self.args, code, out, err.decode("utf-8", "replace"), time.monotonic() - self.started
         )
@@ -136,13 +146,15 @@ async def started(
     *,
     environ: Mapping[str, str] | None = None,
     secrets: Sequence[str] = (),
+    drain_stdout: bool = True,
 ) -> AsyncIterator[RunningRestic]:
-    """Start restic with a pipe on stdin; on any exit from the block that did not finish it, SIGINT."""
+    """Start restic with a pipe on stdin; on any exit from the block that did not finish it, SIGINT.
+    With ``drain_stdout=False`` the caller reads ``proc.stdout`` itself (``restic dump``)."""
     with repo.password_path(environ) as password_file:
         env = restic_env(password_file, environ=environ)
         log.info("restic: %s", masked(args, secrets))
         proc = await _spawn(args, env, stdin=asyncio.subprocess.PIPE)
-        running = RunningRestic(proc, tuple(args), time.monotonic())
+        running = RunningRestic(proc, tuple(args), time.monotonic(), drain_stdout=drain_stdout)
         try:
             yield running
         finally:

@@ -1,0 +1,265 @@
+"""Reading and writing the backup tables (runs, manifests, snapshots, drills, checks)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, and_, func, insert, select, update
+
+from siaga.backup.manifest import DatabaseManifest, FileManifest, load_manifest
+from siaga.backup.tables import backup_checks, backup_drills, backup_manifests, backup_runs, backup_snapshots
+
+KEEP_MANIFESTS = 5  # per job: enough for the snapshots drills look at, and the hash cache
+
+
+def start_run(
+    engine: Engine,
+    *,
+    job: str | None,
+    target: str,
+    operation: str,
+    at: dt.datetime,
+    run_tag: str | None = None,
+    scheduled: bool = False,
+) -> int:
+    with engine.begin() as conn:
+        result = conn.execute(
+            insert(backup_runs).values(
+                job=job,
+                target=target,
+                operation=operation,
+                run_tag=run_tag,
+                scheduled=scheduled,
+                started_at=at,
+            )
+        )
+        key = result.inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
+
+def finish_run(engine: Engine, run_id: int, *, at: dt.datetime, ok: bool, **values: Any) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            update(backup_runs).where(backup_runs.c.id == run_id).values(finished_at=at, ok=ok, **values)
+        )
+
+
+def save_manifest(
+    engine: Engine, *, run_tag: str, job: str, at: dt.datetime, manifest: FileManifest | DatabaseManifest
+) -> None:
+    if isinstance(manifest, FileManifest):
+        kind, count, total = "files", len(manifest.files), manifest.total_bytes
+    else:
+        kind, count, total = "database", len(manifest.tables), manifest.size
+    with engine.begin() as conn:
+        conn.execute(
+            insert(backup_manifests).values(
+                run_tag=run_tag,
+                job=job,
+                created_at=at,
+                kind=kind,
+                file_count=count,
+                total_bytes=total,
+                data=manifest.to_bytes(),
+            )
+        )
+        old = (
+            conn.execute(
+                select(backup_manifests.c.run_tag)
+                .where(backup_manifests.c.job == job)
+                .order_by(backup_manifests.c.created_at.desc())
+                .offset(KEEP_MANIFESTS)
+            )
+            .scalars()
+            .all()
+        )
+        if old:
+            conn.execute(backup_manifests.delete().where(backup_manifests.c.run_tag.in_(old)))
+
+
+def manifest_for(engine: Engine, run_tag: str) -> FileManifest | DatabaseManifest | None:
+    with engine.connect() as conn:
+        blob = conn.execute(
+            select(backup_manifests.c.data).where(backup_manifests.c.run_tag == run_tag)
+        ).scalar()
+    return load_manifest(blob) if blob is not None else None
+
+
+def latest_file_manifest(engine: Engine, job: str) -> FileManifest | None:
+    with engine.connect() as conn:
+        blob = conn.execute(
+            select(backup_manifests.c.data)
+            .where(and_(backup_manifests.c.job == job, backup_manifests.c.kind == "files"))
+            .order_by(backup_manifests.c.created_at.desc())
+            .limit(1)
+        ).scalar()
+    if blob is None:
+        return None
+    found = load_manifest(blob)
+    return found if isinstance(found, FileManifest) else None
+
+
+def record_snapshot(
+    engine: Engine,
+    *,
+    target: str,
+    snapshot_id: str,
+    job: str,
+    run_tag: str | None,
+    taken_at: dt.datetime,
+    seen_at: dt.datetime,
+) -> None:
+    with engine.begin() as conn:
+        exists = conn.execute(
+            select(backup_snapshots.c.id).where(
+                and_(backup_snapshots.c.target == target, backup_snapshots.c.snapshot_id == snapshot_id)
+            )
+        ).scalar()
+        if exists is None:
+            conn.execute(
+                insert(backup_snapshots).values(
+                    target=target,
+                    snapshot_id=snapshot_id,
+                    job=job,
+                    run_tag=run_tag,
+                    taken_at=taken_at,
+                    seen_at=seen_at,
+                )
+            )
+
+
+def mark_verified(engine: Engine, *, target: str, snapshot_id: str, at: dt.datetime) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            update(backup_snapshots)
+            .where(and_(backup_snapshots.c.target == target, backup_snapshots.c.snapshot_id == snapshot_id))
+            .values(verified_at=at)
+        )
+
+
+def mark_forgotten(engine: Engine, *, target: str, snapshot_ids: list[str], at: dt.datetime) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            update(backup_snapshots)
+            .where(
+                and_(backup_snapshots.c.target == target, backup_snapshots.c.snapshot_id.in_(snapshot_ids))
+            )
+            .values(forgotten_at=at)
+        )
+
+
+def verified_snapshot_ids(engine: Engine, target: str) -> dict[str, dt.datetime]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(backup_snapshots.c.snapshot_id, backup_snapshots.c.verified_at).where(
+                and_(backup_snapshots.c.target == target, backup_snapshots.c.verified_at.is_not(None))
+            )
+        ).all()
+    return {r[0]: r[1] for r in rows}
+
+
+def newest_snapshot_time(
+    engine: Engine, *, job: str, targets: list[str], verified: bool = False
+) -> dt.datetime | None:
+    cond = [
+        backup_snapshots.c.job == job,
+        backup_snapshots.c.target.in_(targets),
+        backup_snapshots.c.forgotten_at.is_(None),
+    ]
+    if verified:
+        cond.append(backup_snapshots.c.verified_at.is_not(None))
+    with engine.connect() as conn:
+        value = conn.execute(select(func.max(backup_snapshots.c.taken_at)).where(and_(*cond))).scalar()
+    if isinstance(value, str):  # SQLite's max() loses the column type
+        value = dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
+    return value
+
+
+@dataclass(frozen=True)
+class RunRow:
+    id: int
+    job: str | None
+    target: str
+    operation: str
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    ok: bool | None
+    snapshot_id: str | None
+    bytes_added: int | None
+    duration_s: float | None
+    error_kind: str | None
+    error: str | None
+
+
+def last_run(engine: Engine, job: str, operation: str = "backup", *, ok: bool | None = None) -> RunRow | None:
+    cond = [backup_runs.c.job == job, backup_runs.c.operation == operation]
+    if ok is not None:
+        cond.append(backup_runs.c.ok.is_(ok))
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(
+                backup_runs.c.id,
+                backup_runs.c.job,
+                backup_runs.c.target,
+                backup_runs.c.operation,
+                backup_runs.c.started_at,
+                backup_runs.c.finished_at,
+                backup_runs.c.ok,
+                backup_runs.c.snapshot_id,
+                backup_runs.c.bytes_added,
+                backup_runs.c.duration_s,
+                backup_runs.c.error_kind,
+                backup_runs.c.error,
+            )
+            .where(and_(*cond))
+            .order_by(backup_runs.c.started_at.desc(), backup_runs.c.id.desc())
+            .limit(1)
+        ).first()
+    return RunRow(**row._mapping) if row is not None else None
+
+
+def record_drill(engine: Engine, **values: Any) -> int:
+    with engine.begin() as conn:
+        key = conn.execute(insert(backup_drills).values(**values)).inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
+
+def last_drill(engine: Engine, job: str) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        row = (
+            conn.execute(
+                select(backup_drills)
+                .where(backup_drills.c.job == job)
+                .order_by(backup_drills.c.started_at.desc(), backup_drills.c.id.desc())
+                .limit(1)
+            )
+            .mappings()
+            .first()
+        )
+    return dict(row) if row is not None else None
+
+
+def record_check(engine: Engine, **values: Any) -> int:
+    with engine.begin() as conn:
+        key = conn.execute(insert(backup_checks).values(**values)).inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
+
+def last_check(engine: Engine, target: str) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        row = (
+            conn.execute(
+                select(backup_checks)
+                .where(backup_checks.c.target == target)
+                .order_by(backup_checks.c.started_at.desc(), backup_checks.c.id.desc())
+                .limit(1)
+            )
+            .mappings()
+            .first()
+        )
+    return dict(row) if row is not None else None
