@@ -45,7 +45,7 @@ def _service_line(svc: ServiceHit, width: int, name_width: int) -> str:
         line += "  " + (
             _("(degraded: it still runs elsewhere)")
             if svc.direct
-            else _("(degraded: what it needs still runs elsewhere)")
+            else _("(degraded)")
         )
     return line
 
