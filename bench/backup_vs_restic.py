@@ -27,12 +27,12 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from siaga.backup.manager import BackupManager  # noqa: E402
-from siaga.backup.restic.binary import find_restic  # noqa: E402
-from siaga.backup.restic.commands import backup_paths_command, job_tag  # noqa: E402
-from siaga.backup.restic.repository import Repository  # noqa: E402
-from siaga.config import parse_config  # noqa: E402
-from siaga.store import create_engine_for, sqlite_url, upgrade  # noqa: E402
+from siaga.backup.manager import BackupManager
+from siaga.backup.restic.binary import find_restic
+from siaga.backup.restic.commands import backup_paths_command, job_tag
+from siaga.backup.restic.repository import Repository
+from siaga.config import parse_config
+from siaga.store import create_engine_for, sqlite_url, upgrade
 
 SMALL_FILES = 20_000
 LARGE_FILES = 4
