@@ -24,6 +24,10 @@ COMMAND_GROUPS: list[tuple[str, str]] = [
     ("init", "siaga.cli.init_cmd"),
     ("checks", "siaga.cli.checks_cmd"),
     ("backup", "siaga.cli.backup_cmd"),
+    ("readings", "siaga.cli.readings_cmd"),
+    ("status", "siaga.cli.status_cmd"),
+    ("alerts", "siaga.cli.alerts_cmd"),
+    ("incidents", "siaga.cli.incidents_cmd"),
 ]
 
 app = typer.Typer(

@@ -23,6 +23,12 @@ from siaga.rules.resolve import BandSpec, SensorRules, dew_point_pairs, resolve_
 from siaga.rules.threshold import LevelMachine, LevelSpec, LevelState
 
 STALE_RULE = "sensor.stale"
+# On/off rules: (summary when on, summary when off).
+_ALARMS: dict[str, tuple[str, str]] = {
+    "leak": ("water detected by {subject}", "{subject} is dry again"),
+    "smoke": ("smoke detected by {subject}", "{subject} is clear again"),
+    "ups_on_battery": ("UPS on battery ({subject})", "UPS back on mains ({subject})"),
+}
 RATE_RULE = "temperature.rate"
 
 
@@ -107,7 +113,12 @@ class _Band:
             params.update(extra)
         what = self.rule.split(".")[0].replace("_", " ")
         where = _place(self.sensor)
-        if active:
+        alarm = _ALARMS.get(self.rule)
+        if alarm is not None:
+            summary = (alarm[0] if active else alarm[1]).format(subject=self.subject) + (
+                f" ({where})" if where and active else ""
+            )
+        elif active:
             shown = _fmt(value, self.unit) if value is not None else "?"
             summary = (
                 f"{what} {shown} {direction} {_fmt(level.fire, self.unit)} on {self.subject}"

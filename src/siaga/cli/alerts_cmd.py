@@ -1,0 +1,194 @@
+"""``siaga alerts``: list alerts, show one with its timeline, acknowledge, resolve, add a note.
+
+Acknowledging here writes to the store; a running ``siaga serve`` takes it up within seconds and
+tells its subscribers (the notifier stops escalating).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import typer
+
+from siaga.alerts.model import Alert
+from siaga.cli.common import ConfigOption, ExitCode, fail, load_or_exit
+from siaga.cli.sensing_common import local, open_store, site_zone, table
+from siaga.i18n import _, get_language
+from siaga.money import format_rupiah
+from siaga.store.types import utcnow
+
+STATES = ("pending", "firing", "acknowledged", "resolved")
+SEVERITIES = ("info", "warning", "critical")
+ACTIVE = ("pending", "firing", "acknowledged")
+
+app = typer.Typer(
+    help=_("Alerts: list (active by default), show, acknowledge, resolve, note."),
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+
+
+def _by_default() -> str:
+    return os.environ.get("SIAGA_USER") or os.environ.get("USER") or "cli"
+
+
+def _check(values: list[str] | None, allowed: tuple[str, ...], option: str) -> list[str]:
+    out: list[str] = []
+    for v in values or []:
+        for part in v.split(","):
+            part = part.strip()
+            if part == "active" and option == "--state":
+                out += list(ACTIVE)
+            elif part not in allowed:
+                fail(_("{option} must be one of {choices} (got {value!r})").format(
+                    option=option, choices=", ".join(allowed), value=part), ExitCode.USAGE)
+            else:
+                out.append(part)
+    return out
+
+
+@app.callback()
+def list_alerts(
+    ctx: typer.Context,
+    state: list[str] = typer.Option(
+        None, "--state", help=_("pending, firing, acknowledged, resolved or active (default: active).")
+    ),
+    severity: list[str] = typer.Option(None, "--severity", help=_("info, warning or critical.")),
+    show_all: bool = typer.Option(False, "--all", help=_("Resolved alerts too.")),
+    limit: int = typer.Option(50, "--limit", help=_("At most this many, newest first.")),
+    as_json: bool = typer.Option(False, "--json", help=_("Print JSON instead.")),
+    config: str = ConfigOption,
+) -> None:
+    """List alerts, newest first (the active ones unless --state or --all says otherwise)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from siaga.alerts import store
+
+    states = _check(state, STATES, "--state") or (list(STATES) if show_all else list(ACTIVE))
+    severities = _check(severity, SEVERITIES, "--severity")
+    loaded = load_or_exit(config)
+    zone = site_zone(loaded)
+    engine = open_store(loaded)
+    with engine.connect() as conn:
+        alerts = store.list_alerts(conn, states=states, severities=severities or None, limit=limit)
+    if as_json:
+        typer.echo(json.dumps([_alert_json(a) for a in alerts], indent=1))
+        return
+    if not alerts:
+        typer.echo(_("no alerts"))
+        return
+    rows = [
+        [f"#{a.id}", a.severity.value, a.state.value, a.rule, a.subject, local(a.started_at, zone),
+         a.acknowledged_by or "", f"#{a.incident_id}" if a.incident_id else "",
+         format_rupiah(a.impact.value_at_risk, get_language()) if a.impact.value_at_risk else ""]
+        for a in alerts
+    ]
+    typer.echo(table(rows, ["id", _("severity"), _("state"), _("rule"), _("subject"), _("since"), _("ack by"),
+                            _("incident"), _("at risk")]))
+
+
+def _alert_json(a: Alert) -> dict[str, object]:
+    import dataclasses
+
+    d: dict[str, object] = dataclasses.asdict(a)
+    for k, v in list(d.items()):
+        if hasattr(v, "isoformat"):
+            d[k] = v.isoformat()
+        elif hasattr(v, "value"):
+            d[k] = v.value
+    return d
+
+
+@app.command("show")
+def show(alert_id: int = typer.Argument(..., help=_("Alert id.")), config: str = ConfigOption) -> None:
+    """An alert with what is at stake and its timeline."""
+    from siaga.alerts import store
+
+    loaded = load_or_exit(config)
+    zone = site_zone(loaded)
+    engine = open_store(loaded)
+    with engine.connect() as conn:
+        alert = store.get_alert(conn, alert_id)
+        if alert is None:
+            fail(_("no alert #{id}").format(id=alert_id))
+        events = store.events_of(conn, [alert_id])
+    imp = alert.impact
+    typer.echo(f"#{alert.id} [{alert.severity.value}] {alert.state.value}: {alert.summary}")
+    typer.echo(_("rule {rule} on {kind} {subject}; incident {incident}").format(
+        rule=alert.rule, kind=alert.subject_kind.value, subject=alert.subject,
+        incident=f"#{alert.incident_id}" if alert.incident_id else "-"))
+    place = " / ".join(p for p in (imp.room, imp.rack, imp.zone) if p)
+    if place:
+        typer.echo(_("where: {place}").format(place=place))
+    if imp.devices:
+        typer.echo(_("devices: {devices}").format(devices=", ".join(imp.devices)))
+    if imp.services:
+        typer.echo(_("services: {services}").format(services=", ".join(imp.services)))
+    if imp.value_at_risk:
+        typer.echo(_("at risk: {amount}").format(amount=format_rupiah(imp.value_at_risk, get_language())))
+    for e in events:
+        who = f" {e.by}" if e.by else ""
+        via = f" ({e.via})" if e.via else ""
+        note = f": {e.note}" if e.note else ""
+        typer.echo(f"  {local(e.at, zone, seconds=True)}  {e.event} [{e.severity.value}]{who}{via}{note}")
+
+
+@app.command("ack")
+def ack(
+    alert_id: int = typer.Argument(..., help=_("Alert id.")),
+    by: str = typer.Option(None, "--by", help=_("Who takes it (default: $USER).")),
+    note: str = typer.Option(None, "--note", help=_("What you are doing about it.")),
+    config: str = ConfigOption,
+) -> None:
+    """Acknowledge an alert: you take responsibility; escalation stops."""
+    from siaga.alerts import store
+
+    loaded = load_or_exit(config)
+    engine = open_store(loaded)
+    try:
+        with engine.begin() as conn:
+            alert = store.acknowledge(conn, alert_id, by or _by_default(), utcnow(), via="cli", note=note)
+    except store.AlertError as exc:
+        fail(str(exc))
+    typer.echo(_("alert #{id} acknowledged by {by}").format(id=alert.id, by=alert.acknowledged_by))
+
+
+@app.command("resolve")
+def resolve(
+    alert_id: int = typer.Argument(..., help=_("Alert id.")),
+    by: str = typer.Option(None, "--by", help=_("Who resolves it (default: $USER).")),
+    note: str = typer.Option(None, "--note", help=_("Why.")),
+    config: str = ConfigOption,
+) -> None:
+    """Resolve an alert by hand (if its condition comes back, a new alert opens)."""
+    from siaga.alerts import store
+
+    loaded = load_or_exit(config)
+    engine = open_store(loaded)
+    try:
+        with engine.begin() as conn:
+            alert = store.resolve(conn, alert_id, by or _by_default(), utcnow(), via="cli", note=note)
+    except store.AlertError as exc:
+        fail(str(exc))
+    typer.echo(_("alert #{id} resolved").format(id=alert.id))
+
+
+@app.command("note")
+def note(
+    alert_id: int = typer.Argument(..., help=_("Alert id.")),
+    text: str = typer.Argument(..., help=_("The note.")),
+    by: str = typer.Option(None, "--by", help=_("Who writes it (default: $USER).")),
+    config: str = ConfigOption,
+) -> None:
+    """Add a note to an alert's timeline."""
+    from siaga.alerts import store
+
+    loaded = load_or_exit(config)
+    engine = open_store(loaded)
+    try:
+        with engine.begin() as conn:
+            store.add_note(conn, alert_id, by or _by_default(), text, utcnow(), via="cli")
+    except store.AlertError as exc:
+        fail(str(exc))
+    typer.echo(_("note added to alert #{id}").format(id=alert_id))

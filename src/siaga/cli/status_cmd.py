@@ -1,0 +1,106 @@
+"""``siaga status``: is siaga running, what came in (and what was refused, why), which sensors are silent,
+which alerts are active.
+
+Other features add their own lines by appending a function ``(loaded, engine) -> list[str]`` to
+:data:`STATUS_SECTIONS` (one line in their module).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import typer
+from sqlalchemy import Engine, select
+
+from siaga.cli.common import ConfigOption, load_or_exit
+from siaga.cli.sensing_common import age, local, open_store, site_zone, table
+from siaga.config import LoadedConfig
+from siaga.i18n import _, get_language
+from siaga.kinds import SENSOR_KINDS
+from siaga.money import format_rupiah
+from siaga.store.types import utcnow
+
+STATUS_SECTIONS: list[Callable[[LoadedConfig, Engine], list[str]]] = []
+
+
+def _running(loaded: LoadedConfig) -> str:
+    import httpx
+
+    web = loaded.config.web
+    host = "127.0.0.1" if web.host in ("0.0.0.0", "::") else web.host
+    url = f"http://{host}:{web.port}/healthz"
+    try:
+        r = httpx.get(url, timeout=0.5)
+        data = r.json()
+    except (httpx.HTTPError, ValueError):
+        return _("siaga serve: not answering on {url}").format(url=url)
+    comps = data.get("components") or {}
+    failing = sorted(n for n, s in comps.items() if s not in ("running",)) if isinstance(comps, dict) else []
+    line = _("siaga serve: running on {url} (session {session}, db {db})").format(
+        url=url.removesuffix("/healthz"), session=data.get("session"), db=data.get("db"))
+    if failing:
+        line += "; " + _("not running: {names}").format(names=", ".join(failing))
+    return line
+
+
+def status_command(config: str = ConfigOption) -> None:
+    """What siaga sees now: the running instance, ingest counters, silent sensors, active alerts."""
+    from siaga.alerts import store as alert_store
+    from siaga.readings.query import last_readings
+    from siaga.readings.tables import ingest_counters
+
+    loaded = load_or_exit(config)
+    cfg = loaded.config
+    zone = site_zone(loaded)
+    engine = open_store(loaded)
+    now = utcnow()
+    typer.echo(_running(loaded))
+    with engine.connect() as conn:
+        counters = dict(conn.execute(select(ingest_counters.c.reason, ingest_counters.c.count)).all())
+        last = last_readings(conn)
+        active = alert_store.list_alerts(conn, states=alert_store.ACTIVE_STATES, limit=1000)
+    accepted = counters.pop("accepted", 0)
+    refused = sum(counters.values())
+    typer.echo("")
+    typer.echo(_("readings: {accepted} accepted, {refused} refused").format(accepted=accepted, refused=refused))
+    for reason, n in sorted(counters.items(), key=lambda kv: -kv[1]):
+        typer.echo(f"  {reason}: {n}")
+    typer.echo("")
+    rows = []
+    stale = 0
+    for s in cfg.sensors:
+        kind = SENSOR_KINDS[s.kind]
+        r = last.get(s.id)
+        limit = dt.timedelta(seconds=3 * (s.interval_s or kind.interval_s))
+        if r is None:
+            rows.append([s.id, s.kind, "-", "-", _("never reported")])
+            stale += 1
+            continue
+        silent = now - r.received_at > limit
+        stale += silent
+        value = f"{r.value:g} {kind.unit}".strip()
+        rows.append([s.id, s.kind, value, age(now - r.received_at), _("STALE") if silent else ""])
+    typer.echo(_("sensors: {n}, silent: {stale}").format(n=len(cfg.sensors), stale=stale))
+    if rows:
+        typer.echo(table(rows, [_("sensor"), _("kind"), _("last value"), _("age"), ""]))
+    typer.echo("")
+    if not active:
+        typer.echo(_("active alerts: none"))
+    else:
+        typer.echo(_("active alerts: {n}").format(n=len(active)))
+        typer.echo(table(
+            [[f"#{a.id}", a.severity.value, a.state.value, a.summary[:60], local(a.started_at, zone),
+              format_rupiah(a.impact.value_at_risk, get_language()) if a.impact.value_at_risk else ""] for a in active],
+            ["id", _("severity"), _("state"), _("what"), _("since"), _("at risk")],
+        ))
+    for section in STATUS_SECTIONS:
+        typer.echo("")
+        for line in section(loaded, engine):
+            typer.echo(line)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("status", help=_("What siaga sees now: ingest counters, silent sensors, active alerts."))(
+        status_command
+    )

@@ -1,0 +1,97 @@
+"""Readings in the store: bulk writes, rollups (late readings too), retention, queries by resolution."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from siaga.config.readings import ReadingsConfig
+from siaga.readings.query import last_readings, pick_resolution, query
+from siaga.readings.rollup import RollupMaintainer, apply_retention, rollup_range
+from siaga.readings.tables import readings, readings_1h, readings_1m
+from siaga.readings.writer import write_rows
+from siaga.sources.ingest import to_ms
+
+pytestmark = pytest.mark.integration
+
+T0 = dt.datetime(2025, 7, 16, 1, 0, tzinfo=dt.UTC)
+
+
+def ms(seconds: float) -> int:
+    return to_ms(T0) + int(seconds * 1000)
+
+
+def count(engine: Engine, table: object) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())  # type: ignore[arg-type]
+
+
+def test_rollups_hold_min_max_avg_and_count(db_engine: Engine) -> None:
+    rows = [("t1", ms(i * 10), 20.0 + i) for i in range(12)]  # two minutes, six readings each
+    rows += [("t2", ms(5), 1.0)]
+    write_rows(db_engine, rows, {"accepted": 13}, T0)
+    rollup_range(db_engine, ms(0), ms(3600))
+    with db_engine.connect() as conn:
+        series = query(conn, "t1", T0, T0 + dt.timedelta(minutes=2), "1m")
+        hours = query(conn, "t1", T0, T0 + dt.timedelta(hours=1), "1h")
+    assert [(p.min, p.max, p.avg, p.count) for p in series.points] == [(20, 25, 22.5, 6), (26, 31, 28.5, 6)]
+    assert [(p.min, p.max, p.avg, p.count) for p in hours.points] == [(20, 31, 25.5, 12)]
+
+
+def test_a_late_reading_is_rolled_up_into_its_old_bucket(db_engine: Engine) -> None:
+    cfg = ReadingsConfig()
+    now = T0 + dt.timedelta(hours=2)
+    maint = RollupMaintainer(db_engine, cfg, clock=lambda: now)
+    write_rows(db_engine, [("t1", ms(30), 10.0)], None, T0)
+    maint.run_once(now)
+    write_rows(db_engine, [("t1", ms(40), 30.0)], None, now)  # arrives after its minute was rolled up
+    maint.mark_dirty(ms(40))
+    maint.run_once(now + dt.timedelta(seconds=30))
+    with db_engine.connect() as conn:
+        (p,) = query(conn, "t1", T0, T0 + dt.timedelta(minutes=1), "1m").points
+        (h,) = query(conn, "t1", T0, T0 + dt.timedelta(hours=1), "1h").points
+    assert (p.min, p.max, p.count) == (10.0, 30.0, 2)
+    assert h.count == 2
+
+
+def test_queries_finish_the_buckets_the_rollup_has_not_reached_from_raw(db_engine: Engine) -> None:
+    write_rows(db_engine, [("t1", ms(i * 60), float(i)) for i in range(10)], None, T0)
+    rollup_range(db_engine, ms(0), ms(300))  # only the first five minutes rolled up, no watermark yet
+    with db_engine.connect() as conn:
+        series = query(conn, "t1", T0, T0 + dt.timedelta(minutes=10), "1m")
+    assert [p.avg for p in series.points] == [float(i) for i in range(10)]
+
+
+def test_retention_drops_old_raw_readings_and_keeps_rollups(db_engine: Engine) -> None:
+    old = T0 - dt.timedelta(days=40)
+    write_rows(db_engine, [("t1", to_ms(old), 1.0), ("t1", ms(0), 2.0)], None, T0)
+    rollup_range(db_engine, to_ms(old), ms(60))
+    deleted = apply_retention(db_engine, ReadingsConfig(), T0)
+    assert deleted["readings"] == 1 and deleted["readings_1m"] == 0
+    assert count(db_engine, readings) == 1
+    assert count(db_engine, readings_1m) == 2 and count(db_engine, readings_1h) == 2
+    deleted = apply_retention(db_engine, ReadingsConfig(minute_retention=86400), T0)
+    assert deleted["readings_1m"] == 1 and "readings_1h" not in deleted  # hours are kept forever
+
+
+def test_the_latest_reading_per_sensor_never_goes_back_in_time(db_engine: Engine) -> None:
+    write_rows(db_engine, [("t1", ms(100), 5.0), ("t1", ms(50), 4.0), ("t2", ms(1), 1.0)], None, T0)
+    write_rows(db_engine, [("t1", ms(90), 3.0)], None, T0 + dt.timedelta(seconds=200))
+    with db_engine.connect() as conn:
+        last = last_readings(conn)
+    assert last["t1"].value == 5.0 and last["t1"].ts == T0 + dt.timedelta(seconds=100)
+    assert last["t2"].value == 1.0
+
+
+def test_a_large_batch_is_written_in_one_go(db_engine: Engine) -> None:
+    rows = [(f"s{i % 50}", ms(i / 100), float(i % 97)) for i in range(20_000)]
+    write_rows(db_engine, rows, {"accepted": 20_000}, T0)
+    assert count(db_engine, readings) == 20_000
+
+
+def test_resolution_follows_the_span() -> None:
+    assert pick_resolution(T0, T0 + dt.timedelta(hours=1)) == "raw"
+    assert pick_resolution(T0, T0 + dt.timedelta(days=2)) == "1m"
+    assert pick_resolution(T0, T0 + dt.timedelta(days=30)) == "1h"

@@ -1,0 +1,92 @@
+"""The sensing core inside `siaga serve` (nothing accepted is lost on stop) and its commands."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from siaga.cli.main import app
+from siaga.config import load_config
+from siaga.readings.tables import readings
+from siaga.runtime import Component, RuntimeContext
+from siaga.runtime.serve import run_siaga
+from siaga.sources.component import component as sensing_component
+from siaga.sources.ingest import Ingest
+from siaga.sources.reading import RawReading
+from siaga.store import create_engine_for, database_url, upgrade
+
+pytestmark = pytest.mark.integration
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "src" / "siaga" / "examples" / "bontang.yaml"
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    path = tmp_path / "siaga.yaml"
+    shutil.copy(EXAMPLE, path)
+    return path
+
+
+def _ctx(site: Path) -> RuntimeContext:
+    loaded = load_config(site)
+    engine = create_engine_for(database_url(loaded))
+    upgrade(engine)
+    return RuntimeContext(loaded=loaded, engine=engine)
+
+
+async def test_a_normal_stop_writes_what_sources_hand_over_while_stopping(site: Path) -> None:
+    ctx = _ctx(site)
+    sent = 0
+
+    async def source(c: RuntimeContext, stop: asyncio.Event) -> None:
+        nonlocal sent
+        ingest = c.service("sources.ingest", Ingest)
+        while not stop.is_set():
+            ingest.ingest([RawReading("temp-r1-top", 24.0) for _ in range(100)])
+            sent += 100
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.3)  # a source draining its own queue after stop
+        ingest.ingest([RawReading("temp-r1-top", 25.0) for _ in range(1000)])
+        sent += 1000
+
+    components = [*sensing_component(ctx), Component("fake-source", source)]
+    failure = await run_siaga(ctx, components, duration=0.5, grace=5)
+    assert failure is None
+    with ctx.engine.connect() as conn:
+        stored = conn.execute(select(func.count()).select_from(readings)).scalar_one()
+    assert stored == sent and sent > 1000
+
+
+def test_alert_commands_list_ack_and_show(site: Path) -> None:
+    ctx = _ctx(site)
+    [*_comps] = sensing_component(ctx)
+    ingest = ctx.service("sources.ingest", Ingest)
+    ingest.ingest([RawReading("leak-r1-ceiling", True), RawReading("temp-r1-top", 24.0)])
+    ctx.services["readings.writer"].flush_sync()  # type: ignore[attr-defined]
+    runner = CliRunner()
+    cfg = ["--config", str(site)]
+    out = runner.invoke(app, ["--lang", "en", "alerts", *cfg])
+    assert out.exit_code == 0, out.output
+    assert "leak-r1-ceiling" in out.output and "critical" in out.output
+    out = runner.invoke(app, ["--lang", "en", "alerts", "ack", "1", "--by", "andi", "--note", "on my way", *cfg])
+    assert out.exit_code == 0 and "acknowledged by andi" in out.output
+    out = runner.invoke(app, ["--lang", "en", "alerts", "ack", "1", "--by", "andi", *cfg])
+    assert out.exit_code == 1 and "already acknowledged" in out.output
+    out = runner.invoke(app, ["--lang", "en", "alerts", "show", "1", *cfg])
+    assert "srv-web-1" in out.output and "on my way" in out.output
+    out = runner.invoke(app, ["--lang", "en", "alerts", "--state", "firing,nonsense", *cfg])
+    assert out.exit_code == 2
+    out = runner.invoke(app, ["--lang", "en", "incidents", "show", "1", *cfg])
+    assert out.exit_code == 0 and "water detected by leak-r1-ceiling" in out.output
+    out = runner.invoke(app, ["--lang", "en", "status", *cfg])
+    assert out.exit_code == 0, out.output
+    assert "2 accepted" in out.output and "never reported" in out.output and "#1" in out.output
+    out = runner.invoke(app, ["--lang", "en", "readings", "temp-r1-top", "--since", "1h", *cfg])
+    assert out.exit_code == 0 and "24" in out.output
+    out = runner.invoke(app, ["--lang", "en", "readings", "temp-r1-tpo", *cfg])
+    assert out.exit_code == 2 and "did you mean 'temp-r1-top'" in out.output
