@@ -1,37 +1,175 @@
-"""One error shape for every JSON answer that fails: ``{"error": {"status", "message", "fields"?}}``."""
+"""One error shape for every API error: ``{"error": {"code": ..., "message": ..., "details": ...}}``.
+
+API routes raise :class:`ApiError`; FastAPI's own 404/405/422 and any uncaught exception (500) are turned
+into the same shape by :func:`install_error_handlers`. Pages (paths outside ``/api``) get a short HTML
+page instead, and a 401 on a page sends the browser to the login form.
+"""
 
 from __future__ import annotations
 
+import logging
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+log = logging.getLogger("siaga.web")
 
-def error_body(status: int, message: str, fields: list[dict[str, str]] | None = None) -> dict[str, object]:
-    """The JSON body of an error answer."""
-    error: dict[str, object] = {"status": status, "message": message}
-    if fields:
-        error["fields"] = fields
-    return {"error": error}
+API_PREFIX = "/api/"
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
-    return JSONResponse(
-        error_body(exc.status_code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+class ErrorBody(BaseModel):
+    code: str = Field(description="A short stable key, e.g. not_found, forbidden, validation_failed.")
+    message: str = Field(description="One line a person can act on.")
+    details: Any = Field(default=None, description="Machine-readable details (the fields of a 422), or null.")
+
+
+class ErrorResponse(BaseModel):
+    """The shape of every error the API returns."""
+
+    error: ErrorBody
+
+
+class ApiError(Exception):
+    """An error with its HTTP status, a stable code and a message."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+        self.headers = headers
+
+
+def not_found(what: str) -> ApiError:
+    return ApiError(404, "not_found", f"{what} not found")
+
+
+def forbidden(message: str = "you may not do this") -> ApiError:
+    return ApiError(403, "forbidden", message)
+
+
+def unauthorized(message: str = "log in or send a bearer token") -> ApiError:
+    return ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def error_json(status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+               ) -> JSONResponse:
+    body = {"error": {"code": code, "message": message, "details": details}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+# The error responses every API route may give, for the OpenAPI document.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": "Not logged in, or no valid bearer token."},
+    403: {"model": ErrorResponse, "description": "Logged in, but the role or token scope does not allow it."},
+    404: {"model": ErrorResponse, "description": "No such object."},
+    422: {"model": ErrorResponse, "description": "The request does not validate."},
+}
+
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+def code_for(status: int) -> str:
+    return _CODES.get(status, HTTPStatus(status).phrase.lower().replace(" ", "_") if status in HTTPStatus._value2member_map_ else "error")
+
+
+def is_api(request: Request) -> bool:
+    return request.url.path.startswith(API_PREFIX) or request.url.path == "/api"
+
+
+def _page(request: Request, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    if status == 401:
+        nxt = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""), safe="/?=&")
+        return RedirectResponse(f"/login?next={nxt}", status_code=303)
+    if request.headers.get("HX-Request"):
+        return HTMLResponse(f'<div class="flash error" role="alert">{_escape(message)}</div>', status_code=status,
+                            headers=headers)
+    title = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    html = (
+        "<!doctype html><html><head><meta charset=utf-8><meta name=viewport content='width=device-width'>"
+        f"<title>{status} {_escape(title)}</title><link rel=stylesheet href='/static/siaga/siaga.css'></head>"
+        f"<body><main class='narrow'><h1>{status} {_escape(title)}</h1><p>{_escape(message)}</p>"
+        "<p><a href='/'>siaga</a></p></main></body></html>"
     )
+    return HTMLResponse(html, status_code=status, headers=headers)
 
 
-async def _invalid_request(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    fields = [
-        {"field": ".".join(str(p) for p in err.get("loc", ())), "message": str(err.get("msg", ""))}
-        for err in exc.errors()
-    ]
-    return JSONResponse(error_body(422, "invalid request", fields), status_code=422)
+def _escape(text: str) -> str:
+    from markupsafe import escape
+
+    return str(escape(text))
+
+
+def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
+    out = []
+    for err in exc.errors():
+        out.append({"loc": [str(p) for p in err.get("loc", ())], "msg": str(err.get("msg", "")),
+                    "type": str(err.get("type", ""))})
+    return out
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(RequestValidationError, _invalid_request)
+    """Make every error of ``app`` come out in the one shape (API) or as a short page (pages)."""
+
+    async def api_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
+        if is_api(request):
+            return error_json(exc.status, exc.code, exc.message, exc.details, exc.headers)
+        return _page(request, exc.status, exc.message, exc.headers)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        status = exc.status_code
+        message = str(exc.detail) if exc.detail else HTTPStatus(status).phrase
+        headers = dict(exc.headers) if exc.headers else None
+        if is_api(request):
+            return error_json(status, code_for(status), message, None, headers)
+        return _page(request, status, message, headers)
+
+    async def validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        details = _validation_details(exc)
+        first = details[0] if details else {"loc": [], "msg": "invalid request"}
+        message = f"{'.'.join(first['loc'])}: {first['msg']}" if first["loc"] else str(first["msg"])
+        if is_api(request):
+            return error_json(422, "validation_failed", message, details)
+        return _page(request, 422, message)
+
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        message = "internal error; the server log has the details"
+        if is_api(request):
+            return error_json(500, "internal_error", message)
+        return _page(request, 500, message)
+
+    app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(Exception, internal_error)

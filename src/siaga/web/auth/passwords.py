@@ -1,0 +1,67 @@
+"""Password hashes (argon2id through argon2-cffi) and random secrets for sessions, CSRF and API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+_hasher = PasswordHasher()
+
+MIN_PASSWORD_LENGTH = 10
+
+# A hash of a password nobody has: verified against when the account does not exist, so that a wrong
+# name costs the same time as a wrong password (no account enumeration by timing).
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+class WeakPassword(ValueError):
+    """A password too short or too plain to accept."""
+
+
+def check_password_strength(password: str, name: str = "") -> None:
+    """Refuse passwords shorter than MIN_PASSWORD_LENGTH or equal to the account name."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise WeakPassword(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if name and password.strip().lower() == name.strip().lower():
+        raise WeakPassword("the password must not be the account name")
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of ``password`` (salted, with the library's current parameters)."""
+    return _hasher.hash(password)
+
+
+def verify_password(stored_hash: str | None, password: str) -> bool:
+    """True when ``password`` matches ``stored_hash``; a missing hash costs the same time and fails."""
+    try:
+        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(stored_hash: str) -> bool:
+    try:
+        return _hasher.check_needs_rehash(stored_hash)
+    except InvalidHashError:
+        return True
+
+
+def new_secret(nbytes: int = 32) -> str:
+    """A random URL-safe secret (session ids, CSRF tokens, API tokens)."""
+    return secrets.token_urlsafe(nbytes)
+
+
+def digest(secret: str) -> str:
+    """The SHA-256 hex digest under which a high-entropy secret (session id, API token) is stored."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def same(a: str | None, b: str | None) -> bool:
+    """Constant-time comparison of two secrets; False when either is missing."""
+    if not a or not b:
+        return False
+    return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
