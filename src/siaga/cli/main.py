@@ -28,6 +28,7 @@ COMMAND_GROUPS: list[tuple[str, str]] = [
     ("status", "siaga.cli.status_cmd"),
     ("alerts", "siaga.cli.alerts_cmd"),
     ("incidents", "siaga.cli.incidents_cmd"),
+    ("user", "siaga.cli.user_cmd"),  # also `siaga token`
 ]
 
 app = typer.Typer(

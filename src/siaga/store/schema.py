@@ -28,6 +28,7 @@ TABLE_MODULES: list[str] = [
     "siaga.alerts.tables",
     "siaga.checks.tables",
     "siaga.backup.tables",
+    "siaga.web.auth.tables",
 ]
 
 # An id column that is BIGINT on PostgreSQL and INTEGER (rowid alias, autoincrement) on SQLite.

@@ -97,11 +97,16 @@ _CODES = {
 
 
 def code_for(status: int) -> str:
-    return _CODES.get(status, HTTPStatus(status).phrase.lower().replace(" ", "_") if status in HTTPStatus._value2member_map_ else "error")
+    if status in _CODES:
+        return _CODES[status]
+    try:
+        return HTTPStatus(status).phrase.lower().replace(" ", "_")
+    except ValueError:
+        return "error"
 
 
 def is_api(request: Request) -> bool:
-    return request.url.path.startswith(API_PREFIX) or request.url.path == "/api"
+    return request.url.path.startswith(API_PREFIX) or request.url.path in ("/api", "/metrics")
 
 
 def _page(request: Request, status: int, message: str, headers: dict[str, str] | None = None) -> Response:

@@ -9,13 +9,27 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-_hasher = PasswordHasher()
+_hasher = PasswordHasher()  # argon2id with the library's recommended parameters (RFC 9106 low-memory)
 
 MIN_PASSWORD_LENGTH = 10
 
 # A hash of a password nobody has: verified against when the account does not exist, so that a wrong
-# name costs the same time as a wrong password (no account enumeration by timing).
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+# name costs the same time as a wrong password (no account enumeration by timing). Made on first use.
+_dummy: list[str] = []
+
+
+def set_hasher(hasher: PasswordHasher) -> PasswordHasher:
+    """Use ``hasher`` from now on (tests pass a cheap one); return the previous one."""
+    global _hasher
+    previous, _hasher = _hasher, hasher
+    _dummy.clear()
+    return previous
+
+
+def _dummy_hash() -> str:
+    if not _dummy:
+        _dummy.append(_hasher.hash(secrets.token_urlsafe(16)))
+    return _dummy[0]
 
 
 class WeakPassword(ValueError):
@@ -38,7 +52,7 @@ def hash_password(password: str) -> str:
 def verify_password(stored_hash: str | None, password: str) -> bool:
     """True when ``password`` matches ``stored_hash``; a missing hash costs the same time and fails."""
     try:
-        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+        return _hasher.verify(stored_hash or _dummy_hash(), password) and stored_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

@@ -1,0 +1,217 @@
+"""The dashboard's shared state and plumbing: who asks, templates, live updates, the app hook.
+
+``router(ctx)`` is the entry of ``siaga.web.app.ROUTERS``; ``setup(app, ctx)`` installs the one error
+shape, the static files and the API's own OpenAPI document. :func:`install` does both (tests use it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import Engine
+from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
+
+from siaga.config import LoadedConfig, SiteConfig
+from siaga.store.types import utcnow
+from siaga.web import i18n, queries
+from siaga.web.assets import STATIC_DIR, TEMPLATES_DIR, vendor_dirs
+from siaga.web.auth.roles import Scope
+from siaga.web.auth.throttle import LoginThrottle
+from siaga.web.errors import install_error_handlers
+from siaga.web.live import Broker
+from siaga.web.security import Principal, check_csrf, identify, require_scope
+
+log = logging.getLogger("siaga.web")
+SERVICE = "web.dashboard"
+
+
+class Dashboard:
+    """What every page and API route of one running siaga shares."""
+
+    def __init__(self, ctx: Any, *, throttle: LoginThrottle | None = None, secure_cookies: bool | None = None,
+                 poll_interval: float = 1.0) -> None:
+        self.ctx = ctx
+        self.broker = Broker()
+        self.throttle = throttle or LoginThrottle()
+        self.secure_cookies = secure_cookies
+        self.poll_interval = poll_interval
+        self.templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+        self.templates.env.globals["vendor"] = sorted(vendor_dirs())
+        self._poller: asyncio.Task[None] | None = None
+
+    # --- the runtime ------------------------------------------------------------------------------------
+
+    @property
+    def loaded(self) -> LoadedConfig:
+        loaded: LoadedConfig = self.ctx.loaded
+        return loaded
+
+    @property
+    def cfg(self) -> SiteConfig:
+        return self.loaded.config
+
+    @property
+    def engine(self) -> Engine:
+        engine: Engine = self.ctx.engine
+        return engine
+
+    @property
+    def services(self) -> dict[str, object]:
+        services: dict[str, object] = getattr(self.ctx, "services", {})
+        return services
+
+    def now(self) -> dt.datetime:
+        clock: Callable[[], dt.datetime] = getattr(self.ctx, "clock", utcnow)
+        return clock()
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.cfg.site.timezone)
+
+    # --- who asks ---------------------------------------------------------------------------------------
+
+    def principal(self, request: Request) -> Principal | None:
+        if not hasattr(request.state, "principal"):
+            request.state.principal = identify(request, self.engine, self.now())
+        found: Principal | None = request.state.principal
+        return found
+
+    def need(self, scope: Scope) -> Callable[[Request], Awaitable[Principal]]:
+        """A dependency: the principal, who must have ``scope``; unsafe requests must carry the CSRF token."""
+
+        async def dependency(request: Request) -> Principal:
+            principal = await asyncio.to_thread(self.principal, request)
+            principal = require_scope(principal, scope)
+            await check_csrf(request, principal)
+            return principal
+
+        return dependency
+
+    async def maybe(self, request: Request) -> Principal | None:
+        return await asyncio.to_thread(self.principal, request)
+
+    def language(self, principal: Principal | None, request: Request | None = None) -> str:
+        if principal is not None and principal.language in i18n.LANGUAGES:
+            return str(principal.language)
+        if request is not None and request.cookies.get("siaga_lang") in i18n.LANGUAGES:
+            return str(request.cookies["siaga_lang"])
+        return str(self.cfg.site.language.value)
+
+    # --- pages ------------------------------------------------------------------------------------------
+
+    def render(self, request: Request, name: str, principal: Principal | None, status: int = 200,
+               headers: dict[str, str] | None = None, **context: Any) -> Response:
+        lang = self.language(principal, request)
+        now = self.now()
+        zone = self.zone
+        base = {
+            "_": i18n.gettext_for(lang),
+            "lang": lang,
+            "me": principal,
+            "csrf": principal.session.csrf_token if principal and principal.session else "",
+            "site": self.cfg.site,
+            "now": now,
+            "when": lambda t, seconds=False: i18n.local_time(t, zone, lang, seconds=seconds),
+            "ago": lambda t: i18n.ago(t, now, lang),
+            "rupiah": lambda amount: i18n.rupiah(int(amount or 0), lang),
+            "can_ack": bool(principal and principal.can(Scope.ack)),
+            "is_admin": bool(principal and principal.can(Scope.admin)),
+            "path": request.url.path,
+        }
+        base.update(context)
+        return self.templates.TemplateResponse(request, name, base, status_code=status, headers=headers)
+
+    # --- live updates -----------------------------------------------------------------------------------
+
+    def start_poller(self) -> None:
+        """Watch the store for changes while some page listens (works across processes, e.g. PostgreSQL)."""
+        if self._poller is None or self._poller.done():
+            self._poller = asyncio.get_running_loop().create_task(self._poll(), name="siaga:web-live")
+
+    async def _poll(self) -> None:
+        last: dict[str, tuple[Any, ...]] = {}
+        checks: dict[str, Callable[[Any], tuple[Any, ...]]] = {
+            "alerts": queries.alerts_version,
+            "readings": queries.readings_version,
+        }
+
+        def versions() -> dict[str, tuple[Any, ...]]:
+            with self.engine.connect() as conn:
+                return {k: f(conn) for k, f in checks.items()}
+
+        while self.broker.subscribers:
+            try:
+                now = await asyncio.to_thread(versions)
+            except Exception:  # the store is briefly away: try again next round
+                log.warning("live updates: cannot read the store", exc_info=True)
+                now = last
+            for topic, version in now.items():
+                if topic in last and last[topic] != version:
+                    self.broker.publish(topic)
+            last = now
+            await asyncio.sleep(self.poll_interval)
+
+
+def dashboard_of(ctx: Any) -> Dashboard:
+    """The one Dashboard of a runtime (created on first use, kept in ``ctx.services``)."""
+    services: dict[str, object] = ctx.services
+    found = services.get(SERVICE)
+    if not isinstance(found, Dashboard):
+        found = Dashboard(ctx)
+        services[SERVICE] = found
+    return found
+
+
+def router(ctx: Any) -> APIRouter:
+    """Every page and API route (the entry of ``siaga.web.app.ROUTERS``)."""
+    from siaga.web import api_v1, metrics, pages
+
+    dash = dashboard_of(ctx)
+    out = APIRouter()
+    out.include_router(pages.router(dash))
+    out.include_router(api_v1.router(dash))
+    out.include_router(metrics.router(dash))
+    return out
+
+
+def setup(app: FastAPI, ctx: Any) -> None:
+    """The app-wide parts: the error shape, static files, the API's OpenAPI document and docs."""
+    from siaga.web import api_v1
+
+    dash = dashboard_of(ctx)
+    install_error_handlers(app)
+    app.mount("/static/siaga", StaticFiles(directory=str(STATIC_DIR)), name="siaga-static")
+    for name, folder in vendor_dirs().items():
+        app.mount(f"/static/vendor/{name}", StaticFiles(directory=str(folder)), name=f"vendor-{name}")
+    api_v1.install_openapi(app, dash)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+
+def install(app: FastAPI, ctx: Any) -> FastAPI:
+    """Put the dashboard into ``app`` (setup + routes)."""
+    setup(app, ctx)
+    app.include_router(router(ctx))
+    return app
+
+
+async def stop(dash: Dashboard) -> None:
+    if dash._poller is not None:
+        dash._poller.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await dash._poller

@@ -1,0 +1,79 @@
+"""Text, time and money for pages: the person's language, the site's zone, rupiah.
+
+Uses ``siaga.i18n`` (gettext catalogs) and ``siaga.money`` when they are installed; falls back to English
+text and plain digits otherwise, so the dashboard never fails for want of a catalog.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+from collections.abc import Callable
+from typing import Any
+from zoneinfo import ZoneInfo
+
+LANGUAGES = ("id", "en")
+
+
+def _module(name: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+def gettext_for(lang: str) -> Callable[[str], str]:
+    """``_`` for ``lang``: the catalog's translation, or the English text itself."""
+    i18n = _module("siaga.i18n")
+    if i18n is None:
+        return lambda message: message
+    translate: Callable[[str], str] = i18n.translator(lang).gettext
+    return translate
+
+
+def rupiah(amount: int, lang: str) -> str:
+    money = _module("siaga.money")
+    if money is not None:
+        return str(money.format_rupiah(int(amount), lang))
+    sep = "," if lang == "en" else "."
+    return "Rp" + f"{int(amount):,}".replace(",", sep)
+
+
+_MONTHS = {
+    "id": ["Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des"],
+    "en": ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"],
+}
+
+
+def zone_abbreviation(zone: ZoneInfo, when: dt.datetime) -> str:
+    """WIB/WITA/WIT for Indonesian zones (what people there write), else the zone's own abbreviation."""
+    offset = when.astimezone(zone).utcoffset()
+    hours = offset.total_seconds() / 3600 if offset is not None else 0
+    if str(zone.key).startswith("Asia/") and hours in (7, 8, 9):
+        return {7: "WIB", 8: "WITA", 9: "WIT"}[int(hours)]
+    return when.astimezone(zone).tzname() or str(zone.key)
+
+
+def local_time(when: dt.datetime | None, zone: ZoneInfo, lang: str, *, seconds: bool = False) -> str:
+    """``21 Nov 2026 19:05 WITA``: an aware time in the site's zone, as people there read it."""
+    if when is None:
+        return "—"
+    t = when.astimezone(zone)
+    month = _MONTHS.get(lang, _MONTHS["en"])[t.month - 1]
+    clock = t.strftime("%H:%M:%S" if seconds else "%H:%M")
+    return f"{t.day} {month} {t.year} {clock} {zone_abbreviation(zone, t)}"
+
+
+def ago(when: dt.datetime | None, now: dt.datetime, lang: str) -> str:
+    """``5 min ago`` / ``5 menit lalu``."""
+    if when is None:
+        return "—"
+    s = max(0, int((now - when).total_seconds()))
+    en = lang == "en"
+    if s < 60:
+        return f"{s} s ago" if en else f"{s} detik lalu"
+    if s < 3600:
+        return f"{s // 60} min ago" if en else f"{s // 60} menit lalu"
+    if s < 86400 * 2:
+        return f"{s // 3600} h ago" if en else f"{s // 3600} jam lalu"
+    return f"{s // 86400} days ago" if en else f"{s // 86400} hari lalu"

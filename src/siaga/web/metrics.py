@@ -1,0 +1,162 @@
+"""``/metrics`` in the Prometheus text format, read from the other parts' counters and tables.
+
+Each family comes from one small collector function; a part that is not installed (or whose table is
+not migrated) simply adds nothing. Families: readings accepted and rejected by reason, alerts by state
+and severity, check outcomes, backup ages, notification latencies, and the dashboard's own figures.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import Connection, func, select
+from sqlalchemy.exc import DBAPIError
+
+from siaga.web import queries
+from siaga.web.auth.roles import Scope
+
+if TYPE_CHECKING:
+    from siaga.web.dashboard import Dashboard
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+MetricsFn = Callable[[Connection, dt.datetime], Iterable[Metric]]
+
+
+def readings_metrics(conn: Connection, now: dt.datetime) -> Iterable[Metric]:
+    t = queries.table("siaga.readings.tables", "ingest_counters")
+    if t is None:
+        return []
+    accepted = CounterMetricFamily("siaga_readings_accepted", "Readings accepted since the store was created.")
+    rejected = CounterMetricFamily("siaga_readings_rejected", "Readings refused, by reason.", labels=["reason"])
+    for reason, count in conn.execute(select(t.c.reason, t.c.count)):
+        if reason == "accepted":
+            accepted.add_metric([], float(count))
+        else:
+            rejected.add_metric([str(reason)], float(count))
+    return [accepted, rejected]
+
+
+def sensor_metrics(conn: Connection, now: dt.datetime) -> Iterable[Metric]:
+    latest = queries.latest_readings(conn)
+    if not latest:
+        return []
+    value = GaugeMetricFamily("siaga_sensor_value", "Latest reading of each sensor.", labels=["sensor"])
+    age = GaugeMetricFamily("siaga_sensor_age_seconds", "Seconds since each sensor's latest reading.",
+                            labels=["sensor"])
+    for sensor, last in sorted(latest.items()):
+        value.add_metric([sensor], last.value)
+        age.add_metric([sensor], max(0.0, (now - last.at).total_seconds()))
+    return [value, age]
+
+
+def alert_metrics(conn: Connection, now: dt.datetime) -> Iterable[Metric]:
+    rows = queries.alerts_by_state_severity(conn)
+    if rows is None:
+        return []
+    g = GaugeMetricFamily("siaga_alerts", "Alerts by state and severity.", labels=["state", "severity"])
+    for state, severity, count in rows:
+        g.add_metric([state, severity], float(count))
+    return [g]
+
+
+def check_metrics(conn: Connection, now: dt.datetime) -> Iterable[Metric]:
+    t = queries.table("siaga.checks.tables", "check_results")
+    if t is None or "outcome" not in t.c:
+        return []
+    c = CounterMetricFamily("siaga_check_results", "Check results stored, by outcome.", labels=["outcome"])
+    for outcome, count in conn.execute(select(t.c.outcome, func.count()).group_by(t.c.outcome)):
+        c.add_metric([str(outcome)], float(count))
+    return [c]
+
+
+def backup_metrics(conn: Connection, now: dt.datetime) -> Iterable[Metric]:
+    t = queries.table("siaga.backup.tables", "backup_runs")
+    if t is None or "job" not in t.c or "finished_at" not in t.c:
+        return []
+    q = select(t.c.job, func.max(t.c.finished_at))
+    if "ok" in t.c:
+        q = q.where(t.c.ok.is_(True))
+    g = GaugeMetricFamily("siaga_backup_age_seconds", "Seconds since each job's last good backup.", labels=["job"])
+    for job, when in conn.execute(q.group_by(t.c.job)):
+        if when is not None:
+            when = when if isinstance(when, dt.datetime) else dt.datetime.fromisoformat(str(when))
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=dt.UTC)
+            g.add_metric([str(job)], max(0.0, (now - when).total_seconds()))
+    return [g]
+
+
+LATENCY_BUCKETS = (0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0)
+
+
+def notification_metrics(conn: Connection, now: dt.datetime) -> Iterable[Metric]:
+    t = queries.table("siaga.notify.tables", "notification_attempts")
+    if t is None or "latency_s" not in t.c:
+        return []
+    cols = t.c
+    outcome = cols.get("outcome")
+    h = HistogramMetricFamily("siaga_notification_latency_seconds",
+                              "From an alert firing to the attempt to tell someone.", labels=["channel"])
+    channel = cols.get("channel")
+    by_channel: dict[str, list[float]] = {}
+    q = select(channel if channel is not None else func.literal("all"), cols.latency_s)
+    if outcome is not None:
+        q = q.where(outcome.in_(("sent", "ok", "delivered")))
+    for ch, latency in conn.execute(q):
+        if latency is not None:
+            by_channel.setdefault(str(ch), []).append(float(latency))
+    for ch, values in sorted(by_channel.items()):
+        buckets = [(str(b), float(sum(1 for v in values if v <= b))) for b in LATENCY_BUCKETS]
+        buckets.append(("+Inf", float(len(values))))
+        h.add_metric([ch], buckets, sum_value=sum(values))
+    return [h]
+
+
+COLLECTORS: tuple[MetricsFn, ...] = (
+    readings_metrics, sensor_metrics, alert_metrics, check_metrics, backup_metrics, notification_metrics,
+)
+
+
+class StoreCollector(Collector):
+    """Runs every collector function on one connection at scrape time."""
+
+    def __init__(self, dash: Dashboard) -> None:
+        self.dash = dash
+
+    def collect(self) -> Iterator[Metric]:
+        now = self.dash.now()
+        with self.dash.engine.connect() as conn:
+            for fn in COLLECTORS:
+                try:
+                    yield from fn(conn, now)
+                except DBAPIError:  # a table not migrated yet: that family is absent
+                    conn.rollback()
+        live = GaugeMetricFamily("siaga_web_live_subscribers", "Pages listening for live updates.")
+        live.add_metric([], float(self.dash.broker.subscribers))
+        yield live
+
+
+def render(dash: Dashboard) -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(StoreCollector(dash))
+    return bytes(generate_latest(registry))
+
+
+def router(dash: Dashboard) -> APIRouter:
+    r = APIRouter(include_in_schema=False)
+    read = Depends(dash.need(Scope.read))
+
+    @r.get("/metrics")
+    def metrics(request: Request, me: object = read) -> Response:
+        """Prometheus scrape endpoint (a token with the read scope, as Grafana set-ups configure)."""
+        return Response(render(dash), media_type=CONTENT_TYPE)
+
+    return r

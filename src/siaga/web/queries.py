@@ -1,0 +1,278 @@
+"""What the dashboard reads from the other parts' tables, each through one small function.
+
+A part that is not installed (its table module missing) or whose tables are not migrated yet gives
+``None`` (the page says "not configured"); nothing here writes except through the owners' APIs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Table, and_, func, or_, select
+from sqlalchemy.exc import DBAPIError
+
+from siaga.web.views.roommap import Latest
+
+UTC = dt.UTC
+
+
+def table(module: str, name: str) -> Table | None:
+    """The table ``name`` of ``module`` when that part is installed, else None."""
+    try:
+        mod = importlib.import_module(module)
+    except ImportError:
+        return None
+    found = getattr(mod, name, None)
+    return found if isinstance(found, Table) else None
+
+
+def readings_tables() -> dict[str, Table] | None:
+    names = ("readings", "readings_1m", "readings_1h", "sensor_last")
+    found = {n: table("siaga.readings.tables", n) for n in names}
+    if any(t is None for t in found.values()):
+        return None
+    return {k: v for k, v in found.items() if v is not None}
+
+
+def ms_to_dt(ms: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def dt_to_ms(when: dt.datetime) -> int:
+    return int(when.timestamp() * 1000)
+
+
+def latest_readings(conn: Connection) -> dict[str, Latest]:
+    """The latest reading of every sensor that has one."""
+    t = table("siaga.readings.tables", "sensor_last")
+    if t is None:
+        return {}
+    try:
+        rows = conn.execute(select(t.c.sensor, t.c.ts, t.c.value)).all()
+    except DBAPIError:
+        return {}
+    return {r.sensor: Latest(float(r.value), ms_to_dt(int(r.ts))) for r in rows}
+
+
+# --- charts: the right resolution for the span ----------------------------------------------------------
+
+# (largest span, table, bucket ms): raw up to 6 hours, 1-minute rollups up to 3 days, hourly beyond.
+RESOLUTIONS: tuple[tuple[float, str, int], ...] = (
+    (6 * 3600, "readings", 0),
+    (3 * 86400, "readings_1m", 60_000),
+    (float("inf"), "readings_1h", 3_600_000),
+)
+
+
+@dataclass(frozen=True)
+class Series:
+    sensor: str
+    resolution: str  # raw, 1m, 1h
+    ts: list[int]  # ms
+    avg: list[float]
+    min: list[float]
+    max: list[float]
+
+
+def pick_resolution(start: dt.datetime, end: dt.datetime) -> tuple[str, int]:
+    span = (end - start).total_seconds()
+    for limit, name, bucket in RESOLUTIONS:
+        if span <= limit:
+            return name, bucket
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def series(conn: Connection, sensor: str, start: dt.datetime, end: dt.datetime) -> Series | None:
+    """One sensor's readings between ``start`` and ``end`` at the resolution the span calls for."""
+    tables = readings_tables()
+    if tables is None:
+        return None
+    name, _bucket = pick_resolution(start, end)
+    a, b = dt_to_ms(start), dt_to_ms(end)
+    t = tables[name]
+    if name == "readings":
+        rows = conn.execute(
+            select(t.c.ts, t.c.value).where(t.c.sensor == sensor, t.c.ts >= a, t.c.ts <= b).order_by(t.c.ts)
+        ).all()
+        values = [float(r.value) for r in rows]
+        return Series(sensor, "raw", [int(r.ts) for r in rows], values, values, values)
+    rolled = conn.execute(
+        select(t.c.bucket, t.c.min, t.c.max, t.c.sum, t.c["count"])
+        .where(t.c.sensor == sensor, t.c.bucket >= a - _bucket, t.c.bucket <= b).order_by(t.c.bucket)
+    ).all()
+    return Series(
+        sensor, "1m" if name == "readings_1m" else "1h", [int(r[0]) for r in rolled],
+        [float(r[3]) / r[4] if r[4] else float("nan") for r in rolled],
+        [float(r[1]) for r in rolled], [float(r[2]) for r in rolled],
+    )
+
+
+# --- alerts and incidents ---------------------------------------------------------------------------------
+
+ACTIVE_STATES = ("pending", "firing", "acknowledged")
+SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
+
+
+def alerts_table() -> Table | None:
+    return table("siaga.alerts.tables", "alerts")
+
+
+def alert_row(row: Any) -> dict[str, Any]:
+    r = dict(row._mapping)
+    r["impact"] = r.get("impact") or {}
+    r["params"] = r.get("params") or {}
+    return r
+
+
+def list_alerts(conn: Connection, *, states: list[str] | None = None, severity: str | None = None,
+                subject: str | None = None, incident: int | None = None, limit: int = 50,
+                before_id: int | None = None) -> list[dict[str, Any]] | None:
+    """Alerts, newest first; ``before_id`` is the pagination cursor."""
+    t = alerts_table()
+    if t is None:
+        return None
+    q = select(t).order_by(t.c.id.desc()).limit(limit)
+    if states:
+        q = q.where(t.c.state.in_(states))
+    if severity:
+        q = q.where(t.c.severity == severity)
+    if subject:
+        q = q.where(t.c.subject == subject)
+    if incident is not None:
+        q = q.where(t.c.incident_id == incident)
+    if before_id is not None:
+        q = q.where(t.c.id < before_id)
+    try:
+        return [alert_row(r) for r in conn.execute(q)]
+    except DBAPIError:
+        return None
+
+
+def get_alert(conn: Connection, alert_id: int) -> dict[str, Any] | None:
+    t = alerts_table()
+    if t is None:
+        return None
+    row = conn.execute(select(t).where(t.c.id == alert_id)).first()
+    return alert_row(row) if row else None
+
+
+def active_alerts(conn: Connection) -> list[dict[str, Any]]:
+    found = list_alerts(conn, states=list(ACTIVE_STATES), limit=500) or []
+    return sorted(found, key=lambda a: (-SEVERITY_RANK.get(a["severity"], 0), a["started_at"]))
+
+
+def alerts_by_state_severity(conn: Connection) -> list[tuple[str, str, int]] | None:
+    t = alerts_table()
+    if t is None:
+        return None
+    try:
+        rows = conn.execute(select(t.c.state, t.c.severity, func.count()).group_by(t.c.state, t.c.severity)).all()
+    except DBAPIError:
+        return None
+    return [(str(r[0]), str(r[1]), int(r[2])) for r in rows]
+
+
+def alerts_version(conn: Connection) -> tuple[Any, ...]:
+    """Something that changes whenever an alert changes (for the live-update poller)."""
+    t = alerts_table()
+    if t is None:
+        return ()
+    try:
+        row = conn.execute(select(func.max(t.c.updated_at), func.count(), func.max(t.c.id))).first()
+    except DBAPIError:
+        return ()
+    return tuple(row) if row else ()
+
+
+def readings_version(conn: Connection) -> tuple[Any, ...]:
+    t = table("siaga.readings.tables", "sensor_last")
+    if t is None:
+        return ()
+    try:
+        row = conn.execute(select(func.max(t.c.received_at), func.count())).first()
+    except DBAPIError:
+        return ()
+    return tuple(row) if row else ()
+
+
+def timeline(conn: Connection, alert_id: int) -> list[dict[str, Any]]:
+    """Everything that happened to an alert, oldest first: its own events, notification attempts, notes."""
+    out: list[dict[str, Any]] = []
+    ev = table("siaga.alerts.tables", "alert_events")
+    if ev is not None:
+        for r in conn.execute(select(ev).where(ev.c.alert_id == alert_id).order_by(ev.c.at, ev.c.id)):
+            m = r._mapping
+            out.append({"at": m["at"], "kind": m["event"], "by": m.get("by"), "via": m.get("via"),
+                        "note": m.get("note"), "state": m.get("state"), "detail": None})
+    out.extend(notification_attempts(conn, alert_id))
+    return sorted(out, key=lambda e: e["at"])
+
+
+def notification_attempts(conn: Connection, alert_id: int) -> list[dict[str, Any]]:
+    """Every attempt to tell someone about the alert (from the notification part, when installed)."""
+    for module, name in (("siaga.notify.tables", "notification_attempts"), ("siaga.notify.tables", "deliveries")):
+        t = table(module, name)
+        if t is None or "alert_id" not in t.c:
+            continue
+        cols = t.c
+        order = cols["at"] if "at" in cols else next(iter(cols))
+        out = []
+        for r in conn.execute(select(t).where(cols["alert_id"] == alert_id).order_by(order)):
+            m = dict(r._mapping)
+            when = m.get("at") or m.get("attempted_at") or m.get("sent_at") or m.get("created_at")
+            if when is None:
+                continue
+            who = m.get("person") or m.get("recipient") or m.get("target")
+            channel = m.get("channel")
+            outcome = m.get("outcome") or m.get("status") or m.get("state")
+            detail = " ".join(str(x) for x in (channel, who, outcome, m.get("error")) if x)
+            out.append({"at": when, "kind": "notification", "by": who, "via": channel, "note": None,
+                        "state": outcome, "detail": detail})
+        return out
+    return []
+
+
+def list_incidents(conn: Connection, *, open_only: bool = False, limit: int = 50,
+                   before_id: int | None = None) -> list[dict[str, Any]] | None:
+    t = table("siaga.alerts.tables", "incidents")
+    if t is None:
+        return None
+    q = select(t).order_by(t.c.id.desc()).limit(limit)
+    if open_only:
+        q = q.where(t.c.closed_at.is_(None))
+    if before_id is not None:
+        q = q.where(t.c.id < before_id)
+    try:
+        return [dict(r._mapping) for r in conn.execute(q)]
+    except DBAPIError:
+        return None
+
+
+def get_incident(conn: Connection, incident_id: int) -> dict[str, Any] | None:
+    t = table("siaga.alerts.tables", "incidents")
+    if t is None:
+        return None
+    row = conn.execute(select(t).where(t.c.id == incident_id)).first()
+    return dict(row._mapping) if row else None
+
+
+def audit_events(conn: Connection, subject: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    from siaga.store.schema import events
+
+    q = select(events).where(events.c.kind.like("audit.%")).order_by(events.c.id.desc()).limit(limit)
+    if subject is not None:
+        q = q.where(events.c.subject == subject)
+    return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def notes_for(conn: Connection, alert_id: int) -> list[dict[str, Any]]:
+    """Notes written through the dashboard (audit log) when the alert part keeps none of its own."""
+    from siaga.store.schema import events
+
+    q = select(events).where(and_(events.c.subject == f"alert:{alert_id}",
+                                  or_(events.c.kind == "audit.alert.note", events.c.kind == "audit.alert.ack",
+                                      events.c.kind == "audit.alert.resolve"))).order_by(events.c.at)
+    return [dict(r._mapping) for r in conn.execute(q)]

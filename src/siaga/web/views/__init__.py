@@ -1,0 +1,1 @@
+"""Pure view models of the dashboard: built from the config and plain values, no I/O."""

@@ -1,0 +1,122 @@
+"""The dashboard in-process (FastAPI TestClient) on a fresh SQLite store with the Bontang site.
+
+People: ``admin``, ``opera`` (operator) and ``viewer``, password ``correct-horse-battery``. When the alert
+part is not installed yet, a stand-in with the same tables and a small manager is used.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from argon2 import PasswordHasher
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from web_helpers import PASSWORD, login
+from web_standins import AlertStandIn, ensure_alert_tables
+
+from siaga.config import LoadedConfig, load_config
+from siaga.store import create_engine_for, sqlite_url, upgrade
+from siaga.web.auth import accounts, passwords
+from siaga.web.auth.throttle import LoginThrottle
+from siaga.web.dashboard import Dashboard, install
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "src" / "siaga" / "examples" / "bontang.yaml"
+NOW = dt.datetime(2026, 7, 16, 1, 0, tzinfo=dt.UTC)
+
+
+@dataclass
+class Ctx:
+    loaded: LoadedConfig
+    engine: Engine
+    services: dict[str, object] = field(default_factory=dict)
+    now: dt.datetime = NOW
+
+    def clock(self) -> dt.datetime:
+        return self.now
+
+
+@pytest.fixture(autouse=True)
+def cheap_hashes() -> Iterator[None]:
+    """argon2 at its lowest cost: the tests check behaviour, not the work factor."""
+    previous = passwords.set_hasher(PasswordHasher(time_cost=1, memory_cost=64, parallelism=1))
+    yield
+    passwords.set_hasher(previous)
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated store with the three people, made once and copied for every test (migrating is slow)."""
+    path = tmp_path_factory.mktemp("web-template") / "siaga.db"
+    previous = passwords.set_hasher(PasswordHasher(time_cost=1, memory_cost=64, parallelism=1))
+    engine = create_engine_for(sqlite_url(path))
+    try:
+        upgrade(engine)
+        ensure_alert_tables(engine)
+        with engine.begin() as conn:
+            for name, role in (("admin", "admin"), ("opera", "operator"), ("viewer", "viewer")):
+                accounts.add_user(conn, name, PASSWORD, role, NOW)
+    finally:
+        engine.dispose()
+        passwords.set_hasher(previous)
+    return path
+
+
+@pytest.fixture
+def site(tmp_path: Path, template_db: Path) -> Ctx:
+    cfg = tmp_path / "siaga.yaml"
+    shutil.copy(EXAMPLE, cfg)
+    loaded = load_config(cfg)
+    shutil.copy(template_db, tmp_path / "siaga.db")
+    engine = create_engine_for(sqlite_url(tmp_path / "siaga.db"))
+    ensure_alert_tables(engine)
+    ctx = Ctx(loaded, engine)
+    ctx.services["alerts.manager"] = AlertStandIn(engine, ctx.clock)
+    return ctx
+
+
+@pytest.fixture(scope="session")
+def shared_app() -> tuple[FastAPI, Dashboard]:
+    """One app for the whole session (building FastAPI's routes takes seconds); each test gives it its site."""
+    holder = Ctx(load_config(EXAMPLE), create_engine_for("sqlite://"))
+    dash = Dashboard(holder)
+    holder.services["web.dashboard"] = dash
+    return install(FastAPI(), holder), dash
+
+
+@pytest.fixture
+def app(site: Ctx, shared_app: tuple[FastAPI, Dashboard]) -> FastAPI:
+    app, dash = shared_app
+    dash.ctx = site
+    dash.throttle = LoginThrottle(free=3, base=1.0)
+    site.services["web.dashboard"] = dash
+    return app
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+def as_admin(client: TestClient) -> TestClient:
+    assert login(client, "admin").status_code == 303
+    return client
+
+
+@pytest.fixture
+def as_operator(client: TestClient) -> TestClient:
+    assert login(client, "opera").status_code == 303
+    return client
+
+
+@pytest.fixture
+def as_viewer(client: TestClient) -> TestClient:
+    assert login(client, "viewer").status_code == 303
+    return client

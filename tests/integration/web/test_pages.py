@@ -1,0 +1,116 @@
+"""The pages: logging in, the overview, the room map, the rack panel, alerts, config, accounts."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi.testclient import TestClient
+from web_helpers import PASSWORD, csrf_of, login
+from web_standins import fire_alert, put_reading
+
+from conftest import NOW, Ctx
+
+
+def test_a_page_without_session_sends_to_login(client: TestClient) -> None:
+    resp = client.get("/room", follow_redirects=False)
+    assert resp.status_code == 303
+    assert resp.headers["location"].startswith("/login?next=/room")
+
+
+def test_login_sets_a_hardened_session_cookie(client: TestClient) -> None:
+    resp = login(client, "viewer")
+    assert resp.status_code == 303
+    cookie = resp.headers["set-cookie"]
+    assert "siaga_session=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie.replace("Lax", "lax")
+    assert "Secure" not in cookie  # plain HTTP on loopback
+    assert client.get("/").status_code == 200
+
+
+def test_cookie_is_secure_behind_https(client: TestClient) -> None:
+    page = client.get("/login")
+    import re
+
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token
+    resp = client.post("/login", data={"username": "viewer", "password": PASSWORD, "csrf_token": token.group(1)},
+                       headers={"X-Forwarded-Proto": "https"}, follow_redirects=False)
+    assert "Secure" in resp.headers["set-cookie"]
+
+
+def test_overview_shows_worst_alert_and_value(as_viewer: TestClient, site: Ctx) -> None:
+    fire_alert(site.engine, "leak", "leak-r1-ceiling", NOW, summary="Air di atas rak R1",
+               impact={"rack": "R1", "value_at_risk": 5_500_000_000, "services": ["portal"]})
+    page = as_viewer.get("/").text
+    assert "Air di atas rak R1" in page
+    assert "5,5 miliar" in page or "5.500.000.000" in page
+
+
+def test_room_map_colours_racks_and_marks_a_wet_sensor(as_viewer: TestClient, site: Ctx) -> None:
+    put_reading(site.engine, "temp-r1-top", 29.5, NOW)
+    put_reading(site.engine, "temp-r1-bottom", 22.0, NOW)
+    put_reading(site.engine, "leak-r1-ceiling", 1.0, NOW)
+    page = as_viewer.get("/room").text
+    assert 'id="rack-R1"' in page and 'data-band="warm"' in page
+    assert 'id="marker-leak-r1-ceiling"' in page
+    fragment = as_viewer.get("/fragments/room/ruang-server").text
+    assert 'data-sensor="leak-r1-ceiling" data-state="alarm"' in fragment
+    assert 'data-sensor="leak-r1-floor" data-state="unknown"' in fragment
+
+
+def test_rack_panel_lists_devices_services_and_value(as_viewer: TestClient) -> None:
+    panel = as_viewer.get("/fragments/rack/R1").text
+    for device in ("Server web 1", "Server basis data 2", "Server aplikasi 2"):
+        assert device in panel
+    assert "Portal bontangkota.go.id" in panel and "Absensi pegawai" in panel
+    assert "5,5" in panel or "5.535.000.000" in panel  # six servers and the PDU
+
+
+def test_unknown_rack_is_a_404_page(as_viewer: TestClient) -> None:
+    assert as_viewer.get("/fragments/rack/R9").status_code == 404
+
+
+def test_alert_page_shows_timeline_and_operator_acknowledges(as_operator: TestClient, site: Ctx) -> None:
+    alert_id = fire_alert(site.engine, "leak", "leak-r1-floor", NOW)
+    token = csrf_of(as_operator, f"/alerts/{alert_id}")
+    site.now = NOW + dt.timedelta(minutes=2)
+    resp = as_operator.post(f"/alerts/{alert_id}/ack", data={"csrf_token": token, "note": "on my way"})
+    assert resp.status_code == 200
+    page = as_operator.get(f"/alerts/{alert_id}").text
+    assert "acknowledged" in page and "opera" in page and "on my way" in page
+
+
+def test_language_switch_is_stored_on_the_account(as_viewer: TestClient) -> None:
+    token = csrf_of(as_viewer)
+    resp = as_viewer.post("/account/language", data={"language": "en", "csrf_token": token}, follow_redirects=False)
+    assert resp.status_code == 303
+    assert '<html lang="en">' in as_viewer.get("/").text
+    token = csrf_of(as_viewer)
+    as_viewer.post("/account/language", data={"language": "id", "csrf_token": token})
+    assert '<html lang="id">' in as_viewer.get("/").text
+
+
+def test_services_and_backups_say_not_configured(as_viewer: TestClient) -> None:
+    assert "not-configured" in as_viewer.get("/services").text
+    assert "not-configured" in as_viewer.get("/backups").text
+
+
+def test_admin_adds_a_person_and_a_token_shown_once(as_admin: TestClient) -> None:
+    token = csrf_of(as_admin, "/admin/users")
+    resp = as_admin.post("/admin/users", data={"csrf_token": token, "name": "budi", "password": "sebelas-huruf",
+                                               "role": "operator"})
+    assert resp.status_code == 200 and "budi" in resp.text
+    resp = as_admin.post("/admin/tokens", data={"csrf_token": token, "name": "grafana", "scopes": ["read"]})
+    assert 'id="new-token">sga_' in resp.text
+    assert 'id="new-token"' not in as_admin.get("/admin/users").text
+    audit = as_admin.get("/admin/audit").text
+    assert "user.added" in audit and "token.created" in audit
+
+
+def test_viewer_cannot_open_accounts(as_viewer: TestClient) -> None:
+    assert as_viewer.get("/admin/users").status_code == 403
+
+
+def test_logout_ends_the_session(as_viewer: TestClient) -> None:
+    token = csrf_of(as_viewer)
+    assert as_viewer.post("/logout", data={"csrf_token": token}, follow_redirects=False).status_code == 303
+    assert as_viewer.get("/", follow_redirects=False).status_code == 303

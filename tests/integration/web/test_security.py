@@ -1,0 +1,102 @@
+"""Security: roles, CSRF, slowed-down guessing, token scopes, and no secret ever shown."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from web_helpers import PASSWORD, csrf_of, login
+from web_standins import fire_alert
+
+from conftest import NOW, Ctx
+from siaga.config import load_config
+from siaga.web.auth import accounts
+
+
+def test_a_viewer_cannot_acknowledge(as_viewer: TestClient, site: Ctx) -> None:
+    alert_id = fire_alert(site.engine, "leak", "leak-r1-floor", NOW)
+    token = csrf_of(as_viewer, f"/alerts/{alert_id}")
+    assert 'data-action="ack"' not in as_viewer.get(f"/alerts/{alert_id}").text
+    resp = as_viewer.post(f"/alerts/{alert_id}/ack", data={"csrf_token": token})
+    assert resp.status_code == 403
+    resp = as_viewer.post(f"/api/v1/alerts/{alert_id}/ack", headers={"X-CSRF-Token": token})
+    assert resp.status_code == 403 and resp.json()["error"]["code"] == "forbidden"
+
+
+def test_a_form_without_the_csrf_token_is_refused(as_operator: TestClient, site: Ctx) -> None:
+    alert_id = fire_alert(site.engine, "leak", "leak-r1-floor", NOW)
+    assert as_operator.post(f"/alerts/{alert_id}/ack", data={"note": "x"}).status_code == 403
+    assert as_operator.post(f"/alerts/{alert_id}/ack", data={"csrf_token": "forged"}).status_code == 403
+    with site.engine.connect() as conn:
+        from web_standins import tables
+
+        state = conn.execute(tables()[0].select().where(tables()[0].c.id == alert_id)).first()
+    assert state is not None and state.state == "firing"
+
+
+def test_login_form_without_its_csrf_cookie_is_refused(client: TestClient) -> None:
+    resp = client.post("/login", data={"username": "admin", "password": PASSWORD, "csrf_token": "x"})
+    assert resp.status_code == 403
+
+
+def test_repeated_wrong_passwords_are_slowed(client: TestClient, site: Ctx) -> None:
+    for _ in range(3):
+        assert login(client, "admin", "wrong-password!").status_code == 401
+    resp = login(client, "admin", PASSWORD)  # three failures earned a wait: even the right password waits
+    assert resp.status_code == 429 and int(resp.headers["retry-after"]) >= 1
+    site.now = NOW + dt.timedelta(seconds=2)
+    assert login(client, "admin", "wrong-password!").status_code == 401  # a 4th failure doubles the wait
+    site.now = NOW + dt.timedelta(seconds=3)
+    assert login(client, "admin", PASSWORD).status_code == 429
+    site.now = NOW + dt.timedelta(seconds=5)
+    assert login(client, "admin", PASSWORD).status_code == 303
+
+
+def test_guessing_from_one_address_slows_other_accounts_too(client: TestClient, site: Ctx) -> None:
+    for name in ("admin", "opera", "viewer", "nobody"):
+        login(client, name, "wrong-password!")
+    assert login(client, "viewer", PASSWORD).status_code == 429
+
+
+def test_a_disabled_person_cannot_log_in(client: TestClient, site: Ctx) -> None:
+    with site.engine.begin() as conn:
+        accounts.set_disabled(conn, "viewer", True, NOW, actor="test")
+    assert login(client, "viewer").status_code == 401
+
+
+def test_no_secret_from_the_config_appears_anywhere(client: TestClient, site: Ctx, tmp_path: Path,
+                                                    monkeypatch: object) -> None:
+    secret_file = tmp_path / "bot-token"
+    secret_file.write_text("S3CRET-FROM-FILE-123\n")
+    import os
+
+    os.environ["SIAGA_TEST_DB_URL"] = "postgresql://siaga:S3CRET-FROM-ENV-456@db/siaga"
+    try:
+        text = site.loaded.path.read_text()
+        text = text.replace("store:\n  data_dir: siaga-data",
+                            "store:\n  data_dir: siaga-data\n  database_url: ${SIAGA_TEST_DB_URL}")
+        text = text.replace('contacts: {telegram: "123456789", email:',
+                            f'contacts: {{telegram: "123456789", token_file: {secret_file}, email:')
+        site.loaded.path.write_text(text)
+        site.loaded = load_config(site.loaded.path)
+        assert login(client, "admin").status_code == 303
+        token = csrf_of(client)
+        with site.engine.begin() as conn:
+            secret, _ = accounts.create_token(conn, "all", ["read", "ack", "admin"], NOW, actor="test")
+        pages = ["/", "/room", "/alerts", "/sensors", "/services", "/backups", "/config", "/admin/users",
+                 "/admin/audit", "/fragments/rack/R1", "/incidents"]
+        bodies = [client.get(p).text for p in pages]
+        h = {"Authorization": f"Bearer {secret}"}
+        apis = ["/api/v1/config", "/api/v1/site", "/api/v1/overview", "/api/v1/users", "/api/v1/tokens",
+                "/api/v1/audit", "/api/v1/sensors", "/api/v1/racks/R1", "/metrics", "/api/v1/openapi.json"]
+        bodies += [client.get(p, headers=h).text for p in apis]
+        everything = "\n".join(bodies)
+        assert "${SIAGA_TEST_DB_URL}" in client.get("/config").text  # the reference is shown...
+        assert str(secret_file) in client.get("/config").text  # ...and the path
+        for needle in ("S3CRET-FROM-FILE-123", "S3CRET-FROM-ENV-456", secret, PASSWORD, token[:0] or "argon2"):
+            assert needle not in everything, needle
+        assert not re.search(r"\$argon2id\$", everything)
+    finally:
+        del os.environ["SIAGA_TEST_DB_URL"]
