@@ -19,6 +19,13 @@ from siaga.web.errors import install_error_handlers
 ROUTERS: list[str] = [
     "siaga.web.health:router",
     "siaga.web.inventory_api:router",
+    "siaga.web.dashboard:router",  # pages, /api/v1, /metrics
+]
+
+# Functions ``(app, ctx) -> None`` that set up what is app-wide (error handlers, static files, the API's
+# OpenAPI document); run after the routers are in. One line per feature.
+APP_SETUP: list[str] = [
+    "siaga.web.dashboard:setup",
 ]
 
 
@@ -39,4 +46,9 @@ def create_app(ctx: RuntimeContext, routers: list[str] | None = None) -> FastAPI
         router = target if isinstance(target, APIRouter) else target(ctx) if callable(target) else None
         if router is not None:
             app.include_router(router)
+    if routers is None:
+        for entry in APP_SETUP:
+            setup = resolve(entry)
+            assert callable(setup), entry
+            setup(app, ctx)
     return app
