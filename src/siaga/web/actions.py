@@ -6,20 +6,22 @@ notifier hears of it and escalation stops) and writes who did what to the audit 
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import inspect
 from typing import Any
 
 from sqlalchemy import Engine
 
+from siaga.alerts.store import AlertError
 from siaga.web.auth.accounts import audit
 from siaga.web.errors import ApiError
 
 MANAGER_SERVICE = "alerts.manager"
 _METHODS = {
-    "ack": ("acknowledge", "ack"),
-    "resolve": ("resolve", "resolve_manually"),
-    "note": ("add_note", "note"),
+    "ack": ("ack", "acknowledge"),
+    "resolve": ("resolve",),
+    "note": ("note", "add_note"),
 }
 
 
@@ -48,14 +50,14 @@ async def act(services: dict[str, object], engine: Engine, action: str, alert_id
     kwargs = {k: v for k, v in kwargs.items() if k in params or any(
         p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())}
     try:
-        result = method(alert_id, **kwargs)
+        result = await asyncio.to_thread(method, alert_id, **kwargs)
         if inspect.isawaitable(result):
-            result = await result
+            await result
     except LookupError as exc:
         raise ApiError(404, "not_found", f"alert {alert_id} not found") from exc
-    except ValueError as exc:
+    except (AlertError, ValueError) as exc:
+        if str(exc).startswith("no alert"):
+            raise ApiError(404, "not_found", f"alert {alert_id} not found") from exc
         raise ApiError(409, "conflict", str(exc)) from exc
-    if result is None and action != "note":
-        pass
     with engine.begin() as conn:
         audit(conn, f"alert.{action}", actor=by, subject=f"alert:{alert_id}", now=now, via=via, note=note)

@@ -384,7 +384,7 @@ def router(dash: Dashboard) -> APIRouter:
         except OverflowError:
             raise ApiError(422, "validation_failed", "end: out of range") from None
         with dash.engine.connect() as conn:
-            s = queries.series(conn, sensor_id, start, stop)
+            s = queries.series(conn, sensor_id, start, stop + dt.timedelta(milliseconds=1))
         if s is None:
             raise ApiError(503, "unavailable", "readings are not stored by this siaga (no readings part)")
         return SeriesOut(sensor=sensor_id, resolution=s.resolution, start=start, end=stop, ts=s.ts,

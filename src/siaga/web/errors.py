@@ -1,8 +1,8 @@
 """One error shape for every API error: ``{"error": {"code": ..., "message": ..., "details": ...}}``.
 
 API routes raise :class:`ApiError`; FastAPI's own 404/405/422 and any uncaught exception (500) are turned
-into the same shape by :func:`install_error_handlers`. Pages (paths outside ``/api``) get a short HTML
-page instead, and a 401 on a page sends the browser to the login form.
+into the same shape by :func:`install_error_handlers`. A browser asking for a page (outside ``/api``, with
+``Accept: text/html`` or from htmx) gets a short HTML page instead, and a 401 sends it to the login form.
 """
 
 from __future__ import annotations
@@ -106,7 +106,11 @@ def code_for(status: int) -> str:
 
 
 def is_api(request: Request) -> bool:
-    return request.url.path.startswith(API_PREFIX) or request.url.path in ("/api", "/metrics")
+    """JSON errors, unless a browser asks for a page (text/html or htmx) outside /api and /metrics."""
+    path = request.url.path
+    if path.startswith(API_PREFIX) or path in ("/api", "/metrics"):
+        return True
+    return not (request.headers.get("HX-Request") or "text/html" in request.headers.get("accept", ""))
 
 
 def _page(request: Request, status: int, message: str, headers: dict[str, str] | None = None) -> Response:

@@ -29,14 +29,6 @@ def table(module: str, name: str) -> Table | None:
     return found if isinstance(found, Table) else None
 
 
-def readings_tables() -> dict[str, Table] | None:
-    names = ("readings", "readings_1m", "readings_1h", "sensor_last")
-    found = {n: table("siaga.readings.tables", n) for n in names}
-    if any(t is None for t in found.values()):
-        return None
-    return {k: v for k, v in found.items() if v is not None}
-
-
 def ms_to_dt(ms: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(ms / 1000, UTC)
 
@@ -59,13 +51,6 @@ def latest_readings(conn: Connection) -> dict[str, Latest]:
 
 # --- charts: the right resolution for the span ----------------------------------------------------------
 
-# (largest span, table, bucket ms): raw up to 6 hours, 1-minute rollups up to 3 days, hourly beyond.
-RESOLUTIONS: tuple[tuple[float, str, int], ...] = (
-    (6 * 3600, "readings", 0),
-    (3 * 86400, "readings_1m", 60_000),
-    (float("inf"), "readings_1h", 3_600_000),
-)
-
 
 @dataclass(frozen=True)
 class Series:
@@ -77,37 +62,17 @@ class Series:
     max: list[float]
 
 
-def pick_resolution(start: dt.datetime, end: dt.datetime) -> tuple[str, int]:
-    span = (end - start).total_seconds()
-    for limit, name, bucket in RESOLUTIONS:
-        if span <= limit:
-            return name, bucket
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
 def series(conn: Connection, sensor: str, start: dt.datetime, end: dt.datetime) -> Series | None:
-    """One sensor's readings between ``start`` and ``end`` at the resolution the span calls for."""
-    tables = readings_tables()
-    if tables is None:
+    """One sensor's readings between ``start`` and ``end`` at the resolution the span calls for
+    (``siaga.readings.query``: raw up to 6 h, 1-minute buckets up to 7 days, 1-hour buckets beyond)."""
+    try:
+        from siaga.readings.query import query
+    except ImportError:
         return None
-    name, _bucket = pick_resolution(start, end)
-    a, b = dt_to_ms(start), dt_to_ms(end)
-    t = tables[name]
-    if name == "readings":
-        rows = conn.execute(
-            select(t.c.ts, t.c.value).where(t.c.sensor == sensor, t.c.ts >= a, t.c.ts <= b).order_by(t.c.ts)
-        ).all()
-        values = [float(r.value) for r in rows]
-        return Series(sensor, "raw", [int(r.ts) for r in rows], values, values, values)
-    rolled = conn.execute(
-        select(t.c.bucket, t.c.min, t.c.max, t.c.sum, t.c["count"])
-        .where(t.c.sensor == sensor, t.c.bucket >= a - _bucket, t.c.bucket <= b).order_by(t.c.bucket)
-    ).all()
-    return Series(
-        sensor, "1m" if name == "readings_1m" else "1h", [int(r[0]) for r in rolled],
-        [float(r[3]) / r[4] if r[4] else float("nan") for r in rolled],
-        [float(r[1]) for r in rolled], [float(r[2]) for r in rolled],
-    )
+    found = query(conn, sensor, start, end)
+    pts = found.points
+    return Series(sensor, found.resolution, [dt_to_ms(p.ts) for p in pts], [p.avg for p in pts],
+                  [p.min for p in pts], [p.max for p in pts])
 
 
 # --- alerts and incidents ---------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The dashboard in-process (FastAPI TestClient) on a fresh SQLite store with the Bontang site.
 
-People: ``admin``, ``opera`` (operator) and ``viewer``, password ``correct-horse-battery``. When the alert
-part is not installed yet, a stand-in with the same tables and a small manager is used.
+People: ``admin``, ``opera`` (operator) and ``viewer``, password ``correct-horse-battery``. Alerts come from the
+real alert manager (``ctx.services["alerts.manager"]``).
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from web_helpers import PASSWORD, login
-from web_standins import AlertStandIn, ensure_alert_tables
 
+from siaga.alerts.impact import impact_resolver
+from siaga.alerts.manager import AlertManager
 from siaga.config import LoadedConfig, load_config
 from siaga.store import create_engine_for, sqlite_url, upgrade
 from siaga.web.auth import accounts, passwords
@@ -40,6 +41,12 @@ class Ctx:
     def clock(self) -> dt.datetime:
         return self.now
 
+    @property
+    def manager(self) -> AlertManager:
+        found = self.services["alerts.manager"]
+        assert isinstance(found, AlertManager)
+        return found
+
 
 @pytest.fixture(autouse=True)
 def cheap_hashes() -> Iterator[None]:
@@ -57,7 +64,6 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     engine = create_engine_for(sqlite_url(path))
     try:
         upgrade(engine)
-        ensure_alert_tables(engine)
         with engine.begin() as conn:
             for name, role in (("admin", "admin"), ("opera", "operator"), ("viewer", "viewer")):
                 accounts.add_user(conn, name, PASSWORD, role, NOW)
@@ -74,9 +80,10 @@ def site(tmp_path: Path, template_db: Path) -> Ctx:
     loaded = load_config(cfg)
     shutil.copy(template_db, tmp_path / "siaga.db")
     engine = create_engine_for(sqlite_url(tmp_path / "siaga.db"))
-    ensure_alert_tables(engine)
     ctx = Ctx(loaded, engine)
-    ctx.services["alerts.manager"] = AlertStandIn(engine, ctx.clock)
+    manager = AlertManager(engine, impact_of=impact_resolver(loaded.config), clock=ctx.clock)
+    manager.load(NOW)
+    ctx.services["alerts.manager"] = manager
     return ctx
 
 
@@ -100,7 +107,7 @@ def app(site: Ctx, shared_app: tuple[FastAPI, Dashboard]) -> FastAPI:
 
 @pytest.fixture
 def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app, base_url="http://testserver") as c:
+    with TestClient(app, base_url="http://testserver", headers={"Accept": "text/html,*/*"}) as c:
         yield c
 
 

@@ -42,7 +42,7 @@ def test_unknown_route_and_bad_query_keep_the_shape(client: TestClient, site: Ct
 
 
 def test_token_without_the_ack_scope_is_refused(client: TestClient, site: Ctx) -> None:
-    alert_id = fire_alert(site.engine, "leak", "leak-r1-floor", NOW)
+    alert_id = fire_alert(site.manager, "leak", "leak-r1-floor", NOW)
     _is_error(client.post(f"/api/v1/alerts/{alert_id}/ack", headers=_token(site, "read")), 403, "forbidden")
     resp = client.post(f"/api/v1/alerts/{alert_id}/ack", headers=_token(site, "read", "ack"),
                        json={"note": "seen"})
@@ -59,7 +59,8 @@ def test_revoked_token_is_refused(client: TestClient, site: Ctx) -> None:
 
 
 def test_alerts_are_paginated_with_a_cursor(client: TestClient, site: Ctx) -> None:
-    ids = [fire_alert(site.engine, "temperature.high", f"temp-r{i}-top", NOW, severity="warning") for i in (1, 2, 3)]
+    ids = [fire_alert(site.manager, "temperature.high", f"temp-r{i}-top", NOW, severity="warning")
+           for i in (1, 2, 3)]
     h = _token(site, "read")
     first = client.get("/api/v1/alerts?limit=2", headers=h).json()
     assert [a["id"] for a in first["items"]] == [ids[2], ids[1]]
@@ -68,12 +69,12 @@ def test_alerts_are_paginated_with_a_cursor(client: TestClient, site: Ctx) -> No
 
 
 def test_timeline_has_the_acknowledgement_and_note(client: TestClient, site: Ctx) -> None:
-    alert_id = fire_alert(site.engine, "leak", "leak-r1-floor", NOW)
+    alert_id = fire_alert(site.manager, "leak", "leak-r1-floor", NOW)
     h = _token(site, "read", "ack")
     client.post(f"/api/v1/alerts/{alert_id}/ack", headers=h)
     client.post(f"/api/v1/alerts/{alert_id}/notes", headers=h, json={"note": "ember di bawah rak"})
     kinds = [(e["kind"], e["note"]) for e in client.get(f"/api/v1/alerts/{alert_id}/timeline", headers=h).json()]
-    assert kinds == [("firing", None), ("acknowledged", None), ("noted", "ember di bawah rak")]
+    assert kinds == [("firing", None), ("acknowledged", None), ("note", "ember di bawah rak")]
     _is_error(client.post(f"/api/v1/alerts/{alert_id}/notes", headers=h, json={"note": ""}), 422,
               "validation_failed")
 
@@ -108,7 +109,7 @@ def test_room_map_api_marks_the_wet_sensor(client: TestClient, site: Ctx) -> Non
 
 
 def test_session_cookie_needs_the_csrf_header_for_api_writes(as_operator: TestClient, site: Ctx) -> None:
-    alert_id = fire_alert(site.engine, "leak", "leak-r1-floor", NOW)
+    alert_id = fire_alert(site.manager, "leak", "leak-r1-floor", NOW)
     _is_error(as_operator.post(f"/api/v1/alerts/{alert_id}/ack"), 403, "csrf_failed")
 
 
@@ -123,7 +124,7 @@ def test_openapi_is_served_and_documents_the_error_shape(client: TestClient) -> 
 
 def test_metrics_need_a_token_and_expose_alerts(client: TestClient, site: Ctx) -> None:
     assert client.get("/metrics", follow_redirects=False).status_code == 401
-    fire_alert(site.engine, "leak", "leak-r1-floor", NOW)
+    fire_alert(site.manager, "leak", "leak-r1-floor", NOW)
     put_reading(site.engine, "temp-r1-top", 23.5, NOW)
     text = client.get("/metrics", headers=_token(site, "read")).text
     assert 'siaga_alerts{severity="critical",state="firing"} 1.0' in text

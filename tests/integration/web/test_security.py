@@ -16,7 +16,7 @@ from siaga.web.auth import accounts
 
 
 def test_a_viewer_cannot_acknowledge(as_viewer: TestClient, site: Ctx) -> None:
-    alert_id = fire_alert(site.engine, "leak", "leak-r1-floor", NOW)
+    alert_id = fire_alert(site.manager, "leak", "leak-r1-floor", NOW)
     token = csrf_of(as_viewer, f"/alerts/{alert_id}")
     assert 'data-action="ack"' not in as_viewer.get(f"/alerts/{alert_id}").text
     resp = as_viewer.post(f"/alerts/{alert_id}/ack", data={"csrf_token": token})
@@ -26,7 +26,7 @@ def test_a_viewer_cannot_acknowledge(as_viewer: TestClient, site: Ctx) -> None:
 
 
 def test_a_form_without_the_csrf_token_is_refused(as_operator: TestClient, site: Ctx) -> None:
-    alert_id = fire_alert(site.engine, "leak", "leak-r1-floor", NOW)
+    alert_id = fire_alert(site.manager, "leak", "leak-r1-floor", NOW)
     assert as_operator.post(f"/alerts/{alert_id}/ack", data={"note": "x"}).status_code == 403
     assert as_operator.post(f"/alerts/{alert_id}/ack", data={"csrf_token": "forged"}).status_code == 403
     with site.engine.connect() as conn:
