@@ -2,9 +2,9 @@
 
 An entry is ``"module:attribute"`` naming an ``APIRouter`` or a factory ``(ctx) -> APIRouter | None``.
 Handlers reach the runtime through the ``get_ctx`` dependency (``ctx: RuntimeContext = Depends(get_ctx)``).
-Errors answer in one shape (``siaga.web.errors``): ``{"error": {"code": "not_found", "message": "...",
-"details": ...}}``; raise ``siaga.web.errors.ApiError`` or ``fastapi.HTTPException`` and it is shaped for you
-(a browser asking for a page gets a short HTML page instead).
+Errors answer in one shape (``siaga.web.errors``): ``{"error": {"status": 404, "code": "not_found",
+"message": "...", "details": ...}}``; raise ``siaga.web.errors.ApiError`` or ``fastapi.HTTPException`` and it
+is shaped for you (a browser asking for a page gets a short HTML page instead).
 """
 
 from __future__ import annotations

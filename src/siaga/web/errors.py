@@ -1,4 +1,8 @@
-"""One error shape for every API error: ``{"error": {"code": ..., "message": ..., "details": ...}}``.
+"""One error shape for every API error: ``{"error": {"status", "code", "message", "details"}}``.
+
+``status`` is the HTTP status, ``code`` a short stable key (``not_found``, ``forbidden``,
+``validation_failed``...), ``message`` one line a person can act on, ``details`` machine-readable
+details (the fields of a 422) or null.
 
 API routes raise :class:`ApiError`; FastAPI's own 404/405/422 and any uncaught exception (500) are turned
 into the same shape by :func:`install_error_handlers`. A browser asking for a page (outside ``/api``, with
@@ -24,6 +28,7 @@ API_PREFIX = "/api/"
 
 
 class ErrorBody(BaseModel):
+    status: int = Field(description="The HTTP status, repeated.")
     code: str = Field(description="A short stable key, e.g. not_found, forbidden, validation_failed.")
     message: str = Field(description="One line a person can act on.")
     details: Any = Field(default=None, description="Machine-readable details (the fields of a 422), or null.")
@@ -66,10 +71,14 @@ def unauthorized(message: str = "log in or send a bearer token") -> ApiError:
     return ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
 
 
+def error_body(status: int, message: str, details: Any = None, *, code: str | None = None) -> dict[str, Any]:
+    """The JSON body of an error answer (for routes that build their own response)."""
+    return {"error": {"status": status, "code": code or code_for(status), "message": message, "details": details}}
+
+
 def error_json(status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
                ) -> JSONResponse:
-    body = {"error": {"code": code, "message": message, "details": details}}
-    return JSONResponse(body, status_code=status, headers=headers)
+    return JSONResponse(error_body(status, message, details, code=code), status_code=status, headers=headers)
 
 
 # The error responses every API route may give, for the OpenAPI document.

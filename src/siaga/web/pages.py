@@ -119,7 +119,7 @@ def router(dash: Dashboard) -> APIRouter:
     @r.get("/room/{room_id}", response_class=HTMLResponse)
     def room_page(request: Request, room_id: str, me: Principal = viewer) -> Response:
         m = _room_map(dash, room_id)
-        return dash.render(request, "room.html", me, m=m, rooms=dash.cfg.rooms)
+        return dash.render(request, "room.html", me, m=m, rooms=dash.cfg.rooms, **_alerts_context(dash, "active", ""))
 
     @r.get("/fragments/room/{room_id}", response_class=HTMLResponse)
     def room_fragment(request: Request, room_id: str, me: Principal = viewer) -> Response:
@@ -163,20 +163,24 @@ def router(dash: Dashboard) -> APIRouter:
     def alert_fragment(request: Request, alert_id: int, me: Principal = viewer) -> Response:
         return dash.render(request, "_alert.html", me, **_alert_context(dash, alert_id))
 
-    async def _act(request: Request, action: str, alert_id: int, me: Principal, note: str | None) -> Response:
+    async def _act(request: Request, action: str, alert_id: int, me: Principal, note: str | None,
+                   answer: str = "") -> Response:
         note = (note or "").strip()[:2000] or None
         if action == "note" and not note:
             raise ApiError(422, "validation_failed", "write a note first")
         await actions.act(dash.services, dash.engine, action, alert_id, by=me.name, via="web", note=note,
                           now=dash.now())
         dash.broker.publish("alerts", {"id": alert_id})
+        if request.headers.get("HX-Request") and answer == "list":
+            return dash.render(request, "_alerts.html", me, **_alerts_context(dash, "active", ""))
         if request.headers.get("HX-Request"):
             return dash.render(request, "_alert.html", me, **_alert_context(dash, alert_id))
         return RedirectResponse(f"/alerts/{alert_id}", status_code=303)
 
     @r.post("/alerts/{alert_id}/ack", response_class=HTMLResponse)
-    async def ack(request: Request, alert_id: int, note: str = Form(""), me: Principal = operator) -> Response:
-        return await _act(request, "ack", alert_id, me, note)
+    async def ack(request: Request, alert_id: int, note: str = Form(""), answer: str = Form(""),
+                  me: Principal = operator) -> Response:
+        return await _act(request, "ack", alert_id, me, note, answer)
 
     @r.post("/alerts/{alert_id}/resolve", response_class=HTMLResponse)
     async def resolve(request: Request, alert_id: int, note: str = Form(""), me: Principal = operator) -> Response:

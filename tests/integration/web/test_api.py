@@ -20,7 +20,8 @@ def _token(site: Ctx, *scopes: str) -> dict[str, str]:
 def _is_error(resp: object, status: int, code: str) -> None:
     assert resp.status_code == status, resp.text  # type: ignore[attr-defined]
     body = resp.json()  # type: ignore[attr-defined]
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "details"}
+    assert set(body) == {"error"} and set(body["error"]) == {"status", "code", "message", "details"}
+    assert body["error"]["status"] == status
     assert body["error"]["code"] == code and body["error"]["message"]
 
 

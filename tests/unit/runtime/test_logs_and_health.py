@@ -100,7 +100,7 @@ async def test_errors_have_one_shape(tmp_path: Path) -> None:
         invalid = await client.get("/probe/abc")
         good = await client.get("/probe/7")
     assert missing.status_code == 404
-    assert missing.json() == {"error": {"code": "not_found", "message": "Not Found", "details": None}}
+    assert missing.json() == {"error": {"status": 404, "code": "not_found", "message": "Not Found", "details": None}}
     assert invalid.status_code == 422
     assert invalid.json()["error"]["details"][0]["loc"] == ["path", "n"]
     assert good.json() == {"n": 7}
