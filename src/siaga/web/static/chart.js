@@ -17,7 +17,10 @@
       series.push({ label: "max", stroke: "#d77", width: 1 });
       rows.push(data.min, data.max);
     }
-    var opts = { width: width(), height: 320, tzDate: tz, series: series, scales: { x: { time: true } } };
+    var span = xs.length ? xs[xs.length - 1] - xs[0] : 0;
+    var fmt = uPlot.fmtDate(span > 2 * 86400 ? "{DD}/{MM}" : "{HH}:{mm}");  // 24-hour clock, day/month
+    var axes = [{ values: function (u, splits) { return splits.map(function (v) { return fmt(tz(v)); }); } }, {}];
+    var opts = { width: width(), height: 320, tzDate: tz, series: series, axes: axes, scales: { x: { time: true } } };
     if (plot) { plot.destroy(); }
     el.innerHTML = "";
     plot = new uPlot(opts, rows, el);
