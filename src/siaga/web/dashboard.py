@@ -123,6 +123,7 @@ class Dashboard:
             "when": lambda t, seconds=False: i18n.local_time(t, zone, lang, seconds=seconds),
             "ago": lambda t: i18n.ago(t, now, lang),
             "rupiah": lambda amount: i18n.rupiah(int(amount or 0), lang),
+            "duration": lambda seconds: i18n.duration(seconds, lang),
             "can_ack": bool(principal and principal.can(Scope.ack)),
             "is_admin": bool(principal and principal.can(Scope.admin)),
             "path": request.url.path,

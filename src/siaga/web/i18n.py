@@ -77,3 +77,18 @@ def ago(when: dt.datetime | None, now: dt.datetime, lang: str) -> str:
     if s < 86400 * 2:
         return f"{s // 3600} h ago" if en else f"{s // 3600} jam lalu"
     return f"{s // 86400} days ago" if en else f"{s // 86400} hari lalu"
+
+
+def duration(seconds: float | None, lang: str) -> str:
+    """``3 h 20 min`` / ``3 jam 20 menit``; ``2 d 4 h`` / ``2 hari 4 jam``."""
+    if seconds is None:
+        return "—"
+    s = round(seconds)
+    en = lang == "en"
+    d, rem = divmod(s, 86400)
+    h, rem = divmod(rem, 3600)
+    m, sec = divmod(rem, 60)
+    units = (("d", "hari"), ("h", "jam"), ("min", "menit"), ("s", "detik"))
+    parts = [(d, units[0]), (h, units[1]), (m, units[2]), (sec, units[3])]
+    shown = [f"{n} {u[0] if en else u[1]}" for n, u in parts if n][:2]
+    return " ".join(shown) if shown else ("0 s" if en else "0 detik")

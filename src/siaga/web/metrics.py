@@ -7,6 +7,7 @@ and severity, check outcomes, backup ages, notification latencies, and the dashb
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
@@ -68,30 +69,46 @@ def alert_metrics(conn: Connection, now: dt.datetime) -> Iterable[Metric]:
 
 
 def check_metrics(conn: Connection, now: dt.datetime) -> Iterable[Metric]:
-    t = queries.table("siaga.checks.tables", "check_results")
-    if t is None or "outcome" not in t.c:
+    t = queries.table("siaga.checks.tables", "check_states")
+    if t is None:
         return []
-    c = CounterMetricFamily("siaga_check_results", "Check results stored, by outcome.", labels=["outcome"])
-    for outcome, count in conn.execute(select(t.c.outcome, func.count()).group_by(t.c.outcome)):
-        c.add_metric([str(outcome)], float(count))
-    return [c]
+    g = GaugeMetricFamily("siaga_checks", "Checks by their confirmed state.", labels=["status"])
+    for status, count in conn.execute(select(t.c.status, func.count()).group_by(t.c.status)):
+        g.add_metric([str(status)], float(count))
+    changes = queries.table("siaga.checks.tables", "check_changes")
+    out: list[Metric] = [g]
+    if changes is not None:
+        c = CounterMetricFamily("siaga_check_changes", "Confirmed state changes of checks, by the new state.",
+                                labels=["status"])
+        for status, count in conn.execute(select(changes.c.status, func.count()).group_by(changes.c.status)):
+            c.add_metric([str(status)], float(count))
+        out.append(c)
+    return out
 
 
-def backup_metrics(conn: Connection, now: dt.datetime) -> Iterable[Metric]:
-    t = queries.table("siaga.backup.tables", "backup_runs")
-    if t is None or "job" not in t.c or "finished_at" not in t.c:
+def backup_metrics_for(dash: Dashboard) -> Iterable[Metric]:
+    """Backup ages from the backup part's figures (``siaga.backup.status.job_figures``)."""
+    if not getattr(dash.cfg, "backups", None):
         return []
-    q = select(t.c.job, func.max(t.c.finished_at))
-    if "ok" in t.c:
-        q = q.where(t.c.ok.is_(True))
-    g = GaugeMetricFamily("siaga_backup_age_seconds", "Seconds since each job's last good backup.", labels=["job"])
-    for job, when in conn.execute(q.group_by(t.c.job)):
-        if when is not None:
-            when = when if isinstance(when, dt.datetime) else dt.datetime.fromisoformat(str(when))
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=dt.UTC)
-            g.add_metric([str(job)], max(0.0, (now - when).total_seconds()))
-    return [g]
+    try:
+        from siaga.backup.status import job_figures
+    except ImportError:
+        return []
+    figures = job_figures(dash.cfg, dash.engine, dash.now())
+    age = GaugeMetricFamily("siaga_backup_snapshot_age_seconds", "Age of each job's newest good snapshot.",
+                            labels=["job", "target"])
+    last = GaugeMetricFamily("siaga_backup_last_success_timestamp_seconds", "Time of each job's last good backup.",
+                             labels=["job", "target"])
+    rto = GaugeMetricFamily("siaga_backup_drill_rto_seconds", "Time to restore measured by the last drill.",
+                            labels=["job", "target"])
+    for f in figures:
+        if f.snapshot_age_s is not None:
+            age.add_metric([f.job, f.target], f.snapshot_age_s)
+        if f.last_success_at is not None:
+            last.add_metric([f.job, f.target], f.last_success_at.timestamp())
+        if f.drill_rto_s is not None:
+            rto.add_metric([f.job, f.target], float(f.drill_rto_s))
+    return [age, last, rto]
 
 
 LATENCY_BUCKETS = (0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0)
@@ -121,7 +138,7 @@ def notification_metrics(conn: Connection, now: dt.datetime) -> Iterable[Metric]
 
 
 COLLECTORS: tuple[MetricsFn, ...] = (
-    readings_metrics, sensor_metrics, alert_metrics, check_metrics, backup_metrics, notification_metrics,
+    readings_metrics, sensor_metrics, alert_metrics, check_metrics, notification_metrics,
 )
 
 
@@ -139,6 +156,8 @@ class StoreCollector(Collector):
                     yield from fn(conn, now)
                 except DBAPIError:  # a table not migrated yet: that family is absent
                     conn.rollback()
+        with contextlib.suppress(DBAPIError):
+            yield from backup_metrics_for(self.dash)
         live = GaugeMetricFamily("siaga_web_live_subscribers", "Pages listening for live updates.")
         live.add_metric([], float(self.dash.broker.subscribers))
         yield live

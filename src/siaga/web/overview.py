@@ -6,7 +6,6 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
 from siaga.kinds import SENSOR_KINDS
@@ -91,56 +90,76 @@ def rack_detail(dash: Dashboard, rack_id: str) -> dict[str, Any]:
     }
 
 
+UPTIME_DAYS = 30
+
+
 def service_rows(dash: Dashboard) -> list[dict[str, Any]] | None:
-    """Services with their check state, when the checks part keeps one; None when nothing is checked."""
-    t = queries.table("siaga.checks.tables", "service_state") or queries.table("siaga.checks.tables", "check_state")
-    if t is None:
+    """Services with their check state and daily uptime (the checks part); None when nothing is checked."""
+    if not getattr(dash.cfg, "checks", None):
         return None
     try:
+        from siaga.checks.records import load_states, read_daily
+    except ImportError:
+        return None
+    now = dash.now()
+    today = now.astimezone(dash.zone).date()
+    first = today - dt.timedelta(days=UPTIME_DAYS - 1)
+    try:
         with dash.engine.connect() as conn:
-            rows = [dict(r._mapping) for r in conn.execute(select(t))]
+            states = load_states(conn)
+            daily = read_daily(conn, first, today)
     except DBAPIError:
         return None
-    by_service: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        sid = row.get("service") or row.get("service_id") or row.get("check") or row.get("id")
-        if sid is not None:
-            by_service[str(sid)] = row
+    worst: dict[str, Any] = {}
+    for _check, service, state in states:
+        held = worst.get(service)
+        if held is None or state.status.rank > held.status.rank:
+            worst[service] = state
+    checked = {str(getattr(c, "service", "") or "") for c in dash.cfg.checks}
     out = []
     for s in dash.cfg.services:
-        row = by_service.get(s.id, {})
-        state = str(row.get("state") or row.get("status") or "unknown")
-        out.append({"id": s.id, "name": s.name, "criticality": s.criticality.value, "state": state,
-                    "since": row.get("since") or row.get("changed_at"), "url": s.url or s.host})
+        if s.id not in checked and s.id not in worst:
+            continue
+        st = worst.get(s.id)
+        days: list[dict[str, Any]] = []
+        up_total = down_total = 0.0
+        for i in range(UPTIME_DAYS):
+            day = first + dt.timedelta(days=i)
+            tally = daily.get(s.id, {}).get(day)
+            if tally is None or tally.up_s + tally.down_s <= 0:
+                days.append({"day": day, "pct": None})
+                continue
+            up_total += tally.up_s
+            down_total += tally.down_s
+            days.append({"day": day, "pct": 100.0 * tally.up_s / (tally.up_s + tally.down_s)})
+        uptime = 100.0 * up_total / (up_total + down_total) if up_total + down_total > 0 else None
+        out.append({"id": s.id, "name": s.name, "criticality": s.criticality.value,
+                    "state": st.status.value if st else "unknown", "since": st.since if st else None,
+                    "message": st.message if st else "", "latency_ms": st.latency_ms if st else None,
+                    "url": s.url or s.host, "uptime": uptime, "days": days})
     return out
 
 
 def backup_rows(dash: Dashboard) -> list[dict[str, Any]] | None:
-    """Backup jobs with their last successful run, when the backup part keeps runs; None otherwise."""
-    t = queries.table("siaga.backup.tables", "backup_runs")
-    if t is None:
+    """Backup jobs: last success, snapshot age against the RPO, the last drill and its measured RTO."""
+    if not getattr(dash.cfg, "backups", None):
         return None
-    cols = t.c
-    job_col = cols.get("job")
-    end_col = cols.get("finished_at")
-    if job_col is None or end_col is None:
-        return None
-    q = select(job_col, func.max(end_col))
-    if "ok" in cols:
-        q = q.where(cols["ok"].is_(True))
-    elif "status" in cols:
-        q = q.where(cols["status"].in_(("ok", "success", "succeeded")))
     try:
-        with dash.engine.connect() as conn:
-            last = {str(j): when for j, when in conn.execute(q.group_by(job_col))}
+        from siaga.backup.status import job_figures
+    except ImportError:
+        return None
+    try:
+        figures = job_figures(dash.cfg, dash.engine, dash.now())
     except DBAPIError:
         return None
-    now = dash.now()
     out = []
-    for job in dash.cfg.backups:
-        jid = str(job.get("id", "")) if isinstance(job, dict) else str(getattr(job, "id", ""))
-        when: dt.datetime | None = last.get(jid)
-        out.append({"id": jid, "last_ok": when, "age_s": (now - when).total_seconds() if when else None})
+    for f in figures:
+        age = f.snapshot_age_s
+        fresh = None if age is None or f.rpo_s is None else age <= f.rpo_s
+        out.append({"id": f.job, "target": f.target, "last_ok": f.last_success_at, "last_run_at": f.last_run_at,
+                    "last_run_ok": f.last_run_ok, "last_error": f.last_error, "age_s": age, "rpo_s": f.rpo_s,
+                    "fresh": fresh, "rto_s_target": f.rto_s_target, "drill_at": f.drill_at,
+                    "drill_ok": f.drill_ok, "drill_rto_s": f.drill_rto_s, "bytes_added": f.bytes_added})
     return out
 
 

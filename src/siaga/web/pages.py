@@ -211,6 +211,10 @@ def router(dash: Dashboard) -> APIRouter:
     def services_page(request: Request, me: Principal = viewer) -> Response:
         return dash.render(request, "services.html", me, services=overview.service_rows(dash))
 
+    @r.get("/fragments/services", response_class=HTMLResponse)
+    def services_fragment(request: Request, me: Principal = viewer) -> Response:
+        return dash.render(request, "_services.html", me, services=overview.service_rows(dash) or [])
+
     @r.get("/backups", response_class=HTMLResponse)
     def backups_page(request: Request, me: Principal = viewer) -> Response:
         return dash.render(request, "backups.html", me, backups=overview.backup_rows(dash))

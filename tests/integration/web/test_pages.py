@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 from fastapi.testclient import TestClient
@@ -88,7 +89,16 @@ def test_language_switch_is_stored_on_the_account(as_viewer: TestClient) -> None
     assert '<html lang="id">' in as_viewer.get("/").text
 
 
-def test_services_and_backups_say_not_configured(as_viewer: TestClient) -> None:
+def test_services_and_backups_pages_list_what_is_configured(as_viewer: TestClient) -> None:
+    services = as_viewer.get("/services").text
+    assert 'id="service-portal"' in services and "not-configured" not in services
+    backups = as_viewer.get("/backups").text
+    assert 'id="backups"' in backups and "belum pernah" in backups  # no run yet: "never"
+
+
+def test_services_and_backups_say_not_configured_without_config(as_viewer: TestClient, site: Ctx) -> None:
+    site.loaded = dataclasses.replace(site.loaded, config=site.loaded.config.model_copy(update={
+        "checks": [], "backups": []}))
     assert "not-configured" in as_viewer.get("/services").text
     assert "not-configured" in as_viewer.get("/backups").text
 
