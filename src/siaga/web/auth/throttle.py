@@ -43,7 +43,10 @@ class LoginThrottle:
             if (now - rec.last).total_seconds() > self.window:
                 del self._records[key]
                 continue
-            remaining = self.delay(key) - (now - rec.last).total_seconds()
+            earned = self.delay(key)
+            if earned <= 0:
+                continue
+            remaining = earned - max(0.0, (now - rec.last).total_seconds())
             wait = max(wait, remaining)
         return max(0.0, wait)
 
