@@ -13,7 +13,8 @@ LABELS: tuple[str, ...] = (
     # sensor states
     N_("ok"), N_("alarm"), N_("stale"),
     # timeline entries
-    N_("created"), N_("noted"), N_("notification"), N_("severity_changed"),
+    N_("created"), N_("noted"), N_("note"), N_("notification"), N_("severity_changed"),
+    N_("notification.planned"), N_("notification.skipped"),
     # page titles
     N_("Room map"), N_("No room in the configuration."),
 )

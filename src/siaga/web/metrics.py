@@ -115,26 +115,27 @@ LATENCY_BUCKETS = (0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0)
 
 
 def notification_metrics(conn: Connection, now: dt.datetime) -> Iterable[Metric]:
-    t = queries.table("siaga.notify.tables", "notification_attempts")
-    if t is None or "latency_s" not in t.c:
+    t = queries.table("siaga.notify.tables", "notify_attempts")
+    if t is None:
         return []
-    cols = t.c
-    outcome = cols.get("outcome")
     h = HistogramMetricFamily("siaga_notification_latency_seconds",
-                              "From an alert firing to the attempt to tell someone.", labels=["channel"])
-    channel = cols.get("channel")
+                              "How long each delivery attempt took, by channel (successful attempts).",
+                              labels=["channel"])
+    c = CounterMetricFamily("siaga_notification_attempts", "Delivery attempts, by channel and outcome.",
+                            labels=["channel", "outcome"])
     by_channel: dict[str, list[float]] = {}
-    q = select(channel if channel is not None else func.literal("all"), cols.latency_s)
-    if outcome is not None:
-        q = q.where(outcome.in_(("sent", "ok", "delivered")))
-    for ch, latency in conn.execute(q):
-        if latency is not None:
-            by_channel.setdefault(str(ch), []).append(float(latency))
+    counts: dict[tuple[str, str], int] = {}
+    for channel, outcome, latency_ms in conn.execute(select(t.c.channel, t.c.outcome, t.c.latency_ms)):
+        counts[(str(channel), str(outcome))] = counts.get((str(channel), str(outcome)), 0) + 1
+        if outcome == "ok" and latency_ms is not None:
+            by_channel.setdefault(str(channel), []).append(float(latency_ms) / 1000)
     for ch, values in sorted(by_channel.items()):
         buckets = [(str(b), float(sum(1 for v in values if v <= b))) for b in LATENCY_BUCKETS]
         buckets.append(("+Inf", float(len(values))))
         h.add_metric([ch], buckets, sum_value=sum(values))
-    return [h]
+    for (ch, outcome), n in sorted(counts.items()):
+        c.add_metric([ch, outcome], float(n))
+    return [h, c]
 
 
 COLLECTORS: tuple[MetricsFn, ...] = (

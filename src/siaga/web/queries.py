@@ -177,27 +177,27 @@ def timeline(conn: Connection, alert_id: int) -> list[dict[str, Any]]:
 
 
 def notification_attempts(conn: Connection, alert_id: int) -> list[dict[str, Any]]:
-    """Every attempt to tell someone about the alert (from the notification part, when installed)."""
-    for module, name in (("siaga.notify.tables", "notification_attempts"), ("siaga.notify.tables", "deliveries")):
-        t = table(module, name)
-        if t is None or "alert_id" not in t.c:
-            continue
-        cols = t.c
-        order = cols["at"] if "at" in cols else next(iter(cols))
-        out = []
-        for r in conn.execute(select(t).where(cols["alert_id"] == alert_id).order_by(order)):
-            m = dict(r._mapping)
-            when = m.get("at") or m.get("attempted_at") or m.get("sent_at") or m.get("created_at")
-            if when is None:
-                continue
-            who = m.get("person") or m.get("recipient") or m.get("target")
-            channel = m.get("channel")
-            outcome = m.get("outcome") or m.get("status") or m.get("state")
-            detail = " ".join(str(x) for x in (channel, who, outcome, m.get("error")) if x)
-            out.append({"at": when, "kind": "notification", "by": who, "via": channel, "note": None,
-                        "state": outcome, "detail": detail})
-        return out
-    return []
+    """Who was to be told about the alert, and every delivery attempt (the notification part, when installed)."""
+    try:
+        from siaga.notify.records import timeline as notify_timeline
+    except ImportError:
+        return []
+    try:
+        entries = notify_timeline(conn, alert_id)
+    except DBAPIError:
+        return []
+    out = []
+    for e in entries:
+        if e.what == "attempt":
+            latency = f"{e.latency_ms} ms" if e.latency_ms is not None else None
+            detail = " · ".join(x for x in (e.kind, e.outcome, latency, e.error) if x)
+            out.append({"at": e.at, "kind": "notification", "by": e.recipient, "via": e.channel, "note": None,
+                        "state": e.outcome, "detail": detail})
+        else:  # planned or skipped (quiet hours, maintenance, a storm grouped)
+            detail = " · ".join(x for x in (e.kind, e.error) if x)
+            out.append({"at": e.at, "kind": f"notification.{e.what}", "by": e.recipient, "via": e.channel,
+                        "note": None, "state": e.what, "detail": detail})
+    return out
 
 
 def list_incidents(conn: Connection, *, open_only: bool = False, limit: int = 50,
