@@ -42,6 +42,9 @@ class Dashboard:
         self.ctx = ctx
         self.broker = Broker()
         self.throttle = throttle or LoginThrottle()
+        if secure_cookies is None:  # siaga reached over HTTPS (web.public_url): always Secure cookies
+            public = str(getattr(ctx.loaded.config.web, "public_url", "") or "")
+            secure_cookies = True if public.lower().startswith("https://") else None
         self.secure_cookies = secure_cookies
         self.poll_interval = poll_interval
         self.templates = Jinja2Templates(directory=str(TEMPLATES_DIR))

@@ -108,3 +108,15 @@ def test_local_time_in_wita_and_durations() -> None:
     assert local_time(NOW, ZoneInfo("Asia/Jakarta"), "en") == "16 Jul 2025 09:00 WIB"
     assert duration(3 * 3600 + 20 * 60, "id") == "3 jam 20 menit"
     assert duration(2 * 86400 + 4 * 3600 + 5, "en") == "2 d 4 h"
+
+
+def test_cookies_are_secure_when_siaga_is_reached_over_https() -> None:
+    from types import SimpleNamespace
+
+    from siaga.web.dashboard import Dashboard
+
+    loaded = load_config(EXAMPLE)
+    https = loaded.config.model_copy(update={"web": loaded.config.web.model_copy(
+        update={"public_url": "https://siaga.bontangkota.go.id"})})
+    assert Dashboard(SimpleNamespace(loaded=SimpleNamespace(config=https))).secure_cookies is True
+    assert Dashboard(SimpleNamespace(loaded=loaded)).secure_cookies is None  # decided per request
