@@ -29,6 +29,7 @@ from siaga.web.auth.throttle import LoginThrottle
 from siaga.web.errors import install_error_handlers
 from siaga.web.live import Broker
 from siaga.web.security import Principal, check_csrf, identify, require_scope
+from siaga.web.views.headline import headline
 
 log = logging.getLogger("siaga.web")
 SERVICE = "web.dashboard"
@@ -114,10 +115,12 @@ class Dashboard:
     def render(self, request: Request, name: str, principal: Principal | None, status: int = 200,
                headers: dict[str, str] | None = None, **context: Any) -> Response:
         lang = self.language(principal, request)
+        gettext = i18n.gettext_for(lang)
+        rooms = {r.id: r.name for r in self.cfg.rooms}
         now = self.now()
         zone = self.zone
         base = {
-            "_": i18n.gettext_for(lang),
+            "_": gettext,
             "lang": lang,
             "me": principal,
             "csrf": principal.session.csrf_token if principal and principal.session else "",
@@ -127,6 +130,7 @@ class Dashboard:
             "ago": lambda t: i18n.ago(t, now, lang),
             "rupiah": lambda amount: i18n.rupiah(int(amount or 0), lang),
             "duration": lambda seconds: i18n.duration(seconds, lang),
+            "headline": lambda alert: headline(alert, gettext, rooms),
             "can_ack": bool(principal and principal.can(Scope.ack)),
             "is_admin": bool(principal and principal.can(Scope.admin)),
             "path": request.url.path,

@@ -41,7 +41,7 @@ def test_cookie_is_secure_behind_https(client: TestClient) -> None:
 def test_overview_shows_worst_alert_and_value(as_viewer: TestClient, site: Ctx) -> None:
     fire_alert(site.manager, "leak", "leak-r1-ceiling", NOW, summary="Air di atas rak R1")
     page = as_viewer.get("/").text
-    assert "Air di atas rak R1" in page
+    assert "Kebocoran air · R1, plafon di atas" in page  # the headline, in the reader's language
     assert "Rp5,54 miliar" in page  # the six servers of R1 and its PDU, from the inventory
 
 

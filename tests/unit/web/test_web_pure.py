@@ -120,3 +120,16 @@ def test_cookies_are_secure_when_siaga_is_reached_over_https() -> None:
         update={"public_url": "https://siaga.bontangkota.go.id"})})
     assert Dashboard(SimpleNamespace(loaded=SimpleNamespace(config=https))).secure_cookies is True
     assert Dashboard(SimpleNamespace(loaded=loaded)).secure_cookies is None  # decided per request
+
+
+def test_alert_headlines_speak_the_readers_language() -> None:
+    from siaga.web.i18n import gettext_for
+    from siaga.web.views.headline import headline
+
+    leak = {"rule": "leak", "subject": "leak-r1-ceiling", "impact": {"rack": "R1", "zone": "ceiling-above"}}
+    assert headline(leak, gettext_for("id")) == "Kebocoran air · R1, plafon di atas (leak-r1-ceiling)"
+    assert headline(leak, gettext_for("en")) == "Water leak · R1, ceiling above (leak-r1-ceiling)"
+    hot = {"rule": "temperature.high", "subject": "temp-r4-top", "impact": {"rack": "R4"}}
+    assert headline(hot, gettext_for("en")) == "Temperature too high · R4 (temp-r4-top)"
+    odd = {"rule": "something.new", "subject": "x", "summary": "as the observer said it"}
+    assert headline(odd, gettext_for("id")) == "as the observer said it"
