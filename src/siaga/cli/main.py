@@ -21,6 +21,7 @@ COMMAND_GROUPS: list[tuple[str, str]] = [
     ("inventory", "siaga.cli.inventory_cmd"),
     ("impact", "siaga.cli.impact_cmd"),
     ("audit", "siaga.cli.audit_cmd"),
+    ("report", "siaga.cli.report_cmd"),
     ("init", "siaga.cli.init_cmd"),
     ("checks", "siaga.cli.checks_cmd"),
     ("backup", "siaga.cli.backup_cmd"),

@@ -59,6 +59,21 @@ TARGET_KIND: dict[str, str] = {
     "sensor": N_("sensor"),
 }
 
+SEVERITY: dict[str, str] = {
+    "info": N_("info"),
+    "warning": N_("warning"),
+    "critical": N_("critical"),
+}
+
+ALERT_EVENT: dict[str, str] = {
+    "pending": N_("pending"),
+    "firing": N_("firing"),
+    "acknowledged": N_("acknowledged"),
+    "resolved": N_("resolved"),
+    "note": N_("note"),
+    "severity": N_("severity changed"),
+}
+
 
 def _label(table: dict[str, str], value: object) -> str:
     key = str(getattr(value, "value", value))
@@ -83,3 +98,11 @@ def sensor_kind(value: object) -> str:
 
 def target_kind(value: object) -> str:
     return _label(TARGET_KIND, value)
+
+
+def severity(value: object) -> str:
+    return _label(SEVERITY, value)
+
+
+def alert_event(value: object) -> str:
+    return _label(ALERT_EVENT, value)

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from siaga.i18n import translator
+from siaga.i18n import labels, translator, using_language
 from siaga.money import format_rupiah
 
 
@@ -37,6 +37,7 @@ def _env(lang: str, timezone: str) -> Environment:
     env.filters["local"] = local
     env.filters["rupiah"] = lambda amount: format_rupiah(int(amount), lang)
     env.globals["lang"] = lang
+    env.globals["labels"] = labels
     return env
 
 
@@ -50,7 +51,8 @@ def zone_abbreviation(timezone: str, at: dt.datetime) -> str:
 
 def render_html(template: str, context: Mapping[str, Any], *, lang: str, timezone: str) -> str:
     """The report ``template`` (a file in reports/templates) rendered with ``context``."""
-    return _env(lang, timezone).get_template(template).render(**context)
+    with using_language(lang):
+        return _env(lang, timezone).get_template(template).render(**context)
 
 
 def html_to_pdf(html: str) -> bytes:

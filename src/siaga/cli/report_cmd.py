@@ -1,0 +1,75 @@
+"""``siaga report``: reports leadership and oversight read, as HTML or PDF (and text for a quick look)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import typer
+
+from siaga.cli.common import ConfigOption, ExitCode, fail, load_or_exit, use_language
+from siaga.i18n import _
+
+app = typer.Typer(help=_("Reports for leadership and oversight: incidents, months (HTML or PDF)."),
+                  no_args_is_help=True)
+
+
+def _write(html: str, output_format: str, output: str | None) -> None:
+    from siaga.reports.render import PdfUnavailable, html_to_pdf
+
+    if output_format == "html":
+        data = html.encode("utf-8")
+    elif output_format == "pdf":
+        if output is None:
+            fail(_("a PDF needs --output FILE"), ExitCode.USAGE)
+        try:
+            data = html_to_pdf(html)
+        except PdfUnavailable as exc:
+            fail(str(exc))
+    else:
+        fail(_("unknown format {name!r}: use html or pdf").format(name=output_format), ExitCode.USAGE)
+    if output is None:
+        typer.echo(data.decode("utf-8"), nl=False)
+    else:
+        Path(output).write_bytes(data)
+        typer.echo(_("written: {path}").format(path=output))
+
+
+def _engine(loaded: object) -> object:
+    from siaga.store import StoreError, check_connection, create_engine_for, database_url
+
+    try:
+        engine = create_engine_for(database_url(loaded))  # type: ignore[arg-type]
+        check_connection(engine)
+    except StoreError as exc:
+        fail(str(exc))
+    return engine
+
+
+@app.command("incident")
+def incident(
+    incident_id: int = typer.Argument(..., help=_("The incident's number.")),
+    config: str = ConfigOption,
+    output_format: str = typer.Option("html", "--format", "-f", help=_("html or pdf.")),
+    output: str | None = typer.Option(None, "--output", "-o", help=_("Write to this file.")),
+    lang: str | None = typer.Option(None, "--lang", help=_("id or en (default: the config's language).")),
+) -> None:
+    """The report of one incident: detection, acknowledgement, what was at stake, the whole timeline."""
+    from siaga.reports.incident import ReportError, format_duration, load_incident_report
+    from siaga.reports.render import render_html
+
+    loaded = load_or_exit(config)
+    code = use_language(lang, loaded)
+    cfg = loaded.config
+    engine = _engine(loaded)
+    try:
+        report = load_incident_report(engine, incident_id, dt.datetime.now(dt.UTC), cfg)  # type: ignore[arg-type]
+    except ReportError as exc:
+        fail(str(exc), ExitCode.USAGE)
+    html = render_html(
+        "incident.html",
+        {"r": report, "site": cfg.site.name, "generated_at": report.generated_at,
+         "duration": lambda d: format_duration(d, code)},
+        lang=code, timezone=cfg.site.timezone,
+    )
+    _write(html, output_format, output)
