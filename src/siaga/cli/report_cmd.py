@@ -73,3 +73,37 @@ def incident(
         lang=code, timezone=cfg.site.timezone,
     )
     _write(html, output_format, output)
+
+
+@app.command("monthly")
+def monthly(
+    month: str = typer.Option(..., "--month", "-m", help=_("The month, YYYY-MM (in the site's time zone).")),
+    config: str = ConfigOption,
+    output_format: str = typer.Option("html", "--format", "-f", help=_("html or pdf.")),
+    output: str | None = typer.Option(None, "--output", "-o", help=_("Write to this file.")),
+    lang: str | None = typer.Option(None, "--lang", help=_("id or en (default: the config's language).")),
+) -> None:
+    """The month for leadership: incidents, time to acknowledge, the room's climate, uptime, backups."""
+    from babel.dates import format_date
+
+    from siaga.reports.incident import format_duration
+    from siaga.reports.monthly import Month, load_monthly_report
+    from siaga.reports.render import render_html
+
+    loaded = load_or_exit(config)
+    code = use_language(lang, loaded)
+    cfg = loaded.config
+    try:
+        which = Month.parse(month, cfg.site.timezone)
+    except ValueError as exc:
+        fail(str(exc), ExitCode.USAGE)
+    engine = _engine(loaded)
+    report = load_monthly_report(engine, cfg, which, dt.datetime.now(dt.UTC))  # type: ignore[arg-type]
+    html = render_html(
+        "monthly.html",
+        {"r": report, "generated_at": report.generated_at,
+         "month_name": format_date(dt.date(which.year, which.month, 1), "MMMM y", locale=code),
+         "duration": lambda d: format_duration(d, code)},
+        lang=code, timezone=cfg.site.timezone,
+    )
+    _write(html, output_format, output)
