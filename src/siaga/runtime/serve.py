@@ -14,12 +14,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 from siaga import __version__
 from siaga.config import ConfigError, LoadedConfig
+from siaga.i18n import _
 from siaga.runtime.components import COMPONENTS, DEMO_COMPONENTS, Component, load_components
 from siaga.runtime.context import RuntimeContext
 from siaga.runtime.supervisor import GRACE_SECONDS, Supervisor
+from siaga.store.engine import StoreError, first_error_line
 from siaga.store.events import record_event
 from siaga.store.sessions import last_session, start_session, stop_session
 
@@ -92,7 +95,11 @@ async def run_siaga(
                            "components": [c.name for c in components]})
         return sid
 
-    ctx.session_id = await ctx.run_db(_start)
+    try:
+        ctx.session_id = await ctx.run_db(_start)
+    except DBAPIError as exc:
+        reason = first_error_line(exc)
+        raise StoreError(_("cannot record the start in the store: {reason}").format(reason=reason)) from None
     session_id = ctx.session_id
     log.info("siaga is running", extra={"session": session_id, "version": __version__})
     failure: str | None = None
@@ -131,7 +138,10 @@ async def run_siaga(
             record_event(conn, "siaga.stopped", subject="siaga", actor="siaga", at=stopped,
                          data={"session": session_id})
 
-        await ctx.run_db(_stop)
+        try:
+            await ctx.run_db(_stop)
+        except DBAPIError as exc:  # the components are stopped already: say so and end anyway
+            log.error("cannot record the stop in the store", extra={"error": first_error_line(exc)})
     log.info("siaga stopped", extra={"session": session_id, "failure": failure})
     return failure
 

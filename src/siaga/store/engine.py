@@ -122,11 +122,11 @@ def check_connection(engine: Engine) -> None:
     except (DBAPIError, sqlite3.Error, OSError) as exc:
         where = engine.url.render_as_string(hide_password=True)
         raise StoreError(
-            _("cannot reach the database {url}: {reason}").format(url=where, reason=_first_line(exc))
+            _("cannot reach the database {url}: {reason}").format(url=where, reason=first_error_line(exc))
         ) from None
 
 
-def _first_line(exc: BaseException) -> str:
+def first_error_line(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None) or exc
     lines = [ln.strip() for ln in str(orig).strip().splitlines() if ln.strip()]
     return lines[0] if lines else type(orig).__name__

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from siaga.i18n import _
-from siaga.store.engine import StoreError, _first_line
+from siaga.store.engine import StoreError, first_error_line
 
 BASE_REVISION = "0001_base"
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -46,7 +46,7 @@ def current(engine: Engine) -> set[str]:
         with engine.connect() as conn:
             return set(MigrationContext.configure(conn).get_current_heads())
     except DBAPIError as exc:
-        raise StoreError(_("cannot read the schema version: {reason}").format(reason=_first_line(exc))) from None
+        raise StoreError(_("cannot read the schema version: {reason}").format(reason=first_error_line(exc))) from None
 
 
 def pending(engine: Engine) -> set[str]:
@@ -64,5 +64,5 @@ def upgrade(engine: Engine, target: str = "heads") -> set[str]:
     except CommandError as exc:
         raise StoreError(_("cannot migrate the database: {reason}").format(reason=exc)) from None
     except DBAPIError as exc:
-        raise StoreError(_("migration failed: {reason}").format(reason=_first_line(exc))) from None
+        raise StoreError(_("migration failed: {reason}").format(reason=first_error_line(exc))) from None
     return current(engine)
