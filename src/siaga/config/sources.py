@@ -284,6 +284,7 @@ class SnmpV3(_Strict):
         default=None, description="Privacy (encryption): des, 3des, aes, aes192 or aes256."
     )
     priv_password_file: str | None = Field(default=None, description="File holding the privacy passphrase.")
+    context: str = Field(default="", description="SNMPv3 context name, if the agent wants one.")
 
     @model_validator(mode="after")
     def _pairs(self) -> SnmpV3:

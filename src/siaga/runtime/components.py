@@ -47,12 +47,16 @@ COMPONENTS: list[str] = [
     "siaga.runtime.heartbeat:component",
     "siaga.sources.component:component",  # ingest, rules, alert manager, readings writer (provides services)
     "siaga.backup.component:component",
+    "siaga.sources.mqtt.component:component",  # MQTT subscriber (not in the demo)
+    "siaga.sources.snmp.component:component",  # SNMP pollers (not in the demo)
     "siaga.web.server:component",
     "siaga.checks.engine:component",
 ]
 
 # Added by `siaga demo` after COMPONENTS: simulated sensors and the like.
-DEMO_COMPONENTS: list[str] = []
+DEMO_COMPONENTS: list[str] = [
+    "siaga.sources.simulator:component",  # plays src/siaga/examples/bontang-scenario.yaml in real time
+]
 
 
 def resolve(entry: str) -> object:

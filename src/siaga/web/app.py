@@ -21,6 +21,7 @@ ROUTERS: list[str] = [
     "siaga.web.health:router",
     "siaga.web.inventory_api:router",
     "siaga.web.dashboard:router",  # pages, /api/v1, /metrics
+    "siaga.sources.http.push:router",  # POST /api/v1/readings
 ]
 
 # Functions ``(app, ctx) -> None`` that set up what is app-wide (error handlers, static files, the API's

@@ -1,0 +1,1 @@
+"""HTTP push: sensors and gateways POST readings to /api/v1/readings with a bearer token."""

@@ -1,0 +1,43 @@
+"""``sources.mqtt`` in ``siaga serve``: the MQTT subscriber, fed to the shared ingest path.
+
+Not started by ``siaga demo`` (its readings come from the simulator; a demo machine has no broker).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from siaga.config.secrets import SecretError
+from siaga.runtime.components import Component, ComponentError
+from siaga.runtime.context import RuntimeContext
+from siaga.sources.mqtt.client import MqttSource
+from siaga.sources.mqtt.routes import TopicTable
+
+
+def component(ctx: RuntimeContext) -> Component | None:
+    cfg = ctx.config
+    if cfg.mqtt is None or ctx.demo:
+        return None
+    table = TopicTable.from_config(cfg.mqtt, cfg.sensors)
+    if not table.subscriptions():
+        return None
+    sink = ctx.services.get("sources.ingest")
+    if sink is None:
+        raise ComponentError("mqtt: no ingest path to feed (sources.ingest is not registered)")
+    source = MqttSource(
+        cfg.mqtt,
+        table,
+        sink,  # type: ignore[arg-type]
+        base_dir=ctx.loaded.base_dir,
+        alerts=ctx.services.get("alerts.manager"),  # type: ignore[arg-type]
+        clock=ctx.clock,
+    )
+    ctx.services["sources.mqtt"] = source
+
+    async def run(ctx: RuntimeContext, stop: asyncio.Event) -> None:
+        try:
+            await source.run(stop)
+        except SecretError as exc:
+            raise ComponentError(f"mqtt: {exc}") from None
+
+    return Component("sources.mqtt", run)
