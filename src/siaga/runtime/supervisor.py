@@ -1,6 +1,7 @@
 """Runs the components as asyncio tasks: restarts the ones that fail, stops them all on request.
 
-A component that fails is restarted after a pause that doubles up to a limit, unless it is
+A component that fails is restarted after a pause that doubles up to a limit (and starts small again
+after a run longer than the limit), unless it is
 critical: then siaga stops and says why. On stop, every component gets ``grace`` seconds to flush
 and return; the ones still running after that are cancelled (and named in the log).
 """
@@ -44,8 +45,10 @@ class Supervisor:
 
     async def _guard(self, component: Component, stop: asyncio.Event) -> None:
         pause = self.first_pause
+        loop = asyncio.get_running_loop()
         while True:
             self._state(component.name, "running")
+            began = loop.time()
             try:
                 await component.run(self.ctx, stop)
             except asyncio.CancelledError:
@@ -61,6 +64,8 @@ class Supervisor:
                         self.failure = f"{component.name}: {reason}"
                     stop.set()
                     return
+                if loop.time() - began > self.max_pause:
+                    pause = self.first_pause  # it ran well for a while: this is a new trouble
                 self.restarts[component.name] += 1
                 self._state(component.name, "restarting")
                 log.warning(

@@ -136,3 +136,25 @@ def test_service_lookup_names_what_is_missing(ctx: RuntimeContext) -> None:
         ctx.service("x.y", str)
     with pytest.raises(TypeError, match="is a str, not a int"):
         ctx.service("a.b", int)
+
+
+async def test_the_restart_pause_doubles_and_starts_small_after_a_long_run(
+    ctx: RuntimeContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    runs = 0
+    stop = asyncio.Event()
+
+    async def failing(_ctx: RuntimeContext, _stop: asyncio.Event) -> None:
+        nonlocal runs
+        runs += 1
+        if runs == 4:
+            await asyncio.sleep(0.1)  # a long, good run before this failure
+        if runs == 6:
+            stop.set()
+            return
+        raise RuntimeError("down")
+
+    with caplog.at_level(logging.WARNING, logger="siaga.runtime"):
+        await Supervisor(ctx, [Component("f", failing)], first_pause=0.01, max_pause=0.05, grace=1).run(stop)
+    pauses = [r.pause_s for r in caplog.records if r.getMessage() == "component failed; restarting"]
+    assert pauses == [0.01, 0.02, 0.04, 0.01, 0.02]
