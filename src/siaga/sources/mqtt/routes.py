@@ -19,6 +19,7 @@ the topic levels the wildcards matched, then the field path, joined by ``/`` (an
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -219,28 +220,50 @@ class TopicTable:
         problems: list[Problem],
         topic: str,
     ) -> None:
+        # The hot path of batched ingest: plain numbers and epoch timestamps are read inline; anything
+        # else takes the general helpers (coerce_value, parse_ts).
+        bindings = gw.bindings if gw is not None else {}
+        allowed = gw.allowed if gw is not None else None
+        append = readings.append
+        fromts = _fromtimestamp
+        utc = dt.UTC
         for i, item in enumerate(items):
-            if not isinstance(item, dict):
+            if type(item) is not dict:
                 problems.append(("bad_batch_item", f"{topic}[{i}]: not an object"))
                 continue
             name = item.get("sensor")
-            if not isinstance(name, str) or "value" not in item:
+            value = item.get("value", _NO_VALUE)
+            if type(name) is not str or value is _NO_VALUE:
                 problems.append(("bad_batch_item", f"{topic}[{i}]: needs 'sensor' and 'value'"))
                 continue
-            try:
-                ts = parse_ts(item.get("ts", item.get("timestamp")))
-            except PayloadError as exc:
-                problems.append((exc.reason, f"{topic}[{i}]: {exc.detail}"))
-                continue
-            b = gw.bindings.get(name) if gw is not None else None
+            raw_ts = item.get("ts")
+            if raw_ts is None:
+                raw_ts = item.get("timestamp")
+            tt = type(raw_ts)
+            ts: dt.datetime | None
+            if (tt is float or tt is int) and 0 <= raw_ts < 1e11:  # type: ignore[operator]
+                ts = fromts(raw_ts, utc)  # type: ignore[arg-type]
+            else:
+                try:
+                    ts = parse_ts(raw_ts)
+                except PayloadError as exc:
+                    problems.append((exc.reason, f"{topic}[{i}]: {exc.detail}"))
+                    continue
+            tv = type(value)
+            v = float(value) if tv is float or tv is int else coerce_value(value)
+            b = bindings.get(name)
             if b is not None:
-                readings.append(RawReading(b.sensor, b.transform.apply(coerce_value(item["value"])), ts, SOURCE))
+                append(RawReading(b.sensor, b.transform.apply(v), ts, SOURCE))
                 continue
-            if gw is not None and gw.allowed is not None and name not in gw.allowed:
-                problems.append(("not_allowed", f"{topic}[{i}]: gateway {gw.id} may not send {name!r}"))
+            if allowed is not None and name not in allowed:
+                problems.append(("not_allowed", f"{topic}[{i}]: gateway {gw.id if gw else ''} may not send {name!r}"))
                 continue
             # unknown names go on: ingest rejects them as unknown_sensor and counts them
-            readings.append(RawReading(name, coerce_value(item["value"]), ts, SOURCE))
+            append(RawReading(name, v, ts, SOURCE))
+
+
+_NO_VALUE = object()
+_fromtimestamp = dt.datetime.fromtimestamp
 
 
 def _load(payload: bytes, fmt: PayloadFormat) -> object:
