@@ -30,6 +30,7 @@ COMMAND_GROUPS: list[tuple[str, str]] = [
     ("alerts", "siaga.cli.alerts_cmd"),
     ("incidents", "siaga.cli.incidents_cmd"),
     ("user", "siaga.cli.user_cmd"),  # also `siaga token`
+    ("notify", "siaga.cli.notify_cmd"),
 ]
 
 app = typer.Typer(

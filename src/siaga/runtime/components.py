@@ -49,6 +49,7 @@ COMPONENTS: list[str] = [
     "siaga.backup.component:component",
     "siaga.sources.mqtt.component:component",  # MQTT subscriber (not in the demo)
     "siaga.sources.snmp.component:component",  # SNMP pollers (not in the demo)
+    "siaga.notify.component:component",  # ctx.service("notify", NotifyService): outbox worker, Telegram bot
     "siaga.web.server:component",
     "siaga.checks.engine:component",
 ]

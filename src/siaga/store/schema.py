@@ -29,6 +29,7 @@ TABLE_MODULES: list[str] = [
     "siaga.checks.tables",
     "siaga.backup.tables",
     "siaga.web.auth.tables",
+    "siaga.notify.tables",
 ]
 
 # An id column that is BIGINT on PostgreSQL and INTEGER (rowid alias, autoincrement) on SQLite.

@@ -1,0 +1,87 @@
+"""Notify in ``siaga serve``: the worker (and the Telegram bot) as components, the service for others.
+
+``ctx.services["notify"]`` is the :class:`NotifyService`: publish transitions to it, ask it to
+acknowledge a link. It subscribes itself to the alert manager (``ctx.services["alerts"]``) when that
+one offers ``subscribe()``, and acknowledges through its ``acknowledge``/``resolve``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from siaga.notify.engine import Notifier
+from siaga.notify.keyfile import load_or_create_key
+from siaga.notify.service import NotifyService
+from siaga.notify.transports import Transports
+from siaga.runtime.components import Component
+
+if TYPE_CHECKING:
+    from siaga.runtime.context import RuntimeContext
+
+SERVICE = "notify"
+ALERTS_SERVICE = "alerts"
+
+
+def data_dir(ctx: RuntimeContext) -> Path:
+    d = Path(ctx.config.store.data_dir).expanduser()
+    return d if d.is_absolute() else ctx.loaded.base_dir / d
+
+
+def key_path(ctx: RuntimeContext) -> Path:
+    configured = ctx.config.notification.ack.key_file
+    if configured:
+        p = Path(configured).expanduser()
+        return p if p.is_absolute() else ctx.loaded.base_dir / p
+    return data_dir(ctx) / "ack.key"
+
+
+def public_url(ctx: RuntimeContext) -> str:
+    return ctx.config.web.public_url or f"http://{ctx.host}:{ctx.port}"
+
+
+def build_service(ctx: RuntimeContext) -> NotifyService:
+    notifier = Notifier(ctx.config, key=load_or_create_key(key_path(ctx)), public_url=public_url(ctx))
+    transports = Transports(ctx.config, ctx.loaded.base_dir)
+    return NotifyService(ctx.engine, notifier, transports, clock=ctx.clock)
+
+
+def _alerts(ctx: RuntimeContext) -> Any:
+    return ctx.services.get(ALERTS_SERVICE)
+
+
+def component(ctx: RuntimeContext) -> list[Component] | None:
+    """Nothing to run without channels; else the worker, and the bot when one is configured."""
+    if not ctx.config.notification.channels:
+        return None
+    svc = build_service(ctx)
+    ctx.services[SERVICE] = svc
+
+    async def run(ctx: RuntimeContext, stop: asyncio.Event) -> None:
+        manager = _alerts(ctx)
+        if svc.actions is None and manager is not None and hasattr(manager, "acknowledge"):
+            svc.actions = manager
+        tasks = []
+        if manager is not None and hasattr(manager, "subscribe"):
+            tasks.append(asyncio.create_task(svc.consume(manager.subscribe(), stop)))
+        try:
+            await svc.run(stop)
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await svc.transports.aclose()
+
+    out = [Component("notify", run)]
+    bot_cfg = ctx.config.notification.telegram_bot
+    if bot_cfg is not None:
+        from siaga.notify.telegram_bot import TelegramBot
+
+        bot = TelegramBot(svc, bot_cfg)
+
+        async def run_bot(ctx: RuntimeContext, stop: asyncio.Event) -> None:
+            await bot.run(stop)
+
+        out.append(Component("notify.telegram", run_bot))
+    return out

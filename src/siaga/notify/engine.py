@@ -1,0 +1,357 @@
+"""The notifier's bookkeeping on the store: follow alerts, queue what the planner says, fold storms
+into messages, hand out due messages, record every attempt, fall back when a channel gives up.
+
+Synchronous and given a ``Connection`` and ``now`` by the caller (the async worker runs it on a
+thread through ``RuntimeContext.run_db``); the decisions themselves are the pure core's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, and_, insert, select, update
+
+from siaga.alerts.model import Alert, AlertState, Transition
+from siaga.config.models import SiteConfig
+from siaga.config.notify import CHANNELS_WITHOUT_ADDRESS
+from siaga.notify import ack as acktokens
+from siaga.notify.maintenance import Window, covering, from_config
+from siaga.notify.model import Kind, Page, Recipient, Sent
+from siaga.notify.planner import Calendar, plan
+from siaga.notify.policy import select_policy
+from siaga.notify.render import LastBackup, Renderer
+from siaga.notify.snapshot import alert_from_json, alert_to_json
+from siaga.notify.storm import Batch, Queued, StormState, form_batches
+from siaga.notify.tables import (
+    notify_alerts,
+    notify_attempts,
+    notify_items,
+    notify_maintenance,
+    notify_messages,
+)
+
+log = logging.getLogger("siaga.notify")
+
+LEASE = dt.timedelta(seconds=60)
+"""A message being sent is hidden this long; after a crash mid-send it is sent again (at least once)."""
+
+
+@dataclass(frozen=True)
+class OutMessage:
+    """A message ready to go out on one channel to one address."""
+
+    id: int
+    kind: Kind
+    recipient: Recipient
+    channel: str
+    address: str
+    title: str
+    body: str
+    body_full: str
+    alert_ids: tuple[int, ...]
+    attempts: int
+    external_ref: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    ok: bool
+    latency_ms: int
+    error: str | None = None
+    retry: bool = True
+    external_ref: dict[str, Any] | None = None
+
+
+def group_key(alert: Alert) -> str:
+    """Alerts of one incident (or, lacking one, of one room) are one storm."""
+    if alert.incident_id is not None:
+        return f"incident:{alert.incident_id}"
+    if alert.impact.room:
+        return f"room:{alert.impact.room}"
+    return f"alert:{alert.id}"
+
+
+@dataclass
+class Notifier:
+    """Notify's state machine over the store, for one site config."""
+
+    config: SiteConfig
+    key: bytes
+    public_url: str
+    last_backup: LastBackup | None = None
+    renderer: Renderer = field(init=False)
+    calendar: Calendar = field(init=False)
+    storm: StormState = field(default_factory=StormState)
+    on_sent: Callable[[OutMessage], None] | None = None
+
+    def __post_init__(self) -> None:
+        cfg = self.config
+        self.zone = ZoneInfo(cfg.site.timezone)
+        self.renderer = Renderer(cfg, self.last_backup)
+        note = cfg.notification
+        self.calendar = Calendar(self.zone, dict(note.windows), frozenset(note.holidays))
+        self.people = {p.id: p for p in cfg.people}
+        self.groups = {g.id: g for g in note.groups}
+        self.config_windows = [from_config(w, self.zone) for w in cfg.maintenance]
+
+    # -- following alerts -------------------------------------------------------------------------
+    def observe(self, conn: Connection, tr: Transition, now: dt.datetime) -> None:
+        """Remember the alert as ``tr`` leaves it (and how it got there)."""
+        data = alert_to_json(tr.alert)
+        data["_via"] = tr.via
+        data["_note"] = tr.note
+        active = True  # even a resolved alert: its notices are still to plan
+        row = conn.execute(select(notify_alerts.c.alert_id).where(notify_alerts.c.alert_id == tr.alert.id)).first()
+        values = {"state": tr.alert.state.value, "snapshot": data, "active": active, "updated_at": now}
+        if row is None:
+            conn.execute(insert(notify_alerts).values(alert_id=tr.alert.id, **values))
+        else:
+            conn.execute(update(notify_alerts).where(notify_alerts.c.alert_id == tr.alert.id).values(**values))
+
+    def windows(self, conn: Connection) -> list[Window]:
+        """Maintenance windows: those of the config and those made at run time."""
+        out = list(self.config_windows)
+        for r in conn.execute(select(notify_maintenance)):
+            out.append(
+                Window(r.id, r.starts_at, r.ends_at, r.title, tuple(r.services), tuple(r.places), tuple(r.rules),
+                       r.created_by, "runtime")
+            )
+        return out
+
+    # -- planning -----------------------------------------------------------------------------------
+    def _address(self, who: Recipient, channel: str) -> str | None:
+        spec = self.config.notification.channels.get(channel)
+        if spec is None:
+            return None
+        contacts = (self.people[who.id].contacts if who.kind == "person" and who.id in self.people
+                    else self.groups[who.id].contacts if who.kind == "group" and who.id in self.groups else {})
+        if channel in contacts:
+            return contacts[channel]
+        return "" if spec.type in CHANNELS_WITHOUT_ADDRESS else None
+
+    def _recipient_channels(self, who: Recipient) -> tuple[str, ...]:
+        if who.kind == "person" and who.id in self.people:
+            return tuple(self.people[who.id].contacts)
+        if who.kind == "group" and who.id in self.groups:
+            return tuple(self.groups[who.id].contacts)
+        return ()
+
+    def _queue_page(self, conn: Connection, alert: Alert, page: Page, now: dt.datetime) -> None:
+        if page.kind.is_notice:  # on the channels the recipient was paged on
+            used = conn.execute(select(notify_items.c.channel).where(and_(
+                notify_items.c.alert_id == alert.id, notify_items.c.recipient == page.recipient.key,
+                notify_items.c.status != "skipped")).order_by(notify_items.c.id)).scalars()
+            channels = tuple(dict.fromkeys(used)) or self._recipient_channels(page.recipient)
+        else:
+            channels = page.channels or self._recipient_channels(page.recipient)
+        rest = [c for c in page.fallback if c not in channels]
+        chosen: list[tuple[str, str, list[str]]] = []
+        for ch in channels:
+            addr = self._address(page.recipient, ch)
+            if addr is not None:
+                chosen.append((ch, addr, rest))
+        if not chosen:
+            for i, ch in enumerate(rest):
+                addr = self._address(page.recipient, ch)
+                if addr is not None:
+                    chosen.append((ch, addr, rest[i + 1:]))
+                    break
+        base = {
+            "alert_id": alert.id, "kind": page.kind.value, "step": page.step, "round": page.round,
+            "recipient": page.recipient.key, "group_key": group_key(alert), "created_at": now,
+        }
+        if not chosen:
+            conn.execute(insert(notify_items).values(
+                **base, channel="-", address="", status="skipped", fallback=[],
+                note=f"no address on {', '.join(channels + tuple(rest)) or 'any channel'}",
+            ))
+            log.warning("notify: %s has no address on %s", page.recipient.key, ", ".join(channels) or "any channel")
+            return
+        for ch, addr, fallback in chosen:
+            conn.execute(insert(notify_items).values(
+                **base, channel=ch, address=addr, status="queued", fallback=fallback, note=None,
+            ))
+
+    def _history(self, conn: Connection, alert_ids: Sequence[int]) -> dict[int, list[Sent]]:
+        out: dict[int, list[Sent]] = {a: [] for a in alert_ids}
+        if not alert_ids:
+            return out
+        q = select(notify_items.c.alert_id, notify_items.c.kind, notify_items.c.step, notify_items.c.round,
+                   notify_items.c.recipient, notify_items.c.created_at).where(notify_items.c.alert_id.in_(alert_ids))
+        for r in conn.execute(q):
+            out[r.alert_id].append(Sent(Kind(r.kind), r.step, r.round, Recipient.parse(r.recipient), r.created_at))
+        return out
+
+    def plan_all(self, conn: Connection, now: dt.datetime) -> int:
+        """Queue every page that fell due; return how many pages were planned."""
+        rows = list(conn.execute(select(notify_alerts).where(notify_alerts.c.active.is_(True))))
+        if not rows:
+            return 0
+        history = self._history(conn, [r.alert_id for r in rows])
+        windows = self.windows(conn)
+        planned = 0
+        for r in rows:
+            alert = alert_from_json(r.snapshot)
+            policy = select_policy(self.config.escalation, alert)
+            window = covering(windows, alert, alert.fired_at or alert.started_at) or covering(windows, alert, now)
+            suppressed_by = window.id if window is not None else None
+            if suppressed_by != r.suppressed_by:
+                conn.execute(update(notify_alerts).where(notify_alerts.c.alert_id == r.alert_id)
+                             .values(suppressed_by=suppressed_by))
+            pages = [] if policy is None else plan(policy, alert, history[r.alert_id], now, self.calendar,
+                                                   suppressed=window is not None)
+            for page in pages:
+                self._queue_page(conn, alert, page, now)
+            planned += len(pages)
+            if alert.state is AlertState.resolved or policy is None:
+                conn.execute(update(notify_alerts).where(notify_alerts.c.alert_id == r.alert_id).values(active=False))
+        return planned
+
+    # -- storms into messages ---------------------------------------------------------------------
+    def _language(self, who: Recipient) -> str:
+        if who.kind == "person" and who.id in self.people and self.people[who.id].language is not None:
+            lang = self.people[who.id].language
+            assert lang is not None
+            return lang.value
+        return self.config.site.language.value
+
+    def ack_url(self, alert_ids: Sequence[int], who: Recipient, now: dt.datetime) -> str:
+        token = acktokens.sign(self.key, tuple(alert_ids), who, now, self.config.notification.ack.ttl)
+        return f"{self.public_url.rstrip('/')}/ack/{token}"
+
+    def _message_for(self, conn: Connection, batch: Batch, now: dt.datetime) -> int:
+        ids = list(batch.alert_ids)
+        snaps = {r.alert_id: r.snapshot for r in conn.execute(
+            select(notify_alerts.c.alert_id, notify_alerts.c.snapshot).where(notify_alerts.c.alert_id.in_(ids)))}
+        alerts = [alert_from_json(snaps[i]) for i in ids if i in snaps]
+        lang = self._language(batch.recipient)
+        kind = batch.kind
+        by = via = note = None
+        if kind is Kind.acknowledged and alerts:
+            by, via, note = alerts[0].acknowledged_by, snaps[alerts[0].id].get("_via"), snaps[alerts[0].id].get("_note")
+        link = None if kind.is_notice else self.ack_url([a.id for a in alerts], batch.recipient, now)
+        rnd = max((r.round for r in conn.execute(select(notify_items.c.round).where(
+            notify_items.c.id.in_([q.id for q in batch.items])))), default=0)
+        text = self.renderer.render(kind, alerts, lang, now, ack_url=link,
+                                    max_listed=self.config.notification.storm.max_listed,
+                                    by=by, via=via, note=note, round=rnd)
+        fallback = conn.execute(select(notify_items.c.fallback).where(
+            notify_items.c.id == batch.items[0].id)).scalar_one()
+        msg_id = conn.execute(insert(notify_messages).values(
+            kind=kind.value, recipient=batch.recipient.key, channel=batch.channel, address=batch.address,
+            group_key=batch.key[4], language=lang, alert_ids=ids, title=text.title, body=text.short,
+            body_full=text.full, status="pending", attempts=0, next_attempt_at=now, created_at=now,
+            fallback=list(fallback or []),
+        ).returning(notify_messages.c.id)).scalar_one()
+        conn.execute(update(notify_items).where(notify_items.c.id.in_([q.id for q in batch.items]))
+                     .values(status="batched", message_id=msg_id))
+        return int(msg_id)
+
+    def batch_all(self, conn: Connection, now: dt.datetime) -> dt.datetime | None:
+        """Turn queued items into messages as storm control allows; return when to look again."""
+        rows = list(conn.execute(select(notify_items).where(notify_items.c.status == "queued")))
+        if not rows:
+            return None
+        queued = [Queued(r.id, r.alert_id, r.group_key, Recipient.parse(r.recipient), r.channel, r.address,
+                         Kind(r.kind), r.created_at) for r in rows]
+        batches, wake = form_batches(queued, self.storm, now, self.config.notification.storm)
+        for batch in batches:
+            self._message_for(conn, batch, now)
+        self.storm.prune(now, self.config.notification.storm.group_window)
+        return wake
+
+    def restore_storm(self, conn: Connection, now: dt.datetime) -> None:
+        """After a restart: remember the messages of the last minutes (group windows, rate limits)."""
+        horizon = now - max(self.config.notification.storm.group_window, dt.timedelta(minutes=1))
+        for r in conn.execute(select(notify_messages).where(notify_messages.c.created_at > horizon)
+                              .order_by(notify_messages.c.created_at)):
+            key = (r.recipient, r.channel, r.address, r.kind if Kind(r.kind).is_notice else "page", r.group_key)
+            self.storm.last_formed[key] = r.created_at
+            self.storm.recent[(r.channel, r.address)].append(r.created_at)
+
+    def tick(self, conn: Connection, now: dt.datetime) -> dt.datetime | None:
+        self.plan_all(conn, now)
+        return self.batch_all(conn, now)
+
+    # -- delivery -----------------------------------------------------------------------------------
+    def claim_due(self, conn: Connection, now: dt.datetime, limit: int = 50) -> list[OutMessage]:
+        """Messages due now, leased for :data:`LEASE` (sent again after a crash mid-send)."""
+        rows = list(conn.execute(
+            select(notify_messages)
+            .where(and_(notify_messages.c.status == "pending", notify_messages.c.next_attempt_at <= now))
+            .order_by(notify_messages.c.next_attempt_at, notify_messages.c.id).limit(limit)
+        ))
+        if rows:
+            conn.execute(update(notify_messages).where(notify_messages.c.id.in_([r.id for r in rows]))
+                         .values(next_attempt_at=now + LEASE))
+        return [OutMessage(r.id, Kind(r.kind), Recipient.parse(r.recipient), r.channel, r.address, r.title, r.body,
+                           r.body_full, tuple(r.alert_ids), r.attempts, r.external_ref) for r in rows]
+
+    def next_due(self, conn: Connection) -> dt.datetime | None:
+        return conn.execute(select(notify_messages.c.next_attempt_at).where(notify_messages.c.status == "pending")
+                            .order_by(notify_messages.c.next_attempt_at).limit(1)).scalar_one_or_none()
+
+    def backoff(self, attempts: int) -> dt.timedelta:
+        d = self.config.notification.delivery
+        wait: dt.timedelta = d.backoff * (2 ** max(0, attempts - 1))
+        return min(wait, d.backoff_max)
+
+    def record(self, conn: Connection, msg: OutMessage, result: AttemptResult, now: dt.datetime) -> None:
+        """Write the attempt; on failure retry later, or give up on this channel and fall back."""
+        conn.execute(insert(notify_attempts).values(
+            message_id=msg.id, at=now, channel=msg.channel, outcome="ok" if result.ok else "error",
+            latency_ms=result.latency_ms, error=(result.error or "")[:500] or None,
+        ))
+        attempts = msg.attempts + 1
+        if result.ok:
+            conn.execute(update(notify_messages).where(notify_messages.c.id == msg.id).values(
+                status="sent", attempts=attempts, sent_at=now, last_error=None,
+                external_ref=result.external_ref if result.external_ref is not None else msg.external_ref,
+            ))
+            return
+        limit = self.config.notification.delivery.attempts
+        if result.retry and attempts < limit:
+            conn.execute(update(notify_messages).where(notify_messages.c.id == msg.id).values(
+                attempts=attempts, next_attempt_at=now + self.backoff(attempts), last_error=result.error,
+            ))
+            return
+        conn.execute(update(notify_messages).where(notify_messages.c.id == msg.id).values(
+            status="failed", attempts=attempts, last_error=result.error,
+        ))
+        log.warning("notify: message %s to %s on %s failed: %s", msg.id, msg.recipient.key, msg.channel, result.error)
+        self._fall_back(conn, msg, now)
+
+    def _fall_back(self, conn: Connection, msg: OutMessage, now: dt.datetime) -> None:
+        fallback = list(conn.execute(select(notify_messages.c.fallback).where(
+            notify_messages.c.id == msg.id)).scalar_one() or [])
+        items = list(conn.execute(select(notify_items).where(notify_items.c.message_id == msg.id)))
+        for i, channel in enumerate(fallback):
+            addr = self._address(msg.recipient, channel)
+            if addr is None:
+                continue
+            taken = {r.alert_id for r in conn.execute(select(notify_items.c.alert_id).where(and_(
+                notify_items.c.recipient == msg.recipient.key, notify_items.c.channel == channel,
+                notify_items.c.alert_id.in_([it.alert_id for it in items]),
+                notify_items.c.kind == msg.kind.value)))}
+            added = 0
+            for it in items:
+                if it.alert_id in taken:
+                    continue
+                conn.execute(insert(notify_items).values(
+                    alert_id=it.alert_id, kind=it.kind, step=it.step, round=it.round, recipient=it.recipient,
+                    channel=channel, address=addr, group_key=it.group_key, status="queued",
+                    fallback=fallback[i + 1:], note=f"fallback from {msg.channel}", created_at=now,
+                ))
+                added += 1
+            if added:
+                log.info("notify: message %s falls back from %s to %s", msg.id, msg.channel, channel)
+                return
+
+    def abandon(self, conn: Connection, alert_ids: Sequence[int]) -> None:
+        """Stop following alerts (tests, or an alert the manager forgot)."""
+        conn.execute(update(notify_alerts).where(notify_alerts.c.alert_id.in_(list(alert_ids))).values(active=False))

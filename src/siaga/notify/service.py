@@ -1,0 +1,221 @@
+"""The notify worker: takes alert transitions off a queue, plans, batches, sends, records, falls back.
+
+Publishing a transition (:meth:`NotifyService.publish`) only puts it on an in-memory queue: ingestion
+and rules never wait for the store or a channel. The worker writes it to the store before anything
+else, so from there on a restart loses nothing (the outbox is in the store; a message being sent
+when siaga died is sent again after its lease).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import Connection, Engine, select
+
+from siaga.alerts.model import Transition
+from siaga.notify import ack as acktokens
+from siaga.notify.engine import AttemptResult, Notifier, OutMessage
+from siaga.notify.links import nonce_used, spend_nonce
+from siaga.notify.model import Kind, Recipient
+from siaga.notify.tables import notify_messages
+from siaga.notify.transports import Transports
+from siaga.store.types import utcnow
+
+T = TypeVar("T")
+log = logging.getLogger("siaga.notify")
+
+IDLE = 1.0  # seconds between looks when nothing is due (escalation steps fall due on the clock)
+
+
+class AlertActions(Protocol):
+    """What notify asks of the alert manager (``siaga.alerts.manager``)."""
+
+    async def acknowledge(self, alert_id: int, *, by: str, via: str, note: str | None = None) -> Any: ...
+
+    async def resolve(self, alert_id: int, *, by: str, via: str, note: str | None = None) -> Any: ...
+
+
+@dataclass(frozen=True)
+class AckOutcome:
+    ok: bool
+    message: str
+    alert_ids: tuple[int, ...] = ()
+    by: str | None = None
+
+
+class NotifyService:
+    """One per running siaga: the worker loop and what the web, the bot and the CLI ask of notify."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        notifier: Notifier,
+        transports: Transports,
+        *,
+        clock: Callable[[], dt.datetime] = utcnow,
+        actions: AlertActions | None = None,
+    ) -> None:
+        self.engine = engine
+        self.notifier = notifier
+        self.transports = transports
+        self.clock = clock
+        self.actions = actions
+        self.queue: asyncio.Queue[Transition] = asyncio.Queue()
+        self.kick = asyncio.Event()
+        self._db_lock = asyncio.Lock()
+        self._sending: set[asyncio.Task[None]] = set()
+        self._sem = asyncio.Semaphore(notifier.config.notification.delivery.concurrency)
+
+    # -- the store, off the event loop ------------------------------------------------------------
+    async def db(self, work: Callable[[Connection], T]) -> T:
+        def in_thread() -> T:
+            with self.engine.begin() as conn:
+                return work(conn)
+
+        async with self._db_lock:
+            return await asyncio.to_thread(in_thread)
+
+    # -- intake -----------------------------------------------------------------------------------
+    def publish(self, tr: Transition) -> None:
+        """Hand over a transition; never blocks (call it from the event loop's thread)."""
+        self.queue.put_nowait(tr)
+        self.kick.set()
+
+    async def consume(self, source: asyncio.Queue[Transition], stop: asyncio.Event) -> None:
+        """Forward transitions from the alert manager's subscriber queue."""
+        while not stop.is_set():
+            getter = asyncio.ensure_future(source.get())
+            stopper = asyncio.ensure_future(stop.wait())
+            done, _ = await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if getter in done:
+                self.publish(getter.result())
+            else:
+                getter.cancel()
+            stopper.cancel()
+
+    # -- the loop ---------------------------------------------------------------------------------
+    async def step(self) -> dt.datetime | None:
+        """One round: store new transitions, plan, batch, start due sends. Returns the next wake time."""
+        transitions: list[Transition] = []
+        while not self.queue.empty():
+            transitions.append(self.queue.get_nowait())
+        now = self.clock()
+
+        def work(conn: Connection) -> tuple[dt.datetime | None, list[OutMessage], dt.datetime | None]:
+            for tr in transitions:
+                self.notifier.observe(conn, tr, now)
+            wake = self.notifier.tick(conn, now)
+            due = self.notifier.claim_due(conn, now)
+            return wake, due, self.notifier.next_due(conn)
+
+        wake, due, next_send = await self.db(work)
+        for msg in due:
+            task = asyncio.create_task(self._send(msg))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+        times = [t for t in (wake, next_send) if t is not None]
+        return min(times) if times else None
+
+    async def settle(self) -> None:
+        """Wait for the sends in flight (their outcomes recorded)."""
+        while self._sending:
+            await asyncio.wait(set(self._sending))
+
+    async def _send(self, msg: OutMessage) -> None:
+        async with self._sem:
+            result = await self.transports.attempt(msg)
+        now = self.clock()
+        await self.db(lambda conn: self.notifier.record(conn, msg, result, now))
+        if result.ok and self.notifier.on_sent is not None:
+            self.notifier.on_sent(msg)
+        self.kick.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Work until ``stop``; then let sends in flight finish (their outcome is recorded)."""
+        await self.db(lambda conn: self.notifier.restore_storm(conn, self.clock()))
+        while not stop.is_set():
+            self.kick.clear()
+            try:
+                wake = await self.step()
+            except Exception:  # the store hiccuped: log, wait, go on (nothing is lost: it is all in the store)
+                log.exception("notify: a round failed; trying again")
+                wake = None
+            delay = IDLE
+            if wake is not None:
+                delay = max(0.0, min(IDLE, (wake - self.clock()).total_seconds()))
+            kick = asyncio.ensure_future(self.kick.wait())
+            halt = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({kick, halt}, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+            kick.cancel()
+            halt.cancel()
+        if self._sending:
+            await asyncio.wait(set(self._sending), timeout=10)
+        if not self.queue.empty():  # what came in at the end goes into the store, for the next start
+            with contextlib.suppress(Exception):
+                pending = []
+                while not self.queue.empty():
+                    pending.append(self.queue.get_nowait())
+                now = self.clock()
+
+                def keep(conn: Connection) -> None:
+                    for tr in pending:
+                        self.notifier.observe(conn, tr, now)
+
+                await self.db(keep)
+
+    # -- acknowledgement ----------------------------------------------------------------------------
+    def check_token(self, token: str) -> acktokens.AckClaim:
+        return acktokens.verify(self.notifier.key, token, self.clock())
+
+    async def token_spent(self, claim: acktokens.AckClaim) -> bool:
+        return await self.db(lambda conn: nonce_used(conn, claim.nonce))
+
+    async def acknowledge_token(self, token: str, note: str | None = None) -> AckOutcome:
+        """Acknowledge what a one-tap link names, as the recipient it was sent to; once."""
+        try:
+            claim = self.check_token(token)
+        except acktokens.TokenError as exc:
+            return AckOutcome(False, str(exc))
+        if self.actions is None:
+            return AckOutcome(False, "the alert manager is not running")
+        now = self.clock()
+        fresh = await self.db(lambda conn: spend_nonce(conn, claim.nonce, claim.recipient.key,
+                                                       list(claim.alert_ids), now))
+        if not fresh:
+            return AckOutcome(False, "link already used")
+        by = claim.recipient.id if claim.recipient.kind == "person" else claim.recipient.key
+        for alert_id in claim.alert_ids:
+            await self.actions.acknowledge(alert_id, by=by, via="link", note=note)
+        return AckOutcome(True, "acknowledged", claim.alert_ids, by)
+
+    def may_act(self, person: str, msg_recipient: Recipient) -> bool:
+        """A person may acknowledge or resolve what was sent to them or to a group they belong to."""
+        if person not in self.notifier.people:
+            return False
+        if msg_recipient == Recipient("person", person):
+            return True
+        group = self.notifier.groups.get(msg_recipient.id) if msg_recipient.kind == "group" else None
+        return group is not None and person in group.members
+
+    async def message(self, message_id: int) -> Any:
+        return await self.db(lambda conn: conn.execute(
+            select(notify_messages).where(notify_messages.c.id == message_id)).first())
+
+    # -- tests of a channel -------------------------------------------------------------------------
+    async def send_test(self, channel: str, address: str | None, recipient: Recipient) -> AttemptResult:
+        """Send a test message on ``channel`` now (not through the outbox) and say how it went."""
+        from siaga.notify.texts import N_, gettext_for
+
+        lang = self.notifier.config.site.language.value
+        g = gettext_for(lang)
+        title = "[siaga] " + g(N_("siaga test message"))
+        body = g(N_("siaga test message from {site}, sent {now}. If you read this, the channel works.")).format(
+            site=self.notifier.config.site.name, now=self.notifier.renderer.local_time(self.clock(), lang))
+        msg = OutMessage(0, Kind.test, recipient, channel, address or "", title, body, body, (), 0)
+        return await self.transports.attempt(msg)

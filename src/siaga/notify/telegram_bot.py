@@ -1,0 +1,137 @@
+"""The Telegram bot: long-polls ``getUpdates``; links accounts (``/link CODE``); handles the Acknowledge
+and Resolve buttons (checked against the pressing person's rights) and edits the message to show it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from siaga.config.notify import TelegramBot as TelegramBotConfig
+from siaga.notify.links import person_of_user, redeem_link_code
+from siaga.notify.model import Recipient
+from siaga.notify.service import NotifyService
+from siaga.notify.telegram import BotApi, BotApiError, ack_keyboard
+from siaga.notify.texts import N_, gettext_for
+from siaga.store import get_meta, set_meta
+
+log = logging.getLogger("siaga.notify.telegram")
+OFFSET_KEY = "notify.telegram.offset"
+
+
+class TelegramBot:
+    def __init__(self, service: NotifyService, config: TelegramBotConfig) -> None:
+        self.svc = service
+        self.config = config
+        self.lang = service.notifier.config.site.language.value
+        self._api: BotApi | None = None
+
+    @property
+    def api(self) -> BotApi:
+        if self._api is None:
+            self._api = self.svc.transports.bot(self.config.channel)
+        return self._api
+
+    def _(self, text: str) -> str:
+        return gettext_for(self.lang)(text)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        raw = await self.svc.db(lambda c: get_meta(c, OFFSET_KEY))
+        offset = int(raw) if raw else None
+        pause = 1.0
+        while not stop.is_set():
+            poll = asyncio.ensure_future(self.api.get_updates(offset, self.config.poll_timeout))
+            halt = asyncio.ensure_future(stop.wait())
+            done, _ = await asyncio.wait({poll, halt}, return_when=asyncio.FIRST_COMPLETED)
+            halt.cancel()
+            if poll not in done:
+                poll.cancel()
+                break
+            try:
+                updates = poll.result()
+            except BotApiError as exc:
+                log.warning("telegram: %s; trying again in %.0f s", exc, pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 60.0)
+                continue
+            pause = 1.0
+            for update in updates:
+                try:
+                    await self.handle(update)
+                except Exception:
+                    log.exception("telegram: cannot handle update %s", update.get("update_id"))
+                offset = int(update["update_id"]) + 1
+                value = str(offset)
+                await self.svc.db(lambda c, v=value: set_meta(c, OFFSET_KEY, v))  # type: ignore[misc]
+
+    async def handle(self, update: dict[str, Any]) -> None:
+        if "callback_query" in update:
+            await self.on_press(update["callback_query"])
+            return
+        message = update.get("message") or {}
+        text = str(message.get("text") or "").strip()
+        chat_id = str((message.get("chat") or {}).get("id", ""))
+        user_id = str((message.get("from") or {}).get("id", ""))
+        if not chat_id:
+            return
+        if text.startswith("/link"):
+            parts = text.split()
+            if len(parts) != 2:
+                await self.api.send_message(chat_id, self._(N_("Send /link followed by the code siaga gave you.")))
+                return
+            now = self.svc.clock()
+            person = await self.svc.db(lambda c: redeem_link_code(c, parts[1], user_id, chat_id, now))
+            if person is None:
+                await self.api.send_message(chat_id, self._(N_(
+                    "This code is unknown or expired: ask for a new one (siaga notify link PERSON).")))
+                return
+            name = self.svc.notifier.people[person].name if person in self.svc.notifier.people else person
+            await self.api.send_message(chat_id, self._(N_(
+                "Linked: this Telegram account is {name} now.")).format(name=name))
+        elif text.startswith("/start") or text.startswith("/help"):
+            await self.api.send_message(chat_id, self._(N_(
+                "siaga sends alerts here. To act on them, link your account: ask for a code "
+                "(siaga notify link PERSON) and send /link CODE.")))
+
+    async def on_press(self, cq: dict[str, Any]) -> None:
+        cq_id = str(cq.get("id", ""))
+        action, _, mid = str(cq.get("data") or "").partition(":")
+        user_id = str((cq.get("from") or {}).get("id", ""))
+        person = await self.svc.db(lambda c: person_of_user(c, user_id))
+        if person is None:
+            await self.api.answer_callback_query(cq_id, self._(N_(
+                "This Telegram account is not linked to anyone in siaga: send /link CODE first.")))
+            return
+        row = await self.svc.message(int(mid)) if mid.isdigit() else None
+        if row is None or action not in ("ack", "res"):
+            await self.api.answer_callback_query(cq_id, self._(N_("Unknown alert message.")))
+            return
+        if not self.svc.may_act(person, Recipient.parse(row.recipient)):
+            await self.api.answer_callback_query(cq_id, self._(N_("You may not act on this alert.")))
+            return
+        actions = self.svc.actions
+        if actions is None:
+            await self.api.answer_callback_query(cq_id, self._(N_("The alert manager is not running.")))
+            return
+        for alert_id in row.alert_ids:
+            if action == "ack":
+                await actions.acknowledge(int(alert_id), by=person, via="telegram")
+            else:
+                await actions.resolve(int(alert_id), by=person, via="telegram")
+        name = self.svc.notifier.people[person].name
+        at = self.svc.notifier.renderer.local_time(self.svc.clock(), self.lang, date=False)
+        if action == "ack":
+            note = self._(N_("✅ Acknowledged by {name} at {time}")).format(name=name, time=at)
+            resolve_only = ack_keyboard(int(mid), self.lang)["inline_keyboard"][0][1:]
+            markup: dict[str, Any] | None = {"inline_keyboard": [resolve_only]}
+            answer = self._(N_("Acknowledged."))
+        else:
+            note = self._(N_("✔️ Resolved by {name} at {time}")).format(name=name, time=at)
+            markup = None
+            answer = self._(N_("Resolved."))
+        await self.api.answer_callback_query(cq_id, answer)
+        msg = cq.get("message") or {}
+        chat = str((msg.get("chat") or {}).get("id", row.address))
+        message_id = msg.get("message_id") or (row.external_ref or {}).get("message_id")
+        if message_id is not None:
+            await self.api.edit_message_text(chat, int(message_id), f"{row.body}\n\n{note}", markup)

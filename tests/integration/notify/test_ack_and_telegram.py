@@ -1,0 +1,141 @@
+"""One-tap links through the real web app; the Telegram bot against a Bot API stand-in on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+
+from siaga.config import LoadedConfig
+from siaga.notify.links import new_link_code
+from siaga.notify.telegram_bot import TelegramBot
+from siaga.runtime.context import RuntimeContext
+from siaga.store.types import utcnow
+from siaga.web.app import create_app
+
+from .conftest import FakeClock, leak, make_service, site_config
+from .test_escalation_and_restart import rounds
+
+pytestmark = pytest.mark.integration
+
+
+async def test_link_shows_a_page_then_acknowledges_once_on_post(tmp_path, engine, receiver, mailbox) -> None:
+    clock = FakeClock()
+    cfg = site_config(tmp_path, f"{receiver.url}/hook", mailbox.port)
+    svc, alerts = make_service(engine, cfg, tmp_path, clock)
+    alerts.fire(leak())
+    await rounds(svc, clock, 10)
+    [req] = receiver.wait_for(1)
+    path = re.search(r"http://siaga\.test(/ack/\S+)", req.body["message"]).group(1)  # type: ignore[union-attr]
+    ctx = RuntimeContext(loaded=LoadedConfig(cfg, Path(tmp_path / "siaga.yaml")), engine=engine)
+    ctx.services["notify"] = svc
+    app = create_app(ctx, routers=["siaga.notify.web:router"])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://siaga.test") as web:
+        page = await web.get(path)  # what a link-preview bot does
+        assert page.status_code == 200 and "Andi Pratama" in page.text and "Kebocoran air" in page.text
+        assert alerts.calls == []
+        done = await web.post(path, data={"note": "menuju ruang server"})
+        assert done.status_code == 200 and "Diakui oleh Andi Pratama" in done.text
+        assert alerts.calls == [("ack", 1, "andi", "link")]
+        again = await web.post(path)
+        assert again.status_code == 410 and alerts.calls == [("ack", 1, "andi", "link")]
+        forged = await web.get(path[:-3] + "xyz")
+        assert forged.status_code == 400
+    await rounds(svc, clock, 10)
+    notice = receiver.wait_for(1)  # andi acknowledged himself: nobody else was paged, no notice to him
+    assert len(notice) == 1
+    await svc.transports.aclose()
+
+
+async def test_expired_link_is_refused(tmp_path, engine, receiver, mailbox) -> None:
+    clock = FakeClock()
+    cfg = site_config(tmp_path, f"{receiver.url}/hook", mailbox.port)
+    svc, alerts = make_service(engine, cfg, tmp_path, clock)
+    alerts.fire(leak())
+    await rounds(svc, clock, 10)
+    token = re.search(r"/ack/(\S+)", receiver.wait_for(1)[0].body["message"]).group(1)  # type: ignore[union-attr]
+    clock.advance(25 * 3600)
+    outcome = await svc.acknowledge_token(token)
+    assert not outcome.ok and "expired" in outcome.message and alerts.calls == []
+    await svc.transports.aclose()
+
+
+async def test_telegram_buttons_link_rights_and_edit(tmp_path, engine, receiver, mailbox) -> None:
+    steps = "      - {people: [andi], groups: [tim], channels: [tg]}\n"
+    cfg = site_config(tmp_path, f"{receiver.url}/hook", mailbox.port, tg_url=receiver.url, steps=steps)
+    svc, alerts = make_service(engine, cfg, tmp_path, utcnow)
+    assert cfg.notification.telegram_bot is not None
+    bot = TelegramBot(svc, cfg.notification.telegram_bot)
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(svc.run(stop)), asyncio.create_task(bot.run(stop))]
+    try:
+        alerts.fire(leak(fired_at=utcnow(), started_at=utcnow()))
+        sent = await asyncio.to_thread(receiver.wait_tg, "sendMessage", 2)
+        to_andi = next(m for m in sent if m["chat_id"] == "1001")
+        buttons = to_andi["reply_markup"]["inline_keyboard"][0]
+        assert [b["callback_data"].split(":")[0] for b in buttons] == ["ack", "res"]
+        assert "Kebocoran air" in to_andi["text"]
+        data = buttons[0]["callback_data"]
+        tg_message_id = max(receiver.tg_messages)
+
+        def press(user: int, cq: str) -> None:
+            receiver.push_update({"callback_query": {"id": cq, "from": {"id": user}, "data": data,
+                                                     "message": {"message_id": tg_message_id,
+                                                                 "chat": {"id": 1001}}}})
+
+        press(555, "cq1")  # not linked yet
+        [answer] = await asyncio.to_thread(receiver.wait_tg, "answerCallbackQuery", 1)
+        assert "/link" in answer["text"] and alerts.calls == []
+
+        with engine.begin() as conn:
+            code = new_link_code(conn, "andi", utcnow(), cfg.notification.telegram_bot.link_code_ttl)
+            other = new_link_code(conn, "budi", utcnow(), cfg.notification.telegram_bot.link_code_ttl)
+        receiver.push_update({"message": {"text": f"/link {code}", "chat": {"id": 555}, "from": {"id": 555}}})
+        receiver.push_update({"message": {"text": f"/link {other}", "chat": {"id": 777}, "from": {"id": 777}}})
+        replies = await asyncio.to_thread(receiver.wait_tg, "sendMessage", 4)
+        assert any("Andi Pratama" in m["text"] for m in replies if m["chat_id"] == "555")
+
+        press(777, "cq2")  # budi was not paged and is not in the group
+        answers = await asyncio.to_thread(receiver.wait_tg, "answerCallbackQuery", 2)
+        assert "tidak boleh" in answers[1]["text"].lower() and alerts.calls == []
+
+        press(555, "cq3")  # andi
+        [edit] = await asyncio.to_thread(receiver.wait_tg, "editMessageText", 1)
+        assert alerts.calls == [("ack", 1, "andi", "telegram")]
+        assert "Diakui oleh Andi Pratama" in edit["text"]
+        assert [b["callback_data"][:3] for b in edit["reply_markup"]["inline_keyboard"][0]] == ["res"]
+    finally:
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), 15)
+        await svc.transports.aclose()
+
+
+def test_notify_test_command_reports_success_and_failure(tmp_path, receiver, mailbox) -> None:
+    from typer.testing import CliRunner
+
+    from siaga.cli.main import app
+
+    cfg_path = tmp_path / "siaga.yaml"
+    (tmp_path / "tg-token").write_text("123:TESTTOKEN\n")
+    cfg_path.write_text(
+        "site: {name: Uji}\n"
+        "people:\n  - {id: andi, name: Andi, contacts: {email: andi@example.id}}\n"
+        "notification:\n  channels:\n"
+        f"    email: {{type: email, host: 127.0.0.1, port: {mailbox.port}, security: none, sender: s@example.id}}\n"
+        f"    hook: {{type: webhook, url: '{receiver.url}/hook'}}\n"
+        "    down: {type: webhook, url: 'http://127.0.0.1:9/x'}\n"
+        "  delivery: {timeout: 2s}\n"
+    )
+    runner = CliRunner()
+    ok = runner.invoke(app, ["--lang", "en", "notify", "test", "email", "-c", str(cfg_path)])
+    assert ok.exit_code == 0, ok.output
+    assert "sent in" in ok.output and mailbox.wait_for(1)[0][1] == ["andi@example.id"]
+    hook = runner.invoke(app, ["--lang", "en", "notify", "test", "hook", "-c", str(cfg_path)])
+    assert hook.exit_code == 0 and "pesan uji" in receiver.wait_for(1)[0].body["message"].lower()
+    bad = runner.invoke(app, ["--lang", "en", "notify", "test", "down", "-c", str(cfg_path)])
+    assert bad.exit_code == 1
+    lines = [ln for ln in bad.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("siaga: notify test down: failed")

@@ -1,0 +1,133 @@
+"""Escalation on a fake clock through the real store and a real receiver; a restart loses nothing."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import select, update
+
+from siaga.alerts.model import Transition
+from siaga.notify.tables import notify_messages
+
+from .conftest import FakeClock, leak, make_service, site_config
+
+pytestmark = pytest.mark.integration
+
+
+async def rounds(svc, clock: FakeClock, seconds: int, every: int = 10) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(0, seconds, every):
+        await svc.step()
+        await svc.settle()
+        clock.advance(every)
+    await svc.step()
+    await svc.settle()
+
+
+async def test_head_of_infrastructure_is_told_after_five_unacknowledged_minutes(tmp_path, engine, receiver,
+                                                                                mailbox) -> None:
+    clock = FakeClock()
+    cfg = site_config(tmp_path, f"{receiver.url}/hook", mailbox.port)
+    svc, alerts = make_service(engine, cfg, tmp_path, clock)
+    alerts.fire(leak())
+    await rounds(svc, clock, 290)
+    assert len(receiver.requests) == 1 and mailbox.messages == []  # andi on the webhook, nobody else yet
+    await rounds(svc, clock, 20)
+    mails = await asyncio.to_thread(mailbox.wait_for, 1)
+    assert mails[0][1] == ["sari@example.id"]
+    await svc.transports.aclose()
+
+
+async def test_acknowledged_alert_stops_escalating_and_notifies_those_paged(tmp_path, engine, receiver,
+                                                                            mailbox) -> None:
+    clock = FakeClock()
+    cfg = site_config(tmp_path, f"{receiver.url}/hook", mailbox.port)
+    svc, alerts = make_service(engine, cfg, tmp_path, clock)
+    alerts.fire(leak())
+    await rounds(svc, clock, 60)
+    await alerts.acknowledge(1, by="sari", via="cli")
+    await rounds(svc, clock, 600)
+    bodies = [r.body["message"] for r in receiver.requests]
+    assert len(bodies) == 2 and "Diakui oleh Sari Wulandari (cli)" in bodies[1]
+    assert mailbox.messages == []  # sari was never paged: the 5-minute step did not come
+    await svc.transports.aclose()
+
+
+async def test_a_restart_with_a_pending_outbox_loses_nothing(tmp_path, engine, receiver, mailbox) -> None:
+    clock = FakeClock()
+    cfg = site_config(tmp_path, f"{receiver.url}/hook", mailbox.port)
+    first, alerts = make_service(engine, cfg, tmp_path, clock)
+    alerts.fire(leak())
+    # the first siaga plans and queues, then dies before its send is recorded (claimed, leased, never sent)
+    with engine.begin() as conn:
+        for tr in [first.queue.get_nowait()]:
+            first.notifier.observe(conn, tr, clock())
+        first.notifier.tick(conn, clock())
+        claimed = first.notifier.claim_due(conn, clock())
+    assert len(claimed) == 1 and receiver.requests == []
+    await first.transports.aclose()
+
+    second, _ = make_service(engine, cfg, tmp_path, clock)
+    await rounds(second, clock, 30)
+    assert receiver.requests == []  # still leased to the dead process
+    clock.advance(60)
+    await rounds(second, clock, 10)
+    assert len(receiver.wait_for(1)) == 1
+    with engine.connect() as conn:
+        assert [r.status for r in conn.execute(select(notify_messages))] == ["sent"]
+    await second.transports.aclose()
+
+
+async def test_a_transition_published_just_before_stop_is_kept_for_the_next_start(tmp_path, engine, receiver,
+                                                                                  mailbox) -> None:
+    clock = FakeClock()
+    cfg = site_config(tmp_path, f"{receiver.url}/hook", mailbox.port)
+    svc, _alerts = make_service(engine, cfg, tmp_path, clock)
+    stop = asyncio.Event()
+    stop.set()  # stops at once: whatever is queued goes to the store
+    svc.publish(Transition(leak(), None, clock()))
+    await svc.run(stop)
+    await svc.transports.aclose()
+    again, _ = make_service(engine, cfg, tmp_path, clock)
+    await rounds(again, clock, 10)
+    assert len(receiver.wait_for(1)) == 1
+    await again.transports.aclose()
+
+
+async def test_maintenance_window_records_but_does_not_page(tmp_path, engine, receiver, mailbox) -> None:
+    extra = ('maintenance:\n  - {id: atap, title: Perbaikan atap, starts_at: "2026-07-16T13:00",'
+             ' ends_at: "2026-07-16T18:00", places: [R1]}\n')
+    clock = FakeClock()
+    cfg = site_config(tmp_path, f"{receiver.url}/hook", mailbox.port, extra=extra)
+    svc, alerts = make_service(engine, cfg, tmp_path, clock)
+    alerts.fire(leak())
+    await rounds(svc, clock, 600)
+    assert receiver.requests == [] and mailbox.messages == []
+    from siaga.notify.tables import notify_alerts
+
+    with engine.connect() as conn:
+        [row] = conn.execute(select(notify_alerts)).all()
+    assert row.suppressed_by == "atap"
+    await svc.transports.aclose()
+
+
+async def test_storm_of_one_incident_becomes_few_messages_listing_all(tmp_path, engine, receiver, mailbox) -> None:
+    clock = FakeClock()
+    cfg = site_config(tmp_path, f"{receiver.url}/hook", mailbox.port)
+    svc, alerts = make_service(engine, cfg, tmp_path, clock)
+    for i in range(1, 101):
+        alerts.fire(leak(id=i, subject=f"s{i}"))
+        if i % 20 == 0:
+            await svc.step()
+            await svc.settle()
+            clock.advance(0.2)
+    await rounds(svc, clock, 5, every=1)
+    reqs = receiver.wait_for(2)
+    assert len(reqs) == 2
+    listed = sorted(int(a) for r in reqs for a in r.body["siaga_alerts"].split(","))
+    assert listed == list(range(1, 101))
+    second = len(reqs[1].body["siaga_alerts"].split(","))
+    assert f"{second} peringatan, insiden #7" in reqs[1].body["message"] and "lainnya" in reqs[1].body["message"]
+    with engine.begin() as conn:
+        conn.execute(update(notify_messages).values(status="sent"))
+    await svc.transports.aclose()
