@@ -1,8 +1,8 @@
 """Notify in ``siaga serve``: the worker (and the Telegram bot) as components, the service for others.
 
 ``ctx.services["notify"]`` is the :class:`NotifyService`: publish transitions to it, ask it to
-acknowledge a link. It subscribes itself to the alert manager (``ctx.services["alerts"]``) when that
-one offers ``subscribe()``, and acknowledges through its ``acknowledge``/``resolve``.
+acknowledge a link. It subscribes itself to the alert manager (``ctx.services["alerts.manager"]``) when that
+one offers ``subscribe()``, and acknowledges through its ``ack``/``resolve``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,20 @@ if TYPE_CHECKING:
     from siaga.runtime.context import RuntimeContext
 
 SERVICE = "notify"
-ALERTS_SERVICE = "alerts"
+ALERTS_SERVICE = "alerts.manager"
+
+
+class ManagerActions:
+    """The alert manager's ``ack``/``resolve`` (blocking: they write the store) as notify's AlertActions."""
+
+    def __init__(self, manager: Any) -> None:
+        self.manager = manager
+
+    async def acknowledge(self, alert_id: int, *, by: str, via: str, note: str | None = None) -> Any:
+        return await asyncio.to_thread(self.manager.ack, alert_id, by, via, note)
+
+    async def resolve(self, alert_id: int, *, by: str, via: str, note: str | None = None) -> Any:
+        return await asyncio.to_thread(self.manager.resolve, alert_id, by, via, note)
 
 
 def data_dir(ctx: RuntimeContext) -> Path:
@@ -60,17 +73,21 @@ def component(ctx: RuntimeContext) -> list[Component] | None:
 
     async def run(ctx: RuntimeContext, stop: asyncio.Event) -> None:
         manager = _alerts(ctx)
-        if svc.actions is None and manager is not None and hasattr(manager, "acknowledge"):
-            svc.actions = manager
+        if svc.actions is None and manager is not None and hasattr(manager, "ack"):
+            svc.actions = ManagerActions(manager)
         tasks = []
+        queue = None
         if manager is not None and hasattr(manager, "subscribe"):
-            tasks.append(asyncio.create_task(svc.consume(manager.subscribe(), stop)))
+            queue = manager.subscribe()
+            tasks.append(asyncio.create_task(svc.consume(queue, stop)))
         try:
             await svc.run(stop)
         finally:
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if queue is not None:
+                manager.unsubscribe(queue)
             await svc.transports.aclose()
 
     out = [Component("notify", run)]

@@ -190,8 +190,14 @@ class NotifyService:
         if not fresh:
             return AckOutcome(False, "link already used")
         by = claim.recipient.id if claim.recipient.kind == "person" else claim.recipient.key
+        errors: list[str] = []
         for alert_id in claim.alert_ids:
-            await self.actions.acknowledge(alert_id, by=by, via="link", note=note)
+            try:
+                await self.actions.acknowledge(alert_id, by=by, via="link", note=note)
+            except Exception as exc:  # the manager's AlertError: already acknowledged, resolved, unknown
+                errors.append(str(exc))
+        if errors and len(errors) == len(claim.alert_ids):
+            return AckOutcome(False, errors[0], claim.alert_ids, by)
         return AckOutcome(True, "acknowledged", claim.alert_ids, by)
 
     def may_act(self, person: str, msg_recipient: Recipient) -> bool:

@@ -36,6 +36,14 @@ class TelegramBot:
         return gettext_for(self.lang)(text)
 
     async def run(self, stop: asyncio.Event) -> None:
+        from siaga.notify.transports import DeliveryError
+
+        try:
+            self.api  # noqa: B018 - reads the token now, to say so once when it cannot be had
+        except DeliveryError as exc:
+            log.warning("telegram bot not started: channel %s: %s", self.config.channel, exc)
+            await stop.wait()
+            return
         raw = await self.svc.db(lambda c: get_meta(c, OFFSET_KEY))
         offset = int(raw) if raw else None
         pause = 1.0
@@ -113,11 +121,18 @@ class TelegramBot:
         if actions is None:
             await self.api.answer_callback_query(cq_id, self._(N_("The alert manager is not running.")))
             return
+        errors: list[str] = []
         for alert_id in row.alert_ids:
-            if action == "ack":
-                await actions.acknowledge(int(alert_id), by=person, via="telegram")
-            else:
-                await actions.resolve(int(alert_id), by=person, via="telegram")
+            try:
+                if action == "ack":
+                    await actions.acknowledge(int(alert_id), by=person, via="telegram")
+                else:
+                    await actions.resolve(int(alert_id), by=person, via="telegram")
+            except Exception as exc:  # the manager's AlertError: already acknowledged or resolved
+                errors.append(str(exc))
+        if errors and len(errors) == len(row.alert_ids):
+            await self.api.answer_callback_query(cq_id, errors[0][:190])
+            return
         name = self.svc.notifier.people[person].name
         at = self.svc.notifier.renderer.local_time(self.svc.clock(), self.lang, date=False)
         if action == "ack":
