@@ -27,6 +27,7 @@ class AckClaim:
     recipient: Recipient
     expires: dt.datetime
     nonce: str
+    message_id: int | None = None  # a storm's link names its message, not hundreds of alerts
 
 
 def _b64(data: bytes) -> str:
@@ -44,14 +45,18 @@ def sign(
     now: dt.datetime,
     ttl: dt.timedelta,
     nonce: str | None = None,
+    message_id: int | None = None,
 ) -> str:
-    """A token for ``recipient`` to acknowledge ``alert_ids`` until ``now + ttl``."""
-    body = {
+    """A token for ``recipient`` to acknowledge ``alert_ids`` (or those of message ``message_id``) until
+    ``now + ttl``."""
+    body: dict[str, object] = {
         "a": list(alert_ids),
         "r": recipient.key,
         "e": int((now + ttl).timestamp()),
         "n": nonce or secrets.token_urlsafe(9),
     }
+    if message_id is not None:
+        body["m"] = message_id
     payload = _b64(json.dumps(body, separators=(",", ":")).encode())
     mac = hmac.new(key, payload.encode(), hashlib.sha256).digest()
     return f"{payload}.{_b64(mac[:18])}"
@@ -70,10 +75,11 @@ def verify(key: bytes, token: str, now: dt.datetime) -> AckClaim:
         recipient = Recipient.parse(str(body["r"]))
         expires = dt.datetime.fromtimestamp(int(body["e"]), dt.UTC)
         nonce = str(body["n"])
+        message_id = int(body["m"]) if "m" in body else None
     except (ValueError, KeyError, TypeError):
         raise TokenError("malformed link") from None
     if not hmac.compare_digest(want, got):
         raise TokenError("link not signed by this siaga")
     if now >= expires:
         raise TokenError("link expired")
-    return AckClaim(ids, recipient, expires, nonce)
+    return AckClaim(ids, recipient, expires, nonce, message_id)

@@ -37,6 +37,7 @@ from siaga.notify.tables import (
 
 log = logging.getLogger("siaga.notify")
 
+LINK_MAX_ALERTS = 10
 LEASE = dt.timedelta(seconds=60)
 """A message being sent is hidden this long; after a crash mid-send it is sent again (at least once)."""
 
@@ -220,8 +221,11 @@ class Notifier:
             return lang.value
         return self.config.site.language.value
 
-    def ack_url(self, alert_ids: Sequence[int], who: Recipient, now: dt.datetime) -> str:
-        token = acktokens.sign(self.key, tuple(alert_ids), who, now, self.config.notification.ack.ttl)
+    def ack_url(self, alert_ids: Sequence[int], who: Recipient, now: dt.datetime, message_id: int | None = None) -> str:
+        """A one-tap link; a storm's link names its message (short), a few alerts are named themselves."""
+        ids = tuple(alert_ids) if message_id is None or len(alert_ids) <= LINK_MAX_ALERTS else ()
+        token = acktokens.sign(self.key, ids, who, now, self.config.notification.ack.ttl,
+                               message_id=None if ids else message_id)
         return f"{self.public_url.rstrip('/')}/ack/{token}"
 
     def _message_for(self, conn: Connection, batch: Batch, now: dt.datetime) -> int:
@@ -234,20 +238,21 @@ class Notifier:
         by = via = note = None
         if kind is Kind.acknowledged and alerts:
             by, via, note = alerts[0].acknowledged_by, snaps[alerts[0].id].get("_via"), snaps[alerts[0].id].get("_note")
-        link = None if kind.is_notice else self.ack_url([a.id for a in alerts], batch.recipient, now)
+        fallback = conn.execute(select(notify_items.c.fallback).where(
+            notify_items.c.id == batch.items[0].id)).scalar_one()
+        msg_id = conn.execute(insert(notify_messages).values(
+            kind=kind.value, recipient=batch.recipient.key, channel=batch.channel, address=batch.address,
+            group_key=batch.key[4], language=lang, alert_ids=ids, title="", body="", body_full="",
+            status="pending", attempts=0, next_attempt_at=now, created_at=now, fallback=list(fallback or []),
+        ).returning(notify_messages.c.id)).scalar_one()
+        link = None if kind.is_notice else self.ack_url([a.id for a in alerts], batch.recipient, now, int(msg_id))
         rnd = max((r.round for r in conn.execute(select(notify_items.c.round).where(
             notify_items.c.id.in_([q.id for q in batch.items])))), default=0)
         text = self.renderer.render(kind, alerts, lang, now, ack_url=link,
                                     max_listed=self.config.notification.storm.max_listed,
                                     by=by, via=via, note=note, round=rnd)
-        fallback = conn.execute(select(notify_items.c.fallback).where(
-            notify_items.c.id == batch.items[0].id)).scalar_one()
-        msg_id = conn.execute(insert(notify_messages).values(
-            kind=kind.value, recipient=batch.recipient.key, channel=batch.channel, address=batch.address,
-            group_key=batch.key[4], language=lang, alert_ids=ids, title=text.title, body=text.short,
-            body_full=text.full, status="pending", attempts=0, next_attempt_at=now, created_at=now,
-            fallback=list(fallback or []),
-        ).returning(notify_messages.c.id)).scalar_one()
+        conn.execute(update(notify_messages).where(notify_messages.c.id == msg_id).values(
+            title=text.title, body=text.short, body_full=text.full))
         conn.execute(update(notify_items).where(notify_items.c.id.in_([q.id for q in batch.items]))
                      .values(status="batched", message_id=msg_id))
         return int(msg_id)

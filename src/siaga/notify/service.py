@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -185,6 +186,11 @@ class NotifyService:
         if self.actions is None:
             return AckOutcome(False, "the alert manager is not running")
         now = self.clock()
+        if claim.message_id is not None:  # a storm's link: the alerts of its message
+            row = await self.message(claim.message_id)
+            if row is None:
+                return AckOutcome(False, "unknown message")
+            claim = dataclasses.replace(claim, alert_ids=tuple(int(a) for a in row.alert_ids))
         fresh = await self.db(lambda conn: spend_nonce(conn, claim.nonce, claim.recipient.key,
                                                        list(claim.alert_ids), now))
         if not fresh:

@@ -71,6 +71,9 @@ async def ack_page(token: str, ctx: RuntimeContext = Depends(get_ctx)) -> HTMLRe
     if await svc.token_spent(claim):
         return _page(svc, 410, error=g(N_("This link was used already.")))
     ids = list(claim.alert_ids)
+    if claim.message_id is not None:
+        row = await svc.message(claim.message_id)
+        ids = [int(a) for a in row.alert_ids] if row is not None else []
     rows = await svc.db(lambda c: list(c.execute(select(notify_alerts.c.snapshot).where(
         notify_alerts.c.alert_id.in_(ids)))))
     lang = svc.notifier.config.site.language.value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 from sqlalchemy import select, update
@@ -128,6 +129,11 @@ async def test_storm_of_one_incident_becomes_few_messages_listing_all(tmp_path, 
     assert listed == list(range(1, 101))
     second = len(reqs[1].body["siaga_alerts"].split(","))
     assert f"{second} peringatan, insiden #7" in reqs[1].body["message"] and "lainnya" in reqs[1].body["message"]
+    link = re.search(r"/ack/(\S+)", reqs[1].body["message"]).group(1)  # type: ignore[union-attr]
+    assert len(link) < 150  # names the message, not its 80 alerts
+    outcome = await svc.acknowledge_token(link)
+    assert outcome.ok and sorted(a for _, a, _, _ in alerts.calls) == sorted(
+        int(a) for a in reqs[1].body["siaga_alerts"].split(","))
     with engine.begin() as conn:
         conn.execute(update(notify_messages).values(status="sent"))
     await svc.transports.aclose()

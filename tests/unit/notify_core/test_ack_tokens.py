@@ -50,3 +50,9 @@ def test_key_file_is_created_once_with_private_mode(tmp_path) -> None:
     key = load_or_create_key(path)
     assert load_or_create_key(path) == key and len(key) == 64
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_storm_link_names_its_message_and_stays_short() -> None:
+    token = sign(KEY, (), ANDI, T0, H, message_id=4321)
+    claim = verify(KEY, token, T0)
+    assert claim.message_id == 4321 and claim.alert_ids == () and len(token) < 120
