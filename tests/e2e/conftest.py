@@ -30,7 +30,6 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 PASSWORD = "kata-sandi-uji-e2e"
 ENV_REFS = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
-pytestmark = pytest.mark.integration
 
 
 def free_port() -> int:
