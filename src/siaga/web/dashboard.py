@@ -150,6 +150,8 @@ class Dashboard:
         checks: dict[str, Callable[[Any], tuple[Any, ...]]] = {
             "alerts": queries.alerts_version,
             "readings": queries.readings_version,
+            "services": queries.services_version,
+            "backups": queries.backups_version,
         }
 
         def versions() -> dict[str, tuple[Any, ...]]:

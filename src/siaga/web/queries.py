@@ -163,6 +163,28 @@ def readings_version(conn: Connection) -> tuple[Any, ...]:
     return tuple(row) if row else ()
 
 
+def services_version(conn: Connection) -> tuple[Any, ...]:
+    t = table("siaga.checks.tables", "check_states")
+    if t is None:
+        return ()
+    try:
+        row = conn.execute(select(func.max(t.c.since), func.count())).first()
+    except DBAPIError:
+        return ()
+    return tuple(row) if row else ()
+
+
+def backups_version(conn: Connection) -> tuple[Any, ...]:
+    t = table("siaga.backup.tables", "backup_runs")
+    if t is None:
+        return ()
+    try:
+        row = conn.execute(select(func.max(t.c.id), func.max(t.c.finished_at))).first()
+    except DBAPIError:
+        return ()
+    return tuple(row) if row else ()
+
+
 def timeline(conn: Connection, alert_id: int) -> list[dict[str, Any]]:
     """Everything that happened to an alert, oldest first: its own events, notification attempts, notes."""
     out: list[dict[str, Any]] = []
