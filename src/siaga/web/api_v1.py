@@ -520,7 +520,7 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
             "description": (
                 "JSON for everything the siaga dashboard shows and does. Authenticate with "
                 "`Authorization: Bearer <token>` (`siaga token create NAME --scope read`). Every error is "
-                '`{"error": {"code": ..., "message": ..., "details": ...}}`.'
+                '`{"error": {"status": ..., "code": ..., "message": ..., "details": ...}}`.'
             ),
         },
         "paths": {k: v for k, v in full.get("paths", {}).items() if k.startswith(PREFIX + "/")},

@@ -183,12 +183,15 @@ def dashboard_of(ctx: Any) -> Dashboard:
 
 def router(ctx: Any) -> APIRouter:
     """Every page and API route (the entry of ``siaga.web.app.ROUTERS``)."""
-    from siaga.web import api_v1, metrics, pages
+    from siaga.web import api_v1, maintenance_api, metrics, pages
 
     dash = dashboard_of(ctx)
     out = APIRouter()
     out.include_router(pages.router(dash))
     out.include_router(api_v1.router(dash))
+    maintenance = maintenance_api.router(dash)
+    if maintenance is not None:
+        out.include_router(maintenance)
     out.include_router(metrics.router(dash))
     return out
 
