@@ -11,6 +11,7 @@ import asyncio
 import datetime as dt
 import importlib
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
@@ -53,14 +54,17 @@ def _records() -> Any:
         return None
 
 
-def _from_config(window: Any) -> MaintenanceOut:
+def _from_config(window: Any, zone: ZoneInfo) -> MaintenanceOut:
+    """A window of siaga.yaml (times without a zone are the site's local time)."""
     data = window.model_dump(mode="python") if hasattr(window, "model_dump") else dict(window)
 
     def first(*names: str) -> Any:
         return next((data[n] for n in names if data.get(n) is not None), None)
 
     def when(value: Any) -> dt.datetime | None:
-        return value if isinstance(value, dt.datetime) else None
+        if not isinstance(value, dt.datetime):
+            return None
+        return (value.replace(tzinfo=zone) if value.tzinfo is None else value).astimezone(dt.UTC)
 
     return MaintenanceOut(
         id=str(first("id") or ""), title=str(first("title", "reason", "description") or ""),
@@ -87,7 +91,7 @@ def router(dash: Dashboard) -> APIRouter | None:
     @r.get("", response_model=list[MaintenanceOut])
     def list_windows(me: Principal = read) -> list[MaintenanceOut]:
         """Maintenance windows: those of siaga.yaml and those made at run time."""
-        out = [_from_config(w) for w in getattr(dash.cfg, "maintenance", [])]
+        out = [_from_config(w, dash.zone) for w in getattr(dash.cfg, "maintenance", [])]
         with dash.engine.connect() as conn:
             for row in records.list_maintenance(conn):
                 out.append(MaintenanceOut(**{k: row.get(k) for k in MaintenanceOut.model_fields if k in row},
