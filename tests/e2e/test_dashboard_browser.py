@@ -12,8 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-
-from conftest import ARTIFACTS, PASSWORD, Siaga
+from e2e_helpers import ARTIFACTS, PASSWORD, Siaga
 
 pytestmark = pytest.mark.integration
 

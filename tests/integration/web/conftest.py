@@ -6,46 +6,25 @@ real alert manager (``ctx.services["alerts.manager"]``).
 
 from __future__ import annotations
 
-import datetime as dt
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
-from web_helpers import PASSWORD, login
+from web_helpers import NOW, PASSWORD, Ctx, login
 
 from siaga.alerts.impact import impact_resolver
 from siaga.alerts.manager import AlertManager
-from siaga.config import LoadedConfig, load_config
+from siaga.config import load_config
 from siaga.store import create_engine_for, sqlite_url, upgrade
 from siaga.web.auth import accounts, passwords
 from siaga.web.auth.throttle import LoginThrottle
 from siaga.web.dashboard import Dashboard, install
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "src" / "siaga" / "examples" / "bontang.yaml"
-NOW = dt.datetime(2026, 7, 16, 1, 0, tzinfo=dt.UTC)
-
-
-@dataclass
-class Ctx:
-    loaded: LoadedConfig
-    engine: Engine
-    services: dict[str, object] = field(default_factory=dict)
-    now: dt.datetime = NOW
-
-    def clock(self) -> dt.datetime:
-        return self.now
-
-    @property
-    def manager(self) -> AlertManager:
-        found = self.services["alerts.manager"]
-        assert isinstance(found, AlertManager)
-        return found
 
 
 @pytest.fixture(autouse=True)

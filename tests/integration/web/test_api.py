@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 from fastapi.testclient import TestClient
+from web_helpers import NOW, Ctx
 from web_standins import fire_alert, put_reading
 
-from conftest import NOW, Ctx
 from siaga.web.auth import accounts
 
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
+from web_helpers import NOW, Ctx
 from web_standins import fire_alert, put_reading
 
-from conftest import NOW, Ctx
 from siaga.web.auth import accounts
 
 EXAMPLES_PER_OPERATION = 4

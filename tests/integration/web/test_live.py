@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
+from web_helpers import NOW, Ctx
 from web_standins import fire_alert, put_reading
 
-from conftest import NOW, Ctx
 from siaga.web.dashboard import Dashboard
 from siaga.web.live import Broker, sse_message
 

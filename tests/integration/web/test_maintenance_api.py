@@ -6,8 +6,8 @@ import importlib.util
 
 import pytest
 from fastapi.testclient import TestClient
+from web_helpers import NOW, Ctx
 
-from conftest import NOW, Ctx
 from siaga.web.auth import accounts
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("siaga.notify.records") is None,

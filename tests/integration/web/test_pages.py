@@ -6,10 +6,8 @@ import dataclasses
 import datetime as dt
 
 from fastapi.testclient import TestClient
-from web_helpers import PASSWORD, csrf_of, login
+from web_helpers import NOW, PASSWORD, Ctx, csrf_of, login
 from web_standins import fire_alert, put_reading
-
-from conftest import NOW, Ctx
 
 
 def test_a_page_without_session_sends_to_login(client: TestClient) -> None:

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from web_helpers import PASSWORD, csrf_of, login
+from web_helpers import NOW, PASSWORD, Ctx, csrf_of, login
 from web_standins import fire_alert
 
-from conftest import NOW, Ctx
 from siaga.config import load_config
 from siaga.web.auth import accounts
 

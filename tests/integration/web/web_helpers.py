@@ -2,12 +2,36 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from siaga.alerts.manager import AlertManager
+from siaga.config import LoadedConfig
 
 PASSWORD = "correct-horse-battery"
+NOW = dt.datetime(2026, 7, 16, 1, 0, tzinfo=dt.UTC)
+
+
+@dataclass
+class Ctx:
+    loaded: LoadedConfig
+    engine: Engine
+    services: dict[str, object] = field(default_factory=dict)
+    now: dt.datetime = NOW
+
+    def clock(self) -> dt.datetime:
+        return self.now
+
+    @property
+    def manager(self) -> AlertManager:
+        found = self.services["alerts.manager"]
+        assert isinstance(found, AlertManager)
+        return found
 
 
 def login(client: TestClient, name: str, password: str = PASSWORD) -> Any:
