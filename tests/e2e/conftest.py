@@ -66,6 +66,8 @@ def siaga(tmp_path_factory: pytest.TempPathFactory, broker: int | None) -> Itera
     """``siaga serve`` on the Bontang site, with an admin, an operator and a viewer."""
     if not Path(CHROMIUM).exists():
         pytest.skip("chromium is not installed (scripts/setup.sh installs it)")
+    if not (ROOT / "node_modules" / "htmx.org" / "dist").is_dir():
+        pytest.skip("the front-end packages are not installed (scripts/setup.sh runs npm install)")
     folder = tmp_path_factory.mktemp("siaga-e2e")
     push_token = "uji-token-gerbang-0123456789"
     cfg = _site_config(folder, broker or free_port(), push_token)
