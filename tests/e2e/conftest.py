@@ -20,6 +20,8 @@ import httpx
 import pytest
 from e2e_helpers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ENV_REFS, EXAMPLE, PASSWORD, ROOT, Siaga, free_port
 
+from siaga.web.assets import node_modules
+
 
 def _site_config(folder: Path, broker_port: int, push_token: str) -> Path:
     """The Bontang example, its secrets in scratch files, its broker on our port."""
@@ -66,12 +68,13 @@ def siaga(tmp_path_factory: pytest.TempPathFactory, broker: int | None) -> Itera
     """``siaga serve`` on the Bontang site, with an admin, an operator and a viewer."""
     if not Path(CHROMIUM).exists():
         pytest.skip("chromium is not installed (scripts/setup.sh installs it)")
-    if not (ROOT / "node_modules" / "htmx.org" / "dist").is_dir():
+    modules = node_modules()
+    if modules is None or not (modules / "htmx.org" / "dist").is_dir():
         pytest.skip("the front-end packages are not installed (scripts/setup.sh runs npm install)")
     folder = tmp_path_factory.mktemp("siaga-e2e")
     push_token = "uji-token-gerbang-0123456789"
     cfg = _site_config(folder, broker or free_port(), push_token)
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), SIAGA_NODE_MODULES=str(ROOT / "node_modules"))
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), SIAGA_NODE_MODULES=str(modules))
     for name in set(ENV_REFS.findall(cfg.read_text())):
         env.setdefault(name, "postgresql://u:p@127.0.0.1:1/x" if name.endswith("_URL") else "uji-rahasia-env")
     (folder / "pw").write_text(PASSWORD)
