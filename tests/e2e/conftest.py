@@ -111,8 +111,10 @@ def siaga(tmp_path_factory: pytest.TempPathFactory, broker: int | None) -> Itera
         shutil.copy(folder / "serve.log", ARTIFACTS / "serve.log") if ARTIFACTS.exists() else None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    """Module scope: Playwright's sync API holds an event loop in this thread until it stops, and the
+    tests after these (asyncio.run, pytest-asyncio) need the thread without one."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

@@ -22,13 +22,13 @@ ROUTERS: list[str] = [
     "siaga.web.inventory_api:router",
     "siaga.web.dashboard:router",  # pages, /api/v1, /metrics
     "siaga.sources.http.push:router",  # POST /api/v1/readings
+    "siaga.notify.web:router",  # one-tap acknowledgement pages, /api/notify/...
 ]
 
 # Functions ``(app, ctx) -> None`` that set up what is app-wide (error handlers, static files, the API's
 # OpenAPI document); run after the routers are in. One line per feature.
 APP_SETUP: list[str] = [
     "siaga.web.dashboard:setup",
-    "siaga.notify.web:router",
 ]
 
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 from web_helpers import NOW, Ctx
 from web_standins import fire_alert, put_reading
 
 from siaga.web.auth import accounts
 
 EXAMPLES_PER_OPERATION = 4
+CROSS_FIELD_RULES = {"POST /api/v1/maintenance"}
 
 
 def test_api_answers_match_the_schema(app: FastAPI, site: Ctx) -> None:
@@ -32,7 +34,10 @@ def test_api_answers_match_the_schema(app: FastAPI, site: Ctx) -> None:
         @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, derandomize=True, database=None,
                   suppress_health_check=list(HealthCheck))
         def run(case: schemathesis.Case) -> None:
-            case.call_and_validate(headers=headers)  # every default check: no 5xx, status, content type, schema
+            # Every default check: no 5xx, status, content type, schema. A window whose end comes before its
+            # start is schema-valid and rightly refused (a rule across two fields the schema cannot say).
+            skip = [positive_data_acceptance] if case.operation.label in CROSS_FIELD_RULES else []
+            case.call_and_validate(headers=headers, excluded_checks=skip)
 
         run()
         tested.append(operation.label)
