@@ -229,3 +229,11 @@ def test_docs_name_every_option_of_these_commands():
             for opt in param.opts:
                 if opt.startswith("--") and opt != "--config":
                     assert opt in docs, f"docs/inventory.md does not mention {name} {opt}"
+
+
+def test_config_check_speaks_the_chosen_language(runner):
+    result = runner.invoke(app, ["config", "check", EXAMPLE])
+    assert result.exit_code == 0, result.output
+    assert "valid — 1 ruang, 4 rak, 17 perangkat, 9 layanan" in result.output
+    result = runner.invoke(app, ["--lang", "en", "config", "check", EXAMPLE])
+    assert "ok — 1 room, 4 racks, 17 devices, 9 services" in result.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from siaga.cli.common import ConfigOption, load_or_exit
+from siaga.i18n import _, ngettext
 
 app = typer.Typer(help="Check and document siaga.yaml.", no_args_is_help=True)
 
@@ -16,10 +17,15 @@ def check(
     """Validate a config file: exit 0 when it is good, 2 with file:line: field: problem lines when not."""
     loaded = load_or_exit(path or config)
     cfg = loaded.config
-    typer.echo(
-        f"{loaded.path}: ok — {len(cfg.rooms)} rooms, {len(cfg.racks)} racks, {len(cfg.devices)} devices, "
-        f"{len(cfg.services)} services, {len(cfg.sensors)} sensors, {len(cfg.people)} people"
-    )
+    counts = [
+        ngettext("{count} room", "{count} rooms", len(cfg.rooms)).format(count=len(cfg.rooms)),
+        ngettext("{count} rack", "{count} racks", len(cfg.racks)).format(count=len(cfg.racks)),
+        ngettext("{count} device", "{count} devices", len(cfg.devices)).format(count=len(cfg.devices)),
+        ngettext("{count} service", "{count} services", len(cfg.services)).format(count=len(cfg.services)),
+        ngettext("{count} sensor", "{count} sensors", len(cfg.sensors)).format(count=len(cfg.sensors)),
+        ngettext("{count} person", "{count} people", len(cfg.people)).format(count=len(cfg.people)),
+    ]
+    typer.echo(_("{path}: ok — {counts}").format(path=loaded.path, counts=", ".join(counts)))
 
 
 @app.command("docs")
