@@ -89,7 +89,7 @@ def fill(db: Path, sensor_ids: list[str], days: int) -> dict[str, float]:
     con.execute("CREATE INDEX ix_readings_ts ON readings (ts)")
     t_index = time.perf_counter() - t0 - t_raw
     for table, step in (("readings_1m", 60_000), ("readings_1h", 3_600_000)):
-        con.execute(f"INSERT INTO {table} (sensor, bucket, min, max, sum, count) "  # noqa: S608
+        con.execute(f"INSERT INTO {table} (sensor, bucket, min, max, sum, count) "
                     f"SELECT sensor, ts - (ts % {step}), MIN(value), MAX(value), SUM(value), COUNT(*) "
                     f"FROM readings GROUP BY sensor, ts - (ts % {step})")
     con.execute("INSERT OR REPLACE INTO meta (key, value, updated_at) VALUES (?, ?, ?)",
