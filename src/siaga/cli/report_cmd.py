@@ -8,10 +8,13 @@ from pathlib import Path
 import typer
 
 from siaga.cli.common import ConfigOption, ExitCode, fail, load_or_exit, use_language
-from siaga.i18n import _
+from siaga.i18n import N_, _
 
 app = typer.Typer(help=_("Reports for leadership and oversight: incidents, months (HTML or PDF)."),
                   no_args_is_help=True)
+
+
+SLA_LABELS = {"met": N_("met"), "missed": N_("missed"), "undetermined": N_("undetermined")}
 
 
 def _write(html: str, output_format: str, output: str | None) -> None:
@@ -69,7 +72,8 @@ def incident(
     html = render_html(
         "incident.html",
         {"r": report, "site": cfg.site.name, "generated_at": report.generated_at,
-         "duration": lambda d: format_duration(d, code)},
+         "duration": lambda d: format_duration(d, code), "seconds": lambda s: dt.timedelta(seconds=s),
+         "sla_labels": {k: _(v) for k, v in SLA_LABELS.items()}},
         lang=code, timezone=cfg.site.timezone,
     )
     _write(html, output_format, output)
@@ -86,6 +90,7 @@ def monthly(
     """The month for leadership: incidents, time to acknowledge, the room's climate, uptime, backups."""
     from babel.dates import format_date
 
+    from siaga.reports import sections  # noqa: F401 - registers the services and backups sections
     from siaga.reports.incident import format_duration
     from siaga.reports.monthly import Month, load_monthly_report
     from siaga.reports.render import render_html
@@ -103,7 +108,8 @@ def monthly(
         "monthly.html",
         {"r": report, "generated_at": report.generated_at,
          "month_name": format_date(dt.date(which.year, which.month, 1), "MMMM y", locale=code),
-         "duration": lambda d: format_duration(d, code)},
+         "duration": lambda d: format_duration(d, code), "seconds": lambda s: dt.timedelta(seconds=s),
+         "sla_labels": {k: _(v) for k, v in SLA_LABELS.items()}},
         lang=code, timezone=cfg.site.timezone,
     )
     _write(html, output_format, output)

@@ -75,5 +75,8 @@ def test_cli_monthly_report_in_indonesian(tmp_path: Path) -> None:
     html = out.read_text()
     assert "Laporan bulanan" in html and "Juli 2025" in html
     assert "Tidak ada insiden bulan ini." in html
+    # The example has checks and backups: their sections are there, and nothing pretends to be known.
+    assert "Layanan: waktu aktif dan SLA" in html and "belum dapat ditentukan" in html
+    assert "Cadangan dan uji pemulihan" in html
     bad = runner.invoke(app, ["report", "monthly", "--month", "juli", "-c", str(cfg)])
     assert bad.exit_code == 2

@@ -1,0 +1,63 @@
+"""The monthly report's sections contributed by the checks and the backups (registered in SECTIONS)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+
+from siaga.config.models import SiteConfig
+from siaga.reports.monthly import SECTIONS, Month
+
+
+@dataclass(frozen=True)
+class ServiceUptime:
+    id: str
+    name: str
+    criticality: str
+    uptime: float | None  # 0..1 over observed time
+    down_s: float
+    unknown_s: float
+    maintenance_s: float
+    target: float  # percent
+    verdict: str  # met, missed, undetermined
+
+
+def services_section(conn: Connection, cfg: SiteConfig, month: Month) -> list[ServiceUptime] | None:
+    """Uptime over time of every checked service in the month, against its SLA."""
+    if not cfg.checks:
+        return None
+    from siaga.checks import records
+    from siaga.checks.engine import checks_by_service, maintenance_by_service
+    from siaga.cli.checks_cmd import sla_target
+
+    checks_of = checks_by_service([c for c in cfg.checks if c.enabled])
+    now = dt.datetime.now(dt.UTC)
+    tallies = records.service_tallies(
+        conn, month.start, month.end, now, checks_of=checks_of, maintenance=maintenance_by_service(cfg),
+        services=[s.id for s in cfg.services if s.id in checks_of],
+    )
+    out = []
+    for svc in cfg.services:
+        if svc.id not in tallies:
+            continue
+        t = tallies[svc.id]
+        target = sla_target(svc)
+        out.append(ServiceUptime(svc.id, svc.name, svc.criticality.value, t.uptime, t.down_s, t.unknown_s,
+                                 t.maintenance_s, target, t.sla(target / 100).value))
+    return out
+
+
+def backups_section(conn: Connection, cfg: SiteConfig, month: Month) -> list[dict[str, Any]] | None:
+    """Each backup job's last run, newest snapshot age and last restore drill (as of the report)."""
+    if not cfg.backups:
+        return None
+    from siaga.backup.status import job_figures
+
+    return [f.as_dict() | {"raw": f} for f in job_figures(cfg, conn.engine, dt.datetime.now(dt.UTC))]
+
+
+SECTIONS.setdefault("services", services_section)
+SECTIONS.setdefault("backups", backups_section)
