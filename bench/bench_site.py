@@ -89,7 +89,7 @@ async def running(site: Site, source: MqttSource) -> AsyncIterator[MqttSource]:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)
             now = dt.datetime.now(dt.UTC)
-            await asyncio.to_thread(lambda: (site.ingest.tick(now), site.manager.tick(now)))
+            await asyncio.to_thread(lambda now=now: (site.ingest.tick(now), site.manager.tick(now)))
 
     tasks = [asyncio.create_task(source.run(stop)), asyncio.create_task(writer()), asyncio.create_task(ticker())]
     try:
