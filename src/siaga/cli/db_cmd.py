@@ -35,6 +35,7 @@ def upgrade(config: str = ConfigOption) -> None:
 def show_current(config: str = ConfigOption) -> None:
     from siaga.store import StoreError, check_connection, create_engine_for, current, database_url, describe_url
     from siaga.store import script_heads as code_heads
+    from siaga.store.migrate import known_revisions
 
     loaded = load_or_exit(config)
     try:
@@ -45,9 +46,16 @@ def show_current(config: str = ConfigOption) -> None:
     except StoreError as exc:
         fail(str(exc))
     missing = code_heads() - at
+    unknown = at - known_revisions()
     typer.echo(describe_url(url))
     typer.echo(_("at: {revisions}").format(revisions=", ".join(sorted(at)) or _("(empty: never migrated)")))
-    if missing:
+    if unknown:
+        typer.echo(
+            _("unknown to this siaga: {revisions} (migrated by a newer version?)").format(
+                revisions=", ".join(sorted(unknown))
+            )
+        )
+    elif missing:
         typer.echo(
             _("pending: {revisions} (run `siaga db upgrade`)").format(revisions=", ".join(sorted(missing)))
         )

@@ -40,6 +40,11 @@ def script_heads() -> set[str]:
     return set(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
+def known_revisions() -> set[str]:
+    """Every revision the code ships, of every feature branch."""
+    return {rev.revision for rev in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+
+
 def current(engine: Engine) -> set[str]:
     """The revisions the database is at (empty for a database never migrated)."""
     try:
@@ -56,6 +61,12 @@ def pending(engine: Engine) -> set[str]:
 
 def upgrade(engine: Engine, target: str = "heads") -> set[str]:
     """Apply every pending migration (to ``heads`` by default); return the revisions now current."""
+    unknown = current(engine) - known_revisions()
+    if unknown:
+        raise StoreError(
+            _("the database is at {revisions}, which this siaga does not know: was it migrated by a newer version?")
+            .format(revisions=", ".join(sorted(unknown)))
+        )
     try:
         with engine.begin() as conn:
             if conn.dialect.name == "postgresql":

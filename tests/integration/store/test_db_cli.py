@@ -62,3 +62,21 @@ def test_it_speaks_the_config_language_by_default(site: Path) -> None:
     result = CliRunner().invoke(app, ["db", "current", "--config", str(site)])
     assert result.exit_code == 0, result.output
     assert "belum pernah dimigrasi" in result.output
+
+
+def test_a_database_from_a_newer_siaga_is_named_not_touched(site: Path) -> None:
+    from siaga.store import create_engine_for, sqlite_url
+
+    runner = CliRunner()
+    assert runner.invoke(app, ["--lang", "en", "db", "upgrade", "--config", str(site)]).exit_code == 0
+    engine = create_engine_for(sqlite_url(site.parent / "state" / "siaga.db"))
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO alembic_version VALUES ('9999_future')")
+    engine.dispose()
+    now = runner.invoke(app, ["--lang", "en", "db", "current", "--config", str(site)])
+    assert now.exit_code == 0 and "unknown to this siaga: 9999_future" in now.output
+    result = runner.invoke(app, ["--lang", "en", "db", "upgrade", "--config", str(site)])
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        "siaga: the database is at 9999_future, which this siaga does not know: was it migrated by a newer version?"
+    )
