@@ -118,6 +118,8 @@ class AlertManager:
         self._incidents: dict[int, _IncidentScope] = {}
         self._subscribers: list[_Subscriber] = []
         self._last_sync: dt.datetime | None = None
+        self._unsaved: set[tuple[str, str]] = set()  # open alerts the store refused (provisional ids < 0)
+        self._provisional = 0
         self.published = 0
         self.errors = 0
 
@@ -249,13 +251,24 @@ class AlertManager:
             self._open[c.key] = alert  # a new value only: kept in memory, written with the next change
             return
         previous = current.state
-        with self.engine.begin() as conn:
-            if "firing" in events:
-                alert = self._join_incident(conn, alert, c.at)
-            store.update_alert(conn, alert, c.at)
-            for ev in events:
-                store.add_event(conn, alert, ev, c.at)
-                self._record(conn, alert, ev, c.at)
+        if c.key not in self._unsaved:
+            scope: _IncidentScope | None = None
+            before = alert
+            try:
+                with self.engine.begin() as conn:
+                    if "firing" in events and alert.incident_id is None:
+                        scope = self._incident_for(conn, alert, c.at)
+                        alert = dataclasses.replace(alert, incident_id=scope.id)
+                    store.update_alert(conn, alert, c.at)
+                    for ev in events:
+                        store.add_event(conn, alert, ev, c.at)
+                        self._record(conn, alert, ev, c.at)
+            except Exception:  # told anyway; the next change of this alert writes its whole row again
+                self.errors += 1
+                log.exception("alert manager: cannot store %s of alert #%d", "/".join(events), alert.id)
+                alert, scope = dataclasses.replace(alert, incident_id=before.incident_id), None
+            if scope is not None:
+                self._attach(scope, alert, c.at)
         self._open[c.key] = alert
         for ev in events:
             self._publish(Transition(alert, previous, c.at, event=ev))
@@ -281,17 +294,49 @@ class AlertManager:
             impact=impact,
             params=dict(c.params),
         )
-        with self.engine.begin() as conn:
-            alert = dataclasses.replace(alert, id=store.insert_alert(conn, alert, c.at))
-            if firing:
-                alert = self._join_incident(conn, alert, c.at)
-                store.update_alert(conn, alert, c.at)
-            store.add_event(conn, alert, alert.state.value, c.at)
-            self._record(conn, alert, alert.state.value, c.at)
+        scope: _IncidentScope | None = None
+        try:
+            with self.engine.begin() as conn:
+                if firing:
+                    scope = self._incident_for(conn, alert, c.at)
+                    alert = dataclasses.replace(alert, incident_id=scope.id)
+                alert = dataclasses.replace(alert, id=store.insert_alert(conn, alert, c.at))
+                store.add_event(conn, alert, alert.state.value, c.at)
+                self._record(conn, alert, alert.state.value, c.at)
+        except Exception:
+            # The store failed (disk full, database away): the alert is still told to subscribers, with a
+            # provisional id, and written by `tick` once the store answers again.
+            self.errors += 1
+            log.exception("alert manager: cannot store the new alert %s on %s; told anyway", c.rule, c.subject)
+            self._provisional -= 1
+            alert = dataclasses.replace(alert, id=self._provisional, incident_id=None)
+            self._unsaved.add(c.key)
+            scope = None
+        if scope is not None:
+            self._attach(scope, alert, c.at)
         self._open[c.key] = alert
         self._by_id[alert.id] = c.key
         self._hold[alert.id] = for_s
         self._publish(Transition(alert, None, c.at, event=alert.state.value))
+
+    def _save_unsaved(self, now: dt.datetime) -> None:
+        """Write the alerts the store refused earlier (see ``_open_alert``)."""
+        for key in list(self._unsaved):
+            alert = self._open.get(key)
+            if alert is None:
+                self._unsaved.discard(key)
+                continue
+            with self.engine.begin() as conn:
+                new_id = store.insert_alert(conn, dataclasses.replace(alert, incident_id=None), now)
+                saved = dataclasses.replace(alert, id=new_id)
+                store.add_event(conn, saved, saved.state.value, alert.started_at, note="stored late")
+                self._record(conn, saved, saved.state.value, alert.started_at)
+            self._unsaved.discard(key)
+            self._by_id.pop(alert.id, None)
+            self._hold[new_id] = self._hold.pop(alert.id, 0.0)
+            self._by_id[new_id] = key
+            self._open[key] = saved
+            log.warning("alert manager: alert %s on %s stored late as #%d", alert.rule, alert.subject, new_id)
 
     def _record(self, conn: Connection, alert: Alert, event: str, at: dt.datetime, by: str | None = None) -> None:
         record_event(
@@ -304,31 +349,28 @@ class AlertManager:
                   "incident_id": alert.incident_id},
         )
 
-    def _join_incident(self, conn: Connection, alert: Alert, at: dt.datetime) -> Alert:
-        if alert.incident_id is not None:
-            return alert
-        chosen: _IncidentScope | None = None
+    def _incident_for(self, conn: Connection, alert: Alert, at: dt.datetime) -> _IncidentScope:
+        """The incident a firing alert joins (an open or recent, related one), or a new one; in ``conn``."""
         for scope in sorted(self._incidents.values(), key=lambda s: s.id):
             recent = scope.last_alert_at is not None and at - scope.last_alert_at <= self.group_window
-            if (not scope.closed or recent) and (recent or scope.open_alerts) and scope.related(alert):
-                chosen = scope
-                break
-        if chosen is None:
-            title = alert.summary
-            inc_id = store.insert_incident(conn, title, at, alert.impact.room, alert.impact.rack)
-            chosen = _IncidentScope(inc_id)
-            self._incidents[inc_id] = chosen
-            record_event(conn, "incident.opened", subject=alert.subject, at=at,
-                         data={"incident_id": inc_id, "title": title})
-        else:
-            values: dict[str, object] = {"last_alert_at": at}
-            if chosen.closed:
-                chosen.closed = False
-                values["closed_at"] = None
-            store.set_incident(conn, chosen.id, **values)
-        alert = dataclasses.replace(alert, incident_id=chosen.id)
-        chosen.add(alert, at)
-        return alert
+            if (recent or scope.open_alerts) and (not scope.closed or recent) and scope.related(alert):
+                values: dict[str, object] = {"last_alert_at": at}
+                if scope.closed:
+                    values["closed_at"] = None
+                store.set_incident(conn, scope.id, **values)
+                return scope
+        title = alert.summary
+        inc_id = store.insert_incident(conn, title, at, alert.impact.room, alert.impact.rack)
+        record_event(
+            conn, "incident.opened", subject=alert.subject, at=at, data={"incident_id": inc_id, "title": title}
+        )
+        return _IncidentScope(inc_id)
+
+    def _attach(self, scope: _IncidentScope, alert: Alert, at: dt.datetime) -> None:
+        """After the transaction: the incident in memory covers ``alert`` too."""
+        self._incidents[scope.id] = scope
+        scope.closed = False
+        scope.add(alert, at)
 
     def _resolve(
         self,
@@ -343,12 +385,20 @@ class AlertManager:
     ) -> Alert:
         previous = alert.state
         alert = dataclasses.replace(alert, state=AlertState.resolved, resolved_at=at)
-        with self.engine.begin() as conn:
-            if write:
-                store.update_alert(conn, alert, at)
-                store.add_event(conn, alert, event, at, by=by, via=via, note=note)
-            self._record(conn, alert, "resolved", at, by)
-            self._leave_incident(conn, alert, at)
+        if alert.key in self._unsaved:
+            self._unsaved.discard(alert.key)
+            write = False
+            log.error("alert manager: alert %s on %s resolved before the store took it", alert.rule, alert.subject)
+        try:
+            with self.engine.begin() as conn:
+                if write:
+                    store.update_alert(conn, alert, at)
+                    store.add_event(conn, alert, event, at, by=by, via=via, note=note)
+                self._record(conn, alert, "resolved", at, by)
+                self._leave_incident(conn, alert, at)
+        except Exception:  # told anyway; a restart finds it open and the rules resolve it again
+            self.errors += 1
+            log.exception("alert manager: cannot store the resolution of alert #%d", alert.id)
         self._open.pop(alert.key, None)
         self._by_id.pop(alert.id, None)
         self._hold.pop(alert.id, None)
@@ -419,6 +469,8 @@ class AlertManager:
                             Condition(alert.rule, alert.subject, alert.subject_kind, True, alert.severity, now,
                                       alert.last_value, alert.summary, dict(alert.params), fire_at_once=True)
                         )
+                if self._unsaved:
+                    self._save_unsaved(now)
                 if self._last_sync is None or now - self._last_sync >= self.sync_interval:
                     self._last_sync = now
                     self._sync(now)

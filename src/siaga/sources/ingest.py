@@ -109,6 +109,7 @@ class Ingest:
         self.counts: Counter[str] = Counter()
         self.by_source: Counter[tuple[str, str]] = Counter()
         self.recent_rejections: deque[RecentRejection] = deque(maxlen=50)
+        self.rule_errors = 0
         self.dropped = 0  # accepted but dropped because the store fell too far behind
         self.last: dict[str, tuple[dt.datetime, float, dt.datetime]] = {}  # sensor -> ts, value, received
         self._listeners: list[Callable[[Sequence[Row]], None]] = []
@@ -169,7 +170,11 @@ class Ingest:
                     continue
                 accepted.append((r.sensor, to_ms(ts), value))
                 if self.rules is not None:
-                    conditions += self.rules.observe(r.sensor, value, ts, now)
+                    try:
+                        conditions += self.rules.observe(r.sensor, value, ts, now)
+                    except Exception:  # a bug in a rule must not lose the reading nor stop the others
+                        self.rule_errors += 1
+                        log.exception("ingest: rules failed on %s", r.sensor)
                 prev = self.last.get(r.sensor)
                 if prev is None or ts >= prev[0]:
                     self.last[r.sensor] = (ts, value, now)

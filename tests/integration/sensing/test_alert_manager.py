@@ -210,3 +210,33 @@ async def test_manual_resolve_and_notes_are_in_the_timeline(db_engine: Engine) -
     assert events == [("firing", None, None), ("note", "andi", "restarting nginx"), ("resolved", "andi", "fixed")]
     with pytest.raises(store.AlertError, match="already resolved"), db_engine.begin() as conn:
         store.resolve(conn, alert.id, "x", at(30))
+
+
+def _move_alerts_table(engine: Engine, away: bool) -> None:
+    from sqlalchemy import text
+
+    src, dst = ("alerts", "alerts_away") if away else ("alerts_away", "alerts")
+    with engine.begin() as conn:
+        conn.execute(text(f"ALTER TABLE {src} RENAME TO {dst}"))
+
+
+async def test_a_leak_is_told_even_when_the_store_fails_and_stored_when_it_is_back(db_engine: Engine) -> None:
+    m = manager(db_engine)
+    q = m.subscribe()
+    _move_alerts_table(db_engine, away=True)
+    try:
+        m.submit(cond("leak", "leak-r1", kind=SubjectKind.sensor, severity=Severity.critical, fire_at_once=True))
+        m.tick(at(1))  # still failing: kept for later
+    finally:
+        _move_alerts_table(db_engine, away=False)
+    (told,) = drain(q)
+    assert told.event == "firing" and told.alert.id < 0 and m.errors >= 1
+    m.tick(at(2))
+    stored = m.get("leak", "leak-r1")
+    assert stored is not None and stored.id > 0
+    with db_engine.connect() as conn:
+        (row,) = store.list_alerts(conn)
+        assert row.id == stored.id and row.state is AlertState.firing
+        assert [e.note for e in store.events_of(conn, [row.id])] == ["stored late"]
+    m.submit(cond("leak", "leak-r1", kind=SubjectKind.sensor, active=False, s=10))
+    assert [t.event for t in drain(q)] == ["resolved"]
