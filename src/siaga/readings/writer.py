@@ -131,6 +131,10 @@ class ReadingWriter:
         try:
             write_rows(self.engine, rows, deltas, self.clock())
         except Exception:
+            limit = self.ingest.max_buffer
+            if len(rows) > limit:  # the store is away for long: keep the newest, count what is dropped
+                self.ingest.dropped += len(rows) - limit
+                rows = rows[-limit:]
             self._pending = rows
             self.failures += 1
             raise

@@ -95,3 +95,34 @@ def test_resolution_follows_the_span() -> None:
     assert pick_resolution(T0, T0 + dt.timedelta(hours=1)) == "raw"
     assert pick_resolution(T0, T0 + dt.timedelta(days=2)) == "1m"
     assert pick_resolution(T0, T0 + dt.timedelta(days=30)) == "1h"
+
+
+def test_readings_wait_in_memory_while_the_store_is_away(tmp_path: object) -> None:
+    import sqlite3
+    from pathlib import Path
+
+    from siaga.config.loader import parse_config
+    from siaga.readings.writer import ReadingWriter
+    from siaga.sources.ingest import Ingest
+    from siaga.sources.reading import RawReading
+    from siaga.store import create_engine_for, sqlite_url, upgrade
+
+    example = Path(__file__).resolve().parents[3] / "src" / "siaga" / "examples" / "bontang.yaml"
+    db = Path(str(tmp_path)) / "s.db"
+    engine = create_engine_for(sqlite_url(db))
+    upgrade(engine)
+    ingest = Ingest(parse_config(example.read_text()), max_buffer=100)
+    writer = ReadingWriter(ingest, engine)
+    ingest.ingest([RawReading("temp-r1-top", 20.0 + i / 100) for i in range(80)])
+    with sqlite3.connect(db) as raw:
+        raw.execute("ALTER TABLE readings RENAME TO readings_away")
+    with pytest.raises(Exception):  # noqa: B017 - the store's own error
+        writer.flush_sync()
+    ingest.ingest([RawReading("temp-r1-top", 21.0) for _ in range(50)])
+    with pytest.raises(Exception):  # noqa: B017
+        writer.flush_sync()
+    assert ingest.dropped == 30
+    with sqlite3.connect(db) as raw:
+        raw.execute("ALTER TABLE readings_away RENAME TO readings")
+    assert writer.flush_sync() == 100
+    assert count(engine, readings) == 100
