@@ -14,7 +14,7 @@ import pytest
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from web_helpers import NOW, PASSWORD, Ctx, login
+from web_helpers import EXAMPLE, NOW, PASSWORD, Ctx, login
 
 from siaga.alerts.impact import impact_resolver
 from siaga.alerts.manager import AlertManager
@@ -23,8 +23,6 @@ from siaga.store import create_engine_for, sqlite_url, upgrade
 from siaga.web.auth import accounts, passwords
 from siaga.web.auth.throttle import LoginThrottle
 from siaga.web.dashboard import Dashboard, install
-
-EXAMPLE = Path(__file__).resolve().parents[3] / "src" / "siaga" / "examples" / "bontang.yaml"
 
 
 @pytest.fixture(autouse=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -14,6 +15,7 @@ from siaga.alerts.manager import AlertManager
 from siaga.config import LoadedConfig
 
 PASSWORD = "correct-horse-battery"
+EXAMPLE = Path(__file__).resolve().parents[3] / "src" / "siaga" / "examples" / "bontang.yaml"
 NOW = dt.datetime(2026, 7, 16, 1, 0, tzinfo=dt.UTC)
 
 
