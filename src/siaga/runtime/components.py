@@ -57,6 +57,7 @@ COMPONENTS: list[str] = [
 # Added by `siaga demo` after COMPONENTS: simulated sensors and the like.
 DEMO_COMPONENTS: list[str] = [
     "siaga.sources.simulator:component",  # plays src/siaga/examples/bontang-scenario.yaml in real time
+    "siaga.web.demo:component",  # a dashboard account for the demo, its password printed at start
 ]
 
 

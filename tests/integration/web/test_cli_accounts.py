@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 from typer.testing import CliRunner
-from web_helpers import EXAMPLE
+from web_helpers import EXAMPLE, NOW
 
 from siaga.cli.main import app
 from siaga.config import load_config
@@ -58,4 +58,28 @@ def test_people_and_tokens_from_the_command_line(tmp_path: Path) -> None:
     assert run(app, ["token", "revoke", str(token.id), "-c", str(cfg)]).exit_code == 0
     with engine.begin() as conn:
         assert accounts.verify_token(conn, secret, user.created_at) is None
+    engine.dispose()
+
+
+def test_the_demo_prints_an_account_that_logs_in(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from types import SimpleNamespace
+
+    from siaga.i18n import using_language
+    from siaga.store import sqlite_url, upgrade
+    from siaga.web import demo
+
+    engine = create_engine_for(sqlite_url(tmp_path / "d.db"))
+    upgrade(engine)
+    ctx = SimpleNamespace(engine=engine, host="127.0.0.1", port=8470, clock=lambda: NOW)
+    with using_language("en"):
+        assert demo.component(ctx) is None
+        first = capsys.readouterr().out
+        demo.component(ctx)  # a second start: a new password, the old one no longer works
+        second = capsys.readouterr().out
+    old = first.split(" / ")[1].split()[0]
+    new = second.split(" / ")[1].split()[0]
+    assert "log in as demo" in second and old != new
+    with engine.begin() as conn:
+        assert accounts.authenticate(conn, "demo", new) is not None
+        assert accounts.authenticate(conn, "demo", old) is None
     engine.dispose()
