@@ -203,7 +203,9 @@ def router(dash: Dashboard) -> APIRouter:
             if inc is None:
                 raise ApiError(404, "not_found", f"incident {incident_id} not found")
             members = queries.list_alerts(conn, incident=incident_id, limit=500) or []
-        return dash.render(request, "incident.html", me, inc=inc, alerts=members)
+            events = sorted(({**e, "alert": a} for a in members for e in queries.timeline(conn, a["id"])),
+                            key=lambda e: e["at"])
+        return dash.render(request, "incident.html", me, inc=inc, alerts=members, timeline=events)
 
     # --- services, backups, configuration ------------------------------------------------------------
 

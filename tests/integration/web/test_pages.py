@@ -121,3 +121,14 @@ def test_logout_ends_the_session(as_viewer: TestClient) -> None:
     token = csrf_of(as_viewer)
     assert as_viewer.post("/logout", data={"csrf_token": token}, follow_redirects=False).status_code == 303
     assert as_viewer.get("/", follow_redirects=False).status_code == 303
+
+
+def test_incident_page_merges_the_timelines_of_its_alerts(as_operator: TestClient, site: Ctx) -> None:
+    first = fire_alert(site.manager, "leak", "leak-r1-ceiling", NOW)
+    fire_alert(site.manager, "leak", "leak-r1-floor", NOW + dt.timedelta(seconds=30))
+    alert = as_operator.get(f"/api/v1/alerts/{first}", headers={"X-CSRF-Token": "-"}).json()
+    incident = alert["incident_id"]
+    assert incident is not None
+    page = as_operator.get(f"/incidents/{incident}").text
+    assert page.count("leak-r1-ceiling") >= 2 and "leak-r1-floor" in page  # both alerts, and their events
+    assert 'id="timeline"' in page
