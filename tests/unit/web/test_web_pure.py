@@ -133,3 +133,13 @@ def test_alert_headlines_speak_the_readers_language() -> None:
     assert headline(hot, gettext_for("en")) == "Temperature too high · R4 (temp-r4-top)"
     odd = {"rule": "something.new", "subject": "x", "summary": "as the observer said it"}
     assert headline(odd, gettext_for("id")) == "as the observer said it"
+
+
+@pytest.mark.parametrize(("target", "safe"), [
+    ("/room", "/room"), ("/alerts?state=all", "/alerts?state=all"), ("https://evil.example/", "/"),
+    ("//evil.example/", "/"), ("/\\evil.example", "/"), ("javascript:alert(1)", "/"), ("", "/"),
+])
+def test_login_only_sends_people_back_into_siaga(target: str, safe: str) -> None:
+    from siaga.web.pages import _safe_next
+
+    assert _safe_next(target) == safe
