@@ -47,7 +47,9 @@ def router(dash: Dashboard) -> APIRouter:
     @r.get("/login", response_class=HTMLResponse)
     async def login_form(request: Request, next: str = "/") -> Response:
         token = request.cookies.get(PRELOGIN_COOKIE) or new_secret(24)
-        resp = dash.render(request, "login.html", None, next=_safe_next(next), login_csrf=token, error=None)
+        nobody = await asyncio.to_thread(_in_tx, dash, accounts.count_users) == 0
+        resp = dash.render(request, "login.html", None, next=_safe_next(next), login_csrf=token, error=None,
+                           nobody=nobody)
         _set_prelogin(dash, request, resp, token)
         return resp
 

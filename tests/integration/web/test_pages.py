@@ -132,3 +132,14 @@ def test_incident_page_merges_the_timelines_of_its_alerts(as_operator: TestClien
     page = as_operator.get(f"/incidents/{incident}").text
     assert page.count("leak-r1-ceiling") >= 2 and "leak-r1-floor" in page  # both alerts, and their events
     assert 'id="timeline"' in page
+
+
+def test_login_page_says_how_to_make_the_first_account(client: TestClient, site: Ctx) -> None:
+    assert 'id="no-accounts"' not in client.get("/login").text
+    from sqlalchemy import delete
+
+    from siaga.web.auth.tables import web_users
+
+    with site.engine.begin() as conn:
+        conn.execute(delete(web_users))
+    assert "siaga user add NAME --role admin" in client.get("/login").text

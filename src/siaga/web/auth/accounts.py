@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from siaga.store.events import record_event
 from siaga.web.auth.passwords import (
@@ -125,7 +125,7 @@ def list_users(conn: Connection) -> list[User]:
 
 
 def count_users(conn: Connection) -> int:
-    return len(conn.execute(select(web_users.c.id)).all())
+    return int(conn.execute(select(func.count()).select_from(web_users)).scalar_one())
 
 
 def set_role(conn: Connection, name: str, role: Role | str, now: dt.datetime, *, actor: str | None) -> User:
