@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
 from siaga.kinds import SENSOR_KINDS
@@ -161,6 +162,32 @@ def backup_rows(dash: Dashboard) -> list[dict[str, Any]] | None:
                     "fresh": fresh, "rto_s_target": f.rto_s_target, "drill_at": f.drill_at,
                     "drill_ok": f.drill_ok, "drill_rto_s": f.drill_rto_s, "bytes_added": f.bytes_added})
     return out
+
+
+def service_incidents(dash: Dashboard, days: int = 30) -> list[dict[str, Any]]:
+    """What staff told the public about outages (the checks part's status page), open or of the last days."""
+    try:
+        from siaga.checks.records import incidents
+    except ImportError:
+        return []
+    try:
+        with dash.engine.connect() as conn:
+            return incidents(conn, since=dash.now() - dt.timedelta(days=days))
+    except DBAPIError:
+        return []
+
+
+def backup_runs(dash: Dashboard, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest backup runs (every operation), newest first."""
+    t = queries.table("siaga.backup.tables", "backup_runs")
+    if t is None:
+        return []
+    try:
+        with dash.engine.connect() as conn:
+            rows = conn.execute(select(t).order_by(t.c.started_at.desc()).limit(limit)).mappings().all()
+    except DBAPIError:
+        return []
+    return [dict(r) for r in rows]
 
 
 def latest_of(dash: Dashboard, sensor: str) -> Latest | None:

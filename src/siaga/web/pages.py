@@ -213,7 +213,8 @@ def router(dash: Dashboard) -> APIRouter:
 
     @r.get("/services", response_class=HTMLResponse)
     def services_page(request: Request, me: Principal = viewer) -> Response:
-        return dash.render(request, "services.html", me, services=overview.service_rows(dash))
+        return dash.render(request, "services.html", me, services=overview.service_rows(dash),
+                           incidents=overview.service_incidents(dash))
 
     @r.get("/fragments/services", response_class=HTMLResponse)
     def services_fragment(request: Request, me: Principal = viewer) -> Response:
@@ -221,7 +222,8 @@ def router(dash: Dashboard) -> APIRouter:
 
     @r.get("/backups", response_class=HTMLResponse)
     def backups_page(request: Request, me: Principal = viewer) -> Response:
-        return dash.render(request, "backups.html", me, backups=overview.backup_rows(dash))
+        return dash.render(request, "backups.html", me, backups=overview.backup_rows(dash),
+                           runs=overview.backup_runs(dash))
 
     @r.get("/config", response_class=HTMLResponse)
     def config_page(request: Request, me: Principal = viewer) -> Response:

@@ -143,3 +143,19 @@ def test_login_page_says_how_to_make_the_first_account(client: TestClient, site:
     with site.engine.begin() as conn:
         conn.execute(delete(web_users))
     assert "siaga user add NAME --role admin" in client.get("/login").text
+
+
+def test_services_page_shows_public_incidents_and_backups_page_the_runs(as_viewer: TestClient, site: Ctx) -> None:
+    from siaga.backup.tables import backup_runs
+    from siaga.checks.records import create_incident
+
+    with site.engine.begin() as conn:
+        create_incident(conn, title="Portal tidak dapat diakses", status="investigating", impact="major",
+                        services=["portal"], message="Tim sedang memeriksa", author="andi", at=NOW)
+        conn.execute(backup_runs.insert().values(job="db-utama", target="colo-kaltim", operation="backup",
+                                                 scheduled=True, started_at=NOW, finished_at=NOW, ok=False,
+                                                 duration_s=12.0))
+    services = as_viewer.get("/services").text
+    assert "Portal tidak dapat diakses" in services and "Tim sedang memeriksa" in services
+    backups = as_viewer.get("/backups").text
+    assert 'id="runs"' in backups and "gagal" in backups  # the failed run, in Indonesian
