@@ -178,7 +178,10 @@ def main() -> None:
         broker.terminate()
         broker.wait(5)
         hook.server.shutdown()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if os.environ.get("SIAGA_BENCH_KEEP"):
+            print(f"kept {tmp}", file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ ROUTERS: list[str] = [
     "siaga.web.dashboard:router",  # pages, /api/v1, /metrics
     "siaga.sources.http.push:router",  # POST /api/v1/readings
     "siaga.notify.web:router",  # one-tap acknowledgement pages, /api/notify/...
+    "siaga.notify.web:router",  # /ack/{token}, /api/notify/...
 ]
 
 # Functions ``(app, ctx) -> None`` that set up what is app-wide (error handlers, static files, the API's
