@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +74,11 @@ def make_site(db_url: str | None, folder: Path, broker_port: int, client_id: str
     return Site(cfg, engine, ingest, manager, writer)
 
 
+def _tick(site: Site, now: dt.datetime) -> None:
+    site.ingest.tick(now)
+    site.manager.tick(now)
+
+
 @contextlib.asynccontextmanager
 async def running(site: Site, source: MqttSource) -> AsyncIterator[MqttSource]:
     """The MQTT source, the writer (flush every second) and the rules' tick, until the block ends."""
@@ -88,10 +94,13 @@ async def running(site: Site, source: MqttSource) -> AsyncIterator[MqttSource]:
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)
-            now = dt.datetime.now(dt.UTC)
-            await asyncio.to_thread(lambda now=now: (site.ingest.tick(now), site.manager.tick(now)))
+            await asyncio.to_thread(_tick, site, dt.datetime.now(dt.UTC))
 
-    tasks = [asyncio.create_task(source.run(stop)), asyncio.create_task(writer()), asyncio.create_task(ticker())]
+    tasks = [asyncio.create_task(source.run(stop))]
+    if os.environ.get("BENCH_NO_WRITER") != "1":
+        tasks.append(asyncio.create_task(writer()))
+    if not os.environ.get("BENCH_NO_WRITER"):
+        tasks.append(asyncio.create_task(ticker()))
     try:
         assert await asyncio.to_thread(source.connected_event.wait, 15), "siaga never connected to the broker"
         await asyncio.sleep(0.2)

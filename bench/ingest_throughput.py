@@ -8,8 +8,9 @@ it. Figures:
 - ``single``: one reading per message ({"value": v, "ts": t} on a topic per sensor), messages/s;
 - ``batched``: 100 readings per message (a JSON array on a batch gateway), readings/s;
 - ``bare_paho`` / ``bare_aiomqtt``: a subscriber that only counts messages (the ceiling).
-Prints one JSON object. Run by hand (a throwaway PostgreSQL is started when SIAGA_BENCH_DATABASE_URL is
-not set):
+Diagnostics: BENCH_NO_WRITER=1 runs without the readings writer and the rules' tick (what the MQTT
+source and ingest alone reach), =2 without the tick. Prints one JSON object. Run by hand (a throwaway
+PostgreSQL is started when SIAGA_BENCH_DATABASE_URL is not set):
 
     PYTHONPATH=src .venv/bin/python bench/ingest_throughput.py
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -45,7 +47,8 @@ async def drain_siaga(site: Site, port: int, mode: str, count: int, per_msg: int
             if time.perf_counter() - t0 > 300:
                 break
         t_ingested = time.perf_counter() - t0
-        while site.stored() - base_stored < n and time.perf_counter() - t0 < 300:
+        writing = os.environ.get("BENCH_NO_WRITER") != "1"
+        while writing and site.stored() - base_stored < n and time.perf_counter() - t0 < 300:
             await site.writer.flush()
         t_stored = time.perf_counter() - t0
         problems = dict(src.stats.problems)

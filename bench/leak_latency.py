@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -66,11 +65,10 @@ async def trial_run(port: int, folder: Path, trials: int, gap: float, load: bool
         collector = asyncio.create_task(collect())
         if load:  # 10,000 readings/s: 100 batches of 100 a second, for as long as the trials take
             n_msgs = int((trials * 2 * gap + 10) * 100)
-            background = subprocess.Popen(  # noqa: ASYNC220 - started once, before the timed trials
-                [sys.executable, "-m", "siaga.sources.mqtt.loadgen", "--port", str(port), "--count", str(n_msgs),
-                 "--mode", "batch", "--batch", "100", "--rate", "100", "--topic", "bench/batch",
-                 "--sensors", ",".join(BENCH_SENSORS)],
-                stdout=subprocess.PIPE, text=True,
+            background = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "siaga.sources.mqtt.loadgen", "--port", str(port), "--count", str(n_msgs),
+                "--mode", "batch", "--batch", "100", "--rate", "100", "--topic", "bench/batch",
+                "--sensors", ",".join(BENCH_SENSORS), stdout=asyncio.subprocess.DEVNULL,
             )
             await asyncio.sleep(3)  # let the load settle
             accepted0, t0 = site.ingest.counts["accepted"], time.monotonic()
@@ -84,7 +82,7 @@ async def trial_run(port: int, folder: Path, trials: int, gap: float, load: bool
         if background is not None:
             load_rate = round((site.ingest.counts["accepted"] - accepted0) / (time.monotonic() - t0))
             background.terminate()
-            background.wait()
+            await background.wait()
         sent = [float(x) for x in out.decode().split()]
         problems = dict(src.stats.problems)
     lat = [(a - s) * 1000 for s, a in zip(sent, arrivals, strict=False)]

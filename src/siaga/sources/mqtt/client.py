@@ -1,7 +1,7 @@
 """The MQTT subscriber: paho-mqtt's network thread receives, the event loop hands readings to ingest.
 
 Why paho-mqtt: measured on our 2-core machine (bench/mqtt_clients.py), a bare paho subscriber drains
-QoS 1 messages about four times as fast as a bare aiomqtt one, whose per-message asyncio plumbing
+QoS 1 messages 2.5 to 4 times as fast as a bare aiomqtt one, whose per-message asyncio plumbing
 costs more than the message itself.
 
 - paho's network thread decodes each message at the edge (:class:`TopicTable`) and hands its readings
