@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from siaga.notify.engine import Notifier
 from siaga.notify.keyfile import load_or_create_key
 from siaga.notify.service import NotifyService
-from siaga.notify.transports import Transports
+from siaga.notify.transports import DemoTransports, Transports
 from siaga.runtime.components import Component
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ def public_url(ctx: RuntimeContext) -> str:
 
 def build_service(ctx: RuntimeContext) -> NotifyService:
     notifier = Notifier(ctx.config, key=load_or_create_key(key_path(ctx)), public_url=public_url(ctx))
-    transports = Transports(ctx.config, ctx.loaded.base_dir)
+    transports = (DemoTransports if ctx.demo else Transports)(ctx.config, ctx.loaded.base_dir)
     return NotifyService(ctx.engine, notifier, transports, clock=ctx.clock)
 
 
@@ -92,7 +92,7 @@ def component(ctx: RuntimeContext) -> list[Component] | None:
 
     out = [Component("notify", run)]
     bot_cfg = ctx.config.notification.telegram_bot
-    if bot_cfg is not None:
+    if bot_cfg is not None and not ctx.demo:
         from siaga.notify.telegram_bot import TelegramBot
 
         bot = TelegramBot(svc, bot_cfg)

@@ -23,6 +23,8 @@ from siaga.notify.model import Kind
 from siaga.notify.telegram import BotApi, BotApiError, ack_keyboard
 from siaga.notify.urls import ChannelError, apprise_url, secret
 
+log = logging.getLogger("siaga.notify")
+
 
 class DeliveryError(Exception):
     """Sending failed; ``retry`` says whether trying again later may help."""
@@ -117,3 +119,15 @@ class Transports:
         except Exception as exc:  # a bug or an unexpected library error: record it, retry later
             return AttemptResult(False, int((time.perf_counter() - start) * 1000), f"{type(exc).__name__}: {exc}")
         return AttemptResult(True, int((time.perf_counter() - start) * 1000), external_ref=ref)
+
+
+class DemoTransports(Transports):
+    """``siaga demo``: nothing leaves the machine; each message is logged as it would have gone out."""
+
+    async def send(self, msg: OutMessage) -> dict[str, Any] | None:
+        spec = self.config.notification.channels.get(msg.channel)
+        if spec is None:
+            raise DeliveryError(f"no channel {msg.channel!r} in the config", retry=False)
+        log.info("demo: would send on %s to %s (%s): %s", msg.channel, msg.address or "-", msg.recipient.key,
+                 msg.title)
+        return {"demo": True}

@@ -85,3 +85,16 @@ async def test_a_slow_receiver_times_out_and_falls_back(tmp_path, engine, receiv
     with engine.connect() as conn:
         [hook] = conn.execute(select(notify_attempts).where(notify_attempts.c.channel == "hook")).all()
     assert hook.outcome == "error" and hook.latency_ms >= 900
+
+
+async def test_demo_transports_send_nothing_and_succeed(tmp_path, mailbox) -> None:
+    from siaga.notify.engine import OutMessage
+    from siaga.notify.model import Kind, Recipient
+    from siaga.notify.transports import DemoTransports
+
+    cfg = site_config(tmp_path, "http://127.0.0.1:9/hook", mailbox.port)
+    demo = DemoTransports(cfg, tmp_path)
+    msg = OutMessage(1, Kind.page, Recipient("person", "andi"), "email", "andi@example.id", "t", "b", "b", (1,), 0)
+    result = await demo.attempt(msg)
+    await demo.aclose()
+    assert result.ok and result.external_ref == {"demo": True} and mailbox.messages == []
