@@ -351,6 +351,12 @@ class AlertManager:
 
     def _incident_for(self, conn: Connection, alert: Alert, at: dt.datetime) -> _IncidentScope:
         """The incident a firing alert joins (an open or recent, related one), or a new one; in ``conn``."""
+        hinted = alert.params.get("join_incident")  # an observer that knows the cause (checks' correlation)
+        if isinstance(hinted, int) and hinted in self._incidents:
+            hinted_scope = self._incidents[hinted]
+            store.set_incident(conn, hinted_scope.id, last_alert_at=at,
+                               **({"closed_at": None} if hinted_scope.closed else {}))
+            return hinted_scope
         for scope in sorted(self._incidents.values(), key=lambda s: s.id):
             recent = scope.last_alert_at is not None and at - scope.last_alert_at <= self.group_window
             if (recent or scope.open_alerts) and (not scope.closed or recent) and scope.related(alert):

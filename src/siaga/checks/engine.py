@@ -212,7 +212,7 @@ def _alert_hooks(rt: RuntimeContext) -> tuple[AlertSink | None, Callable[[], Seq
     manager: Any = rt.services.get("alerts.manager") or rt.services.get("alerts.sink")
     if manager is None:
         return None, None
-    active = getattr(manager, "active_alerts", None)
+    active = getattr(manager, "active", None)  # AlertManager.active() -> list[Alert]
     return manager, active if callable(active) else None
 
 
