@@ -30,6 +30,7 @@ ROUTERS: list[str] = [
 # OpenAPI document); run after the routers are in. One line per feature.
 APP_SETUP: list[str] = [
     "siaga.web.dashboard:setup",
+    "siaga.checks.status.router:router",
 ]
 
 

@@ -1,0 +1,1 @@
+"""The public status page: snapshots built from the store's daily tallies, a router, staff incidents."""

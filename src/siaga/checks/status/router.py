@@ -1,0 +1,303 @@
+"""The public status page (``/status``, no login), its JSON API, staff incident updates, heartbeat pings.
+
+- ``GET /status``: overall state, services down now, active incidents with their updates, scheduled
+  maintenance, every group with its 90 daily bars (and its services when the group is small).
+- ``GET /status/services?group=&q=&page=``: the services list, 100 a page, each with 90 bars.
+- ``GET /api/v1/status``, ``GET /api/v1/status/services``: the same as JSON.
+- ``POST /api/v1/status/incidents`` and ``POST /api/v1/status/incidents/{id}/updates``: staff tell the
+  public (investigating → identified → monitoring → resolved); ``Authorization: Bearer <admin token>``.
+- ``GET|POST /ping/{id}`` (and ``/ping/{id}/fail``): heartbeats from jobs.
+
+Language: ``?lang=en`` or ``?lang=id`` (default: the site's); times in the site's zone (WITA).
+Pages come from a snapshot rebuilt at most every ``SNAPSHOT_TTL_S`` seconds, off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse
+from jinja2 import Environment, PackageLoader, select_autoescape
+from pydantic import BaseModel, Field
+
+from siaga.checks import records
+from siaga.checks.confirm import Status
+from siaga.checks.correlate import zone_abbreviation
+from siaga.checks.status.snapshot import Bar, ServiceRow, Snapshot, SnapshotBuilder, services_page
+from siaga.checks.status.token import read_or_create_token, token_matches, token_path
+from siaga.i18n import normalize_language, translator
+from siaga.runtime.context import RuntimeContext
+
+log = logging.getLogger("siaga.checks.status")
+
+SNAPSHOT_TTL_S = 10.0
+SMALL_GROUP = 25  # groups up to this size list their services on the main page
+PER_PAGE = 100
+
+
+class _Cache:
+    def __init__(self, builder: SnapshotBuilder) -> None:
+        self.builder = builder
+        self.snapshot: Snapshot | None = None
+        self.built = 0.0
+        self.lock = asyncio.Lock()
+        self.refreshing: asyncio.Task[None] | None = None
+        self.pages: dict[tuple[Any, ...], tuple[int, str]] = {}
+
+    async def get(self) -> Snapshot:
+        now = time.monotonic()
+        if self.snapshot is None:
+            async with self.lock:
+                if self.snapshot is None:
+                    await self._rebuild()
+        elif now - self.built > SNAPSHOT_TTL_S and (self.refreshing is None or self.refreshing.done()):
+            self.refreshing = asyncio.create_task(self._refresh())  # stale while it rebuilds
+        assert self.snapshot is not None
+        return self.snapshot
+
+    async def _refresh(self) -> None:
+        async with self.lock:
+            await self._rebuild()
+
+    async def _rebuild(self) -> None:
+        self.snapshot = await asyncio.to_thread(self.builder.build)
+        self.built = time.monotonic()
+        self.pages.clear()
+
+    def invalidate(self) -> None:
+        self.built = 0.0
+
+
+def _env(lang: str) -> Environment:
+    env = Environment(
+        loader=PackageLoader("siaga", "checks/templates"),
+        autoescape=select_autoescape(["html"]),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    t = translator(lang)
+    env.install_gettext_callables(t.gettext, t.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    return env
+
+
+class IncidentIn(BaseModel):
+    title: str = Field(min_length=1, max_length=200)
+    status: Literal["investigating", "identified", "monitoring", "resolved"] = "investigating"
+    impact: Literal["none", "minor", "major", "critical"] = "major"
+    services: list[str] = Field(default_factory=list)
+    message: str = Field(min_length=1, max_length=5000)
+    author: str | None = Field(default=None, max_length=200)
+
+
+class UpdateIn(BaseModel):
+    status: Literal["investigating", "identified", "monitoring", "resolved"]
+    message: str = Field(min_length=1, max_length=5000)
+    author: str | None = Field(default=None, max_length=200)
+
+
+def _bar_json(b: Bar) -> dict[str, Any]:
+    return {"day": b.day.isoformat(), "uptime": b.uptime, "down_s": b.down_s, "maintenance_s": b.maintenance_s}
+
+
+def _service_json(r: ServiceRow, bars: bool = True) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": r.id, "name": r.name, "group": r.group or None, "status": r.status.value,
+        "since": r.since.isoformat() if r.since else None, "uptime_90d": r.uptime,
+    }
+    if bars:
+        out["days"] = [_bar_json(b) for b in r.bars]
+    return out
+
+
+def _incident_json(i: dict[str, Any]) -> dict[str, Any]:
+    def iso(v: Any) -> Any:
+        return v.isoformat() if isinstance(v, dt.datetime) else v
+
+    return {
+        **{k: iso(v) for k, v in i.items() if k != "updates"},
+        "updates": [{k: iso(v) for k, v in u.items()} for u in i.get("updates", [])],
+    }
+
+
+def router(ctx: RuntimeContext) -> APIRouter | None:
+    """The status page's router (None when the site has no services)."""
+    cfg = ctx.config
+    if not cfg.services:
+        return None
+
+    def live() -> dict[str, Status] | None:
+        """The running engine's states (None when checks run in no engine of this process)."""
+        engine: Any = ctx.services.get("checks.engine")
+        return dict(engine.monitor.service_status) if engine is not None else None
+
+    def live_since(service: str) -> dt.datetime | None:
+        engine: Any = ctx.services.get("checks.engine")
+        if engine is None:
+            return None
+        sinces = [engine.monitor.states[c].since for c in engine.monitor.checks_of.get(service, [])
+                  if engine.monitor.states[c].status == Status.down]
+        return min((s for s in sinces if s), default=None)
+
+    builder = SnapshotBuilder(
+        cfg, ctx.engine, clock=ctx.clock,
+        live_status=live, live_since=live_since,
+    )
+    cache = _Cache(builder)
+    ctx.services["checks.status_cache"] = cache
+    envs = {lang: _env(lang) for lang in ("id", "en")}
+    site_lang = cfg.site.language.value
+    tpath = token_path(ctx.loaded)
+    r = APIRouter()
+
+    def lang_of(request: Request) -> str:
+        try:
+            return normalize_language(request.query_params.get("lang") or site_lang)
+        except Exception:
+            return site_lang
+
+    def fmt_time(snap: Snapshot) -> Any:
+        def local(value: dt.datetime | None, fmt: str = "%d-%m-%Y %H:%M") -> str:
+            if value is None:
+                return "-"
+            at = value.astimezone(snap.zone)
+            return f"{at.strftime(fmt)} {zone_abbreviation(at)}"
+
+        return local
+
+    def render(name: str, lang: str, snap: Snapshot, **extra: Any) -> str:
+        t = translator(lang)
+        labels = {
+            "up": t.gettext("Operational"), "down": t.gettext("Down"), "unknown": t.gettext("No data"),
+            "maintenance": t.gettext("Maintenance"),
+        }
+        stages = {
+            "investigating": t.gettext("Investigating"), "identified": t.gettext("Identified"),
+            "monitoring": t.gettext("Monitoring"), "resolved": t.gettext("Resolved"),
+        }
+        return envs[lang].get_template(name).render(
+            snap=snap, lang=lang, local=fmt_time(snap), labels=labels, stages=stages, site=cfg.site,
+            small_group=SMALL_GROUP, **extra,
+        )
+
+    @r.get("/status", response_class=HTMLResponse, include_in_schema=False)
+    async def status_page(request: Request) -> HTMLResponse:
+        snap = await cache.get()
+        lang = lang_of(request)
+        key = ("status", lang)
+        hit = cache.pages.get(key)
+        if hit is None or hit[0] != id(snap):
+            hit = (id(snap), render("status/page.html", lang, snap))
+            cache.pages[key] = hit
+        return HTMLResponse(hit[1], headers={"Cache-Control": "public, max-age=10"})
+
+    @r.get("/status/services", response_class=HTMLResponse, include_in_schema=False)
+    async def services_list(
+        request: Request, group: str | None = None, q: str | None = None, page: int = Query(1, ge=1)
+    ) -> HTMLResponse:
+        snap = await cache.get()
+        lang = lang_of(request)
+        key = ("services", lang, group, q, page)
+        hit = cache.pages.get(key)
+        if hit is None or hit[0] != id(snap):
+            rows, pages = services_page(snap, group=group, query=q, page=page, per_page=PER_PAGE)
+            html = render("status/services.html", lang, snap, rows=rows, pages=pages, page=min(page, pages),
+                          group=group, q=q or "")
+            hit = (id(snap), html)
+            if len(cache.pages) < 2000:
+                cache.pages[key] = hit
+        return HTMLResponse(hit[1], headers={"Cache-Control": "public, max-age=10"})
+
+    @r.get("/api/v1/status", tags=["status"])
+    async def status_json() -> dict[str, Any]:
+        """Overall state, groups (counts, 90-day uptime), services down now, incidents, maintenance."""
+        snap = await cache.get()
+        return {
+            "status": snap.status.value,
+            "built_at": snap.built_at.isoformat(),
+            "counts": snap.counts,
+            "groups": [
+                {"name": g.name or None, "status": g.status.value, "counts": g.counts, "uptime_90d": g.uptime}
+                for g in snap.groups
+            ],
+            "down": [_service_json(s, bars=False) for s in snap.down],
+            "incidents": [_incident_json(i) for i in snap.incidents],
+            "maintenance": [
+                {"id": m.id, "title": m.title, "starts_at": m.starts_at.isoformat(),
+                 "ends_at": m.ends_at.isoformat(), "services": list(m.services), "ongoing": m.ongoing}
+                for m in snap.maintenance
+            ],
+        }
+
+    @r.get("/api/v1/status/services", tags=["status"])
+    async def services_json(
+        group: str | None = None, q: str | None = None, page: int = Query(1, ge=1),
+        per_page: int = Query(PER_PAGE, ge=1, le=500),
+    ) -> dict[str, Any]:
+        """Services with their state and 90 daily uptimes, a page at a time."""
+        snap = await cache.get()
+        rows, pages = services_page(snap, group=group, query=q, page=page, per_page=per_page)
+        return {"page": min(page, pages), "pages": pages, "services": [_service_json(s) for s in rows]}
+
+    def require_admin(request: Request) -> None:
+        try:
+            token = read_or_create_token(tpath)
+        except OSError as exc:
+            raise HTTPException(503, f"cannot read the admin token file {tpath}: {exc.strerror}") from None
+        if not token_matches(token, request.headers.get("Authorization")):
+            raise HTTPException(401, f"send the admin token (from {tpath.name}) as 'Authorization: Bearer ...'")
+
+    @r.get("/api/v1/status/incidents", tags=["status"])
+    async def list_incidents(active: bool = False) -> list[dict[str, Any]]:
+        rows = await ctx.run_db(lambda c: records.incidents(c, active_only=active))
+        return [_incident_json(i) for i in rows]
+
+    @r.post("/api/v1/status/incidents", status_code=201, tags=["status"], dependencies=[Depends(require_admin)])
+    async def create_incident(body: IncidentIn) -> dict[str, Any]:
+        """Open a public incident (staff only)."""
+        unknown = [s for s in body.services if s not in builder_ids]
+        if unknown:
+            raise HTTPException(422, f"unknown service(s): {', '.join(unknown)}")
+        at = ctx.clock()
+        iid = await ctx.run_db(lambda c: records.create_incident(
+            c, title=body.title, status=body.status, impact=body.impact, services=body.services,
+            message=body.message, author=body.author, at=at))
+        cache.invalidate()
+        return {"id": iid}
+
+    @r.post("/api/v1/status/incidents/{incident_id}/updates", status_code=201, tags=["status"],
+            dependencies=[Depends(require_admin)])
+    async def post_update(incident_id: int, body: UpdateIn) -> dict[str, Any]:
+        """Post an update on an incident: investigating → identified → monitoring → resolved."""
+        at = ctx.clock()
+        ok = await ctx.run_db(lambda c: records.add_update(
+            c, incident_id, status=body.status, message=body.message, author=body.author, at=at))
+        if not ok:
+            raise HTTPException(404, f"no status incident {incident_id}")
+        cache.invalidate()
+        return {"id": incident_id, "status": body.status}
+
+    builder_ids = {s.id for s in cfg.services}
+
+    async def _ping(key: str, failed: bool) -> PlainTextResponse:
+        engine: Any = ctx.services.get("checks.engine")
+        if engine is None or not engine.ping(key, failed=failed):
+            raise HTTPException(404, f"no heartbeat check with ping id {key!r}")
+        return PlainTextResponse("OK")
+
+    @r.api_route("/ping/{key}", methods=["GET", "POST", "HEAD"], tags=["checks"])
+    async def ping(key: str) -> PlainTextResponse:
+        """A heartbeat from a job: it ran (see heartbeat checks)."""
+        return await _ping(key, False)
+
+    @r.api_route("/ping/{key}/fail", methods=["GET", "POST"], tags=["checks"])
+    async def ping_fail(key: str) -> PlainTextResponse:
+        """A heartbeat from a job that failed: the check goes down at once."""
+        return await _ping(key, True)
+
+    return r

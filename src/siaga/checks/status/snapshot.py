@@ -1,0 +1,265 @@
+"""What the public status page shows, precomputed: groups, current states, 90 daily bars, incidents.
+
+Built from ``service_daily`` (past days are frozen, so they are read and reduced once a day; only
+today's tallies are read again) and the current states (the running engine's, or ``check_states``).
+A snapshot is immutable; the router keeps the last one for a few seconds, so a page view costs a
+dictionary lookup and a template render of what is on that page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, Engine, select
+
+from siaga.checks import records
+from siaga.checks.confirm import Status, worst
+from siaga.checks.engine import site_zone, window_interval
+from siaga.checks.tables import check_states
+from siaga.checks.uptime import Tally
+from siaga.config.models import Service, SiteConfig
+
+DAYS = 90
+OTHER_GROUP = ""  # services without a group
+
+
+def bar_class(t: Tally | None) -> str:
+    """The colour of one day's bar."""
+    if t is None:
+        return "none"
+    up = t.uptime
+    if up is None:
+        return "maint" if t.maintenance_s > 0 else "none"
+    if up >= 0.9999:
+        return "ok"
+    if up >= 0.99:
+        return "minor"
+    if up >= 0.95:
+        return "partial"
+    return "major"
+
+
+@dataclass(frozen=True)
+class Bar:
+    day: dt.date
+    cls: str
+    uptime: float | None
+    down_s: float
+    maintenance_s: float
+
+
+@dataclass(frozen=True)
+class ServiceRow:
+    id: str
+    name: str
+    group: str
+    status: Status
+    since: dt.datetime | None
+    bars: tuple[Bar, ...]
+    uptime: float | None  # over the 90 days
+
+
+@dataclass(frozen=True)
+class GroupRow:
+    name: str
+    services: tuple[ServiceRow, ...]
+    counts: dict[str, int]
+    status: Status
+    bars: tuple[Bar, ...]
+    uptime: float | None
+
+
+@dataclass(frozen=True)
+class MaintenanceRow:
+    id: str
+    title: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    services: tuple[str, ...]
+    ongoing: bool
+    description: str | None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    built_at: dt.datetime
+    zone: ZoneInfo
+    days: tuple[dt.date, ...]
+    status: Status
+    counts: dict[str, int]
+    groups: tuple[GroupRow, ...]
+    by_id: dict[str, ServiceRow]
+    down: tuple[ServiceRow, ...]
+    incidents: tuple[dict[str, Any], ...]
+    maintenance: tuple[MaintenanceRow, ...]
+    build_ms: float = 0.0
+
+    def group(self, name: str) -> GroupRow | None:
+        return next((g for g in self.groups if g.name == name), None)
+
+
+def _total(tallies: Iterable[Tally | None]) -> Tally:
+    out = Tally()
+    for t in tallies:
+        if t is not None:
+            out = out + t
+    return out
+
+
+@dataclass
+class _Past:
+    """Past days, reduced once per local day: per service the 89 bars and their sum."""
+
+    today: dt.date
+    bars: dict[str, list[Bar]] = field(default_factory=dict)
+    totals: dict[str, Tally] = field(default_factory=dict)
+    group_days: dict[str, list[Tally]] = field(default_factory=dict)
+
+
+def _bar(day: dt.date, t: Tally | None) -> Bar:
+    return Bar(day, bar_class(t), t.uptime if t else None, t.down_s if t else 0.0, t.maintenance_s if t else 0.0)
+
+
+class SnapshotBuilder:
+    """Builds snapshots for one site; thread-safe (the router builds in a worker thread)."""
+
+    def __init__(
+        self,
+        cfg: SiteConfig,
+        engine: Engine,
+        *,
+        clock: Callable[[], dt.datetime],
+        live_status: Callable[[], dict[str, Status] | None] | None = None,
+        live_since: Callable[[str], dt.datetime | None] | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.engine = engine
+        self.clock = clock
+        self.zone = site_zone(cfg)
+        self.live_status = live_status
+        self.live_since = live_since
+        self.services: list[Service] = [s for s in cfg.services if s.public]
+        self.group_order: list[str] = []
+        for s in self.services:
+            g = s.group or OTHER_GROUP
+            if g not in self.group_order:
+                self.group_order.append(g)
+        self._past: _Past | None = None
+        self._lock = threading.Lock()
+
+    def _load_past(self, conn: Connection, today: dt.date) -> _Past:
+        first = today - dt.timedelta(days=DAYS - 1)
+        daily = records.read_daily(conn, first, today - dt.timedelta(days=1))
+        past = _Past(today)
+        days = [first + dt.timedelta(days=i) for i in range(DAYS - 1)]
+        for g in self.group_order:
+            past.group_days[g] = [Tally() for _ in days]
+        for s in self.services:
+            mine = daily.get(s.id, {})
+            past.bars[s.id] = [_bar(d, mine.get(d)) for d in days]
+            past.totals[s.id] = _total(mine.values())
+            gd = past.group_days[s.group or OTHER_GROUP]
+            for i, d in enumerate(days):
+                t = mine.get(d)
+                if t is not None:
+                    gd[i] = gd[i] + t
+        return past
+
+    def _current(self, conn: Connection) -> tuple[dict[str, Status], dict[str, dt.datetime | None]]:
+        since: dict[str, dt.datetime | None] = {}
+        status_now = self.live_status() if self.live_status is not None else None
+        if status_now is not None:
+            for sid, st in status_now.items():
+                if st == Status.down:
+                    since[sid] = self.live_since(sid) if self.live_since else None
+            return status_now, since
+        per: dict[str, list[Status]] = {}
+        for r in conn.execute(select(check_states.c.service, check_states.c.status, check_states.c.since)):
+            st = Status(r.status)
+            per.setdefault(r.service, []).append(st)
+            if st == Status.down and (since.get(r.service) is None or (r.since and r.since < since[r.service])):
+                since[r.service] = r.since
+        return {sid: worst(sts) for sid, sts in per.items()}, since
+
+    def build(self) -> Snapshot:
+        started = time.perf_counter()
+        now = self.clock()
+        today = now.astimezone(self.zone).date()
+        with self.engine.connect() as conn:
+            with self._lock:
+                if self._past is None or self._past.today != today:
+                    self._past = self._load_past(conn, today)
+                past = self._past
+            today_rows = records.read_daily(conn, today, today)
+            current, since = self._current(conn)
+            incidents = tuple(records.incidents(conn, since=now - dt.timedelta(days=7)))
+        days = tuple(today - dt.timedelta(days=DAYS - 1 - i) for i in range(DAYS))
+        rows: dict[str, ServiceRow] = {}
+        groups_rows: dict[str, list[ServiceRow]] = {g: [] for g in self.group_order}
+        group_today: dict[str, Tally] = {g: Tally() for g in self.group_order}
+        group_total: dict[str, Tally] = {g: Tally() for g in self.group_order}
+        for s in self.services:
+            g = s.group or OTHER_GROUP
+            t_today = today_rows.get(s.id, {}).get(today)
+            bars = (*past.bars[s.id], _bar(today, t_today))
+            total = past.totals[s.id] + t_today if t_today else past.totals[s.id]
+            row = ServiceRow(
+                s.id, s.name, g, current.get(s.id, Status.unknown), since.get(s.id), bars, total.uptime
+            )
+            rows[s.id] = row
+            groups_rows[g].append(row)
+            if t_today:
+                group_today[g] = group_today[g] + t_today
+            group_total[g] = group_total[g] + total
+        zone_now = now
+        maint = tuple(
+            MaintenanceRow(w.id, w.title, *window_interval(w, self.zone), tuple(w.services),
+                           window_interval(w, self.zone)[0] <= zone_now < window_interval(w, self.zone)[1],
+                           w.description)
+            for w in self.cfg.maintenance
+            if window_interval(w, self.zone)[1] > now
+        )
+        groups: list[GroupRow] = []
+        all_counts = {"up": 0, "down": 0, "unknown": 0, "maintenance": 0}
+        for g in self.group_order:
+            members = groups_rows[g]
+            counts = {"up": 0, "down": 0, "unknown": 0, "maintenance": 0}
+            for r in members:
+                counts[r.status.value] += 1
+                all_counts[r.status.value] += 1
+            gbars = (
+                *(_bar(d, t if t.total_s else None) for d, t in zip(days[:-1], past.group_days[g], strict=True)),
+                _bar(today, group_today[g] if group_today[g].total_s else None),
+            )
+            status = Status.down if counts["down"] else Status.unknown if counts["unknown"] else Status.up
+            groups.append(GroupRow(g, tuple(members), counts, status, gbars, group_total[g].uptime))
+        down = tuple(r for r in rows.values() if r.status == Status.down)
+        overall = Status.down if down else Status.unknown if all_counts["unknown"] == len(rows) and rows else Status.up
+        return Snapshot(
+            built_at=now, zone=self.zone, days=days, status=overall, counts=all_counts, groups=tuple(groups),
+            by_id=rows, down=down, incidents=incidents, maintenance=maint,
+            build_ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+
+
+def services_page(
+    snap: Snapshot, *, group: str | None, query: str | None, page: int, per_page: int
+) -> tuple[Sequence[ServiceRow], int]:
+    """One page of the services list (filtered by group and a text query) and the number of pages."""
+    if group is not None:
+        g = snap.group(group)
+        rows: Sequence[ServiceRow] = g.services if g else ()
+    else:
+        rows = tuple(snap.by_id.values())
+    if query:
+        q = query.lower()
+        rows = [r for r in rows if q in r.id.lower() or q in r.name.lower()]
+    pages = max(1, -(-len(rows) // per_page))
+    page = min(max(1, page), pages)
+    return rows[(page - 1) * per_page: page * per_page], pages
