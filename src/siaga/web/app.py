@@ -24,13 +24,13 @@ ROUTERS: list[str] = [
     "siaga.sources.http.push:router",  # POST /api/v1/readings
     "siaga.notify.web:router",  # one-tap acknowledgement pages, /api/notify/...
     "siaga.notify.web:router",  # /ack/{token}, /api/notify/...
+    "siaga.checks.status.router:router",  # /status (public), /api/v1/status..., /ping/{id}
 ]
 
 # Functions ``(app, ctx) -> None`` that set up what is app-wide (error handlers, static files, the API's
 # OpenAPI document); run after the routers are in. One line per feature.
 APP_SETUP: list[str] = [
     "siaga.web.dashboard:setup",
-    "siaga.checks.status.router:router",
 ]
 
 
