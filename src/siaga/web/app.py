@@ -22,7 +22,6 @@ ROUTERS: list[str] = [
     "siaga.web.inventory_api:router",
     "siaga.web.dashboard:router",  # pages, /api/v1, /metrics
     "siaga.sources.http.push:router",  # POST /api/v1/readings
-    "siaga.notify.web:router",  # one-tap acknowledgement pages, /api/notify/...
     "siaga.notify.web:router",  # /ack/{token}, /api/notify/...
     "siaga.checks.status.router:router",  # /status (public), /api/v1/status..., /ping/{id}
 ]
