@@ -26,6 +26,8 @@ from siaga.notify.tables import notify_alerts
 from siaga.notify.texts import N_, gettext_for, ngettext_for
 from siaga.runtime.context import RuntimeContext
 from siaga.web.app import get_ctx
+from siaga.web.auth.roles import Scope
+from siaga.web.security import scope_required  # who may silence paging or read who was told
 
 router = APIRouter(tags=["notify"])
 
@@ -110,7 +112,7 @@ def _aware(t: dt.datetime, svc: NotifyService) -> dt.datetime:
     return (t.replace(tzinfo=svc.notifier.zone) if t.tzinfo is None else t).astimezone(dt.UTC)
 
 
-@router.get("/api/notify/maintenance")
+@router.get("/api/notify/maintenance", dependencies=[Depends(scope_required(Scope.read))])
 async def maintenance_list(ctx: RuntimeContext = Depends(get_ctx)) -> list[dict[str, Any]]:
     """Maintenance windows: those of siaga.yaml and those made at run time."""
     svc = _service(ctx)
@@ -121,7 +123,7 @@ async def maintenance_list(ctx: RuntimeContext = Depends(get_ctx)) -> list[dict[
     return config + [{**r, "source": "runtime"} for r in runtime]
 
 
-@router.post("/api/notify/maintenance", status_code=201)
+@router.post("/api/notify/maintenance", status_code=201, dependencies=[Depends(scope_required(Scope.ack))])
 async def maintenance_add(body: MaintenanceIn, ctx: RuntimeContext = Depends(get_ctx)) -> dict[str, str]:
     """Open a maintenance window: matching alerts are recorded, nobody is paged."""
     svc = _service(ctx)
@@ -136,7 +138,7 @@ async def maintenance_add(body: MaintenanceIn, ctx: RuntimeContext = Depends(get
     return {"id": body.id}
 
 
-@router.delete("/api/notify/maintenance/{window_id}")
+@router.delete("/api/notify/maintenance/{window_id}", dependencies=[Depends(scope_required(Scope.ack))])
 async def maintenance_end(window_id: str, ctx: RuntimeContext = Depends(get_ctx)) -> dict[str, str]:
     svc = _service(ctx)
     try:
@@ -146,7 +148,7 @@ async def maintenance_end(window_id: str, ctx: RuntimeContext = Depends(get_ctx)
     return {"id": window_id, "ended": "yes"}
 
 
-@router.get("/api/notify/alerts/{alert_id}/timeline")
+@router.get("/api/notify/alerts/{alert_id}/timeline", dependencies=[Depends(scope_required(Scope.read))])
 async def alert_timeline(alert_id: int, ctx: RuntimeContext = Depends(get_ctx)) -> list[dict[str, Any]]:
     """Who was to be told about the alert, and every delivery attempt (channel, outcome, latency, error)."""
     svc = _service(ctx)

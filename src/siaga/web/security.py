@@ -124,3 +124,21 @@ def require_scope(principal: Principal | None, scope: Scope) -> Principal:
         what = f"role {principal.role.value}" if principal.role else "this token"
         raise ApiError(403, "forbidden", f"{what} may not do this (needs {scope.value})")
     return principal
+
+
+def scope_required(scope: Scope) -> Any:
+    """A dependency any router can use: the request's principal, who must have ``scope`` (CSRF included).
+
+    ``@router.post("/api/x", dependencies=[Depends(scope_required(Scope.ack))])``. It uses the dashboard of
+    the app's runtime (``ctx.services["web.dashboard"]``); without one, nobody is let in.
+    """
+
+    async def dependency(request: Request) -> Principal:
+        ctx = getattr(request.app.state, "ctx", None)
+        dash = getattr(ctx, "services", {}).get("web.dashboard") if ctx is not None else None
+        if dash is None:
+            raise ApiError(503, "unavailable", "accounts are not set up in this siaga")
+        principal: Principal = await dash.need(scope)(request)
+        return principal
+
+    return dependency

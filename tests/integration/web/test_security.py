@@ -92,3 +92,49 @@ def test_no_secret_from_the_config_appears_anywhere(client: TestClient, site: Ct
     for needle in ("S3CRET-FROM-FILE-123", "S3CRET-FROM-ENV-456", "S3CRET-FROM-ENV-789", secret, PASSWORD):
         assert needle not in everything, needle
     assert "$argon2id$" not in everything
+
+
+def test_other_routers_can_require_a_scope(site: Ctx) -> None:
+    from fastapi import APIRouter, Depends, FastAPI
+    from fastapi.testclient import TestClient
+
+    from siaga.web.auth.roles import Scope
+    from siaga.web.dashboard import install
+    from siaga.web.security import scope_required
+
+    other = APIRouter()
+
+    @other.post("/api/other/silence", dependencies=[Depends(scope_required(Scope.ack))])
+    def silence() -> dict[str, str]:
+        return {"done": "yes"}
+
+    app = FastAPI()
+    app.state.ctx = site
+    install(app, site)
+    app.include_router(other)
+    with site.engine.begin() as conn:
+        reader, _ = accounts.create_token(conn, "r", ["read"], NOW, actor="t")
+        acker, _ = accounts.create_token(conn, "a", ["read", "ack"], NOW, actor="t")
+    with TestClient(app) as c:
+        assert c.post("/api/other/silence").status_code == 401
+        assert c.post("/api/other/silence", headers={"Authorization": f"Bearer {reader}"}).status_code == 403
+        assert c.post("/api/other/silence", headers={"Authorization": f"Bearer {acker}"}).json() == {"done": "yes"}
+
+
+def test_nobody_silences_paging_without_the_ack_scope(site: Ctx) -> None:
+    from fastapi.testclient import TestClient
+
+    from siaga.runtime.context import RuntimeContext
+    from siaga.web.app import create_app
+
+    ctx = RuntimeContext(loaded=site.loaded, engine=site.engine, clock=site.clock)
+    with site.engine.begin() as conn:
+        reader, _ = accounts.create_token(conn, "r", ["read"], NOW, actor="t")
+    window = {"id": "w1", "title": "x", "starts_at": "2026-07-16T09:00:00+08:00",
+              "ends_at": "2026-07-16T10:00:00+08:00"}
+    with TestClient(create_app(ctx)) as c:
+        assert c.post("/api/notify/maintenance", json=window).status_code == 401
+        assert c.delete("/api/notify/maintenance/w1").status_code == 401
+        assert c.post("/api/notify/maintenance", json=window,
+                      headers={"Authorization": f"Bearer {reader}"}).status_code == 403
+        assert c.get("/api/notify/alerts/1/timeline").status_code == 401
