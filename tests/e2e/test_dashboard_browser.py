@@ -7,7 +7,6 @@ import importlib.util
 import json
 import shutil
 import subprocess
-import time
 from typing import Any
 
 import httpx
@@ -46,8 +45,7 @@ def test_leak_appears_live_and_is_acknowledged_from_the_page(page: Any, siaga: S
     log_in(page, siaga.url, "andi", "/room")
     marker = page.locator("#marker-leak-r1-ceiling")
     assert marker.get_attribute("data-state") in ("unknown", "ok", "stale")
-    page.wait_for_function("() => document.body.classList.contains('htmx-request') || true")
-    time.sleep(1.5)  # the live connection opens
+    page.wait_for_selector("body.live", state="attached")  # the live-update stream is open
     navigations: list[str] = []
     page.on("framenavigated", lambda frame: navigations.append(frame.url) if frame == page.main_frame else None)
     push_wet(siaga, "leak-r1-ceiling")
