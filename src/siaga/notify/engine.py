@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy import Connection, and_, insert, literal, select, update
 
 from siaga.alerts.model import Alert, AlertState, Transition
+from siaga.alerts.tables import alert_events
+from siaga.alerts.tables import alerts as alerts_table
 from siaga.config.models import SiteConfig
 from siaga.config.notify import CHANNELS_WITHOUT_ADDRESS
 from siaga.notify import ack as acktokens
@@ -34,6 +36,7 @@ from siaga.notify.tables import (
     notify_maintenance,
     notify_messages,
 )
+from siaga.store.types import UTCDateTime
 
 log = logging.getLogger("siaga.notify")
 
@@ -312,6 +315,7 @@ class Notifier:
             message_id=msg.id, at=now, channel=msg.channel, outcome="ok" if result.ok else "error",
             latency_ms=result.latency_ms, error=(result.error or "")[:500] or None,
         ))
+        self._on_alert_timeline(conn, msg, result, now)
         attempts = msg.attempts + 1
         if result.ok:
             conn.execute(update(notify_messages).where(notify_messages.c.id == msg.id).values(
@@ -330,6 +334,22 @@ class Notifier:
         ))
         log.warning("notify: message %s to %s on %s failed: %s", msg.id, msg.recipient.key, msg.channel, result.error)
         self._fall_back(conn, msg, now)
+
+    def _on_alert_timeline(self, conn: Connection, msg: OutMessage, result: AttemptResult, now: dt.datetime) -> None:
+        """Each attempt also goes on the timeline of every alert it was about (the alert manager's
+        ``alert_events``: ``notified`` or ``notify_failed``, by the recipient, via the channel), for the
+        alerts the manager has stored."""
+        if not msg.alert_ids:
+            return
+        outcome = f"ok, {result.latency_ms} ms" if result.ok else f"{result.error or 'failed'} ({result.latency_ms} ms)"
+        note = f"{msg.kind.value} to {msg.address or msg.recipient.key}: {outcome}"[:1000]
+        sel = select(
+            alerts_table.c.id, literal(now, UTCDateTime()), literal("notified" if result.ok else "notify_failed"),
+            alerts_table.c.state, alerts_table.c.severity, literal(msg.recipient.key), literal(msg.channel[:50]),
+            literal(note), alerts_table.c.last_value,
+        ).where(alerts_table.c.id.in_([int(a) for a in msg.alert_ids]))
+        cols = ["alert_id", "at", "event", "state", "severity", "by", "via", "note", "value"]
+        conn.execute(insert(alert_events).from_select(cols, sel))
 
     def _fall_back(self, conn: Connection, msg: OutMessage, now: dt.datetime) -> None:
         fallback = list(conn.execute(select(notify_messages.c.fallback).where(

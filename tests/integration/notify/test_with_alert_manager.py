@@ -6,9 +6,11 @@ import asyncio
 import re
 
 import pytest
+from sqlalchemy import select
 
 from siaga.alerts.manager import AlertManager
 from siaga.alerts.model import Condition, Severity, SubjectKind
+from siaga.alerts.tables import alert_events
 from siaga.notify.component import ManagerActions
 from siaga.store.types import utcnow
 
@@ -32,6 +34,15 @@ async def test_condition_to_webhook_and_link_ack_through_the_manager(tmp_path, e
         [req] = await asyncio.to_thread(receiver.wait_for, 1)
         assert "Kebocoran air" in req.body["title"]
         token = re.search(r"/ack/(\S+)", req.body["message"]).group(1)  # type: ignore[union-attr]
+        [alert] = manager.active()
+        for _ in range(100):  # the attempt is recorded just after the receiver answered
+            with engine.connect() as conn:
+                events = list(conn.execute(select(alert_events).where(alert_events.c.alert_id == alert.id)))
+            if any(e.event == "notified" for e in events):
+                break
+            await asyncio.sleep(0.05)
+        told = [e for e in events if e.event == "notified"]
+        assert told and told[0].via == "hook" and told[0].by == "person:andi" and "ms" in told[0].note
         outcome = await svc.acknowledge_token(token, "on my way")
         assert outcome.ok, outcome.message
         [alert] = manager.active()
