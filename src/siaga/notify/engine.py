@@ -145,7 +145,8 @@ class Notifier:
             return tuple(self.groups[who.id].contacts)
         return ()
 
-    def _queue_page(self, conn: Connection, alert: Alert, page: Page, now: dt.datetime) -> None:
+    def _queue_page(self, conn: Connection, alert: Alert, page: Page, now: dt.datetime,
+                    policy: str | None = None) -> None:
         if page.kind.is_notice:  # on the channels the recipient was paged on
             used = conn.execute(select(notify_items.c.channel).where(and_(
                 notify_items.c.alert_id == alert.id, notify_items.c.recipient == page.recipient.key,
@@ -167,7 +168,7 @@ class Notifier:
                     break
         base = {
             "alert_id": alert.id, "kind": page.kind.value, "step": page.step, "round": page.round,
-            "recipient": page.recipient.key, "group_key": group_key(alert), "created_at": now,
+            "recipient": page.recipient.key, "group_key": group_key(alert), "created_at": now, "policy": policy,
         }
         if not chosen:
             conn.execute(insert(notify_items).values(
@@ -186,9 +187,11 @@ class Notifier:
         if not alert_ids:
             return out
         q = select(notify_items.c.alert_id, notify_items.c.kind, notify_items.c.step, notify_items.c.round,
-                   notify_items.c.recipient, notify_items.c.created_at).where(notify_items.c.alert_id.in_(alert_ids))
+                   notify_items.c.recipient, notify_items.c.created_at, notify_items.c.policy,
+                   ).where(notify_items.c.alert_id.in_(alert_ids))
         for r in conn.execute(q):
-            out[r.alert_id].append(Sent(Kind(r.kind), r.step, r.round, Recipient.parse(r.recipient), r.created_at))
+            out[r.alert_id].append(Sent(Kind(r.kind), r.step, r.round, Recipient.parse(r.recipient), r.created_at,
+                                        r.policy))
         return out
 
     def plan_all(self, conn: Connection, now: dt.datetime) -> int:
@@ -210,7 +213,7 @@ class Notifier:
             pages = [] if policy is None else plan(policy, alert, history[r.alert_id], now, self.calendar,
                                                    suppressed=window is not None)
             for page in pages:
-                self._queue_page(conn, alert, page, now)
+                self._queue_page(conn, alert, page, now, policy.id if policy is not None else None)
             planned += len(pages)
             if alert.state is AlertState.resolved or policy is None:
                 conn.execute(update(notify_alerts).where(notify_alerts.c.alert_id == r.alert_id).values(active=False))
@@ -369,6 +372,7 @@ class Notifier:
                     continue
                 conn.execute(insert(notify_items).values(
                     alert_id=it.alert_id, kind=it.kind, step=it.step, round=it.round, recipient=it.recipient,
+                    policy=it.policy,
                     channel=channel, address=addr, group_key=it.group_key, status="queued",
                     fallback=fallback[i + 1:], note=f"fallback from {msg.channel}", created_at=now,
                 ))

@@ -61,3 +61,4 @@ class Sent:
     round: int
     recipient: Recipient
     at: dt.datetime
+    policy: str | None = None  # the policy it was planned under (None: unknown, matches any)

@@ -77,7 +77,9 @@ def plan(
     if suppressed or alert.state is AlertState.pending:
         return []
     cal = calendar or Calendar()
-    done = {(s.kind, s.step, s.round, s.recipient) for s in history}
+    # steps are per policy: after a change of policy (a warning became critical) its steps start afresh
+    mine = [s for s in history if s.kind.is_notice or s.policy in (None, policy.id)]
+    done = {(s.kind, s.step, s.round, s.recipient) for s in mine}
     out: list[Page] = []
 
     def emit(kind: Kind, step: int, rnd: int, who: Recipient, via: Step | None = None) -> None:
@@ -112,7 +114,7 @@ def plan(
         return out
 
     # firing: every step whose time has come (and whose time window is open now)
-    reached: list[int] = [s.step for s in history if s.kind is Kind.page]
+    reached: list[int] = [s.step for s in mine if s.kind is Kind.page]
     for i, step in enumerate(policy.steps):
         if now < step_due_at(policy, i, alert) or not cal.open(step, now):
             continue

@@ -36,6 +36,7 @@ notify_items = Table(
     Column("channel", String(64), nullable=False),
     Column("address", String(300), nullable=False),
     Column("group_key", String(120), nullable=False),
+    Column("policy", String(64), nullable=True),  # the escalation policy it was planned under
     Column("status", String(20), nullable=False),  # queued | batched | skipped
     Column("note", Text(), nullable=True),
     Column("fallback", JSON(), nullable=False),  # channels to try, in order, when this one fails

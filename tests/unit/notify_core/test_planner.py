@@ -135,3 +135,15 @@ def test_a_restart_catches_up_with_what_fell_due(delay: int) -> None:
     now = T0 + dt.timedelta(seconds=delay)
     steps = {p.step for p in plan(policy(), a, [], now) if p.kind is Kind.page}
     assert steps == {i for i, after in enumerate((0, 300, 900)) if after <= delay}
+
+
+def test_a_warning_that_turns_critical_starts_the_critical_policy_afresh() -> None:
+    warn = policy(id="warn", steps=[{"people": ["andi"]}])
+    crit = policy(id="crit", steps=[{"people": ["andi"]}, {"people": ["kadis"]}])
+    history = [Sent(p.kind, p.step, p.round, p.recipient, T0, "warn")
+               for p in plan(warn, alert(severity=Severity.warning), [], T0)]
+    pages = plan(crit, alert(), history, T0 + MIN)
+    assert {(p.step, p.recipient.id) for p in pages} == {(0, "andi"), (1, "kadis")}
+    done = alert(state=AlertState.resolved)
+    history += [Sent(p.kind, p.step, p.round, p.recipient, T0 + MIN, "crit") for p in pages]
+    assert [p.recipient.id for p in plan(crit, done, history, T0 + 2 * MIN)] == ["andi", "kadis"]
