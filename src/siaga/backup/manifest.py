@@ -31,14 +31,19 @@ class FileEntry:
 @dataclass
 class FileManifest:
     files: dict[str, FileEntry] = field(default_factory=dict)  # absolute path -> entry
+    _blob: bytes | None = field(default=None, repr=False, compare=False)
 
     @property
     def total_bytes(self) -> int:
         return sum(e.size for e in self.files.values())
 
     def to_bytes(self) -> bytes:
-        data = {p: [e.size, e.mtime_ns, e.sha256] for p, e in self.files.items()}
-        return zlib.compress(json.dumps({"kind": "files", "files": data}, separators=(",", ":")).encode(), 3)
+        """Compressed JSON, computed once (the backup serialises it while restic runs)."""
+        if self._blob is None:
+            data = {p: [e.size, e.mtime_ns, e.sha256] for p, e in self.files.items()}
+            text = json.dumps({"kind": "files", "files": data}, separators=(",", ":")).encode()
+            self._blob = zlib.compress(text, 1)
+        return self._blob
 
     @classmethod
     def from_data(cls, data: Mapping[str, object]) -> FileManifest:

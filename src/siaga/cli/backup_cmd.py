@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import typer
 
 from siaga.cli.common import ConfigOption, ExitCode, fail, load_or_exit
+from siaga.i18n import _
 
 T = TypeVar("T")
 
@@ -46,7 +47,7 @@ def _run(work: Coroutine[Any, Any, T]) -> T:
     except ResticError as exc:
         fail(str(exc))
     except KeyboardInterrupt:
-        fail("interrupted (restic was stopped with SIGINT; its lock is removed on the next run)")
+        fail(_("interrupted (restic was stopped with SIGINT; its lock is removed on the next run)"))
 
 
 ResticOption = typer.Option(None, "--restic", envvar="SIAGA_RESTIC", help="Path of the restic binary.")
@@ -65,7 +66,7 @@ def init(
     """Create the restic repository of a target."""
     mgr = _manager(config, restic=restic)
     where = _run(mgr.init_target(target))
-    typer.echo(f"repository created: {where}")
+    typer.echo(_("repository created: {where}").format(where=where))
 
 
 @app.command("run")
@@ -78,14 +79,22 @@ def run(
     mgr = _manager(config, restic=restic)
     result = _run(mgr.run_job(job))
     if not result.ok:
-        fail(f"backup {job}: {result.error}")
+        fail(_("backup {job}: {error}").format(job=job, error=result.error))
     added = (result.bytes_added or 0) / 1e6
     typer.echo(
-        f"backup {job}: snapshot {result.snapshot_id} on {result.target}, {result.files} files, "
-        f"{added:.1f} MB added, {result.duration_s:.1f}s"
+        _(
+            "backup {job}: snapshot {snapshot} on {target}, {files} files, {added} MB added, {seconds}s"
+        ).format(
+            job=job,
+            snapshot=result.snapshot_id,
+            target=result.target,
+            files=result.files,
+            added=f"{added:.1f}",
+            seconds=f"{result.duration_s:.1f}",
+        )
     )
     for target, snap in result.copies.items():
-        typer.echo(f"  copy to {target}: {snap or 'FAILED'}")
+        typer.echo(_("  copy to {target}: {snapshot}").format(target=target, snapshot=snap or _("FAILED")))
     if any(v is None for v in result.copies.values()):
         raise typer.Exit(ExitCode.FAILURE)
 
@@ -118,10 +127,14 @@ def forget(
     mgr = _manager(config, restic=restic)
     plans = _run(mgr.forget(target, dry_run=dry_run))
     if not plans:
-        typer.echo(f"target {target} has no retention policy: nothing to forget")
+        typer.echo(_("target {target} has no retention policy: nothing to forget").format(target=target))
     for job, plan in plans.items():
-        verb = "would forget" if dry_run else "forgot"
-        typer.echo(f"{job}: keep {len(plan.keep)}, {verb} {len(plan.forget)}")
+        line = (
+            _("{job}: keep {keep}, would forget {forget}")
+            if dry_run
+            else _("{job}: keep {keep}, forgot {forget}")
+        )
+        typer.echo(line.format(job=job, keep=len(plan.keep), forget=len(plan.forget)))
         for snap in plan.keep:
             typer.echo(
                 f"  keep    {snap.id[:8]}  {_local(snap.time, mgr.tz)}  ({', '.join(plan.reasons[snap.id])})"
@@ -129,7 +142,7 @@ def forget(
         for snap in plan.forget:
             typer.echo(f"  forget  {snap.id[:8]}  {_local(snap.time, mgr.tz)}")
     if not dry_run:
-        typer.echo("space is freed by `siaga backup prune TARGET` (runs apart from backups)")
+        typer.echo(_("space is freed by `siaga backup prune TARGET` (runs apart from backups)"))
 
 
 @app.command("prune")
@@ -141,7 +154,7 @@ def prune(
     """Remove data no snapshot needs any more (never together with a backup)."""
     mgr = _manager(config, restic=restic)
     took = _run(mgr.prune(target))
-    typer.echo(f"pruned {target} in {took:.1f}s")
+    typer.echo(_("pruned {target} in {seconds}s").format(target=target, seconds=f"{took:.1f}"))
 
 
 @app.command("check")
@@ -155,9 +168,11 @@ def check(
     mgr = _manager(config, restic=restic)
     result = _run(mgr.check(target, subset=subset))
     if not result.ok:
-        fail(f"check of {target} failed: {result.error}")
+        fail(_("check of {target} failed: {error}").format(target=target, error=result.error))
     typer.echo(
-        f"check of {target}: ok (read data subset {result.subset or 'none'}, {result.duration_s:.1f}s)"
+        _("check of {target}: ok (read data subset {subset}, {seconds}s)").format(
+            target=target, subset=result.subset or "-", seconds=f"{result.duration_s:.1f}"
+        )
     )
 
 
@@ -174,11 +189,25 @@ def drill(
     if not result.ok:
         for problem in result.problems[:10]:
             typer.echo(f"  {problem}", err=True)
-        fail(f"drill {job} FAILED on {result.target}: {result.error}")
+        fail(
+            _("drill {job} FAILED on {target}: {error}").format(
+                job=job, target=result.target, error=result.error
+            )
+        )
     typer.echo(
-        f"drill {job}: ok — snapshot {result.snapshot_id} from {result.target} (age {age}), "
-        f"{result.checked} verified, time to usable data {result.rto_s:.1f}s "
-        f"(restore {result.restore_s:.1f}s + verify {result.verify_s:.1f}s)"
+        _(
+            "drill {job}: ok — snapshot {snapshot} from {target} (age {age}), {checked} verified, "
+            "time to usable data {rto}s (restore {restore}s + verify {verify}s)"
+        ).format(
+            job=job,
+            snapshot=result.snapshot_id,
+            target=result.target,
+            age=age,
+            checked=result.checked,
+            rto=f"{result.rto_s:.1f}",
+            restore=f"{result.restore_s:.1f}",
+            verify=f"{result.verify_s:.1f}",
+        )
     )
 
 
@@ -198,17 +227,22 @@ def status(
         typer.echo(json.dumps(out, indent=2))
         return
     if not figures:
-        typer.echo("no backup jobs configured")
+        typer.echo(_("no backup jobs configured"))
     for f in figures:
-        age = f"{f.snapshot_age_s / 3600:.1f}h" if f.snapshot_age_s is not None else "none"
-        drill_text = "never"
+        age = f"{f.snapshot_age_s / 3600:.1f}h" if f.snapshot_age_s is not None else "-"
+        drill_text = _("never")
         if f.drill_at is not None:
-            drill_text = f"{'ok' if f.drill_ok else 'FAILED'} {_local(f.drill_at, mgr.tz)}"
+            drill_text = f"{_('ok') if f.drill_ok else _('FAILED')} {_local(f.drill_at, mgr.tz)}"
             if f.drill_rto_s is not None:
-                drill_text += f", restore took {f.drill_rto_s:.0f}s"
+                drill_text += _(", restore took {seconds}s").format(seconds=f"{f.drill_rto_s:.0f}")
         typer.echo(
-            f"{f.job} → {f.target}: last success {_local(f.last_success_at, mgr.tz)}, "
-            f"newest snapshot {age} old, drill {drill_text}"
+            _("{job} → {target}: last success {success}, newest snapshot {age} old, drill {drill}").format(
+                job=f.job,
+                target=f.target,
+                success=_local(f.last_success_at, mgr.tz),
+                age=age,
+                drill=drill_text,
+            )
         )
         for (subject, _rule), cond in sorted(conds.items()):
             if subject == f.job:
@@ -232,7 +266,7 @@ def sheet(
         typer.echo(html)
     else:
         output.write_text(html, encoding="utf-8")
-        typer.echo(f"recovery sheet written to {output}")
+        typer.echo(_("recovery sheet written to {path}").format(path=output))
 
 
 def restore(
@@ -260,7 +294,11 @@ def restore(
         )
     )
     where = str(to) if to is not None else to_database
-    typer.echo(f"restored {job} snapshot {snap[:8]} to {where} in {took:.1f}s")
+    typer.echo(
+        _("restored {job} snapshot {snapshot} to {where} in {seconds}s").format(
+            job=job, snapshot=snap[:8], where=where, seconds=f"{took:.1f}"
+        )
+    )
 
 
 def register(root: typer.Typer) -> None:

@@ -24,6 +24,7 @@ ROUTERS: list[str] = [
     "siaga.sources.http.push:router",  # POST /api/v1/readings
     "siaga.notify.web:router",  # /ack/{token}, /api/notify/...
     "siaga.checks.status.router:router",  # /status (public), /api/v1/status..., /ping/{id}
+    "siaga.backup.api:router",  # /api/backups, /api/backups/metrics
 ]
 
 # Functions ``(app, ctx) -> None`` that set up what is app-wide (error handlers, static files, the API's

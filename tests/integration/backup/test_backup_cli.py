@@ -59,7 +59,7 @@ def test_backup_commands_from_init_to_restore(tmp_path: Path, restic_bin: object
     code, out = siaga("backup", "run", "portal-berkas")
     assert code == 0 and "snapshot" in out, out
     code, out = siaga("backup", "drill", "portal-berkas")
-    assert code == 0 and "2 verified" in out, out
+    assert code == 0 and "2 terverifikasi" in out, out
     code, out = siaga("backup", "status")
     assert code == 0 and "portal-berkas → colo" in out, out
     code, out = siaga("backup", "sheet", "-o", str(tmp_path / "sheet.html"))

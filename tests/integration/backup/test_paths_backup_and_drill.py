@@ -155,3 +155,17 @@ async def test_retention_preview_never_forgets_the_newest_verified_snapshot(site
     await mgr.prune("colo")
     check = await mgr.check("colo")
     assert check.ok and check.subset is not None and check.subset.endswith("/30")
+
+
+async def test_a_failed_backup_fires_an_alert_in_the_alert_manager(site: Site) -> None:
+    from siaga.alerts.manager import AlertManager
+    from siaga.alerts.model import AlertState
+
+    alerts = AlertManager(site.engine)
+    mgr = site.manager(_targets(site)[:1], [{"id": "portal-files", "target": "colo", "paths": [str(site.tmp)]}])
+    mgr.sink = alerts
+    result = await mgr.run_job("portal-files")
+    assert not result.ok
+    alert = alerts.get("backup.failed", "portal-files")
+    assert alert is not None and alert.state is AlertState.firing
+    assert "siaga backup init" in alert.summary

@@ -1,0 +1,32 @@
+"""``GET /api/backups`` (per-job figures for the dashboard) and ``GET /api/backups/metrics`` (Prometheus text)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import PlainTextResponse
+
+from siaga.backup.status import job_figures, prometheus_lines
+from siaga.runtime.context import RuntimeContext
+from siaga.web.app import get_ctx
+
+router = APIRouter(prefix="/api", tags=["backups"])
+
+
+@router.get(
+    "/backups", summary="Every backup job: last success, duration, bytes added, snapshot age, last drill"
+)
+async def backups(ctx: RuntimeContext = Depends(get_ctx)) -> dict[str, Any]:
+    now = ctx.clock()
+    figures = await asyncio.to_thread(job_figures, ctx.config, ctx.engine, now)
+    return {"at": now.isoformat(), "jobs": [f.as_dict() for f in figures]}
+
+
+@router.get(
+    "/backups/metrics", response_class=PlainTextResponse, summary="Backup figures in Prometheus text format"
+)
+async def backup_metrics(ctx: RuntimeContext = Depends(get_ctx)) -> str:
+    figures = await asyncio.to_thread(job_figures, ctx.config, ctx.engine, ctx.clock())
+    return "\n".join(prometheus_lines(figures)) + "\n"
