@@ -144,16 +144,21 @@ class ChecksEngine:
         for key, at, failed, count in records.load_pings(conn):
             self.heartbeats.restore(key, at, count, failed)
 
-    def flush(self, conn: Connection) -> int:
+    def take_batch(self) -> tuple[list[Any], list[Any], list[Any]]:
+        """What waits to be written; taken on the event loop's thread (where results arrive)."""
         changes = self.monitor.take_changes()
         states = [(cid, self.monitor.by_id[cid].service, st) for cid, st in self.monitor.take_dirty()]
-        dirty_pings = list(self.heartbeats.dirty)
-        self.heartbeats.dirty = set()
+        dirty_pings, self.heartbeats.dirty = self.heartbeats.dirty, set()
         pings = []
         for key in dirty_pings:
             p = self.heartbeats.last(key)
             if p is not None:
                 pings.append((key, p.at, p.failed, p.count))
+        return changes, states, pings
+
+    def flush(self, conn: Connection, batch: tuple[list[Any], list[Any], list[Any]] | None = None) -> int:
+        """Write a batch (by default: take one now; only safe when no results arrive meanwhile)."""
+        changes, states, pings = batch if batch is not None else self.take_batch()
         records.write_batch(conn, changes, states, pings)
         return len(changes) + len(states)
 
@@ -186,7 +191,8 @@ class ChecksEngine:
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(self.flush_s):
                             await stop.wait()
-                    await rt.run_db(self.flush)
+                    batch = self.take_batch()
+                    await rt.run_db(lambda conn, b=batch: self.flush(conn, b))  # type: ignore[misc]
                     if loop.time() - last_daily >= self.daily_s:
                         last_daily = loop.time()
                         await rt.run_db(self.recompute_daily)
@@ -194,7 +200,8 @@ class ChecksEngine:
                 stop.set()
                 await sched
                 self.ctx.session = None
-                await rt.run_db(self.flush)
+                batch = self.take_batch()
+                await rt.run_db(lambda conn: self.flush(conn, batch))
                 await rt.run_db(self.recompute_daily)
 
 
