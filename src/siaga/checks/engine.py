@@ -247,12 +247,16 @@ def component(rt: RuntimeContext) -> Component | None:
     async def run(ctx: RuntimeContext, stop: asyncio.Event) -> None:
         # looked up now, not in the factory: the alert manager may be registered after us
         engine.monitor.sink, engine.monitor.active_alerts = _alert_hooks(ctx)
+        status_cache: Any = ctx.services.get("checks.status_cache")
+        warm = asyncio.create_task(status_cache.get()) if status_cache is not None else None  # first view fast
         if standin is not None:
             await standin.start()
             engine.ctx.redirects.update(standin.redirects())
         try:
             await engine.run(ctx, stop)
         finally:
+            if warm is not None and not warm.done():
+                warm.cancel()
             if standin is not None:
                 await standin.stop()
 
