@@ -68,6 +68,7 @@ def test_leak_appears_live_and_is_acknowledged_from_the_page(page: Any, siaga: S
 
     if any(c.startswith("siaga.notify.") for c in COMPONENTS):  # every attempt to tell someone is there
         page.wait_for_selector("#timeline li.ev-notification")
+        assert page.locator("#timeline li.ev-notified, #timeline li.ev-notify_failed").count() == 0  # once each
     assert page.locator("#acked").count() == 1
     page.fill("textarea[name=note]", "Ember dipasang, atap diperiksa.")
     page.click("button[data-action=note]")

@@ -14,7 +14,7 @@ LABELS: tuple[str, ...] = (
     N_("ok"), N_("alarm"), N_("stale"),
     # timeline entries
     N_("created"), N_("noted"), N_("note"), N_("notification"), N_("severity_changed"),
-    N_("notification.planned"), N_("notification.skipped"),
+    N_("notification.planned"), N_("notification.skipped"), N_("notified"), N_("notify_failed"),
     # page titles
     N_("Room map"), N_("No room in the configuration."),
 )

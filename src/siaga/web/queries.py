@@ -185,16 +185,23 @@ def backups_version(conn: Connection) -> tuple[Any, ...]:
     return tuple(row) if row else ()
 
 
+# What the notification part also writes on alert_events (one line per attempt) for the reports.
+NOTIFY_EVENTS = frozenset({"notified", "notify_failed"})
+
+
 def timeline(conn: Connection, alert_id: int) -> list[dict[str, Any]]:
     """Everything that happened to an alert, oldest first: its own events, notification attempts, notes."""
     out: list[dict[str, Any]] = []
+    attempts = notification_attempts(conn, alert_id)
     ev = table("siaga.alerts.tables", "alert_events")
     if ev is not None:
         for r in conn.execute(select(ev).where(ev.c.alert_id == alert_id).order_by(ev.c.at, ev.c.id)):
             m = r._mapping
+            if attempts and m["event"] in NOTIFY_EVENTS:
+                continue  # the notification part's own records say the same, with more detail
             out.append({"at": m["at"], "kind": m["event"], "by": m.get("by"), "via": m.get("via"),
                         "note": m.get("note"), "state": m.get("state"), "detail": None})
-    out.extend(notification_attempts(conn, alert_id))
+    out.extend(attempts)
     return sorted(out, key=lambda e: e["at"])
 
 
