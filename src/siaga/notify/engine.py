@@ -205,7 +205,7 @@ class Notifier:
         for r in rows:
             alert = alert_from_json(r.snapshot)
             policy = select_policy(self.config.escalation, alert)
-            window = covering(windows, alert, alert.fired_at or alert.started_at) or covering(windows, alert, now)
+            window = covering(windows, alert, now)  # silent while a window covers it; pages once it ends
             suppressed_by = window.id if window is not None else None
             if suppressed_by != r.suppressed_by:
                 conn.execute(update(notify_alerts).where(notify_alerts.c.alert_id == r.alert_id)

@@ -137,3 +137,17 @@ async def test_storm_of_one_incident_becomes_few_messages_listing_all(tmp_path, 
     with engine.begin() as conn:
         conn.execute(update(notify_messages).values(status="sent"))
     await svc.transports.aclose()
+
+
+async def test_an_alert_still_firing_when_maintenance_ends_is_paged_then(tmp_path, engine, receiver, mailbox) -> None:
+    extra = ('maintenance:\n  - {id: atap, title: Perbaikan atap, starts_at: "2026-07-16T13:00",'
+             ' ends_at: "2026-07-16T14:02", places: [R1]}\n')
+    clock = FakeClock()
+    cfg = site_config(tmp_path, f"{receiver.url}/hook", mailbox.port, extra=extra)
+    svc, alerts = make_service(engine, cfg, tmp_path, clock)
+    alerts.fire(leak())  # 14:00 WITA, inside the window
+    await rounds(svc, clock, 110)
+    assert receiver.requests == []
+    await rounds(svc, clock, 20)  # 14:02: the window is over, the leak is not
+    assert len(receiver.wait_for(1)) == 1
+    await svc.transports.aclose()
