@@ -24,8 +24,13 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
+from siaga import netguard
 from siaga.store import create_engine_for, sqlite_url, upgrade
 from siaga.store.engine import normalise_url
+
+# Nothing a test starts may send traffic off this machine: the example site names real hosts.
+os.environ["SIAGA_LOOPBACK_ONLY"] = "1"
+netguard.install()
 
 
 def find_free_port() -> int:

@@ -56,8 +56,10 @@ def demo(
     log_format: LogFormat = typer.Option(LogFormat.text, "--log-format", help=_("json lines or text, to stderr.")),
     log_level: LogLevel = typer.Option(LogLevel.info, "--log-level", help=_("Least important level logged.")),
 ) -> None:
+    from siaga import netguard
     from siaga.store import database_url, describe_url
 
+    netguard.install(force=True)  # the demo never sends anything off this machine
     config_path = directory / "siaga.yaml"
     try:
         directory.mkdir(parents=True, exist_ok=True)

@@ -93,6 +93,9 @@ def run() -> None:
     import os
     import sys
 
+    from siaga import netguard
+
+    netguard.install()
     try:
         app(standalone_mode=True)
     except SystemExit:
