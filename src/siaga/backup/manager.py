@@ -1014,7 +1014,7 @@ class BackupManager:
             last_drill=DrillFact(drill["started_at"], bool(drill["ok"]), drill["rto_s"], drill["error"])
             if drill
             else None,
-            watched_since=self.started_at,
+            watched_since=min(filter(None, [self.started_at, records.first_run_time(self.engine, job.id)])),
         )
 
     def conditions(self, now: dt.datetime | None = None) -> list[Condition]:

@@ -263,3 +263,16 @@ def last_check(engine: Engine, target: str) -> dict[str, Any] | None:
             .first()
         )
     return dict(row) if row is not None else None
+
+
+def first_run_time(engine: Engine, job: str) -> dt.datetime | None:
+    """When siaga first tried to back up ``job`` (its RPO clock starts there when no snapshot exists)."""
+    with engine.connect() as conn:
+        value = conn.execute(
+            select(func.min(backup_runs.c.started_at)).where(
+                and_(backup_runs.c.job == job, backup_runs.c.operation == "backup")
+            )
+        ).scalar()
+    if isinstance(value, str):  # SQLite's min() loses the column type
+        value = dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
+    return value

@@ -79,3 +79,15 @@ def test_a_service_is_only_as_recent_as_its_oldest_verified_part(ctx: RuntimeCon
     assert last_verified_offsite_copy("db-utama", config=ctx.config, engine=ctx.engine) == NOW - dt.timedelta(hours=3)
     assert last_verified_offsite_copy("portal", config=ctx.config, engine=ctx.engine) is None
     assert last_verified_offsite_copy("dns", config=ctx.config, engine=ctx.engine) is None
+
+
+def test_a_job_that_never_succeeded_breaks_its_rpo_counted_from_its_first_attempt(ctx: RuntimeContext) -> None:
+    from siaga.backup.manager import BackupManager
+
+    first = NOW - dt.timedelta(hours=10)
+    run = records.start_run(ctx.engine, job="portal-berkas", target="colo-kaltim", operation="backup", at=first)
+    records.finish_run(ctx.engine, run, at=first, ok=False, error="cannot reach repository colo-kaltim")
+    mgr = BackupManager(ctx.config, engine=ctx.engine, clock=lambda: NOW)
+    active = {c.rule for c in mgr.conditions() if c.active and c.subject == "portal-berkas"}
+    assert {"backup.failed", "backup.rpo"} <= active
+    assert not {c.rule for c in mgr.conditions() if c.active and c.subject == "db-utama"} & {"backup.rpo"}
