@@ -57,5 +57,8 @@ async def test_an_unreachable_colocation_is_a_clear_error_and_an_alert(site: Sit
     result = await mgr.run_job("portal-berkas")
     assert not result.ok and result.error_kind == "unreachable"
     assert result.error is not None and "cannot reach repository colo-kaltim" in result.error
-    assert "Connection refused" in result.error and "\n" not in result.error
+    # ssh's own reason follows; usually "Connection refused", but under load another process may take the
+    # freed port and ssh then reports an EOF: either way one line, classified as unreachable.
+    assert "\n" not in result.error
+    assert any(reason in result.error for reason in ("Connection refused", "EOF", "closed", "reset"))
     assert "backup.failed" in site.sink.active("portal-berkas")
