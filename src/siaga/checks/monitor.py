@@ -142,6 +142,7 @@ class Monitor:
             if cause is not None:
                 params["probable_cause"] = cause.to_params()
                 params["join_incident"] = cause.incident_id
+                params["cause_alert_id"] = cause.alert_id  # scalars survive every snapshot of the alert
                 params["quiet"] = quiet(cause)
                 summary += f" ({cause.text(self.zone)})"
         self.sink.submit(

@@ -207,11 +207,14 @@ class Notifier:
             policy = select_policy(self.config.escalation, alert)
             window = covering(windows, alert, now)  # silent while a window covers it; pages once it ends
             suppressed_by = window.id if window is not None else None
+            if suppressed_by is None and alert.params.get("quiet"):
+                # a service down because of a room alert that already pages (checks' correlation): one page
+                suppressed_by = f"cause:alert-{alert.params.get('cause_alert_id', '?')}"
             if suppressed_by != r.suppressed_by:
                 conn.execute(update(notify_alerts).where(notify_alerts.c.alert_id == r.alert_id)
                              .values(suppressed_by=suppressed_by))
             pages = [] if policy is None else plan(policy, alert, history[r.alert_id], now, self.calendar,
-                                                   suppressed=window is not None)
+                                                   suppressed=suppressed_by is not None)
             for page in pages:
                 self._queue_page(conn, alert, page, now, policy.id if policy is not None else None)
             planned += len(pages)
