@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from siaga.cli.common import ConfigOption, load_or_exit
+from siaga.cli.common import ConfigOption, fail, load_or_exit
 from siaga.i18n import _, ngettext
 
 app = typer.Typer(help="Check and document siaga.yaml.", no_args_is_help=True)
@@ -41,4 +41,7 @@ def docs(
     if output == "-":
         typer.echo(text, nl=False)
     else:
-        Path(output).write_text(text, encoding="utf-8")
+        try:
+            Path(output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            fail(_("cannot write {path}: {reason}").format(path=output, reason=exc.strerror or exc))

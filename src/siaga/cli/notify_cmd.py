@@ -196,6 +196,11 @@ def alert_timeline(
     engine = _engine(loaded)
     with engine.connect() as conn:
         entries = timeline(conn, alert_id)
+        if not entries:
+            from siaga.alerts import store
+
+            if store.get_alert(conn, alert_id) is None:
+                fail(_("no alert #{id}").format(id=alert_id))
     if as_json:
         typer.echo(json.dumps([{**e.__dict__, "at": e.at.isoformat()} for e in entries], indent=2))
         return

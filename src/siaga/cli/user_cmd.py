@@ -8,7 +8,7 @@ import typer
 from sqlalchemy import Engine
 
 from siaga.cli.common import ConfigOption, ExitCode, fail, load_or_exit
-from siaga.store import StoreError, create_engine_for, database_url, upgrade, utcnow
+from siaga.store import StoreError, check_connection, create_engine_for, database_url, upgrade, utcnow
 from siaga.web.auth import accounts
 from siaga.web.auth.roles import Role, parse_scopes
 
@@ -25,6 +25,7 @@ def _engine(config: str) -> Engine:
     loaded = load_or_exit(config)
     try:
         engine = create_engine_for(database_url(loaded))
+        check_connection(engine)
         upgrade(engine)
     except StoreError as exc:
         fail(str(exc))
