@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -12,11 +13,42 @@ from siaga.cli.serve_cmd import LogFormat, LogLevel, start, with_web
 from siaga.i18n import _
 
 DEMO_DIR = "siaga-demo"
+# Secret files the demo does not fake: nothing in the demo uses them (backups do not run).
+_NOT_FAKED = ("identity_file", "known_hosts_file")
+_SECRET_PATH = re.compile(r"(?P<key>\w+_file): /etc/siaga/(?P<rest>[^\s,}]+)")
 
 
 def example_text() -> str:
     """The embedded example site (examples/bontang.yaml) as shipped in the package."""
     return (resources.files("siaga") / "examples" / "bontang.yaml").read_text(encoding="utf-8")
+
+
+def demo_text(example: str) -> tuple[str, dict[str, str]]:
+    """The example with its secret files under the demo folder's secrets/ (the example keeps /etc/siaga).
+
+    Returns the text and the demo secret files to write (path relative to the demo folder -> content), so
+    the demo starts without warnings about files a newcomer does not have.
+    """
+    files: dict[str, str] = {}
+
+    def local(match: re.Match[str]) -> str:
+        path = "secrets/" + match["rest"].removeprefix("secrets/")
+        if match["key"] not in _NOT_FAKED:
+            files.setdefault(path, f"demo-{Path(path).name}")
+        return f"{match['key']}: {path}"
+
+    return _SECRET_PATH.sub(local, example), files
+
+
+def _scenario_notes(until_s: float) -> list[tuple[float, str]]:
+    """What the simulator's scenario tells in its first ``until_s`` seconds."""
+    try:
+        from siaga.sources.simulator import load_scenario
+
+        steps = load_scenario().steps
+    except Exception:  # the banner does without the story rather than fail
+        return []
+    return [(s.at, s.note) for s in steps if s.note and s.at <= until_s]
 
 
 def _has_command(name: str) -> bool:
@@ -26,21 +58,27 @@ def _has_command(name: str) -> bool:
 
 
 def banner(config_path: Path, site_name: str, url: str, store: str, duration: float | None) -> str:
-    """What the demo prints before it starts: where things are and what to look at."""
+    """What the demo prints before it starts: where things are, what happens, what to look at."""
     lines = [
         _("siaga demo: {site} (the example site, examples/bontang.yaml)").format(site=site_name),
-        "  " + _("config  {path}   (rewritten from the example at every start)").format(path=config_path),
-        "  " + _("store   {url}").format(url=store),
-        "  " + _("health  {url}").format(url=f"{url}/healthz"),
-        "  " + _("API     {url}").format(url=f"{url}/api/docs"),
+        "  " + _("config     {path}   (rewritten from the example at every start)").format(path=config_path),
+        "  " + _("store      {url}").format(url=store),
+        "  " + _("health     {url}").format(url=f"{url}/healthz"),
+        "  " + _("messages   logged here, not sent: nothing leaves this machine"),
     ]
     for command in ("inventory", "impact R1"):
         if _has_command(command.split()[0]):
-            lines.append("  " + _("try     {command}").format(command=f"siaga {command} --config {config_path}"))
+            lines.append("  " + _("try        {command}").format(command=f"siaga {command} --config {config_path}"))
     if duration is None:
         lines.append(_("Stop with Ctrl-C."))
     else:
         lines.append(_("Stops by itself after {seconds} s.").format(seconds=f"{duration:g}"))
+    notes = _scenario_notes(60)
+    if notes:
+        lines.append(_("In the first minute (the rain over Bontang of 16 July 2025, replayed):"))
+        lines += [f"  {at:>3.0f} s  {note}" for at, note in notes]
+        lines.append("  " + _("a leak above rack R1 fires a critical alert: the people on call are paged at once "
+                              "(\"would send on telegram to ...\" in the log); acknowledge it in the dashboard:"))
     return "\n".join(lines)
 
 
@@ -62,14 +100,20 @@ def demo(
     netguard.install(force=True)  # the demo never sends anything off this machine
     config_path = directory / "siaga.yaml"
     try:
+        text, files = demo_text(example_text())
         directory.mkdir(parents=True, exist_ok=True)
-        config_path.write_text(example_text(), encoding="utf-8")
+        config_path.write_text(text, encoding="utf-8")
+        for name, content in files.items():
+            path = directory / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content + "\n", encoding="utf-8")
+            path.chmod(0o600)
     except OSError as exc:
         fail(_("cannot write the demo config {path}: {reason}").format(path=config_path, reason=exc.strerror or exc))
     loaded = with_web(load_or_exit(config_path), host, port)
-    web = loaded.config.web
-    url = f"http://{web.host}:{web.port}"
-    typer.echo(banner(config_path, loaded.config.site.name, url, describe_url(database_url(loaded)), duration))
+    cfg = loaded.config
+    url = f"http://{cfg.web.host}:{cfg.web.port}"
+    typer.echo(banner(config_path, cfg.site.name, url, describe_url(database_url(loaded)), duration))
     start(
         loaded, log_format=log_format.value, log_level=log_level.value, duration=duration, demo=True,
         host=host, port=port,
