@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from siaga.alerts.model import Alert, AlertState, Severity, SubjectKind
+from siaga.i18n.zones import zone_abbreviation
 
 ACTIVE = (AlertState.firing, AlertState.acknowledged)
 
@@ -46,15 +47,6 @@ class ProbableCause:
             "since": self.since.isoformat(),
             "severity": self.severity.value,
         }
-
-
-def zone_abbreviation(local: dt.datetime) -> str:
-    """WITA, WIB, WIT for Indonesia's zones (tzdata says +08); the zone's own name elsewhere."""
-    offset = local.utcoffset()
-    name = local.tzname() or ""
-    if str(local.tzinfo) in ("Asia/Makassar", "Asia/Jakarta", "Asia/Pontianak", "Asia/Jayapura") and offset:
-        return {7: "WIB", 8: "WITA", 9: "WIT"}.get(int(offset.total_seconds() // 3600), name)
-    return name
 
 
 def probable_cause(service: str, alerts: Iterable[Alert]) -> ProbableCause | None:

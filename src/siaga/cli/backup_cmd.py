@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from siaga.cli.common import ConfigOption, ExitCode, fail, load_or_exit
+from siaga.cli.common import ConfigOption, ExitCode, engine_or_exit, fail, load_or_exit
 from siaga.i18n import _
 
 T = TypeVar("T")
@@ -24,15 +24,9 @@ app = typer.Typer(
 
 def _manager(config: str, *, restic: str | None = None) -> Any:
     from siaga.backup.manager import BackupManager
-    from siaga.store import StoreError, check_connection, create_engine_for, database_url, upgrade
 
     loaded = load_or_exit(config)
-    try:
-        engine = create_engine_for(database_url(loaded))
-        check_connection(engine)
-        upgrade(engine)
-    except StoreError as exc:
-        fail(str(exc))
+    engine = engine_or_exit(loaded, migrate=True)
     return BackupManager(loaded.config, engine=engine, base_dir=loaded.base_dir, restic_command=restic)
 
 

@@ -9,18 +9,16 @@ import re
 from typing import Any
 
 import typer
-from sqlalchemy import Engine
 
 from siaga.checks import records
 from siaga.checks.confirm import CheckState, Status
-from siaga.checks.correlate import zone_abbreviation
 from siaga.checks.engine import ChecksEngine, checks_by_service, maintenance_by_service, site_zone
 from siaga.checks.uptime import Tally, daily, month_bounds, service_timeline
-from siaga.cli.common import ConfigOption, ExitCode, fail, load_or_exit
+from siaga.cli.common import ConfigOption, ExitCode, engine_or_exit, fail, load_or_exit
 from siaga.config import LoadedConfig
 from siaga.config.models import Criticality, Service
 from siaga.i18n import _
-from siaga.store import StoreError, check_connection, create_engine_for, database_url, upgrade
+from siaga.i18n.zones import zone_abbreviation
 
 app = typer.Typer(help="Service checks: where they stand, run one now.", invoke_without_command=True)
 
@@ -37,16 +35,6 @@ def status_label(status: Status) -> str:
         Status.up: _("up"), Status.down: _("down"), Status.unknown: _("unknown"),
         Status.maintenance: _("maintenance"),
     }[status]
-
-
-def _engine(loaded: LoadedConfig) -> Engine:
-    try:
-        engine = create_engine_for(database_url(loaded))
-        check_connection(engine)
-        upgrade(engine)
-    except StoreError as exc:
-        fail(str(exc))
-    return engine
 
 
 def _local(t: dt.datetime | None, loaded: LoadedConfig) -> str:
@@ -70,7 +58,7 @@ def checks(
     if not cfg.checks:
         typer.echo(_("No checks in {path}: add some under checks: (see docs/checks.md).").format(path=loaded.path))
         return
-    engine = _engine(loaded)
+    engine = engine_or_exit(loaded, migrate=True)
     with engine.connect() as conn:
         stored = {cid: st for cid, _svc, st in records.load_states(conn)}
     engine.dispose()
@@ -161,7 +149,7 @@ def uptime_command(
     stop = min(end, now)
     checks_of = checks_by_service([c for c in cfg.checks if c.enabled])
     ids = checks_of.get(service, [])
-    engine = _engine(loaded)
+    engine = engine_or_exit(loaded, migrate=True)
     with engine.connect() as conn:
         initial, inside, _svc = records.changes_between(conn, start, stop, [service]) if stop > start else ({}, {}, {})
         running = records.running_between(conn, start, stop, now) if stop > start else []

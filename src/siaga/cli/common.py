@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import typer
+from sqlalchemy import Engine
 
 from siaga.config import ConfigError, LoadedConfig, load_config
 from siaga.i18n import UnknownLanguage, set_language
@@ -63,3 +64,17 @@ def load_or_exit(path: str | Path) -> LoadedConfig:
         raise typer.Exit(ExitCode.USAGE) from None
     use_language(None, loaded)
     return loaded
+
+
+def engine_or_exit(loaded: LoadedConfig, *, migrate: bool = False) -> Engine:
+    """The store's engine, checked (and migrated when asked), or one line naming the store and exit 1."""
+    from siaga.store import StoreError, check_connection, create_engine_for, database_url, upgrade
+
+    try:
+        engine = create_engine_for(database_url(loaded))
+        check_connection(engine)
+        if migrate:
+            upgrade(engine)
+    except StoreError as exc:
+        fail(str(exc))
+    return engine

@@ -9,8 +9,7 @@ from typing import Any
 
 import typer
 
-from siaga.cli.common import ConfigOption, ExitCode, fail, load_or_exit
-from siaga.config import LoadedConfig
+from siaga.cli.common import ConfigOption, ExitCode, engine_or_exit, fail, load_or_exit
 from siaga.i18n import _
 
 app = typer.Typer(help="Tell people: test channels, link Telegram accounts, maintenance windows.",
@@ -18,18 +17,6 @@ app = typer.Typer(help="Tell people: test channels, link Telegram accounts, main
 maintenance_app = typer.Typer(help="Maintenance windows: matching alerts are recorded, not paged.",
                               no_args_is_help=True)
 app.add_typer(maintenance_app, name="maintenance")
-
-
-def _engine(loaded: LoadedConfig) -> Any:
-    from siaga.store import StoreError, check_connection, create_engine_for, database_url, upgrade
-
-    try:
-        engine = create_engine_for(database_url(loaded))
-        check_connection(engine)
-        upgrade(engine)
-    except StoreError as exc:
-        fail(str(exc))
-    return engine
 
 
 @app.command("test")
@@ -98,7 +85,7 @@ def link(
     bot = cfg.notification.telegram_bot
     if bot is None:
         fail(_("no Telegram bot configured (notification.telegram_bot)"), ExitCode.USAGE)
-    engine = _engine(loaded)
+    engine = engine_or_exit(loaded, migrate=True)
     with engine.begin() as conn:
         code = new_link_code(conn, person, utcnow(), bot.link_code_ttl)
     minutes = int(bot.link_code_ttl.total_seconds() // 60)
@@ -135,7 +122,7 @@ def maintenance_add(
 
     loaded = load_or_exit(config)
     zone = ZoneInfo(loaded.config.site.timezone)
-    engine = _engine(loaded)
+    engine = engine_or_exit(loaded, migrate=True)
     try:
         with engine.begin() as conn:
             add_maintenance(conn, id=window_id, title=title, starts_at=_parse_local(start, zone),
@@ -155,7 +142,7 @@ def maintenance_list(config: str = ConfigOption) -> None:
 
     loaded = load_or_exit(config)
     zone = ZoneInfo(loaded.config.site.timezone)
-    engine = _engine(loaded)
+    engine = engine_or_exit(loaded, migrate=True)
     with engine.connect() as conn:
         rows = list_maintenance(conn)
     for w in loaded.config.maintenance:
@@ -171,7 +158,7 @@ def maintenance_end(window_id: str = typer.Argument(..., help="Id of the window.
     from siaga.notify.records import RecordError, end_maintenance
 
     loaded = load_or_exit(config)
-    engine = _engine(loaded)
+    engine = engine_or_exit(loaded, migrate=True)
     try:
         with engine.begin() as conn:
             end_maintenance(conn, window_id)
@@ -193,7 +180,7 @@ def alert_timeline(
 
     loaded = load_or_exit(config)
     zone = ZoneInfo(loaded.config.site.timezone)
-    engine = _engine(loaded)
+    engine = engine_or_exit(loaded, migrate=True)
     with engine.connect() as conn:
         entries = timeline(conn, alert_id)
         if not entries:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from siaga.cli.common import ConfigOption, ExitCode, fail, load_or_exit, use_language
+from siaga.cli.common import ConfigOption, ExitCode, engine_or_exit, fail, load_or_exit, use_language
 from siaga.i18n import N_, _
 
 app = typer.Typer(help=_("Reports for leadership and oversight: incidents, months (HTML or PDF)."),
@@ -38,17 +38,6 @@ def _write(html: str, output_format: str, output: str | None) -> None:
         typer.echo(_("written: {path}").format(path=output))
 
 
-def _engine(loaded: object) -> object:
-    from siaga.store import StoreError, check_connection, create_engine_for, database_url
-
-    try:
-        engine = create_engine_for(database_url(loaded))  # type: ignore[arg-type]
-        check_connection(engine)
-    except StoreError as exc:
-        fail(str(exc))
-    return engine
-
-
 @app.command("incident")
 def incident(
     incident_id: int = typer.Argument(..., help=_("The incident's number.")),
@@ -64,9 +53,9 @@ def incident(
     loaded = load_or_exit(config)
     code = use_language(lang, loaded)
     cfg = loaded.config
-    engine = _engine(loaded)
+    engine = engine_or_exit(loaded)
     try:
-        report = load_incident_report(engine, incident_id, dt.datetime.now(dt.UTC), cfg)  # type: ignore[arg-type]
+        report = load_incident_report(engine, incident_id, dt.datetime.now(dt.UTC), cfg)
     except ReportError as exc:
         fail(str(exc), ExitCode.USAGE)
     html = render_html(
@@ -102,8 +91,8 @@ def monthly(
         which = Month.parse(month, cfg.site.timezone)
     except ValueError as exc:
         fail(str(exc), ExitCode.USAGE)
-    engine = _engine(loaded)
-    report = load_monthly_report(engine, cfg, which, dt.datetime.now(dt.UTC))  # type: ignore[arg-type]
+    engine = engine_or_exit(loaded)
+    report = load_monthly_report(engine, cfg, which, dt.datetime.now(dt.UTC))
     html = render_html(
         "monthly.html",
         {"r": report, "generated_at": report.generated_at,

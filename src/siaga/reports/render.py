@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from siaga.i18n import labels, translator, using_language
+from siaga.i18n.zones import zone_abbreviation
 from siaga.money import format_rupiah
 
 
@@ -32,21 +33,13 @@ def _env(lang: str, timezone: str) -> Environment:
     def local(value: dt.datetime | None, fmt: str = "%d-%m-%Y %H:%M") -> str:
         if value is None:
             return "-"
-        return value.astimezone(zone).strftime(fmt) + " " + zone_abbreviation(timezone, value)
+        return value.astimezone(zone).strftime(fmt) + " " + zone_abbreviation(value.astimezone(zone))
 
     env.filters["local"] = local
     env.filters["rupiah"] = lambda amount: format_rupiah(int(amount), lang)
     env.globals["lang"] = lang
     env.globals["labels"] = labels
     return env
-
-
-def zone_abbreviation(timezone: str, at: dt.datetime) -> str:
-    """WIB, WITA, WIT for Indonesia's zones; the zone's own abbreviation elsewhere."""
-    names = {"Asia/Jakarta": "WIB", "Asia/Pontianak": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}
-    if timezone in names:
-        return names[timezone]
-    return at.astimezone(ZoneInfo(timezone)).tzname() or timezone
 
 
 def render_html(template: str, context: Mapping[str, Any], *, lang: str, timezone: str) -> str:

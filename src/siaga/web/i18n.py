@@ -12,6 +12,8 @@ from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from siaga.i18n.zones import zone_abbreviation
+
 LANGUAGES = ("id", "en")
 
 
@@ -45,15 +47,6 @@ _MONTHS = {
 }
 
 
-def zone_abbreviation(zone: ZoneInfo, when: dt.datetime) -> str:
-    """WIB/WITA/WIT for Indonesian zones (what people there write), else the zone's own abbreviation."""
-    offset = when.astimezone(zone).utcoffset()
-    hours = offset.total_seconds() / 3600 if offset is not None else 0
-    if str(zone.key).startswith("Asia/") and hours in (7, 8, 9):
-        return {7: "WIB", 8: "WITA", 9: "WIT"}[int(hours)]
-    return when.astimezone(zone).tzname() or str(zone.key)
-
-
 def local_time(when: dt.datetime | None, zone: ZoneInfo, lang: str, *, seconds: bool = False) -> str:
     """``21 Nov 2026 19:05 WITA``: an aware time in the site's zone, as people there read it."""
     if when is None:
@@ -61,7 +54,7 @@ def local_time(when: dt.datetime | None, zone: ZoneInfo, lang: str, *, seconds: 
     t = when.astimezone(zone)
     month = _MONTHS.get(lang, _MONTHS["en"])[t.month - 1]
     clock = t.strftime("%H:%M:%S" if seconds else "%H:%M")
-    return f"{t.day} {month} {t.year} {clock} {zone_abbreviation(zone, t)}"
+    return f"{t.day} {month} {t.year} {clock} {zone_abbreviation(t)}"
 
 
 def ago(when: dt.datetime | None, now: dt.datetime, lang: str) -> str:

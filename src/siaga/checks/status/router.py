@@ -27,10 +27,10 @@ from pydantic import BaseModel, Field
 
 from siaga.checks import records
 from siaga.checks.confirm import Status
-from siaga.checks.correlate import zone_abbreviation
 from siaga.checks.status.snapshot import Bar, ServiceRow, Snapshot, SnapshotBuilder, services_page
 from siaga.checks.status.token import read_or_create_token, token_matches, token_path
 from siaga.i18n import normalize_language, translator
+from siaga.i18n.zones import zone_abbreviation
 from siaga.runtime.context import RuntimeContext
 
 log = logging.getLogger("siaga.checks.status")
