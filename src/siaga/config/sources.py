@@ -267,6 +267,13 @@ class Mqtt(_Strict):
         description="A broker unreachable this long raises a system alert (mqtt.unreachable).",
     )
     gateways: list[MqttGateway] = Field(default_factory=list, description="Topics carrying several sensors.")
+    subscriber: Literal["process", "thread"] = Field(
+        default="process",
+        description=(
+            "Where the MQTT client runs: `process` (a subscriber process of its own, on another core: "
+            "the fastest) or `thread` (inside siaga's process)."
+        ),
+    )
 
 
 # --- snmp: ----------------------------------------------------------------------------------------

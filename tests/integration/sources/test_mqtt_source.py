@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
+import os
 import shutil
+import signal
 import subprocess
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 
 import paho.mqtt.client as paho
@@ -21,6 +24,7 @@ from siaga.sources.memory import MemorySink
 from siaga.sources.mqtt.client import MqttSource
 from siaga.sources.mqtt.routes import TopicTable
 from siaga.sources.mqtt.testbroker import Mosquitto, free_port
+from siaga.sources.reading import IngestResult, RawReading
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +33,7 @@ site: {name: Test}
 rooms: [{id: room, name: Room}]
 racks: [{id: R1, room: room}]
 mqtt: {host: 127.0.0.1, port: %(port)d, client_id: %(cid)s, reconnect_min_s: 0.1, reconnect_max_s: 0.5,
-       unreachable_alert_s: %(alert)s}
+       unreachable_alert_s: %(alert)s, subscriber: %(subscriber)s}
 sensors:
   - {id: leak-r1-ceiling, kind: leak, rack: R1, zone: ceiling-above,
      source: {type: mqtt, topic: zigbee2mqtt/leak-r1-ceiling, field: water_leak}}
@@ -38,8 +42,8 @@ sensors:
 
 
 def make_source(port: int, sink: MemorySink, *, cid: str = "siaga-test", alert: float = 60.0,
-                alerts: object = None) -> MqttSource:
-    cfg = parse_config(CONFIG % {"port": port, "cid": cid, "alert": alert})
+                alerts: object = None, subscriber: str = "process") -> MqttSource:
+    cfg = parse_config(CONFIG % {"port": port, "cid": cid, "alert": alert, "subscriber": subscriber})
     assert cfg.mqtt is not None
     return MqttSource(cfg.mqtt, TopicTable.from_config(cfg.mqtt, cfg.sensors), sink, alerts=alerts)  # type: ignore[arg-type]
 
@@ -105,14 +109,17 @@ async def test_malformed_payloads_are_counted_and_the_stream_goes_on(mosquitto: 
     assert src.stats.messages == 3
 
 
-async def test_readings_published_while_siaga_is_away_arrive_when_it_returns(mosquitto: Mosquitto) -> None:
+@pytest.mark.parametrize("subscriber", ["process", "thread"])
+async def test_readings_published_while_siaga_is_away_arrive_when_it_returns(
+    mosquitto: Mosquitto, subscriber: str
+) -> None:
     sink = MemorySink()
-    async with running(make_source(mosquitto.port, sink)):
+    async with running(make_source(mosquitto.port, sink, subscriber=subscriber)):
         await asyncio.to_thread(mosquitto_pub, mosquitto.port, "test/seq", "0")
         await until(lambda: seq_values(sink) == {0})
     # siaga is stopped; the broker keeps its persistent session and queues QoS 1 messages
     await asyncio.to_thread(mosquitto_pub, mosquitto.port, "test/seq", *[str(i) for i in range(1, 501)])
-    async with running(make_source(mosquitto.port, sink)):
+    async with running(make_source(mosquitto.port, sink, subscriber=subscriber)):
         await until(lambda: len(seq_values(sink)) == 501)
     assert seq_values(sink) == set(range(501))
 
@@ -150,10 +157,11 @@ class _Publisher(threading.Thread):
         client.loop_stop()
 
 
-async def test_broker_restart_mid_stream_loses_no_qos1_reading(mosquitto: Mosquitto) -> None:
+@pytest.mark.parametrize("subscriber", ["process", "thread"])
+async def test_broker_restart_mid_stream_loses_no_qos1_reading(mosquitto: Mosquitto, subscriber: str) -> None:
     sink = MemorySink()
     n = 3000
-    async with running(make_source(mosquitto.port, sink)) as src:
+    async with running(make_source(mosquitto.port, sink, subscriber=subscriber)) as src:
         pub = _Publisher(mosquitto.port, n, rate=1500.0)
         pub.start()
         await until(lambda: len(seq_values(sink)) > 300)
@@ -163,6 +171,57 @@ async def test_broker_restart_mid_stream_loses_no_qos1_reading(mosquitto: Mosqui
         await until(lambda: len(seq_values(sink)) == n, limit=30, what=lambda: (len(seq_values(sink)), pub.acked))
         assert src.stats.connects >= 2  # it did reconnect
     assert seq_values(sink) == set(range(n))
+
+
+class SlowSink(MemorySink):
+    """An ingest path that takes its time (a busy siaga): batches wait in the subscriber and the pipe."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay = delay
+
+    def ingest(self, readings: Sequence[RawReading], *, received_at: dt.datetime | None = None) -> IngestResult:
+        time.sleep(self.delay)
+        return super().ingest(readings, received_at=received_at)
+
+
+async def test_a_killed_subscriber_process_is_started_again_and_loses_no_qos1_reading(mosquitto: Mosquitto) -> None:
+    """The subscriber acknowledges a message only once siaga's ingest has it: kill it mid-stream, with
+    readings on their way to a slow ingest path, and the broker delivers again all it had not acknowledged."""
+    sink = SlowSink(0.02)
+    n = 3000
+    async with running(make_source(mosquitto.port, sink)) as src:
+        first = src.subscriber_pid
+        assert first is not None
+        pub = _Publisher(mosquitto.port, n, rate=1500.0)
+        pub.start()
+        await until(lambda: len(seq_values(sink)) > 300)
+        os.kill(first, signal.SIGKILL)
+        await until(lambda: src.subscriber_pid not in (None, first), limit=10)
+        await asyncio.to_thread(pub.join, 60)
+        assert pub.done.is_set(), f"publisher got {pub.acked}/{n} acknowledgements"
+        await until(lambda: len(seq_values(sink)) == n, limit=30, what=lambda: (len(seq_values(sink)), pub.acked))
+        assert src.stats.restarts == 1
+        assert src.stats.connected
+    assert seq_values(sink) == set(range(n))
+
+
+async def test_a_message_after_stop_waits_at_the_broker_for_the_next_start(mosquitto: Mosquitto) -> None:
+    """What siaga stops in the middle of is never half-taken: each message is ingested once, or kept by
+    the broker for the next start; a normal stop does not make the broker deliver anything twice."""
+    sink = SlowSink(0.001)
+    n = 4000
+    pub = _Publisher(mosquitto.port, n, rate=2000.0)
+    async with running(make_source(mosquitto.port, sink)):
+        pub.start()
+        await until(lambda: len(seq_values(sink)) > 200)
+    got_first = len(sink.readings)
+    await asyncio.to_thread(pub.join, 60)
+    async with running(make_source(mosquitto.port, sink)):
+        await until(lambda: len(seq_values(sink)) == n, limit=30, what=lambda: len(seq_values(sink)))
+    assert 200 < got_first < n
+    assert seq_values(sink) == set(range(n))
+    assert len(sink.readings) == n  # nothing twice
 
 
 RATED_MSGS_PER_S = 2000

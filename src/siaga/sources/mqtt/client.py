@@ -1,20 +1,24 @@
-"""The MQTT subscriber: paho-mqtt's network thread receives, the event loop hands readings to ingest.
+"""The MQTT source: a subscriber (paho-mqtt) whose readings go to the shared ingest path.
 
 Why paho-mqtt: measured on our 2-core machine (bench/mqtt_clients.py), a bare paho subscriber drains
 QoS 1 messages 2.5 to 4 times as fast as a bare aiomqtt one, whose per-message asyncio plumbing
 costs more than the message itself.
 
-- paho's network thread decodes each message at the edge (:class:`TopicTable`) and hands its readings
-  to the (thread-safe) ``IngestSink.ingest`` at once; the event loop only watches the connection.
-  Storing happens elsewhere (the readings writer), so the network thread never waits for the disk.
-- QoS 1 with a persistent session under a fixed client id (MQTT 5: clean_start False and a session
-  expiry; 3.1.1: clean_session False): the broker keeps what is published while siaga is away and
-  delivers it on reconnect.
-- Reconnects with exponential backoff (paho's, from ``reconnect_min_s`` up to ``reconnect_max_s``).
-  A broker unreachable for ``unreachable_alert_s`` raises the system condition ``mqtt.unreachable``
-  (critical: while it lasts no leak is heard), cleared when the connection is back.
-- Malformed payloads: counted per reason through ``IngestSink.reject``, logged at most once a minute
-  per reason, never a crash.
+Two ways to run it (``mqtt.subscriber``):
+
+- ``process`` (default): paho and the decoding run in a subscriber process of their own
+  (:mod:`siaga.sources.mqtt.subscriber`), on the other core; its batches are handed to ingest by a
+  reader thread here. A message is acknowledged to the broker only once ingest has its readings.
+  A subscriber that dies is started again (after ``reconnect_min_s``, doubling up to ``reconnect_max_s``).
+- ``thread``: paho's network thread runs in siaga's process and hands each message's readings to
+  the (thread-safe) ``IngestSink.ingest`` itself; paho acknowledges after that returns.
+
+Either way: QoS 1 with a persistent session (:mod:`siaga.sources.mqtt.receiver`), so what is
+published while siaga is away is delivered when it is back; a broker unreachable for
+``unreachable_alert_s`` raises the system condition ``mqtt.unreachable`` (critical: while it lasts
+no leak is heard), cleared when the connection is back; malformed payloads are counted per reason
+through ``IngestSink.reject``, logged at most once a minute per reason, never a crash. Storing happens
+elsewhere (the readings writer), so receiving never waits for the disk.
 """
 
 from __future__ import annotations
@@ -23,7 +27,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import ssl
 import threading
 import time
 from collections import Counter
@@ -32,16 +35,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as paho
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-
 from siaga.alerts.model import AlertSink, Condition, Severity, SubjectKind
-from siaga.config.secrets import read_secret_file
 from siaga.config.sources import Mqtt
-from siaga.sources.mqtt.routes import TopicTable
+from siaga.sources.mqtt.receiver import ClientSettings, Receiver
+from siaga.sources.mqtt.routes import Problem, TopicTable
+from siaga.sources.mqtt.subscriber import SubscriberProcess
 from siaga.sources.ratelimit import RateLimitedLog
-from siaga.sources.reading import IngestSink
+from siaga.sources.reading import IngestSink, RawReading
 
 log = logging.getLogger("siaga.sources.mqtt")
 
@@ -64,6 +64,7 @@ class MqttStats:
     last_message_at: dt.datetime | None = None
     last_error: str | None = None
     disconnected_since: float | None = None  # monotonic
+    restarts: int = 0  # times the subscriber process ended unexpectedly and was started again
 
 
 class MqttSource:
@@ -88,91 +89,49 @@ class MqttSource:
         self.clock = clock
         self.monotonic = monotonic
         self.stats = MqttStats()
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._alerted = False
         self._rlog = RateLimitedLog(log)
-        self._client: paho.Client | None = None
         self._stopping = False
         self.connected_event = threading.Event()
+        self.subscriber_pid: int | None = None  # the subscriber process, while one runs
 
-    # --- paho side (its network thread) ----------------------------------------------------------
+    # --- what the receiver reports (paho's thread, or the reader of the subscriber's output) ------------
 
-    def _make_client(self) -> paho.Client:
-        cfg = self.cfg
-        v5 = cfg.protocol == "5"
-        client = paho.Client(
-            paho.CallbackAPIVersion.VERSION2,  # type: ignore[attr-defined]
-            client_id=cfg.client_id,
-            clean_session=None if v5 else False,
-            protocol=paho.MQTTv5 if v5 else paho.MQTTv311,
-        )
-        client.max_inflight_messages_set(1000)
-        client.reconnect_delay_set(min_delay=cfg.reconnect_min_s, max_delay=cfg.reconnect_max_s)  # type: ignore[arg-type]
-        if cfg.username is not None:
-            password = read_secret_file(cfg.password_file, self.base_dir) if cfg.password_file else None
-            client.username_pw_set(cfg.username, password)
-        if cfg.tls is not None and cfg.tls.enabled:
-            client.tls_set(
-                ca_certs=self._path(cfg.tls.ca_file),
-                certfile=self._path(cfg.tls.cert_file),
-                keyfile=self._path(cfg.tls.key_file),
-                tls_version=ssl.PROTOCOL_TLS_CLIENT,
-            )
-            client.tls_insecure_set(cfg.tls.insecure)
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
-        return client
-
-    def _path(self, p: str | None) -> str | None:
-        if p is None:
-            return None
-        path = Path(p)
-        if not path.is_absolute() and self.base_dir is not None:
-            path = self.base_dir / path
-        return str(path)
-
-    def _on_connect(self, client: paho.Client, _u: object, flags: Any, rc: Any, _props: object) -> None:
-        if getattr(rc, "is_failure", False):
-            self.stats.last_error = f"broker refused the connection: {rc}"
-            self._rlog.warning("mqtt_refused", f"{self.cfg.host}:{self.cfg.port}: {rc}")
-            return
-        subs: list[tuple[str, int]] = [(t, self.cfg.qos) for t in self.table.subscriptions()]
-        if subs:
-            client.subscribe(subs)
+    def connected(self, session_present: bool, topics: int) -> None:
         self.stats.connected = True
         self.stats.connects += 1
         self.stats.disconnected_since = None
         self.stats.last_error = None
-        present = bool(getattr(flags, "session_present", False))
         log.info(
             "connected to %s:%s (session %s, %d topics)",
-            self.cfg.host, self.cfg.port, "resumed" if present else "new", len(subs),
+            self.cfg.host, self.cfg.port, "resumed" if session_present else "new", topics,
         )
         self.connected_event.set()
 
-    def _on_disconnect(self, _c: object, _u: object, _flags: object, rc: Any, _props: object) -> None:
+    def refused(self, reason: str) -> None:
+        self.stats.last_error = f"broker refused the connection: {reason}"
+        self._rlog.warning("mqtt_refused", f"{self.cfg.host}:{self.cfg.port}: {reason}")
+
+    def disconnected(self, reason: str) -> None:
         if self.stats.connected and not self._stopping:
-            log.warning("disconnected from %s:%s: %s; reconnecting", self.cfg.host, self.cfg.port, rc)
+            log.warning("disconnected from %s:%s: %s; reconnecting", self.cfg.host, self.cfg.port, reason)
         self.stats.connected = False
         self.connected_event.clear()
         if self.stats.disconnected_since is None:
             self.stats.disconnected_since = self.monotonic()
 
-    def _on_message(self, _c: object, _u: object, msg: paho.MQTTMessage) -> None:
-        """Decode at the edge and hand the readings to ingest right here, in paho's network thread.
+    def message(self, _mid: int, _qos: int, readings: list[RawReading], problems: list[Problem]) -> None:
+        self.received(1, readings, problems)
 
-        The ingest path is thread-safe; calling it here costs no hand-over to the event loop (no
-        wake-up, no queue), which measured ~25 % more readings/s and lower leak latency than
-        handing bursts to the loop. paho acknowledges a QoS 1 message after this returns, so a
-        reading is acknowledged only once ingest has it.
+    def received(self, messages: int, readings: list[RawReading], problems: list[Problem]) -> None:
+        """Hand ``messages`` messages' readings to ingest and count their problems.
+
+        In ``thread`` mode paho acknowledges a QoS 1 message after this returns; in ``process`` mode
+        the subscriber does once this has returned for its batch: a reading is acknowledged only once
+        ingest has it.
         """
-        try:
-            readings, problems = self.table.decode(msg.topic, bytes(msg.payload))
-        except Exception as exc:  # a bug in decoding must never stop the network thread
-            readings, problems = [], [("decode_error", f"{msg.topic}: {exc!r}")]
         stats = self.stats
-        stats.messages += 1
+        stats.messages += messages
         if readings:
             now = self.clock()
             stats.readings += len(readings)
@@ -180,11 +139,22 @@ class MqttSource:
             try:
                 self.sink.ingest(readings, received_at=now)
             except Exception:
-                log.exception("ingest failed for %d MQTT readings from %s", len(readings), msg.topic)
+                log.exception("ingest failed for %d MQTT readings", len(readings))
         for reason, detail in problems:
             stats.problems[reason] += 1
             self.sink.reject(reason, detail, source="mqtt")
             self._rlog.warning(reason, detail)
+
+    def _event(self, item: tuple[Any, ...]) -> None:
+        kind = item[0]
+        if kind == "connected":
+            self.connected(bool(item[1]), int(item[2]))
+        elif kind == "refused":
+            self.refused(str(item[1]))
+        elif kind == "disconnected":
+            self.disconnected(str(item[1]))
+
+    # --- the system alert for an unreachable broker ----------------------------------------------
 
     def _check_unreachable(self) -> None:
         since = self.stats.disconnected_since
@@ -216,30 +186,57 @@ class MqttSource:
             )
         )
 
+    async def _watch(self, stop: asyncio.Event, ended: threading.Event | None = None) -> None:
+        """Check the broker's reachability until ``stop`` is set (or the subscriber process ``ended``)."""
+        while not stop.is_set() and not (ended is not None and ended.is_set()):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0 if ended is None else 0.2)
+            self._check_unreachable()
+
+    # --- running ------------------------------------------------------------------------------------
+
     async def run(self, stop: asyncio.Event) -> None:
         """Subscribe until ``stop`` is set; then disconnect and hand over every reading received."""
-        self._loop = asyncio.get_running_loop()
-        client = self._make_client()
-        self._client = client
-        props: Properties | None = None
-        kwargs: dict[str, Any] = {}
-        if self.cfg.protocol == "5":
-            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            props.SessionExpiryInterval = self.cfg.session_expiry_s
-            props.ReceiveMaximum = 1000
-            kwargs = {"clean_start": False, "properties": props}
+        settings = ClientSettings.resolve(self.cfg, self.base_dir)  # raises SecretError
         self.stats.disconnected_since = self.monotonic()
-        client.connect_async(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s, **kwargs)
-        client.loop_start()
+        self._stopping = False
+        if self.cfg.subscriber == "thread":
+            await self._run_thread(settings, stop)
+        else:
+            await self._run_process(settings, stop)
+
+    async def _run_thread(self, settings: ClientSettings, stop: asyncio.Event) -> None:
+        receiver = Receiver(settings, self.table, self)
+        receiver.start()
         try:
-            while not stop.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), 1.0)
-                self._check_unreachable()
+            await self._watch(stop)
         finally:
             self._stopping = True
-            with contextlib.suppress(Exception):
-                client.disconnect()
-            await asyncio.to_thread(client.loop_stop)
-            self._loop = None
-            self._client = None
+            await asyncio.to_thread(receiver.stop)
+
+    async def _run_process(self, settings: ClientSettings, stop: asyncio.Event) -> None:
+        delay = self.cfg.reconnect_min_s
+        while not stop.is_set():
+            sub = SubscriberProcess(settings, self.table, self._event, self.received)
+            await asyncio.to_thread(sub.start)
+            self.subscriber_pid = sub.pid
+            started = self.monotonic()
+            try:
+                await self._watch(stop, sub.ended)
+            finally:
+                if stop.is_set() or not sub.ended.is_set():
+                    self._stopping = True
+                await asyncio.to_thread(sub.stop)
+                self.subscriber_pid = None
+            if stop.is_set():
+                break
+            # the subscriber died: no reading arrives until it is back
+            self.disconnected("the subscriber process ended")
+            self.stats.restarts += 1
+            log.error("mqtt: the subscriber process ended unexpectedly; starting it again in %.1f s", delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            self._check_unreachable()
+            delay = self.cfg.reconnect_min_s if self.monotonic() - started > 60 else min(
+                delay * 2, self.cfg.reconnect_max_s
+            )
