@@ -57,9 +57,14 @@ class _Band:
         self.flap = flap
 
     def observe(self, value: float, at: dt.datetime, extra: dict[str, Any] | None = None) -> Condition | None:
+        changed = self.emitted is None
         for _sev, m in self.machines:
-            m.observe(value, at)
-        return self._emit(at, value, extra)
+            before = m.state
+            if m.observe(value, at) is not before:
+                changed = True
+        # every change of a machine's state goes through _emit, so unchanged states emit nothing
+        # (the hot path: a reading within limits, once per reading)
+        return self._emit(at, value, extra) if changed else None
 
     def advance(self, now: dt.datetime) -> Condition | None:
         if self.emitted is None:
