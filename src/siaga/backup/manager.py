@@ -16,7 +16,8 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,8 +46,12 @@ from siaga.backup.manifest import (
     DumpCounter,
     FileEntry,
     FileManifest,
-    build_file_manifest,
+    LastManifest,
+    StoredManifest,
     hash_file,
+    hash_files,
+    scan_files,
+    store_form,
     verify_restored_files,
 )
 from siaga.backup.restic import execute
@@ -89,6 +94,23 @@ def repository_lock(location: str) -> asyncio.Lock:
     if lock is None:
         lock = _LOCKS[key] = asyncio.Lock()
     return lock
+
+
+@contextlib.contextmanager
+def _lower_priority() -> Iterator[None]:
+    """Run the block at a lower CPU priority (this thread only, Linux) so restic, beside it, gets the CPU first.
+    Raising it back afterwards needs CAP_SYS_NICE (root has it); otherwise the thread stays lower until it ends."""
+    tid = threading.get_native_id()
+    before: int | None = None
+    with contextlib.suppress(OSError, AttributeError):
+        before = os.getpriority(os.PRIO_PROCESS, tid)
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, before + MANIFEST_NICE))
+    try:
+        yield
+    finally:
+        if before is not None:
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, tid, before)
 
 
 class BackupError(Exception):
@@ -239,7 +261,7 @@ class BackupManager:
         self.tools = dict(tools or {})
         self.tz = ZoneInfo(config.site.timezone)
         self.started_at = clock()
-        self._manifests: dict[str, FileManifest] = {}  # the last saved manifest per job: the hash cache
+        self._manifests: dict[str, LastManifest] = {}  # per job: the hash cache and the base of the next one
 
     # --- lookups -------------------------------------------------------------------------------
 
@@ -375,30 +397,36 @@ class BackupManager:
         try:
             await self._hooks(job, job.hooks.before, {"SIAGA_BACKUP_PHASE": "before"})
             manifest: FileManifest | DatabaseManifest
+            stored: StoredManifest | None = None
+            previous: LastManifest | None = None
             async with repository_lock(repo.location):
                 if job.database is not None:
                     summary, manifest = await self._backup_database(job, repo, tags, run_tag, on_dump_chunk)
                 else:
-                    summary, manifest = await self._backup_paths(job, repo, tags)
+                    summary, manifest, stored, previous = await self._backup_paths(job, repo, tags)
             result.snapshot_id = summary.get("snapshot_id")
             result.bytes_added = summary.get("data_added")
             result.bytes_processed = summary.get("total_bytes_processed")
             result.files = summary.get("total_files_processed")
             if not result.snapshot_id:
                 raise BackupError(f"restic wrote no snapshot for job {job.id} on {repo.display}")
-            full_id = result.snapshot_id  # restic's short id: siaga keys snapshots by it
-            records.save_manifest(self.engine, run_tag=run_tag, job=job.id, at=started_at, manifest=manifest)
-            if isinstance(manifest, FileManifest):
-                self._manifests[job.id] = manifest
-            records.record_snapshot(
+            kept = records.record_backup(
                 self.engine,
-                target=job.target,
-                snapshot_id=full_id,
-                job=job.id,
                 run_tag=run_tag,
+                job=job.id,
+                target=job.target,
+                snapshot_id=result.snapshot_id,  # restic's short id: siaga keys snapshots by it
                 taken_at=started_at,
                 seen_at=self.clock(),
+                manifest=manifest,
+                stored=stored,
             )
+            if isinstance(manifest, FileManifest):
+                self._manifests[job.id] = (
+                    previous.after(run_tag, manifest, kept)
+                    if previous is not None
+                    else LastManifest(manifest, run_tag, manifest)
+                )
             result.ok = True
         except (ResticError, BackupError) as exc:
             result.error = str(exc)
@@ -433,7 +461,7 @@ class BackupManager:
 
     async def _backup_paths(
         self, job: BackupJob, repo: Repository, tags: list[str]
-    ) -> tuple[dict[str, Any], FileManifest]:
+    ) -> tuple[dict[str, Any], FileManifest, StoredManifest, LastManifest | None]:
         paths = [str(self._resolve(p)) for p in job.paths]
         missing = _missing(paths)
         if missing:
@@ -441,8 +469,11 @@ class BackupManager:
         args = backup_paths_command(
             self.restic, repo, paths, excludes=job.exclude, tags=tags, limit_upload_kib=job.limit_upload_kib
         )
-        # The manifest is read, built and serialised on a thread while restic runs.
-        manifest_task = asyncio.ensure_future(asyncio.to_thread(self._manifest_of, job, paths))
+        # The manifest is read, built and put in its stored form on a thread of its own while restic runs (its
+        # own: a thread whose priority was lowered for hashing goes away with it, it never serves a drill).
+        pool = ThreadPoolExecutor(1, thread_name_prefix=f"siaga-manifest-{job.id}")
+        manifest_task = asyncio.get_running_loop().run_in_executor(pool, self._manifest_of, job, paths)
+        pool.shutdown(wait=False)  # the thread ends with its one task
         try:
             done = await self._run(args, repo)
         except BaseException:
@@ -450,30 +481,25 @@ class BackupManager:
             with contextlib.suppress(BaseException):
                 await manifest_task
             raise
-        manifest = await manifest_task
+        manifest, stored, previous = await manifest_task
         summary = parse_summary(done.stdout)
-        if summary.get("total_files_processed") not in (None, len(manifest.files)) and summary.get(
-            "snapshot_id"
-        ):
+        if summary.get("total_files_processed") not in (None, len(manifest.files)) and summary.get("snapshot_id"):
             manifest = await self._reconcile(repo, summary["snapshot_id"], manifest)
-        return summary, manifest
+            stored = store_form(manifest, previous)
+        return summary, manifest, stored, previous
 
-    def _manifest_of(self, job: BackupJob, paths: list[str]) -> FileManifest:
-        # Hashing runs beside restic: give restic the CPU first (this pool thread only, Linux; restored after).
-        tid = threading.get_native_id()
-        before: int | None = None
-        with contextlib.suppress(OSError, AttributeError):
-            before = os.getpriority(os.PRIO_PROCESS, tid)
-            os.setpriority(os.PRIO_PROCESS, tid, min(19, before + MANIFEST_NICE))
-        try:
+    def _manifest_of(
+        self, job: BackupJob, paths: list[str]
+    ) -> tuple[FileManifest, StoredManifest, LastManifest | None]:
+        """Stat every file (unchanged ones keep their hash), hash the new and changed ones, and put the manifest
+        in its stored form: the difference against the job's last whole manifest when few files changed."""
+        with _lower_priority():
             previous = self._manifests.get(job.id) or records.latest_file_manifest(self.engine, job.id)
-            manifest = build_file_manifest(paths, job.exclude, previous)
-            manifest.to_bytes()
-            return manifest
-        finally:
-            if before is not None:
-                with contextlib.suppress(OSError):  # raising it back needs CAP_SYS_NICE; root has it
-                    os.setpriority(os.PRIO_PROCESS, tid, before)
+            files, todo = scan_files(paths, job.exclude, previous.latest if previous else None)
+            files.update(hash_files(todo))
+            manifest = FileManifest(files)
+            stored = store_form(manifest, previous)
+        return manifest, stored, previous
 
     async def _reconcile(self, repo: Repository, snapshot: str, manifest: FileManifest) -> FileManifest:
         """Make the manifest list exactly the files restic stored (its exclude rules are the truth)."""

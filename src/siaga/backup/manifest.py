@@ -1,7 +1,9 @@
 """Manifests: what a backup read, recorded at backup time, so a drill can prove the restored copy is it.
 
 - Paths: every regular file with its size, mtime and SHA-256 (unchanged files reuse the previous manifest's
-  hash, as restic reuses its parent snapshot), computed alongside restic.
+  hash, as restic reuses its parent snapshot), computed alongside restic. Stored either whole or, when few
+  files changed, as the difference against the last whole manifest of the job (one hop, never a chain), so an
+  incremental backup writes what changed, not the list of every file again.
 - Database dumps: the tables and their row counts, read from the dump stream itself as it passes into restic
   (so the counts are those of the dump's own snapshot), and the SHA-256 of the whole dump.
 """
@@ -13,12 +15,17 @@ import hashlib
 import json
 import os
 import re
+import stat as statmod
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 CHUNK = 1 << 20
+DELTA_MAX_SHARE = 0.25
+"""A file manifest is stored as a difference while at most this share of its files differ from its base."""
+
+FILES, FILES_DELTA, DATABASE = "files", "files-delta", "database"
 
 
 @dataclass(frozen=True)
@@ -31,25 +38,31 @@ class FileEntry:
 @dataclass
 class FileManifest:
     files: dict[str, FileEntry] = field(default_factory=dict)  # absolute path -> entry
-    _blob: bytes | None = field(default=None, repr=False, compare=False)
 
     @property
     def total_bytes(self) -> int:
         return sum(e.size for e in self.files.values())
 
     def to_bytes(self) -> bytes:
-        """Compressed JSON, computed once (the backup serialises it while restic runs)."""
-        if self._blob is None:
-            data = {p: [e.size, e.mtime_ns, e.sha256] for p, e in self.files.items()}
-            text = json.dumps({"kind": "files", "files": data}, separators=(",", ":")).encode()
-            self._blob = zlib.compress(text, 1)
-        return self._blob
+        """The whole manifest: compressed JSON."""
+        return _pack({"kind": FILES, "files": _rows(self.files)})
 
     @classmethod
     def from_data(cls, data: Mapping[str, object]) -> FileManifest:
-        raw = data.get("files", {})
-        assert isinstance(raw, dict)
-        return cls({p: FileEntry(int(v[0]), int(v[1]), v[2]) for p, v in raw.items()})
+        return cls(_entries(data.get("files", {})))
+
+
+def _rows(files: Mapping[str, FileEntry]) -> dict[str, list[object]]:
+    return {p: [e.size, e.mtime_ns, e.sha256] for p, e in files.items()}
+
+
+def _entries(raw: object) -> dict[str, FileEntry]:
+    assert isinstance(raw, dict)
+    return {p: FileEntry(int(v[0]), int(v[1]), v[2]) for p, v in raw.items()}
+
+
+def _pack(body: Mapping[str, object]) -> bytes:
+    return zlib.compress(json.dumps(body, separators=(",", ":")).encode(), 1)
 
 
 @dataclass
@@ -62,7 +75,7 @@ class DatabaseManifest:
 
     def to_bytes(self) -> bytes:
         body = {
-            "kind": "database",
+            "kind": DATABASE,
             "tables": self.tables,
             "sha256": self.sha256,
             "bytes": self.size,
@@ -84,9 +97,73 @@ class DatabaseManifest:
         )
 
 
-def load_manifest(blob: bytes) -> FileManifest | DatabaseManifest:
+@dataclass(frozen=True)
+class StoredManifest:
+    """A manifest as the store keeps it: ``kind`` files (whole), files-delta (against the whole manifest of
+    run ``base``) or database."""
+
+    kind: str
+    data: bytes
+    base: str | None = None
+
+
+@dataclass(frozen=True)
+class LastManifest:
+    """The newest file manifest of a job (its hashes are reused for unchanged files) and the whole manifest
+    the next one may be stored against (``base``, of run ``base_tag``)."""
+
+    latest: FileManifest
+    base_tag: str
+    base: FileManifest
+
+    def after(self, run_tag: str, manifest: FileManifest, stored: StoredManifest) -> LastManifest:
+        """What it becomes once ``manifest`` of ``run_tag`` is stored as ``stored``."""
+        if stored.kind == FILES_DELTA and stored.base == self.base_tag:
+            return LastManifest(manifest, self.base_tag, self.base)
+        return LastManifest(manifest, run_tag, manifest)
+
+
+def file_delta(base: FileManifest, current: FileManifest) -> tuple[dict[str, FileEntry], list[str]]:
+    """What differs in ``current`` from ``base``: the entries added or changed, and the paths gone."""
+    old = base.files
+    changed = {p: e for p, e in current.files.items() if (b := old.get(p)) is not e and b != e}
+    removed = [p for p in old if p not in current.files]
+    return changed, removed
+
+
+def store_form(
+    manifest: FileManifest | DatabaseManifest,
+    last: LastManifest | None = None,
+    *,
+    max_share: float = DELTA_MAX_SHARE,
+) -> StoredManifest:
+    """How to store ``manifest``: as its difference against the whole manifest of ``last`` when that is small
+    (at most ``max_share`` of its files), else whole."""
+    if isinstance(manifest, DatabaseManifest):
+        return StoredManifest(DATABASE, manifest.to_bytes())
+    if last is not None:
+        changed, removed = file_delta(last.base, manifest)
+        if len(changed) + len(removed) <= max_share * max(len(manifest.files), 1):
+            body = {"kind": FILES_DELTA, "base": last.base_tag, "files": _rows(changed), "removed": removed}
+            return StoredManifest(FILES_DELTA, _pack(body), last.base_tag)
+    return StoredManifest(FILES, manifest.to_bytes())
+
+
+def load_manifest(blob: bytes, base: FileManifest | None = None) -> FileManifest | DatabaseManifest:
+    """A stored manifest; a difference needs the whole manifest it was taken against (``base``)."""
     data = json.loads(zlib.decompress(blob))
-    return FileManifest.from_data(data) if data.get("kind") == "files" else DatabaseManifest.from_data(data)
+    kind = data.get("kind")
+    if kind == FILES:
+        return FileManifest.from_data(data)
+    if kind == FILES_DELTA:
+        if base is None:
+            raise ValueError(f"a manifest difference needs its base manifest (run {data.get('base')})")
+        files = dict(base.files)
+        for path in data.get("removed", []):
+            files.pop(path, None)
+        files.update(_entries(data.get("files", {})))
+        return FileManifest(files)
+    return DatabaseManifest.from_data(data)
 
 
 # --- excludes, the way restic reads them -------------------------------------------------------------
@@ -128,8 +205,6 @@ def _walk(root: str, excludes: Excludes) -> Iterator[tuple[str, os.stat_result]]
         st = os.lstat(root)
     except OSError:
         return
-    import stat as statmod
-
     if statmod.S_ISREG(st.st_mode):
         yield root, st
         return
@@ -162,33 +237,47 @@ def hash_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
+def scan_files(
+    paths: Sequence[str], excludes: Iterable[str] = (), previous: FileManifest | None = None
+) -> tuple[dict[str, FileEntry], list[tuple[str, os.stat_result]]]:
+    """Stat every file under ``paths`` (absolute): the entries of unchanged files (same size and mtime as in
+    ``previous``, whose hash they keep), and the files still to hash. Reads no file content."""
+    rules = Excludes(excludes)
+    old = previous.files if previous is not None else {}
+    known: dict[str, FileEntry] = {}
+    todo: list[tuple[str, os.stat_result]] = []
+    for root in paths:
+        for path, st in _walk(os.path.abspath(root), rules):
+            before = old.get(path)
+            if before is not None and before.size == st.st_size and before.mtime_ns == st.st_mtime_ns and before.sha256:
+                known[path] = before
+            else:
+                todo.append((path, st))
+    return known, todo
+
+
+def hash_files(todo: Iterable[tuple[str, os.stat_result]]) -> dict[str, FileEntry]:
+    """Entries for files that are new or changed: their SHA-256, None when they changed while being read."""
+    out: dict[str, FileEntry] = {}
+    for path, st in todo:
+        try:
+            digest: str | None = hash_file(path)
+            after = os.stat(path)
+            if after.st_size != st.st_size or after.st_mtime_ns != st.st_mtime_ns:
+                digest = None  # written while we read it
+        except OSError:
+            continue
+        out[path] = FileEntry(st.st_size, st.st_mtime_ns, digest)
+    return out
+
+
 def build_file_manifest(
     paths: Sequence[str], excludes: Iterable[str] = (), previous: FileManifest | None = None
 ) -> FileManifest:
     """Hash every file under ``paths`` (absolute), reusing ``previous`` hashes of unchanged files."""
-    rules = Excludes(excludes)
-    old = previous.files if previous is not None else {}
-    out: dict[str, FileEntry] = {}
-    for root in paths:
-        for path, st in _walk(os.path.abspath(root), rules):
-            before = old.get(path)
-            if (
-                before is not None
-                and before.size == st.st_size
-                and before.mtime_ns == st.st_mtime_ns
-                and before.sha256
-            ):
-                out[path] = before
-                continue
-            try:
-                digest: str | None = hash_file(path)
-                after = os.stat(path)
-                if after.st_size != st.st_size or after.st_mtime_ns != st.st_mtime_ns:
-                    digest = None  # written while we read it
-            except OSError:
-                continue
-            out[path] = FileEntry(st.st_size, st.st_mtime_ns, digest)
-    return FileManifest(out)
+    known, todo = scan_files(paths, excludes, previous)
+    known.update(hash_files(todo))
+    return FileManifest(known)
 
 
 @dataclass(frozen=True)
@@ -202,9 +291,7 @@ class Verification:
         return not self.problems
 
 
-def verify_restored_files(
-    manifest: FileManifest, restored_root: Path, *, max_problems: int = 50
-) -> Verification:
+def verify_restored_files(manifest: FileManifest, restored_root: Path, *, max_problems: int = 50) -> Verification:
     """Compare a restored tree (restic restore --target ROOT puts /a/b at ROOT/a/b) with the manifest."""
     problems: list[str] = []
     checked = 0

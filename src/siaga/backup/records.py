@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, func, insert, select, update
 
-from siaga.backup.manifest import DatabaseManifest, FileManifest, load_manifest
+from siaga.backup.manifest import (
+    FILES,
+    FILES_DELTA,
+    DatabaseManifest,
+    FileManifest,
+    LastManifest,
+    StoredManifest,
+    load_manifest,
+    store_form,
+)
 from siaga.backup.tables import backup_checks, backup_drills, backup_manifests, backup_runs, backup_snapshots
 
 KEEP_MANIFESTS = 5  # per job: enough for the snapshots drills look at, and the hash cache
@@ -47,63 +57,122 @@ def finish_run(engine: Engine, run_id: int, *, at: dt.datetime, ok: bool, **valu
         )
 
 
-def save_manifest(
-    engine: Engine, *, run_tag: str, job: str, at: dt.datetime, manifest: FileManifest | DatabaseManifest
-) -> None:
+def _save_manifest(
+    conn: Connection,
+    *,
+    run_tag: str,
+    job: str,
+    at: dt.datetime,
+    manifest: FileManifest | DatabaseManifest,
+    stored: StoredManifest | None,
+) -> StoredManifest:
+    if stored is None or (stored.base is not None and _manifest_row(conn, stored.base) is None):
+        stored = store_form(manifest)  # no form given, or the whole manifest a difference needs is gone
     if isinstance(manifest, FileManifest):
-        kind, count, total = "files", len(manifest.files), manifest.total_bytes
+        count, total = len(manifest.files), manifest.total_bytes
     else:
-        kind, count, total = "database", len(manifest.tables), manifest.size
-    with engine.begin() as conn:
-        conn.execute(
-            insert(backup_manifests).values(
-                run_tag=run_tag,
-                job=job,
-                created_at=at,
-                kind=kind,
-                file_count=count,
-                total_bytes=total,
-                data=manifest.to_bytes(),
-            )
+        count, total = len(manifest.tables), manifest.size
+    conn.execute(
+        insert(backup_manifests).values(
+            run_tag=run_tag,
+            job=job,
+            created_at=at,
+            kind=stored.kind,
+            file_count=count,
+            total_bytes=total,
+            data=stored.data,
+            base_run_tag=stored.base,
         )
-        old = (
-            conn.execute(
-                select(backup_manifests.c.run_tag)
-                .where(backup_manifests.c.job == job)
-                .order_by(backup_manifests.c.created_at.desc())
-                .offset(KEEP_MANIFESTS)
-            )
-            .scalars()
-            .all()
-        )
-        if old:
-            conn.execute(backup_manifests.delete().where(backup_manifests.c.run_tag.in_(old)))
+    )
+    rows = conn.execute(
+        select(backup_manifests.c.run_tag, backup_manifests.c.base_run_tag)
+        .where(backup_manifests.c.job == job)
+        .order_by(backup_manifests.c.created_at.desc())
+    ).all()
+    # The newest KEEP_MANIFESTS stay, and so does every whole manifest one of them is a difference against.
+    needed = {base for _tag, base in rows[:KEEP_MANIFESTS] if base}
+    old = [tag for tag, _base in rows[KEEP_MANIFESTS:] if tag not in needed]
+    if old:
+        conn.execute(backup_manifests.delete().where(backup_manifests.c.run_tag.in_(old)))
+    return stored
+
+
+def _manifest_row(conn: Connection, run_tag: str) -> tuple[bytes, str | None] | None:
+    row = conn.execute(
+        select(backup_manifests.c.data, backup_manifests.c.base_run_tag).where(backup_manifests.c.run_tag == run_tag)
+    ).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    manifest: FileManifest | DatabaseManifest
+    base_tag: str | None = None
+    base: FileManifest | None = None
+
+
+def _load(conn: Connection, run_tag: str) -> _Loaded | None:
+    """The manifest of a run, rebuilt from the whole manifest it is a difference against (when it is one)."""
+    row = _manifest_row(conn, run_tag)
+    if row is None:
+        return None
+    blob, base_tag = row
+    if base_tag is None:
+        return _Loaded(load_manifest(blob))
+    base_row = _manifest_row(conn, base_tag)
+    base = load_manifest(base_row[0]) if base_row is not None else None
+    if not isinstance(base, FileManifest):
+        return None  # its base is gone: not verifiable, as if none had been kept
+    return _Loaded(load_manifest(blob, base), base_tag, base)
 
 
 def manifest_for(engine: Engine, run_tag: str) -> FileManifest | DatabaseManifest | None:
+    """The manifest recorded by run ``run_tag`` (None when siaga kept none)."""
     with engine.connect() as conn:
-        blob = conn.execute(
-            select(backup_manifests.c.data).where(backup_manifests.c.run_tag == run_tag)
-        ).scalar()
-    return load_manifest(blob) if blob is not None else None
+        found = _load(conn, run_tag)
+    return found.manifest if found is not None else None
 
 
-def latest_file_manifest(engine: Engine, job: str) -> FileManifest | None:
+def latest_file_manifest(engine: Engine, job: str) -> LastManifest | None:
+    """The newest file manifest of ``job`` and the whole manifest it is stored against (the hash cache)."""
     with engine.connect() as conn:
-        blob = conn.execute(
-            select(backup_manifests.c.data)
-            .where(and_(backup_manifests.c.job == job, backup_manifests.c.kind == "files"))
+        tag = conn.execute(
+            select(backup_manifests.c.run_tag)
+            .where(and_(backup_manifests.c.job == job, backup_manifests.c.kind.in_([FILES, FILES_DELTA])))
             .order_by(backup_manifests.c.created_at.desc())
             .limit(1)
         ).scalar()
-    if blob is None:
+        found = _load(conn, tag) if tag is not None else None
+    if found is None or not isinstance(found.manifest, FileManifest):
         return None
-    found = load_manifest(blob)
-    return found if isinstance(found, FileManifest) else None
+    if found.base_tag is None or found.base is None:
+        return LastManifest(found.manifest, str(tag), found.manifest)
+    return LastManifest(found.manifest, found.base_tag, found.base)
+
+
+def record_backup(
+    engine: Engine,
+    *,
+    run_tag: str,
+    job: str,
+    target: str,
+    snapshot_id: str,
+    taken_at: dt.datetime,
+    seen_at: dt.datetime,
+    manifest: FileManifest | DatabaseManifest,
+    stored: StoredManifest | None = None,
+) -> StoredManifest:
+    """A backup's manifest and its snapshot, in one transaction; returns the manifest form kept."""
+    with engine.begin() as conn:
+        kept = _save_manifest(conn, run_tag=run_tag, job=job, at=taken_at, manifest=manifest, stored=stored)
+        record_snapshot(
+            conn, target=target, snapshot_id=snapshot_id, job=job, run_tag=run_tag, taken_at=taken_at, seen_at=seen_at
+        )
+    return kept
 
 
 def record_snapshot(
-    engine: Engine,
+    db: Engine | Connection,
     *,
     target: str,
     snapshot_id: str,
@@ -112,7 +181,8 @@ def record_snapshot(
     taken_at: dt.datetime,
     seen_at: dt.datetime,
 ) -> None:
-    with engine.begin() as conn:
+    """Remember a snapshot seen on a target (once); ``db`` is an engine, or a connection inside a transaction."""
+    with db.begin() if isinstance(db, Engine) else contextlib.nullcontext(db) as conn:
         exists = conn.execute(
             select(backup_snapshots.c.id).where(
                 and_(backup_snapshots.c.target == target, backup_snapshots.c.snapshot_id == snapshot_id)
@@ -144,9 +214,7 @@ def mark_forgotten(engine: Engine, *, target: str, snapshot_ids: list[str], at: 
     with engine.begin() as conn:
         conn.execute(
             update(backup_snapshots)
-            .where(
-                and_(backup_snapshots.c.target == target, backup_snapshots.c.snapshot_id.in_(snapshot_ids))
-            )
+            .where(and_(backup_snapshots.c.target == target, backup_snapshots.c.snapshot_id.in_(snapshot_ids)))
             .values(forgotten_at=at)
         )
 
@@ -161,9 +229,7 @@ def verified_snapshot_ids(engine: Engine, target: str) -> dict[str, dt.datetime]
     return {r[0]: r[1] for r in rows}
 
 
-def newest_snapshot_time(
-    engine: Engine, *, job: str, targets: list[str], verified: bool = False
-) -> dt.datetime | None:
+def newest_snapshot_time(engine: Engine, *, job: str, targets: list[str], verified: bool = False) -> dt.datetime | None:
     cond = [
         backup_snapshots.c.job == job,
         backup_snapshots.c.target.in_(targets),

@@ -49,10 +49,11 @@ backup_manifests = Table(
     Column("run_tag", String(64), primary_key=True),
     Column("job", String(64), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
-    Column("kind", String(16), nullable=False),  # files or database
+    Column("kind", String(16), nullable=False),  # files, files-delta or database
     Column("file_count", Integer(), nullable=False),
     Column("total_bytes", BigInteger(), nullable=False),
     Column("data", LargeBinary(), nullable=False),  # zlib-compressed JSON
+    Column("base_run_tag", String(64), nullable=True),  # files-delta: the run of the whole manifest it changes
     Index("ix_backup_manifests_job_created_at", "job", "created_at"),
 )
 """What a backup read, recorded at backup time, for drills to verify against."""

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import select, update
 
+from siaga.backup.manifest import build_file_manifest
+from siaga.backup.records import KEEP_MANIFESTS, manifest_for
 from siaga.backup.restic.errors import ResticFailure
 from siaga.backup.tables import backup_manifests, backup_snapshots
 
@@ -113,6 +115,80 @@ async def test_a_drill_whose_restored_file_differs_from_the_manifest_fails(site:
     assert not drill.ok
     assert drill.problems == [f"content differs: {victim}"]
     assert "backup.drill" in site.sink.active("portal-files")
+
+
+async def test_incremental_backups_store_differences_and_every_kept_manifest_rebuilds(site: Site) -> None:
+    src = _data(site.tmp)
+    for i in range(40):  # enough files that the changes below stay a small share of them
+        (src / "uploads" / f"lama{i}.txt").write_text(f"lama {i}\n")
+    jobs = [{"id": "portal-files", "target": "colo", "paths": [str(src)], "exclude": ["*.tmp"]}]
+    mgr = site.manager(_targets(site)[:1], jobs)
+    await mgr.init_target("colo")
+    tags = [str((await mgr.run_job("portal-files")).run_tag)]
+    expected = {tags[0]: build_file_manifest([str(src)], ["*.tmp"])}
+    for i in range(KEEP_MANIFESTS + 2):
+        if i == 3:  # a manager started afresh takes the hash cache and the base from the store
+            mgr = site.manager(_targets(site)[:1], jobs)
+        (src / "uploads" / f"f{i}.txt").write_text(f"diubah {i}\n")
+        result = await mgr.run_job("portal-files")
+        assert result.ok, result.error
+        tags.append(str(result.run_tag))
+        expected[tags[-1]] = build_file_manifest([str(src)], ["*.tmp"])
+    with site.engine.connect() as conn:
+        rows = {r.run_tag: r for r in conn.execute(select(backup_manifests))}
+    kept = tags[-KEEP_MANIFESTS:]
+    # The first (whole) manifest is the base of every later one: it stays, the differences beyond 5 go.
+    assert set(rows) == {tags[0], *kept}
+    assert rows[tags[0]].kind == "files" and rows[tags[0]].base_run_tag is None
+    assert all(rows[t].kind == "files-delta" and rows[t].base_run_tag == tags[0] for t in kept)
+    assert all(len(rows[t].data) < len(rows[tags[0]].data) for t in kept)
+    for tag in (tags[0], *kept):
+        assert manifest_for(site.engine, tag) == expected[tag]
+    drill = await mgr.drill("portal-files")
+    assert drill.ok, drill.problems
+    assert drill.checked == 61
+
+
+async def test_a_drill_fails_when_a_file_differs_from_a_manifest_stored_as_a_difference(site: Site) -> None:
+    src = _data(site.tmp)
+    mgr = site.manager(_targets(site)[:1], [{"id": "portal-files", "target": "colo", "paths": [str(src)]}])
+    await mgr.init_target("colo")
+    assert (await mgr.run_job("portal-files")).ok
+    changed = src / "uploads" / "f4.txt"
+    changed.write_text("diubah\n")
+    second = await mgr.run_job("portal-files")
+    assert second.ok
+    with site.engine.begin() as conn:
+        blob = conn.execute(
+            select(backup_manifests.c.data).where(backup_manifests.c.run_tag == second.run_tag)
+        ).scalar_one()
+        data = json.loads(zlib.decompress(blob))
+        assert data["kind"] == "files-delta" and list(data["files"]) == [str(changed)]
+        data["files"][str(changed)][2] = "0" * 64
+        conn.execute(
+            update(backup_manifests)
+            .where(backup_manifests.c.run_tag == second.run_tag)
+            .values(data=zlib.compress(json.dumps(data).encode()))
+        )
+    drill = await mgr.drill("portal-files")
+    assert not drill.ok
+    assert drill.problems == [f"content differs: {changed}"]
+
+
+async def test_a_difference_is_never_stored_against_a_base_gone_from_the_store(site: Site) -> None:
+    src = _data(site.tmp)
+    mgr = site.manager(_targets(site)[:1], [{"id": "portal-files", "target": "colo", "paths": [str(src)]}])
+    await mgr.init_target("colo")
+    first = await mgr.run_job("portal-files")
+    with site.engine.begin() as conn:  # e.g. another siaga process's retention removed it
+        conn.execute(backup_manifests.delete().where(backup_manifests.c.run_tag == first.run_tag))
+    (src / "index.php").write_text("<?php echo 'Bontang baru';")
+    second = await mgr.run_job("portal-files")
+    assert second.ok, second.error
+    with site.engine.connect() as conn:
+        kind, base = conn.execute(select(backup_manifests.c.kind, backup_manifests.c.base_run_tag)).one()
+    assert (kind, base) == ("files", None)
+    assert (await mgr.drill("portal-files")).ok
 
 
 async def test_wrong_password_is_one_clear_error_and_an_alert(site: Site) -> None:
