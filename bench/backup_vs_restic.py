@@ -6,8 +6,9 @@ The dataset: many small files, a few large ones and a database dump (plain SQL t
 local, on the same disk, with the same password; the dataset is read once beforehand so both runs see a warm
 page cache. Measured (who goes first alternates; medians reported): the initial backup into fresh
 repositories (2 rounds), then (5 rounds) the backup after 1 %
-of the files changed, then a restore drill of the siaga snapshot (its measured RTO) and a bare
-``restic restore`` of the same data. Prints one JSON object.
+of the files changed, then (3 rounds) the same through the command line (``siaga backup run`` as a process, as cron
+runs it: Python's start and imports included), then a restore drill of the siaga snapshot (its measured RTO) and
+a bare ``restic restore`` of the same data. Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -118,6 +119,7 @@ def main() -> None:
     parser.add_argument("--gb", type=float, default=1.1)
     parser.add_argument("--rounds", type=int, default=5, help="rounds after a 1 %% change")
     parser.add_argument("--initial-rounds", type=int, default=2, help="initial backups (fresh repositories)")
+    parser.add_argument("--cli-rounds", type=int, default=3, help="rounds of `siaga backup run` as a process")
     parser.add_argument("--keep", action="store_true", help="keep the dataset for another run")
     opts = parser.parse_args()
     root = Path(opts.dir)
@@ -153,6 +155,10 @@ def main() -> None:
         ],
     }
     config = parse_config(yaml.safe_dump(doc))
+    cli_config = root / "siaga.yaml"
+    cli_config.write_text(yaml.safe_dump({**doc, "store": {"database_url": sqlite_url(root / "siaga.db")}}))
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    cli_env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
     def fresh() -> BackupManager:
         for name in ("repo-restic", "repo-siaga"):
@@ -208,6 +214,34 @@ def main() -> None:
             }
         )
 
+    def siaga_cli() -> dict[str, float]:
+        begin = time.monotonic()
+        subprocess.run(
+            [sys.executable, "-m", "siaga", "backup", "run", "bench", "-c", str(cli_config)],
+            env=cli_env,
+            capture_output=True,
+            check=True,
+        )
+        return {"seconds": time.monotonic() - begin}
+
+    cli_rounds = []
+    for i in range(opts.cli_rounds):
+        changed = change_one_percent(root, opts.rounds + i)
+        if i % 2 == 0:
+            r = bare_backup(restic.path, bare_repo, root / "data", password)
+            c = siaga_cli()
+        else:
+            c = siaga_cli()
+            r = bare_backup(restic.path, bare_repo, root / "data", password)
+        cli_rounds.append(
+            {
+                "changed_files": changed,
+                "restic_s": round(r["seconds"], 3),
+                "siaga_cli_s": round(c["seconds"], 3),
+                "ratio": round(c["seconds"] / r["seconds"], 3),
+            }
+        )
+
     drill = asyncio.run(mgr.drill("bench"))
     begin = time.monotonic()
     subprocess.run(
@@ -241,6 +275,10 @@ def main() -> None:
             "restic_median_s": inc_restic,
             "siaga_median_s": inc_siaga,
             "median_ratio": round(statistics.median(r["ratio"] for r in rounds), 3),
+        },
+        "cli_after_1pct_change": {
+            "rounds": cli_rounds,
+            "median_ratio": round(statistics.median(r["ratio"] for r in cli_rounds), 3) if cli_rounds else None,
         },
         "target_ratio": 1.05,
         "drill": {
