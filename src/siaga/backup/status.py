@@ -4,14 +4,16 @@ the question the inventory and the notifier ask: when was this service last copi
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, select
+from sqlalchemy import Connection, Engine, and_, func, select
 
 from siaga.backup import records
-from siaga.backup.tables import backup_snapshots
+from siaga.backup.tables import backup_checks, backup_snapshots
 from siaga.config.models import SiteConfig
+from siaga.i18n import N_
 
 
 def _aware(value: Any) -> dt.datetime | None:
@@ -23,34 +25,91 @@ def _aware(value: Any) -> dt.datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-def last_verified_offsite_copy(service_id: str, *, config: SiteConfig, engine: Engine) -> dt.datetime | None:
-    """When the data of ``service_id`` was last copied to an off-site target in a snapshot a drill verified.
+@dataclass(frozen=True)
+class OffsiteCopy:
+    """A service's newest verified copy off site: when its snapshot was taken, by which job, on which target,
+    and what verified it: a restore drill of that snapshot, or an integrity check of the target run after it."""
+
+    at: dt.datetime
+    job: str
+    target: str
+    verified_by: str  # "drill" or "check"
+    verified_at: dt.datetime
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "at": self.at.isoformat(),
+            "job": self.job,
+            "target": self.target,
+            "verified_by": self.verified_by,
+            "verified_at": self.verified_at.isoformat(),
+        }
+
+
+def verified_offsite_copy(service_id: str, *, config: SiteConfig, engine: Engine) -> OffsiteCopy | None:
+    """The newest verified off-site copy of ``service_id``'s data; None when it has none (a risk).
 
     A service protected by several jobs (its files and its database) is only as recent as its oldest part:
-    the answer is the oldest of the jobs' newest verified off-site snapshots, or None when a part has none.
+    the answer is the oldest of the jobs' newest verified off-site copies, or None when a part has none.
     """
-    offsite = {t.id for t in config.targets if t.is_offsite}
+    offsite = sorted(t.id for t in config.targets if t.is_offsite)
     jobs = [j for j in config.backups if service_id in j.services]
     if not jobs or not offsite:
         return None
-    newest: list[dt.datetime] = []
+    parts: list[OffsiteCopy] = []
     with engine.connect() as conn:
+        checks = {
+            target: when
+            for target, when in conn.execute(
+                select(backup_checks.c.target, func.max(backup_checks.c.started_at))
+                .where(and_(backup_checks.c.target.in_(offsite), backup_checks.c.ok.is_(True)))
+                .group_by(backup_checks.c.target)
+            ).all()
+        }
         for job in jobs:
-            value = conn.execute(
-                select(func.max(backup_snapshots.c.taken_at)).where(
-                    and_(
-                        backup_snapshots.c.job == job.id,
-                        backup_snapshots.c.target.in_(sorted(offsite)),
-                        backup_snapshots.c.verified_at.is_not(None),
-                        backup_snapshots.c.forgotten_at.is_(None),
-                    )
-                )
-            ).scalar()
-            when = _aware(value)
-            if when is None:
+            found = _job_copy(conn, job.id, offsite, checks)
+            if found is None:
                 return None
-            newest.append(when)
-    return min(newest)
+            parts.append(found)
+    return min(parts, key=lambda c: c.at)
+
+
+def _job_copy(conn: Connection, job: str, offsite: list[str], checks: dict[str, Any]) -> OffsiteCopy | None:
+    """A job's newest off-site snapshot that a drill verified, or that a later successful check covered."""
+    kept = and_(backup_snapshots.c.job == job, backup_snapshots.c.forgotten_at.is_(None))
+    found: list[OffsiteCopy] = []
+    drilled = conn.execute(
+        select(backup_snapshots.c.target, backup_snapshots.c.taken_at, backup_snapshots.c.verified_at)
+        .where(and_(kept, backup_snapshots.c.target.in_(offsite), backup_snapshots.c.verified_at.is_not(None)))
+        .order_by(backup_snapshots.c.taken_at.desc())
+        .limit(1)
+    ).first()
+    if drilled is not None:
+        found.append(OffsiteCopy(_need(drilled.taken_at), job, drilled.target, "drill", _need(drilled.verified_at)))
+    for target, checked in checks.items():
+        checked_at = _need(checked)
+        taken = conn.execute(
+            select(func.max(backup_snapshots.c.taken_at)).where(
+                and_(kept, backup_snapshots.c.target == target, backup_snapshots.c.taken_at <= checked_at)
+            )
+        ).scalar()
+        if taken is not None:
+            found.append(OffsiteCopy(_need(taken), job, target, "check", checked_at))
+    # The newest; a drill (which restored and compared the data) before a check of the same snapshot time.
+    return max(found, key=lambda c: (c.at, c.verified_by == "drill"), default=None)
+
+
+def _need(value: Any) -> dt.datetime:
+    when = _aware(value)
+    assert when is not None
+    return when
+
+
+def last_verified_offsite_copy(service_id: str, *, config: SiteConfig, engine: Engine) -> dt.datetime | None:
+    """When the data of ``service_id`` was last copied off site in a verified snapshot (see
+    :func:`verified_offsite_copy`); None when never."""
+    found = verified_offsite_copy(service_id, config=config, engine=engine)
+    return found.at if found is not None else None
 
 
 def verified_copy_lookup(config: SiteConfig, engine: Engine) -> Any:
@@ -60,6 +119,20 @@ def verified_copy_lookup(config: SiteConfig, engine: Engine) -> Any:
         return last_verified_offsite_copy(service_id, config=config, engine=engine)
 
     return lookup
+
+
+def describe_offsite_copy(
+    found: OffsiteCopy | None, gettext: Callable[[str], str], when: Callable[[dt.datetime], str]
+) -> str:
+    """One line for people (the CLI's impact, the dashboard's alert): the copy, or none flagged as a risk."""
+    if found is None:
+        return gettext(N_("none: no verified copy off site (at risk)"))
+    how = (
+        gettext(N_("{when}, job {job} on {target}, verified by a restore drill"))
+        if found.verified_by == "drill"
+        else gettext(N_("{when}, job {job} on {target}, verified by an integrity check"))
+    )
+    return how.format(when=when(found.at), job=found.job, target=found.target)
 
 
 @dataclass(frozen=True)

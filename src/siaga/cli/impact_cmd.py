@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import typer
 
 from siaga.cli.common import ConfigOption, ExitCode, fail, load_or_exit, use_language
+from siaga.config import LoadedConfig
 from siaga.i18n import _, get_language, ngettext
 from siaga.i18n import labels as L
 from siaga.inventory import Impact, Inventory, ServiceHit, TargetError, TargetKind
 from siaga.inventory.messages import target_error_line
 from siaga.money import format_rupiah
 
+if TYPE_CHECKING:
+    from siaga.backup.status import OffsiteCopy
+
 ARROW = " ← "
+Copies = dict[str, "OffsiteCopy | None"]
 
 
 def _label(inv: Inventory, kind: TargetKind, ident: str) -> str:
@@ -50,8 +58,53 @@ def _service_line(svc: ServiceHit, width: int, name_width: int) -> str:
     return line
 
 
-def render_impact(imp: Impact, inv: Inventory) -> str:
-    """The impact as text for people, in the current language."""
+def offsite_copies(loaded: LoadedConfig, services: list[str]) -> Copies | None:
+    """Each service's newest verified off-site copy, read from the store when there is one; None when the store
+    cannot be read (the impact is then shown without). No store yet, or no backup job: no copy anywhere."""
+    if not services:
+        return {}
+    if not loaded.config.backups:
+        return dict.fromkeys(services)
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from siaga.backup.status import verified_offsite_copy
+    from siaga.store import StoreError, create_engine_for, database_url
+
+    try:
+        url = database_url(loaded)
+    except StoreError:
+        return None
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return dict.fromkeys(services)  # never run: nothing was ever backed up (and nothing is created here)
+    engine = create_engine_for(url)
+    try:
+        return {s: verified_offsite_copy(s, config=loaded.config, engine=engine) for s in services}
+    except SQLAlchemyError:  # unreachable, or not migrated yet
+        return None
+    finally:
+        engine.dispose()
+
+
+def _copies_lines(imp: Impact, copies: Copies | None, tz: ZoneInfo) -> list[str]:
+    from siaga.backup.status import describe_offsite_copy
+
+    if not imp.services:
+        return []
+    if copies is None:
+        return ["", _("Verified off-site copies: unknown (the store cannot be read)")]
+    width = max(len(s.id) for s in imp.services)
+    out = ["", _("Verified off-site copies:")]
+    for svc in imp.services:
+        text = describe_offsite_copy(
+            copies.get(svc.id), _, lambda at: at.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+        )
+        out.append(f"  {svc.id:<{width}}  {text}")
+    return out
+
+
+def render_impact(imp: Impact, inv: Inventory, copies: Copies | None = None, tz: ZoneInfo | None = None) -> str:
+    """The impact as text for people, in the current language; with ``copies`` (see :func:`offsite_copies`)
+    it says, per service hit, its last verified off-site copy."""
     lang = get_language()
     out: list[str] = []
     target = _label(inv, imp.target.kind, imp.target.id)
@@ -116,6 +169,7 @@ def render_impact(imp: Impact, inv: Inventory) -> str:
         if imp.dependent_services:
             out.append("  " + _("through depends_on:"))
             out += [_service_line(s, width, name_width) for s in imp.dependent_services]
+        out += _copies_lines(imp, copies, tz or ZoneInfo("UTC"))
     else:
         out.append(_("Services hit: none"))
 
@@ -154,7 +208,8 @@ def impact_command(
     lang: str | None = typer.Option(None, "--lang", metavar="id|en", help=_("Language of the output.")),
     as_json: bool = typer.Option(False, "--json", help=_("Print JSON instead of text.")),
 ) -> None:
-    """What is at stake when TARGET fails: devices, services (also through depends_on), value, sensors."""
+    """What is at stake when TARGET fails: devices, services (also through depends_on), value, sensors, and
+    each service's last verified off-site copy."""
     loaded = load_or_exit(config)
     use_language(lang, loaded)
     inv = Inventory.from_config(loaded.config)
@@ -162,12 +217,16 @@ def impact_command(
         imp = inv.impact(target)
     except TargetError as err:
         fail(target_error_line(err), ExitCode.USAGE)
+    copies = offsite_copies(loaded, [s.id for s in imp.services])
     if as_json:
         data = imp.to_dict()
         data["value_at_risk_text"] = format_rupiah(imp.value_at_risk, get_language())
+        data["offsite_copies"] = (
+            None if copies is None else {s: c.as_dict() if c else None for s, c in copies.items()}
+        )
         typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
     else:
-        typer.echo(render_impact(imp, inv))
+        typer.echo(render_impact(imp, inv, copies, ZoneInfo(loaded.config.site.timezone)))
 
 
 def register(app: typer.Typer) -> None:

@@ -11,6 +11,7 @@ import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from siaga.backup.status import verified_copy_lookup
 from siaga.notify.engine import Notifier
 from siaga.notify.keyfile import load_or_create_key
 from siaga.notify.service import NotifyService
@@ -55,7 +56,11 @@ def public_url(ctx: RuntimeContext) -> str:
 
 
 def build_service(ctx: RuntimeContext) -> NotifyService:
-    notifier = Notifier(ctx.config, key=load_or_create_key(key_path(ctx)), public_url=public_url(ctx))
+    # Once backups exist, messages say when each service hit was last copied off site (verified).
+    last_backup = verified_copy_lookup(ctx.config, ctx.engine) if ctx.config.backups else None
+    notifier = Notifier(
+        ctx.config, key=load_or_create_key(key_path(ctx)), public_url=public_url(ctx), last_backup=last_backup
+    )
     transports = (DemoTransports if ctx.demo else Transports)(ctx.config, ctx.loaded.base_dir)
     return NotifyService(ctx.engine, notifier, transports, clock=ctx.clock)
 

@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
+from siaga.backup.status import describe_offsite_copy
 from siaga.config import LoadedConfig, SiteConfig
 from siaga.store.types import utcnow
 from siaga.web import i18n, queries
@@ -130,6 +131,7 @@ class Dashboard:
             "ago": lambda t: i18n.ago(t, now, lang),
             "rupiah": lambda amount: i18n.rupiah(int(amount or 0), lang),
             "duration": lambda seconds: i18n.duration(seconds, lang),
+            "offsite": lambda copy: describe_offsite_copy(copy, gettext, lambda t: i18n.local_time(t, zone, lang)),
             "headline": lambda alert: headline(alert, gettext, rooms),
             "can_ack": bool(principal and principal.can(Scope.ack)),
             "is_admin": bool(principal and principal.can(Scope.admin)),

@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
+from siaga.backup.status import OffsiteCopy, verified_offsite_copy
 from siaga.kinds import SENSOR_KINDS
 from siaga.web import actions, overview, queries
 from siaga.web.auth import accounts
@@ -364,7 +365,16 @@ def _alert_context(dash: Dashboard, alert_id: int) -> dict[str, Any]:
         if alert is None:
             raise ApiError(404, "not_found", f"alert {alert_id} not found")
         events = queries.timeline(conn, alert_id)
-    return {"a": alert, "timeline": events, "manager": actions.find_manager(dash.services) is not None}
+    return {"a": alert, "timeline": events, "manager": actions.find_manager(dash.services) is not None,
+            "copies": _offsite_copies(dash, alert)}
+
+
+def _offsite_copies(dash: Dashboard, alert: dict[str, Any]) -> list[tuple[str, OffsiteCopy | None]]:
+    """Once backups exist: each service the alert puts at stake, with its last verified off-site copy."""
+    services = (alert.get("impact") or {}).get("services") or []
+    if not dash.cfg.backups:
+        return []
+    return [(sid, verified_offsite_copy(sid, config=dash.cfg, engine=dash.engine)) for sid in services]
 
 
 def _users_context(dash: Dashboard) -> dict[str, Any]:

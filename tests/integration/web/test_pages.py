@@ -159,3 +159,23 @@ def test_services_page_shows_public_incidents_and_backups_page_the_runs(as_viewe
     assert "Portal tidak dapat diakses" in services and "Tim sedang memeriksa" in services
     backups = as_viewer.get("/backups").text
     assert 'id="runs"' in backups and "gagal" in backups  # the failed run, in Indonesian
+
+
+def test_alert_page_says_which_services_at_stake_have_a_verified_off_site_copy(
+    as_viewer: TestClient, site: Ctx
+) -> None:
+    from siaga.backup import records
+    from siaga.backup.manifest import FileEntry, FileManifest
+
+    taken = NOW - dt.timedelta(hours=5)
+    records.record_backup(
+        site.engine, run_tag="run-1", job="portal-berkas", target="colo-kaltim", snapshot_id="aaaa0001",
+        taken_at=taken, seen_at=taken, manifest=FileManifest({"/var/www/index.php": FileEntry(1, 1, "0" * 64)}),
+    )
+    records.mark_verified(site.engine, target="colo-kaltim", snapshot_id="aaaa0001", at=NOW - dt.timedelta(hours=1))
+    alert_id = fire_alert(site.manager, "leak", "leak-r1-floor", NOW)
+    page = as_viewer.get(f"/alerts/{alert_id}").text
+    copies = page[page.index('id="offsite-copies"'):page.index("</ul>", page.index('id="offsite-copies"'))]
+    # berita's files were copied off site and drilled; portal also needs the db-utama job, which has no copy.
+    assert "<strong>berita</strong>: " in copies and "tugas portal-berkas di colo-kaltim" in copies
+    assert 'class="bad"><strong>portal</strong>: tidak ada: belum ada salinan off-site yang terverifikasi' in copies
