@@ -34,6 +34,7 @@ BENCH_SENSORS = [f"bench-t{i}" for i in range(50)]
 def site_config(broker_port: int, client_id: str) -> SiteConfig:
     data: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text())
     data["mqtt"] = {"host": "127.0.0.1", "port": broker_port, "client_id": client_id,
+                    "subscriber": os.environ.get("BENCH_SUBSCRIBER", "process"),
                     "gateways": [{"id": "bench", "topic": "bench/batch", "format": "batch"}]}
     data["rules"] = {"flapping": {"enabled": False}}  # the benches flip leaks on and off on purpose
     data["sensors"] += [

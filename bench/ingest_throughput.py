@@ -8,6 +8,9 @@ it. Figures:
 - ``single``: one reading per message ({"value": v, "ts": t} on a topic per sensor), messages/s;
 - ``batched``: 100 readings per message (a JSON array on a batch gateway), readings/s;
 - ``bare_paho`` / ``bare_aiomqtt``: a subscriber that only counts messages (the ceiling).
+Bare paho and siaga's single-reading runs alternate for ``--rounds`` rounds (medians and each
+round's ratio reported), so a busy moment of the machine favours neither. ``BENCH_SUBSCRIBER=thread``
+runs siaga's subscriber in its process (``mqtt.subscriber: thread``) instead of its own process.
 Diagnostics: BENCH_NO_WRITER=1 runs without the readings writer and the rules' tick (what the MQTT
 source and ingest alone reach), =2 without the tick. Prints one JSON object. Run by hand (a throwaway
 PostgreSQL is started when SIAGA_BENCH_DATABASE_URL is not set):
@@ -21,6 +24,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -35,7 +39,10 @@ from siaga.sources.mqtt.testbroker import Mosquitto
 async def drain_siaga(site: Site, port: int, mode: str, count: int, per_msg: int) -> dict[str, float]:
     # make the persistent session, go away, let the publisher fill the queue, come back and drain
     async with running(site, site.source()):
-        pass
+        seen = -1
+        while seen != site.ingest.counts["accepted"]:  # what other runs left queued in the session
+            seen = site.ingest.counts["accepted"]
+            await asyncio.sleep(0.5)
     publish(port, count, mode, sensors=",".join(BENCH_SENSORS), batch=per_msg, topic="bench/batch")
     base_accepted = site.ingest.counts["accepted"]
     base_stored = site.stored()
@@ -63,38 +70,61 @@ async def drain_siaga(site: Site, port: int, mode: str, count: int, per_msg: int
     }
 
 
+def _bare_paho(port: int, count: int) -> float:
+    drain_paho(port, "bare-paho", 0, subscribe_only=True)  # the session, emptied
+    publish(port, count, "single")
+    return drain_paho(port, "bare-paho", count)
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--single", type=int, default=30_000, help="single-reading messages")
     ap.add_argument("--batches", type=int, default=2_000, help="messages of 100 readings")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of bare paho / siaga single (medians reported)")
     args = ap.parse_args()
     out: dict[str, object] = {"qos": 1, "single_messages": args.single, "batched_messages": args.batches,
-                              "batch_size": 100}
+                              "batch_size": 100, "rounds": args.rounds}
     with tempfile.TemporaryDirectory() as tmp, Mosquitto(Path(tmp) / "broker") as broker:
         port = broker.port
-        drain_paho(port, "bare-paho", 0, subscribe_only=True)
-        publish(port, args.single, "single")
-        out["bare_paho_msgs_per_s"] = drain_paho(port, "bare-paho", args.single)
         await asyncio.to_thread(drain_aiomqtt, port, "bare-aiomqtt", 0, subscribe_only=True)
         publish(port, args.single, "single")
         out["bare_aiomqtt_msgs_per_s"] = await asyncio.to_thread(drain_aiomqtt, port, "bare-aiomqtt", args.single)
+        bare: list[float] = []
         with postgres() as pg_url:
-            for backend, url in (("sqlite", None), ("postgresql", pg_url)):
-                if backend == "postgresql" and url is None:
-                    out[backend] = "skipped: no PostgreSQL binaries and no SIAGA_BENCH_DATABASE_URL"
-                    continue
-                site = make_site(url, Path(tmp) / backend, port, f"siaga-{backend}")
-                res: dict[str, object] = {}
-                res["single"] = await drain_siaga(site, port, "single", args.single, 1)
+            sites = {"sqlite": make_site(None, Path(tmp) / "sqlite", port, "siaga-sqlite")}
+            if pg_url is None:
+                out["postgresql"] = "skipped: no PostgreSQL binaries and no SIAGA_BENCH_DATABASE_URL"
+            else:
+                sites["postgresql"] = make_site(pg_url, Path(tmp) / "postgresql", port, "siaga-postgresql")
+            singles: dict[str, list[dict[str, float]]] = {name: [] for name in sites}
+            # bare and siaga alternate, so a busy moment of the machine does not favour either
+            for _ in range(args.rounds):
+                bare.append(_bare_paho(port, args.single))
+                for name, site in sites.items():
+                    singles[name].append(await drain_siaga(site, port, "single", args.single, 1))
+            for name, site in sites.items():
+                runs = singles[name]
+                rates = [float(r["ingested_msgs_per_s"]) for r in runs]
+                ratios = [rate / b for rate, b in zip(rates, bare, strict=True) if b]
+                res: dict[str, object] = {
+                    "single": {
+                        "ingested_msgs_per_s": round(statistics.median(rates), 1),
+                        "runs_msgs_per_s": rates,
+                        "stored_msgs_per_s": round(statistics.median(
+                            float(r["stored_msgs_per_s"]) for r in runs
+                        ), 1),
+                        "readings": sum(int(r["readings"]) for r in runs),
+                        "rejected": sum(int(r["rejected"]) for r in runs),
+                    },
+                    "single_vs_bare_paho": round(statistics.median(ratios), 2) if ratios else None,
+                    "single_vs_bare_paho_runs": [round(x, 2) for x in ratios],
+                }
                 res["batched"] = await drain_siaga(site, port, "batch", args.batches, 100)
                 site.engine.dispose()
-                out[backend] = res
-    bare = float(out["bare_paho_msgs_per_s"])  # type: ignore[arg-type]
-    for backend in ("sqlite", "postgresql"):
-        res = out.get(backend)
-        if isinstance(res, dict):
-            single = res["single"]["ingested_msgs_per_s"]
-            res["single_vs_bare_paho"] = round(single / bare, 2) if bare else None
+                out[name] = res
+    out["bare_paho_msgs_per_s"] = round(statistics.median(bare), 1)
+    out["bare_paho_runs_msgs_per_s"] = bare
+    out["subscriber"] = sites["sqlite"].cfg.mqtt.subscriber if sites["sqlite"].cfg.mqtt else None
     out["target"] = {"single_vs_bare_paho": 0.7, "batched_readings_per_s": 100_000}
     print(json.dumps(out))
 

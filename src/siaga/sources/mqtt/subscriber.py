@@ -50,6 +50,7 @@ log = logging.getLogger("siaga.sources.mqtt")
 
 PROTOCOL = pickle.HIGHEST_PROTOCOL
 MAX_BATCH = 500  # messages per batch at most (under load the socket is never empty)
+MAX_BATCH_READINGS = 2000  # readings per batch at most: a leak behind a batch waits for its ingest
 FLUSH_AFTER_S = 0.002  # a batch left open longer than this is sent by the flusher
 STOP_ACK_WAIT_S = 5.0  # at stop, how long the subscriber waits for siaga to acknowledge what it sent
 
@@ -114,7 +115,7 @@ class Forwarder:
                 self._problems += problems
             if qos:
                 self._acks.append((mid, qos))
-            if self._messages < MAX_BATCH and self._more_to_read():
+            if self._messages < MAX_BATCH and len(self._readings) < MAX_BATCH_READINGS and self._more_to_read():
                 if not self._wake.is_set():
                     self._wake.set()  # the flusher sends it if no other message comes soon
                 return
