@@ -54,6 +54,7 @@ def start(
     """
     from siaga.runtime.components import ComponentError
     from siaga.runtime.context import RuntimeContext
+    from siaga.runtime.heap import settle_heap
     from siaga.runtime.logs import configure_logging
     from siaga.runtime.serve import build_components, run_siaga
     from siaga.store import (
@@ -84,6 +85,8 @@ def start(
     )
     try:
         components = build_components(ctx)
+        settle_heap()  # what start-up built stays: full GC passes later skip it (short pauses)
+
         def reload_config() -> LoadedConfig:
             return with_web(load_config(loaded.path), host, port)
 

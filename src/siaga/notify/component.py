@@ -8,6 +8,7 @@ one offers ``subscribe()``, and acknowledges through its ``ack``/``resolve``.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +66,13 @@ def build_service(ctx: RuntimeContext) -> NotifyService:
     return NotifyService(ctx.engine, notifier, transports, clock=ctx.clock)
 
 
+def warm_up(svc: NotifyService, now: dt.datetime) -> None:
+    """Pay the first-use costs at start (apprise's plugins, templates, locale data), not on the first page;
+    done while the components are built, so :func:`siaga.runtime.heap.settle_heap` freezes what it loaded."""
+    svc.transports.warm_up()
+    svc.notifier.warm_up(now)
+
+
 def _alerts(ctx: RuntimeContext) -> Any:
     return ctx.services.get(ALERTS_SERVICE)
 
@@ -74,6 +82,7 @@ def component(ctx: RuntimeContext) -> list[Component] | None:
     if not ctx.config.notification.channels:
         return None
     svc = build_service(ctx)
+    warm_up(svc, ctx.clock())
     ctx.services[SERVICE] = svc
 
     async def run(ctx: RuntimeContext, stop: asyncio.Event) -> None:

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, and_, insert, literal, select, update
 
-from siaga.alerts.model import Alert, AlertState, Transition
+from siaga.alerts.model import Alert, AlertState, Severity, SubjectKind, Transition
 from siaga.alerts.tables import alert_events
 from siaga.alerts.tables import alerts as alerts_table
 from siaga.config.models import SiteConfig
@@ -194,9 +194,14 @@ class Notifier:
                                         r.policy))
         return out
 
-    def plan_all(self, conn: Connection, now: dt.datetime) -> int:
-        """Queue every page that fell due; return how many pages were planned."""
-        rows = list(conn.execute(select(notify_alerts).where(notify_alerts.c.active.is_(True))))
+    def plan_all(self, conn: Connection, now: dt.datetime, only: Collection[int] | None = None) -> int:
+        """Queue every page that fell due (of the alerts ``only``, when given); return how many were planned."""
+        q = select(notify_alerts).where(notify_alerts.c.active.is_(True))
+        if only is not None:
+            if not only:
+                return 0
+            q = q.where(notify_alerts.c.alert_id.in_(list(only)))
+        rows = list(conn.execute(q))
         if not rows:
             return 0
         history = self._history(conn, [r.alert_id for r in rows])
@@ -223,6 +228,15 @@ class Notifier:
         return planned
 
     # -- storms into messages ---------------------------------------------------------------------
+    def warm_up(self, now: dt.datetime) -> None:
+        """Render a sample page in every language in use, so that the first real alert does not wait for
+        the templates to compile and the catalogs and locale data to load (~60 ms, measured)."""
+        sample = Alert(0, "leak", "warm-up", SubjectKind.sensor, AlertState.firing, Severity.critical, "warm-up",
+                       now, fired_at=now, last_value=1.0)
+        languages = {self.config.site.language.value, *(self._language(Recipient("person", p)) for p in self.people)}
+        for lang in sorted(languages):
+            self.renderer.render(Kind.page, [sample], lang, now, ack_url=f"{self.public_url.rstrip('/')}/ack/-")
+
     def _language(self, who: Recipient) -> str:
         if who.kind == "person" and who.id in self.people and self.people[who.id].language is not None:
             lang = self.people[who.id].language
@@ -288,8 +302,9 @@ class Notifier:
             self.storm.last_formed[key] = r.created_at
             self.storm.recent[(r.channel, r.address)].append(r.created_at)
 
-    def tick(self, conn: Connection, now: dt.datetime) -> dt.datetime | None:
-        self.plan_all(conn, now)
+    def tick(self, conn: Connection, now: dt.datetime, only: Collection[int] | None = None) -> dt.datetime | None:
+        """Plan (every alert, or those ``only``) and batch; return when storm control wants a look again."""
+        self.plan_all(conn, now, only)
         return self.batch_all(conn, now)
 
     # -- delivery -----------------------------------------------------------------------------------

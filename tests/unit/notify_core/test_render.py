@@ -3,8 +3,10 @@ import dataclasses
 import pytest
 
 from siaga.alerts.model import AlertState, Impact, Severity
+from siaga.config.models import Language
+from siaga.notify.engine import Notifier
 from siaga.notify.model import Kind
-from siaga.notify.render import Renderer
+from siaga.notify.render import Renderer, _environment
 
 from .helpers import T0, alert, bontang
 
@@ -60,3 +62,15 @@ def test_service_alert_without_a_place_names_the_service(renderer: Renderer) -> 
     down = dataclasses.replace(alert(), rule="service.down", subject="portal", impact=Impact())
     assert "Layanan mati" in renderer.render(Kind.page, [down], "id", T0).short
     assert "Portal bontangkota.go.id" in renderer.render(Kind.page, [down], "id", T0).short
+
+
+def test_warm_up_compiles_the_templates_of_every_language_in_use() -> None:
+    """serve renders a sample first, so the first real page does not wait for compiling and loading."""
+    cfg = bontang()
+    guest = cfg.people[0].model_copy(update={"id": "tamu", "language": Language.en})
+    cfg = cfg.model_copy(update={"people": [*cfg.people, guest]})
+    _environment.cache_clear()
+    Notifier(cfg, key=b"k" * 64, public_url="https://siaga.example").warm_up(T0)
+    for lang in ("id", "en"):
+        assert {"short.txt", "full.txt"} <= {name for _, name in _environment(lang).cache}  # type: ignore[union-attr]
+    assert _environment.cache_info().currsize == 2

@@ -1,0 +1,71 @@
+"""The worker is woken by what it must send, not by its poll interval; planning every alert still keeps time."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from siaga.alerts.manager import AlertManager
+from siaga.alerts.model import Condition, Severity, SubjectKind
+from siaga.notify.engine import Notifier
+from siaga.notify.service import NotifyService
+from siaga.notify.transports import Transports
+from siaga.store.types import utcnow
+
+from .conftest import FakeClock, leak, make_service, site_config
+
+pytestmark = pytest.mark.integration
+
+POLL_S = 30.0  # the worker's idle look: far longer than any page may take
+
+
+def wet(subject: str) -> Condition:
+    return Condition("leak", subject, SubjectKind.sensor, True, Severity.critical, utcnow(), value=1.0,
+                     summary=f"water on {subject}", fire_at_once=True)
+
+
+async def test_a_page_leaves_at_once_not_on_the_workers_poll_interval(tmp_path, engine, receiver, mailbox) -> None:
+    cfg = site_config(tmp_path, f"{receiver.url}/hook", mailbox.port)
+    notifier = Notifier(cfg, key=b"k" * 64, public_url="http://siaga.test")
+    svc = NotifyService(engine, notifier, Transports(cfg, tmp_path), idle=POLL_S)
+    manager = AlertManager(engine)  # the real one: stores the alert, publishes through its subscriber queue
+    stop = asyncio.Event()
+    worker = asyncio.create_task(svc.run(stop))
+    feed = asyncio.create_task(svc.consume(manager.subscribe(), stop))
+    try:
+        manager.submit(wet("leak-a"))
+        await asyncio.to_thread(receiver.wait_for, 1)
+        await asyncio.sleep(0.5)  # the first page is sent and recorded: the worker sleeps (up to POLL_S)
+        start = time.monotonic()
+        manager.submit(wet("leak-b"))  # another subject, another incident: no storm grouping holds it
+        pages = await asyncio.to_thread(receiver.wait_for, 2, 10.0)
+        waited = time.monotonic() - start
+    finally:
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(worker, feed), 15)
+        await svc.transports.aclose()
+    assert len(pages) == 2, "the second page did not leave within 10 s"
+    assert pages[1].body["siaga_alerts"] == "2"
+    assert waited < 2.0, f"the page waited {waited:.2f} s"  # ~10-20 ms measured; polling would wait ~30 s
+
+
+async def test_escalation_keeps_its_time_while_new_alerts_keep_waking_the_worker(tmp_path, engine, receiver,
+                                                                                 mailbox) -> None:
+    """A woken round plans only the alerts that changed; every alert is still planned once per poll interval."""
+    clock = FakeClock()
+    cfg = site_config(tmp_path, f"{receiver.url}/hook", mailbox.port)
+    svc, alerts = make_service(engine, cfg, tmp_path, clock)
+    alerts.fire(leak())
+    await svc.step()
+    await svc.settle()
+    clock.advance(301)  # sari's step (after 5 minutes) of alert 1 is due
+    for i in range(2, 5):  # ... while every round has a new alert to take
+        alerts.fire(leak(id=i, subject=f"leak-{i}", incident_id=10 + i, started_at=clock(), fired_at=clock()))
+        await svc.step()
+        await svc.settle()
+        clock.advance(0.3)
+    mails = await asyncio.to_thread(mailbox.wait_for, 1)
+    assert [m[1] for m in mails] == [["sari@example.id"]]  # about alert 1: the new ones are not 5 minutes old
+    await svc.transports.aclose()
