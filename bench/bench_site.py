@@ -22,6 +22,7 @@ from siaga.config.models import SiteConfig
 from siaga.readings.tables import readings
 from siaga.readings.writer import ReadingWriter
 from siaga.rules.engine import RulesEngine
+from siaga.runtime.heap import settle_heap
 from siaga.sources.ingest import Ingest
 from siaga.sources.mqtt.client import MqttSource
 from siaga.sources.mqtt.routes import TopicTable
@@ -72,6 +73,7 @@ def make_site(db_url: str | None, folder: Path, broker_port: int, client_id: str
     manager.load(now)
     ingest = Ingest(cfg, rules=RulesEngine(cfg, now=now), alerts=manager)
     writer = ReadingWriter(ingest, engine, flush_interval=cfg.readings.flush_interval)
+    settle_heap()  # as `siaga serve` does once its components are built
     return Site(cfg, engine, ingest, manager, writer)
 
 

@@ -226,6 +226,9 @@ class Ingest:
         """Call ``listener(rows)`` with each batch of accepted readings (the web's live updates)."""
         self._listeners.append(listener)
 
+    def remove_listener(self, listener: Callable[[Sequence[Row]], None]) -> None:
+        self._listeners.remove(listener)
+
     def tick(self, now: dt.datetime | None = None) -> list[Condition]:
         """Let time pass in the rules (holds, stale sensors); conditions go to the alert sink."""
         now = now or self.clock()
