@@ -80,6 +80,7 @@ class NotifyService:
         self._sem = asyncio.Semaphore(notifier.config.notification.delivery.concurrency)
         self.idle = idle
         self._planned_all_at: dt.datetime | None = None
+        self._unstored: list[Transition] = []  # taken off the queue by a round whose transaction failed
 
     # -- the store, off the event loop ------------------------------------------------------------
     async def db(self, work: Callable[[Connection], T]) -> T:
@@ -111,7 +112,7 @@ class NotifyService:
     # -- the loop ---------------------------------------------------------------------------------
     async def step(self) -> dt.datetime | None:
         """One round: store new transitions, plan, batch, start due sends. Returns the next wake time."""
-        transitions: list[Transition] = []
+        transitions, self._unstored = self._unstored, []
         while not self.queue.empty():
             transitions.append(self.queue.get_nowait())
         now = self.clock()
@@ -126,7 +127,13 @@ class NotifyService:
             due = self.notifier.claim_due(conn, now)
             return wake, due, self.notifier.next_due(conn)
 
-        wake, due, next_send = await self.db(work)
+        try:
+            wake, due, next_send = await self.db(work)
+        except BaseException:
+            # the round's transaction was rolled back: its transitions go first into the next round
+            # (storing one is an upsert, so a retry is safe), never lost with a store hiccup
+            self._unstored = transitions + self._unstored
+            raise
         if plan_all:
             self._planned_all_at = now
         for msg in due:
@@ -157,7 +164,7 @@ class NotifyService:
             self.kick.clear()
             try:
                 wake = await self.step()
-            except Exception:  # the store hiccuped: log, wait, go on (nothing is lost: it is all in the store)
+            except Exception:  # the store hiccuped: log, wait, go on (nothing is lost: see step)
                 log.exception("notify: a round failed; trying again")
                 wake = None
             delay = self.idle
@@ -170,9 +177,9 @@ class NotifyService:
             halt.cancel()
         if self._sending:
             await asyncio.wait(set(self._sending), timeout=10)
-        if not self.queue.empty():  # what came in at the end goes into the store, for the next start
+        if self._unstored or not self.queue.empty():  # what is not stored yet goes in, for the next start
             with contextlib.suppress(Exception):
-                pending = []
+                pending, self._unstored = self._unstored, []
                 while not self.queue.empty():
                     pending.append(self.queue.get_nowait())
                 now = self.clock()

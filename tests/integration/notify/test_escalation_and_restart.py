@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sqlite3
+from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
+from sqlalchemy.exc import OperationalError
 
 from siaga.alerts.model import Transition
 from siaga.notify.tables import notify_messages
+from siaga.store import create_engine_for, sqlite_url, upgrade
 
 from .conftest import FakeClock, leak, make_service, site_config
 
@@ -151,3 +155,35 @@ async def test_an_alert_still_firing_when_maintenance_ends_is_paged_then(tmp_pat
     await rounds(svc, clock, 20)  # 14:02: the window is over, the leak is not
     assert len(receiver.wait_for(1)) == 1
     await svc.transports.aclose()
+
+
+async def test_a_round_whose_store_transaction_fails_loses_no_alert(tmp_path, receiver, mailbox) -> None:
+    """The store is locked by another writer while a round takes a new alert off the queue: the round
+    fails, and the next one stores and pages the alert all the same."""
+    db = tmp_path / "locked.db"
+    engine = create_engine_for(sqlite_url(db))
+    upgrade(engine)
+
+    @event.listens_for(engine, "connect")
+    def short_wait(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.execute("PRAGMA busy_timeout = 100")  # give up on the lock quickly (default 5 s)
+
+    engine.dispose()
+    clock = FakeClock()
+    svc, alerts = make_service(engine, site_config(tmp_path, f"{receiver.url}/hook", mailbox.port), tmp_path, clock)
+    other = sqlite3.connect(db, isolation_level=None)
+    try:
+        other.execute("BEGIN EXCLUSIVE")  # another writer holds the store
+        alerts.fire(leak())
+        with pytest.raises(OperationalError, match="locked"):
+            await svc.step()
+        assert svc.queue.empty()  # the round had taken the alert
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    await svc.step()
+    await svc.settle()
+    pages = await asyncio.to_thread(receiver.wait_for, 1)
+    assert len(pages) == 1 and pages[0].body["siaga_alerts"] == "1"
+    await svc.transports.aclose()
+    engine.dispose()
