@@ -16,6 +16,7 @@ changes, and each message's readings and problems.
 from __future__ import annotations
 
 import ssl
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -143,8 +144,17 @@ class Receiver:
         self.client.connect_async(cfg.host, cfg.port, keepalive=cfg.keepalive_s, **kwargs)
         self.client.loop_start()
 
-    def stop(self) -> None:
-        """Disconnect and wait for paho's network thread to end."""
+    def stop(self, flush_s: float = 2.0) -> None:
+        """Send what paho has queued (PUBACKs above all), disconnect, and wait for its network thread to end.
+
+        A DISCONNECT queued right behind PUBACKs handed over from another thread lost some of them (the
+        broker then delivered those messages again at the next start: tested under load), so the queue
+        is let to drain first.
+        """
+        deadline = time.monotonic() + flush_s
+        while self.client.want_write() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(0.02)  # the last packet taken off the queue is on its way
         try:
             self.client.disconnect()
         finally:

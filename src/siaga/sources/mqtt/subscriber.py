@@ -82,6 +82,7 @@ class Forwarder:
         self.stopping = False
         self.parent_gone = False
         self._lock = threading.Lock()  # the open batch
+        self._closed = False  # the last batch is sent: later messages are left to the broker
         self._messages = 0
         self._readings: list[ReadingTuple] = []
         self._problems: list[Problem] = []
@@ -103,9 +104,9 @@ class Forwarder:
         self._event(("disconnected", reason))
 
     def message(self, mid: int, qos: int, readings: list[RawReading], problems: list[Problem]) -> None:
-        if self.stopping:
-            return  # neither forwarded nor acknowledged: the broker delivers it again next time
         with self._lock:
+            if self._closed:
+                return  # neither forwarded nor acknowledged: the broker delivers it again next time
             if not self._messages:
                 self._opened = time.monotonic()
             self._messages += 1
@@ -181,7 +182,7 @@ class Forwarder:
 
     # the flusher (the subscriber's main thread)
     def run(self) -> None:
-        """Send batches left open and hand acknowledgements to paho until stopped; then finish both."""
+        """Send batches left open until stopped; then send the last one and wait for its acknowledgement."""
         while not self.stopping:
             if not self._messages:
                 self._wake.clear()
@@ -193,6 +194,9 @@ class Forwarder:
                 with self._lock:
                     self._flush_locked()
         with self._lock:
+            # the last batch: one sent later could be ingested after the PUBACKs stopped, and be
+            # delivered again at the next start
+            self._closed = True
             self._flush_locked()
         with self._acked:
             self._acked.wait_for(lambda: self._unacked <= 0 or self.parent_gone, STOP_ACK_WAIT_S)
