@@ -704,20 +704,9 @@ class BackupManager:
                     self.engine, job=job.id, target=target_id, operation="forget", at=self.clock()
                 )
                 begin = time.monotonic()
-                try:
+                with self._failure_recorded(run_id, begin):
                     await self._unlock(repo)
                     await self._run(forget_ids_command(self.restic, repo, ids), repo)
-                except ResticError as exc:
-                    records.finish_run(
-                        self.engine,
-                        run_id,
-                        at=self.clock(),
-                        ok=False,
-                        error=str(exc),
-                        error_kind=exc.kind.value,
-                        duration_s=time.monotonic() - begin,
-                    )
-                    raise
                 records.mark_forgotten(
                     self.engine,
                     target=target_id,
@@ -734,17 +723,11 @@ class BackupManager:
                 )
         return plans
 
-    async def prune(self, target_id: str) -> float:
-        """``restic prune`` on its own (never together with a backup); returns its duration."""
-        repo = self.repository(target_id)
-        run_id = records.start_run(
-            self.engine, job=None, target=target_id, operation="prune", at=self.clock()
-        )
-        begin = time.monotonic()
+    @contextlib.contextmanager
+    def _failure_recorded(self, run_id: int, begin: float) -> Iterator[None]:
+        """A restic failure in the block finishes run ``run_id`` as failed (with its kind), then goes on up."""
         try:
-            async with repository_lock(repo.location):
-                await self._unlock(repo)
-                await self._run(prune_command(self.restic, repo), repo)
+            yield
         except ResticError as exc:
             records.finish_run(
                 self.engine,
@@ -756,6 +739,18 @@ class BackupManager:
                 duration_s=time.monotonic() - begin,
             )
             raise
+
+    async def prune(self, target_id: str) -> float:
+        """``restic prune`` on its own (never together with a backup); returns its duration."""
+        repo = self.repository(target_id)
+        run_id = records.start_run(
+            self.engine, job=None, target=target_id, operation="prune", at=self.clock()
+        )
+        begin = time.monotonic()
+        with self._failure_recorded(run_id, begin):
+            async with repository_lock(repo.location):
+                await self._unlock(repo)
+                await self._run(prune_command(self.restic, repo), repo)
         duration = time.monotonic() - begin
         records.finish_run(self.engine, run_id, at=self.clock(), ok=True, duration_s=duration)
         return duration

@@ -112,7 +112,7 @@ def last_verified_offsite_copy(service_id: str, *, config: SiteConfig, engine: E
     return found.at if found is not None else None
 
 
-def verified_copy_lookup(config: SiteConfig, engine: Engine) -> Any:
+def verified_copy_lookup(config: SiteConfig, engine: Engine) -> Callable[[str], dt.datetime | None]:
     """``last_verified_offsite_copy`` bound to a config and a store: ``lookup(service_id)``."""
 
     def lookup(service_id: str) -> dt.datetime | None:
