@@ -52,6 +52,7 @@ class Dashboard:
         self.templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
         self.templates.env.globals["vendor"] = sorted(vendor_dirs())
         self._poller: asyncio.Task[None] | None = None
+        self.polls = 0  # rounds the live poller has looked at the store (it compares each with the one before)
 
     # --- the runtime ------------------------------------------------------------------------------------
 
@@ -170,6 +171,7 @@ class Dashboard:
                 if topic in last and last[topic] != version:
                     self.broker.publish(topic)
             last = now
+            self.polls += 1
             await asyncio.sleep(self.poll_interval)
 
 
