@@ -15,7 +15,7 @@ from siaga.backup.status import OffsiteCopy, verified_offsite_copy
 from siaga.kinds import SENSOR_KINDS
 from siaga.web import actions, overview, queries
 from siaga.web.auth import accounts
-from siaga.web.auth.passwords import new_secret, same
+from siaga.web.auth.passwords import new_secret, off_loop, same
 from siaga.web.auth.roles import Role, Scope, parse_scopes
 from siaga.web.auth.throttle import account_key, address_key
 from siaga.web.dashboard import Dashboard
@@ -63,19 +63,18 @@ def router(dash: Dashboard) -> APIRouter:
         now = dash.now()
         address = client_address(request)
         keys = [account_key(username), address_key(address)]
-        wait = dash.throttle.retry_after(keys, now)
+        wait = dash.throttle.begin(keys, now)  # counted before the check: a parallel burst cannot all pass
         if wait > 0:
             seconds = int(wait + 0.999)
             resp = dash.render(request, "login.html", None, status=429, headers={"Retry-After": str(seconds)},
                                next=_safe_next(next), login_csrf=cookie,
                                error=("too_many", seconds))
             return resp
-        user = await asyncio.to_thread(_authenticate, dash, username, password)
+        user = await off_loop(_authenticate, dash, username, password)
         if user is None:
-            dash.throttle.failed(keys, now)
             return dash.render(request, "login.html", None, status=401, next=_safe_next(next), login_csrf=cookie,
                                error=("wrong", 0))
-        dash.throttle.succeeded(account_key(username))
+        dash.throttle.succeeded(keys, account_key(username))
         sid = await asyncio.to_thread(_open_session, dash, user, address)
         resp = RedirectResponse(_safe_next(next), status_code=303)
         resp.set_cookie(SESSION_COOKIE, sid, httponly=True, samesite="lax",

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import re
 from pathlib import Path
+from typing import Literal
 
+import httpx
 import pytest
+from argon2 import PasswordHasher
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from web_helpers import NOW, PASSWORD, Ctx, csrf_of, login
 from web_standins import fire_alert
 
 from siaga.config import load_config
-from siaga.web.auth import accounts
+from siaga.web.auth import accounts, passwords
 
 
 def test_a_viewer_cannot_acknowledge(as_viewer: TestClient, site: Ctx) -> None:
@@ -138,3 +144,37 @@ def test_nobody_silences_paging_without_the_ack_scope(site: Ctx) -> None:
         assert c.post("/api/notify/maintenance", json=window,
                       headers={"Authorization": f"Bearer {reader}"}).status_code == 403
         assert c.get("/api/notify/alerts/1/timeline").status_code == 401
+
+
+class _CountingHasher(PasswordHasher):
+    """argon2 at its lowest cost, counting the passwords it verifies."""
+
+    def __init__(self) -> None:
+        super().__init__(time_cost=1, memory_cost=64, parallelism=1)
+        self.verified = 0
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
+        self.verified += 1
+        return super().verify(hash, password)
+
+
+async def test_a_parallel_burst_of_wrong_passwords_is_checked_at_most_the_free_number(app: FastAPI) -> None:
+    hasher = _CountingHasher()
+    previous = passwords.set_hasher(hasher)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c:
+            page = await c.get("/login")
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+            assert token is not None
+            form = {"username": "admin", "password": "wrong-password!", "csrf_token": token.group(1), "next": "/"}
+            answers = await asyncio.gather(*(c.post("/login", data=form) for _ in range(40)))
+            statuses = [r.status_code for r in answers]
+            assert statuses.count(401) == 3 and statuses.count(429) == 37, statuses
+            assert hasher.verified == 3
+            # Per account: from another address the account still waits, and nothing more is checked.
+            other = httpx.ASGITransport(app=app, client=("10.9.9.9", 5000))
+            async with httpx.AsyncClient(transport=other, base_url="http://testserver", cookies=c.cookies) as c2:
+                assert (await c2.post("/login", data=form)).status_code == 429
+            assert hasher.verified == 3
+    finally:
+        passwords.set_hasher(previous)

@@ -77,18 +77,30 @@ def test_throttle_doubles_the_wait_and_forgets_after_a_success() -> None:
     t = LoginThrottle(free=3, base=1.0, max_delay=8.0)
     keys = ["account:andi", "address:10.0.0.9"]
     for i in range(3):
-        assert t.retry_after(keys, NOW + dt.timedelta(seconds=i)) == 0
-        t.failed(keys, NOW + dt.timedelta(seconds=i))
+        assert t.begin(keys, NOW + dt.timedelta(seconds=i)) == 0
     assert t.retry_after(keys, NOW + dt.timedelta(seconds=2)) == pytest.approx(1.0)
-    t.failed(keys, NOW + dt.timedelta(seconds=3))
+    assert t.begin(keys, NOW + dt.timedelta(seconds=2)) == pytest.approx(1.0)  # refused: not counted
+    assert t.begin(keys, NOW + dt.timedelta(seconds=3)) == 0
     assert t.retry_after(keys, NOW + dt.timedelta(seconds=3)) == pytest.approx(2.0)
     for i in range(10):
-        t.failed(keys, NOW + dt.timedelta(seconds=4 + i))
-    assert t.retry_after(keys, NOW + dt.timedelta(seconds=13)) == pytest.approx(8.0)  # capped
-    t.succeeded("account:andi")
-    assert t.retry_after(["account:andi"], NOW + dt.timedelta(seconds=13)) == 0
-    assert t.retry_after(["address:10.0.0.9"], NOW + dt.timedelta(seconds=13)) > 0  # the address still waits
+        t.begin(keys, NOW + dt.timedelta(seconds=4 + 8 * i))
+    assert t.retry_after(keys, NOW + dt.timedelta(seconds=76)) == pytest.approx(8.0)  # capped
+    t.succeeded(keys, "account:andi")
+    assert t.retry_after(["account:andi"], NOW + dt.timedelta(seconds=76)) == 0
+    assert t.retry_after(["address:10.0.0.9"], NOW + dt.timedelta(seconds=76)) > 0  # the address still waits
     assert t.retry_after(keys, NOW + dt.timedelta(hours=2)) == 0  # the window passed
+
+
+def test_throttle_counts_an_attempt_before_its_check_and_a_success_takes_it_back() -> None:
+    t = LoginThrottle(free=3, base=1.0)
+    keys = ["account:andi", "address:10.0.0.9"]
+    # Attempts begun together (none has finished its check yet): only `free` of them may go ahead.
+    assert [t.begin(keys, NOW) for _ in range(10)].count(0.0) == 3
+    t = LoginThrottle(free=3, base=1.0)
+    for _ in range(5):  # right passwords from one address count nothing against it
+        assert t.begin(keys, NOW) == 0
+        t.succeeded(keys, "account:andi")
+    assert t.retry_after(["address:10.0.0.9"], NOW) == 0
 
 
 def test_roles_and_scopes() -> None:

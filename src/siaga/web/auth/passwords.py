@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -12,6 +16,17 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 _hasher = PasswordHasher()  # argon2id with the library's recommended parameters (RFC 9106 low-memory)
 
 MIN_PASSWORD_LENGTH = 10
+
+T = TypeVar("T")
+
+# Password checks run on threads of their own (argon2 releases the GIL while it works), never on the event
+# loop's default executor: a burst of logins queues here, and /healthz, pages and the store keep theirs.
+_checks = ThreadPoolExecutor(max_workers=2, thread_name_prefix="siaga-password")
+
+
+async def off_loop(fn: Callable[..., T], *args: object) -> T:
+    """Run ``fn(*args)`` (work that verifies or hashes a password) on the password threads."""
+    return await asyncio.get_running_loop().run_in_executor(_checks, fn, *args)
 
 # A hash of a password nobody has: verified against when the account does not exist, so that a wrong
 # name costs the same time as a wrong password (no account enumeration by timing). Made on first use.

@@ -3,11 +3,17 @@
 After ``free`` failures within ``window`` seconds, each further attempt for the same key must wait
 ``base * 2**(failures - free)`` seconds (at most ``max_delay``) after the last failure. A success clears
 the account's key (not the address's: one right password must not unlock guessing at other accounts).
+
+An attempt is counted *before* its password is checked (:meth:`LoginThrottle.begin`: look and count in
+one step under a lock), so parallel requests cannot all pass the look before any of them is counted: a
+burst of N wrong passwords gets at most ``free`` checks, the rest wait. A success takes its count back.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 
@@ -25,6 +31,7 @@ class LoginThrottle:
     window: float = 3600.0
     max_keys: int = 100_000
     _records: dict[str, _Record] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def delay(self, key: str) -> float:
         """The wait in seconds that ``key`` has earned (0 when it may try at once)."""
@@ -33,8 +40,41 @@ class LoginThrottle:
             return 0.0
         return float(min(self.max_delay, self.base * 2 ** (rec.failures - self.free)))
 
-    def retry_after(self, keys: list[str], now: dt.datetime) -> float:
-        """Seconds the caller must still wait before trying any of ``keys`` (0: go ahead)."""
+    def retry_after(self, keys: Iterable[str], now: dt.datetime) -> float:
+        """Seconds the caller must still wait before trying any of ``keys`` (0: go ahead); counts nothing."""
+        with self._lock:
+            return self._wait(keys, now)
+
+    def begin(self, keys: list[str], now: dt.datetime) -> float:
+        """One login attempt: the seconds still to wait (nothing counted), or 0 and the attempt counted
+        as a failure against every key until :meth:`succeeded` takes it back. Look and count are one step."""
+        with self._lock:
+            wait = self._wait(keys, now)
+            if wait > 0:
+                return wait
+            if len(self._records) >= self.max_keys:
+                self._forget_old(now)
+            for key in keys:
+                rec = self._records.setdefault(key, _Record())
+                if rec.last is not None and (now - rec.last).total_seconds() > self.window:
+                    rec.failures = 0
+                rec.failures += 1
+                rec.last = now
+            return 0.0
+
+    def succeeded(self, keys: list[str], account: str) -> None:
+        """The attempt begun for ``keys`` was right: clear ``account``, take the count back from the others."""
+        with self._lock:
+            self._records.pop(account, None)
+            for key in keys:
+                rec = self._records.get(key)
+                if key == account or rec is None:
+                    continue
+                rec.failures -= 1
+                if rec.failures <= 0:
+                    del self._records[key]
+
+    def _wait(self, keys: Iterable[str], now: dt.datetime) -> float:
         wait = 0.0
         for key in keys:
             rec = self._records.get(key)
@@ -49,20 +89,6 @@ class LoginThrottle:
             remaining = earned - max(0.0, (now - rec.last).total_seconds())
             wait = max(wait, remaining)
         return max(0.0, wait)
-
-    def failed(self, keys: list[str], now: dt.datetime) -> None:
-        """Count one wrong password against every key."""
-        if len(self._records) >= self.max_keys:
-            self._forget_old(now)
-        for key in keys:
-            rec = self._records.setdefault(key, _Record())
-            if rec.last is not None and (now - rec.last).total_seconds() > self.window:
-                rec.failures = 0
-            rec.failures += 1
-            rec.last = now
-
-    def succeeded(self, key: str) -> None:
-        self._records.pop(key, None)
 
     def _forget_old(self, now: dt.datetime) -> None:
         for key in [k for k, r in self._records.items() if r.last and (now - r.last).total_seconds() > self.window]:
