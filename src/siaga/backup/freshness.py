@@ -10,8 +10,8 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from siaga.alerts.model import Condition, Severity, SubjectKind
 from siaga.config.backup import format_duration
+from siaga.vocab import Condition, Severity, SubjectKind
 
 MISSED_GRACE = dt.timedelta(minutes=30)  # a scheduled run may start this late before it counts as missed
 

@@ -1,6 +1,6 @@
 """The checks engine of a running siaga: scheduler + monitor + batched writes + daily tallies.
 
-``siaga serve`` runs it as the ``checks`` component (:func:`component`). It restores the last
+``siaga serve`` runs it as the ``checks`` component (``siaga.checks.component``). It restores the last
 states and heartbeat pings from the store, runs every enabled check on the scheduler, hands changes
 to the alert manager (when one is registered as ``alerts.manager``/``alerts.sink``), writes states
 and changes in batches every ``flush_s`` seconds, and recomputes today's per-service tallies every
@@ -34,8 +34,7 @@ from siaga.config.checks import CheckBase, HeartbeatCheck, MaintenanceWindow
 from siaga.config.models import SiteConfig
 
 if TYPE_CHECKING:
-    from siaga.runtime.components import Component
-    from siaga.runtime.context import RuntimeContext
+    from siaga.store.engine import RunsDb
 
 log = logging.getLogger("siaga.checks")
 
@@ -175,7 +174,7 @@ class ChecksEngine:
 
     # --- running -----------------------------------------------------------------------------------
 
-    async def run(self, rt: RuntimeContext, stop: asyncio.Event) -> None:
+    async def run(self, rt: RunsDb, stop: asyncio.Event) -> None:
         await rt.run_db(self.restore)
         async with _session(self.concurrency) as session:
             self.ctx.session = session
@@ -212,52 +211,3 @@ def _session(concurrency: int) -> aiohttp.ClientSession:
         headers={"User-Agent": "siaga-checks/1 (+uptime monitor)"},
         cookie_jar=aiohttp.DummyCookieJar(),
     )
-
-
-def _alert_hooks(rt: RuntimeContext) -> tuple[AlertSink | None, Callable[[], Sequence[Alert]] | None]:
-    """The alert manager's submit and active-alerts hooks, when one is registered."""
-    manager: Any = rt.services.get("alerts.manager") or rt.services.get("alerts.sink")
-    if manager is None:
-        return None, None
-    active = getattr(manager, "active", None)  # AlertManager.active() -> list[Alert]
-    return manager, active if callable(active) else None
-
-
-def component(rt: RuntimeContext) -> Component | None:
-    """The ``checks`` component of ``siaga serve`` (None when the site has no enabled checks)."""
-    from siaga.runtime.components import Component
-
-    if not any(c.enabled for c in rt.config.checks):
-        return None
-    redirects: dict[str, tuple[str, int]] = {}
-    probes: dict[str, Probe] = {}
-    standin = None
-    if rt.demo:
-        from siaga.checks.standin import StandIn
-
-        standin = StandIn(rt.config)
-        redirects = standin.redirects()
-        probes = standin.probes()
-        rt.services["checks.standin"] = standin
-    engine = ChecksEngine(
-        rt.config, base_dir=rt.loaded.base_dir, clock=rt.clock, redirects=redirects, probes=probes,
-    )
-    rt.services["checks.engine"] = engine
-
-    async def run(ctx: RuntimeContext, stop: asyncio.Event) -> None:
-        # looked up now, not in the factory: the alert manager may be registered after us
-        engine.monitor.sink, engine.monitor.active_alerts = _alert_hooks(ctx)
-        status_cache: Any = ctx.services.get("checks.status_cache")
-        warm = asyncio.create_task(status_cache.get()) if status_cache is not None else None  # first view fast
-        if standin is not None:
-            await standin.start()
-            engine.ctx.redirects.update(standin.redirects())
-        try:
-            await engine.run(ctx, stop)
-        finally:
-            if warm is not None and not warm.done():
-                warm.cancel()
-            if standin is not None:
-                await standin.stop()
-
-    return Component("checks", run)

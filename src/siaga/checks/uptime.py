@@ -20,6 +20,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from siaga.checks.confirm import Status
+from siaga.config.models import Criticality, Service
 
 Interval = tuple[dt.datetime, dt.datetime]
 
@@ -293,3 +294,11 @@ def service_timeline(
     if running is not None:
         segs = outside(segs, running)
     return paint(segs, maintenance, Status.maintenance)
+
+
+DEFAULT_SLA = {Criticality.vital: 99.9, Criticality.high: 99.5, Criticality.medium: 99.0, Criticality.low: 95.0}
+
+
+def sla_target(service: Service) -> float:
+    """The service's monthly uptime target in percent (its own, else by criticality)."""
+    return service.sla if service.sla is not None else DEFAULT_SLA[service.criticality]

@@ -13,22 +13,13 @@ import typer
 from siaga.checks import records
 from siaga.checks.confirm import CheckState, Status
 from siaga.checks.engine import ChecksEngine, checks_by_service, maintenance_by_service, site_zone
-from siaga.checks.uptime import Tally, daily, month_bounds, service_timeline
+from siaga.checks.uptime import Tally, daily, month_bounds, service_timeline, sla_target
 from siaga.cli.common import ConfigOption, ExitCode, engine_or_exit, fail, load_or_exit
 from siaga.config import LoadedConfig
-from siaga.config.models import Criticality, Service
 from siaga.i18n import _
 from siaga.i18n.zones import zone_abbreviation
 
 app = typer.Typer(help="Service checks: where they stand, run one now.", invoke_without_command=True)
-
-DEFAULT_SLA = {Criticality.vital: 99.9, Criticality.high: 99.5, Criticality.medium: 99.0, Criticality.low: 95.0}
-
-
-def sla_target(service: Service) -> float:
-    """The service's monthly uptime target in percent (its own, else by criticality)."""
-    return service.sla if service.sla is not None else DEFAULT_SLA[service.criticality]
-
 
 def status_label(status: Status) -> str:
     return {

@@ -13,7 +13,7 @@ from siaga.cli.common import ConfigOption, ExitCode, fail, load_or_exit, use_lan
 from siaga.config import LoadedConfig
 from siaga.i18n import _, get_language, ngettext
 from siaga.i18n import labels as L
-from siaga.inventory import Impact, Inventory, ServiceHit, TargetError, TargetKind
+from siaga.inventory import ImpactReport, Inventory, ServiceHit, TargetError, TargetKind
 from siaga.inventory.messages import target_error_line
 from siaga.money import format_rupiah
 
@@ -85,7 +85,7 @@ def offsite_copies(loaded: LoadedConfig, services: list[str]) -> Copies | None:
         engine.dispose()
 
 
-def _copies_lines(imp: Impact, copies: Copies | None, tz: ZoneInfo) -> list[str]:
+def _copies_lines(imp: ImpactReport, copies: Copies | None, tz: ZoneInfo) -> list[str]:
     from siaga.backup.status import describe_offsite_copy
 
     if not imp.services:
@@ -102,7 +102,7 @@ def _copies_lines(imp: Impact, copies: Copies | None, tz: ZoneInfo) -> list[str]
     return out
 
 
-def render_impact(imp: Impact, inv: Inventory, copies: Copies | None = None, tz: ZoneInfo | None = None) -> str:
+def render_impact(imp: ImpactReport, inv: Inventory, copies: Copies | None = None, tz: ZoneInfo | None = None) -> str:
     """The impact as text for people, in the current language; with ``copies`` (see :func:`offsite_copies`)
     it says, per service hit, its last verified off-site copy."""
     lang = get_language()

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from siaga.config.errors import Loc
+from siaga.snmp_profiles import PROFILES
 
 SLUG = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 OID = r"^\.?[0-2](\.[0-9]+)+$"
@@ -385,8 +386,6 @@ def _check_topic(value: str, *, wildcards: bool) -> None:
 
 def check_source_references(cfg: Any) -> list[Finding]:
     """Cross-field problems of the sources: gateways, SNMP devices and profile metrics that exist."""
-    from siaga.sources.snmp.profiles import PROFILES
-
     findings: list[Finding] = []
     mqtt: Mqtt | None = cfg.mqtt
     snmp: Snmp | None = cfg.snmp

@@ -2,14 +2,14 @@
 
     inv = Inventory.from_config(cfg)
     inv.contents("R1"); inv.value("ruang-server")
-    report = inv.impact("R1")              # an Impact: devices, services (direct and via depends_on) ...
-    inv.impact_of_sensor("leak-r1-ceiling")  # a siaga.alerts.model.Impact, for the alert manager
+    report = inv.impact("R1")              # an ImpactReport: devices, services (direct and via depends_on) ...
+    inv.impact_of_sensor("leak-r1-ceiling")  # a siaga.vocab.Impact, what an alert carries
 """
 
 from siaga.inventory.graph import Contents, Inventory, SensorPlace
 from siaga.inventory.impact import (
     DeviceHit,
-    Impact,
+    ImpactReport,
     KindTotal,
     SensorRef,
     ServiceHit,
@@ -26,7 +26,7 @@ __all__ = [
     "AmbiguousTarget",
     "Contents",
     "DeviceHit",
-    "Impact",
+    "ImpactReport",
     "Inventory",
     "KindTotal",
     "SensorPlace",

@@ -16,8 +16,8 @@ from siaga.config.models import Device, Rack, Room, Sensor, Service, SiteConfig
 from siaga.inventory.targets import AmbiguousTarget, Target, TargetKind, UnknownTarget, WrongKind
 
 if TYPE_CHECKING:
-    from siaga.alerts.model import Impact as AlertImpact
-    from siaga.inventory.impact import Impact
+    from siaga.inventory.impact import ImpactReport
+    from siaga.vocab import Impact
 
 
 @dataclass(frozen=True)
@@ -257,19 +257,19 @@ class Inventory:
 
     # --- what is at stake (see siaga.inventory.impact) ----------------------------------------
 
-    def impact(self, target: str | Target) -> Impact:
+    def impact(self, target: str | Target) -> ImpactReport:
         """What failing ``target`` (a room, rack, device, service or sensor) puts at stake."""
         from siaga.inventory.impact import impact
 
         return impact(self, target)
 
-    def impact_of_sensor(self, sensor_id: str) -> AlertImpact:
-        """The ``siaga.alerts.model.Impact`` of an alert on ``sensor_id``; UnknownTarget if there is none."""
+    def impact_of_sensor(self, sensor_id: str) -> Impact:
+        """The ``siaga.vocab.Impact`` of an alert on ``sensor_id``; UnknownTarget if there is none."""
         from siaga.inventory.impact import impact_of_sensor
 
         return impact_of_sensor(self, sensor_id)
 
-    def impact_for_alert(self, subject_kind: str, subject: str) -> AlertImpact:
+    def impact_for_alert(self, subject_kind: str, subject: str) -> Impact:
         """The impact of an alert's subject (sensor or service); empty for anything else or unknown."""
         from siaga.inventory.impact import impact_for_alert
 

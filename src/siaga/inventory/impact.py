@@ -14,11 +14,11 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from siaga.alerts.model import Impact as AlertImpact
 from siaga.config.models import Criticality, Device, Sensor
 from siaga.inventory.graph import Inventory
 from siaga.inventory.targets import Target, TargetKind
 from siaga.kinds import EXPECTED_RACK_COVERAGE
+from siaga.vocab import Impact
 
 
 @dataclass(frozen=True)
@@ -77,8 +77,8 @@ class KindTotal:
 
 
 @dataclass(frozen=True)
-class Impact:
-    """What failing ``target`` puts at stake."""
+class ImpactReport:
+    """What failing ``target`` puts at stake, in full; :meth:`summary` is what an alert carries."""
 
     target: Target
     name: str | None
@@ -106,9 +106,9 @@ class Impact:
     def dependent_services(self) -> tuple[ServiceHit, ...]:
         return tuple(s for s in self.services if not s.direct)
 
-    def to_alert_impact(self) -> AlertImpact:
-        """The summary an alert carries (``siaga.alerts.model.Impact``)."""
-        return AlertImpact(
+    def summary(self) -> Impact:
+        """The summary an alert carries (``siaga.vocab.Impact``)."""
+        return Impact(
             room=self.room,
             rack=self.rack,
             zone=self.zone,
@@ -233,7 +233,7 @@ def _worst(services: tuple[ServiceHit, ...]) -> Criticality | None:
     return max((s.criticality for s in services), key=lambda c: c.rank)
 
 
-def impact(inv: Inventory, query: str | Target) -> Impact:
+def impact(inv: Inventory, query: str | Target) -> ImpactReport:
     """What failing the room, rack, device, service or sensor named by ``query`` puts at stake."""
     target = inv.resolve(query)
     name: str | None = None
@@ -314,7 +314,7 @@ def impact(inv: Inventory, query: str | Target) -> Impact:
     for r in rooms:
         room_sensors += inv.sensors_of(room=r, room_level=True)
     gaps = tuple(g for r in racks for g in uncovered_zones(inv, r))
-    return Impact(
+    return ImpactReport(
         target=target,
         name=name,
         watches=watches,
@@ -332,19 +332,19 @@ def impact(inv: Inventory, query: str | Target) -> Impact:
     )
 
 
-def impact_of_sensor(inv: Inventory, sensor_id: str) -> AlertImpact:
-    """What an alert on ``sensor_id`` puts at stake, as ``siaga.alerts.model.Impact``.
+def impact_of_sensor(inv: Inventory, sensor_id: str) -> Impact:
+    """What an alert on ``sensor_id`` puts at stake, as ``siaga.vocab.Impact``.
 
     Raises UnknownTarget for a sensor the inventory does not know.
     """
-    return impact(inv, Target(TargetKind.sensor, sensor_id)).to_alert_impact()
+    return impact(inv, Target(TargetKind.sensor, sensor_id)).summary()
 
 
-def impact_for_alert(inv: Inventory, subject_kind: str, subject: str) -> AlertImpact:
+def impact_for_alert(inv: Inventory, subject_kind: str, subject: str) -> Impact:
     """The impact of an alert's subject: a sensor or a service; an empty Impact for anything else
     (a backup job, siaga itself) or an id the inventory does not know (a config changed since)."""
     kinds = {"sensor": TargetKind.sensor, "service": TargetKind.service}
     kind = kinds.get(str(getattr(subject_kind, "value", subject_kind)))
     if kind is None or subject not in (inv.sensors if kind is TargetKind.sensor else inv.services):
-        return AlertImpact()
-    return impact(inv, Target(kind, subject)).to_alert_impact()
+        return Impact()
+    return impact(inv, Target(kind, subject)).summary()

@@ -31,7 +31,7 @@ def services_section(conn: Connection, cfg: SiteConfig, month: Month) -> list[Se
         return None
     from siaga.checks import records
     from siaga.checks.engine import checks_by_service, maintenance_by_service
-    from siaga.cli.checks_cmd import sla_target
+    from siaga.checks.uptime import sla_target
 
     checks_of = checks_by_service([c for c in cfg.checks if c.enabled])
     now = dt.datetime.now(dt.UTC)

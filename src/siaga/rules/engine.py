@@ -14,13 +14,13 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from siaga.alerts.model import Condition, Severity, SubjectKind
 from siaga.config.models import SiteConfig
 from siaga.kinds import SENSOR_KINDS
 from siaga.rules.dewpoint import dew_point
 from siaga.rules.flapping import FlapFilter
 from siaga.rules.resolve import BandSpec, SensorRules, dew_point_pairs, resolve_sensor
 from siaga.rules.threshold import LevelMachine, LevelSpec, LevelState
+from siaga.vocab import Condition, Severity, SubjectKind
 
 STALE_RULE = "sensor.stale"
 # On/off rules: (summary when on, summary when off).

@@ -6,7 +6,7 @@ import dataclasses
 import datetime as dt
 from collections import deque
 
-from siaga.alerts.model import Condition, Severity
+from siaga.vocab import Condition, Severity
 
 
 class FlapFilter:

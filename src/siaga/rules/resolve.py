@@ -8,12 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from siaga.alerts.model import Severity
 from siaga.config.models import Sensor, SiteConfig
 from siaga.config.rules import Band, RuleSet
 from siaga.kinds import SENSOR_KINDS, ValueType
 from siaga.rules import presets
 from siaga.rules.threshold import LevelSpec
+from siaga.vocab import Severity
 
 INLET_ZONES = frozenset({"inlet-top", "inlet-bottom"})
 

@@ -51,7 +51,7 @@ COMPONENTS: list[str] = [
     "siaga.sources.snmp.component:component",  # SNMP pollers (not in the demo)
     "siaga.notify.component:component",  # ctx.service("notify", NotifyService): outbox worker, Telegram bot
     "siaga.web.server:component",
-    "siaga.checks.engine:component",
+    "siaga.checks.component:component",
 ]
 
 # Added by `siaga demo` after COMPONENTS: simulated sensors and the like.

@@ -24,12 +24,12 @@ from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from siaga.alerts.model import AlertSink, Condition
 from siaga.config.models import SiteConfig
 from siaga.kinds import SENSOR_KINDS, ValueType
 from siaga.rules.engine import RulesEngine
 from siaga.sources.reading import IngestResult, RawReading, Rejection
 from siaga.store.types import utcnow
+from siaga.vocab import AlertSink, Condition
 
 log = logging.getLogger(__name__)
 

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from siaga.config import LoadedConfig
 from siaga.config.secrets import SecretError, expand
 from siaga.i18n import _
+
+T = TypeVar("T")
+
+
+class RunsDb(Protocol):
+    """What runs ``work(conn)`` in one transaction off the event loop (``RuntimeContext.run_db``)."""
+
+    async def run_db(self, work: Callable[[Connection], T]) -> T: ...
+
 
 DB_FILENAME = "siaga.db"
 SQLITE_BUSY_TIMEOUT_MS = 5000

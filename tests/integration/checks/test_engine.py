@@ -46,7 +46,7 @@ async def test_a_down_site_is_confirmed_alerted_and_stored(http_peer, db_engine:
     rt = RuntimeContext(loaded=loaded, engine=db_engine)
     rt.services["alerts.sink"] = sink
     engine = ChecksEngine(loaded.config, base_dir=Path.cwd(), flush_s=0.2)
-    from siaga.checks.engine import _alert_hooks
+    from siaga.checks.component import _alert_hooks
 
     engine.monitor.sink, engine.monitor.active_alerts = _alert_hooks(rt)
     stop = asyncio.Event()

@@ -35,13 +35,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from siaga.alerts.model import AlertSink, Condition, Severity, SubjectKind
 from siaga.config.sources import Mqtt
 from siaga.sources.mqtt.receiver import ClientSettings, Receiver
 from siaga.sources.mqtt.routes import Problem, TopicTable
 from siaga.sources.mqtt.subscriber import SubscriberProcess
 from siaga.sources.ratelimit import RateLimitedLog
 from siaga.sources.reading import IngestSink, RawReading
+from siaga.vocab import AlertSink, Condition, Severity, SubjectKind
 
 log = logging.getLogger("siaga.sources.mqtt")
 

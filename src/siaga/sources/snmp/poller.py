@@ -43,9 +43,9 @@ from pysnmp.proto.rfc1905 import EndOfMibView, NoSuchInstance, NoSuchObject
 
 from siaga.config.secrets import read_secret_file
 from siaga.config.sources import Snmp, SnmpDevice, SnmpSensorSource
+from siaga.snmp_profiles import PROFILES
 from siaga.sources.ratelimit import RateLimitedLog
 from siaga.sources.reading import IngestSink, RawReading
-from siaga.sources.snmp.profiles import PROFILES
 
 log = logging.getLogger("siaga.sources.snmp")
 SOURCE = "snmp"

@@ -1,6 +1,8 @@
 """Ready SNMP profiles: named metrics with their OID and how the polled value becomes a reading.
 
-Pure data. The RFC 1628 UPS-MIB (``upsMIB``, 1.3.6.1.2.1.33) is what most UPS network cards speak.
+Pure data on the ground floor beside ``siaga.kinds`` (the config checks a sensor's profile metric
+against it, the SNMP poller reads its OIDs). The RFC 1628 UPS-MIB (``upsMIB``, 1.3.6.1.2.1.33)
+is what most UPS network cards speak.
 """
 
 from __future__ import annotations
