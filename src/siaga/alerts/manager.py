@@ -1,15 +1,18 @@
-"""The alert manager: conditions in, alert episodes and incidents out, every transition published.
+"""The alert keeper: applies what the pure lifecycle decides, then publishes it.
 
-- ``submit(condition)`` (the :class:`~siaga.alerts.model.AlertSink` of every observer) opens, changes
-  or resolves the alert of ``condition.key``; each change is written to the store with its timeline
-  event and then handed to every subscriber's queue. Nothing waits on a subscriber: a full queue
-  drops its oldest transition (counted in ``dropped``).
-- ``tick(now)`` (about once a second): pending alerts whose hold time ran out start firing, and
-  acknowledgements or resolutions written by another process (``siaga alerts ack``) are taken up.
-- A firing alert joins an incident: an open (or recent) one from the same rack or room, or on devices
-  already hit, within ``group_window_s``; else it opens a new one. An incident closes when its last
-  alert resolves and reopens if a related alert follows within the window.
+- ``submit(condition)`` (the :class:`~siaga.alerts.model.AlertSink` of every observer) hands the
+  condition to :func:`siaga.alerts.lifecycle.step`, which returns the new book, the transitions and the
+  writes; the keeper applies the writes in one transaction (learning the store's ids for new alerts and
+  incidents), then hands every transition to each subscriber's queue. Nothing waits on a subscriber: a
+  full queue drops its oldest transition (counted in ``dropped``).
+- When the store cannot write (down, full, locked), the transitions are published all the same (new
+  alerts with a provisional negative id) and the writes wait, in order, for the next change or ``tick``
+  that reaches the store: applied then in one transaction, nothing lost and nothing written twice.
+- ``tick(now)`` (about once a second): pending alerts whose hold time ran out start firing, waiting
+  writes are retried, and acknowledgements or resolutions written by another process (``siaga alerts
+  ack``) are taken up.
 
+Firing, hold times, severity, flapping and incident grouping are decided in ``siaga.alerts.lifecycle``.
 Thread-safe: sources may call ``submit`` from their own threads; subscribers get transitions on their
 own event loop.
 """
@@ -17,17 +20,26 @@ own event loop.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Engine, select
 
-from siaga.alerts import store
+from siaga.alerts import lifecycle, store
 from siaga.alerts.impact import ImpactOf
+from siaga.alerts.lifecycle import (
+    AddEvent,
+    Book,
+    CloseIncident,
+    InsertAlert,
+    OpenIncident,
+    Outcome,
+    TouchIncident,
+    UpdateAlert,
+    Write,
+)
 from siaga.alerts.model import Alert, AlertState, Condition, Impact, Severity, SubjectKind, Transition
 from siaga.alerts.tables import alerts as alerts_table
 from siaga.store.events import record_event
@@ -37,42 +49,8 @@ log = logging.getLogger(__name__)
 
 GROUP_WINDOW_S = 30 * 60.0
 SYNC_INTERVAL_S = 2.0
-
-
-@dataclass
-class _IncidentScope:
-    """What an open incident covers, for grouping."""
-
-    id: int
-    rooms: set[str] = field(default_factory=set)
-    racks: set[str] = field(default_factory=set)
-    devices: set[str] = field(default_factory=set)
-    subjects: set[str] = field(default_factory=set)
-    open_alerts: set[int] = field(default_factory=set)
-    last_alert_at: dt.datetime | None = None
-    closed: bool = False
-
-    def related(self, alert: Alert) -> bool:
-        imp = alert.impact
-        return (
-            (imp.rack is not None and imp.rack in self.racks)
-            or (imp.room is not None and imp.room in self.rooms)
-            or bool(set(imp.devices) & self.devices)
-            or alert.subject in self.subjects
-        )
-
-    def add(self, alert: Alert, at: dt.datetime) -> None:
-        imp = alert.impact
-        if imp.room:
-            self.rooms.add(imp.room)
-        if imp.rack:
-            self.racks.add(imp.rack)
-        self.devices.update(imp.devices)
-        self.subjects.add(alert.subject)
-        if alert.state is not AlertState.resolved:
-            self.open_alerts.add(alert.id)
-        if self.last_alert_at is None or at > self.last_alert_at:
-            self.last_alert_at = at
+RETRY_S = 1.0
+"""While the store refuses writes, they are tried again at most this often (by the alerts' own clock)."""
 
 
 class _Subscriber:
@@ -95,7 +73,7 @@ class _Subscriber:
 
 
 class AlertManager:
-    """Alert episodes, their timeline and incidents, in memory and in the store."""
+    """Alert episodes, their timeline and incidents: the lifecycle's book in memory, its writes in the store."""
 
     def __init__(
         self,
@@ -109,17 +87,15 @@ class AlertManager:
         self.engine = engine
         self.impact_of: ImpactOf = impact_of or (lambda _k, _s: Impact())
         self.group_window = dt.timedelta(seconds=group_window_s)
+        self.settings = lifecycle.Settings(self.group_window, self.impact_of)
         self.clock = clock
         self.sync_interval = dt.timedelta(seconds=sync_interval_s)
         self._lock = threading.RLock()
-        self._open: dict[tuple[str, str], Alert] = {}
-        self._by_id: dict[int, tuple[str, str]] = {}
-        self._hold: dict[int, float] = {}  # alert id -> seconds pending before firing
-        self._incidents: dict[int, _IncidentScope] = {}
+        self.book = Book()
+        self._waiting: list[Write] = []  # writes the store refused, in order, for the next try
+        self._retry_at: dt.datetime | None = None  # not before: a failing store is not asked at every reading
         self._subscribers: list[_Subscriber] = []
         self._last_sync: dt.datetime | None = None
-        self._unsaved: set[tuple[str, str]] = set()  # open alerts the store refused (provisional ids < 0)
-        self._provisional = 0
         self.published = 0
         self.errors = 0
 
@@ -158,25 +134,93 @@ class AlertManager:
         """Take up the active alerts and recent incidents left in the store by an earlier run."""
         now = now or self.clock()
         with self._lock, self.engine.connect() as conn:
-            for alert in store.active_alerts(conn):
-                self._open[alert.key] = alert
-                self._by_id[alert.id] = alert.key
-                self._hold[alert.id] = float(alert.params.get("for_s") or 0.0)
-            for inc in store.recent_incidents(conn, now - self.group_window):
-                scope = _IncidentScope(inc.id, last_alert_at=inc.last_alert_at, closed=inc.closed_at is not None)
-                for alert in store.list_alerts(conn, incident_id=inc.id, limit=10_000):
-                    scope.add(alert, inc.last_alert_at)
-                self._incidents[inc.id] = scope
+            incidents = [
+                (inc.id, inc.last_alert_at, inc.closed_at is not None,
+                 store.list_alerts(conn, incident_id=inc.id, limit=10_000))
+                for inc in store.recent_incidents(conn, now - self.group_window)
+            ]
+            self.book = lifecycle.loaded(store.active_alerts(conn), incidents)
 
     # Queries ------------------------------------------------------------------------------------------
 
     def active(self) -> list[Alert]:
         with self._lock:
-            return sorted(self._open.values(), key=lambda a: a.id)
+            return self.book.active()
 
     def get(self, rule: str, subject: str) -> Alert | None:
         with self._lock:
-            return self._open.get((rule, subject))
+            return self.book.get((rule, subject))
+
+    @property
+    def waiting(self) -> int:
+        """Writes the store has not taken yet (it failed); retried at every change and tick."""
+        return len(self._waiting)
+
+    # Applying an outcome ------------------------------------------------------------------------------
+
+    def _keep(self, outcome: Outcome, what: str, at: dt.datetime) -> list[Transition]:
+        """Adopt the outcome's book, write (with what waits) in one transaction, return the transitions
+        to publish, with the store's ids when the write went through. Call with the lock held."""
+        self.book, transitions, writes = outcome
+        if not writes and not self._waiting:
+            return transitions
+        batch = self._waiting + writes
+        if self._waiting and self._retry_at is not None and at < self._retry_at:
+            self._waiting = batch
+            return transitions
+        try:
+            with self.engine.begin() as conn:
+                alert_ids, incident_ids = self._apply(conn, batch, late=len(self._waiting))
+        except Exception:  # told anyway; the writes wait in order for the next change or tick
+            self.errors += 1
+            if not self._waiting:
+                log.exception("alert manager: cannot store %s; told anyway, written when the store is back", what)
+            self._waiting = batch
+            self._retry_at = at + dt.timedelta(seconds=RETRY_S)
+            return transitions
+        self._retry_at = None
+        if self._waiting:
+            log.warning("alert manager: %d waiting write(s) stored late", len(self._waiting))
+        self._waiting = []
+        self.book = lifecycle.renamed(self.book, alert_ids, incident_ids)
+        return [t if (a := lifecycle.rename_alert(t.alert, alert_ids, incident_ids)) is t.alert
+                else Transition(a, t.previous, t.at, t.by, t.via, t.note, t.event) for t in transitions]
+
+    def _apply(self, conn: Connection, writes: list[Write], *, late: int) -> tuple[dict[int, int], dict[int, int]]:
+        """Apply ``writes`` in order; the first ``late`` ones waited for the store. Returns the store's ids
+        of the provisional alert and incident ids."""
+        alert_ids: dict[int, int] = {}
+        incident_ids: dict[int, int] = {}
+        for i, w in enumerate(writes):
+            w = lifecycle.rename_write(w, alert_ids, incident_ids)
+            if isinstance(w, InsertAlert):
+                alert_ids[w.alert.id] = store.insert_alert(conn, w.alert, w.at)
+            elif isinstance(w, UpdateAlert):
+                store.update_alert(conn, w.alert, w.at)
+            elif isinstance(w, AddEvent):
+                alert = lifecycle.rename_alert(w.alert, alert_ids, incident_ids)
+                note = w.note if not (w.opening and i < late and w.note is None) else "stored late"
+                if w.own_line:
+                    store.add_event(conn, alert, w.event, w.at, by=w.by, via=w.via, note=note)
+                if w.timeline != "":
+                    record_event(conn, w.timeline or f"alert.{w.event}", subject=alert.subject, actor=w.by,
+                                 at=w.at, data={"alert_id": alert.id, "rule": alert.rule,
+                                                "severity": alert.severity.value, "incident_id": alert.incident_id})
+            elif isinstance(w, OpenIncident):
+                inc_id = store.insert_incident(conn, w.title, w.at, w.room, w.rack)
+                incident_ids[w.id] = inc_id
+                record_event(conn, "incident.opened", subject=w.subject, at=w.at,
+                             data={"incident_id": inc_id, "title": w.title})
+            elif isinstance(w, TouchIncident):
+                store.set_incident(conn, w.id, last_alert_at=w.at, **({"closed_at": None} if w.reopen else {}))
+            elif isinstance(w, CloseIncident):
+                store.set_incident(conn, w.id, closed_at=w.at)
+                record_event(conn, "incident.closed", subject=w.subject, at=w.at, data={"incident_id": w.id})
+        return alert_ids, incident_ids
+
+    def _publish_all(self, transitions: Iterable[Transition]) -> None:
+        for t in transitions:
+            self._publish(t)
 
     # Observers' side ----------------------------------------------------------------------------------
 
@@ -184,7 +228,8 @@ class AlertManager:
         """Take one condition (an AlertSink). Never raises: a store failure is logged and counted."""
         try:
             with self._lock:
-                self._submit(condition)
+                outcome = lifecycle.step(self.book, condition, self.settings)
+                self._publish_all(self._keep(outcome, f"{condition.rule} on {condition.subject}", condition.at))
         except Exception:  # the ingest path must go on; the failure is visible in logs and `errors`
             self.errors += 1
             log.exception("alert manager: cannot take condition %s on %s", condition.rule, condition.subject)
@@ -219,208 +264,6 @@ class AlertManager:
             )
         )
 
-    def _submit(self, c: Condition) -> None:
-        current = self._open.get(c.key)
-        if current is None:
-            if c.active:
-                self._open_alert(c)
-            return
-        if not c.active:
-            self._resolve(current, c.at, event="resolved", note=c.summary or None)
-            return
-        alert = current
-        events: list[str] = []
-        flapping = bool(c.params.get("flapping"))
-        was_flapping = bool(alert.params.get("flapping"))
-        params = {**alert.params, **c.params}
-        if not flapping:
-            params.pop("flapping", None)
-        alert = dataclasses.replace(
-            alert, last_value=c.value if c.value is not None else alert.last_value, params=params,
-            summary=c.summary or alert.summary,
-        )
-        if c.severity != alert.severity:
-            alert = dataclasses.replace(alert, severity=c.severity)
-            events.append("severity")
-        if flapping != was_flapping:
-            events.append("flapping" if flapping else "steady")
-        if alert.state is AlertState.pending and (c.fire_at_once or self._hold_over(alert, c.at)):
-            alert = dataclasses.replace(alert, state=AlertState.firing, fired_at=c.at)
-            events.append("firing")
-        if not events:
-            self._open[c.key] = alert  # a new value only: kept in memory, written with the next change
-            return
-        previous = current.state
-        if c.key not in self._unsaved:
-            scope: _IncidentScope | None = None
-            before = alert
-            try:
-                with self.engine.begin() as conn:
-                    if "firing" in events and alert.incident_id is None:
-                        scope = self._incident_for(conn, alert, c.at)
-                        alert = dataclasses.replace(alert, incident_id=scope.id)
-                    store.update_alert(conn, alert, c.at)
-                    for ev in events:
-                        store.add_event(conn, alert, ev, c.at)
-                        self._record(conn, alert, ev, c.at)
-            except Exception:  # told anyway; the next change of this alert writes its whole row again
-                self.errors += 1
-                log.exception("alert manager: cannot store %s of alert #%d", "/".join(events), alert.id)
-                alert, scope = dataclasses.replace(alert, incident_id=before.incident_id), None
-            if scope is not None:
-                self._attach(scope, alert, c.at)
-        self._open[c.key] = alert
-        for ev in events:
-            self._publish(Transition(alert, previous, c.at, event=ev))
-
-    def _hold_over(self, alert: Alert, now: dt.datetime) -> bool:
-        return (now - alert.started_at).total_seconds() >= self._hold.get(alert.id, 0.0)
-
-    def _open_alert(self, c: Condition) -> None:
-        for_s = float(c.params.get("for_s") or 0.0)
-        firing = c.fire_at_once or for_s <= 0
-        impact = self.impact_of(c.subject_kind, c.subject)
-        alert = Alert(
-            id=0,
-            rule=c.rule,
-            subject=c.subject,
-            subject_kind=c.subject_kind,
-            state=AlertState.firing if firing else AlertState.pending,
-            severity=c.severity,
-            summary=c.summary or f"{c.rule} on {c.subject}",
-            started_at=c.at,
-            fired_at=c.at if firing else None,
-            last_value=c.value,
-            impact=impact,
-            params=dict(c.params),
-        )
-        scope: _IncidentScope | None = None
-        try:
-            with self.engine.begin() as conn:
-                if firing:
-                    scope = self._incident_for(conn, alert, c.at)
-                    alert = dataclasses.replace(alert, incident_id=scope.id)
-                alert = dataclasses.replace(alert, id=store.insert_alert(conn, alert, c.at))
-                store.add_event(conn, alert, alert.state.value, c.at)
-                self._record(conn, alert, alert.state.value, c.at)
-        except Exception:
-            # The store failed (disk full, database away): the alert is still told to subscribers, with a
-            # provisional id, and written by `tick` once the store answers again.
-            self.errors += 1
-            log.exception("alert manager: cannot store the new alert %s on %s; told anyway", c.rule, c.subject)
-            self._provisional -= 1
-            alert = dataclasses.replace(alert, id=self._provisional, incident_id=None)
-            self._unsaved.add(c.key)
-            scope = None
-        if scope is not None:
-            self._attach(scope, alert, c.at)
-        self._open[c.key] = alert
-        self._by_id[alert.id] = c.key
-        self._hold[alert.id] = for_s
-        self._publish(Transition(alert, None, c.at, event=alert.state.value))
-
-    def _save_unsaved(self, now: dt.datetime) -> None:
-        """Write the alerts the store refused earlier (see ``_open_alert``)."""
-        for key in list(self._unsaved):
-            alert = self._open.get(key)
-            if alert is None:
-                self._unsaved.discard(key)
-                continue
-            with self.engine.begin() as conn:
-                new_id = store.insert_alert(conn, dataclasses.replace(alert, incident_id=None), now)
-                saved = dataclasses.replace(alert, id=new_id)
-                store.add_event(conn, saved, saved.state.value, alert.started_at, note="stored late")
-                self._record(conn, saved, saved.state.value, alert.started_at)
-            self._unsaved.discard(key)
-            self._by_id.pop(alert.id, None)
-            self._hold[new_id] = self._hold.pop(alert.id, 0.0)
-            self._by_id[new_id] = key
-            self._open[key] = saved
-            log.warning("alert manager: alert %s on %s stored late as #%d", alert.rule, alert.subject, new_id)
-
-    def _record(self, conn: Connection, alert: Alert, event: str, at: dt.datetime, by: str | None = None) -> None:
-        record_event(
-            conn,
-            f"alert.{event}",
-            subject=alert.subject,
-            actor=by,
-            at=at,
-            data={"alert_id": alert.id, "rule": alert.rule, "severity": alert.severity.value,
-                  "incident_id": alert.incident_id},
-        )
-
-    def _incident_for(self, conn: Connection, alert: Alert, at: dt.datetime) -> _IncidentScope:
-        """The incident a firing alert joins (an open or recent, related one), or a new one; in ``conn``."""
-        hinted = alert.params.get("join_incident")  # an observer that knows the cause (checks' correlation)
-        if isinstance(hinted, int) and hinted in self._incidents:
-            hinted_scope = self._incidents[hinted]
-            store.set_incident(conn, hinted_scope.id, last_alert_at=at,
-                               **({"closed_at": None} if hinted_scope.closed else {}))
-            return hinted_scope
-        for scope in sorted(self._incidents.values(), key=lambda s: s.id):
-            recent = scope.last_alert_at is not None and at - scope.last_alert_at <= self.group_window
-            if (recent or scope.open_alerts) and (not scope.closed or recent) and scope.related(alert):
-                values: dict[str, object] = {"last_alert_at": at}
-                if scope.closed:
-                    values["closed_at"] = None
-                store.set_incident(conn, scope.id, **values)
-                return scope
-        title = alert.summary
-        inc_id = store.insert_incident(conn, title, at, alert.impact.room, alert.impact.rack)
-        record_event(
-            conn, "incident.opened", subject=alert.subject, at=at, data={"incident_id": inc_id, "title": title}
-        )
-        return _IncidentScope(inc_id)
-
-    def _attach(self, scope: _IncidentScope, alert: Alert, at: dt.datetime) -> None:
-        """After the transaction: the incident in memory covers ``alert`` too."""
-        self._incidents[scope.id] = scope
-        scope.closed = False
-        scope.add(alert, at)
-
-    def _resolve(
-        self,
-        alert: Alert,
-        at: dt.datetime,
-        *,
-        event: str,
-        by: str | None = None,
-        via: str | None = None,
-        note: str | None = None,
-        write: bool = True,
-    ) -> Alert:
-        previous = alert.state
-        alert = dataclasses.replace(alert, state=AlertState.resolved, resolved_at=at)
-        if alert.key in self._unsaved:
-            self._unsaved.discard(alert.key)
-            write = False
-            log.error("alert manager: alert %s on %s resolved before the store took it", alert.rule, alert.subject)
-        try:
-            with self.engine.begin() as conn:
-                if write:
-                    store.update_alert(conn, alert, at)
-                    store.add_event(conn, alert, event, at, by=by, via=via, note=note)
-                self._record(conn, alert, "resolved", at, by)
-                self._leave_incident(conn, alert, at)
-        except Exception:  # told anyway; a restart finds it open and the rules resolve it again
-            self.errors += 1
-            log.exception("alert manager: cannot store the resolution of alert #%d", alert.id)
-        self._open.pop(alert.key, None)
-        self._by_id.pop(alert.id, None)
-        self._hold.pop(alert.id, None)
-        self._publish(Transition(alert, previous, at, by=by, via=via, note=note, event="resolved"))
-        return alert
-
-    def _leave_incident(self, conn: Connection, alert: Alert, at: dt.datetime) -> None:
-        scope = self._incidents.get(alert.incident_id) if alert.incident_id is not None else None
-        if scope is None:
-            return
-        scope.open_alerts.discard(alert.id)
-        if not scope.open_alerts and not scope.closed:
-            scope.closed = True
-            store.set_incident(conn, scope.id, closed_at=at)
-            record_event(conn, "incident.closed", subject=alert.subject, at=at, data={"incident_id": scope.id})
-
     # People's side ------------------------------------------------------------------------------------
 
     def ack(self, alert_id: int, by: str, via: str = "api", note: str | None = None,
@@ -428,56 +271,55 @@ class AlertManager:
         """Someone takes responsibility for an alert. Raises AlertError with one line when it cannot be."""
         at = at or self.clock()
         with self._lock:
-            key = self._by_id.get(alert_id)
-            if key is None:
+            if self.book.by_alert_id(alert_id) is None:
                 with self.engine.begin() as conn:
                     return store.acknowledge(conn, alert_id, by, at, via=via, note=note)
-            alert = self._open[key]
-            if alert.state is AlertState.acknowledged:
-                raise store.AlertError(f"alert #{alert_id} was already acknowledged by {alert.acknowledged_by}")
-            previous = alert.state
-            alert = dataclasses.replace(alert, state=AlertState.acknowledged, acknowledged_at=at, acknowledged_by=by)
-            with self.engine.begin() as conn:
-                store.update_alert(conn, alert, at)
-                store.add_event(conn, alert, "acknowledged", at, by=by, via=via, note=note)
-                self._record(conn, alert, "acknowledged", at, by)
-            self._open[key] = alert
-            self._publish(Transition(alert, previous, at, by=by, via=via, note=note, event="acknowledged"))
-            return alert
+            outcome = self._person(lambda: lifecycle.ack(self.book, alert_id, by, at, via=via, note=note))
+            transitions = self._keep(outcome, f"the acknowledgement of alert #{alert_id}", at)
+            self._publish_all(transitions)
+            return transitions[0].alert
 
     def resolve(self, alert_id: int, by: str | None, via: str = "api", note: str | None = None,
                 at: dt.datetime | None = None) -> Alert:
         """Close an alert by hand (the condition may still hold; it opens a new alert when it comes back)."""
         at = at or self.clock()
         with self._lock:
-            key = self._by_id.get(alert_id)
-            if key is None:
+            if self.book.by_alert_id(alert_id) is None:
                 with self.engine.begin() as conn:
                     return store.resolve(conn, alert_id, by, at, via=via, note=note)
-            return self._resolve(self._open[key], at, event="resolved", by=by, via=via, note=note)
+            outcome = self._person(lambda: lifecycle.resolve(self.book, alert_id, by, at, via=via, note=note))
+            transitions = self._keep(outcome, f"the resolution of alert #{alert_id}", at)
+            self._publish_all(transitions)
+            return transitions[0].alert
 
     def note(self, alert_id: int, by: str | None, note: str, via: str = "api", at: dt.datetime | None = None) -> None:
         at = at or self.clock()
-        with self._lock, self.engine.begin() as conn:
-            alert = store.add_note(conn, alert_id, by, note, at, via=via)
-        self._publish(Transition(alert, alert.state, at, by=by, via=via, note=note, event="note"))
+        with self._lock:
+            if self.book.by_alert_id(alert_id) is None:
+                with self.engine.begin() as conn:
+                    alert = store.add_note(conn, alert_id, by, note, at, via=via)
+                self._publish(Transition(alert, alert.state, at, by=by, via=via, note=note, event="note"))
+                return
+            outcome = self._person(lambda: lifecycle.note(self.book, alert_id, by, note, at, via=via))
+            self._publish_all(self._keep(outcome, f"a note on alert #{alert_id}", at))
+
+    @staticmethod
+    def _person(decide: Callable[[], Outcome]) -> Outcome:
+        try:
+            return decide()
+        except lifecycle.LifecycleError as exc:
+            raise store.AlertError(str(exc)) from None
 
     # Time ---------------------------------------------------------------------------------------------
 
     def tick(self, now: dt.datetime | None = None) -> None:
-        """Promote pending alerts whose hold ran out; take up changes other processes wrote."""
+        """Promote pending alerts whose hold ran out; retry waiting writes; take up changes other processes wrote."""
         now = now or self.clock()
         try:
             with self._lock:
-                for alert in list(self._open.values()):
-                    if alert.state is AlertState.pending and self._hold_over(alert, now):
-                        self._submit(
-                            Condition(alert.rule, alert.subject, alert.subject_kind, True, alert.severity, now,
-                                      alert.last_value, alert.summary, dict(alert.params), fire_at_once=True)
-                        )
-                if self._unsaved:
-                    self._save_unsaved(now)
-                if self._last_sync is None or now - self._last_sync >= self.sync_interval:
+                outcome = lifecycle.tick(self.book, now, self.settings)
+                self._publish_all(self._keep(outcome, "pending alerts firing", now))
+                if not self._waiting and (self._last_sync is None or now - self._last_sync >= self.sync_interval):
                     self._last_sync = now
                     self._sync(now)
         except Exception:
@@ -485,7 +327,7 @@ class AlertManager:
             log.exception("alert manager: tick failed")
 
     def _sync(self, now: dt.datetime) -> None:
-        ids = list(self._by_id)
+        ids = [i for i in self.book.by_id if i > 0]
         if not ids:
             return
         with self.engine.connect() as conn:
@@ -496,23 +338,16 @@ class AlertManager:
             ).all()
             changed = []
             for row in rows:
-                key = self._by_id.get(int(row.id))
-                if key is None:
+                alert = self.book.by_alert_id(int(row.id))
+                if alert is None:
                     continue
-                alert = self._open[key]
                 if row.state != alert.state.value and row.state in (AlertState.acknowledged.value,
                                                                     AlertState.resolved.value):
-                    ev = store.last_event(conn, alert.id, row.state)
-                    changed.append((alert, row, ev))
-        for alert, row, ev in changed:
-            by = ev.by if ev else None
-            via = ev.via if ev else None
-            note = ev.note if ev else None
-            at = ev.at if ev else now
-            if row.state == AlertState.acknowledged.value:
-                new = dataclasses.replace(alert, state=AlertState.acknowledged, acknowledged_at=row.acknowledged_at,
-                                          acknowledged_by=row.acknowledged_by)
-                self._open[alert.key] = new
-                self._publish(Transition(new, alert.state, at, by=by, via=via, note=note, event="acknowledged"))
-            else:
-                self._resolve(alert, row.resolved_at or at, event="resolved", by=by, via=via, note=note, write=False)
+                    changed.append((row, store.last_event(conn, alert.id, row.state)))
+        for row, ev in changed:
+            outcome = lifecycle.taken_up(
+                self.book, int(row.id), AlertState(row.state), ev.at if ev else now,
+                acknowledged_at=row.acknowledged_at, acknowledged_by=row.acknowledged_by, resolved_at=row.resolved_at,
+                by=ev.by if ev else None, via=ev.via if ev else None, note=ev.note if ev else None,
+            )
+            self._publish_all(self._keep(outcome, f"alert #{row.id} changed elsewhere", now))
