@@ -7,14 +7,15 @@ from collections.abc import Mapping
 
 from siaga.backup import process
 from siaga.backup.site import BackupError
-from siaga.config.backup import BackupJob, parse_duration
+from siaga.config.backup import BackupJob
+from siaga.config.types import format_duration
 
 HOOK_OUTPUT_LIMIT = 400
 
 
 async def run_hooks(job: BackupJob, commands: list[list[str]], extra_env: Mapping[str, str]) -> None:
     """Run each command in turn; the first that cannot start, fails or outlives ``hooks.timeout`` raises."""
-    timeout = parse_duration(job.hooks.timeout).total_seconds()
+    timeout = job.hooks.timeout.total_seconds()
     env = {**os.environ, **extra_env, "SIAGA_JOB": job.id}
     for argv in commands:
         try:
@@ -22,7 +23,7 @@ async def run_hooks(job: BackupJob, commands: list[list[str]], extra_env: Mappin
         except process.ProcessStartError as exc:
             raise BackupError(f"hook {argv[0]} of job {job.id} cannot start: {exc.reason}", "hook") from None
         except TimeoutError:
-            raise BackupError(f"hook {argv[0]} of job {job.id} ran over {job.hooks.timeout}", "hook") from None
+            raise BackupError(f"hook {argv[0]} of job {job.id} ran over {format_duration(job.hooks.timeout)}", "hook") from None
         if done.exit_code != 0:
             tail = done.stdout.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
             raise BackupError(

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from siaga.cli.common import ExitCode, fail
 from siaga.config import LoadedConfig
-from siaga.config.rules import parse_duration
+from siaga.config.types import parse_seconds
 from siaga.i18n import _
 
 SPARK = "▁▂▃▄▅▆▇█"
@@ -56,7 +56,7 @@ def age(delta: dt.timedelta) -> str:
 def parse_since(text: str, now: dt.datetime, zone: dt.tzinfo) -> dt.datetime:
     """``1h``, ``30m``, ``7d`` ago, or a date/time (in the site's zone when it has none)."""
     try:
-        return now - dt.timedelta(seconds=float(parse_duration(text)))
+        return now - dt.timedelta(seconds=parse_seconds(text))
     except ValueError:
         pass
     try:

@@ -8,49 +8,23 @@ A job protects the data of some services: paths with excludes, or a database dum
 from __future__ import annotations
 
 import datetime as dt
-import re
 from enum import StrEnum
-from typing import Annotated
+from typing import ClassVar
 
 from pydantic import Field, field_validator, model_validator
 
-from siaga.config.models import SLUG, Strict
-
-BackupSlug = Annotated[
-    str,
-    Field(pattern=SLUG, description="A short id chosen by you: letters, digits, '-', '_' or '.'."),
-]
-
-_DURATION = re.compile(
-    r"^\s*(?:(\d+)\s*w)?\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$"
+from siaga.config.types import (
+    ENV_REF,
+    Duration,
+    EnvRef,
+    EnvText,
+    SecretFile,
+    SecretPairs,
+    Slug,
+    Strict,
+    format_duration,
+    parse_duration,
 )
-_ENV_ONLY = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$")
-
-
-def parse_duration(text: str | int | float | dt.timedelta) -> dt.timedelta:
-    """``"1h30m"``, ``"7d"``, ``"2w"``, ``"90s"`` (or a number of seconds) as a timedelta."""
-    if isinstance(text, dt.timedelta):
-        return text
-    if isinstance(text, int | float) and not isinstance(text, bool):
-        return dt.timedelta(seconds=float(text))
-    match = _DURATION.match(str(text))
-    if not match or not any(match.groups()):
-        raise ValueError(f"not a duration: {text!r} (write e.g. 30m, 4h, 1d12h, 2w)")
-    w, d, h, m, s = (int(g) if g else 0 for g in match.groups())
-    return dt.timedelta(weeks=w, days=d, hours=h, minutes=m, seconds=s)
-
-
-def format_duration(value: dt.timedelta) -> str:
-    """A timedelta the way it is written in siaga.yaml: ``1d4h``, ``15m``, ``42s``."""
-    total = int(value.total_seconds())
-    if total <= 0:
-        return "0s"
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        n, total = divmod(total, size)
-        if n:
-            parts.append(f"{n}{unit}")
-    return "".join(parts)
 
 
 def _cron(value: str | None) -> str | None:
@@ -60,14 +34,6 @@ def _cron(value: str | None) -> str | None:
 
     if not croniter.is_valid(value):
         raise ValueError(f"not a cron expression: {value!r} (five fields: minute hour day month weekday)")
-    return value
-
-
-def _secret_ref(value: str | None) -> str | None:
-    if value is not None and not _ENV_ONLY.match(value.strip()):
-        raise ValueError(
-            "write the password as an environment variable reference, e.g. ${SIAGA_RESTIC_PASSWORD}"
-        )
     return value
 
 
@@ -137,26 +103,28 @@ class TargetType(StrEnum):
     s3 = "s3"
 
 
-class Target(Strict):
+class Target(SecretPairs):
     """A restic repository: where copies go."""
 
-    id: BackupSlug
+    secret_pairs: ClassVar[dict[str, bool]] = {"password": True}
+
+    id: Slug
     name: str | None = Field(default=None, description="Where it is, as people say it.")
     type: TargetType = Field(description="local, sftp, rest or s3.")
     path: str | None = Field(default=None, description="Repository path (local, or on the SFTP server).")
     host: str | None = Field(default=None, description="SFTP server host name or address.")
     port: int = Field(default=22, ge=1, le=65535, description="SFTP server SSH port.")
     user: str | None = Field(default=None, description="SSH user on the SFTP server.")
-    identity_file: str | None = Field(default=None, description="SSH private key file for the SFTP server.")
-    known_hosts_file: str | None = Field(
+    identity_file: SecretFile | None = Field(default=None, description="SSH private key file for the SFTP server.")
+    known_hosts_file: SecretFile | None = Field(
         default=None, description="known_hosts file pinning the SFTP server's host key (strict checking)."
     )
-    url: str | None = Field(
+    url: EnvText | None = Field(
         default=None,
         description="For rest and s3: the restic repository URL, passed through (rest:https://..., s3:https://...).",
     )
-    password_file: str | None = Field(default=None, description="File holding the repository password.")
-    password: str | None = Field(
+    password_file: SecretFile | None = Field(default=None, description="File holding the repository password.")
+    password: EnvRef | None = Field(
         default=None, description="The repository password as an environment variable reference: ${NAME}."
     )
     offsite: bool | None = Field(
@@ -174,17 +142,8 @@ class Target(Strict):
     retention: Retention | None = Field(default=None, description="What to keep in this repository.")
     check: RollingCheck | None = Field(default_factory=RollingCheck, description="Rolling integrity check.")
 
-    @field_validator("password")
-    @classmethod
-    def _v_password(cls, value: str | None) -> str | None:
-        return _secret_ref(value)
-
     @model_validator(mode="after")
     def _shape(self) -> Target:
-        if self.password_file is None and self.password is None:
-            raise ValueError("the repository password is needed: set password_file (or password: ${ENV})")
-        if self.password_file is not None and self.password is not None:
-            raise ValueError("set password_file or password, not both")
         if self.type in (TargetType.local, TargetType.sftp) and not self.path:
             raise ValueError(f"a {self.type.value} target needs a path")
         if self.type is TargetType.sftp and not self.host:
@@ -192,7 +151,7 @@ class Target(Strict):
         if self.type in (TargetType.rest, TargetType.s3):
             if not self.url:
                 raise ValueError(f"a {self.type.value} target needs a url")
-            if not (self.url.startswith(f"{self.type.value}:") or _ENV_ONLY.match(self.url)):
+            if not (self.url.startswith(f"{self.type.value}:") or ENV_REF.match(self.url)):
                 raise ValueError(f"a {self.type.value} url starts with '{self.type.value}:'")
         return self
 
@@ -207,8 +166,10 @@ class DatabaseType(StrEnum):
     mariadb = "mariadb"
 
 
-class DatabaseDump(Strict):
+class DatabaseDump(SecretPairs):
     """A database dumped and streamed into restic (pg_dump plain/uncompressed; mysqldump --single-transaction)."""
+
+    secret_pairs: ClassVar[dict[str, bool]] = {"password": False}
 
     type: DatabaseType = Field(description="postgresql, mysql or mariadb.")
     name: str = Field(description="Database name.")
@@ -218,16 +179,11 @@ class DatabaseDump(Strict):
         default=None, description="Unix socket directory (postgresql) or file (mysql)."
     )
     user: str | None = Field(default=None, description="User that dumps.")
-    password_file: str | None = Field(default=None, description="File holding the user's password.")
-    password: str | None = Field(
+    password_file: SecretFile | None = Field(default=None, description="File holding the user's password.")
+    password: EnvRef | None = Field(
         default=None, description="The password as an environment variable reference: ${NAME}."
     )
     options: list[str] = Field(default_factory=list, description="Extra options for pg_dump or mysqldump.")
-
-    @field_validator("password")
-    @classmethod
-    def _v_password(cls, value: str | None) -> str | None:
-        return _secret_ref(value)
 
 
 class Hooks(Strict):
@@ -239,13 +195,7 @@ class Hooks(Strict):
     after: list[list[str]] = Field(
         default_factory=list, description="Commands run after the backup, even when it failed."
     )
-    timeout: str = Field(default="10m", description="Longest a hook may run.")
-
-    @field_validator("timeout")
-    @classmethod
-    def _v_timeout(cls, value: str) -> str:
-        parse_duration(value)
-        return value
+    timeout: Duration = Field(default=dt.timedelta(minutes=10), description="Longest a hook may run.")
 
 
 class Drill(Strict):
@@ -258,7 +208,7 @@ class Drill(Strict):
         default=None,
         description="Where to restore (default: a temporary directory); emptied after the drill.",
     )
-    scratch_database_url: str | None = Field(
+    scratch_database_url: EnvText | None = Field(
         default=None,
         description=(
             "For a database job: a server where a scratch database is created, loaded and dropped "
@@ -278,13 +228,13 @@ class Drill(Strict):
 class BackupJob(Strict):
     """What to back up, where, when, and how fast it must come back."""
 
-    id: BackupSlug
+    id: Slug
     name: str | None = Field(default=None, description="What it holds, as people say it.")
-    services: list[BackupSlug] = Field(
+    services: list[Slug] = Field(
         default_factory=list, description="Ids of the services whose data it protects."
     )
-    target: BackupSlug = Field(description="Id of the target it backs up to (the off-site one, usually).")
-    copy_to: list[BackupSlug] = Field(
+    target: Slug = Field(description="Id of the target it backs up to (the off-site one, usually).")
+    copy_to: list[Slug] = Field(
         default_factory=list,
         description="Ids of further targets each snapshot is copied to (restic copy), for 3-2-1.",
     )
@@ -301,11 +251,11 @@ class BackupJob(Strict):
         default=None, ge=1, description="Upload limit in KiB/s (restic --limit-upload)."
     )
     tags: list[str] = Field(default_factory=list, description="Extra restic tags.")
-    rpo: str | None = Field(
+    rpo: Duration | None = Field(
         default=None,
         description="Recovery point objective: the newest good snapshot may be at most this old (e.g. 26h).",
     )
-    rto: str | None = Field(
+    rto: Duration | None = Field(
         default=None,
         description="Recovery time objective: a restore drill must finish within this (e.g. 4h).",
     )
@@ -320,13 +270,6 @@ class BackupJob(Strict):
     def _v_schedule(cls, value: str | None) -> str | None:
         return _cron(value)
 
-    @field_validator("rpo", "rto")
-    @classmethod
-    def _v_durations(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_duration(value)
-        return value
-
     @model_validator(mode="after")
     def _what(self) -> BackupJob:
         if self.database is None and not self.paths:
@@ -339,11 +282,11 @@ class BackupJob(Strict):
 
     @property
     def rpo_delta(self) -> dt.timedelta | None:
-        return parse_duration(self.rpo) if self.rpo else None
+        return self.rpo
 
     @property
     def rto_delta(self) -> dt.timedelta | None:
-        return parse_duration(self.rto) if self.rto else None
+        return self.rto
 
 
 Targets = list[Target]

@@ -14,12 +14,12 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import re
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
-from siaga.config.models import Slug, Strict
+from siaga.config.types import EnvRef, EnvText, Seconds, SecretFile, SecretPairs, Slug, Strict
 
 RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "NS", "TXT", "SOA", "PTR", "SRV", "CAA")
 HEARTBEAT_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"  # a slug; a UUID is one too
@@ -43,9 +43,9 @@ class CheckBase(Strict):
     )
     service: Slug = Field(description="Id of the service this check watches.")
     name: str | None = Field(default=None, description="A longer name shown next to the check.")
-    interval_s: float = Field(default=60, ge=1, le=86400, description="Seconds between two checks.")
-    timeout_s: float = Field(default=10, gt=0, le=300, description="Seconds before one attempt counts as failed.")
-    retry_interval_s: float = Field(
+    interval_s: Seconds = Field(default=60, ge=1, le=86400, description="Time between two checks.")
+    timeout_s: Seconds = Field(default=10, gt=0, le=300, description="Seconds before one attempt counts as failed.")
+    retry_interval_s: Seconds = Field(
         default=10, gt=0, le=3600, description="Seconds between retries while the check is in doubt."
     )
     confirm: Confirm = Field(default_factory=Confirm, description="Results in a row needed to change state.")
@@ -70,7 +70,7 @@ class HttpCheck(CheckBase):
     type: Literal["http"] = Field(description="http: fetch a URL.")
     url: str = Field(description="The URL to fetch (http:// or https://).", examples=["https://bontangkota.go.id"])
     method: Literal["GET", "HEAD", "POST", "PUT", "OPTIONS"] = Field(default="GET", description="HTTP method.")
-    headers: dict[str, str] = Field(
+    headers: dict[str, EnvText] = Field(
         default_factory=dict, description="Request headers; a value may be a ${ENV} reference (for tokens)."
     )
     body: str | None = Field(default=None, description="Request body (for POST/PUT).")
@@ -198,8 +198,10 @@ class TlsCheck(CheckBase):
     warning_days: int = Field(default=21, ge=0, description="Fewer days left than this: a warning.")
     critical_days: int = Field(default=7, ge=0, description="Fewer days left than this: critical.")
     verify: bool = Field(default=True, description="Also require a certificate chain the system trusts.")
-    ca_file: str | None = Field(default=None, description="Extra CA certificates (PEM) to trust, e.g. an in-house CA.")
-    interval_s: float = Field(default=3600, ge=1, le=86400, description="Seconds between two checks.")
+    ca_file: SecretFile | None = Field(
+        default=None, description="Extra CA certificates (PEM) to trust, e.g. an in-house CA."
+    )
+    interval_s: Seconds = Field(default=3600, ge=1, le=86400, description="Time between two checks.")
 
     @model_validator(mode="after")
     def _order(self) -> TlsCheck:
@@ -220,17 +222,19 @@ class HeartbeatCheck(CheckBase):
         pattern=HEARTBEAT_ID,
         description="The last part of the ping URL: a slug or a UUID (harder to guess); default: the check id.",
     )
-    period_s: float = Field(gt=0, description="Seconds between two expected pings (the job's schedule).")
-    grace_s: float = Field(default=300, ge=0, description="Seconds of lateness tolerated before down.")
-    interval_s: float = Field(default=30, ge=1, le=86400, description="Seconds between two looks at the last ping.")
+    period_s: Seconds = Field(gt=0, description="Seconds between two expected pings (the job's schedule).")
+    grace_s: Seconds = Field(default=300, ge=0, description="Seconds of lateness tolerated before down.")
+    interval_s: Seconds = Field(default=30, ge=1, le=86400, description="Seconds between two looks at the last ping.")
 
     @property
     def ping_key(self) -> str:
         return self.ping_id or self.check_id
 
 
-class DatabaseCheck(CheckBase):
+class DatabaseCheck(CheckBase, SecretPairs):
     """Log in to a database and run a query."""
+
+    secret_pairs: ClassVar[dict[str, bool]] = {"password": False}
 
     type: Literal["database"] = Field(description="database: log in and run a query.")
     engine: Literal["postgresql", "mysql"] = Field(description="postgresql or mysql (MySQL and MariaDB).")
@@ -238,8 +242,10 @@ class DatabaseCheck(CheckBase):
     port: int | None = Field(default=None, ge=1, le=65535, description="Port; default 5432 or 3306.")
     database: str | None = Field(default=None, description="Database name.")
     user: str = Field(description="User to log in as.")
-    password: str | None = Field(default=None, description="Password as a ${ENV} reference.")
-    password_file: str | None = Field(default=None, description="File holding the password (relative to the config).")
+    password: EnvRef | None = Field(default=None, description="Password as a ${ENV} reference.")
+    password_file: SecretFile | None = Field(
+        default=None, description="File holding the password (relative to the config)."
+    )
     query: str = Field(default="SELECT 1", description="Query to run; it must succeed.")
     expected: str | None = Field(
         default=None, description="The first column of the first row, as text, must equal this."
@@ -313,8 +319,6 @@ def check_findings(checks: list[CheckBase], services: set[str]) -> list[tuple[tu
                 out.append((("checks", i, "ping_id"), f"ping id {key!r} already used by checks[{pings[key]}]"))
             else:
                 pings[key] = i
-        if isinstance(check, DatabaseCheck) and check.password and check.password_file:
-            out.append((("checks", i, "password"), "give password or password_file, not both"))
     return out
 
 

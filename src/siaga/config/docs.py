@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import types
 import typing
 from enum import Enum
@@ -15,6 +16,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from siaga.config.models import SiteConfig
+from siaga.config.types import DurationText, format_duration
 
 HEADER = """# siaga.yaml reference
 
@@ -25,6 +27,9 @@ One file describes the whole site: the rooms, racks, devices and their value, th
 run on, the sensors and where they hang, and (as the features land) checks, backups and notification.
 `siaga config check FILE` validates it; every problem names the file, the line and the field, and the
 command exits with code 2. Unknown keys are errors (with a suggestion), never silently ignored.
+
+A duration is written `90s`, `5m`, `1h30m`, `2d` or `1w` (parts from the largest unit down; `1.5h` and
+`500ms` work too), or as a number of seconds; options whose name ends in `_s` take the same text.
 
 Secrets never sit in the file: give a `*_file` path (read at start) or a `${ENV_VAR}` reference.
 `siaga config check` refuses an inline password, token or secret.
@@ -39,8 +44,18 @@ def _unwrap_annotated(tp: Any) -> Any:
     return tp
 
 
+def _is_duration(metadata: Any) -> bool:
+    return any(isinstance(m, DurationText) for m in metadata)
+
+
+def _field_is_duration(info: FieldInfo) -> bool:
+    return _is_duration(info.metadata) or type_name(info.annotation).startswith("duration")
+
+
 def type_name(tp: Any) -> str:
     """A short, readable name for a field's type."""
+    if typing.get_origin(tp) is typing.Annotated and _is_duration(tp.__metadata__):
+        return "duration"
     tp = _unwrap_annotated(tp)
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
@@ -65,6 +80,11 @@ def type_name(tp: Any) -> str:
 
 
 def _default(info: FieldInfo) -> str:
+    if _field_is_duration(info) and isinstance(info.default, int | float | dt.timedelta):
+        value = info.default
+        delta = value if isinstance(value, dt.timedelta) else dt.timedelta(seconds=value)
+        whole = delta.total_seconds() == int(delta.total_seconds())
+        return f"`{format_duration(delta) if whole else f'{delta.total_seconds():g}s'}`"
     if info.is_required():
         return "**required**"
     if info.default_factory is not None:
@@ -126,8 +146,9 @@ def render_markdown(root: type[BaseModel] = SiteConfig) -> str:
         parts.append("\n| key | type | default | description |\n| --- | --- | --- | --- |")
         for name, info in model.model_fields.items():
             key = info.alias or name
+            kind = "duration" if _is_duration(info.metadata) else type_name(info.annotation)
             parts.append(
-                f"| `{key}` | {type_name(info.annotation)} | {_default(info)} | "
+                f"| `{key}` | {kind} | {_default(info)} | "
                 f"{_description(info, info.annotation)} |"
             )
         if extra == "allow":

@@ -17,10 +17,10 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from siaga.config.errors import ConfigError, ConfigProblem, Loc, dotted
-from siaga.config.models import SECRET_KEY, SiteConfig
+from siaga.config.models import SiteConfig
 from siaga.config.references import check_references
+from siaga.config.types import ENV_REF, SECRET_KEY
 
-ENV_REF = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$")
 URL_PASSWORD = re.compile(r"^[a-z0-9+.-]+://[^/:@]+:([^@/]+)@", re.IGNORECASE)
 
 

@@ -14,64 +14,29 @@ from __future__ import annotations
 import datetime as dt
 import re
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from siaga.config.models import Criticality, Slug, Strict
+from siaga.config.site import Criticality
+from siaga.config.types import Duration, EnvRef, SecretFile, SecretPairs, Slug, Strict, parse_duration
 from siaga.vocab import Severity
 
-_DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+(?:\.\d+)?)\s*s)?\s*$")
-_ENV_ONLY = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$")
 
-
-def parse_duration(value: Any) -> Any:
-    """``"5m"``, ``"1h30m"``, ``"90s"``, ``"2d"`` or a number of seconds, as a timedelta."""
-    if isinstance(value, dt.timedelta):
-        return value
-    if isinstance(value, bool):
-        raise ValueError("a duration such as 30s, 5m, 1h30m or 2d")
-    if isinstance(value, int | float):
-        if value < 0:
-            raise ValueError("a duration cannot be negative")
-        return dt.timedelta(seconds=value)
-    if isinstance(value, str):
-        m = _DURATION.match(value)
-        if m and value.strip() and any(m.groups()):
-            d, h, mi, s = m.groups()
-            return dt.timedelta(
-                days=int(d or 0), hours=int(h or 0), minutes=int(mi or 0), seconds=float(s or 0)
-            )
-    raise ValueError(f"not a duration: {value!r} (write 30s, 5m, 1h30m or 2d)")
-
-
-Duration = Annotated[dt.timedelta, BeforeValidator(parse_duration)]
-
-
-def _env_or_none(value: str | None, name: str) -> str | None:
-    if value is not None and not _ENV_ONLY.match(value.strip()):
-        raise ValueError(f"{name} holds a secret: write ${{SIAGA_...}} or use {name}_file")
-    return value
-
-
-def _one_secret(values: dict[str, Any], name: str, required: bool) -> None:
-    inline, path = values.get(name), values.get(f"{name}_file")
-    if inline is not None and path is not None:
-        raise ValueError(f"set {name} or {name}_file, not both")
-    if required and inline is None and path is None:
-        raise ValueError(f"{name}_file (a file holding it) or {name}: ${{ENV_VAR}} is required")
-
-
-class _Channel(Strict):
+class _Channel(SecretPairs):
     name: str | None = Field(default=None, description="How the channel is shown to people.")
 
 
 class TelegramChannel(_Channel):
     """A Telegram bot. Messages carry Acknowledge and Resolve buttons; the bot also receives the presses."""
 
+    secret_pairs: ClassVar[dict[str, bool]] = {"bot_token": True}
+
     type: Literal["telegram"] = Field(description="Channel type: telegram.")
-    bot_token: str | None = Field(default=None, description="The bot's token as ${ENV_VAR}.")
-    bot_token_file: str | None = Field(default=None, description="A file holding the bot's token (from @BotFather).")
+    bot_token: EnvRef | None = Field(default=None, description="The bot's token as ${ENV_VAR}.")
+    bot_token_file: SecretFile | None = Field(
+        default=None, description="A file holding the bot's token (from @BotFather)."
+    )
     api_base_url: str = Field(
         default="https://api.telegram.org",
         description="Base URL of the Telegram Bot API (a local Bot API server or a test stand-in).",
@@ -81,23 +46,18 @@ class TelegramChannel(_Channel):
         default=True, description="Run the bot: long-poll for button presses and /link commands."
     )
 
-    @model_validator(mode="before")
-    @classmethod
-    def _token(cls, values: Any) -> Any:
-        if isinstance(values, dict):
-            _one_secret(values, "bot_token", required=True)
-        return values
-
 
 class WhatsAppChannel(_Channel):
     """WhatsApp: the Meta Cloud API, or an HTTP gateway (Fonnte, Wablas, WAHA...) that takes a number and a text."""
+
+    secret_pairs: ClassVar[dict[str, bool]] = {"token": True}
 
     type: Literal["whatsapp"] = Field(description="Channel type: whatsapp.")
     provider: Literal["meta", "gateway"] = Field(
         default="gateway", description="meta (WhatsApp Cloud API) or gateway (an HTTP sending service)."
     )
-    token: str | None = Field(default=None, description="Access token as ${ENV_VAR}.")
-    token_file: str | None = Field(default=None, description="A file holding the access token.")
+    token: EnvRef | None = Field(default=None, description="Access token as ${ENV_VAR}.")
+    token_file: SecretFile | None = Field(default=None, description="A file holding the access token.")
     phone_number_id: str | None = Field(default=None, description="meta: the sending phone number's id.")
     url: str | None = Field(default=None, description="gateway: the URL messages are POSTed to.")
     format: Literal["json", "form"] = Field(default="form", description="gateway: body as json or form.")
@@ -108,7 +68,6 @@ class WhatsAppChannel(_Channel):
     @classmethod
     def _token(cls, values: Any) -> Any:
         if isinstance(values, dict):
-            _one_secret(values, "token", required=True)
             provider = values.get("provider", "gateway")
             if provider == "meta" and not values.get("phone_number_id"):
                 raise ValueError("provider meta needs phone_number_id")
@@ -126,76 +85,51 @@ class EmailSecurity(StrEnum):
 class EmailChannel(_Channel):
     """E-mail through an SMTP server; messages get the full form (what is at stake, the timeline)."""
 
+    secret_pairs: ClassVar[dict[str, bool]] = {"password": False}
+
     type: Literal["email"] = Field(description="Channel type: email.")
     host: str = Field(description="SMTP server host name.")
     port: int | None = Field(default=None, ge=1, le=65535, description="SMTP port (default: by security).")
     security: EmailSecurity = Field(default=EmailSecurity.starttls, description="starttls, ssl or none.")
     username: str | None = Field(default=None, description="SMTP user name, when the server wants one.")
-    password: str | None = Field(default=None, description="SMTP password as ${ENV_VAR}.")
-    password_file: str | None = Field(default=None, description="A file holding the SMTP password.")
+    password: EnvRef | None = Field(default=None, description="SMTP password as ${ENV_VAR}.")
+    password_file: SecretFile | None = Field(default=None, description="A file holding the SMTP password.")
     sender: str = Field(description="From address.", examples=["siaga@bontangkota.go.id"])
     sender_name: str = Field(default="siaga", description="From name.")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _password(cls, values: Any) -> Any:
-        if isinstance(values, dict):
-            _one_secret(values, "password", required=False)
-        return values
 
 
 class NtfyChannel(_Channel):
     """ntfy (a self-hosted or ntfy.sh push server); the address is the topic."""
 
+    secret_pairs: ClassVar[dict[str, bool]] = {"token": False}
+
     type: Literal["ntfy"] = Field(description="Channel type: ntfy.")
     server_url: str = Field(default="https://ntfy.sh", description="Base URL of the ntfy server.")
-    token: str | None = Field(default=None, description="Access token as ${ENV_VAR}.")
-    token_file: str | None = Field(default=None, description="A file holding the access token.")
+    token: EnvRef | None = Field(default=None, description="Access token as ${ENV_VAR}.")
+    token_file: SecretFile | None = Field(default=None, description="A file holding the access token.")
     priority: Literal["min", "low", "default", "high", "max"] = Field(default="high", description="Priority.")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _token(cls, values: Any) -> Any:
-        if isinstance(values, dict):
-            _one_secret(values, "token", required=False)
-        return values
 
 
 class SlackChannel(_Channel):
     """A Slack incoming webhook; the address (if any) is a channel name such as #ruang-server."""
 
+    secret_pairs: ClassVar[dict[str, bool]] = {"webhook_url": True}
+
     type: Literal["slack"] = Field(description="Channel type: slack.")
-    webhook_url: str | None = Field(default=None, description="The webhook URL as ${ENV_VAR}.")
-    webhook_url_file: str | None = Field(default=None, description="A file holding the webhook URL.")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _url(cls, values: Any) -> Any:
-        if isinstance(values, dict):
-            _one_secret(values, "webhook_url", required=True)
-        return values
-
-    @field_validator("webhook_url")
-    @classmethod
-    def _env(cls, value: str | None) -> str | None:
-        return _env_or_none(value, "webhook_url")
+    webhook_url: EnvRef | None = Field(default=None, description="The webhook URL as ${ENV_VAR}.")
+    webhook_url_file: SecretFile | None = Field(default=None, description="A file holding the webhook URL.")
 
 
 class WebhookChannel(_Channel):
     """A JSON (or form) POST to your own endpoint: {title, message, type, alert ids, recipient}."""
 
+    secret_pairs: ClassVar[dict[str, bool]] = {"token": False}
+
     type: Literal["webhook"] = Field(description="Channel type: webhook.")
     url: str = Field(description="http(s) URL to POST to.", examples=["https://noc.bontangkota.go.id/hooks/siaga"])
     format: Literal["json", "form"] = Field(default="json", description="json or form.")
-    token: str | None = Field(default=None, description="Bearer token as ${ENV_VAR}.")
-    token_file: str | None = Field(default=None, description="A file holding the bearer token.")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _token(cls, values: Any) -> Any:
-        if isinstance(values, dict):
-            _one_secret(values, "token", required=False)
-        return values
+    token: EnvRef | None = Field(default=None, description="Bearer token as ${ENV_VAR}.")
+    token_file: SecretFile | None = Field(default=None, description="A file holding the bearer token.")
 
     @field_validator("url")
     @classmethod
@@ -208,21 +142,11 @@ class WebhookChannel(_Channel):
 class AppriseChannel(_Channel):
     """Any service apprise knows (SMS gateways, Discord, Teams, Matrix...), by its apprise URL."""
 
+    secret_pairs: ClassVar[dict[str, bool]] = {"url": True}
+
     type: Literal["apprise"] = Field(description="Channel type: apprise.")
-    url: str | None = Field(default=None, description="The apprise URL as ${ENV_VAR} (it holds credentials).")
-    url_file: str | None = Field(default=None, description="A file holding the apprise URL.")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _url(cls, values: Any) -> Any:
-        if isinstance(values, dict):
-            _one_secret(values, "url", required=True)
-        return values
-
-    @field_validator("url")
-    @classmethod
-    def _env(cls, value: str | None) -> str | None:
-        return _env_or_none(value, "url")
+    url: EnvRef | None = Field(default=None, description="The apprise URL as ${ENV_VAR} (it holds credentials).")
+    url_file: SecretFile | None = Field(default=None, description="A file holding the apprise URL.")
 
 
 Channel = Annotated[

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from siaga.config.errors import Loc
+from siaga.config.types import SECRET_KEY
 
 if TYPE_CHECKING:
     from siaga.config.models import SiteConfig
@@ -31,8 +32,6 @@ def check_notify_references(cfg: SiteConfig) -> list[Finding]:
     def ref(loc: Loc, value: str, known: set[str], what: str) -> None:
         if value not in known:
             out.append((loc, f"unknown {what} {value!r}{_hint(value, known)}"))
-
-    from siaga.config.models import SECRET_KEY
 
     for i, person in enumerate(cfg.people):
         for name in person.contacts:

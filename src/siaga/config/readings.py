@@ -4,27 +4,27 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from siaga.config.rules import Duration, RulesModel
+from siaga.config.types import Seconds, Strict
 
 
-class ReadingsConfig(RulesModel):
+class ReadingsConfig(Strict):
     """Ingest limits and retention of sensor readings."""
 
-    raw_retention: Duration | None = Field(
+    raw_retention: Seconds | None = Field(
         default=30 * 86400.0, description="How long raw readings are kept (default 30d; null: forever)."
     )
-    minute_retention: Duration | None = Field(
+    minute_retention: Seconds | None = Field(
         default=365 * 86400.0, description="How long the 1-minute rollups are kept (default 365d; null: forever)."
     )
-    hour_retention: Duration | None = Field(
+    hour_retention: Seconds | None = Field(
         default=None, description="How long the 1-hour rollups are kept (default: forever)."
     )
-    flush_interval: Duration = Field(
+    flush_interval: Seconds = Field(
         default=1.0, gt=0, le=60, description="Accepted readings are written to the store at least this often."
     )
-    max_future: Duration = Field(
+    max_future: Seconds = Field(
         default=300.0, description="Readings stamped further than this in the future are refused (clock skew)."
     )
-    max_age: Duration = Field(
+    max_age: Seconds = Field(
         default=7 * 86400.0, description="Readings older than this when they arrive are refused."
     )

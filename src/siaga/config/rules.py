@@ -8,45 +8,15 @@ Setting a level to null (``below: null``) switches that side off.
 
 from __future__ import annotations
 
-import re
-from typing import Annotated, Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from siaga.config.types import Seconds, Strict
 from siaga.kinds import SENSOR_KINDS, ValueType
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)?\s*$")
-_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
-
-def parse_duration(value: Any) -> Any:
-    """Seconds from ``90``, ``"90s"``, ``"5m"``, ``"1h"`` or ``"7d"``; anything else is left for pydantic."""
-    if isinstance(value, bool):
-        raise ValueError("a duration is a number of seconds or a text such as 30s, 5m, 1h, 7d")
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        m = _DURATION.match(value)
-        if not m:
-            raise ValueError(f"not a duration: {value!r} (write e.g. 30s, 5m, 1h, 7d)")
-        return float(m.group(1)) * _UNIT_S[m.group(2)]
-    return value
-
-
-Duration = Annotated[
-    float,
-    BeforeValidator(parse_duration),
-    Field(ge=0, description="A duration: seconds, or a text such as 30s, 5m, 1h, 7d."),
-]
-
-
-class RulesModel(BaseModel):
-    """Base of the rules models: unknown keys are errors (like every config model)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-class Level(RulesModel):
+class Level(Strict):
     """One level (warning or critical) of a threshold: when it fires, when it clears, how long each must hold."""
 
     above: float | None = Field(default=None, description="Fires when the value rises above this.")
@@ -61,10 +31,10 @@ class Level(RulesModel):
         description="Clears (after firing below) once the value is at or above this; default: `below` plus "
         "the kind's hysteresis.",
     )
-    for_: Duration | None = Field(
+    for_: Seconds | None = Field(
         default=None, alias="for", description="How long the value must stay past the level before it fires."
     )
-    clear_for: Duration | None = Field(
+    clear_for: Seconds | None = Field(
         default=None, description="How long the value must stay back before the alert clears."
     )
 
@@ -77,7 +47,7 @@ class Level(RulesModel):
         return self
 
 
-class Band(RulesModel):
+class Band(Strict):
     """A threshold rule with a warning and a critical level."""
 
     enabled: bool | None = Field(default=None, description="false switches the rule off here.")
@@ -88,20 +58,20 @@ class Band(RulesModel):
     )
 
 
-class RateOfChange(RulesModel):
+class RateOfChange(Strict):
     """How fast a temperature may change (ASHRAE: 20 °C per hour, 5 °C per hour with tape media)."""
 
     enabled: bool | None = Field(default=None, description="false switches the rule off here.")
     per_hour: float | None = Field(
         default=None, gt=0, description="Largest change in °C per hour (default 20, or 5 in a room with tape)."
     )
-    window: Duration | None = Field(
+    window: Seconds | None = Field(
         default=None, description="The period over which the change is measured (default 15m)."
     )
     severity: Literal["warning", "critical"] | None = Field(default=None, description="Severity (default warning).")
 
 
-class Stale(RulesModel):
+class Stale(Strict):
     """A sensor that stops reporting."""
 
     enabled: bool | None = Field(default=None, description="false switches the rule off here.")
@@ -113,27 +83,27 @@ class Stale(RulesModel):
     )
 
 
-class Flapping(RulesModel):
+class Flapping(Strict):
     """A condition that goes on and off too often is held firing and marked flapping instead of paging again."""
 
     enabled: bool | None = Field(default=None, description="false switches flapping detection off here.")
     changes: int | None = Field(
         default=None, ge=2, description="State changes within `window` that make a condition flapping (default 6)."
     )
-    window: Duration | None = Field(default=None, description="The window (default 30m).")
+    window: Seconds | None = Field(default=None, description="The window (default 30m).")
 
 
-class Binary(RulesModel):
+class Binary(Strict):
     """An alarm contact (leak, smoke): fires on the first alarm reading, no hold."""
 
     enabled: bool | None = Field(default=None, description="false switches the rule off here.")
     severity: Literal["warning", "critical"] | None = Field(default=None, description="Severity (default critical).")
-    clear_for: Duration | None = Field(
+    clear_for: Seconds | None = Field(
         default=None, description="How long the sensor must read dry/clear before the alert clears (default 0)."
     )
 
 
-class RuleSet(RulesModel):
+class RuleSet(Strict):
     """Rule settings; any of them can be set site-wide, per room, per rack or per sensor."""
 
     temperature: Band | None = Field(default=None, description="Rack inlet (and room) temperature in °C.")
