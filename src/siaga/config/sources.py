@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from siaga.config.errors import Loc
-from siaga.config.types import SecretFile, Seconds, Slug
+from siaga.config.types import Seconds, SecretFile, Slug
 from siaga.config.types import Strict as _Strict
 from siaga.snmp_profiles import PROFILES
 
