@@ -23,7 +23,8 @@ async def run_hooks(job: BackupJob, commands: list[list[str]], extra_env: Mappin
         except process.ProcessStartError as exc:
             raise BackupError(f"hook {argv[0]} of job {job.id} cannot start: {exc.reason}", "hook") from None
         except TimeoutError:
-            raise BackupError(f"hook {argv[0]} of job {job.id} ran over {format_duration(job.hooks.timeout)}", "hook") from None
+            over = format_duration(job.hooks.timeout)
+            raise BackupError(f"hook {argv[0]} of job {job.id} ran over {over}", "hook") from None
         if done.exit_code != 0:
             tail = done.stdout.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
             raise BackupError(
