@@ -3,7 +3,7 @@
 The ground floor (see docs/architecture.md, "Floors"): pure data, no I/O, and no import from any
 other part of siaga, so config, the inventory, the rules, the sources and everything above them may
 use it. The sensor kinds (``siaga.kinds``), the SNMP profile tables (``siaga.snmp_profiles``),
-and money (``siaga.money``) stand on the same floor.
+money (``siaga.money``) and the error tree (``siaga.errors``) stand on the same floor.
 
 - Observers (sensor rules, service checks, backup freshness, the system itself) say what they see as
   :class:`Condition` values and hand them to an :class:`AlertSink` (the alert manager).

@@ -17,7 +17,7 @@ import siaga
 # Bottom to top. A module may import from its own floor and the floors below it.
 FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("ground", (
-        "siaga", "siaga.vocab", "siaga.kinds", "siaga.snmp_profiles", "siaga.money", "siaga.netguard",
+        "siaga", "siaga.vocab", "siaga.errors", "siaga.kinds", "siaga.snmp_profiles", "siaga.money", "siaga.netguard",
         "siaga.i18n",
     )),
     ("config", ("siaga.config",)),

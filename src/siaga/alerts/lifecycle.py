@@ -32,12 +32,13 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from siaga.alerts.model import Alert, AlertState, Condition, Impact, SubjectKind, Transition
+from siaga.errors import SiagaError
 
 Key = tuple[str, str]
 ImpactOf = Callable[[SubjectKind, str], Impact]
 
 
-class LifecycleError(Exception):
+class LifecycleError(SiagaError):
     """What a person asked cannot be done to this alert (one line saying why)."""
 
 

@@ -16,11 +16,12 @@ from sqlalchemy import Connection, Row, insert, select, update
 
 from siaga.alerts.model import Alert, AlertState, Impact, Severity, SubjectKind
 from siaga.alerts.tables import alert_events, alerts, incidents
+from siaga.errors import SiagaError
 
 ACTIVE_STATES = (AlertState.pending.value, AlertState.firing.value, AlertState.acknowledged.value)
 
 
-class AlertError(Exception):
+class AlertError(SiagaError):
     """An alert or incident operation a person asked for cannot be done (one line saying why)."""
 
 

@@ -29,6 +29,7 @@ from siaga.backup.snapshots import Snapshot, parse_snapshots
 from siaga.config.backup import BackupJob, Target
 from siaga.config.models import SiteConfig
 from siaga.config.secrets import SecretError
+from siaga.errors import SiagaError
 from siaga.store.types import utcnow
 
 _LOCKS: dict[tuple[int, str], asyncio.Lock] = {}
@@ -43,7 +44,7 @@ def repository_lock(location: str) -> asyncio.Lock:
     return lock
 
 
-class BackupError(Exception):
+class BackupError(SiagaError):
     """A backup step failed; ``str()`` is one line naming what and where."""
 
     def __init__(self, message: str, kind: str = "other") -> None:

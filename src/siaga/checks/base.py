@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from siaga.config.checks import CheckBase
+from siaga.errors import SiagaError
 
 if TYPE_CHECKING:
     import aiohttp
@@ -29,14 +30,15 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class CheckFailed(Exception):
-    """The target is not well. ``retry_can_help`` is False when asking again soon cannot change the answer
+class CheckFailed(SiagaError):
+    """The target is not well. ``retryable`` is False when asking again soon cannot change the answer
     (an expired certificate, a job that missed its heartbeat): such a failure is confirmed at once."""
 
-    def __init__(self, reason: str, *, retry_can_help: bool = True, details: dict[str, Any] | None = None):
-        super().__init__(reason)
+    retryable = True
+
+    def __init__(self, reason: str, *, retryable: bool = True, details: dict[str, Any] | None = None):
+        super().__init__(reason, retryable=retryable)
         self.reason = reason
-        self.retry_can_help = retry_can_help
         self.details = details or {}
 
 
@@ -60,7 +62,7 @@ class CheckResult:
     ok: bool
     latency_ms: float | None
     message: str
-    retry_can_help: bool = True
+    retryable: bool = True
     warning: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
 
@@ -101,7 +103,7 @@ async def run_once(probe: Probe, ctx: ProbeContext) -> CheckResult:
             obs = await probe.probe(ctx)
     except CheckFailed as exc:
         return CheckResult(
-            check.check_id, check.service, ctx.clock(), False, _ms(start), exc.reason, exc.retry_can_help,
+            check.check_id, check.service, ctx.clock(), False, _ms(start), exc.reason, exc.retryable,
             details=exc.details,
         )
     except TimeoutError:

@@ -72,7 +72,7 @@ def step(
     ok: bool,
     at: dt.datetime,
     policy: Policy,
-    retry_can_help: bool = True,
+    retryable: bool = True,
     message: str = "",
     latency_ms: float | None = None,
 ) -> tuple[CheckState, Change | None]:
@@ -88,7 +88,7 @@ def step(
     fails = state.fails + 1
     streak_at = state.streak_at if state.fails > 0 and state.streak_at is not None else at
     new = replace(state, fails=fails, oks=0, streak_at=streak_at, last_at=at, message=message, latency_ms=latency_ms)
-    if state.status != Status.down and (fails >= policy.failures or not retry_can_help):
+    if state.status != Status.down and (fails >= policy.failures or not retryable):
         return (
             replace(new, status=Status.down, since=streak_at),
             Change(state.status, Status.down, streak_at, at, message),

@@ -21,7 +21,7 @@ class DatabaseProbe:
             if self.check.password:
                 return expand(self.check.password)
         except SecretError as exc:
-            raise CheckFailed(f"password: {exc}", retry_can_help=False) from None
+            raise CheckFailed(f"password: {exc}", retryable=False) from None
         return None
 
     async def probe(self, ctx: ProbeContext) -> Observation:

@@ -74,6 +74,6 @@ class HeartbeatProbe:
         last = book.last(self.check.ping_key)
         reason = heartbeat_verdict(self.check, last, book.listening_since, ctx.clock())
         if reason is not None:
-            raise CheckFailed(reason, retry_can_help=False)
+            raise CheckFailed(reason, retryable=False)
         message = f"last ping {last.at:%Y-%m-%d %H:%M:%S} UTC" if last else "waiting for the first ping"
         return Observation(latency_ms=None, message=message)

@@ -35,7 +35,7 @@ class HttpProbe:
         try:
             return {k: expand(v) for k, v in self.check.headers.items()}
         except SecretError as exc:
-            raise CheckFailed(f"header: {exc}", retry_can_help=False) from None
+            raise CheckFailed(f"header: {exc}", retryable=False) from None
 
     def _target(self, ctx: ProbeContext) -> tuple[str, dict[str, str]]:
         """The URL to fetch; under a redirect (demo, tests) the host's traffic goes to loopback."""

@@ -80,7 +80,7 @@ class Monitor:
             ok=result.ok,
             at=result.at,
             policy=self.policies[result.check_id],
-            retry_can_help=result.retry_can_help,
+            retryable=result.retryable,
             message=result.message,
             latency_ms=result.latency_ms,
         )

@@ -46,7 +46,7 @@ class TlsProbe:
             expired = "expired" in (exc.verify_message or "")
             raise CheckFailed(
                 f"certificate of {name} not accepted: {exc.verify_message or first_line(exc)}",
-                retry_can_help=not expired,
+                retryable=not expired,
             ) from None
         except (OSError, ssl.SSLError) as exc:
             raise CheckFailed(f"cannot open TLS to {check.host}:{check.port}: {first_line(exc)}") from None
@@ -65,7 +65,7 @@ class TlsProbe:
         left = days_left(not_after, ctx.clock())
         details = {"not_after": not_after.isoformat(), "days_left": round(left, 2)}
         if left <= 0:
-            raise CheckFailed(f"certificate expired on {not_after:%Y-%m-%d}", retry_can_help=False, details=details)
+            raise CheckFailed(f"certificate expired on {not_after:%Y-%m-%d}", retryable=False, details=details)
         level = "critical" if left < check.critical_days else "warning" if left < check.warning_days else None
         warning = f"certificate expires in {left:.1f} days ({not_after:%Y-%m-%d})" if level else None
         details["level"] = level

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from siaga.errors import SiagaError
+
 Loc = tuple[str | int, ...]
 
 
@@ -22,7 +24,7 @@ class ConfigProblem:
         return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
 
 
-class ConfigError(Exception):
+class ConfigError(SiagaError):
     """The config cannot be used; ``problems`` says every reason found."""
 
     def __init__(self, problems: Sequence[ConfigProblem]) -> None:

@@ -7,10 +7,12 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from siaga.errors import SiagaError
+
 _REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-class SecretError(Exception):
+class SecretError(SiagaError):
     """A secret the config points at cannot be had."""
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
+from siaga.errors import SiagaError
+
 DOMAIN = "siaga"
 LANGUAGES: tuple[str, ...] = ("id", "en")
 DEFAULT_LANGUAGE = "id"
@@ -21,7 +23,7 @@ DEFAULT_LANGUAGE = "id"
 _current: ContextVar[str] = ContextVar("siaga_language", default=DEFAULT_LANGUAGE)
 
 
-class UnknownLanguage(ValueError):
+class UnknownLanguage(SiagaError, ValueError):
     """A language siaga has no catalog for."""
 
     def __init__(self, lang: str) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from siaga.errors import SiagaError
+
 
 class TargetKind(StrEnum):
     room = "room"
@@ -25,7 +27,7 @@ class Target:
         return f"{self.kind.value}:{self.id}"
 
 
-class TargetError(LookupError):
+class TargetError(SiagaError, LookupError):
     """A target that cannot be found (or not told apart); ``message`` is one line for people."""
 
     def __init__(self, message: str, query: str, choices: tuple[str, ...] = ()) -> None:

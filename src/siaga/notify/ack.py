@@ -14,10 +14,11 @@ import json
 import secrets
 from dataclasses import dataclass
 
+from siaga.errors import SiagaError
 from siaga.notify.model import Recipient
 
 
-class TokenError(Exception):
+class TokenError(SiagaError):
     """The token cannot be used; the message says why in a few words."""
 
 

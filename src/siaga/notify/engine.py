@@ -67,7 +67,7 @@ class AttemptResult:
     ok: bool
     latency_ms: int
     error: str | None = None
-    retry: bool = True
+    retryable: bool = True
     external_ref: dict[str, Any] | None = None
 
 
@@ -345,7 +345,7 @@ class Notifier:
             ))
             return
         limit = self.config.notification.delivery.attempts
-        if result.retry and attempts < limit:
+        if result.retryable and attempts < limit:
             conn.execute(update(notify_messages).where(notify_messages.c.id == msg.id).values(
                 attempts=attempts, next_attempt_at=now + self.backoff(attempts), last_error=result.error,
             ))

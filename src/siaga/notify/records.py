@@ -8,10 +8,11 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select
 
+from siaga.errors import SiagaError
 from siaga.notify.tables import notify_attempts, notify_items, notify_maintenance, notify_messages
 
 
-class RecordError(Exception):
+class RecordError(SiagaError):
     """A request about records that cannot be done (an unknown or duplicate id)."""
 
 

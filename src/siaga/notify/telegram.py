@@ -6,15 +6,15 @@ from typing import Any
 
 import httpx
 
+from siaga.errors import SiagaError
 from siaga.notify.texts import N_, gettext_for
 
 
-class BotApiError(Exception):
-    """The Bot API refused or could not be reached; ``retry`` says whether trying again can help."""
+class BotApiError(SiagaError):
+    """The Bot API refused or could not be reached; ``retryable`` says whether trying again can help."""
 
-    def __init__(self, message: str, *, retry: bool) -> None:
-        super().__init__(message)
-        self.retry = retry
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message, retryable=retryable)
 
 
 def ack_keyboard(message_id: int, lang: str) -> dict[str, Any]:
@@ -45,21 +45,21 @@ class BotApi:
             else:
                 resp = await self.http.post(url, json=body)
         except httpx.TimeoutException:
-            raise BotApiError(f"Telegram {method}: no answer in time", retry=True) from None
+            raise BotApiError(f"Telegram {method}: no answer in time", retryable=True) from None
         except httpx.HTTPError as exc:
             raise BotApiError(
-                f"Telegram {method}: {type(exc).__name__}: cannot reach {self.base}", retry=True
+                f"Telegram {method}: {type(exc).__name__}: cannot reach {self.base}", retryable=True
             ) from None
         try:
             data = resp.json()
         except ValueError:
             raise BotApiError(
-                f"Telegram {method}: HTTP {resp.status_code}, not JSON", retry=resp.status_code >= 500
+                f"Telegram {method}: HTTP {resp.status_code}, not JSON", retryable=resp.status_code >= 500
             ) from None
         if not isinstance(data, dict) or not data.get("ok"):
             code = int(data.get("error_code", resp.status_code)) if isinstance(data, dict) else resp.status_code
             desc = data.get("description", "") if isinstance(data, dict) else ""
-            raise BotApiError(f"Telegram {method}: {code} {desc}".strip(), retry=code >= 500 or code == 429)
+            raise BotApiError(f"Telegram {method}: {code} {desc}".strip(), retryable=code >= 500 or code == 429)
         return data.get("result")
 
     async def send_message(self, chat_id: str, text: str, markup: dict[str, Any] | None = None) -> dict[str, Any]:

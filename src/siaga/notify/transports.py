@@ -18,6 +18,7 @@ import httpx
 
 from siaga.config.models import SiteConfig
 from siaga.config.notify import EmailChannel, TelegramChannel
+from siaga.errors import SiagaError
 from siaga.notify.engine import AttemptResult, OutMessage
 from siaga.notify.model import Kind
 from siaga.notify.telegram import BotApi, BotApiError, ack_keyboard
@@ -26,18 +27,16 @@ from siaga.notify.urls import ChannelError, apprise_url, secret
 log = logging.getLogger("siaga.notify")
 
 
-class DeliveryError(Exception):
-    """Sending failed; ``retry`` says whether trying again later may help."""
+class DeliveryError(SiagaError):
+    """Sending failed; ``retryable`` says whether trying again later may help (yes unless said)."""
 
-    def __init__(self, message: str, *, retry: bool = True) -> None:
-        super().__init__(message)
-        self.retry = retry
+    retryable = True
 
 
 def _apprise_send(url: str, title: str, body: str) -> None:
     obj = apprise.Apprise()
     if not obj.add(url):
-        raise DeliveryError("apprise cannot use this channel's URL (check the channel's settings)", retry=False)
+        raise DeliveryError("apprise cannot use this channel's URL (check the channel's settings)", retryable=False)
     with apprise.LogCapture(level=logging.WARNING) as logs:  # type: ignore[no-untyped-call]
         ok = obj.notify(body=body, title=title)
     if not ok:
@@ -74,13 +73,13 @@ class Transports:
         if channel not in self._bots:
             spec = self.config.notification.channels[channel]
             if not isinstance(spec, TelegramChannel):
-                raise DeliveryError(f"channel {channel} is not a telegram channel", retry=False)
+                raise DeliveryError(f"channel {channel} is not a telegram channel", retryable=False)
             try:
                 token = secret(spec, "bot_token", self.base_dir, self.environ)
             except ChannelError as exc:
-                raise DeliveryError(str(exc), retry=False) from None
+                raise DeliveryError(str(exc), retryable=False) from None
             if not token:
-                raise DeliveryError("the bot token is empty", retry=False)
+                raise DeliveryError("the bot token is empty", retryable=False)
             self._bots[channel] = BotApi(spec.api_base_url, token, self.http)
         return self._bots[channel]
 
@@ -88,14 +87,14 @@ class Transports:
         """Deliver ``msg``; return what identifies it at the other end (Telegram ids), or None."""
         spec = self.config.notification.channels.get(msg.channel)
         if spec is None:
-            raise DeliveryError(f"no channel {msg.channel!r} in the config", retry=False)
+            raise DeliveryError(f"no channel {msg.channel!r} in the config", retryable=False)
         if isinstance(spec, TelegramChannel):
             markup = ack_keyboard(msg.id, self.config.site.language.value) if (
                 spec.buttons and not msg.kind.is_notice and msg.kind is not Kind.test) else None
             try:
                 sent = await self.bot(msg.channel).send_message(msg.address, msg.body, markup)
             except BotApiError as exc:
-                raise DeliveryError(str(exc), retry=exc.retry) from None
+                raise DeliveryError(str(exc), retryable=exc.retryable) from None
             return {"chat_id": msg.address, "message_id": sent.get("message_id")}
         body = msg.body_full if isinstance(spec, EmailChannel) else msg.body
         extra = {"siaga_message": str(msg.id), "siaga_kind": msg.kind.value, "siaga_recipient": msg.recipient.key,
@@ -104,7 +103,7 @@ class Transports:
             url = apprise_url(spec, msg.address, self.base_dir, self.environ, extra=extra if spec.type == "webhook"
                               else None)
         except ChannelError as exc:
-            raise DeliveryError(str(exc), retry=False) from None
+            raise DeliveryError(str(exc), retryable=False) from None
         seconds = max(1, int(self.timeout))
         url += ("&" if "?" in url else "?") + f"cto={seconds}&rto={seconds}"
         try:
@@ -119,7 +118,7 @@ class Transports:
         try:
             ref = await self.send(msg)
         except DeliveryError as exc:
-            return AttemptResult(False, int((time.perf_counter() - start) * 1000), str(exc), exc.retry)
+            return AttemptResult(False, int((time.perf_counter() - start) * 1000), str(exc), exc.retryable)
         except Exception as exc:  # a bug or an unexpected library error: record it, retry later
             return AttemptResult(False, int((time.perf_counter() - start) * 1000), f"{type(exc).__name__}: {exc}")
         return AttemptResult(True, int((time.perf_counter() - start) * 1000), external_ref=ref)
@@ -131,7 +130,7 @@ class DemoTransports(Transports):
     async def send(self, msg: OutMessage) -> dict[str, Any] | None:
         spec = self.config.notification.channels.get(msg.channel)
         if spec is None:
-            raise DeliveryError(f"no channel {msg.channel!r} in the config", retry=False)
+            raise DeliveryError(f"no channel {msg.channel!r} in the config", retryable=False)
         log.info("demo: would send on %s to %s (%s): %s", msg.channel, msg.address or "-", msg.recipient.key,
                  msg.title)
         return {"demo": True}

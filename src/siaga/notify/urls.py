@@ -21,9 +21,10 @@ from siaga.config.notify import (
     WhatsAppChannel,
 )
 from siaga.config.secrets import SecretError, expand, read_secret_file
+from siaga.errors import SiagaError
 
 
-class ChannelError(Exception):
+class ChannelError(SiagaError):
     """A channel cannot be used as configured (a missing secret, a bad URL)."""
 
 

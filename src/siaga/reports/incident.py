@@ -18,10 +18,11 @@ from siaga.alerts.model import Alert, Severity
 from siaga.alerts.store import AlertEvent, Incident, alert_from_row, events_of, get_incident
 from siaga.alerts.tables import alerts as alerts_table
 from siaga.config.models import Criticality, SiteConfig
+from siaga.errors import SiagaError
 from siaga.inventory import Inventory
 
 
-class ReportError(Exception):
+class ReportError(SiagaError):
     """The report cannot be made (one line saying why)."""
 
 

@@ -9,12 +9,13 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from siaga.errors import SiagaError
 from siaga.i18n import labels, translator, using_language
 from siaga.i18n.zones import zone_abbreviation
 from siaga.money import format_rupiah
 
 
-class PdfUnavailable(Exception):
+class PdfUnavailable(SiagaError):
     """WeasyPrint or the libraries it needs (Pango) are missing."""
 
 

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from siaga.errors import SiagaError
 from siaga.i18n import _
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ class Component:
     """When it fails, siaga stops (exit 1) instead of restarting it after a pause."""
 
 
-class ComponentError(Exception):
+class ComponentError(SiagaError):
     """A component cannot start or go on: the message is one line a person can act on."""
 
 

@@ -11,6 +11,8 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 
+from siaga.errors import SiagaError
+
 WORDS: dict[str, float] = {
     "on": 1.0, "off": 0.0,
     "true": 1.0, "false": 0.0,
@@ -25,7 +27,7 @@ WORDS: dict[str, float] = {
 TS_KEYS = ("ts", "timestamp", "time", "Time", "last_seen")
 
 
-class PayloadError(ValueError):
+class PayloadError(SiagaError, ValueError):
     """A payload (or an item of it) that cannot be read; ``reason`` is a short stable key."""
 
     def __init__(self, reason: str, detail: str = "") -> None:

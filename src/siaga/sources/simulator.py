@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from siaga.errors import SiagaError
 from siaga.sources.reading import IngestSink, RawReading
 
 log = logging.getLogger("siaga.sources.simulator")
@@ -85,7 +86,7 @@ class Scenario(_Strict):
         return max(ends, default=0.0) + self.tail
 
 
-class ScenarioError(Exception):
+class ScenarioError(SiagaError):
     """A scenario file that cannot be used: the message names the file and the problem."""
 
 

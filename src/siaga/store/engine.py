@@ -13,6 +13,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from siaga.config import LoadedConfig
 from siaga.config.secrets import SecretError, expand
+from siaga.errors import SiagaError
 from siaga.i18n import _
 
 T = TypeVar("T")
@@ -28,7 +29,7 @@ DB_FILENAME = "siaga.db"
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
 
-class StoreError(Exception):
+class StoreError(SiagaError):
     """The store cannot be used: the message is one line a person can act on."""
 
 

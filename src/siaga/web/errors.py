@@ -22,6 +22,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from siaga.errors import SiagaError
+
 log = logging.getLogger("siaga.web")
 
 API_PREFIX = "/api/"
@@ -40,7 +42,7 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
-class ApiError(Exception):
+class ApiError(SiagaError):
     """An error with its HTTP status, a stable code and a message."""
 
     def __init__(

@@ -24,7 +24,7 @@ async def test_a_healthy_site_is_up_with_its_latency(http_peer, probe_ctx: Probe
 
 async def test_a_503_is_a_failure_naming_the_status(http_peer, probe_ctx: ProbeContext) -> None:
     result = await run_once(http(http_peer.url("/down")), probe_ctx)
-    assert not result.ok and result.message == "HTTP 503 (expected 2xx/3xx)" and result.retry_can_help
+    assert not result.ok and result.message == "HTTP 503 (expected 2xx/3xx)" and result.retryable
 
 
 async def test_a_missing_keyword_fails(http_peer, probe_ctx: ProbeContext) -> None:

@@ -81,7 +81,7 @@ async def test_an_expired_certificate_is_down_at_once(tls_peer_3_days, probe_ctx
         service="portal", type="tls", host="localhost", port=tls_peer_3_days.port, ca_file=str(tls_peer_3_days.ca_file),
     )
     result = await run_once(TlsProbe(check), probe_ctx)
-    assert not result.ok and result.message.startswith("certificate expired") and not result.retry_can_help
+    assert not result.ok and result.message.startswith("certificate expired") and not result.retryable
 
 
 async def test_an_unknown_ca_is_refused(tls_peer_3_days, probe_ctx: ProbeContext) -> None:
@@ -102,7 +102,7 @@ async def test_heartbeats_arriving_late_go_down(probe_ctx: ProbeContext) -> None
     assert (await run_once(probe, probe_ctx)).ok  # waiting for the first ping
     now[0] = t0 + dt.timedelta(seconds=3600 + 601)
     late = await run_once(probe, probe_ctx)
-    assert not late.ok and late.message.startswith("no ping yet") and not late.retry_can_help
+    assert not late.ok and late.message.startswith("no ping yet") and not late.retryable
     assert book.ping("backup-db", now[0])
     assert (await run_once(probe, probe_ctx)).ok
     now[0] += dt.timedelta(seconds=3600 + 599)

@@ -58,7 +58,7 @@ def test_it_needs_two_successes_to_come_back_up() -> None:
 
 
 def test_a_failure_retrying_cannot_help_is_down_at_once() -> None:
-    state, change = step(CheckState(), ok=False, at=T0, policy=Policy(), retry_can_help=False, message="expired")
+    state, change = step(CheckState(), ok=False, at=T0, policy=Policy(), retryable=False, message="expired")
     assert state.status == Status.down
     assert change is not None and change.message == "expired"
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
+from siaga.errors import SiagaError
+
 
 class ResticFailure(StrEnum):
     missing_binary = "missing_binary"
@@ -20,21 +22,21 @@ class ResticFailure(StrEnum):
     other = "other"
 
 
-class ResticError(Exception):
+RETRYABLE = frozenset({ResticFailure.locked, ResticFailure.unreachable, ResticFailure.interrupted})
+"""The failures that trying again later may cure."""
+
+
+class ResticError(SiagaError):
     """restic (or what feeds it) failed; ``kind`` says how, ``str()`` is one clear line."""
 
     def __init__(
         self, kind: ResticFailure, message: str, *, exit_code: int | None = None, stderr: str = ""
     ) -> None:
-        super().__init__(message)
+        super().__init__(message, retryable=kind in RETRYABLE)
         self.kind = kind
         self.message = message
         self.exit_code = exit_code
         self.stderr = stderr
-
-    @property
-    def retryable(self) -> bool:
-        return self.kind in (ResticFailure.locked, ResticFailure.unreachable, ResticFailure.interrupted)
 
 
 _PATTERNS: list[tuple[ResticFailure, re.Pattern[str]]] = [

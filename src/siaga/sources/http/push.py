@@ -24,6 +24,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from siaga.config.sources import HttpPush, HttpSensorSource
+from siaga.errors import SiagaError
 from siaga.sources.http.tokens import Principal, TokenTable
 from siaga.sources.payloads import IDENTITY, PayloadError, Transform, coerce_value, parse_ts
 from siaga.sources.reading import IngestSink, RawReading
@@ -50,7 +51,7 @@ class ItemResult:
         return out
 
 
-class PushError(Exception):
+class PushError(SiagaError):
     def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
+from siaga.errors import SiagaError
 from siaga.store.events import record_event
 from siaga.web.auth.passwords import (
     check_password_strength,
@@ -26,7 +27,7 @@ SESSION_IDLE = dt.timedelta(hours=12)
 TOKEN_PREFIX = "sga_"
 
 
-class AccountError(ValueError):
+class AccountError(SiagaError, ValueError):
     """A request about accounts that cannot be done; the message says why in one line."""
 
 

@@ -13,6 +13,8 @@ from typing import TypeVar
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from siaga.errors import SiagaError
+
 _hasher = PasswordHasher()  # argon2id with the library's recommended parameters (RFC 9106 low-memory)
 
 MIN_PASSWORD_LENGTH = 10
@@ -47,7 +49,7 @@ def _dummy_hash() -> str:
     return _dummy[0]
 
 
-class WeakPassword(ValueError):
+class WeakPassword(SiagaError, ValueError):
     """A password too short or too plain to accept."""
 
 

@@ -1,0 +1,53 @@
+"""The one error tree of siaga: every error siaga raises on purpose is a :class:`SiagaError`.
+
+``retryable`` is the one answer to "can asking again (soon) help?": a broker or a repository that
+did not answer, an HTTP 503, a locked repository may come back; a wrong password, an expired
+certificate, a bad config will not. Code that retries reads ``exc.retryable``; code that reports
+reads ``str(exc)``, one line a person can act on. Errors that are also a ``ValueError`` or a
+``LookupError`` stay so (``except ValueError`` still catches them).
+
+    SiagaError                       retryable=False unless said
+     ├── UnknownLanguage             siaga.i18n        (a ValueError) no catalog for that language
+     ├── SecretError                 siaga.config      a secret the config points at cannot be had
+     ├── ConfigError                 siaga.config      the config cannot be used; ``problems`` says why
+     ├── TargetError                 siaga.inventory   (a LookupError) a target that cannot be found
+     │    ├── UnknownTarget                              no such id (``choices``: did you mean)
+     │    ├── AmbiguousTarget                            an id used in two sections: say ``kind:id``
+     │    └── WrongKind                                  found, but not of the kind asked for
+     ├── StoreError                  siaga.store       the database cannot be used
+     ├── AlertError                  siaga.alerts      an alert or incident action that cannot be done
+     ├── LifecycleError              siaga.alerts      what was asked cannot be done to this alert
+     ├── PayloadError                siaga.sources     (a ValueError) a payload that cannot be read
+     ├── PushError                   siaga.sources     an HTTP push refused, with its status
+     ├── ScenarioError               siaga.sources     a simulator scenario that cannot be used
+     ├── CheckFailed                 siaga.checks      a target is not well       retryable=True unless said
+     ├── ResticError                 siaga.backup      restic failed; ``kind`` says how;
+     │                                                   retryable when locked, unreachable or interrupted
+     ├── BackupError                 siaga.backup      a backup step failed; ``kind``: usage, config, ...
+     ├── ChannelError                siaga.notify      a channel that cannot be used as configured
+     ├── DeliveryError               siaga.notify      sending failed                retryable=True unless said
+     ├── BotApiError                 siaga.notify      the Telegram Bot API refused or did not answer
+     ├── TokenError                  siaga.notify      an acknowledgement link that cannot be used
+     ├── RecordError                 siaga.notify      an unknown or duplicate record id
+     ├── ReportError                 siaga.reports     a report that cannot be made
+     ├── PdfUnavailable              siaga.reports     WeasyPrint (or Pango) is missing
+     ├── ComponentError              siaga.runtime     a component cannot start or go on
+     ├── ApiError                    siaga.web         an API error with its status and code
+     ├── AccountError                siaga.web         (a ValueError) an account action that cannot be done
+     └── WeakPassword                siaga.web         (a ValueError) a password too short or too plain
+
+Ground floor (see docs/architecture.md, "Floors"): every part may import it.
+"""
+
+from __future__ import annotations
+
+
+class SiagaError(Exception):
+    """An error siaga raises on purpose; ``retryable``: can asking again (soon) help?"""
+
+    retryable: bool = False
+
+    def __init__(self, *args: object, retryable: bool | None = None) -> None:
+        super().__init__(*args)
+        if retryable is not None:
+            self.retryable = retryable
