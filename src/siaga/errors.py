@@ -24,6 +24,7 @@ reads ``str(exc)``, one line a person can act on. Errors that are also a ``Value
      ├── ResticError                 siaga.backup      restic failed; ``kind`` says how;
      │                                                   retryable when locked, unreachable or interrupted
      ├── BackupError                 siaga.backup      a backup step failed; ``kind``: usage, config, ...
+     ├── ProcessStartError           siaga.backup      (an OSError) a program that could not be started
      ├── ChannelError                siaga.notify      a channel that cannot be used as configured
      ├── DeliveryError               siaga.notify      sending failed                retryable=True unless said
      ├── BotApiError                 siaga.notify      the Telegram Bot API refused or did not answer

@@ -22,6 +22,8 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from siaga.errors import SiagaError
+
 log = logging.getLogger("siaga.backup.process")
 
 
@@ -49,7 +51,7 @@ class Completed:
     duration_s: float
 
 
-class ProcessStartError(OSError):
+class ProcessStartError(SiagaError, OSError):
     """The program could not be started (not installed, not executable)."""
 
     def __init__(self, program: str, reason: str) -> None:
