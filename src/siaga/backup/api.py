@@ -1,4 +1,5 @@
-"""``GET /api/backups`` (per-job figures for the dashboard) and ``GET /api/backups/metrics`` (Prometheus text)."""
+"""``GET /api/v1/backups`` (per-job figures for the dashboard) and ``GET /api/v1/backups/metrics`` (Prometheus
+text); both need the ``read`` scope."""
 
 from __future__ import annotations
 
@@ -11,8 +12,13 @@ from fastapi.responses import PlainTextResponse
 from siaga.backup.status import job_figures, prometheus_lines
 from siaga.runtime.context import RuntimeContext
 from siaga.web.app import get_ctx
+from siaga.web.auth.roles import Scope
+from siaga.web.errors import ERROR_RESPONSES
+from siaga.web.security import scope_required
 
-router = APIRouter(prefix="/api", tags=["backups"])
+router = APIRouter(
+    prefix="/api/v1", tags=["backups"], dependencies=[Depends(scope_required(Scope.read))], responses=ERROR_RESPONSES
+)
 
 
 @router.get(

@@ -19,12 +19,13 @@ from siaga.web.errors import install_error_handlers
 # One line per feature.
 ROUTERS: list[str] = [
     "siaga.web.health:router",
-    "siaga.web.inventory_api:router",
+    "siaga.web.inventory_api:router",  # /api/v1/inventory, /api/v1/impact/{target}
     "siaga.web.dashboard:router",  # pages, /api/v1, /metrics
     "siaga.sources.http.push:router",  # POST /api/v1/readings
     "siaga.notify.web:router",  # /ack/{token}, /api/notify/...
     "siaga.checks.status.router:router",  # /status (public), /api/v1/status..., /ping/{id}
-    "siaga.backup.api:router",  # /api/backups, /api/backups/metrics
+    "siaga.backup.api:router",  # /api/v1/backups, /api/v1/backups/metrics
+    "siaga.web.moved:router",  # old paths redirected to their /api/v1 places for a release
 ]
 
 # Functions ``(app, ctx) -> None`` that set up what is app-wide (error handlers, static files, the API's
@@ -43,7 +44,9 @@ def get_ctx(request: Request) -> RuntimeContext:
 
 def create_app(ctx: RuntimeContext, routers: list[str] | None = None) -> FastAPI:
     """The app with every registered router; ``ctx`` is on ``app.state.ctx``."""
-    app = FastAPI(title="siaga", version=__version__, docs_url="/api/docs", openapi_url="/api/openapi.json")
+    # One API document: /api/v1/openapi.json (siaga.web.api_v1), browsable at /api/v1/docs; FastAPI's own
+    # document and docs pages (which load their scripts from a CDN) are off.
+    app = FastAPI(title="siaga", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.ctx = ctx
     install_error_handlers(app)
     for entry in ROUTERS if routers is None else routers:

@@ -1,4 +1,7 @@
-"""``GET /api/inventory`` and ``GET /api/impact/{target}``: the inventory and what is at stake, as JSON."""
+"""``GET /api/v1/inventory`` and ``GET /api/v1/impact/{target}``: the inventory and what is at stake, as JSON.
+
+Both need the ``read`` scope (device values, models and what runs where are not for the public).
+"""
 
 from __future__ import annotations
 
@@ -13,8 +16,18 @@ from siaga.inventory.messages import target_error_line
 from siaga.money import format_rupiah
 from siaga.runtime.context import RuntimeContext
 from siaga.web.app import get_ctx
+from siaga.web.auth.roles import Scope
+from siaga.web.errors import ERROR_RESPONSES, ErrorResponse
+from siaga.web.security import scope_required
 
-router = APIRouter(prefix="/api", tags=["inventory"])
+router = APIRouter(
+    prefix="/api/v1", tags=["inventory"], dependencies=[Depends(scope_required(Scope.read))],
+    responses={**ERROR_RESPONSES,
+               400: {"model": ErrorResponse, "description": "An id used in two sections: ask for kind:id."}},
+)
+
+
+LANG = r"^([iI][dD]|[eE][nN])([-_][A-Za-z0-9]{1,8})?$"  # id, en, ID, en_US, id-ID (an unknown one: 422)
 
 
 def _inventory(ctx: RuntimeContext) -> Inventory:
@@ -36,7 +49,7 @@ def _language(ctx: RuntimeContext, lang: str | None) -> str:
 @router.get("/inventory", summary="Rooms, racks, devices and the services on them, with values in rupiah")
 def inventory(
     ctx: RuntimeContext = Depends(get_ctx),
-    lang: str | None = Query(None, description="id or en (default: the site's language)"),
+    lang: str | None = Query(None, pattern=LANG, description="id or en (default: the site's language)"),
 ) -> dict[str, Any]:
     code = _language(ctx, lang)
     tree = _inventory(ctx).tree()
@@ -47,7 +60,7 @@ def inventory(
 def impact(
     target: str,
     ctx: RuntimeContext = Depends(get_ctx),
-    lang: str | None = Query(None, description="id or en (default: the site's language)"),
+    lang: str | None = Query(None, pattern=LANG, description="id or en (default: the site's language)"),
 ) -> dict[str, Any]:
     code = _language(ctx, lang)
     try:

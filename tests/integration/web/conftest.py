@@ -7,8 +7,9 @@ real alert manager (``ctx.services["alerts.manager"]``).
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
@@ -19,7 +20,10 @@ from web_helpers import EXAMPLE, NOW, PASSWORD, Ctx, login
 from siaga.alerts.impact import impact_resolver
 from siaga.alerts.manager import AlertManager
 from siaga.config import load_config
+from siaga.runtime import RuntimeContext
+from siaga.sources.reading import IngestResult
 from siaga.store import create_engine_for, sqlite_url, upgrade
+from siaga.web.app import create_app
 from siaga.web.auth import accounts, passwords
 from siaga.web.auth.throttle import LoginThrottle
 from siaga.web.dashboard import Dashboard, install
@@ -104,3 +108,22 @@ def as_operator(client: TestClient) -> TestClient:
 def as_viewer(client: TestClient) -> TestClient:
     assert login(client, "viewer").status_code == 303
     return client
+
+
+class _Sink:
+    """An ingest path for the HTTP push router to be served (nothing reaches it without a token)."""
+
+    def ingest(self, readings: Sequence[Any], *, received_at: Any = None) -> IngestResult:
+        raise AssertionError("no reading may get in without a token")
+
+    def reject(self, reason: str, detail: str = "", *, source: str = "") -> None:
+        pass
+
+
+@pytest.fixture
+def whole_app(site: Ctx) -> FastAPI:
+    """The app of `siaga serve` with every router (status page, HTTP push, inventory, backups...)."""
+    ctx = RuntimeContext(loaded=site.loaded, engine=site.engine, clock=site.clock, services=site.services)
+    ctx.services["sources.ingest"] = _Sink()
+    app = create_app(ctx)
+    return app

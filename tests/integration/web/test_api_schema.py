@@ -5,9 +5,13 @@ Bounded in time: a few generated requests per operation (derandomized, so a run 
 
 from __future__ import annotations
 
+from collections import Counter
+
 import schemathesis
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
+from openapi_spec_validator import validate
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 from web_helpers import NOW, Ctx
 from web_standins import fire_alert, put_reading
@@ -18,7 +22,8 @@ EXAMPLES_PER_OPERATION = 4
 CROSS_FIELD_RULES = {"POST /api/v1/maintenance"}
 
 
-def test_api_answers_match_the_schema(app: FastAPI, site: Ctx) -> None:
+def test_api_answers_match_the_schema(whole_app: FastAPI, site: Ctx) -> None:
+    app = whole_app
     fire_alert(site.manager, "leak", "leak-r1-floor", NOW)
     put_reading(site.engine, "temp-r1-top", 24.5, NOW)
     with site.engine.begin() as conn:
@@ -42,3 +47,13 @@ def test_api_answers_match_the_schema(app: FastAPI, site: Ctx) -> None:
         run()
         tested.append(operation.label)
     assert len(tested) >= 15, tested
+
+
+def test_the_openapi_document_is_valid_and_names_each_operation_once(whole_app: FastAPI) -> None:
+    with TestClient(whole_app) as c:
+        doc = c.get("/api/v1/openapi.json").json()
+    validate(doc)  # raises on an invalid document (OpenAPI 3.1)
+    ids = Counter(op["operationId"] for item in doc["paths"].values() for op in item.values() if "operationId" in op)
+    assert [k for k, n in ids.items() if n > 1] == []
+    assert {"/api/v1/inventory", "/api/v1/impact/{target}", "/api/v1/backups", "/api/v1/status"} <= set(doc["paths"])
+    assert all(p.startswith("/api/v1/") for p in doc["paths"])

@@ -1,4 +1,4 @@
-"""``/api/backups`` and ``/api/backups/metrics`` from what the store holds; last verified off-site copy."""
+"""``/api/v1/backups`` and ``/api/v1/backups/metrics`` from what the store holds; last verified off-site copy."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from siaga.config import load_config
 from siaga.runtime import RuntimeContext
 from siaga.store import create_engine_for, sqlite_url, upgrade
 from siaga.web.app import create_app
+from siaga.web.auth import accounts
+from siaga.web.dashboard import dashboard_of
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "bontang.yaml"
 NOW = dt.datetime(2026, 11, 21, 8, 0, tzinfo=dt.UTC)
@@ -61,10 +63,15 @@ def ctx(tmp_path: Path) -> RuntimeContext:
 
 
 async def test_backup_figures_for_the_dashboard_and_metrics(ctx: RuntimeContext) -> None:
+    dashboard_of(ctx)  # accounts: the routes need the read scope
+    with ctx.engine.begin() as conn:
+        secret, _ = accounts.create_token(conn, "reader", ["read"], NOW, actor="test")
     app = create_app(ctx, routers=["siaga.backup.api:router"])
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://siaga.test") as client:
-        data = (await client.get("/api/backups")).json()
-        metrics = (await client.get("/api/backups/metrics")).text
+        assert (await client.get("/api/v1/backups")).status_code == 401
+        client.headers["Authorization"] = f"Bearer {secret}"
+        data = (await client.get("/api/v1/backups")).json()
+        metrics = (await client.get("/api/v1/backups/metrics")).text
     jobs = {j["job"]: j for j in data["jobs"]}
     db = jobs["db-utama"]
     assert db["bytes_added"] == 52_000_000 and db["drill_ok"] is True and db["drill_rto_s"] == 1800.0

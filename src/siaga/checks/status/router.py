@@ -32,6 +32,7 @@ from siaga.checks.status.token import read_or_create_token, token_matches, token
 from siaga.i18n import normalize_language, translator
 from siaga.i18n.zones import zone_abbreviation
 from siaga.runtime.context import RuntimeContext
+from siaga.web.errors import ERROR_RESPONSES
 
 log = logging.getLogger("siaga.checks.status")
 
@@ -125,6 +126,9 @@ def _incident_json(i: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+PUBLIC: dict[str, Any] = {"security": []}  # in the OpenAPI document: public, no credentials (docs/api.md)
+
+
 def router(ctx: RuntimeContext) -> APIRouter | None:
     """The status page's router (None when the site has no services)."""
     cfg = ctx.config
@@ -213,7 +217,7 @@ def router(ctx: RuntimeContext) -> APIRouter | None:
                 cache.pages[key] = hit
         return HTMLResponse(hit[1], headers={"Cache-Control": "public, max-age=10"})
 
-    @r.get("/api/v1/status", tags=["status"])
+    @r.get("/api/v1/status", tags=["status"], openapi_extra=PUBLIC)
     async def status_json() -> dict[str, Any]:
         """Overall state, groups (counts, 90-day uptime), services down now, incidents, maintenance."""
         snap = await cache.get()
@@ -234,7 +238,7 @@ def router(ctx: RuntimeContext) -> APIRouter | None:
             ],
         }
 
-    @r.get("/api/v1/status/services", tags=["status"])
+    @r.get("/api/v1/status/services", tags=["status"], openapi_extra=PUBLIC)
     async def services_json(
         group: str | None = None, q: str | None = None, page: int = Query(1, ge=1),
         per_page: int = Query(PER_PAGE, ge=1, le=500),
@@ -252,12 +256,13 @@ def router(ctx: RuntimeContext) -> APIRouter | None:
         if not token_matches(token, request.headers.get("Authorization")):
             raise HTTPException(401, f"send the admin token (from {tpath.name}) as 'Authorization: Bearer ...'")
 
-    @r.get("/api/v1/status/incidents", tags=["status"])
+    @r.get("/api/v1/status/incidents", tags=["status"], openapi_extra=PUBLIC)
     async def list_incidents(active: bool = False) -> list[dict[str, Any]]:
         rows = await ctx.run_db(lambda c: records.incidents(c, active_only=active))
         return [_incident_json(i) for i in rows]
 
-    @r.post("/api/v1/status/incidents", status_code=201, tags=["status"], dependencies=[Depends(require_admin)])
+    @r.post("/api/v1/status/incidents", status_code=201, tags=["status"], dependencies=[Depends(require_admin)],
+            responses=ERROR_RESPONSES)
     async def create_incident(body: IncidentIn) -> dict[str, Any]:
         """Open a public incident (staff only)."""
         unknown = [s for s in body.services if s not in builder_ids]
@@ -271,7 +276,7 @@ def router(ctx: RuntimeContext) -> APIRouter | None:
         return {"id": iid}
 
     @r.post("/api/v1/status/incidents/{incident_id}/updates", status_code=201, tags=["status"],
-            dependencies=[Depends(require_admin)])
+            dependencies=[Depends(require_admin)], responses=ERROR_RESPONSES)
     async def post_update(incident_id: int, body: UpdateIn) -> dict[str, Any]:
         """Post an update on an incident: investigating → identified → monitoring → resolved."""
         at = ctx.clock()
@@ -290,14 +295,20 @@ def router(ctx: RuntimeContext) -> APIRouter | None:
             raise HTTPException(404, f"no heartbeat check with ping id {key!r}")
         return PlainTextResponse("OK")
 
-    @r.api_route("/ping/{key}", methods=["GET", "POST", "HEAD"], tags=["checks"])
     async def ping(key: str) -> PlainTextResponse:
         """A heartbeat from a job: it ran (see heartbeat checks)."""
         return await _ping(key, False)
 
-    @r.api_route("/ping/{key}/fail", methods=["GET", "POST"], tags=["checks"])
     async def ping_fail(key: str) -> PlainTextResponse:
         """A heartbeat from a job that failed: the check goes down at once."""
         return await _ping(key, True)
+
+    # One route per method, so that each operation has its own operationId in the OpenAPI document.
+    for method in ("GET", "POST", "HEAD"):
+        r.add_api_route("/ping/{key}", ping, methods=[method], tags=["checks"],
+                        operation_id=f"ping_{method.lower()}")
+    for method in ("GET", "POST"):
+        r.add_api_route("/ping/{key}/fail", ping_fail, methods=[method], tags=["checks"],
+                        operation_id=f"ping_fail_{method.lower()}")
 
     return r
