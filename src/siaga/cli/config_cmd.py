@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from siaga.cli.common import ConfigOption, fail, load_or_exit
+from siaga.cli.common import ConfigOption, ExitCode, fail, load_or_exit
 from siaga.i18n import _, ngettext
 
 app = typer.Typer(help="Check and document siaga.yaml.", no_args_is_help=True)
@@ -12,10 +12,22 @@ app = typer.Typer(help="Check and document siaga.yaml.", no_args_is_help=True)
 
 @app.command("check")
 def check(
-    path: str = typer.Argument(None, help="Config file (default: --config)."), config: str = ConfigOption
+    path: str = typer.Argument(None, help="Config file (default: --config)."),
+    config: str = ConfigOption,
+    strict: bool = typer.Option(
+        False, "--strict", help="A secret file or ${ENV} this machine does not have is an error (exit 2)."
+    ),
 ) -> None:
-    """Validate a config file: exit 0 when it is good, 2 with file:line: field: problem lines when not."""
+    """Validate a config file: exit 0 when it is good, 2 with file:line: field: problem lines when not.
+
+    Every *_file and ${ENV} reference is looked up on this machine: a warning when it is missing (an error
+    with --strict; `siaga serve` refuses to start without them)."""
     loaded = load_or_exit(path or config)
+    missing = loaded.secret_problems()
+    for problem in missing:
+        typer.echo(_("warning: {problem}").format(problem=problem), err=True)
+    if missing and strict:
+        raise typer.Exit(ExitCode.USAGE)
     cfg = loaded.config
     counts = [
         ngettext("{count} room", "{count} rooms", len(cfg.rooms)).format(count=len(cfg.rooms)),

@@ -10,7 +10,7 @@ from enum import StrEnum
 import typer
 
 from siaga.cli.common import ConfigOption, ExitCode, fail, load_or_exit
-from siaga.config import LoadedConfig, load_config
+from siaga.config import ConfigError, LoadedConfig, load_config
 from siaga.i18n import _
 
 # The runtime (SQLAlchemy, FastAPI, uvicorn) is imported inside `start`: other commands start faster.
@@ -36,6 +36,15 @@ def with_web(loaded: LoadedConfig, host: str | None, port: int | None) -> Loaded
         return loaded
     cfg = loaded.config.model_copy(update={"web": web.model_copy(update=update)})
     return dataclasses.replace(loaded, config=cfg)
+
+
+def require_secrets(loaded: LoadedConfig) -> None:
+    """End with one line per secret this machine does not have (file:line: field: what) and exit 2."""
+    missing = loaded.secret_problems()
+    for problem in missing:
+        typer.echo(_("siaga: not starting: {problem}").format(problem=problem), err=True)
+    if missing:
+        raise typer.Exit(ExitCode.USAGE)
 
 
 def start(
@@ -88,7 +97,11 @@ def start(
         settle_heap()  # what start-up built stays: full GC passes later skip it (short pauses)
 
         def reload_config() -> LoadedConfig:
-            return with_web(load_config(loaded.path), host, port)
+            fresh = load_config(loaded.path)
+            missing = [] if demo else fresh.secret_problems()
+            if missing:
+                raise ConfigError(missing)
+            return with_web(fresh, host, port)
 
         failure = asyncio.run(run_siaga(ctx, components, duration=duration, reload_config=reload_config))
     except (ComponentError, StoreError) as exc:
@@ -111,6 +124,7 @@ def serve(
     ),
 ) -> None:
     loaded = with_web(load_or_exit(config), host, port)
+    require_secrets(loaded)
     start(loaded, log_format=log_format.value, log_level=log_level.value, duration=duration, host=host, port=port)
 
 

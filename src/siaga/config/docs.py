@@ -32,7 +32,13 @@ A duration is written `90s`, `5m`, `1h30m`, `2d` or `1w` (parts from the largest
 `500ms` work too), or as a number of seconds; options whose name ends in `_s` take the same text.
 
 Secrets never sit in the file: give a `*_file` path (read at start) or a `${ENV_VAR}` reference.
-`siaga config check` refuses an inline password, token or secret.
+`siaga config check` refuses an inline password, token or secret, and looks every `*_file` and
+`${ENV_VAR}` up on this machine: a warning when one is missing (`--strict`: exit 2). `siaga serve`
+does not start without them.
+
+YAML anchors and aliases (`&name`, `*name`, `<<: *name`) work, within limits: a file whose aliases
+would repeat more than 100,000 values (a "billion laughs") or refer to themselves is refused.
+A source type siaga does not read yet (`modbus`) is refused, not accepted and ignored.
 
 A complete example is `examples/bontang.yaml`; `siaga init` writes a starter file from it.
 """

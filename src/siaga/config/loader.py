@@ -9,7 +9,8 @@ import difflib
 import re
 import types
 import typing
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +31,23 @@ class LoadedConfig:
 
     config: SiteConfig
     path: Path
+    lines: _LineIndex | None = field(default=None, compare=False, repr=False)
 
     @property
     def base_dir(self) -> Path:
         return self.path.parent
+
+    def line_of(self, loc: Loc) -> int:
+        """The line of ``loc`` in the file (1 when the file's tree is not at hand)."""
+        return self.lines.line(loc) if self.lines is not None else 1
+
+    def secret_problems(self, environ: Mapping[str, str] | None = None) -> list[ConfigProblem]:
+        """Every ``*_file`` and ``${ENV}`` reference this machine cannot resolve, on its line."""
+        from siaga.config.secret_refs import missing_secrets
+
+        found = missing_secrets(self.config, self.base_dir, environ)
+        problems = [ConfigProblem(str(self.path), self.line_of(loc), dotted(loc), msg) for loc, msg in found]
+        return sorted(problems, key=lambda p: p.line)
 
 
 class _LineIndex:
@@ -188,10 +202,67 @@ def _secret_findings(data: Any, loc: Loc = ()) -> list[tuple[Loc, str]]:
     return out
 
 
-def parse_config(text: str, filename: str = "siaga.yaml") -> SiteConfig:
-    """Validate config text; raise :class:`ConfigError` naming file, line and field of each problem."""
+MAX_ALIAS_VALUES = 100_000
+"""YAML aliases (``*name``) may repeat at most this many values in all: a "billion laughs" file is refused."""
+
+
+def _alias_growth(root: yaml.Node | None, filename: str) -> ConfigProblem | None:
+    """How far aliases blow the composed tree up, counted without expanding it (shared nodes counted once
+    per use, memoised): a problem when the expanded tree is more than MAX_ALIAS_VALUES larger than the
+    file's own nodes, or when an alias refers to a node that holds it."""
+    if root is None:
+        return None
+    expanded: dict[int, int] = {}
+    own: set[int] = set()
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        if done:
+            on_path.discard(key)
+            expanded[key] = 1 + sum(expanded[id(c)] for c in children)
+            continue
+        if key in expanded:
+            continue
+        if key in on_path:
+            line = node.start_mark.line + 1
+            return ConfigProblem(filename, line, "", "a YAML alias refers to the node that holds it (a loop)")
+        own.add(key)
+        on_path.add(key)
+        stack.append((node, True))
+        for child in children:
+            if id(child) in on_path:
+                line = child.start_mark.line + 1
+                return ConfigProblem(filename, line, "", "a YAML alias refers to the node that holds it (a loop)")
+            if id(child) not in expanded:
+                stack.append((child, False))
+    if expanded[id(root)] - len(own) > MAX_ALIAS_VALUES:
+        return ConfigProblem(
+            filename, 1, "",
+            f"YAML aliases (*name) repeat more than {MAX_ALIAS_VALUES} values: refused (a \"billion laughs\" "
+            "file?); write the repeated parts out or use fewer aliases",
+        )
+    return None
+
+
+def _parse(text: str, filename: str) -> tuple[SiteConfig, _LineIndex]:
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([ConfigProblem(filename, line, "", f"not valid YAML: {problem}")]) from None
+    bomb = _alias_growth(root, filename)
+    if bomb is not None:
+        raise ConfigError([bomb])
+    try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
@@ -223,7 +294,12 @@ def parse_config(text: str, filename: str = "siaga.yaml") -> SiteConfig:
     ]
     if problems:
         raise ConfigError(sorted(problems, key=lambda p: p.line))
-    return cfg
+    return cfg, index
+
+
+def parse_config(text: str, filename: str = "siaga.yaml") -> SiteConfig:
+    """Validate config text; raise :class:`ConfigError` naming file, line and field of each problem."""
+    return _parse(text, filename)[0]
 
 
 def load_config(path: str | Path) -> LoadedConfig:
@@ -235,4 +311,5 @@ def load_config(path: str | Path) -> LoadedConfig:
         raise ConfigError([ConfigProblem(str(p), 0, "", "no such file: create one with `siaga init`")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([ConfigProblem(str(p), 0, "", f"cannot read: {exc}")]) from None
-    return LoadedConfig(parse_config(text, str(p)), p.absolute())
+    cfg, lines = _parse(text, str(p))
+    return LoadedConfig(cfg, p.absolute(), lines)

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from siaga.config.errors import Loc
-from siaga.config.types import SECRET_KEY
+from siaga.config.types import SECRET_KEY, format_duration
 
 if TYPE_CHECKING:
     from siaga.config.models import SiteConfig
@@ -54,10 +54,19 @@ def check_notify_references(cfg: SiteConfig) -> list[Finding]:
             out.append((loc, f"channel {bot!r} is not a telegram channel"))
 
     policies: set[str] = set()
+    group_window = note.storm.group_window
     for i, policy in enumerate(cfg.escalation):
         if policy.id in policies:
             out.append((("escalation", i, "id"), f"duplicate id {policy.id!r}"))
         policies.add(policy.id)
+        every = policy.repeat_every
+        if every is not None and every < group_window:
+            out.append((
+                ("escalation", i, "repeat_every"),
+                f"repeat_every {format_duration(every)} is shorter than notification.storm.group_window "
+                f"{format_duration(group_window)}: reminders of one incident cannot leave more often than the window; "
+                f"make repeat_every at least {format_duration(group_window)} or shorten the window",
+            ))
         for s, step in enumerate(policy.steps):
             at: Loc = ("escalation", i, "steps", s)
             for j, p in enumerate(step.people):

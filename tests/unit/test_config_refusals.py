@@ -1,0 +1,199 @@
+"""What `config check` refuses or warns about beyond the schema: secrets this machine does not have, YAML
+alias bombs, options nothing runs, a repeat shorter than the storm window. Each: file:line: field: message."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from siaga.cli.main import app
+from siaga.config import ConfigError, load_config, parse_config
+from siaga.config.docs import _models
+from siaga.config.models import SiteConfig
+from siaga.config.secret_refs import _field_use, secret_references
+from siaga.config.types import SECRET_KEY
+
+ROOT = Path(__file__).parents[2]
+EXAMPLE = ROOT / "examples" / "bontang.yaml"
+
+BASE = """\
+site: {name: Test}
+services:
+  - {id: web, name: Web}
+"""
+
+
+def problems_of(text: str) -> list[tuple[int, str, str]]:
+    with pytest.raises(ConfigError) as info:
+        parse_config(textwrap.dedent(text), "site.yaml")
+    return [(p.line, p.field, p.message) for p in info.value.problems]
+
+
+def check(path: Path, *args: str) -> Any:
+    return CliRunner().invoke(app, ["--lang", "en", "config", "check", str(path), *args])
+
+
+# --- secrets ----------------------------------------------------------------------------------------
+
+SECRETS = """\
+site: {name: Test}
+notification:
+  channels:
+    tg: {type: telegram, bot_token_file: secrets/bot}
+    hook: {type: webhook, url: "https://example.org/h", token: "${SIAGA_T_HOOK}"}
+mqtt:
+  password_file: /nonexistent/mqtt-password
+"""
+
+
+def test_check_warns_about_each_missing_secret_with_its_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SIAGA_T_HOOK", raising=False)
+    site = tmp_path / "siaga.yaml"
+    site.write_text(SECRETS, encoding="utf-8")
+    result = check(site)
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    assert warnings == [
+        f"warning: {site}:4: notification.channels.tg.bot_token_file: file {tmp_path}/secrets/bot does not "
+        "exist on this machine",
+        f"warning: {site}:5: notification.channels.hook.token: environment variable SIAGA_T_HOOK is not set",
+        f"warning: {site}:7: mqtt.password_file: file /nonexistent/mqtt-password does not exist on this machine",
+    ]
+
+
+def test_check_strict_turns_a_missing_secret_into_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    site = tmp_path / "siaga.yaml"
+    site.write_text(SECRETS, encoding="utf-8")
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "bot").write_text("123:abc\n", encoding="utf-8")
+    monkeypatch.setenv("SIAGA_T_HOOK", "x")
+    result = check(site, "--strict")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"warning: {site}:7: mqtt.password_file: file /nonexistent/mqtt-password does not exist on this machine"
+    )
+    site.write_text(SECRETS.replace("mqtt:\n  password_file: /nonexistent/mqtt-password\n", ""), encoding="utf-8")
+    result = check(site, "--strict")
+    assert result.exit_code == 0, result.output
+    assert "warning" not in result.stderr
+
+
+def test_the_example_names_every_secret_the_check_resolves() -> None:
+    """Every *_file path and ${ENV} of the example file is a reference the check looks up, and no other."""
+    text = EXAMPLE.read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    written: set[str] = set()
+
+    def walk(node: Any, loc: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, f"{loc}.{key}" if loc else str(key))
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, f"{loc}[{i}]")
+        elif isinstance(node, str) and (loc.endswith("_file") or "${" in node):
+            written.add(loc)
+
+    walk(data, "")
+    from siaga.config.errors import dotted
+
+    found = {dotted(ref.loc) for ref in secret_references(load_config(EXAMPLE).config)}
+    assert found == written
+    assert {"mqtt.password_file", "snmp.devices[0].community_file", "http_push.gateways[0].token_file",
+            "targets[0].identity_file", "targets[0].password_file", "targets[1].password",
+            "notification.channels.telegram.bot_token_file", "notification.channels.noc-webhook.token"} <= found
+
+
+CREATED_NOT_READ = {("AckLinks", "key_file")}
+"""Files siaga creates itself when absent: not a secret the machine must already have."""
+
+
+def test_every_secret_option_of_the_schema_is_a_reference_the_check_resolves() -> None:
+    """A new *_file, password or token option must be typed SecretFile / EnvRef, or config check misses it."""
+    for model in _models(SiteConfig):
+        for name in model.model_fields:
+            use = _field_use(model, name)
+            if name.endswith("_file") and (model.__name__, name) not in CREATED_NOT_READ:
+                assert use == "file", f"{model.__name__}.{name} is not a SecretFile"
+            if SECRET_KEY.search(name) and not name.endswith("_sha256"):
+                assert use == "env", f"{model.__name__}.{name} is not an EnvRef"
+
+
+# --- YAML alias bombs -----------------------------------------------------------------------------
+
+BOMB = "site: {name: Bomb}\na: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"{b}: &{b} [{', '.join(['*' + a] * 9)}]\n" for a, b in zip("abcdefgh", "bcdefghi", strict=True)
+)
+
+
+def test_a_billion_laughs_file_is_refused_at_once(tmp_path: Path) -> None:
+    site = tmp_path / "bomb.yaml"
+    site.write_text(BOMB, encoding="utf-8")
+    # a real process with a deadline far above the ~0.1 s it takes: a hang fails instead of blocking CI
+    result = subprocess.run(
+        [sys.executable, "-m", "siaga", "--lang", "en", "config", "check", str(site)],
+        capture_output=True, text=True, timeout=60, env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"{site}:1: YAML aliases (*name) repeat more than 100000 values: refused")
+
+
+def test_an_alias_inside_itself_is_refused() -> None:
+    [(line, field, message)] = problems_of(BASE + "x: &x [1, *x]\n")
+    assert (line, field) == (4, "")
+    assert "refers to the node that holds it" in message
+
+
+def test_modest_aliases_still_work() -> None:
+    cfg = parse_config(BASE + "rooms: [{id: r1, name: One}]\nracks:\n  - &rack {id: R1, room: r1, height_u: 45}\n"
+                       "  - {<<: *rack, id: R2}\n")
+    assert [(r.id, r.height_u) for r in cfg.racks] == [("R1", 45), ("R2", 45)]
+
+
+# --- options nothing runs -------------------------------------------------------------------------
+
+
+def test_a_source_type_that_is_not_built_is_refused() -> None:
+    text = BASE + "rooms: [{id: r1, name: One}]\nsensors:\n  - {id: t1, kind: temperature, room: r1, " \
+                  "source: {type: modbus, address: 3}}\n"
+    [(line, field, message)] = problems_of(text)
+    assert (line, field) == (6, "sensors[0].source")
+    assert message.startswith("source type 'modbus' is not built yet: bridge the device to MQTT")
+
+
+# --- repeat shorter than the storm window ---------------------------------------------------------
+
+POLICY = """\
+people:
+  - {id: andi, name: Andi}
+escalation:
+  - id: p
+    steps: [{people: [andi]}]
+    repeat_every: 20s
+"""
+
+
+def test_a_repeat_shorter_than_the_storm_window_is_an_error() -> None:
+    [(line, field, message)] = problems_of(BASE + POLICY)
+    assert (line, field) == (9, "escalation[0].repeat_every")
+    assert message.startswith("repeat_every 20s is shorter than notification.storm.group_window 30s")
+
+
+def test_a_repeat_as_long_as_a_shorter_window_is_fine() -> None:
+    parse_config(BASE + POLICY + "notification: {storm: {group_window: 20s}}\n")
+
+
+def test_check_exits_2_on_a_short_repeat(tmp_path: Path) -> None:
+    site = tmp_path / "siaga.yaml"
+    site.write_text(BASE + POLICY, encoding="utf-8")
+    result = check(site)
+    assert result.exit_code == 2
+    assert re.match(rf"{re.escape(str(site))}:9: escalation\[0\]\.repeat_every: repeat_every 20s", result.stderr)
