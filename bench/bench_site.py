@@ -55,8 +55,9 @@ class Site:
 
     def source(self) -> MqttSource:
         assert self.cfg.mqtt is not None
+        durable = self.writer.when_durable if os.environ.get("BENCH_NO_WRITER") != "1" else None
         return MqttSource(self.cfg.mqtt, TopicTable.from_config(self.cfg.mqtt, self.cfg.sensors), self.ingest,
-                          alerts=self.manager)
+                          alerts=self.manager, durable=durable)
 
     def stored(self) -> int:
         with self.engine.connect() as conn:
@@ -87,11 +88,8 @@ async def running(site: Site, source: MqttSource) -> AsyncIterator[MqttSource]:
     """The MQTT source, the writer (flush every second) and the rules' tick, until the block ends."""
     stop = asyncio.Event()
 
-    async def writer() -> None:
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), site.writer.flush_interval)
-            await site.writer.flush()
+    async def writer() -> None:  # as `siaga serve`'s: every second, and at once when a message waits for its ack
+        await site.writer.serve(stop)
 
     async def ticker() -> None:
         while not stop.is_set():
@@ -99,7 +97,9 @@ async def running(site: Site, source: MqttSource) -> AsyncIterator[MqttSource]:
                 await asyncio.wait_for(stop.wait(), 1.0)
             await asyncio.to_thread(_tick, site, dt.datetime.now(dt.UTC))
 
-    tasks = [asyncio.create_task(source.run(stop))]
+    stop_source = asyncio.Event()
+    source_task = asyncio.create_task(source.run(stop_source))
+    tasks: list[asyncio.Task[None]] = []
     if os.environ.get("BENCH_NO_WRITER") != "1":
         tasks.append(asyncio.create_task(writer()))
     if not os.environ.get("BENCH_NO_WRITER"):
@@ -109,6 +109,8 @@ async def running(site: Site, source: MqttSource) -> AsyncIterator[MqttSource]:
         await asyncio.sleep(0.2)
         yield source
     finally:
+        stop_source.set()  # the writer goes on until the source is done: its last batches are acknowledged
+        await source_task
         stop.set()
         await asyncio.gather(*tasks)
         await site.writer.flush()

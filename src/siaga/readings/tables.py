@@ -17,10 +17,11 @@ readings = Table(
     Column("sensor", String(64), nullable=False),
     Column("ts", BigInteger(), nullable=False),
     Column("value", Float(), nullable=False),
-    Index("ix_readings_sensor_ts", "sensor", "ts"),
+    Index("ux_readings_sensor_ts", "sensor", "ts", unique=True),
     Index("ix_readings_ts", "ts"),
 )
-"""Raw readings as accepted (kept 30 days by default)."""
+"""Raw readings as accepted (kept 30 days by default): one row per (sensor, ts), so a reading delivered
+again (QoS 1 redelivery, a replayed spool, a device's retry) is stored once."""
 
 
 def _rollup(name: str) -> Table:

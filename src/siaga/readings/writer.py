@@ -1,9 +1,16 @@
-"""Writing accepted readings in batches: executemany on SQLite, COPY on PostgreSQL.
+"""Writing accepted readings in batches, each reading once, and saying when they are safe.
 
 ``write_rows`` is the synchronous bulk write (one transaction: raw rows, the latest reading per
-sensor, the ingest counters). ``ReadingWriter`` is the runtime component that drains the ingest
-buffer at least every ``flush_interval`` seconds (in a worker thread, so the event loop never waits
-on the disk) and flushes everything that is left when it stops.
+sensor, the ingest counters). Readings are unique on (sensor, ts): a row already stored (a QoS 1
+redelivery, a replayed spool) is skipped (``ON CONFLICT DO NOTHING``; on PostgreSQL one
+``INSERT ... SELECT FROM unnest(...)`` per batch).
+
+``ReadingWriter`` drains the ingest buffer at least every ``flush_interval`` seconds, and at once when
+someone waits for readings to be safe (:meth:`ReadingWriter.when_durable`: the MQTT source acknowledges
+a QoS 1 message only then). Safe means committed, or, when the store cannot take them, appended to the
+fsync'd spool (:mod:`siaga.readings.spool`) that the next successful flush writes back. Flushes run in a
+worker thread, so the event loop never waits on the disk; everything still waiting there when the
+flush is over joins the next one (group commit).
 """
 
 from __future__ import annotations
@@ -11,7 +18,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import heapq
+import itertools
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 
@@ -19,23 +29,32 @@ from sqlalchemy import Connection, Engine, insert, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from siaga.readings.spool import ReadingSpool
 from siaga.readings.tables import ingest_counters, readings, sensor_last
 from siaga.sources.ingest import Ingest, Row
+from siaga.sources.ratelimit import RateLimitedLog
 from siaga.store.types import utcnow
 
 log = logging.getLogger(__name__)
+
+_PG_INSERT = (
+    "INSERT INTO readings (sensor, ts, value)"
+    " SELECT * FROM unnest(%s::varchar[], %s::bigint[], %s::float8[])"
+    " ON CONFLICT (sensor, ts) DO NOTHING"
+)
+_SQLITE_INSERT = "INSERT INTO readings (sensor, ts, value) VALUES (?, ?, ?) ON CONFLICT (sensor, ts) DO NOTHING"
 
 
 def _insert_raw(conn: Connection, rows: Sequence[Row]) -> None:
     if conn.dialect.name == "postgresql":
         raw = conn.connection.driver_connection
         if raw is not None and hasattr(raw, "cursor"):
-            with raw.cursor() as cur, cur.copy("COPY readings (sensor, ts, value) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+            sensors, stamps, values = zip(*rows, strict=True)
+            with raw.cursor() as cur:
+                cur.execute(_PG_INSERT, (list(sensors), list(stamps), list(values)))
             return
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("INSERT INTO readings (sensor, ts, value) VALUES (?, ?, ?)", list(rows))
+        conn.exec_driver_sql(_SQLITE_INSERT, list(rows))
         return
     conn.execute(insert(readings), [{"sensor": s, "ts": t, "value": v} for s, t, v in rows])
 
@@ -88,6 +107,14 @@ def write_rows(
             _add_counters(conn, counters, now)
 
 
+Waiter = Callable[[], None]
+STORE_RETRY_S = 1.0  # after a failed write, the store is tried again after this (the spool takes readings meanwhile)
+
+
+class StoreAway(RuntimeError):
+    """The store failed moments ago: this flush went to the spool without trying it."""
+
+
 class ReadingWriter:
     """Drains an :class:`Ingest` buffer into the store, at least every ``flush_interval`` seconds."""
 
@@ -99,21 +126,81 @@ class ReadingWriter:
         flush_interval: float = 1.0,
         on_flushed: Callable[[int], None] | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
+        spool: ReadingSpool | None = None,
     ) -> None:
         self.ingest = ingest
         self.engine = engine
         self.flush_interval = flush_interval
         self.on_flushed = on_flushed  # called with the oldest ts (ms) of each flushed batch (rollups)
         self.clock = clock
+        self.spool = spool
         self.written = 0
         self.flushes = 0
         self.failures = 0
+        self.spooled = 0  # readings that went to the spool because the store refused them
+        self.unsafe_acks = 0  # readings released to their waiters while neither store nor spool took them
         self.last_flush_s = 0.0
+        self.durable_mark = 0  # every reading ingest buffered up to this mark is committed or spooled
         self._counted: dict[str, int] = {}
         self._pending: list[Row] = []  # drained but not yet written (a failed flush is retried)
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._lock = asyncio.Lock()
+        self._waiters: list[tuple[int, int, Waiter]] = []  # heap of (mark, order, callback)
+        self._order = itertools.count()
+        self._waiters_lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self._wake_asked = False
+        self._rlog = RateLimitedLog(log)
+        self._store_back_at = 0.0  # while the store fails, readings go straight to the spool until then
+
+    # --- durability ---------------------------------------------------------------------------------
+
+    def when_durable(self, mark: int, callback: Waiter) -> None:
+        """Call ``callback()`` once every reading ingest buffered up to ``mark`` is committed or spooled.
+
+        At once (in the caller's thread) when they already are; else from the thread of the flush that
+        makes them so, which this call asks for now. Thread-safe. ``mark`` is ``IngestResult.mark``.
+        """
+        with self._waiters_lock:
+            if mark > self.durable_mark:
+                heapq.heappush(self._waiters, (mark, next(self._order), callback))
+                ask = not self._wake_asked
+                self._wake_asked = True
+            else:
+                ask = None
+        if ask is None:
+            callback()
+        elif ask:
+            self._ask_flush()
+
+    def _ask_flush(self) -> None:
+        loop, wake = self._loop, self._wake
+        if loop is None or wake is None:
+            return  # not running: the next flush (the caller's, or the periodic one) releases it
+        with contextlib.suppress(RuntimeError):  # the loop is closed: siaga is stopping
+            loop.call_soon_threadsafe(wake.set)
+
+    def _release(self, mark: int) -> None:
+        due: list[Waiter] = []
+        with self._waiters_lock:
+            if mark > self.durable_mark:
+                self.durable_mark = mark
+            while self._waiters and self._waiters[0][0] <= self.durable_mark:
+                due.append(heapq.heappop(self._waiters)[2])
+        for callback in due:
+            try:
+                callback()
+            except Exception:
+                log.exception("readings: a durability waiter failed")
+
+    @property
+    def waiting(self) -> int:
+        """Callbacks waiting for their readings to be safe."""
+        return len(self._waiters)
+
+    # --- flushing -----------------------------------------------------------------------------------
 
     def _counter_deltas(self) -> dict[str, int]:
         now = self.ingest.counters()
@@ -121,45 +208,117 @@ class ReadingWriter:
         return {k: v for k, v in deltas.items() if v}
 
     def flush_sync(self) -> int:
-        """Write everything buffered now (blocking); returns how many readings were written."""
-        rows = self._pending + self.ingest.drain()
+        """Write everything buffered now (blocking); returns how many readings were written.
+
+        When the store refuses, the rows go to the spool (if there is one) and the error is raised
+        all the same; without a spool (or when it refuses too) they wait in memory for the next try.
+        """
+        with self._waiters_lock:
+            self._wake_asked = False
+        drained, mark = self.ingest.drain_marked()
+        rows = self._pending + drained
         self._pending = []
         deltas = self._counter_deltas()
-        if not rows and not deltas:
+        if not rows and not deltas and not (self.spool is not None and self.spool.pending):
+            self._release(mark)
             return 0
         t0 = time.perf_counter()
         try:
+            if self.spool is not None and rows and time.monotonic() < self._store_back_at:
+                raise StoreAway("the store failed less than a second ago; readings spooled")
             write_rows(self.engine, rows, deltas, self.clock())
-        except Exception:
-            limit = self.ingest.max_buffer
-            if len(rows) > limit:  # the store is away for long: keep the newest, count what is dropped
-                self.ingest.dropped += len(rows) - limit
-                rows = rows[-limit:]
-            self._pending = rows
-            self.failures += 1
+        except Exception as exc:
+            if not isinstance(exc, StoreAway):
+                self.failures += 1
+                self._store_back_at = time.monotonic() + STORE_RETRY_S
+            self._keep(rows, mark)
             raise
         self.last_flush_s = time.perf_counter() - t0
         for k, v in deltas.items():
             self._counted[k] = self._counted.get(k, 0) + v
         self.written += len(rows)
         self.flushes += 1
+        self._release(mark)
         if rows and self.on_flushed is not None:
             self.on_flushed(min(r[1] for r in rows))
+        if self.spool is not None and self.spool.pending:
+            self._replay_spool()
         return len(rows)
+
+    def _keep(self, rows: list[Row], mark: int) -> None:
+        """The store refused ``rows``: spool them (then they are safe), else keep them for the next try."""
+        if not rows:
+            self._release(mark)
+            return
+        if self.spool is not None:
+            try:
+                self.spool.append(rows)
+            except OSError as exc:
+                log.error("readings: neither the store nor the spool %s takes readings: %s", self.spool.path, exc)
+            else:
+                self.spooled += len(rows)
+                self._release(mark)
+                return
+        limit = self.ingest.max_buffer
+        if len(rows) > limit:  # the store is away for long: keep the newest, count what is dropped
+            self.ingest.dropped += len(rows) - limit
+            rows = rows[-limit:]
+        self._pending = rows
+        if self.spool is not None:
+            # Nowhere safe to put them: acknowledging anyway keeps siaga hearing its sensors (a leak
+            # must still page); holding the acknowledgements would stop every reading at the broker.
+            self.unsafe_acks += len(rows)
+            self._release(mark)
+
+    def _replay_spool(self) -> None:
+        assert self.spool is not None
+        n = 0
+        try:
+            for chunk in self.spool.chunks():
+                write_rows(self.engine, chunk, None, self.clock())
+                n += len(chunk)
+                if self.on_flushed is not None:
+                    self.on_flushed(min(r[1] for r in chunk))
+        except Exception:
+            log.exception("readings: writing the spool %s back failed; tried again at the next flush", self.spool.path)
+            return
+        self.spool.clear()
+        self.spool.replayed += n
+        log.info("readings: %d spooled readings written back to the store", n)
 
     async def flush(self) -> int:
         async with self._lock:
             return await asyncio.to_thread(self.flush_sync)
 
+    async def serve(self, stop: asyncio.Event) -> None:
+        """Flush every ``flush_interval`` seconds, and at once when a waiter asks, until ``stop`` is set."""
+        self._loop = asyncio.get_running_loop()
+        wake = self._wake = asyncio.Event()
+        try:
+            while not stop.is_set():
+                stopped = asyncio.ensure_future(stop.wait())
+                woken = asyncio.ensure_future(wake.wait())
+                try:
+                    await asyncio.wait({stopped, woken}, timeout=self.flush_interval,
+                                       return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    stopped.cancel()
+                    woken.cancel()
+                wake.clear()
+                try:
+                    await self.flush()
+                except StoreAway:
+                    pass
+                except Exception as exc:
+                    where = "spooled" if self.spool is not None else "kept in memory"
+                    self._rlog.warning("store_write_failed", f"readings {where} until the store takes them: {exc!r}")
+        finally:
+            self._wake = None
+            self._loop = None
+
     async def run(self) -> None:
-        """Flush every ``flush_interval`` seconds until :meth:`stop`; then flush what is left."""
-        while not self._stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.flush_interval)
-            try:
-                await self.flush()
-            except Exception:
-                log.exception("readings: flush failed; %d readings kept for the next try", len(self._pending))
+        """Flush until :meth:`stop`; then flush what is left."""
+        await self.serve(self._stopping)
         await self.flush()
 
     def start(self) -> asyncio.Task[None]:

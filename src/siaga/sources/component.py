@@ -20,11 +20,13 @@ import asyncio
 import contextlib
 import datetime as dt
 import time
+from pathlib import Path
 
 from siaga.alerts.impact import impact_resolver
 from siaga.alerts.manager import AlertManager
 from siaga.readings.query import last_readings
 from siaga.readings.rollup import RollupMaintainer
+from siaga.readings.spool import ReadingSpool
 from siaga.readings.writer import ReadingWriter
 from siaga.rules.engine import RulesEngine
 from siaga.runtime.components import Component
@@ -48,9 +50,19 @@ def build(ctx: RuntimeContext) -> tuple[Ingest, AlertManager, ReadingWriter, Rol
     ingest = Ingest(cfg, rules=rules, alerts=manager, clock=ctx.clock)
     rollup = RollupMaintainer(ctx.engine, cfg.readings, clock=ctx.clock)
     writer = ReadingWriter(
-        ingest, ctx.engine, flush_interval=cfg.readings.flush_interval, on_flushed=rollup.mark_dirty, clock=ctx.clock
+        ingest, ctx.engine, flush_interval=cfg.readings.flush_interval, on_flushed=rollup.mark_dirty, clock=ctx.clock,
+        spool=ReadingSpool(spool_path(ctx)),
     )
     return ingest, manager, writer, rollup
+
+
+def spool_path(ctx: RuntimeContext) -> Path:
+    """``readings.spool_file``, else ``spool/readings.spool`` in ``store.data_dir`` (relative to the config)."""
+    configured = ctx.config.readings.spool_file
+    p = Path(configured or ctx.config.store.data_dir).expanduser()
+    if not p.is_absolute():
+        p = ctx.loaded.base_dir / p
+    return p if configured else p / "spool" / "readings.spool"
 
 
 def component(ctx: RuntimeContext) -> list[Component]:
@@ -60,20 +72,15 @@ def component(ctx: RuntimeContext) -> list[Component]:
     ctx.services["readings.writer"] = writer
 
     async def run_writer(ctx: RuntimeContext, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), writer.flush_interval)
-            try:
-                await writer.flush()
-            except Exception:
-                ctx.logger.exception("readings: flush failed; kept for the next try")
+        await writer.serve(stop)  # every flush_interval, and at once when a source waits to acknowledge
         # Sources stop at the same time as we do: keep flushing until they are done.
         deadline = time.monotonic() + STOP_WAIT_SECONDS
         while time.monotonic() < deadline:
             others = {n: s for n, s in ctx.component_states.items() if not n.startswith("sensing.")}
             if all(s in _DONE for s in others.values()):
                 break
-            await writer.flush()
+            with contextlib.suppress(Exception):  # spooled or kept; said by serve's log already
+                await writer.flush()
             await asyncio.sleep(0.05)
         await writer.flush()
 

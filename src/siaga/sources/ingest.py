@@ -106,6 +106,7 @@ class Ingest:
             self._sensors[s.id] = _SensorInfo(k.value_type is ValueType.BINARY, k.minimum, k.maximum)
         self._lock = threading.RLock()
         self._buffer: list[Row] = []
+        self._seq = 0  # readings ever put in the buffer: the write mark (see IngestResult.mark)
         self.counts: Counter[str] = Counter()
         self.by_source: Counter[tuple[str, str]] = Counter()
         self.recent_rejections: deque[RecentRejection] = deque(maxlen=50)
@@ -186,6 +187,7 @@ class Ingest:
                     log.error("ingest: the store is too far behind; %d readings dropped", len(accepted))
                 else:
                     self._buffer.extend(accepted)
+                    self._seq += len(accepted)
             for rej in rejected:
                 self.counts[rej.reason] += 1
                 source = readings[rej.index].source
@@ -197,7 +199,8 @@ class Ingest:
             for listener in self._listeners:
                 if accepted:
                     listener(accepted)
-        return IngestResult(len(accepted), tuple(rejected))
+            mark = self._seq if accepted else 0
+        return IngestResult(len(accepted), tuple(rejected), mark)
 
     def reject(self, reason: str, detail: str = "", *, source: str = "") -> None:
         with self._lock:
@@ -208,10 +211,14 @@ class Ingest:
     # For the writer and the runtime -------------------------------------------------------------------
 
     def drain(self) -> list[Row]:
-        """Take everything buffered so far (the writer calls this)."""
+        """Take everything buffered so far."""
+        return self.drain_marked()[0]
+
+    def drain_marked(self) -> tuple[list[Row], int]:
+        """Take everything buffered so far, and the write mark it reaches (the writer calls this)."""
         with self._lock:
             rows, self._buffer = self._buffer, []
-            return rows
+            return rows, self._seq
 
     @property
     def buffered(self) -> int:

@@ -37,6 +37,10 @@ class Rejection:
 class IngestResult:
     accepted: int
     rejected: tuple[Rejection, ...] = field(default_factory=tuple)
+    mark: int = 0
+    """Where this call's readings end in the write buffer: they are safe (committed or spooled) once the
+    readings writer's ``durable_mark`` reaches it (``ReadingWriter.when_durable(mark, callback)``); 0
+    when nothing of this call waits for the store."""
 
 
 class IngestSink(Protocol):

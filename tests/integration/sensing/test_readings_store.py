@@ -113,12 +113,14 @@ def test_readings_wait_in_memory_while_the_store_is_away(tmp_path: object) -> No
     upgrade(engine)
     ingest = Ingest(parse_config(example.read_text()), max_buffer=100)
     writer = ReadingWriter(ingest, engine)
-    ingest.ingest([RawReading("temp-r1-top", 20.0 + i / 100) for i in range(80)])
+    t0 = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    at = [t0 + dt.timedelta(seconds=i) for i in range(130)]  # readings are one row per (sensor, ts)
+    ingest.ingest([RawReading("temp-r1-top", 20.0 + i / 100, at[i]) for i in range(80)])
     with sqlite3.connect(db) as raw:
         raw.execute("ALTER TABLE readings RENAME TO readings_away")
     with pytest.raises(Exception):  # noqa: B017 - the store's own error
         writer.flush_sync()
-    ingest.ingest([RawReading("temp-r1-top", 21.0) for _ in range(50)])
+    ingest.ingest([RawReading("temp-r1-top", 21.0, at[80 + i]) for i in range(50)])
     with pytest.raises(Exception):  # noqa: B017
         writer.flush_sync()
     assert ingest.dropped == 30
@@ -126,3 +128,48 @@ def test_readings_wait_in_memory_while_the_store_is_away(tmp_path: object) -> No
         raw.execute("ALTER TABLE readings_away RENAME TO readings")
     assert writer.flush_sync() == 100
     assert count(engine, readings) == 100
+
+
+def test_a_reading_stored_again_is_one_row(db_engine: Engine) -> None:
+    write_rows(db_engine, [("t1", ms(1), 1.0), ("t1", ms(2), 2.0), ("t1", ms(1), 1.0)], None, T0)
+    write_rows(db_engine, [("t1", ms(2), 2.0), ("t1", ms(3), 3.0)], None, T0)  # a redelivery, and one new
+    assert count(db_engine, readings) == 3
+
+
+def test_readings_go_to_the_spool_while_the_store_is_away_and_back_once(tmp_path: object) -> None:
+    import sqlite3
+    from pathlib import Path
+
+    from siaga.config.loader import parse_config
+    from siaga.readings.spool import ReadingSpool
+    from siaga.readings.writer import ReadingWriter
+    from siaga.sources.ingest import Ingest
+    from siaga.sources.reading import RawReading
+    from siaga.store import create_engine_for, sqlite_url, upgrade
+
+    example = Path(__file__).resolve().parents[3] / "src" / "siaga" / "examples" / "bontang.yaml"
+    folder = Path(str(tmp_path))
+    engine = create_engine_for(sqlite_url(folder / "s.db"))
+    upgrade(engine)
+    spool = ReadingSpool(folder / "spool" / "readings.spool")
+    ingest = Ingest(parse_config(example.read_text()))
+    writer = ReadingWriter(ingest, engine, spool=spool)
+    t0 = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    safe: list[int] = []
+    first = ingest.ingest([RawReading("temp-r1-top", 20.0 + i, t0 + dt.timedelta(seconds=i)) for i in range(10)])
+    writer.when_durable(first.mark, lambda: safe.append(1))
+    assert not safe  # not committed yet: not acknowledged
+    with sqlite3.connect(folder / "s.db") as raw:
+        raw.execute("ALTER TABLE readings RENAME TO readings_away")
+    with pytest.raises(Exception):  # noqa: B017 - the store's own error
+        writer.flush_sync()
+    assert safe == [1] and spool.pending and writer.spooled == 10  # spooled and fsync'd: safe to acknowledge
+    with sqlite3.connect(folder / "s.db") as raw:
+        raw.execute("ALTER TABLE readings_away RENAME TO readings")
+    # a redelivery of five of them meanwhile, and the store back
+    again = ingest.ingest([RawReading("temp-r1-top", 20.0 + i, t0 + dt.timedelta(seconds=i)) for i in range(5)])
+    writer._store_back_at = 0.0  # the second of rest after a failure has passed
+    writer.when_durable(again.mark, lambda: safe.append(2))
+    assert writer.flush_sync() == 5
+    assert safe == [1, 2] and not spool.pending and spool.replayed == 10
+    assert count(engine, readings) == 10

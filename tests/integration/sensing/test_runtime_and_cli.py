@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import shutil
 from pathlib import Path
 
@@ -42,16 +43,20 @@ def _ctx(site: Path) -> RuntimeContext:
 async def test_a_normal_stop_writes_what_sources_hand_over_while_stopping(site: Path) -> None:
     ctx = _ctx(site)
     sent = 0
+    t0 = ctx.clock() - dt.timedelta(hours=1)
+
+    def batch(n: int, value: float) -> list[RawReading]:  # one row per (sensor, ts): each its own millisecond
+        return [RawReading("temp-r1-top", value, t0 + dt.timedelta(milliseconds=sent + i)) for i in range(n)]
 
     async def source(c: RuntimeContext, stop: asyncio.Event) -> None:
         nonlocal sent
         ingest = c.service("sources.ingest", Ingest)
         while not stop.is_set():
-            ingest.ingest([RawReading("temp-r1-top", 24.0) for _ in range(100)])
+            ingest.ingest(batch(100, 24.0))
             sent += 100
             await asyncio.sleep(0.01)
         await asyncio.sleep(0.3)  # a source draining its own queue after stop
-        ingest.ingest([RawReading("temp-r1-top", 25.0) for _ in range(1000)])
+        ingest.ingest(batch(1000, 25.0))
         sent += 1000
 
     components = [*sensing_component(ctx), Component("fake-source", source)]

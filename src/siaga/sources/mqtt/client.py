@@ -8,10 +8,12 @@ Two ways to run it (``mqtt.subscriber``):
 
 - ``process`` (default): paho and the decoding run in a subscriber process of their own
   (:mod:`siaga.sources.mqtt.subscriber`), on the other core; its batches are handed to ingest by a
-  reader thread here. A message is acknowledged to the broker only once ingest has its readings.
+  reader thread here. A message is acknowledged to the broker only once its readings are safe
+  (committed to the store or spooled: ``durable``, the readings writer's ``when_durable``).
   A subscriber that dies is started again (after ``reconnect_min_s``, doubling up to ``reconnect_max_s``).
 - ``thread``: paho's network thread runs in siaga's process and hands each message's readings to
-  the (thread-safe) ``IngestSink.ingest`` itself; paho acknowledges after that returns.
+  the (thread-safe) ``IngestSink.ingest`` itself; the message is acknowledged when its readings are safe
+  (or once ingest returns, when no ``durable`` is given: tests and benches of the source alone).
 
 Either way: QoS 1 with a persistent session (:mod:`siaga.sources.mqtt.receiver`), so what is
 published while siaga is away is delivered when it is back; a broker unreachable for
@@ -80,8 +82,10 @@ class MqttSource:
         alerts: AlertSink | None = None,
         clock: Callable[[], dt.datetime] = _utcnow,
         monotonic: Callable[[], float] = time.monotonic,
+        durable: Callable[[int, Callable[[], None]], None] | None = None,
     ) -> None:
         self.cfg = cfg
+        self.durable = durable  # when_durable(mark, callback): acknowledge only once readings are safe
         self.table = table
         self.sink = sink
         self.base_dir = base_dir
@@ -94,6 +98,7 @@ class MqttSource:
         self._stopping = False
         self.connected_event = threading.Event()
         self.subscriber_pid: int | None = None  # the subscriber process, while one runs
+        self._receiver: Receiver | None = None  # thread mode
 
     # --- what the receiver reports (paho's thread, or the reader of the subscriber's output) ------------
 
@@ -120,30 +125,40 @@ class MqttSource:
         if self.stats.disconnected_since is None:
             self.stats.disconnected_since = self.monotonic()
 
-    def message(self, _mid: int, _qos: int, readings: list[RawReading], problems: list[Problem]) -> None:
-        self.received(1, readings, problems)
+    def message(self, mid: int, qos: int, readings: list[RawReading], problems: list[Problem]) -> None:
+        mark = 0
+        try:
+            mark = self.received(1, readings, problems)
+        finally:
+            receiver = self._receiver
+            if qos and receiver is not None and receiver.manual_ack:
+                if self.durable is None or not mark:
+                    receiver.ack(mid, qos)
+                else:
+                    self.durable(mark, lambda: receiver.ack(mid, qos))
 
-    def received(self, messages: int, readings: list[RawReading], problems: list[Problem]) -> None:
-        """Hand ``messages`` messages' readings to ingest and count their problems.
+    def received(self, messages: int, readings: list[RawReading], problems: list[Problem]) -> int:
+        """Hand ``messages`` messages' readings to ingest and count their problems; returns the write mark.
 
-        In ``thread`` mode paho acknowledges a QoS 1 message after this returns; in ``process`` mode
-        the subscriber does once this has returned for its batch: a reading is acknowledged only once
-        ingest has it.
+        The caller acknowledges the messages once the readings up to the mark are safe
+        (``durable(mark, ack)``; at once when the mark is 0: nothing to store).
         """
         stats = self.stats
         stats.messages += messages
+        mark = 0
         if readings:
             now = self.clock()
             stats.readings += len(readings)
             stats.last_message_at = now
             try:
-                self.sink.ingest(readings, received_at=now)
+                mark = self.sink.ingest(readings, received_at=now).mark
             except Exception:
                 log.exception("ingest failed for %d MQTT readings", len(readings))
         for reason, detail in problems:
             stats.problems[reason] += 1
             self.sink.reject(reason, detail, source="mqtt")
             self._rlog.warning(reason, detail)
+        return mark
 
     def _event(self, item: tuple[Any, ...]) -> None:
         kind = item[0]
@@ -206,18 +221,20 @@ class MqttSource:
             await self._run_process(settings, stop)
 
     async def _run_thread(self, settings: ClientSettings, stop: asyncio.Event) -> None:
-        receiver = Receiver(settings, self.table, self)
+        receiver = Receiver(settings, self.table, self, manual_ack=self.durable is not None)
+        self._receiver = receiver
         receiver.start()
         try:
             await self._watch(stop)
         finally:
             self._stopping = True
             await asyncio.to_thread(receiver.stop)
+            self._receiver = None
 
     async def _run_process(self, settings: ClientSettings, stop: asyncio.Event) -> None:
         delay = self.cfg.reconnect_min_s
         while not stop.is_set():
-            sub = SubscriberProcess(settings, self.table, self._event, self.received)
+            sub = SubscriberProcess(settings, self.table, self._event, self.received, self.durable)
             await asyncio.to_thread(sub.start)
             self.subscriber_pid = sub.pid
             started = self.monotonic()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 
 from siaga.config.secrets import SecretError
+from siaga.readings.writer import ReadingWriter
 from siaga.runtime.components import Component, ComponentError
 from siaga.runtime.context import RuntimeContext
 from siaga.sources.mqtt.client import MqttSource
@@ -31,6 +32,8 @@ def component(ctx: RuntimeContext) -> Component | None:
         base_dir=ctx.loaded.base_dir,
         alerts=ctx.services.get("alerts.manager"),  # type: ignore[arg-type]
         clock=ctx.clock,
+        durable=writer.when_durable if isinstance(writer := ctx.services.get("readings.writer"), ReadingWriter)
+        else None,
     )
     ctx.services["sources.mqtt"] = source
 

@@ -10,13 +10,17 @@ The subscriber (``python -m siaga.sources.mqtt.subscriber``) talks to siaga over
 one pickled tuple at a time (both ends are siaga; nothing else writes there):
 
 - siaga -> subscriber: first ``(ClientSettings, TopicTable)``; then ``("ack", [(mid, qos), ...])``
-  after each batch is ingested, and ``("stop",)``. End of input means siaga is gone: stop at once.
+  once each batch's readings are safe (committed to the store, or spooled), and ``("stop",)``.
+  End of input means siaga is gone: stop at once.
 - subscriber -> siaga: ``("connected", session_present, topics)``, ``("refused", reason)``,
   ``("disconnected", reason)``, ``("batch", messages, readings, problems, acks)`` with readings as
   ``(sensor, value, ts)`` tuples, and ``("stopped",)`` last.
 
-No reading is acknowledged to the broker before siaga's ingest path has it: paho runs with manual
-acknowledgement and a message's PUBACK goes out when siaga answers its batch with ``ack``. A message
+No reading is acknowledged to the broker before it is safe in siaga: paho runs with manual
+acknowledgement and a message's PUBACK goes out when siaga answers its batch with ``ack``, which it
+does once the batch's readings are committed or spooled (``ReadingWriter.when_durable``; a batch
+without readings, at once). Batches go on meanwhile: the next ones are ingested (and their rules run,
+so a leak pages at once) while the store commits the earlier ones. A message
 that arrives after ``stop`` is neither forwarded nor acknowledged, so the broker keeps it in the
 persistent session and delivers it on the next start. If either side dies, what was not acknowledged
 is delivered again (QoS 1 is at least once).
@@ -247,12 +251,14 @@ class SubscriberProcess:
         settings: ClientSettings,
         table: TopicTable,
         on_event: Callable[[Item], None],
-        on_batch: Callable[[int, list[RawReading], list[Problem]], None],
+        on_batch: Callable[[int, list[RawReading], list[Problem]], int],
+        when_durable: Callable[[int, Callable[[], None]], None] | None = None,
     ) -> None:
         self.settings = settings
         self.table = table
         self.on_event = on_event
-        self.on_batch = on_batch
+        self.on_batch = on_batch  # returns the batch's write mark (IngestResult.mark)
+        self.when_durable = when_durable
         self.ended = threading.Event()  # the subscriber's output ended (stopped, or died)
         self.clean = False  # it said it stopped
         self._proc: subprocess.Popen[bytes] | None = None
@@ -297,10 +303,11 @@ class SubscriberProcess:
                 kind = item[0]
                 if kind == "batch":
                     _kind, messages, tuples, problems, acks = item
+                    mark = 0
                     try:
-                        self.on_batch(messages, [RawReading(s, v, t, "mqtt") for s, v, t in tuples], problems)
+                        mark = self.on_batch(messages, [RawReading(s, v, t, "mqtt") for s, v, t in tuples], problems)
                     finally:
-                        self._write(("ack", acks))
+                        self._ack_when_safe(mark, acks)
                 elif kind == "stopped":
                     self.clean = True
                     break
@@ -312,6 +319,12 @@ class SubscriberProcess:
             log.exception("mqtt: handling the subscriber's output failed")
         finally:
             self.ended.set()
+
+    def _ack_when_safe(self, mark: int, acks: list[tuple[int, int]]) -> None:
+        if self.when_durable is None or not mark:
+            self._write(("ack", acks))
+        else:
+            self.when_durable(mark, lambda: self._write(("ack", acks)))
 
     def stop(self, timeout: float = STOP_ACK_WAIT_S + 5.0) -> None:
         """Ask the subscriber to stop, take in what it still sends, and wait for it to exit."""
