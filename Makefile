@@ -1,11 +1,15 @@
-# The two commands of the README: `make demo` and `make test`. Both set everything up first.
-.PHONY: setup demo test lint unit i18n
+# The two commands of the README: `make demo` and `make test`. Each sets up what it needs first:
+# the demo only what it runs, the tests the whole lab.
+.PHONY: setup setup-demo demo test lint unit i18n wheel
 VENV := .venv/bin
 
 setup:
-	./scripts/setup.sh
+	./scripts/setup.sh test
 
-demo: setup
+setup-demo:
+	./scripts/setup.sh demo
+
+demo: setup-demo
 	$(VENV)/siaga demo
 
 lint: setup
@@ -20,3 +24,7 @@ unit: setup
 
 i18n: setup
 	./scripts/i18n.sh
+
+# A wheel that carries the templates, catalogs and the front-end packages (from node_modules): dist/
+wheel: setup
+	$(VENV)/python -m build --wheel --no-isolation -o dist .

@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
-# Sets up everything siaga needs on a fresh Debian machine: the Debian packages its features and
-# tests use (when missing), a virtual environment in .venv with the Python dependencies, and the
-# front-end packages from npm. Safe to run again; it only installs what is missing.
+# Sets up what siaga needs on a fresh Debian machine: the Debian packages (when missing), a virtual
+# environment in .venv with the Python dependencies, and the front-end packages from npm. Safe to run
+# again; it only installs what is missing.
+#   scripts/setup.sh demo   only what `siaga demo` runs (make demo): seconds on a fresh machine
+#   scripts/setup.sh [test] the whole test lab as well (make test, make lint)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+PROFILE="${1:-test}"
+case "$PROFILE" in demo|test) ;; *) echo "setup: unknown profile $PROFILE (demo or test)" >&2; exit 2;; esac
 
 # Debian packages: one per line; each part of siaga adds what it needs.
-APT_PACKAGES=(
+DEMO_PACKAGES=(
   git
   python3-venv
+  restic                # the demo's own backup and drill
+)
+TEST_PACKAGES=(
   postgresql            # the store's tests start their own server with its binaries
-  mosquitto             # MQTT broker for the sensing tests and the demo
+  mosquitto             # MQTT broker for the sensing tests (the demo simulates its sensors in process)
   mosquitto-clients     # mosquitto_pub, a publisher that is not ours
-  restic                # the backup engine
   openssh-server        # sshd as the off-site (SFTP) target in tests
   openssh-client
   mariadb-server        # MySQL/MariaDB dumps and checks
@@ -25,6 +31,8 @@ APT_PACKAGES=(
   libharfbuzz-subset0
   fonts-dejavu-core
 )
+APT_PACKAGES=("${DEMO_PACKAGES[@]}")
+if [ "$PROFILE" = test ]; then APT_PACKAGES+=("${TEST_PACKAGES[@]}"); fi
 # Node.js with npm for the front-end packages, unless a Node.js (which ships npm) is already there.
 command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)
 
@@ -45,10 +53,18 @@ PYTHON="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-stamp=.venv/.siaga-installed
+# The test profile installs the dev extras too; its stamp also stands for the demo's.
+stamp=.venv/.siaga-installed-$PROFILE
+if [ "$PROFILE" = demo ] && [ -f .venv/.siaga-installed-test ] && [ ! pyproject.toml -nt .venv/.siaga-installed-test ]; then
+  stamp=.venv/.siaga-installed-test
+fi
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e '.[dev]'
+  if [ "$PROFILE" = test ]; then
+    .venv/bin/python -m pip install -q -e '.[dev]'
+  else
+    .venv/bin/python -m pip install -q -e .
+  fi
   touch "$stamp"
 fi
 

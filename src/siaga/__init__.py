@@ -1,3 +1,8 @@
 """siaga: keeps small data centres safe."""
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("siaga")  # set from git tags when the package is built (setuptools-scm)
+except PackageNotFoundError:  # running from a tree that was never installed
+    __version__ = "0.0.0+unknown"

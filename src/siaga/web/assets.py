@@ -1,7 +1,9 @@
-"""Where the front-end packages are: ``node_modules`` (installed by ``scripts/setup.sh`` from package.json).
+"""Where the front-end packages are: inside the installed package (a wheel carries them in
+``siaga/web/vendor/``, copied from npm at build time by setup.py), else ``node_modules`` (a checkout:
+installed by ``scripts/setup.sh`` from package.json).
 
-No third-party code is committed: htmx, its SSE extension, uPlot and Swagger UI are served from
-``node_modules`` under ``/static/vendor/``. ``SIAGA_NODE_MODULES`` points elsewhere when needed.
+No third-party code is committed: htmx, its SSE extension, uPlot and Swagger UI are served under
+``/static/vendor/``. ``SIAGA_NODE_MODULES`` points elsewhere when needed.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ VENDOR: tuple[tuple[str, str], ...] = (
 
 STATIC_DIR = Path(__file__).parent / "static"
 TEMPLATES_DIR = Path(__file__).parent / "templates"
+PACKAGED_VENDOR_DIR = Path(__file__).parent / "vendor"  # present in a wheel, absent in a checkout
 
 
 def node_modules(start: Path | None = None) -> Path | None:
@@ -36,7 +39,10 @@ def node_modules(start: Path | None = None) -> Path | None:
 
 
 def vendor_dirs() -> dict[str, Path]:
-    """URL name -> folder, for the packages that are installed."""
+    """URL name -> folder, for the packages that are installed (the wheel's own copy first)."""
+    packaged = {name: PACKAGED_VENDOR_DIR / name for name, _ in VENDOR if (PACKAGED_VENDOR_DIR / name).is_dir()}
+    if packaged and not os.environ.get("SIAGA_NODE_MODULES"):
+        return packaged
     root = node_modules()
     if root is None:
         return {}
