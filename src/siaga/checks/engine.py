@@ -32,11 +32,14 @@ from siaga.checks.scheduler import Scheduler
 from siaga.checks.uptime import Interval
 from siaga.config.checks import CheckBase, HeartbeatCheck, MaintenanceWindow
 from siaga.config.models import SiteConfig
+from siaga.store.engine import first_error_line
 
 if TYPE_CHECKING:
     from siaga.store.engine import RunsDb
 
 log = logging.getLogger("siaga.checks")
+Batch = tuple[list[Any], list[Any], list[Any]]
+"""Check changes, states (check id, service, state) and heartbeat pings waiting to be written."""
 
 
 def site_zone(cfg: SiteConfig) -> ZoneInfo:
@@ -108,6 +111,9 @@ class ChecksEngine:
         self.checks_of = checks_by_service(self.checks)
         self.maintenance = maintenance_by_service(cfg)
         self.last_results: dict[str, CheckResult] = {}
+        self.restored = False
+        self.store_failing = False
+        self._held: Batch = ([], [], [])
 
     # --- what the web and the CLI use --------------------------------------------------------------
 
@@ -143,8 +149,8 @@ class ChecksEngine:
         for key, at, failed, count in records.load_pings(conn):
             self.heartbeats.restore(key, at, count, failed)
 
-    def take_batch(self) -> tuple[list[Any], list[Any], list[Any]]:
-        """What waits to be written; taken on the event loop's thread (where results arrive)."""
+    def take_batch(self) -> Batch:
+        """What waits to be written (first what the store refused before); taken on the event loop's thread."""
         changes = self.monitor.take_changes()
         states = [(cid, self.monitor.by_id[cid].service, st) for cid, st in self.monitor.take_dirty()]
         dirty_pings, self.heartbeats.dirty = self.heartbeats.dirty, set()
@@ -153,9 +159,25 @@ class ChecksEngine:
             p = self.heartbeats.last(key)
             if p is not None:
                 pings.append((key, p.at, p.failed, p.count))
+        held_changes, held_states, held_pings = self._held
+        if held_changes or held_states or held_pings:
+            self._held = ([], [], [])
+            changes = held_changes + changes
+            # one row per key (an upsert may not touch a row twice): the newer state wins
+            states = list({s[0]: s for s in [*held_states, *states]}.values())
+            pings = list({p[0]: p for p in [*held_pings, *pings]}.values())
         return changes, states, pings
 
-    def flush(self, conn: Connection, batch: tuple[list[Any], list[Any], list[Any]] | None = None) -> int:
+    def hold(self, batch: Batch) -> None:
+        """A batch the store refused: it goes first into the next one, nothing is dropped."""
+        changes, states, pings = self.take_batch()
+        self._held = (
+            batch[0] + changes,
+            list({s[0]: s for s in [*batch[1], *states]}.values()),
+            list({p[0]: p for p in [*batch[2], *pings]}.values()),
+        )
+
+    def flush(self, conn: Connection, batch: Batch | None = None) -> int:
         """Write a batch (by default: take one now; only safe when no results arrive meanwhile)."""
         changes, states, pings = batch if batch is not None else self.take_batch()
         records.write_batch(conn, changes, states, pings)
@@ -174,15 +196,44 @@ class ChecksEngine:
 
     # --- running -----------------------------------------------------------------------------------
 
+    async def write(self, rt: RunsDb) -> bool:
+        """Write what waits; when the store fails, keep it for the next round (checks go on meanwhile)."""
+        batch = self.take_batch()
+        if not any(batch):
+            return True
+        try:
+            await rt.run_db(lambda conn: self.flush(conn, batch))
+        except Exception as exc:
+            self.hold(batch)
+            if not self.store_failing:
+                log.warning("checks: cannot write results; kept for the next try",
+                            extra={"error": first_error_line(exc), "changes": len(self._held[0])})
+            self.store_failing = True
+            return False
+        if self.store_failing:
+            log.info("checks: results written again")
+        self.store_failing = False
+        return True
+
+    async def tally(self, rt: RunsDb) -> None:
+        try:
+            await rt.run_db(self.recompute_daily)
+        except Exception as exc:
+            log.warning("checks: cannot recompute today's uptime; next round", extra={"error": first_error_line(exc)})
+
     async def run(self, rt: RunsDb, stop: asyncio.Event) -> None:
-        await rt.run_db(self.restore)
+        """Run the checks until ``stop``. A store that fails holds results back, it never ends the checks."""
+        if not self.restored:  # once: a restart keeps the states it has in memory
+            await rt.run_db(self.restore)
+            self.restored = True
         async with _session(self.concurrency) as session:
             self.ctx.session = session
             self.scheduler = Scheduler(
                 self.probes.values(), self.ctx, self.on_result,
                 concurrency=self.concurrency, per_host=self.per_host,
             )
-            sched = asyncio.create_task(self.scheduler.run(stop), name="checks:scheduler")
+            halt = asyncio.Event()  # the scheduler's own: ending the checks never sets siaga's stop
+            sched = asyncio.create_task(self.scheduler.run(halt), name="checks:scheduler")
             try:
                 last_daily = 0.0
                 loop = asyncio.get_running_loop()
@@ -190,18 +241,21 @@ class ChecksEngine:
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(self.flush_s):
                             await stop.wait()
-                    batch = self.take_batch()
-                    await rt.run_db(lambda conn, b=batch: self.flush(conn, b))  # type: ignore[misc]
+                    if sched.done():  # it raised, or ended by itself: the supervisor restarts us
+                        sched.result()
+                        raise RuntimeError("the checks scheduler ended by itself")
+                    await self.write(rt)
                     if loop.time() - last_daily >= self.daily_s:
                         last_daily = loop.time()
-                        await rt.run_db(self.recompute_daily)
+                        await self.tally(rt)
             finally:
-                stop.set()
-                await sched
+                halt.set()
+                await asyncio.gather(sched, return_exceptions=True)
                 self.ctx.session = None
-                batch = self.take_batch()
-                await rt.run_db(lambda conn: self.flush(conn, batch))
-                await rt.run_db(self.recompute_daily)
+                if not await self.write(rt):
+                    log.error("checks: results not written at stop", extra={"changes": len(self._held[0])})
+                if stop.is_set():
+                    await self.tally(rt)
 
 
 def _session(concurrency: int) -> aiohttp.ClientSession:

@@ -57,7 +57,8 @@ def start(
     host: str | None = None,
     port: int | None = None,
 ) -> None:
-    """Migrate the store, run siaga until stopped; exit 0 after a clean stop, 1 with one line when not.
+    """Migrate the store, run siaga until stopped; exit 0 after a clean stop (SIGINT, SIGTERM, ``duration``),
+    1 with one line when it cannot start or ends for any other reason.
 
     SIGHUP reads the config file again (``host``/``port`` from the command line still win).
     """
@@ -106,11 +107,14 @@ def start(
         failure = asyncio.run(run_siaga(ctx, components, duration=duration, reload_config=reload_config))
     except (ComponentError, StoreError) as exc:
         fail(str(exc))
+    except Exception as exc:  # a bug: the trace goes to the log, the person gets one line and exit 1
+        logging.getLogger("siaga.runtime").exception("siaga ended by an unexpected error")
+        fail(_("siaga ended by an unexpected error: {error}").format(error=f"{type(exc).__name__}: {exc}"))
     finally:
         engine.dispose()
     if failure:
         fail(failure)
-    raise typer.Exit(ExitCode.OK)
+    raise typer.Exit(ExitCode.OK)  # only after SIGINT/SIGTERM or --duration: anything else ends above, non-zero
 
 
 def serve(

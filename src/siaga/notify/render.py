@@ -50,6 +50,7 @@ RULES: dict[str, str] = {
     "tls.expiry": N_("Certificate about to expire"),
     "backup.rpo": N_("Backup too old"),
     "backup.failed": N_("Backup failed"),
+    "siaga.degraded": N_("siaga degraded"),  # a component of siaga keeps failing (siaga.runtime.degraded)
     "test": N_("Test message"),
 }
 

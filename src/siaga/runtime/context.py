@@ -12,6 +12,7 @@ from typing import TypeVar
 from sqlalchemy import Connection, Engine
 
 from siaga.config import LoadedConfig, SiteConfig
+from siaga.runtime.status import ComponentStatus
 from siaga.store.types import utcnow
 
 T = TypeVar("T")
@@ -38,6 +39,9 @@ class RuntimeContext:
     services: dict[str, object] = field(default_factory=dict)
     session_id: int | None = None
     component_states: dict[str, str] = field(default_factory=dict)
+    """Each component's state (``running``, ``restarting``...), written by the supervisor."""
+    component_status: dict[str, ComponentStatus] = field(default_factory=dict)
+    """The same with since, restarts and the last error (for ``/healthz`` and the degraded page)."""
 
     @property
     def config(self) -> SiteConfig:

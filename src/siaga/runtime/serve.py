@@ -18,10 +18,11 @@ from sqlalchemy.exc import DBAPIError
 
 from siaga import __version__
 from siaga.config import ConfigError, LoadedConfig
-from siaga.i18n import _
+from siaga.i18n import _, ngettext, using_language
 from siaga.runtime.components import COMPONENTS, DEMO_COMPONENTS, Component, load_components
 from siaga.runtime.context import RuntimeContext
 from siaga.runtime.supervisor import GRACE_SECONDS, Supervisor
+from siaga.runtime.systemd import SystemdNotifier
 from siaga.store.engine import StoreError, first_error_line
 from siaga.store.events import record_event
 from siaga.store.sessions import last_session, start_session, stop_session
@@ -57,6 +58,7 @@ async def run_siaga(
     reload_config: ConfigReloader | None = None,
     reload: asyncio.Event | None = None,
     build: Callable[[RuntimeContext], list[Component]] | None = None,
+    notifier: SystemdNotifier | None = None,
 ) -> str | None:
     """Run ``components`` until SIGINT/SIGTERM (or ``duration`` seconds); return a failure message or None.
 
@@ -65,8 +67,14 @@ async def run_siaga(
     it is not, siaga says why in the log and goes on with the config it has. ``build`` makes the
     components of a new context (default: the registration table, :func:`build_components`). The runtime session is
     recorded in the store: started before the components, stopped after them; a reload is an event.
+
+    The return is None only after a stop request (signal, ``duration``, ``stop``): a component that fails
+    or ends is restarted (:class:`~siaga.runtime.supervisor.Supervisor`), never the end of siaga; the
+    one failure returned is a critical component that cannot start. ``notifier`` (default: from
+    ``$NOTIFY_SOCKET``) tells systemd READY, STATUS, WATCHDOG, RELOADING and STOPPING.
     """
     stop = stop or asyncio.Event()
+    notifier = notifier or SystemdNotifier.from_environ()
     reload = reload or asyncio.Event()
     loop = asyncio.get_running_loop()
     installed: list[signal.Signals] = []
@@ -103,32 +111,49 @@ async def run_siaga(
     session_id = ctx.session_id
     log.info("siaga is running", extra={"session": session_id, "version": __version__})
     failure: str | None = None
+    feeding = asyncio.create_task(notifier.feed_watchdog(stop), name="siaga:watchdog")
+    first_cycle = True
     try:
         while True:
             cycle_stop = asyncio.Event()
             pending: list[_Next] = []
             watcher = asyncio.create_task(
-                _watch(ctx, stop, reload, cycle_stop, reload_config, build or build_components, pending),
+                _watch(ctx, stop, reload, cycle_stop, reload_config, build or build_components, pending, notifier),
                 name="siaga:reload-watch",
             )
+            status = _StatusLine(ctx, notifier)
+            supervisor = Supervisor(
+                ctx, components, grace=grace, start_failure_is_fatal=first_cycle, on_change=status.update
+            )
+            announce = asyncio.create_task(_announce_ready(supervisor, status, notifier), name="siaga:ready")
             try:
-                failure = await Supervisor(ctx, components, grace=grace).run(cycle_stop)
+                failure = await supervisor.run(cycle_stop)
             finally:
-                watcher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watcher
+                for task in (watcher, announce):
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             if failure is not None or stop.is_set() or not pending:
                 break
+            first_cycle = False
             ctx, components = pending[0].ctx, pending[0].components
             reloaded_at = ctx.clock()
             names = [c.name for c in components]
-            await ctx.run_db(
-                functools.partial(
-                    _record, kind="siaga.reloaded", at=reloaded_at, data={"session": session_id, "components": names}
+            try:
+                await ctx.run_db(
+                    functools.partial(
+                        _record, kind="siaga.reloaded", at=reloaded_at,
+                        data={"session": session_id, "components": names},
+                    )
                 )
-            )
+            except DBAPIError as exc:  # the store is down: the reload goes on, only its record is missing
+                log.error("cannot record the reload in the store", extra={"error": first_error_line(exc)})
             log.info("config reloaded", extra={"session": session_id, "components": names})
     finally:
+        notifier.stopping()
+        feeding.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await feeding
         for sig in installed:
             loop.remove_signal_handler(sig)
         stopped = ctx.clock()
@@ -143,7 +168,41 @@ async def run_siaga(
         except DBAPIError as exc:  # the components are stopped already: say so and end anyway
             log.error("cannot record the stop in the store", extra={"error": first_error_line(exc)})
     log.info("siaga stopped", extra={"session": session_id, "failure": failure})
+    notifier.close()
     return failure
+
+
+class _StatusLine:
+    """systemd's STATUS= for ``systemctl status``: how many components run, which are degraded."""
+
+    def __init__(self, ctx: RuntimeContext, notifier: SystemdNotifier) -> None:
+        self.ctx = ctx
+        self.notifier = notifier
+        self.last = ""
+
+    def text(self) -> str:
+        with using_language(str(self.ctx.config.site.language.value)):
+            bad = sorted(n for n, s in self.ctx.component_status.items() if s.degraded)
+            if bad:
+                return _("degraded, restarting: {names}").format(names=", ".join(bad))
+            n = len(self.ctx.component_states)
+            return ngettext("watching: {count} component running", "watching: {count} components running", n
+                            ).format(count=n)
+
+    def update(self) -> None:
+        if not self.notifier.enabled:
+            return
+        text = self.text()
+        if text != self.last:
+            self.last = text
+            self.notifier.status(text)
+
+
+async def _announce_ready(supervisor: Supervisor, status: _StatusLine, notifier: SystemdNotifier) -> None:
+    """READY=1 once every critical component is up (the web server listens): at start and after a reload."""
+    await supervisor.ready.wait()
+    status.last = status.text()
+    notifier.ready(status.last)
 
 
 def _record(conn: Connection, *, kind: str, at: dt.datetime, data: dict[str, object]) -> None:
@@ -158,6 +217,7 @@ async def _watch(
     reload_config: ConfigReloader | None,
     build: Callable[[RuntimeContext], list[Component]],
     pending: list[_Next],
+    notifier: SystemdNotifier,
 ) -> None:
     """End the current cycle on stop, or on a reload request whose new config is good."""
     while True:
@@ -168,6 +228,7 @@ async def _watch(
             for w in waits:
                 w.cancel()
         if stop.is_set():
+            notifier.stopping()
             cycle_stop.set()
             return
         reload.clear()
@@ -175,6 +236,7 @@ async def _watch(
             continue
         nxt = await _prepare_reload(ctx, reload_config, build)
         if nxt is not None:
+            notifier.reloading()
             pending.append(nxt)
             cycle_stop.set()
             return
@@ -195,7 +257,7 @@ async def _prepare_reload(
         log.warning("store settings changed: they take effect at the next start, not on reload")
     new_ctx = dataclasses.replace(
         ctx, loaded=loaded, host=loaded.config.web.host, port=loaded.config.web.port,
-        services={}, component_states={},
+        services={}, component_states={}, component_status={},
     )
     try:
         components = build(new_ctx)

@@ -14,6 +14,7 @@ import uvicorn
 from siaga.i18n import _
 from siaga.runtime.components import Component, ComponentError
 from siaga.runtime.context import RuntimeContext
+from siaga.runtime.supervisor import mark_ready
 from siaga.web.app import create_app
 
 log = logging.getLogger("siaga.web")
@@ -71,7 +72,11 @@ async def run(ctx: RuntimeContext, stop: asyncio.Event) -> None:
     serving = asyncio.create_task(server.serve(sockets=[sock]), name="siaga:uvicorn")
     stopping = asyncio.create_task(stop.wait())
     try:
-        log.info("listening", extra={"url": url})
+        while not server.started and not serving.done() and not stopping.done():
+            await asyncio.wait({serving, stopping}, timeout=0.02)
+        if server.started:
+            mark_ready()  # serving: from now on a failure is restarted, no longer a start failure (exit 1)
+            log.info("listening", extra={"url": url})
         await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
         server.should_exit = True
         await serving
@@ -83,3 +88,4 @@ async def run(ctx: RuntimeContext, stop: asyncio.Event) -> None:
 
 
 component = Component("web", run, critical=True)
+"""Critical: siaga does not start (exit 1) when it cannot bind its port; later failures are restarted."""

@@ -63,7 +63,7 @@ async def test_healthz_says_ok_with_version_and_db(tmp_path: Path) -> None:
     assert resp.status_code == 200
     assert resp.json() == {
         "status": "ok", "version": __version__, "site": "Test", "db": True, "session": None,
-        "components": {"web": "running"},
+        "components": {"web": "running"}, "reasons": [],
     }
 
 
@@ -74,6 +74,7 @@ async def test_healthz_is_503_when_the_store_is_unreachable(tmp_path: Path) -> N
         resp = await client.get("/healthz")
     assert resp.status_code == 503
     assert resp.json()["status"] == "degraded" and resp.json()["db"] is False
+    assert resp.json()["reasons"] == [{"reason": "store.unreachable"}]
 
 
 async def test_errors_have_one_shape(tmp_path: Path) -> None:

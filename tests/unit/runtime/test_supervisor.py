@@ -11,7 +11,7 @@ import pytest
 from siaga.config import LoadedConfig, parse_config
 from siaga.i18n import using_language
 from siaga.runtime import Component, ComponentError, RuntimeContext, load_components
-from siaga.runtime.supervisor import Supervisor
+from siaga.runtime.supervisor import Supervisor, mark_ready
 from siaga.store import create_engine_for, sqlite_url
 
 
@@ -40,7 +40,7 @@ async def test_a_failing_component_is_restarted_until_stop(ctx: RuntimeContext) 
     assert ctx.component_states["flaky"] == "stopped"
 
 
-async def test_a_critical_failure_stops_everything_and_is_reported(ctx: RuntimeContext) -> None:
+async def test_a_critical_component_that_cannot_start_stops_everything_and_is_reported(ctx: RuntimeContext) -> None:
     other_saw_stop = asyncio.Event()
 
     async def broken(_ctx: RuntimeContext, _stop: asyncio.Event) -> None:
@@ -55,6 +55,85 @@ async def test_a_critical_failure_stops_everything_and_is_reported(ctx: RuntimeC
     assert failure == "web: cannot listen on 127.0.0.1:8470: Address already in use"
     assert other_saw_stop.is_set()
     assert ctx.component_states == {"web": "failed", "other": "stopped"}
+
+
+async def test_a_critical_component_that_fails_after_it_was_up_is_restarted(ctx: RuntimeContext) -> None:
+    runs = 0
+    stop = asyncio.Event()
+
+    async def web(_ctx: RuntimeContext, own: asyncio.Event) -> None:
+        nonlocal runs
+        runs += 1
+        mark_ready()
+        if runs < 3:
+            raise SystemExit(1)  # what uvicorn does when it gives up
+        stop.set()
+        await own.wait()
+
+    sup = Supervisor(ctx, [Component("web", web, critical=True)], first_pause=0.01, grace=1)
+    assert await asyncio.wait_for(sup.run(stop), 5) is None
+    assert runs == 3 and sup.restarts["web"] == 2 and sup.ready.is_set()
+    assert ctx.component_status["web"].last_error == "SystemExit(1)"
+
+
+async def test_a_component_that_sets_its_stop_or_returns_early_ends_only_itself(ctx: RuntimeContext) -> None:
+    """The checks engine once set the stop event it was given: that was the whole of siaga's stop."""
+    runs = 0
+    stop = asyncio.Event()
+    ended_twice = asyncio.Event()
+
+    async def quitter(_ctx: RuntimeContext, own: asyncio.Event) -> None:
+        nonlocal runs
+        runs += 1
+        own.set()
+        if runs == 2:
+            ended_twice.set()
+
+    async def watcher(_ctx: RuntimeContext, own: asyncio.Event) -> None:
+        await own.wait()
+
+    sup = Supervisor(ctx, [Component("quitter", quitter), Component("watcher", watcher)], first_pause=0.01, grace=1)
+    running = asyncio.create_task(sup.run(stop))
+    await asyncio.wait_for(ended_twice.wait(), 5)
+    assert not stop.is_set() and not running.done()
+    assert ctx.component_states["watcher"] == "running"
+    status = ctx.component_status["quitter"]
+    assert status.state == "restarting" and status.last_error == "ended by itself" and status.restarts >= 1
+    stop.set()
+    assert await asyncio.wait_for(running, 5) is None
+
+
+async def test_a_restarted_component_is_restarting_until_it_has_run_healthy_after_seconds(
+    ctx: RuntimeContext,
+) -> None:
+    runs = 0
+    stop = asyncio.Event()
+    states: list[str] = []
+
+    async def flaky(_ctx: RuntimeContext, own: asyncio.Event) -> None:
+        nonlocal runs
+        runs += 1
+        if runs <= 2:
+            raise RuntimeError("database is locked\nmore detail")
+        await own.wait()
+
+    healthy_again = asyncio.Event()
+
+    def changed() -> None:
+        states.append(ctx.component_states["flaky"])
+        if runs == 3 and states[-1] == "running":
+            healthy_again.set()
+
+    sup = Supervisor(ctx, [Component("flaky", flaky)], first_pause=0.01, healthy_after=0.1, grace=1,
+                     on_change=changed)
+    running = asyncio.create_task(sup.run(stop))
+    await asyncio.wait_for(healthy_again.wait(), 5)
+    stop.set()
+    await asyncio.wait_for(running, 5)
+    assert states[:2] == ["running", "restarting"]
+    assert "running" in states[2:]  # healthy again after its third run lasted healthy_after
+    status = ctx.component_status["flaky"]
+    assert status.restarts == 2 and status.last_error == "RuntimeError: database is locked"
 
 
 async def test_a_component_that_ignores_stop_is_cancelled_after_the_grace(
@@ -155,6 +234,8 @@ async def test_the_restart_pause_doubles_and_starts_small_after_a_long_run(
         raise RuntimeError("down")
 
     with caplog.at_level(logging.WARNING, logger="siaga.runtime"):
-        await Supervisor(ctx, [Component("f", failing)], first_pause=0.01, max_pause=0.05, grace=1).run(stop)
+        await Supervisor(
+            ctx, [Component("f", failing)], first_pause=0.01, max_pause=0.05, healthy_after=0.05, grace=1
+        ).run(stop)
     pauses = [r.pause_s for r in caplog.records if r.getMessage() == "component failed; restarting"]
     assert pauses == [0.01, 0.02, 0.04, 0.01, 0.02]

@@ -21,6 +21,7 @@ EVENTS: dict[str, str] = {
     "tls.expiry": N_("TLS certificate expiring"),
     "backup.rpo": N_("Backup too old"),
     "system.down": N_("siaga component down"),
+    "siaga.degraded": N_("siaga degraded"),
 }
 FAMILY: dict[str, str] = {
     "high": N_("{what} too high"),
