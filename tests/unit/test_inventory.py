@@ -239,3 +239,10 @@ def test_serve_shares_one_inventory_as_a_service():
     inv = ctx.service(SERVICE, Inventory)
     assert "leak-r1-ceiling" in inv.sensors
     assert "siaga.inventory.component:component" in COMPONENTS
+
+
+def test_a_service_alert_carries_the_devices_it_runs_on_and_their_value(inv):
+    found = inv.impact_for_alert("service", "portal")
+    assert found.devices == ("srv-web-1", "srv-web-2")
+    assert found.value_at_risk == sum(inv.devices[d].value for d in found.devices) > 0
+    assert "portal" in found.services and found.rack == "R1"

@@ -11,7 +11,7 @@ Pure.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from siaga.config.models import Criticality, Device, Sensor
@@ -347,4 +347,8 @@ def impact_for_alert(inv: Inventory, subject_kind: str, subject: str) -> Impact:
     kind = kinds.get(str(getattr(subject_kind, "value", subject_kind)))
     if kind is None or subject not in (inv.sensors if kind is TargetKind.sensor else inv.services):
         return Impact()
-    return impact(inv, Target(kind, subject)).summary()
+    found = impact(inv, Target(kind, subject)).summary()
+    if kind is TargetKind.service:  # a service down: the devices it runs on are what is involved
+        devices = tuple(d for d in inv.services[subject].runs_on if d in inv.devices)
+        found = replace(found, devices=devices, value_at_risk=sum(inv.devices[d].value for d in devices))
+    return found

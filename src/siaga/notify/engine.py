@@ -24,7 +24,7 @@ from siaga.config.notify import CHANNELS_WITHOUT_ADDRESS
 from siaga.notify import ack as acktokens
 from siaga.notify.maintenance import Window, covering, from_config
 from siaga.notify.model import Kind, Page, Recipient, Sent
-from siaga.notify.planner import Calendar, plan
+from siaga.notify.planner import PAGING, Calendar, paged_recipients, plan, plan_followup, withheld_because
 from siaga.notify.policy import select_policy
 from siaga.notify.render import LastBackup, Renderer
 from siaga.notify.snapshot import alert_from_json, alert_to_json
@@ -146,10 +146,13 @@ class Notifier:
         return ()
 
     def _queue_page(self, conn: Connection, alert: Alert, page: Page, now: dt.datetime,
-                    policy: str | None = None) -> None:
-        if page.kind.is_notice:  # on the channels the recipient was paged on
+                    policy: str | None = None, about: int | None = None) -> None:
+        """Queue ``page`` on its channels; a notice (or a follow-up: about the alert ``about``, its cause)
+        on the channels the recipient was told on."""
+        if page.kind.is_notice or page.kind is Kind.followup:
+            told_about = about if page.kind is Kind.followup and about is not None else alert.id
             used = conn.execute(select(notify_items.c.channel).where(and_(
-                notify_items.c.alert_id == alert.id, notify_items.c.recipient == page.recipient.key,
+                notify_items.c.alert_id == told_about, notify_items.c.recipient == page.recipient.key,
                 notify_items.c.status != "skipped")).order_by(notify_items.c.id)).scalars()
             channels = tuple(dict.fromkeys(used)) or self._recipient_channels(page.recipient)
         else:
@@ -187,12 +190,39 @@ class Notifier:
         if not alert_ids:
             return out
         q = select(notify_items.c.alert_id, notify_items.c.kind, notify_items.c.step, notify_items.c.round,
-                   notify_items.c.recipient, notify_items.c.created_at, notify_items.c.policy,
+                   notify_items.c.recipient, notify_items.c.created_at, notify_items.c.policy, notify_items.c.status,
                    ).where(notify_items.c.alert_id.in_(alert_ids))
         for r in conn.execute(q):
             out[r.alert_id].append(Sent(Kind(r.kind), r.step, r.round, Recipient.parse(r.recipient), r.created_at,
-                                        r.policy))
+                                        r.policy, told=r.status != "withheld"))
         return out
+
+    def _causes(self, conn: Connection, alerts: Sequence[Alert]) -> dict[int, tuple[Alert, list[Recipient]]]:
+        """The probable causes named by quiet outages among ``alerts`` that notify follows: each as it
+        stands and who was paged about it (on its own escalation)."""
+        ids = {int(a.params["cause_alert_id"]) for a in alerts
+               if a.params.get("quiet") and isinstance(a.params.get("cause_alert_id"), int)}
+        if not ids:
+            return {}
+        snaps = {r.alert_id: alert_from_json(r.snapshot) for r in conn.execute(
+            select(notify_alerts.c.alert_id, notify_alerts.c.snapshot).where(notify_alerts.c.alert_id.in_(ids)))}
+        history = self._history(conn, list(snaps))
+        return {i: (a, paged_recipients(history[i], PAGING)) for i, a in snaps.items()}
+
+    @staticmethod
+    def _folded_into(alert: Alert, history: Sequence[Sent],
+                     causes: dict[int, tuple[Alert, list[Recipient]]]) -> tuple[int, list[Recipient]] | None:
+        """The cause an outage is folded into, and who was paged about that cause; None: it pages on its own.
+
+        Folded while checks' correlation called it quiet, its cause is still active and has paged someone,
+        and it has never paged on its own (then it keeps its own escalation to the end)."""
+        cause_id = alert.params.get("cause_alert_id")
+        if not alert.params.get("quiet") or not isinstance(cause_id, int) or cause_id not in causes:
+            return None
+        cause, told = causes[cause_id]
+        if not cause.active or not told or any(s.kind in PAGING for s in history):
+            return None
+        return cause_id, told
 
     def plan_all(self, conn: Connection, now: dt.datetime, only: Collection[int] | None = None) -> int:
         """Queue every page that fell due (of the alerts ``only``, when given); return how many were planned."""
@@ -206,26 +236,61 @@ class Notifier:
             return 0
         history = self._history(conn, [r.alert_id for r in rows])
         windows = self.windows(conn)
+        # quiet outages last: a cause paged in this very round counts as paging already
+        pairs = sorted(((r, alert_from_json(r.snapshot)) for r in rows), key=lambda p: bool(p[1].params.get("quiet")))
+        causes: dict[int, tuple[Alert, list[Recipient]]] | None = None
         planned = 0
-        for r in rows:
-            alert = alert_from_json(r.snapshot)
+        for r, alert in pairs:
             policy = select_policy(self.config.escalation, alert)
             window = covering(windows, alert, now)  # silent while a window covers it; pages once it ends
-            suppressed_by = window.id if window is not None else None
-            if suppressed_by is None and alert.params.get("quiet"):
-                # a service down because of a room alert that already pages (checks' correlation): one page
-                suppressed_by = f"cause:alert-{alert.params.get('cause_alert_id', '?')}"
+            folded = None
+            if window is None and alert.params.get("quiet"):
+                if causes is None:
+                    causes = self._causes(conn, [a for _, a in pairs])
+                folded = self._folded_into(alert, history[r.alert_id], causes)
+            suppressed_by = (window.id if window is not None
+                             else f"cause:alert-{folded[0]}" if folded is not None else None)
             if suppressed_by != r.suppressed_by:
                 conn.execute(update(notify_alerts).where(notify_alerts.c.alert_id == r.alert_id)
                              .values(suppressed_by=suppressed_by))
-            pages = [] if policy is None else plan(policy, alert, history[r.alert_id], now, self.calendar,
-                                                   suppressed=suppressed_by is not None)
+                self._decided(conn, alert, r.suppressed_by, suppressed_by, folded, now)
+            if folded is not None:  # told as a follow-up to those paged about its cause, not paged
+                pages = plan_followup(policy, alert, history[r.alert_id], folded[1], now, self.calendar)
+            else:
+                pages = [] if policy is None else plan(policy, alert, history[r.alert_id], now, self.calendar,
+                                                       suppressed=window is not None)
             for page in pages:
-                self._queue_page(conn, alert, page, now, policy.id if policy is not None else None)
+                self._queue_page(conn, alert, page, now, policy.id if policy is not None else None,
+                                 about=folded[0] if folded is not None else None)
             planned += len(pages)
-            if alert.state is AlertState.resolved or policy is None:
+            if alert.state is AlertState.resolved or (policy is None and folded is None):
                 conn.execute(update(notify_alerts).where(notify_alerts.c.alert_id == r.alert_id).values(active=False))
         return planned
+
+    def _decided(self, conn: Connection, alert: Alert, before: str | None, after: str | None,
+                 folded: tuple[int, list[Recipient]] | None, now: dt.datetime) -> None:
+        """Put a change of notify's decision about an alert on its timeline (paged, folded, silenced)."""
+        if folded is not None:
+            told = ", ".join(w.id for w in folded[1])
+            self._alert_event(conn, [alert.id], "notify_folded", now, note=(
+                f"folded into the incident of alert #{folded[0]} (its probable cause, already paged to {told}): "
+                "a follow-up to them instead of pages of its own"))
+        elif after is not None:
+            self._alert_event(conn, [alert.id], "notify_silenced", now,
+                              note=f"maintenance window {after}: nobody is paged while it lasts")
+        elif before is not None:
+            why = "the window ended" if not before.startswith("cause:") else "its probable cause is over"
+            self._alert_event(conn, [alert.id], "notify_resumed", now, note=f"pages on its own again: {why}")
+
+    def _alert_event(self, conn: Connection, alert_ids: Sequence[int], event: str, now: dt.datetime, *,
+                     note: str, by: str | None = None, via: str | None = None) -> None:
+        """A line on the alert manager's timeline (``alert_events``) of each of ``alert_ids`` it has stored."""
+        sel = select(
+            alerts_table.c.id, literal(now, UTCDateTime()), literal(event), alerts_table.c.state,
+            alerts_table.c.severity, literal(by), literal(via), literal(note[:1000]), alerts_table.c.last_value,
+        ).where(alerts_table.c.id.in_([int(a) for a in alert_ids]))
+        cols = ["alert_id", "at", "event", "state", "severity", "by", "via", "note", "value"]
+        conn.execute(insert(alert_events).from_select(cols, sel))
 
     # -- storms into messages ---------------------------------------------------------------------
     def warm_up(self, now: dt.datetime) -> None:
@@ -251,54 +316,136 @@ class Notifier:
                                message_id=None if ids else message_id)
         return f"{self.public_url.rstrip('/')}/ack/{token}"
 
-    def _message_for(self, conn: Connection, batch: Batch, now: dt.datetime) -> int:
-        ids = list(batch.alert_ids)
-        snaps = {r.alert_id: r.snapshot for r in conn.execute(
-            select(notify_alerts.c.alert_id, notify_alerts.c.snapshot).where(notify_alerts.c.alert_id.in_(ids)))}
+    def _snapshots(self, conn: Connection, ids: Collection[int]) -> dict[int, dict[str, Any]]:
+        return {r.alert_id: r.snapshot for r in conn.execute(
+            select(notify_alerts.c.alert_id, notify_alerts.c.snapshot).where(notify_alerts.c.alert_id.in_(list(ids))))}
+
+    def _render_into(self, conn: Connection, msg_id: int, kind: Kind, ids: Sequence[int], recipient: Recipient,
+                     now: dt.datetime) -> None:
+        """Write the message's text about the alerts ``ids`` (in the recipient's language)."""
+        snaps = self._snapshots(conn, ids)
         alerts = [alert_from_json(snaps[i]) for i in ids if i in snaps]
-        lang = self._language(batch.recipient)
-        kind = batch.kind
+        lang = self._language(recipient)
         by = via = note = None
         if kind is Kind.acknowledged and alerts:
             by, via, note = alerts[0].acknowledged_by, snaps[alerts[0].id].get("_via"), snaps[alerts[0].id].get("_note")
-        fallback = conn.execute(select(notify_items.c.fallback).where(
-            notify_items.c.id == batch.items[0].id)).scalar_one()
-        msg_id = conn.execute(insert(notify_messages).values(
-            kind=kind.value, recipient=batch.recipient.key, channel=batch.channel, address=batch.address,
-            group_key=batch.key[4], language=lang, alert_ids=ids, title="", body="", body_full="",
-            status="pending", attempts=0, next_attempt_at=now, created_at=now, fallback=list(fallback or []),
-        ).returning(notify_messages.c.id)).scalar_one()
-        link = None if kind.is_notice else self.ack_url([a.id for a in alerts], batch.recipient, now, int(msg_id))
-        rnd = max((r.round for r in conn.execute(select(notify_items.c.round).where(
-            notify_items.c.id.in_([q.id for q in batch.items])))), default=0)
+        cause = None
+        if kind is Kind.followup and alerts:  # "... is down too — probable cause: leak on R1"
+            cause_id = alerts[0].params.get("cause_alert_id")
+            found = self._snapshots(conn, [cause_id]) if isinstance(cause_id, int) else {}
+            cause = alert_from_json(found[cause_id]) if cause_id in found else None
+        link = None if kind.is_notice else self.ack_url([a.id for a in alerts], recipient, now, msg_id)
+        rnd = max((r.round for r in conn.execute(select(notify_items.c.round).where(and_(
+            notify_items.c.message_id == msg_id, notify_items.c.alert_id.in_(list(ids)))))), default=0)
         text = self.renderer.render(kind, alerts, lang, now, ack_url=link,
                                     max_listed=self.config.notification.storm.max_listed,
-                                    by=by, via=via, note=note, round=rnd)
+                                    by=by, via=via, note=note, round=rnd, cause=cause)
         conn.execute(update(notify_messages).where(notify_messages.c.id == msg_id).values(
-            title=text.title, body=text.short, body_full=text.full))
+            alert_ids=list(ids), title=text.title, body=text.short, body_full=text.full))
+
+    def _message_for(self, conn: Connection, batch: Batch, now: dt.datetime) -> int:
+        ids = list(batch.alert_ids)
+        fallback = conn.execute(select(notify_items.c.fallback).where(
+            notify_items.c.id == batch.items[0].id)).scalar_one()
+        msg_id = int(conn.execute(insert(notify_messages).values(
+            kind=batch.kind.value, recipient=batch.recipient.key, channel=batch.channel, address=batch.address,
+            group_key=batch.key[4], language=self._language(batch.recipient), alert_ids=ids, title="", body="",
+            body_full="", status="pending", attempts=0, next_attempt_at=now, created_at=now,
+            fallback=list(fallback or []),
+        ).returning(notify_messages.c.id)).scalar_one())
         conn.execute(update(notify_items).where(notify_items.c.id.in_([q.id for q in batch.items]))
                      .values(status="batched", message_id=msg_id))
-        return int(msg_id)
+        self._render_into(conn, msg_id, batch.kind, ids, batch.recipient, now)
+        return msg_id
+
+    # -- checked at send time -----------------------------------------------------------------------
+    def _withheld(self, conn: Connection, pairs: Collection[tuple[int, Kind]]) -> dict[tuple[int, Kind], str]:
+        """Which (alert, kind) must not leave now, and why, as notify knows each alert at this moment
+        (its latest transition; a maintenance window covering it at the last planning)."""
+        ids = {a for a, _ in pairs}
+        if not ids:
+            return {}
+        standing = {r.alert_id: (alert_from_json(r.snapshot), r.suppressed_by) for r in conn.execute(
+            select(notify_alerts.c.alert_id, notify_alerts.c.snapshot, notify_alerts.c.suppressed_by)
+            .where(notify_alerts.c.alert_id.in_(list(ids))))}
+        out: dict[tuple[int, Kind], str] = {}
+        for alert_id, kind in pairs:
+            if alert_id not in standing:
+                continue
+            alert, by = standing[alert_id]
+            silenced = by is not None and not by.startswith("cause:")
+            reason = withheld_because(kind, alert, silenced=silenced)
+            if reason is not None:
+                out[(alert_id, kind)] = reason
+        return out
+
+    @staticmethod
+    def _withhold_note(kind: Kind, reason: str) -> str:
+        return f"withheld: the alert was {reason} before this {kind.value} left"
 
     def batch_all(self, conn: Connection, now: dt.datetime) -> dt.datetime | None:
-        """Turn queued items into messages as storm control allows; return when to look again."""
+        """Turn queued items into messages as storm control allows; return when to look again.
+
+        An item whose alert was acknowledged, resolved or silenced since it was queued (a storm window
+        held it) is withheld, not sent: grouping may delay and merge, never resurrect."""
         rows = list(conn.execute(select(notify_items).where(notify_items.c.status == "queued")))
         if not rows:
             return None
+        stale = self._withheld(conn, {(r.alert_id, Kind(r.kind)) for r in rows})
+        for (alert_id, kind), reason in stale.items():
+            conn.execute(update(notify_items).where(and_(
+                notify_items.c.status == "queued", notify_items.c.alert_id == alert_id,
+                notify_items.c.kind == kind.value)).values(status="withheld", note=self._withhold_note(kind, reason)))
         queued = [Queued(r.id, r.alert_id, r.group_key, Recipient.parse(r.recipient), r.channel, r.address,
-                         Kind(r.kind), r.created_at) for r in rows]
+                         Kind(r.kind), r.created_at) for r in rows if (r.alert_id, Kind(r.kind)) not in stale]
         batches, wake = form_batches(queued, self.storm, now, self.config.notification.storm)
         for batch in batches:
             self._message_for(conn, batch, now)
         self.storm.prune(now, self.config.notification.storm.group_window)
         return wake
 
+    def withhold_message(self, conn: Connection, msg_id: int, kind: Kind, reasons: dict[int, str],
+                         now: dt.datetime) -> None:
+        """The message will not go: its alerts changed since it was formed (recorded on each of them)."""
+        conn.execute(update(notify_messages).where(notify_messages.c.id == msg_id).values(
+            status="withheld", last_error=self._withhold_note(kind, sorted(set(reasons.values()))[0])))
+        for alert_id, reason in reasons.items():
+            conn.execute(update(notify_items).where(and_(
+                notify_items.c.message_id == msg_id, notify_items.c.alert_id == alert_id))
+                .values(status="withheld", note=self._withhold_note(kind, reason)))
+
+    def _recheck(self, conn: Connection, rows: Sequence[Any], now: dt.datetime) -> list[Any]:
+        """Messages claimed for sending, checked against their alerts as they stand now: a message whose
+        every alert was acknowledged, resolved or silenced is withheld; one with some is re-rendered
+        without them."""
+        pairs = {(int(a), Kind(r.kind)) for r in rows for a in r.alert_ids}
+        stale = self._withheld(conn, pairs)
+        if not stale:
+            return list(rows)
+        out: list[Any] = []
+        for r in rows:
+            kind = Kind(r.kind)
+            reasons = {int(a): stale[(int(a), kind)] for a in r.alert_ids if (int(a), kind) in stale}
+            if not reasons:
+                out.append(r)
+                continue
+            self.withhold_message(conn, r.id, kind, reasons, now)
+            rest = [int(a) for a in r.alert_ids if int(a) not in reasons]
+            if not rest:
+                log.info("notify: message %s withheld (%s)", r.id, ", ".join(sorted(set(reasons.values()))))
+                continue
+            conn.execute(update(notify_messages).where(notify_messages.c.id == r.id).values(
+                status="pending", last_error=None))
+            self._render_into(conn, r.id, kind, rest, Recipient.parse(r.recipient), now)
+            out.append(conn.execute(select(notify_messages).where(notify_messages.c.id == r.id)).one())
+        return out
+
     def restore_storm(self, conn: Connection, now: dt.datetime) -> None:
         """After a restart: remember the messages of the last minutes (group windows, rate limits)."""
         horizon = now - max(self.config.notification.storm.group_window, dt.timedelta(minutes=1))
         for r in conn.execute(select(notify_messages).where(notify_messages.c.created_at > horizon)
                               .order_by(notify_messages.c.created_at)):
-            key = (r.recipient, r.channel, r.address, r.kind if Kind(r.kind).is_notice else "page", r.group_key)
+            key = (r.recipient, r.channel, r.address, Kind(r.kind).family, r.group_key)
             self.storm.last_formed[key] = r.created_at
             self.storm.recent[(r.channel, r.address)].append(r.created_at)
 
@@ -315,6 +462,7 @@ class Notifier:
             .where(and_(notify_messages.c.status == "pending", notify_messages.c.next_attempt_at <= now))
             .order_by(notify_messages.c.next_attempt_at, notify_messages.c.id).limit(limit)
         ))
+        rows = self._recheck(conn, rows, now)
         if rows:
             conn.execute(update(notify_messages).where(notify_messages.c.id.in_([r.id for r in rows]))
                          .values(next_attempt_at=now + LEASE))
@@ -363,14 +511,9 @@ class Notifier:
         if not msg.alert_ids:
             return
         outcome = f"ok, {result.latency_ms} ms" if result.ok else f"{result.error or 'failed'} ({result.latency_ms} ms)"
-        note = f"{msg.kind.value} to {msg.address or msg.recipient.key}: {outcome}"[:1000]
-        sel = select(
-            alerts_table.c.id, literal(now, UTCDateTime()), literal("notified" if result.ok else "notify_failed"),
-            alerts_table.c.state, alerts_table.c.severity, literal(msg.recipient.key), literal(msg.channel[:50]),
-            literal(note), alerts_table.c.last_value,
-        ).where(alerts_table.c.id.in_([int(a) for a in msg.alert_ids]))
-        cols = ["alert_id", "at", "event", "state", "severity", "by", "via", "note", "value"]
-        conn.execute(insert(alert_events).from_select(cols, sel))
+        note = f"{msg.kind.value} to {msg.address or msg.recipient.key}: {outcome}"
+        self._alert_event(conn, msg.alert_ids, "notified" if result.ok else "notify_failed", now, note=note,
+                          by=msg.recipient.key, via=msg.channel[:50])
 
     def _fall_back(self, conn: Connection, msg: OutMessage, now: dt.datetime) -> None:
         fallback = list(conn.execute(select(notify_messages.c.fallback).where(

@@ -15,11 +15,17 @@ class Kind(StrEnum):
     repage = "repage"  # acknowledged but still firing after a while
     acknowledged = "acknowledged"  # notice: someone took it
     resolved = "resolved"  # notice: it is over
+    followup = "followup"  # a service went down too while its probable cause already pages: told, not paged
     test = "test"  # `siaga notify test`
 
     @property
     def is_notice(self) -> bool:
         return self in (Kind.acknowledged, Kind.resolved)
+
+    @property
+    def family(self) -> str:
+        """Messages of one family fold together in a storm: pages (and reminders), follow-ups, each notice."""
+        return "page" if self in (Kind.page, Kind.repeat, Kind.repage) else self.value
 
 
 @dataclass(frozen=True, order=True)
@@ -62,3 +68,4 @@ class Sent:
     recipient: Recipient
     at: dt.datetime
     policy: str | None = None  # the policy it was planned under (None: unknown, matches any)
+    told: bool = True  # False: withheld at send time (the alert changed first); still never planned again

@@ -19,6 +19,8 @@ from siaga.notify.policy import high_stake
 from siaga.notify.windows import step_open
 
 PAGING = (Kind.page, Kind.repeat, Kind.repage)
+TOLD = (*PAGING, Kind.followup)
+"""Kinds that tell someone of an alert; they hear its acknowledged and resolved notices too."""
 
 
 @dataclass(frozen=True)
@@ -38,11 +40,11 @@ def step_recipients(step: Step) -> list[Recipient]:
     return [Recipient("person", p) for p in step.people] + [Recipient("group", g) for g in step.groups]
 
 
-def paged_recipients(history: Iterable[Sent]) -> list[Recipient]:
-    """Everyone who was paged about the alert, in the order they were first paged."""
+def paged_recipients(history: Iterable[Sent], kinds: Collection[Kind] = TOLD) -> list[Recipient]:
+    """Everyone who was paged (or told in a follow-up) about the alert, in the order they were first told."""
     out: list[Recipient] = []
     for sent in sorted(history, key=lambda s: s.at):
-        if sent.kind in PAGING and sent.recipient not in out:
+        if sent.kind in kinds and sent.told and sent.recipient not in out:
             out.append(sent.recipient)
     return out
 
@@ -132,6 +134,47 @@ def plan(
             for who in step_recipients(step):
                 emit(Kind.repeat, last, rnd, who, step)
     return out
+
+
+def plan_followup(
+    policy: EscalationPolicy | None,
+    alert: Alert,
+    history: Sequence[Sent],
+    told: Sequence[Recipient],
+    now: dt.datetime,
+    calendar: Calendar | None = None,
+) -> list[Page]:
+    """The messages due for an outage folded into its probable cause's incident.
+
+    ``told``: who was paged about the cause. While the outage fires, each of them gets one follow-up
+    ("the portal is down too — probable cause: leak on R1") on the channels they were paged on; the
+    outage has no escalation of its own (the cause's carries on). Once acknowledged or resolved, those
+    told hear the notices as the policy says (``policy`` None: no notices).
+    """
+    if alert.state is AlertState.firing:
+        done = {s.recipient for s in history if s.kind is Kind.followup}
+        return [Page(alert.id, Kind.followup, -1, 0, who, ()) for who in dict.fromkeys(told) if who not in done]
+    if policy is None or alert.state not in (AlertState.acknowledged, AlertState.resolved):
+        return []
+    return [p for p in plan(policy, alert, history, now, calendar) if p.kind.is_notice]
+
+
+def withheld_because(kind: Kind, alert: Alert, *, silenced: bool = False) -> str | None:
+    """Why a message of ``kind`` about ``alert`` must not leave now, as the alert stands (None: it may).
+
+    Checked when queued items are folded into a message and again when a message is handed out for
+    sending: a storm window may delay and merge messages, never resurrect a page for an alert that was
+    acknowledged, resolved or silenced (a maintenance window) meanwhile. Notices always go: they are true.
+    """
+    if kind in (Kind.page, Kind.repeat, Kind.followup):
+        if alert.state is not AlertState.firing:
+            return alert.state.value
+    elif kind is Kind.repage:
+        if alert.state is not AlertState.acknowledged:
+            return alert.state.value
+    else:
+        return None
+    return "silenced" if silenced else None
 
 
 def next_due(policy: EscalationPolicy, alert: Alert, now: dt.datetime) -> dt.datetime | None:

@@ -6,8 +6,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, and_, delete, insert, select
 
+from siaga.alerts.tables import alert_events
 from siaga.errors import SiagaError
 from siaga.notify.tables import notify_attempts, notify_items, notify_maintenance, notify_messages
 
@@ -48,10 +49,14 @@ def end_maintenance(conn: Connection, id: str) -> None:
         raise RecordError(f"no maintenance window {id!r} made at run time (config windows are ended in siaga.yaml)")
 
 
+DECISIONS = frozenset({"notify_folded", "notify_silenced", "notify_resumed"})
+"""What notify writes on an alert's own timeline (``alert_events``) when it decides not to page it, or to again."""
+
+
 @dataclass(frozen=True)
 class TimelineEntry:
     at: dt.datetime
-    what: str  # planned | skipped | attempt
+    what: str  # planned | skipped | withheld | attempt | decision
     recipient: str
     channel: str
     kind: str
@@ -62,12 +67,14 @@ class TimelineEntry:
 
 
 def timeline(conn: Connection, alert_id: int) -> list[TimelineEntry]:
-    """Who was to be told what about the alert, and every delivery attempt, in time order."""
+    """Who was to be told what about the alert, every delivery attempt, and notify's decisions (folded
+    into its cause's incident, silenced by a maintenance window, paging again), in time order."""
     out: list[TimelineEntry] = []
     items = list(conn.execute(select(notify_items).where(notify_items.c.alert_id == alert_id)))
     for it in items:
-        out.append(TimelineEntry(it.created_at, "skipped" if it.status == "skipped" else "planned", it.recipient,
-                                 it.channel, it.kind, error=it.note, message_id=it.message_id))
+        what = it.status if it.status in ("skipped", "withheld") else "planned"
+        out.append(TimelineEntry(it.created_at, what, it.recipient, it.channel, it.kind, error=it.note,
+                                 message_id=it.message_id))
     ids = sorted({it.message_id for it in items if it.message_id is not None})
     if ids:
         msgs = {m.id: m for m in conn.execute(select(notify_messages).where(notify_messages.c.id.in_(ids)))}
@@ -75,5 +82,8 @@ def timeline(conn: Connection, alert_id: int) -> list[TimelineEntry]:
             m = msgs[a.message_id]
             out.append(TimelineEntry(a.at, "attempt", m.recipient, a.channel, m.kind, a.outcome, a.latency_ms,
                                      a.error, a.message_id))
-    out.sort(key=lambda e: (e.at, e.what != "planned"))
+    for e in conn.execute(select(alert_events).where(and_(
+            alert_events.c.alert_id == alert_id, alert_events.c.event.in_(sorted(DECISIONS))))):
+        out.append(TimelineEntry(e.at, "decision", "", "", e.event, error=e.note))
+    out.sort(key=lambda e: (e.at, e.what not in ("decision", "planned")))
     return out

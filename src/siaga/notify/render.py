@@ -233,8 +233,10 @@ class Renderer:
         via: str | None = None,
         note: str | None = None,
         round: int = 0,
+        cause: Alert | None = None,
     ) -> Rendered:
-        """The message about ``alerts`` (one or a storm of them) for a reader of ``lang``."""
+        """The message about ``alerts`` (one or a storm of them) for a reader of ``lang``; a follow-up
+        names their probable ``cause`` (the alert that already paged)."""
         if not alerts:
             raise ValueError("a message is about at least one alert")
         g = gettext_for(lang)
@@ -266,11 +268,26 @@ class Renderer:
             "now": self.local_time(now, lang),
             "site": self.config.site.name,
             "incident": views[0].incident if len({v.incident for v in views}) == 1 else None,
+            "also_down": _also_down(self, alerts, cause, lang) if kind is Kind.followup else "",
         }
         env = _environment(lang)
         short = env.get_template(TEMPLATES["short"]).render(ctx).strip()
         full = env.get_template(TEMPLATES["full"]).render(ctx).strip()
         return Rendered(title=_title(ctx, g, ngettext_for(lang)), short=short, full=full)
+
+
+def _also_down(renderer: Renderer, alerts: Sequence[Alert], cause: Alert | None, lang: str) -> str:
+    """'Portal bontangkota.go.id is down too — probable cause: Water leak at Rack R1'."""
+    g, ngettext = gettext_for(lang), ngettext_for(lang)
+    names = list(dict.fromkeys(renderer.services.get(a.subject, a.subject) for a in alerts))
+    down = ngettext("{services} is down too", "{services} are down too", len(names)).format(services=", ".join(names))
+    if cause is None:
+        return down
+    imp = cause.impact
+    where = (g(N_("Rack {rack}")).format(rack=imp.rack) if imp.rack
+             else renderer.rooms.get(imp.room, imp.room) if imp.room else renderer._where(cause, g)[0])
+    return g(N_("{down} — probable cause: {what} at {where}")).format(
+        down=down, what=renderer._what(cause, g).lower(), where=where)
 
 
 def _value_at_risk(alerts: Sequence[Alert]) -> int:
@@ -287,8 +304,11 @@ def _title(ctx: dict[str, Any], g: Callable[[str], str], ngettext: Callable[[str
         "acknowledged": g(N_("Acknowledged: {what}")),
         "resolved": g(N_("Resolved: {what}")),
         "test": g(N_("siaga test message")),
+        "followup": "{what}",
     }[ctx["kind"]]
-    if single is not None:
+    if ctx["kind"] == "followup":
+        what = ctx["also_down"]
+    elif single is not None:
         what = f"{single.what} — {single.where}"
     else:
         what = ngettext("{count} alert", "{count} alerts", ctx["count"]).format(count=ctx["count"])

@@ -19,11 +19,12 @@ from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine, select
 
-from siaga.alerts.model import Transition
+from siaga.alerts.model import Alert, Transition
 from siaga.notify import ack as acktokens
 from siaga.notify.engine import AttemptResult, Notifier, OutMessage
 from siaga.notify.links import nonce_used, spend_nonce
 from siaga.notify.model import Kind, Recipient
+from siaga.notify.planner import withheld_because
 from siaga.notify.tables import notify_messages
 from siaga.notify.transports import Transports
 from siaga.store.types import utcnow
@@ -37,6 +38,9 @@ again (escalation steps, repeats and time windows fall due on the clock). A publ
 finished send wakes the worker at once; such a round plans only the alerts that just changed, so a new
 alert's page does not wait for the planning of all the others (bench/notify_end_to_end.py: ~5 ms at 200
 open alerts on a quiet machine, 20-60 ms on a busy one)."""
+
+LATEST_KEPT = 50_000
+"""Alerts whose latest published state the worker keeps for the check at send time (oldest dropped first)."""
 
 
 class AlertActions(Protocol):
@@ -81,6 +85,7 @@ class NotifyService:
         self.idle = idle
         self._planned_all_at: dt.datetime | None = None
         self._unstored: list[Transition] = []  # taken off the queue by a round whose transaction failed
+        self._latest: dict[int, Alert] = {}  # each alert as its last published transition left it
 
     # -- the store, off the event loop ------------------------------------------------------------
     async def db(self, work: Callable[[Connection], T]) -> T:
@@ -94,6 +99,10 @@ class NotifyService:
     # -- intake -----------------------------------------------------------------------------------
     def publish(self, tr: Transition) -> None:
         """Hand over a transition; never blocks (call it from the event loop's thread)."""
+        self._latest.pop(tr.alert.id, None)
+        self._latest[tr.alert.id] = tr.alert
+        if len(self._latest) > LATEST_KEPT:
+            del self._latest[next(iter(self._latest))]
         self.queue.put_nowait(tr)
         self.kick.set()
 
@@ -148,8 +157,26 @@ class NotifyService:
         while self._sending:
             await asyncio.wait(set(self._sending))
 
+    def _gone(self, msg: OutMessage) -> dict[int, str] | None:
+        """Why none of ``msg``'s alerts should be told any more, by the transitions published since the
+        message was claimed (an acknowledgement while it waited for a free sender); None: send it."""
+        reasons: dict[int, str] = {}
+        for alert_id in msg.alert_ids:
+            latest = self._latest.get(alert_id)
+            reason = withheld_because(msg.kind, latest) if latest is not None else None
+            if reason is None:
+                return None
+            reasons[alert_id] = reason
+        return reasons or None
+
     async def _send(self, msg: OutMessage) -> None:
         async with self._sem:
+            gone = self._gone(msg)  # checked at the moment it leaves
+            if gone is not None:
+                at = self.clock()
+                await self.db(lambda conn: self.notifier.withhold_message(conn, msg.id, msg.kind, gone, at))
+                self.kick.set()
+                return
             result = await self.transports.attempt(msg)
         now = self.clock()
         await self.db(lambda conn: self.notifier.record(conn, msg, result, now))

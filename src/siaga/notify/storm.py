@@ -4,7 +4,7 @@ Every notification waits in the outbox as a queued item (one alert, one recipien
 :func:`form_batches` decides which items leave now, together:
 
 - items share a batch when they go to the same recipient at the same address on the same channel,
-  are of the same family (pages, acknowledged notices, resolved notices) and belong to the same
+  are of the same family (pages, follow-ups, acknowledged notices, resolved notices) and belong to the same
   incident (or, lacking one, the same room);
 - the first batch of such a key leaves at once; the next not before ``group_window`` after it, and
   then carries everything queued meanwhile (a message lists ``max_listed`` alerts and counts the rest);
@@ -40,7 +40,7 @@ class Queued:
 
 
 def family(kind: Kind) -> str:
-    return kind.value if kind.is_notice else "page"
+    return kind.family
 
 
 BatchKey = tuple[str, str, str, str, str]  # recipient key, channel, address, family, group

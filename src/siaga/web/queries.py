@@ -217,12 +217,14 @@ def notification_attempts(conn: Connection, alert_id: int) -> list[dict[str, Any
         return []
     out = []
     for e in entries:
+        if e.what == "decision":
+            continue  # notify wrote it on alert_events: the alert's own timeline has it
         if e.what == "attempt":
             latency = f"{e.latency_ms} ms" if e.latency_ms is not None else None
             detail = " · ".join(x for x in (e.kind, e.outcome, latency, e.error) if x)
             out.append({"at": e.at, "kind": "notification", "by": e.recipient, "via": e.channel, "note": None,
                         "state": e.outcome, "detail": detail})
-        else:  # planned or skipped (quiet hours, maintenance, a storm grouped)
+        else:  # planned, skipped (no address) or withheld (the alert changed before it left)
             detail = " · ".join(x for x in (e.kind, e.error) if x)
             out.append({"at": e.at, "kind": f"notification.{e.what}", "by": e.recipient, "via": e.channel,
                         "note": None, "state": e.what, "detail": detail})

@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
+from siaga.alerts.impact import impact_resolver
+from siaga.alerts.manager import AlertManager
 from siaga.alerts.model import Alert, AlertState, Impact, Severity, SubjectKind, Transition
 from siaga.config import parse_config
 from siaga.config.models import SiteConfig
@@ -166,3 +168,48 @@ async def running() -> AsyncIterator[Callable[[NotifyService], None]]:
         stop.set()
         await asyncio.wait_for(task, 15)
         await svc.transports.aclose()
+
+
+class Rounds:
+    """A notify worker driven by hand on a fake clock, fed by a real alert manager (with the config's
+    inventory impact), its acknowledgements going through the manager as in ``siaga serve``."""
+
+    def __init__(self, engine: Engine, cfg: SiteConfig, tmp_path: Path, clock: FakeClock) -> None:
+        from siaga.notify.component import ManagerActions
+
+        self.clock = clock
+        self.svc, _fake = make_service(engine, cfg, tmp_path, clock)
+        self.manager = AlertManager(engine, impact_of=impact_resolver(cfg), clock=clock)
+        self.manager.load()
+        self.svc.actions = ManagerActions(self.manager)
+        self.queue = self.manager.subscribe()
+
+    def drain(self) -> None:
+        """Hand the manager's transitions to the worker (published, not yet stored by a round)."""
+        while not self.queue.empty():
+            self.svc.publish(self.queue.get_nowait())
+
+    async def at(self, seconds: float) -> None:
+        """Move the clock to T0 + ``seconds`` and run one round of the worker (its sends finished)."""
+        self.clock.now = T0 + dt.timedelta(seconds=seconds)
+        await asyncio.sleep(0)
+        self.drain()
+        await self.svc.step()
+        await self.svc.settle()
+
+    def active(self, subject: str) -> Alert:
+        return next(a for a in self.manager.active() if a.subject == subject)
+
+
+@pytest.fixture
+async def rounds(tmp_path: Path, engine: Engine) -> AsyncIterator[Callable[[SiteConfig], Rounds]]:
+    """Make :class:`Rounds` for a config; their channels are closed at the end."""
+    made: list[Rounds] = []
+
+    def make(cfg: SiteConfig) -> Rounds:
+        made.append(Rounds(engine, cfg, tmp_path, FakeClock()))
+        return made[-1]
+
+    yield make
+    for r in made:
+        await r.svc.transports.aclose()
