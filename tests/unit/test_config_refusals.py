@@ -169,6 +169,46 @@ def test_a_source_type_that_is_not_built_is_refused() -> None:
     assert message.startswith("source type 'modbus' is not built yet: bridge the device to MQTT")
 
 
+def test_a_sensor_only_the_demo_feeds_is_a_warning_and_serve_refuses_it(tmp_path: Path) -> None:
+    site = tmp_path / "siaga.yaml"
+    site.write_text(BASE + "rooms: [{id: r1, name: One}]\nsensors:\n"
+                    "  - {id: t1, kind: temperature, room: r1, source: {type: simulator}}\n", encoding="utf-8")
+    result = check(site)
+    assert result.exit_code == 0
+    assert result.stderr == (
+        f"warning: {site}:6: sensors[0].source.type: source type 'simulator' is fed only by `siaga demo`: "
+        "under `siaga serve` this sensor would never get a reading (use mqtt, http or snmp)\n"
+    )
+    assert check(site, "--strict").exit_code == 2
+    [problem] = load_config(site).start_problems()
+    assert problem.field == "sensors[0].source.type"
+
+
+READ_BY_NAME_PATTERN = {
+    ("Retention", f"keep_{n}") for n in ("hourly", "daily", "weekly", "monthly", "yearly")
+} | {  # getattr(policy, f"keep_{name}") in backup/retention.py; getattr(spec, f"{name}_file") in notify/urls.py
+    ("TelegramChannel", "bot_token_file"), ("SlackChannel", "webhook_url_file"), ("AppriseChannel", "url_file"),
+}
+RECORDS_FOR_PEOPLE = {("Site", "currency"), ("Device", "serial"), ("Person", "office")}
+"""Kept for the people reading the config (and shown by /api/v1/config): nothing has to run them."""
+
+
+def test_every_option_of_the_schema_is_read_by_some_part_of_siaga() -> None:
+    """An option nothing outside siaga.config reads is one the schema accepts and nothing runs (as modbus
+    was): build it, refuse it, or list it above with the reason."""
+    sources = [p.read_text(encoding="utf-8") for p in (ROOT / "src" / "siaga").rglob("*")
+               if p.suffix in (".py", ".html") and "config" not in p.relative_to(ROOT / "src" / "siaga").parts[:1]]
+    unread = []
+    for model in _models(SiteConfig):
+        for name in model.model_fields:
+            if (model.__name__, name) in READ_BY_NAME_PATTERN | RECORDS_FOR_PEOPLE:
+                continue
+            pattern = re.compile(rf"(\.{name}\b|[\"']{name}[\"'])")
+            if not any(pattern.search(text) for text in sources):
+                unread.append(f"{model.__name__}.{name}")
+    assert unread == []
+
+
 # --- repeat shorter than the storm window ---------------------------------------------------------
 
 POLICY = """\

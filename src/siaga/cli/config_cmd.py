@@ -23,7 +23,7 @@ def check(
     Every *_file and ${ENV} reference is looked up on this machine: a warning when it is missing (an error
     with --strict; `siaga serve` refuses to start without them)."""
     loaded = load_or_exit(path or config)
-    missing = loaded.secret_problems()
+    missing = loaded.start_problems()
     for problem in missing:
         typer.echo(_("warning: {problem}").format(problem=problem), err=True)
     if missing and strict:

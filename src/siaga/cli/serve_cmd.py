@@ -38,9 +38,10 @@ def with_web(loaded: LoadedConfig, host: str | None, port: int | None) -> Loaded
     return dataclasses.replace(loaded, config=cfg)
 
 
-def require_secrets(loaded: LoadedConfig) -> None:
-    """End with one line per secret this machine does not have (file:line: field: what) and exit 2."""
-    missing = loaded.secret_problems()
+def require_runnable(loaded: LoadedConfig) -> None:
+    """End with one line per secret this machine does not have, or part only the demo runs (file:line: field:
+    what), and exit 2."""
+    missing = loaded.start_problems()
     for problem in missing:
         typer.echo(_("siaga: not starting: {problem}").format(problem=problem), err=True)
     if missing:
@@ -99,7 +100,7 @@ def start(
 
         def reload_config() -> LoadedConfig:
             fresh = load_config(loaded.path)
-            missing = [] if demo else fresh.secret_problems()
+            missing = [] if demo else fresh.start_problems()
             if missing:
                 raise ConfigError(missing)
             return with_web(fresh, host, port)
@@ -128,7 +129,7 @@ def serve(
     ),
 ) -> None:
     loaded = with_web(load_or_exit(config), host, port)
-    require_secrets(loaded)
+    require_runnable(loaded)
     start(loaded, log_format=log_format.value, log_level=log_level.value, duration=duration, host=host, port=port)
 
 

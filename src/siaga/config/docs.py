@@ -38,7 +38,8 @@ does not start without them.
 
 YAML anchors and aliases (`&name`, `*name`, `<<: *name`) work, within limits: a file whose aliases
 would repeat more than 100,000 values (a "billion laughs") or refer to themselves is refused.
-A source type siaga does not read yet (`modbus`) is refused, not accepted and ignored.
+A source type siaga does not read yet (`modbus`) is refused, not accepted and ignored; a `simulator`
+source is fed only by `siaga demo` (`config check` warns, `serve` refuses it).
 
 A complete example is `examples/bontang.yaml`; `siaga init` writes a starter file from it.
 """

@@ -41,11 +41,13 @@ class LoadedConfig:
         """The line of ``loc`` in the file (1 when the file's tree is not at hand)."""
         return self.lines.line(loc) if self.lines is not None else 1
 
-    def secret_problems(self, environ: Mapping[str, str] | None = None) -> list[ConfigProblem]:
-        """Every ``*_file`` and ``${ENV}`` reference this machine cannot resolve, on its line."""
+    def start_problems(self, environ: Mapping[str, str] | None = None) -> list[ConfigProblem]:
+        """What keeps ``siaga serve`` from running this config on this machine, each on its line: every
+        ``*_file`` and ``${ENV}`` reference it cannot resolve, and every part only ``siaga demo`` runs."""
         from siaga.config.secret_refs import missing_secrets
+        from siaga.config.sources import demo_only_sources
 
-        found = missing_secrets(self.config, self.base_dir, environ)
+        found = missing_secrets(self.config, self.base_dir, environ) + demo_only_sources(self.config)
         problems = [ConfigProblem(str(self.path), self.line_of(loc), dotted(loc), msg) for loc, msg in found]
         return sorted(problems, key=lambda p: p.line)
 

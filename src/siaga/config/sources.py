@@ -157,7 +157,8 @@ class SnmpSensorSource(_Strict):
 
 
 class SimulatorSensorSource(_Strict):
-    """Readings come from the scenario the simulator replays (the demo, tests)."""
+    """Readings come from the scenario the simulator replays: only `siaga demo` runs it (`siaga serve` refuses
+    a sensor with this source; `siaga config check` warns)."""
 
     type: Literal["simulator"] = Field(description="simulator")
 
@@ -438,6 +439,17 @@ def check_source_references(cfg: Any) -> list[Finding]:
             msg = f"unknown snmp profile {dev.profile!r}; known: {', '.join(PROFILES)}"
             findings.append((("snmp", "devices", i, "profile"), msg))
     return findings
+
+
+def demo_only_sources(cfg: Any) -> list[Finding]:
+    """Sensors whose source only ``siaga demo`` feeds: under ``siaga serve`` they would never get a reading."""
+    return [
+        (("sensors", i, "source", "type"),
+         "source type 'simulator' is fed only by `siaga demo`: under `siaga serve` this sensor would never "
+         "get a reading (use mqtt, http or snmp)")
+        for i, sensor in enumerate(cfg.sensors)
+        if isinstance(sensor.source, SimulatorSensorSource)
+    ]
 
 
 def _dupes(section: str, key: str, items: Sequence[Any]) -> list[Finding]:

@@ -12,7 +12,7 @@ base classes, so there is no import cycle in ``siaga.config``.
   is one reference) or ``x_file: /path`` (``SecretFile``: read when used, relative to the config's
   folder). A model lists its pairs in ``secret_pairs`` (``SecretPairs`` checks them: not both; one of them
   when required). Other text that may hold ``${ENV}`` parts (a database URL) is ``EnvText``.
-  :func:`siaga.config.secrets.secret_problems` finds every one of them in a loaded config.
+  :func:`siaga.config.secret_refs.secret_references` finds every one of them in a config.
 """
 
 from __future__ import annotations
