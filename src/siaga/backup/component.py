@@ -35,20 +35,23 @@ class Task:
     schedule: str
     kind: str
     subject: str
+    catch_up: dt.timedelta = dt.timedelta(0)  # how late a missed occurrence may still be run at start
 
 
 def scheduled_tasks(config: SiteConfig) -> list[Task]:
     tasks: list[Task] = []
     for job in config.backups:
         if job.schedule:
-            tasks.append(Task(f"backup {job.id}", job.schedule, "backup", job.id))
+            tasks.append(Task(f"backup {job.id}", job.schedule, "backup", job.id, job.catch_up))
         if job.drill.schedule:
-            tasks.append(Task(f"drill {job.id}", job.drill.schedule, "drill", job.id))
+            tasks.append(Task(f"drill {job.id}", job.drill.schedule, "drill", job.id, job.catch_up))
     for target in config.targets:
         if target.retention is not None and target.retention.schedule and not target.retention.empty:
-            tasks.append(Task(f"retention {target.id}", target.retention.schedule, "retention", target.id))
+            tasks.append(
+                Task(f"retention {target.id}", target.retention.schedule, "retention", target.id, target.catch_up)
+            )
         if target.check is not None:
-            tasks.append(Task(f"check {target.id}", target.check.schedule, "check", target.id))
+            tasks.append(Task(f"check {target.id}", target.check.schedule, "check", target.id, target.catch_up))
     return tasks
 
 
@@ -58,6 +61,97 @@ def next_due(task: Task, tz: ZoneInfo, after: dt.datetime) -> dt.datetime:
 
     nxt: dt.datetime = croniter(task.schedule, after.astimezone(tz)).get_next(dt.datetime)
     return nxt.astimezone(dt.UTC)
+
+
+def previous_due(task: Task, tz: ZoneInfo, before: dt.datetime) -> dt.datetime:
+    """The last time at or before ``before`` that ``task`` was due (aware UTC). Pure."""
+    from croniter import croniter
+
+    prev: dt.datetime = croniter(task.schedule, before.astimezone(tz) + dt.timedelta(seconds=1)).get_prev(dt.datetime)
+    return prev.astimezone(dt.UTC)
+
+
+def missed_occurrence(
+    task: Task, tz: ZoneInfo, *, now: dt.datetime, last_ran: dt.datetime | None, watched_since: dt.datetime
+) -> dt.datetime | None:
+    """The occurrence of ``task`` that siaga missed and should run once now, or None. Pure.
+
+    Missed: the newest occurrence before ``now`` came after the task last ran (or, never run, after siaga first
+    watched this site: a new install has missed nothing), and it is at most ``task.catch_up`` late. Only the newest
+    is run, however many were missed.
+    """
+    if task.catch_up <= dt.timedelta(0):
+        return None
+    prev = previous_due(task, tz, now)
+    if prev >= now:
+        return None  # due right now: the ordinary schedule runs it
+    if last_ran is not None and last_ran >= prev:
+        return None
+    if last_ran is None and prev < watched_since:
+        return None
+    if now - prev > task.catch_up:
+        return None
+    return prev
+
+
+def last_ran(mgr: BackupManager, task: Task) -> dt.datetime | None:
+    """When ``task`` last started, from the store (whatever its outcome)."""
+    from siaga.backup import records
+
+    if task.kind == "backup":
+        run = records.last_run(mgr.engine, task.subject)
+        return run.started_at if run else None
+    if task.kind == "drill":
+        drill = records.last_drill(mgr.engine, task.subject)
+        return drill["started_at"] if drill else None
+    if task.kind == "check":
+        check = records.last_check(mgr.engine, task.subject)
+        return check["started_at"] if check else None
+    return records.last_target_run(mgr.engine, task.subject, ("forget", "prune"))
+
+
+def watched_since(mgr: BackupManager) -> dt.datetime:
+    """When siaga first ran on this store (its first runtime session), else now."""
+    from sqlalchemy import func, select
+
+    from siaga.store.schema import runtime_sessions
+
+    with mgr.engine.connect() as conn:
+        value = conn.execute(select(func.min(runtime_sessions.c.started_at))).scalar()
+    if isinstance(value, str):  # SQLite's min() loses the column type
+        value = dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
+    return value if isinstance(value, dt.datetime) else mgr.clock()
+
+
+def missed_tasks(mgr: BackupManager, now: dt.datetime) -> list[tuple[Task, dt.datetime]]:
+    """Every task whose newest occurrence was missed while siaga was down, with that occurrence."""
+    since = watched_since(mgr)
+    out: list[tuple[Task, dt.datetime]] = []
+    for task in scheduled_tasks(mgr.config):
+        missed = missed_occurrence(task, mgr.tz, now=now, last_ran=last_ran(mgr, task), watched_since=since)
+        if missed is not None:
+            out.append((task, missed))
+    return out
+
+
+def record_late(mgr: BackupManager, task: Task, due: dt.datetime, now: dt.datetime) -> None:
+    """The timeline says the task runs late, and by how much."""
+    from siaga.store.events import record_event
+
+    with mgr.engine.begin() as conn:
+        record_event(
+            conn,
+            "backup.late",
+            subject=task.name,
+            actor="siaga",
+            data={
+                "kind": task.kind,
+                "subject": task.subject,
+                "due": due.isoformat(),
+                "late_s": (now - due).total_seconds(),
+            },
+            at=now,
+        )
 
 
 async def run_task(mgr: BackupManager, task: Task) -> None:
@@ -89,6 +183,19 @@ async def schedule_loop(
     last_conditions = 0.0
     loop = asyncio.get_running_loop()
     try:
+        try:
+            start = clock()
+            missed = await asyncio.to_thread(missed_tasks, mgr, start)
+        except Exception as exc:  # the store is down: no catch-up this start, the schedule still runs
+            log.warning("cannot tell which scheduled backup steps were missed: %s", str(exc).splitlines()[0])
+            missed = []
+        for task, when in missed:
+            log.warning("%s was due at %s and did not run (siaga was not running): running it now", task.name, when)
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(record_late, mgr, task, when, start)
+            job = asyncio.create_task(_guarded(runner, mgr, task), name=f"{task.name} (late)")
+            running.add(job)
+            job.add_done_callback(running.discard)
         while not stop.is_set():
             now = clock()
             for task, when in list(due.items()):
@@ -111,9 +218,7 @@ async def schedule_loop(
             await asyncio.gather(*running, return_exceptions=True)
 
 
-async def _guarded(
-    runner: Callable[[BackupManager, Task], Awaitable[None]], mgr: BackupManager, task: Task
-) -> None:
+async def _guarded(runner: Callable[[BackupManager, Task], Awaitable[None]], mgr: BackupManager, task: Task) -> None:
     try:
         await runner(mgr, task)
     except asyncio.CancelledError:
@@ -145,9 +250,7 @@ def component(ctx: RuntimeContext) -> Component | None:
     if not ctx.config.backups or ctx.demo:
         return None
     sink = _ServiceSink(ctx)
-    mgr = BackupManager(
-        ctx.config, engine=ctx.engine, base_dir=ctx.loaded.base_dir, clock=ctx.clock, sink=sink
-    )
+    mgr = BackupManager(ctx.config, engine=ctx.engine, base_dir=ctx.loaded.base_dir, clock=ctx.clock, sink=sink)
     ctx.services["backup.manager"] = mgr
 
     async def run(ctx: RuntimeContext, stop: asyncio.Event) -> None:

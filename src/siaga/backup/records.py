@@ -287,6 +287,19 @@ def last_run(engine: Engine, job: str, operation: str = "backup", *, ok: bool | 
     return RunRow(**row._mapping) if row is not None else None
 
 
+def last_target_run(engine: Engine, target: str, operations: tuple[str, ...]) -> dt.datetime | None:
+    """When one of ``operations`` (e.g. forget, prune) last started on ``target``."""
+    with engine.connect() as conn:
+        value = conn.execute(
+            select(func.max(backup_runs.c.started_at)).where(
+                and_(backup_runs.c.target == target, backup_runs.c.operation.in_(operations))
+            )
+        ).scalar()
+    if isinstance(value, str):  # SQLite's max() loses the column type
+        value = dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
+    return value if isinstance(value, dt.datetime) else None
+
+
 def record_drill(engine: Engine, **values: Any) -> int:
     with engine.begin() as conn:
         key = conn.execute(insert(backup_drills).values(**values)).inserted_primary_key

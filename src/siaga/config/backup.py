@@ -141,6 +141,13 @@ class Target(SecretPairs):
     )
     retention: Retention | None = Field(default=None, description="What to keep in this repository.")
     check: RollingCheck | None = Field(default_factory=RollingCheck, description="Rolling integrity check.")
+    catch_up: Duration = Field(
+        default=dt.timedelta(days=8),
+        description=(
+            "A retention or check occurrence missed while siaga was not running is run once at start when it is at "
+            "most this late (recorded as late); 0s: never catch up."
+        ),
+    )
 
     @model_validator(mode="after")
     def _shape(self) -> Target:
@@ -260,6 +267,13 @@ class BackupJob(Strict):
         description="Recovery time objective: a restore drill must finish within this (e.g. 4h).",
     )
     drill: Drill = Field(default_factory=Drill, description="Restore drills.")
+    catch_up: Duration = Field(
+        default=dt.timedelta(days=8),
+        description=(
+            "A backup or drill occurrence missed while siaga was not running is run once at start when it is at "
+            "most this late (recorded as late); 0s: never catch up."
+        ),
+    )
     restore_steps: list[str] = Field(
         default_factory=list,
         description="Steps to bring the service back from this copy (printed on the recovery sheet).",
