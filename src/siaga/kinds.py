@@ -68,6 +68,23 @@ SENSOR_KINDS: dict[str, SensorKind] = {
     )
 }
 
+# The words on/off devices send, and what they mean to an on/off kind (leak, smoke, door, UPS on
+# battery): ESPHome and Tasmota "ON"/"OFF", zigbee2mqtt's JSON true/false (water_leak, smoke,
+# contact), SmartThings and Shelly "wet"/"dry", "open"/"closed", Z-Wave "idle"/"detected", "1"/"0".
+# Compared lowercased. Only on/off kinds take them: a word for a temperature, humidity, voltage or
+# power sensor is refused (not_a_number), never read as 1.0 or 0.0.
+BINARY_WORDS: dict[str, bool] = {
+    "on": True, "off": False,
+    "true": True, "false": False,
+    "yes": True, "no": False,
+    "wet": True, "dry": False,
+    "leak": True, "no_leak": False,
+    "alarm": True, "clear": False, "ok": False, "normal": False,
+    "open": True, "opened": True, "closed": False, "close": False,
+    "detected": True, "not_detected": False, "tripped": True, "idle": False,
+    "active": True, "inactive": False,
+}
+
 # Where on a rack a sensor can hang.
 RACK_ZONES: tuple[str, ...] = ("inlet-top", "inlet-bottom", "exhaust", "floor", "ceiling-above")
 

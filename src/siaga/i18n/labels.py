@@ -74,6 +74,17 @@ ALERT_EVENT: dict[str, str] = {
     "severity": N_("severity changed"),
 }
 
+REFUSAL_REASON: dict[str, str] = {
+    "unknown_sensor": N_("no such sensor in siaga.yaml"),
+    "not_a_number": N_("not a number (a word or true/false for a measuring sensor)"),
+    "not_binary": N_("neither on nor off"),
+    "non_finite": N_("not a finite number"),
+    "out_of_range": N_("outside the physically possible range"),
+    "bad_timestamp": N_("unreadable timestamp"),
+    "in_future": N_("timestamp in the future (clock wrong)"),
+    "too_old": N_("timestamp too old"),
+}
+
 
 def _label(table: dict[str, str], value: object) -> str:
     key = str(getattr(value, "value", value))
@@ -106,3 +117,8 @@ def severity(value: object) -> str:
 
 def alert_event(value: object) -> str:
     return _label(ALERT_EVENT, value)
+
+
+def refusal_reason(value: object) -> str:
+    """Why the ingest path refused a reading (its reason key), in words."""
+    return _label(REFUSAL_REASON, value)

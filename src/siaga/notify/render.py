@@ -21,9 +21,11 @@ from babel.dates import format_datetime
 
 from siaga.alerts.model import Alert, Severity
 from siaga.config.models import SiteConfig
+from siaga.i18n.labels import REFUSAL_REASON
 from siaga.kinds import SENSOR_KINDS
 from siaga.notify.model import Kind
 from siaga.notify.texts import N_, format_rupiah, gettext_for, ngettext_for
+from siaga.rules.faulty import FAULTY_RULE
 
 LastBackup = Callable[[str], dt.datetime | None]
 """Hook: service id -> when its data was last copied off site (None: never / unknown)."""
@@ -42,6 +44,7 @@ RULES: dict[str, str] = {
     "dewpoint": N_("Condensation risk"),
     "sensor.stale": N_("Sensor silent"),
     "sensor.offline": N_("Sensor silent"),
+    "sensor.faulty": N_("Sensor faulty"),
     "ups.on_battery": N_("UPS on battery"),
     "ups.battery_low": N_("UPS battery low"),
     "ups.runtime_low": N_("UPS runtime low"),
@@ -149,6 +152,11 @@ class Renderer:
 
     def _what(self, alert: Alert, g: Callable[[str], str]) -> str:
         label = RULES.get(alert.rule) or RULES.get(alert.rule.split(".")[0])
+        if alert.rule == FAULTY_RULE and alert.params.get("reason") in REFUSAL_REASON:
+            reason = g(REFUSAL_REASON[str(alert.params["reason"])])
+            return g(N_("Sensor faulty: {count} readings in a row refused, {reason}")).format(
+                count=alert.params.get("count", "?"), reason=reason
+            )
         return g(label) if label else (alert.summary or alert.rule)
 
     def _where(self, alert: Alert, g: Callable[[str], str]) -> tuple[str, str]:

@@ -11,6 +11,14 @@
 - accepted: handed at once (same thread, same call) to the rules, whose conditions go to the alert
   sink, and appended to the write buffer that :class:`siaga.readings.writer.ReadingWriter` drains.
 
+A kind's type is enforced here, where the sensor's kind is known: a temperature, humidity, voltage,
+power... reading must be a finite number (a bool or a word, "wet", "ON", ``true``, is ``not_a_number``);
+an on/off kind takes true/false or 0/1 (the sources turn device words into bools,
+:data:`siaga.kinds.BINARY_WORDS`). Every refusal is logged, at most once a minute per reason and
+sensor (with the sensor, source and detail), and counted. A sensor whose readings are refused
+``readings.faulty_after`` times in a row raises a ``sensor.faulty`` warning with the reason
+(:class:`siaga.rules.faulty.FaultWatch`), resolved after as many good readings in a row.
+
 Thread-safe: a source may call ``ingest`` from any thread.
 """
 
@@ -27,6 +35,8 @@ from dataclasses import dataclass
 from siaga.config.models import SiteConfig
 from siaga.kinds import SENSOR_KINDS, ValueType
 from siaga.rules.engine import RulesEngine
+from siaga.rules.faulty import FaultWatch
+from siaga.sources.ratelimit import RateLimitedLog
 from siaga.sources.reading import IngestResult, RawReading, Rejection
 from siaga.store.types import utcnow
 from siaga.vocab import AlertSink, Condition
@@ -114,6 +124,8 @@ class Ingest:
         self.dropped = 0  # accepted but dropped because the store fell too far behind
         self.last: dict[str, tuple[dt.datetime, float, dt.datetime]] = {}  # sensor -> ts, value, received
         self._listeners: list[Callable[[Sequence[Row]], None]] = []
+        self.faults = FaultWatch(config.readings.faulty_after)
+        self._rlog = RateLimitedLog(log)
 
     # IngestSink -------------------------------------------------------------------------------------
 
@@ -188,11 +200,21 @@ class Ingest:
                 else:
                     self._buffer.extend(accepted)
                     self._seq += len(accepted)
+            faults = self.faults
             for rej in rejected:
                 self.counts[rej.reason] += 1
                 source = readings[rej.index].source
                 self.by_source[(source, rej.reason)] += 1
                 self.recent_rejections.append(RecentRejection(now, source, rej.sensor, rej.reason, rej.detail))
+                if rej.sensor is not None and rej.reason != "unknown_sensor":
+                    fault = faults.refused(rej.sensor, rej.reason, rej.detail, now)
+                    if fault is not None:
+                        conditions.append(fault)
+            if accepted and faults.watching:
+                for row in accepted:
+                    fault = faults.accepted(row[0], now)
+                    if fault is not None:
+                        conditions.append(fault)
             if conditions and self.alerts is not None:
                 for c in conditions:
                     self.alerts.submit(c)
@@ -200,9 +222,21 @@ class Ingest:
                 if accepted:
                     listener(accepted)
             mark = self._seq if accepted else 0
+        for rej in rejected:
+            self._log_refusal(readings[rej.index].source, rej.sensor, rej.reason, rej.detail)
         return IngestResult(len(accepted), tuple(rejected), mark)
 
+    def _log_refusal(self, source: str, sensor: str | None, reason: str, detail: str) -> None:
+        # one line a minute per reason and known sensor (per reason alone for unknown ones: a flood of
+        # made-up ids must not become a flood of log lines)
+        known = sensor is not None and sensor in self._sensors
+        key = f"{reason} {sensor}" if known else reason
+        who = f"sensor {sensor}" if sensor is not None else "a payload"
+        self._rlog.warning(key, f"refused a reading of {who} from {source or 'a source'}: {reason}: {detail}",
+                           reason=reason)
+
     def reject(self, reason: str, detail: str = "", *, source: str = "") -> None:
+        """Count a payload a source could not read (its own reason). The source logs it (rate-limited)."""
         with self._lock:
             self.counts[reason] += 1
             self.by_source[(source, reason)] += 1

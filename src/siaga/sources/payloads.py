@@ -1,8 +1,11 @@
 """Reading values and timestamps out of what devices send (pure; shared by the MQTT and HTTP sources).
 
-Devices write values as numbers, booleans, numbers in text, or words ("ON", "wet", "alarm"). Anything
-else passes through unchanged so that the ingest path rejects it with its reason (``not_a_number``) and
-counts it; nothing here raises on a device's input except :class:`PayloadError`.
+Devices write values as numbers, booleans, numbers in text, or words ("ON", "wet", "alarm"). Numbers
+(and numbers in text) become floats; booleans stay booleans and the on/off words of
+:data:`siaga.kinds.BINARY_WORDS` become booleans, so that the ingest path, which knows the sensor's
+kind, takes them for an on/off kind and refuses them for a numeric one (``not_a_number``: "wet" is
+never 1.0 °C). Anything else passes through unchanged and is refused there with its reason and
+counted; nothing here raises on a device's input except :class:`PayloadError`.
 """
 
 from __future__ import annotations
@@ -12,17 +15,7 @@ import math
 from dataclasses import dataclass
 
 from siaga.errors import SiagaError
-
-WORDS: dict[str, float] = {
-    "on": 1.0, "off": 0.0,
-    "true": 1.0, "false": 0.0,
-    "yes": 1.0, "no": 0.0,
-    "wet": 1.0, "dry": 0.0,
-    "leak": 1.0,
-    "alarm": 1.0, "clear": 0.0, "ok": 0.0,
-    "open": 1.0, "closed": 0.0,
-    "detected": 1.0,
-}
+from siaga.kinds import BINARY_WORDS
 
 TS_KEYS = ("ts", "timestamp", "time", "Time", "last_seen")
 
@@ -37,9 +30,12 @@ class PayloadError(SiagaError, ValueError):
 
 
 def coerce_value(raw: object) -> object:
-    """A number for what a device meant as one; anything else unchanged (ingest rejects it)."""
+    """A float for a number, a bool for true/false or an on/off word; anything else unchanged.
+
+    Which of them a sensor takes is the ingest path's decision (it knows the kind).
+    """
     if isinstance(raw, bool):
-        return 1.0 if raw else 0.0
+        return raw
     if isinstance(raw, int | float):
         return float(raw)
     if isinstance(raw, str):
@@ -48,7 +44,7 @@ def coerce_value(raw: object) -> object:
             return float(text)
         except ValueError:
             pass
-        word = WORDS.get(text.lower())
+        word = BINARY_WORDS.get(text.lower())
         if word is not None:
             return word
     return raw
@@ -126,6 +122,8 @@ class Transform:
         return self.scale == 1.0 and self.offset == 0.0 and not self.fahrenheit and not self.invert
 
     def apply(self, value: object) -> object:
+        if isinstance(value, bool):
+            return not value if self.invert else value
         if self.identity or not isinstance(value, float):
             return value
         v = value * self.scale + self.offset

@@ -20,15 +20,21 @@ class RateLimitedLog:
         self._last: dict[str, float] = {}
         self._suppressed: dict[str, int] = {}
 
-    def warning(self, reason: str, detail: str) -> bool:
-        """Log ``detail`` under ``reason`` unless it was logged within the window; True when logged."""
+    def warning(self, key: str, detail: str, *, reason: str | None = None) -> bool:
+        """Log ``detail`` under ``key`` unless that key was logged within the window; True when logged.
+
+        The line reads ``key: detail``, or just ``detail`` when a separate ``reason`` (the log field) is given.
+        """
         now = self._monotonic()
-        last = self._last.get(reason)
+        last = self._last.get(key)
         if last is not None and now - last < self.window_s:
-            self._suppressed[reason] = self._suppressed.get(reason, 0) + 1
+            self._suppressed[key] = self._suppressed.get(key, 0) + 1
             return False
-        self._last[reason] = now
-        more = self._suppressed.pop(reason, 0)
+        self._last[key] = now
+        more = self._suppressed.pop(key, 0)
         tail = f" (and {more} more like it in the last {self.window_s:.0f} s)" if more else ""
-        self.logger.warning("%s: %s%s", reason, detail, tail, extra={"reason": reason})
+        if reason is None:
+            self.logger.warning("%s: %s%s", key, detail, tail, extra={"reason": key})
+        else:
+            self.logger.warning("%s%s", detail, tail, extra={"reason": reason})
         return True

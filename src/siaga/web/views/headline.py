@@ -17,6 +17,7 @@ EVENTS: dict[str, str] = {
     "door": N_("Door open"),
     "ups_on_battery": N_("UPS on battery"),
     "sensor.stale": N_("Sensor silent"),
+    "sensor.faulty": N_("Sensor faulty"),
     "service.down": N_("Service down"),
     "tls.expiry": N_("TLS certificate expiring"),
     "backup.rpo": N_("Backup too old"),
