@@ -112,7 +112,7 @@ def test_the_example_names_every_secret_the_check_resolves() -> None:
             "notification.channels.telegram.bot_token_file", "notification.channels.noc-webhook.token"} <= found
 
 
-CREATED_NOT_READ = {("AckLinks", "key_file")}
+CREATED_NOT_READ = {("AckLinks", "key_file"), ("ReadingsConfig", "spool_file")}
 """Files siaga creates itself when absent: not a secret the machine must already have."""
 
 
@@ -191,6 +191,9 @@ READ_BY_NAME_PATTERN = {
 }
 RECORDS_FOR_PEOPLE = {("Site", "currency"), ("Device", "serial"), ("Person", "office")}
 """Kept for the people reading the config (and shown by /api/v1/config): nothing has to run them."""
+BEING_BUILT = {("ReadingsConfig", "faulty_after")}
+"""Declared by a part whose reader lands next (issue 14 item 4, the "sensor faulty" warning): remove from
+here when it does; until then it is the one exception, named."""
 
 
 def test_every_option_of_the_schema_is_read_by_some_part_of_siaga() -> None:
@@ -201,7 +204,7 @@ def test_every_option_of_the_schema_is_read_by_some_part_of_siaga() -> None:
     unread = []
     for model in _models(SiteConfig):
         for name in model.model_fields:
-            if (model.__name__, name) in READ_BY_NAME_PATTERN | RECORDS_FOR_PEOPLE:
+            if (model.__name__, name) in READ_BY_NAME_PATTERN | RECORDS_FOR_PEOPLE | BEING_BUILT:
                 continue
             pattern = re.compile(rf"(\.{name}\b|[\"']{name}[\"'])")
             if not any(pattern.search(text) for text in sources):
