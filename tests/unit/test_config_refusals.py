@@ -186,7 +186,7 @@ def test_a_sensor_only_the_demo_feeds_is_a_warning_and_serve_refuses_it(tmp_path
 
 READ_BY_NAME_PATTERN = {
     ("Retention", f"keep_{n}") for n in ("hourly", "daily", "weekly", "monthly", "yearly")
-} | {  # getattr(policy, f"keep_{name}") in backup/retention.py; getattr(spec, f"{name}_file") in notify/urls.py
+} | {  # getattr(policy, f"keep_{name}") in backup/retention.py; SecretPairs.read_secret(name) reads name_file
     ("TelegramChannel", "bot_token_file"), ("SlackChannel", "webhook_url_file"), ("AppriseChannel", "url_file"),
 }
 RECORDS_FOR_PEOPLE = {("Site", "currency"), ("Device", "serial"), ("Person", "office")}

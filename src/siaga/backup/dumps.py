@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from siaga.config.backup import DatabaseDump, DatabaseType
-from siaga.config.secrets import expand, read_secret_file
+from siaga.config.secrets import expand
 
 
 @dataclass(frozen=True)
@@ -27,19 +27,11 @@ def dump_filename(job_id: str, db: DatabaseDump) -> str:
     return f"{job_id}.sql"
 
 
-def _password(db: DatabaseDump, base_dir: Path | None, environ: Mapping[str, str] | None) -> str | None:
-    if db.password_file:
-        return read_secret_file(db.password_file, base_dir)
-    if db.password:
-        return expand(db.password, environ)
-    return None
-
-
 def dump_invocation(
     db: DatabaseDump, *, base_dir: Path | None = None, environ: Mapping[str, str] | None = None
 ) -> Invocation:
     """The dump command for ``db`` and its secret environment."""
-    password = _password(db, base_dir, environ)
+    password = db.read_secret("password", base_dir, environ)
     if db.type is DatabaseType.postgresql:
         args = ["pg_dump", "--format=plain", "--no-password"]
         host = db.socket or db.host

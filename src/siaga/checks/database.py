@@ -7,7 +7,7 @@ from typing import Any
 
 from siaga.checks.base import CheckFailed, Observation, ProbeContext, first_line
 from siaga.config.checks import DatabaseCheck
-from siaga.config.secrets import SecretError, expand, read_secret_file
+from siaga.config.secrets import SecretError
 
 
 class DatabaseProbe:
@@ -16,13 +16,9 @@ class DatabaseProbe:
 
     def _password(self, ctx: ProbeContext) -> str | None:
         try:
-            if self.check.password_file:
-                return read_secret_file(self.check.password_file, ctx.base_dir)
-            if self.check.password:
-                return expand(self.check.password)
+            return self.check.read_secret("password", ctx.base_dir)
         except SecretError as exc:
             raise CheckFailed(f"password: {exc}", retryable=False) from None
-        return None
 
     async def probe(self, ctx: ProbeContext) -> Observation:
         check = self.check

@@ -185,6 +185,12 @@ class SecretPairs(Strict):
             return SecretRef(f"{name}_file", file=str(path))
         return None
 
+    def read_secret(self, name: str, base_dir: Any = None, environ: Any = None) -> str | None:
+        """The secret ``name`` itself (None when neither of the pair is set); relative files from ``base_dir``.
+        Raises :class:`siaga.config.secrets.SecretError` when it cannot be had."""
+        ref = self.secret_ref(name)
+        return None if ref is None else ref.read(base_dir, environ)
+
 
 @dataclass(frozen=True)
 class SecretRef:

@@ -20,7 +20,7 @@ from siaga.config.notify import (
     WebhookChannel,
     WhatsAppChannel,
 )
-from siaga.config.secrets import SecretError, expand, read_secret_file
+from siaga.config.secrets import SecretError
 from siaga.errors import SiagaError
 
 
@@ -30,16 +30,10 @@ class ChannelError(SiagaError):
 
 def secret(spec: Channel, name: str, base_dir: Path | None, environ: Mapping[str, str] | None = None) -> str | None:
     """The secret ``name`` of a channel: from ``name`` (``${ENV}``) or the file ``name_file``."""
-    inline = getattr(spec, name, None)
-    path = getattr(spec, f"{name}_file", None)
     try:
-        if inline:
-            return expand(str(inline), environ)
-        if path:
-            return read_secret_file(str(path), base_dir)
+        return spec.read_secret(name, base_dir, environ)
     except SecretError as exc:
         raise ChannelError(str(exc)) from None
-    return None
 
 
 def _q(text: str) -> str:

@@ -107,10 +107,9 @@ def repository_for(target: Target, base_dir: Path | None = None) -> Repository:
         options.insert(0, f"sftp.command={sftp_command(target, base_dir)}")
     else:
         location = expand(str(target.url)) if str(target.url).startswith("${") else str(target.url)
-    password_env = None
-    if target.password is not None:
-        password_env = target.password.strip()[2:-1]
-    password_file = str(_resolve(target.password_file, base_dir)) if target.password_file else None
+    ref = target.secret_ref("password")
+    password_env = ref.env if ref is not None else None
+    password_file = str(_resolve(ref.file, base_dir)) if ref is not None and ref.file is not None else None
     return Repository(
         id=target.id,
         location=location,
