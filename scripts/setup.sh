@@ -30,6 +30,7 @@ TEST_PACKAGES=(
   libpangoft2-1.0-0
   libharfbuzz-subset0
   fonts-dejavu-core
+  prometheus            # promtool: the /metrics scrape is linted in the tests
 )
 APT_PACKAGES=("${DEMO_PACKAGES[@]}")
 if [ "$PROFILE" = test ]; then APT_PACKAGES+=("${TEST_PACKAGES[@]}"); fi

@@ -31,6 +31,8 @@ class SensorKind:
     safety: bool = False
     """A safety sensor (leak, smoke): its silence is critical, never 'dry'."""
     description: str = ""
+    metric: str = ""
+    """Its Prometheus family on /metrics, named for what it measures and its unit (``siaga_`` + this)."""
 
     def in_range(self, value: float) -> bool:
         return self.minimum <= value <= self.maximum
@@ -40,31 +42,31 @@ SENSOR_KINDS: dict[str, SensorKind] = {
     k.key: k
     for k in (
         SensorKind("temperature", "°C", ValueType.NUMBER, -40.0, 125.0, 60.0,
-                   description="Air temperature (rack inlet, exhaust or room)."),
+                   description="Air temperature (rack inlet, exhaust or room).", metric="temperature_celsius"),
         SensorKind("humidity", "%RH", ValueType.NUMBER, 0.0, 100.0, 60.0,
-                   description="Relative humidity of the air."),
+                   description="Relative humidity of the air.", metric="humidity_percent"),
         SensorKind("leak", "", ValueType.BINARY, 0.0, 1.0, 60.0, safety=True,
-                   description="Water on a rope or spot sensor: 0 dry, 1 wet."),
+                   description="Water on a rope or spot sensor: 0 dry, 1 wet.", metric="leak_detected"),
         SensorKind("smoke", "", ValueType.BINARY, 0.0, 1.0, 60.0, safety=True,
-                   description="Smoke detector: 0 clear, 1 alarm."),
+                   description="Smoke detector: 0 clear, 1 alarm.", metric="smoke_detected"),
         SensorKind("door", "", ValueType.BINARY, 0.0, 1.0, 300.0,
-                   description="Door contact: 0 closed, 1 open."),
+                   description="Door contact: 0 closed, 1 open.", metric="door_open"),
         SensorKind("power", "W", ValueType.NUMBER, 0.0, 1_000_000.0, 60.0,
-                   description="Active power drawn (PDU, circuit)."),
+                   description="Active power drawn (PDU, circuit).", metric="power_watts"),
         SensorKind("voltage", "V", ValueType.NUMBER, 0.0, 1_000.0, 60.0,
-                   description="Mains or output voltage."),
+                   description="Mains or output voltage.", metric="voltage_volts"),
         SensorKind("current", "A", ValueType.NUMBER, 0.0, 1_000.0, 60.0,
-                   description="Current drawn."),
+                   description="Current drawn.", metric="current_amperes"),
         SensorKind("ups_on_battery", "", ValueType.BINARY, 0.0, 1.0, 60.0,
-                   description="UPS output source: 0 on mains, 1 on battery."),
+                   description="UPS output source: 0 on mains, 1 on battery.", metric="ups_on_battery"),
         SensorKind("ups_battery_charge", "%", ValueType.NUMBER, 0.0, 100.0, 60.0,
-                   description="UPS estimated battery charge."),
+                   description="UPS estimated battery charge.", metric="ups_battery_charge_percent"),
         SensorKind("ups_runtime", "s", ValueType.NUMBER, 0.0, 1_000_000.0, 60.0,
-                   description="UPS estimated runtime left on battery."),
+                   description="UPS estimated runtime left on battery.", metric="ups_runtime_seconds"),
         SensorKind("ups_load", "%", ValueType.NUMBER, 0.0, 250.0, 60.0,
-                   description="UPS output load as a percentage of its rating."),
+                   description="UPS output load as a percentage of its rating.", metric="ups_load_percent"),
         SensorKind("airflow", "m/s", ValueType.NUMBER, 0.0, 100.0, 60.0,
-                   description="Air speed from a cooling unit or floor tile."),
+                   description="Air speed from a cooling unit or floor tile.", metric="airflow_meters_per_second"),
     )
 }
 

@@ -1,15 +1,19 @@
 """``/metrics`` in the Prometheus text format, read from the other parts' counters and tables.
 
-Each family comes from one small collector function; a part that is not installed (or whose table is
-not migrated) simply adds nothing. Families: readings accepted and rejected by reason, alerts by state
-and severity, check outcomes, backup ages, notification latencies, and the dashboard's own figures.
+Every family is declared once in :data:`FAMILIES` (name, type, help, labels): the collectors build from it
+and docs/dashboard.md's table is generated from it (``python -m siaga.web.metrics``). Sensor readings have
+one family per kind and unit (``siaga_temperature_celsius``, ``siaga_leak_detected``...), named in the kinds
+table (``siaga.kinds``). Each family comes from one small collector function; a part that is not installed
+(or whose table is not migrated) simply adds nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import sys
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Depends, Request
@@ -20,23 +24,93 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import DBAPIError
 
+from siaga.kinds import SENSOR_KINDS
 from siaga.web import queries
 from siaga.web.auth.roles import Scope
 
 if TYPE_CHECKING:
+    from siaga.config.models import SiteConfig
     from siaga.web.dashboard import Dashboard
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+SENSOR_LABELS = ("sensor", "room", "rack", "zone")
 
-MetricsFn = Callable[[Connection, dt.datetime], Iterable[Metric]]
+
+@dataclass(frozen=True)
+class Family:
+    """One metric family as /metrics serves it."""
+
+    name: str
+    type: str  # gauge, counter, histogram
+    help: str
+    labels: tuple[str, ...] = ()
 
 
-def readings_metrics(conn: Connection, now: dt.datetime) -> Iterable[Metric]:
+def _sensor_families() -> tuple[Family, ...]:
+    out = []
+    for kind in SENSOR_KINDS.values():
+        unit = f" ({kind.unit})" if kind.unit else ""
+        out.append(Family(f"siaga_{kind.metric}", "gauge", f"Latest reading of each {kind.key} sensor{unit}: "
+                          f"{kind.description}", SENSOR_LABELS))
+    return tuple(out)
+
+
+FAMILIES: dict[str, Family] = {
+    f.name: f
+    for f in (
+        Family("siaga_readings_accepted", "counter", "Readings accepted since the store was created."),
+        Family("siaga_readings_rejected", "counter", "Readings refused, by reason.", ("reason",)),
+        *_sensor_families(),
+        Family("siaga_sensor_age_seconds", "gauge", "Seconds since each sensor's latest reading.",
+               ("sensor", "kind")),
+        Family("siaga_alerts", "gauge", "Alerts by state and severity.", ("state", "severity")),
+        Family("siaga_checks", "gauge", "Checks by their confirmed state.", ("status",)),
+        Family("siaga_check_up", "gauge", "Each check's confirmed state: 1 up, 0 down (absent while unknown).",
+               ("check", "service")),
+        Family("siaga_check_changes", "counter", "Confirmed state changes of checks, by the new state.",
+               ("status",)),
+        Family("siaga_backup_snapshot_age_seconds", "gauge", "Age of each job's newest good snapshot.",
+               ("job", "target")),
+        Family("siaga_backup_last_success_timestamp_seconds", "gauge", "Time of each job's last good backup.",
+               ("job", "target")),
+        Family("siaga_backup_drill_rto_seconds", "gauge", "Time to restore measured by the last drill.",
+               ("job", "target")),
+        Family("siaga_notification_latency_seconds", "histogram",
+               "How long each delivery attempt took, by channel (successful attempts).", ("channel",)),
+        Family("siaga_notification_attempts", "counter", "Delivery attempts, by channel and outcome.",
+               ("channel", "outcome")),
+        Family("siaga_web_live_subscribers", "gauge", "Pages listening for live updates."),
+    )
+}
+
+
+def gauge(name: str) -> GaugeMetricFamily:
+    f = FAMILIES[name]
+    return GaugeMetricFamily(f.name, f.help, labels=list(f.labels))
+
+
+def counter(name: str) -> CounterMetricFamily:
+    f = FAMILIES[name]
+    return CounterMetricFamily(f.name, f.help, labels=list(f.labels))
+
+
+def families_markdown() -> str:
+    """The table of docs/dashboard.md, generated from :data:`FAMILIES`."""
+    rows = ["| family | type | labels | what |", "| --- | --- | --- | --- |"]
+    for f in FAMILIES.values():
+        labels = ", ".join(f"`{label}`" for label in f.labels) or "—"
+        rows.append(f"| `{f.name}` | {f.type} | {labels} | {f.help} |")
+    return "\n".join(rows) + "\n"
+
+MetricsFn = Callable[[Connection, dt.datetime, "SiteConfig"], Iterable[Metric]]
+
+
+def readings_metrics(conn: Connection, now: dt.datetime, cfg: SiteConfig) -> Iterable[Metric]:
     t = queries.table("siaga.readings.tables", "ingest_counters")
     if t is None:
         return []
-    accepted = CounterMetricFamily("siaga_readings_accepted", "Readings accepted since the store was created.")
-    rejected = CounterMetricFamily("siaga_readings_rejected", "Readings refused, by reason.", labels=["reason"])
+    accepted = counter("siaga_readings_accepted")
+    rejected = counter("siaga_readings_rejected")
     for reason, count in conn.execute(select(t.c.reason, t.c.count)):
         if reason == "accepted":
             accepted.add_metric([], float(count))
@@ -45,41 +119,52 @@ def readings_metrics(conn: Connection, now: dt.datetime) -> Iterable[Metric]:
     return [accepted, rejected]
 
 
-def sensor_metrics(conn: Connection, now: dt.datetime) -> Iterable[Metric]:
+def sensor_metrics(conn: Connection, now: dt.datetime, cfg: SiteConfig) -> Iterable[Metric]:
+    """One family per sensor kind (its unit in the name), labelled with where the sensor hangs."""
     latest = queries.latest_readings(conn)
     if not latest:
         return []
-    value = GaugeMetricFamily("siaga_sensor_value", "Latest reading of each sensor.", labels=["sensor"])
-    age = GaugeMetricFamily("siaga_sensor_age_seconds", "Seconds since each sensor's latest reading.",
-                            labels=["sensor"])
-    for sensor, last in sorted(latest.items()):
-        value.add_metric([sensor], last.value)
-        age.add_metric([sensor], max(0.0, (now - last.at).total_seconds()))
-    return [value, age]
+    sensors = {s.id: s for s in cfg.sensors}
+    by_kind: dict[str, GaugeMetricFamily] = {}
+    age = gauge("siaga_sensor_age_seconds")
+    for sensor_id, last in sorted(latest.items()):
+        sensor = sensors.get(sensor_id)
+        if sensor is None or sensor.kind not in SENSOR_KINDS:
+            continue  # a sensor no longer in the config: its old reading is not news
+        kind = SENSOR_KINDS[sensor.kind]
+        family = by_kind.get(kind.key)
+        if family is None:
+            family = by_kind[kind.key] = gauge(f"siaga_{kind.metric}")
+        family.add_metric([sensor_id, sensor.room or "", sensor.rack or "", sensor.zone or ""], last.value)
+        age.add_metric([sensor_id, kind.key], max(0.0, (now - last.at).total_seconds()))
+    return [*by_kind.values(), age]
 
 
-def alert_metrics(conn: Connection, now: dt.datetime) -> Iterable[Metric]:
+def alert_metrics(conn: Connection, now: dt.datetime, cfg: SiteConfig) -> Iterable[Metric]:
     rows = queries.alerts_by_state_severity(conn)
     if rows is None:
         return []
-    g = GaugeMetricFamily("siaga_alerts", "Alerts by state and severity.", labels=["state", "severity"])
+    g = gauge("siaga_alerts")
     for state, severity, count in rows:
         g.add_metric([state, severity], float(count))
     return [g]
 
 
-def check_metrics(conn: Connection, now: dt.datetime) -> Iterable[Metric]:
+def check_metrics(conn: Connection, now: dt.datetime, cfg: SiteConfig) -> Iterable[Metric]:
     t = queries.table("siaga.checks.tables", "check_states")
     if t is None:
         return []
-    g = GaugeMetricFamily("siaga_checks", "Checks by their confirmed state.", labels=["status"])
+    g = gauge("siaga_checks")
     for status, count in conn.execute(select(t.c.status, func.count()).group_by(t.c.status)):
         g.add_metric([str(status)], float(count))
+    up = gauge("siaga_check_up")
+    for check_id, service, status in conn.execute(select(t.c.check_id, t.c.service, t.c.status)):
+        if status in ("up", "down"):
+            up.add_metric([str(check_id), str(service)], 1.0 if status == "up" else 0.0)
     changes = queries.table("siaga.checks.tables", "check_changes")
-    out: list[Metric] = [g]
+    out: list[Metric] = [g, up]
     if changes is not None:
-        c = CounterMetricFamily("siaga_check_changes", "Confirmed state changes of checks, by the new state.",
-                                labels=["status"])
+        c = counter("siaga_check_changes")
         for status, count in conn.execute(select(changes.c.status, func.count()).group_by(changes.c.status)):
             c.add_metric([str(status)], float(count))
         out.append(c)
@@ -95,12 +180,9 @@ def backup_metrics_for(dash: Dashboard) -> Iterable[Metric]:
     except ImportError:
         return []
     figures = job_figures(dash.cfg, dash.engine, dash.now())
-    age = GaugeMetricFamily("siaga_backup_snapshot_age_seconds", "Age of each job's newest good snapshot.",
-                            labels=["job", "target"])
-    last = GaugeMetricFamily("siaga_backup_last_success_timestamp_seconds", "Time of each job's last good backup.",
-                             labels=["job", "target"])
-    rto = GaugeMetricFamily("siaga_backup_drill_rto_seconds", "Time to restore measured by the last drill.",
-                            labels=["job", "target"])
+    age = gauge("siaga_backup_snapshot_age_seconds")
+    last = gauge("siaga_backup_last_success_timestamp_seconds")
+    rto = gauge("siaga_backup_drill_rto_seconds")
     for f in figures:
         if f.snapshot_age_s is not None:
             age.add_metric([f.job, f.target], f.snapshot_age_s)
@@ -114,15 +196,13 @@ def backup_metrics_for(dash: Dashboard) -> Iterable[Metric]:
 LATENCY_BUCKETS = (0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0)
 
 
-def notification_metrics(conn: Connection, now: dt.datetime) -> Iterable[Metric]:
+def notification_metrics(conn: Connection, now: dt.datetime, cfg: SiteConfig) -> Iterable[Metric]:
     t = queries.table("siaga.notify.tables", "notify_attempts")
     if t is None:
         return []
-    h = HistogramMetricFamily("siaga_notification_latency_seconds",
-                              "How long each delivery attempt took, by channel (successful attempts).",
-                              labels=["channel"])
-    c = CounterMetricFamily("siaga_notification_attempts", "Delivery attempts, by channel and outcome.",
-                            labels=["channel", "outcome"])
+    fam = FAMILIES["siaga_notification_latency_seconds"]
+    h = HistogramMetricFamily(fam.name, fam.help, labels=list(fam.labels))
+    c = counter("siaga_notification_attempts")
     by_channel: dict[str, list[float]] = {}
     counts: dict[tuple[str, str], int] = {}
     for channel, outcome, latency_ms in conn.execute(select(t.c.channel, t.c.outcome, t.c.latency_ms)):
@@ -154,12 +234,12 @@ class StoreCollector(Collector):
         with self.dash.engine.connect() as conn:
             for fn in COLLECTORS:
                 try:
-                    yield from fn(conn, now)
+                    yield from fn(conn, now, self.dash.cfg)
                 except DBAPIError:  # a table not migrated yet: that family is absent
                     conn.rollback()
         with contextlib.suppress(DBAPIError):
             yield from backup_metrics_for(self.dash)
-        live = GaugeMetricFamily("siaga_web_live_subscribers", "Pages listening for live updates.")
+        live = gauge("siaga_web_live_subscribers")
         live.add_metric([], float(self.dash.broker.subscribers))
         yield live
 
@@ -180,3 +260,7 @@ def router(dash: Dashboard) -> APIRouter:
         return Response(render(dash), media_type=CONTENT_TYPE)
 
     return r
+
+
+if __name__ == "__main__":  # python -m siaga.web.metrics: the table of docs/dashboard.md
+    sys.stdout.write(families_markdown())

@@ -129,4 +129,5 @@ def test_metrics_need_a_token_and_expose_alerts(client: TestClient, site: Ctx) -
     put_reading(site.engine, "temp-r1-top", 23.5, NOW)
     text = client.get("/metrics", headers=_token(site, "read")).text
     assert 'siaga_alerts{severity="critical",state="firing"} 1.0' in text
-    assert 'siaga_sensor_value{sensor="temp-r1-top"} 23.5' in text
+    assert 'siaga_temperature_celsius{rack="R1",room="' in text and '} 23.5' in text
+    assert "siaga_sensor_value" not in text  # no family mixes units any more
