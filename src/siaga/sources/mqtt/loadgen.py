@@ -3,7 +3,9 @@
 takes them (or at --rate per second), then prints one JSON line with what it did.
 
 Payloads: `single` is {"value": v, "ts": t} on one topic per sensor (round robin over --sensors);
-`batch` is a JSON array of --batch items {"sensor", "value", "ts"} on --topic.
+`batch` is a JSON array of --batch items {"sensor", "value", "ts"} on --topic. ``t`` is the time of
+publishing, or with ``--ts-base B`` the made-up ``B + i / 1000`` of message ``i`` (one millisecond
+apart, so the fault drills know every (sensor, ts) that was published).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ def main() -> None:
     ap.add_argument("--client-id", default="")
     ap.add_argument("--seq", action="store_true", help="single: the payload is the message's number")
     ap.add_argument("--prefix", default="bench/", help="single: topic is PREFIX + sensor id")
+    ap.add_argument("--ts-base", type=float, default=None, help="single: message i has ts BASE + i/1000 (epoch s)")
     args = ap.parse_args()
 
     sensors = args.sensors.split(",")
@@ -53,7 +56,7 @@ def main() -> None:
     client.loop_start()
     t0 = time.perf_counter()
     for i in range(args.count):
-        now = time.time()
+        now = time.time() if args.ts_base is None else args.ts_base + i / 1000
         if args.mode == "single":
             sid = sensors[i % len(sensors)]
             topic = f"{args.prefix}{sid}"
