@@ -142,7 +142,7 @@ def main() -> None:
         secret, _ = accounts.create_token(conn, "bench", ["read"], NOW, actor="bench")
     ctx = Ctx(loaded, engine)
     dash = Dashboard(ctx)
-    ctx.services["web.dashboard"] = dash
+    ctx.services.dashboard = dash
     app = install(FastAPI(), ctx)
     h = {"Authorization": f"Bearer {secret}"}
     with TestClient(app) as client:

@@ -27,8 +27,8 @@ FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "siaga.alerts", "siaga.readings", "siaga.sources", "siaga.checks", "siaga.backup", "siaga.notify",
         "siaga.reports", "siaga.audit",
     )),
-    ("runtime", ("siaga.runtime",)),
-    ("wiring", (
+    ("runtime", (
+        "siaga.runtime",  # the context with its typed services, the component table, supervision
         "siaga.web", "siaga.*.component",  # components, the web app and the routers of the parts
         "siaga.backup.api", "siaga.checks.status.router", "siaga.notify.web", "siaga.sources.http.push",
         "siaga.sources.simulator",

@@ -230,13 +230,14 @@ def test_to_dict_is_json_ready(inv):
 
 def test_serve_shares_one_inventory_as_a_service():
     from siaga.config import load_config
-    from siaga.inventory.component import SERVICE, component
+    from siaga.inventory.component import component
     from siaga.runtime.components import COMPONENTS
     from siaga.runtime.context import RuntimeContext
 
     ctx = RuntimeContext(loaded=load_config(EXAMPLE), engine=None)  # type: ignore[arg-type]
     assert component(ctx) is None
-    inv = ctx.service(SERVICE, Inventory)
+    inv = ctx.services.inventory
+    assert isinstance(inv, Inventory)
     assert "leak-r1-ceiling" in inv.sensors
     assert "siaga.inventory.component:component" in COMPONENTS
 

@@ -13,10 +13,11 @@ import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from siaga.config.models import SiteConfig
+from siaga.vocab import Condition
 
 if TYPE_CHECKING:
     from siaga.backup.manager import BackupManager
@@ -228,18 +229,15 @@ async def _guarded(runner: Callable[[BackupManager, Task], Awaitable[None]], mgr
 
 
 class _ServiceSink:
-    """Hands conditions to the alert manager registered in ``ctx.services`` (looked up when needed, so the
-    order of the component table does not matter)."""
+    """Hands conditions to the alerts hub of the runtime (``ctx.services.alerts``, looked up when needed)."""
 
     def __init__(self, ctx: RuntimeContext) -> None:
         self.ctx = ctx
 
-    def submit(self, condition: Any) -> None:
-        for name in ("alerts.manager", "alerts.sink"):
-            target = self.ctx.services.get(name)
-            if target is not None and hasattr(target, "submit"):
-                target.submit(condition)
-                return
+    def submit(self, condition: Condition) -> None:
+        hub = self.ctx.services.alerts
+        if hub is not None:
+            hub.submit(condition)
 
 
 def component(ctx: RuntimeContext) -> Component | None:
@@ -251,7 +249,7 @@ def component(ctx: RuntimeContext) -> Component | None:
         return None
     sink = _ServiceSink(ctx)
     mgr = BackupManager(ctx.config, engine=ctx.engine, base_dir=ctx.loaded.base_dir, clock=ctx.clock, sink=sink)
-    ctx.services["backup.manager"] = mgr
+    ctx.services.backup = mgr
 
     async def run(ctx: RuntimeContext, stop: asyncio.Event) -> None:
         await schedule_loop(mgr, stop, clock=ctx.clock)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from siaga.alerts.model import Alert, AlertSink
 from siaga.checks.base import Probe
@@ -15,12 +14,12 @@ from siaga.runtime.context import RuntimeContext
 
 
 def _alert_hooks(rt: RuntimeContext) -> tuple[AlertSink | None, Callable[[], Sequence[Alert]] | None]:
-    """The alert manager's submit and active-alerts hooks, when one is registered."""
-    manager: Any = rt.services.get("alerts.manager") or rt.services.get("alerts.sink")
-    if manager is None:
+    """The alerts hub's submit and active-alerts hooks, when there is a hub."""
+    hub: AlertSink | None = rt.services.alerts
+    if hub is None:
         return None, None
-    active = getattr(manager, "active", None)  # AlertManager.active() -> list[Alert]
-    return manager, active if callable(active) else None
+    active = getattr(hub, "active", None)  # AlertManager.active() -> list[Alert]; a plain sink has none
+    return hub, active if callable(active) else None
 
 
 def component(rt: RuntimeContext) -> Component | None:
@@ -36,16 +35,16 @@ def component(rt: RuntimeContext) -> Component | None:
         standin = StandIn(rt.config)
         redirects = standin.redirects()
         probes = standin.probes()
-        rt.services["checks.standin"] = standin
+        rt.services.checks_standin = standin
     engine = ChecksEngine(
         rt.config, base_dir=rt.loaded.base_dir, clock=rt.clock, redirects=redirects, probes=probes,
     )
-    rt.services["checks.engine"] = engine
+    rt.services.checks = engine
 
     async def run(ctx: RuntimeContext, stop: asyncio.Event) -> None:
-        # looked up now, not in the factory: the alert manager may be registered after us
+        # looked up when it starts, not in the factory: the status page makes its cache when the app is built
         engine.monitor.sink, engine.monitor.active_alerts = _alert_hooks(ctx)
-        status_cache: Any = ctx.services.get("checks.status_cache")
+        status_cache = ctx.services.status_cache
         warm = asyncio.create_task(status_cache.get()) if status_cache is not None else None  # first view fast
         if standin is not None:
             await standin.start()

@@ -1,4 +1,4 @@
-"""Shares one inventory with everything ``siaga serve`` runs: ``ctx.service(SERVICE, Inventory)``.
+"""Shares one inventory with everything ``siaga serve`` runs: ``ctx.services.inventory``.
 
 The only module of ``siaga.inventory`` that knows about the runtime; the rest stays pure.
 """
@@ -12,9 +12,6 @@ from siaga.inventory.graph import Inventory
 if TYPE_CHECKING:
     from siaga.runtime.context import RuntimeContext
 
-SERVICE = "inventory"
-
-
 def component(ctx: RuntimeContext) -> None:
     """Build the inventory from the config and register it; no task to run."""
-    ctx.services[SERVICE] = Inventory.from_config(ctx.config)
+    ctx.services.inventory = Inventory.from_config(ctx.config)

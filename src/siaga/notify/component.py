@@ -1,8 +1,8 @@
 """Notify in ``siaga serve``: the worker (and the Telegram bot) as components, the service for others.
 
-``ctx.services["notify"]`` is the :class:`NotifyService`: publish transitions to it, ask it to
-acknowledge a link. It subscribes itself to the alert manager (``ctx.services["alerts.manager"]``) when that
-one offers ``subscribe()``, and acknowledges through its ``ack``/``resolve``.
+``ctx.services.notify`` is the :class:`NotifyService`: publish transitions to it, ask it to
+acknowledge a link. It subscribes itself to the alerts hub (``ctx.services.alerts``) when there is one,
+and acknowledges through its ``ack``/``resolve``.
 """
 
 from __future__ import annotations
@@ -21,10 +21,6 @@ from siaga.runtime.components import Component
 
 if TYPE_CHECKING:
     from siaga.runtime.context import RuntimeContext
-
-SERVICE = "notify"
-ALERTS_SERVICE = "alerts.manager"
-
 
 class ManagerActions:
     """The alert manager's ``ack``/``resolve`` (blocking: they write the store) as notify's AlertActions."""
@@ -73,25 +69,21 @@ def warm_up(svc: NotifyService, now: dt.datetime) -> None:
     svc.notifier.warm_up(now)
 
 
-def _alerts(ctx: RuntimeContext) -> Any:
-    return ctx.services.get(ALERTS_SERVICE)
-
-
 def component(ctx: RuntimeContext) -> list[Component] | None:
     """Nothing to run without channels; else the worker, and the bot when one is configured."""
     if not ctx.config.notification.channels:
         return None
     svc = build_service(ctx)
     warm_up(svc, ctx.clock())
-    ctx.services[SERVICE] = svc
+    ctx.services.notify = svc
 
     async def run(ctx: RuntimeContext, stop: asyncio.Event) -> None:
-        manager = _alerts(ctx)
-        if svc.actions is None and manager is not None and hasattr(manager, "ack"):
+        manager = ctx.services.alerts
+        if svc.actions is None and manager is not None:
             svc.actions = ManagerActions(manager)
         tasks = []
         queue = None
-        if manager is not None and hasattr(manager, "subscribe"):
+        if manager is not None:
             queue = manager.subscribe()
             tasks.append(asyncio.create_task(svc.consume(queue, stop)))
         try:
@@ -100,7 +92,7 @@ def component(ctx: RuntimeContext) -> list[Component] | None:
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            if queue is not None:
+            if manager is not None and queue is not None:
                 manager.unsubscribe(queue)
             await svc.transports.aclose()
 

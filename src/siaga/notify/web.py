@@ -18,7 +18,6 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from siaga.notify.ack import TokenError
-from siaga.notify.component import SERVICE
 from siaga.notify.records import RecordError, add_maintenance, end_maintenance, list_maintenance, timeline
 from siaga.notify.service import NotifyService
 from siaga.notify.snapshot import alert_from_json
@@ -41,8 +40,8 @@ def _env(lang: str) -> jinja2.Environment:
 
 
 def _service(ctx: RuntimeContext) -> NotifyService:
-    svc = ctx.services.get(SERVICE)
-    if not isinstance(svc, NotifyService):
+    svc = ctx.services.notify
+    if svc is None:
         raise HTTPException(503, "notify is not running (no channels configured)")
     return svc
 

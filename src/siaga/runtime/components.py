@@ -5,8 +5,9 @@ what it holds and returns (it gets :data:`siaga.runtime.supervisor.GRACE_SECONDS
 
 An entry of :data:`COMPONENTS` is ``"module:attribute"`` naming either a :class:`Component` or a
 factory ``(ctx) -> Component | Iterable[Component] | None``. Factories run in table order before
-anything starts: a factory is where a feature reads its config section, puts shared services in
-``ctx.services`` and returns nothing when it has nothing to do.
+anything starts: a factory is where a feature reads its config section, sets the services it provides
+(typed fields of ``ctx.services``, :class:`siaga.runtime.services.Services`) and returns nothing when
+it has nothing to do.
 """
 
 from __future__ import annotations
@@ -44,13 +45,14 @@ ComponentFactory = Callable[["RuntimeContext"], "Component | Iterable[Component]
 
 # Every `siaga serve`; add one line per feature (order: providers of services first).
 COMPONENTS: list[str] = [
-    "siaga.inventory.component:component",  # ctx.service("inventory", Inventory)
+    "siaga.inventory.component:component",  # ctx.services.inventory
+    "siaga.alerts.component:component",  # ctx.services.alerts: the alerts hub (impact from the inventory)
     "siaga.runtime.heartbeat:component",
-    "siaga.sources.component:component",  # ingest, rules, alert manager, readings writer (provides services)
+    "siaga.sources.component:component",  # ctx.services.ingest, .readings_writer: ingest, rules, writer
     "siaga.backup.component:component",
     "siaga.sources.mqtt.component:component",  # MQTT subscriber (not in the demo)
     "siaga.sources.snmp.component:component",  # SNMP pollers (not in the demo)
-    "siaga.notify.component:component",  # ctx.service("notify", NotifyService): outbox worker, Telegram bot
+    "siaga.notify.component:component",  # ctx.services.notify: outbox worker, Telegram bot
     "siaga.web.server:component",
     "siaga.checks.component:component",
 ]

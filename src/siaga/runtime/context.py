@@ -1,4 +1,4 @@
-"""What every component of a running siaga shares: the config, the store, the clock, a logger, services."""
+"""What every component of a running siaga shares: the config, the store, the clock, a logger, the services."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import TypeVar
 from sqlalchemy import Connection, Engine
 
 from siaga.config import LoadedConfig, SiteConfig
+from siaga.runtime.services import Services
 from siaga.runtime.status import ComponentStatus
 from siaga.store.types import utcnow
 
@@ -23,9 +24,9 @@ Clock = Callable[[], dt.datetime]
 class RuntimeContext:
     """Handed to every component and router factory of ``siaga serve``.
 
-    ``services`` is where features put what others use (an ingest pipeline, a notifier...), keyed by
-    a dotted name such as ``"sources.ingest"``; component factories run in registration order, so a
-    feature that provides a service is listed before the ones that use it.
+    ``services`` (:class:`~siaga.runtime.services.Services`) is where features put what others use, one
+    typed field each (``ctx.services.ingest``, ``ctx.services.alerts``...); component factories run in
+    registration order, so a feature that provides a service is listed before the ones that use it.
     """
 
     loaded: LoadedConfig
@@ -36,7 +37,7 @@ class RuntimeContext:
     port: int = 8470
     demo: bool = False
     heartbeat_seconds: float = 30.0
-    services: dict[str, object] = field(default_factory=dict)
+    services: Services = field(default_factory=Services)
     session_id: int | None = None
     component_states: dict[str, str] = field(default_factory=dict)
     """Each component's state (``running``, ``restarting``...), written by the supervisor."""
@@ -46,16 +47,6 @@ class RuntimeContext:
     @property
     def config(self) -> SiteConfig:
         return self.loaded.config
-
-    def service(self, name: str, kind: type[T]) -> T:
-        """The service registered under ``name``, checked to be a ``kind``."""
-        try:
-            value = self.services[name]
-        except KeyError:
-            raise LookupError(f"no service {name!r} registered (known: {', '.join(sorted(self.services))})") from None
-        if not isinstance(value, kind):
-            raise TypeError(f"service {name!r} is a {type(value).__name__}, not a {kind.__name__}")
-        return value
 
     async def run_db(self, work: Callable[[Connection], T]) -> T:
         """Run ``work(conn)`` in one transaction on a worker thread, so the event loop never blocks."""

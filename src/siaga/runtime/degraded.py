@@ -38,8 +38,7 @@ class SystemAlerts(Protocol):
 
 
 def _alerts(ctx: RuntimeContext) -> SystemAlerts | None:
-    manager = ctx.services.get("alerts.manager")
-    return manager if manager is not None and hasattr(manager, "system_alert") else None
+    return ctx.services.alerts
 
 
 def local_time(at: dt.datetime, zone: str, lang: str) -> str:

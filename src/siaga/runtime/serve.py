@@ -21,6 +21,7 @@ from siaga.config import ConfigError, LoadedConfig
 from siaga.i18n import _, ngettext, using_language
 from siaga.runtime.components import COMPONENTS, DEMO_COMPONENTS, Component, load_components
 from siaga.runtime.context import RuntimeContext
+from siaga.runtime.services import Services
 from siaga.runtime.supervisor import GRACE_SECONDS, Supervisor
 from siaga.runtime.systemd import SystemdNotifier
 from siaga.store.engine import StoreError, first_error_line
@@ -257,7 +258,7 @@ async def _prepare_reload(
         log.warning("store settings changed: they take effect at the next start, not on reload")
     new_ctx = dataclasses.replace(
         ctx, loaded=loaded, host=loaded.config.web.host, port=loaded.config.web.port,
-        services={}, component_states={}, component_status={},
+        services=Services(), component_states={}, component_status={},
     )
     try:
         components = build(new_ctx)

@@ -1,12 +1,11 @@
-"""The sensing core in ``siaga serve``: the ingest path, the rules, the alert manager, the readings writer.
+"""The sensing core in ``siaga serve``: the ingest path, the rules, the readings writer.
 
-The factory ``component(ctx)`` builds them and shares them in ``ctx.services``:
+The factory ``component(ctx)`` builds them over the alerts hub (``ctx.services.alerts``, built by
+``siaga.alerts.component`` before it) and shares them in ``ctx.services``:
 
-- ``"sources.ingest"``: :class:`~siaga.sources.ingest.Ingest`, the one ``IngestSink`` every source feeds
-  (``ctx.service("sources.ingest", Ingest).ingest([...])``);
-- ``"alerts.manager"``: :class:`~siaga.alerts.manager.AlertManager`, the ``AlertSink`` of every observer
-  (checks, backups, sources' system alerts) and the place to ``subscribe()`` to transitions;
-- ``"readings.writer"``: :class:`~siaga.readings.writer.ReadingWriter`.
+- ``ingest``: :class:`~siaga.sources.ingest.Ingest`, the one ``IngestSink`` every source feeds
+  (``ctx.services.ingest.ingest([...])``);
+- ``readings_writer``: :class:`~siaga.readings.writer.ReadingWriter`.
 
 It returns three components: ``sensing.writer`` (flushes readings at least every second; on stop it
 waits for the other components to stop, so what sources hand over while stopping is written too),
@@ -22,14 +21,13 @@ import datetime as dt
 import time
 from pathlib import Path
 
-from siaga.alerts.impact import impact_resolver
 from siaga.alerts.manager import AlertManager
 from siaga.readings.query import last_readings
 from siaga.readings.rollup import RollupMaintainer
 from siaga.readings.spool import ReadingSpool
 from siaga.readings.writer import ReadingWriter
 from siaga.rules.engine import RulesEngine
-from siaga.runtime.components import Component
+from siaga.runtime.components import Component, ComponentError
 from siaga.runtime.context import RuntimeContext
 from siaga.sources.ingest import Ingest
 
@@ -38,14 +36,12 @@ STOP_WAIT_SECONDS = 3.5  # within the supervisor's grace (5 s)
 _DONE = {"stopped", "finished", "failed", "cancelled"}
 
 
-def build(ctx: RuntimeContext) -> tuple[Ingest, AlertManager, ReadingWriter, RollupMaintainer]:
-    """The ingest path, the alert manager, the writer and the rollup maintainer of ``ctx``'s site."""
+def build(ctx: RuntimeContext, manager: AlertManager) -> tuple[Ingest, ReadingWriter, RollupMaintainer]:
+    """The ingest path (feeding ``manager``), the writer and the rollup maintainer of ``ctx``'s site."""
     cfg = ctx.config
     now = ctx.clock()
     with ctx.engine.connect() as conn:
         seen = {s: r.received_at for s, r in last_readings(conn).items()}
-    manager = AlertManager(ctx.engine, impact_of=impact_resolver(cfg), clock=ctx.clock)
-    manager.load(now)
     rules = RulesEngine(cfg, now=now, last_seen=seen)
     ingest = Ingest(cfg, rules=rules, alerts=manager, clock=ctx.clock)
     rollup = RollupMaintainer(ctx.engine, cfg.readings, clock=ctx.clock)
@@ -53,7 +49,7 @@ def build(ctx: RuntimeContext) -> tuple[Ingest, AlertManager, ReadingWriter, Rol
         ingest, ctx.engine, flush_interval=cfg.readings.flush_interval, on_flushed=rollup.mark_dirty, clock=ctx.clock,
         spool=ReadingSpool(spool_path(ctx)),
     )
-    return ingest, manager, writer, rollup
+    return ingest, writer, rollup
 
 
 def spool_path(ctx: RuntimeContext) -> Path:
@@ -66,10 +62,12 @@ def spool_path(ctx: RuntimeContext) -> Path:
 
 
 def component(ctx: RuntimeContext) -> list[Component]:
-    ingest, manager, writer, rollup = build(ctx)
-    ctx.services["sources.ingest"] = ingest
-    ctx.services["alerts.manager"] = manager
-    ctx.services["readings.writer"] = writer
+    manager = ctx.services.alerts
+    if manager is None:
+        raise ComponentError("sensing: no alerts hub (siaga.alerts.component must run before it)")
+    ingest, writer, rollup = build(ctx, manager)
+    ctx.services.ingest = ingest
+    ctx.services.readings_writer = writer
 
     async def run_writer(ctx: RuntimeContext, stop: asyncio.Event) -> None:
         await writer.serve(stop)  # every flush_interval, and at once when a source waits to acknowledge

@@ -26,13 +26,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from siaga.errors import SiagaError
 from siaga.sources.reading import IngestSink, RawReading
+
+if TYPE_CHECKING:
+    from siaga.runtime.components import Component
+    from siaga.runtime.context import RuntimeContext
 
 log = logging.getLogger("siaga.sources.simulator")
 SOURCE = "simulator"
@@ -244,28 +248,26 @@ class Simulator:
             return
 
 
-def component(ctx: Any) -> Any:
+def component(ctx: RuntimeContext) -> list[Component]:
     """``sources.simulator`` for ``siaga demo`` (DEMO_COMPONENTS): plays the Bontang scenario in real time."""
     from siaga.runtime.components import Component, ComponentError
 
-    sink = ctx.services.get("sources.ingest")
+    sink = ctx.services.ingest
     if sink is None:
-        raise ComponentError("simulator: no ingest path to feed (sources.ingest is not registered)")
-    path = ctx.services.get("simulator.scenario")
-    speed = float(ctx.services.get("simulator.speed", 1.0))
+        raise ComponentError("simulator: no ingest path to feed (ctx.services.ingest is not set)")
     try:
-        scenario = load_scenario(path if isinstance(path, str | Path) else None)
+        scenario = load_scenario()
     except ScenarioError as exc:
         raise ComponentError(f"simulator: {exc}") from None
-    sim = Simulator(scenario, sink, speed=speed, known_sensors={s.id for s in ctx.config.sensors})
-    ctx.services["sources.simulator"] = sim
+    sim = Simulator(scenario, sink, known_sensors={s.id for s in ctx.config.sensors})
+    ctx.services.simulator = sim
 
     async def run(_ctx: Any, stop: asyncio.Event) -> None:
         await sim.run(stop)
 
     components = [Component("sources.simulator", run)]
-    manager = ctx.services.get("alerts.manager")
-    if manager is not None and hasattr(manager, "subscribe"):
+    manager = ctx.services.alerts
+    if manager is not None:
         components.append(Component("demo.alerts", _narrator(manager, ctx.config.site.language.value)))
     return components
 

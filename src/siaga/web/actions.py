@@ -13,11 +13,12 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from siaga.alerts.manager import AlertManager
 from siaga.alerts.store import AlertError
+from siaga.runtime.services import Services
 from siaga.web.auth.accounts import audit
 from siaga.web.errors import ApiError
 
-MANAGER_SERVICE = "alerts.manager"
 _METHODS = {
     "ack": ("ack", "acknowledge"),
     "resolve": ("resolve",),
@@ -25,11 +26,12 @@ _METHODS = {
 }
 
 
-def find_manager(services: dict[str, object]) -> Any:
-    return services.get(MANAGER_SERVICE)
+def find_manager(services: Services) -> AlertManager | None:
+    """The alerts hub of the runtime, when it runs one."""
+    return services.alerts
 
 
-async def act(services: dict[str, object], engine: Engine, action: str, alert_id: int, *, by: str, via: str,
+async def act(services: Services, engine: Engine, action: str, alert_id: int, *, by: str, via: str,
               note: str | None, now: dt.datetime) -> None:
     """Do ``action`` (ack, resolve, note) on an alert as ``by``; raise ApiError when it cannot be done."""
     manager = find_manager(services)

@@ -22,6 +22,7 @@ from starlette.staticfiles import StaticFiles
 
 from siaga.backup.status import describe_offsite_copy
 from siaga.config import LoadedConfig, SiteConfig
+from siaga.runtime.services import Services
 from siaga.store.types import utcnow
 from siaga.web import i18n, queries
 from siaga.web.assets import STATIC_DIR, TEMPLATES_DIR, vendor_dirs
@@ -33,9 +34,6 @@ from siaga.web.security import Principal, check_csrf, identify, require_scope
 from siaga.web.views.headline import headline
 
 log = logging.getLogger("siaga.web")
-SERVICE = "web.dashboard"
-
-
 class Dashboard:
     """What every page and API route of one running siaga shares."""
 
@@ -71,8 +69,8 @@ class Dashboard:
         return engine
 
     @property
-    def services(self) -> dict[str, object]:
-        services: dict[str, object] = getattr(self.ctx, "services", {})
+    def services(self) -> Services:
+        services: Services = self.ctx.services
         return services
 
     def now(self) -> dt.datetime:
@@ -176,12 +174,11 @@ class Dashboard:
 
 
 def dashboard_of(ctx: Any) -> Dashboard:
-    """The one Dashboard of a runtime (created on first use, kept in ``ctx.services``)."""
-    services: dict[str, object] = ctx.services
-    found = services.get(SERVICE)
-    if not isinstance(found, Dashboard):
-        found = Dashboard(ctx)
-        services[SERVICE] = found
+    """The one Dashboard of a runtime (created on first use, kept in ``ctx.services.dashboard``)."""
+    services: Services = ctx.services
+    found = services.dashboard
+    if found is None:
+        found = services.dashboard = Dashboard(ctx)
     return found
 
 

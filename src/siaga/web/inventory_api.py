@@ -11,7 +11,6 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 
 from siaga.i18n import UnknownLanguage, normalize_language, using_language
 from siaga.inventory import Inventory, TargetError, UnknownTarget
-from siaga.inventory.component import SERVICE
 from siaga.inventory.messages import target_error_line
 from siaga.money import format_rupiah
 from siaga.runtime.context import RuntimeContext
@@ -31,12 +30,10 @@ LANG = r"^([iI][dD]|[eE][nN])([-_][A-Za-z0-9]{1,8})?$"  # id, en, ID, en_US, id-
 
 
 def _inventory(ctx: RuntimeContext) -> Inventory:
-    found = ctx.services.get(SERVICE)
-    if isinstance(found, Inventory):
-        return found
-    inv = Inventory.from_config(ctx.config)
-    ctx.services[SERVICE] = inv
-    return inv
+    found = ctx.services.inventory
+    if found is None:
+        found = ctx.services.inventory = Inventory.from_config(ctx.config)
+    return found
 
 
 def _language(ctx: RuntimeContext, lang: str | None) -> str:

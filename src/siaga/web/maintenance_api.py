@@ -83,10 +83,9 @@ def router(dash: Dashboard) -> APIRouter | None:
     ack = Depends(dash.need(Scope.ack))
 
     def kick() -> None:
-        notifier = dash.services.get("notify")
-        event = getattr(notifier, "kick", None)
-        if event is not None and hasattr(event, "set"):
-            event.set()
+        notifier = dash.services.notify
+        if notifier is not None:
+            notifier.kick.set()
 
     @r.get("", response_model=list[MaintenanceOut])
     def list_windows(me: Principal = read) -> list[MaintenanceOut]:

@@ -130,12 +130,12 @@ def scope_required(scope: Scope) -> Any:
     """A dependency any router can use: the request's principal, who must have ``scope`` (CSRF included).
 
     ``@router.post("/api/x", dependencies=[Depends(scope_required(Scope.ack))])``. It uses the dashboard of
-    the app's runtime (``ctx.services["web.dashboard"]``); without one, nobody is let in.
+    the app's runtime (``ctx.services.dashboard``); without one, nobody is let in.
     """
 
     async def dependency(request: Request) -> Principal:
         ctx = getattr(request.app.state, "ctx", None)
-        dash = getattr(ctx, "services", {}).get("web.dashboard") if ctx is not None else None
+        dash = ctx.services.dashboard if ctx is not None else None
         if dash is None:
             raise ApiError(503, "unavailable", "accounts are not set up in this siaga")
         principal: Principal = await dash.need(scope)(request)

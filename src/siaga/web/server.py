@@ -63,7 +63,7 @@ def base_url(sock: socket.socket) -> str:
 async def run(ctx: RuntimeContext, stop: asyncio.Event) -> None:
     sock = bind(ctx.host, ctx.port)
     url = base_url(sock)
-    ctx.services["web.base_url"] = url
+    ctx.services.base_url = url
     config = uvicorn.Config(
         create_app(ctx), log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=3,
         server_header=False,

@@ -44,7 +44,7 @@ async def test_a_down_site_is_confirmed_alerted_and_stored(http_peer, db_engine:
     loaded = site(http_peer.base)
     sink = Sink()
     rt = RuntimeContext(loaded=loaded, engine=db_engine)
-    rt.services["alerts.sink"] = sink
+    rt.services.alerts = sink  # a plain sink in the hub's place
     engine = ChecksEngine(loaded.config, base_dir=Path.cwd(), flush_s=0.2)
     from siaga.checks.component import _alert_hooks
 

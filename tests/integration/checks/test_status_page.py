@@ -71,7 +71,7 @@ def client(tmp_path: Path, db_engine: Engine, monkeypatch: pytest.MonkeyPatch) -
     for i in range(3):
         engine.on_result(CheckResult("portal-http", "portal", down_at + dt.timedelta(seconds=i), False, None, "503"))
     engine.on_result(CheckResult("berita-http", "berita", NOW, True, 5.0, "HTTP 200"))
-    rt.services["checks.engine"] = engine
+    rt.services.checks = engine
     return TestClient(create_app(rt))
 
 

@@ -31,7 +31,7 @@ async def test_link_shows_a_page_then_acknowledges_once_on_post(tmp_path, engine
     [req] = receiver.wait_for(1)
     path = re.search(r"http://siaga\.test(/ack/\S+)", req.body["message"]).group(1)  # type: ignore[union-attr]
     ctx = RuntimeContext(loaded=LoadedConfig(cfg, Path(tmp_path / "siaga.yaml")), engine=engine)
-    ctx.services["notify"] = svc
+    ctx.services.notify = svc
     app = create_app(ctx, routers=["siaga.notify.web:router"])
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://siaga.test") as web:
         page = await web.get(path)  # what a link-preview bot does

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from siaga.alerts.component import component as alerts_component
 from siaga.cli.main import app
 from siaga.config import load_config
 from siaga.readings.tables import readings
@@ -50,7 +51,8 @@ async def test_a_normal_stop_writes_what_sources_hand_over_while_stopping(site: 
 
     async def source(c: RuntimeContext, stop: asyncio.Event) -> None:
         nonlocal sent
-        ingest = c.service("sources.ingest", Ingest)
+        ingest = c.services.ingest
+        assert isinstance(ingest, Ingest)
         while not stop.is_set():
             ingest.ingest(batch(100, 24.0))
             sent += 100
@@ -59,6 +61,7 @@ async def test_a_normal_stop_writes_what_sources_hand_over_while_stopping(site: 
         ingest.ingest(batch(1000, 25.0))
         sent += 1000
 
+    alerts_component(ctx)
     components = [*sensing_component(ctx), Component("fake-source", source)]
     failure = await run_siaga(ctx, components, duration=0.5, grace=5)
     assert failure is None
@@ -69,10 +72,13 @@ async def test_a_normal_stop_writes_what_sources_hand_over_while_stopping(site: 
 
 def test_alert_commands_list_ack_and_show(site: Path) -> None:
     ctx = _ctx(site)
+    alerts_component(ctx)
     [*_comps] = sensing_component(ctx)
-    ingest = ctx.service("sources.ingest", Ingest)
+    ingest = ctx.services.ingest
+    assert isinstance(ingest, Ingest)
     ingest.ingest([RawReading("leak-r1-ceiling", True), RawReading("temp-r1-top", 24.0)])
-    ctx.services["readings.writer"].flush_sync()  # type: ignore[attr-defined]
+    assert ctx.services.readings_writer is not None
+    ctx.services.readings_writer.flush_sync()
     runner = CliRunner()
     cfg = ["--config", str(site)]
     out = runner.invoke(app, ["--lang", "en", "alerts", *cfg])

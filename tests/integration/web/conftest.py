@@ -1,7 +1,7 @@
 """The dashboard in-process (FastAPI TestClient) on a fresh SQLite store with the Bontang site.
 
 People: ``admin``, ``opera`` (operator) and ``viewer``, password ``correct-horse-battery``. Alerts come from the
-real alert manager (``ctx.services["alerts.manager"]``).
+real alert manager (``ctx.services.alerts``).
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def site(tmp_path: Path, template_db: Path) -> Ctx:
     ctx = Ctx(loaded, engine)
     manager = AlertManager(engine, impact_of=impact_resolver(loaded.config), clock=ctx.clock)
     manager.load(NOW)
-    ctx.services["alerts.manager"] = manager
+    ctx.services.alerts = manager
     return ctx
 
 
@@ -73,7 +73,7 @@ def shared_app() -> tuple[FastAPI, Dashboard]:
     """One app for the whole session (building FastAPI's routes takes seconds); each test gives it its site."""
     holder = Ctx(load_config(EXAMPLE), create_engine_for("sqlite://"))
     dash = Dashboard(holder)
-    holder.services["web.dashboard"] = dash
+    holder.services.dashboard = dash
     return install(FastAPI(), holder), dash
 
 
@@ -82,7 +82,7 @@ def app(site: Ctx, shared_app: tuple[FastAPI, Dashboard]) -> FastAPI:
     app, dash = shared_app
     dash.ctx = site
     dash.throttle = LoginThrottle(free=3, base=1.0)
-    site.services["web.dashboard"] = dash
+    site.services.dashboard = dash
     return app
 
 
@@ -124,6 +124,6 @@ class _Sink:
 def whole_app(site: Ctx) -> FastAPI:
     """The app of `siaga serve` with every router (status page, HTTP push, inventory, backups...)."""
     ctx = RuntimeContext(loaded=site.loaded, engine=site.engine, clock=site.clock, services=site.services)
-    ctx.services["sources.ingest"] = _Sink()
+    ctx.services.ingest = _Sink()  # type: ignore[assignment]
     app = create_app(ctx)
     return app

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from siaga.alerts.manager import AlertManager
 from siaga.config import LoadedConfig
+from siaga.runtime.services import Services
 
 PASSWORD = "correct-horse-battery"
 EXAMPLE = Path(__file__).resolve().parents[3] / "src" / "siaga" / "examples" / "bontang.yaml"
@@ -23,7 +24,7 @@ NOW = dt.datetime(2026, 7, 16, 1, 0, tzinfo=dt.UTC)
 class Ctx:
     loaded: LoadedConfig
     engine: Engine
-    services: dict[str, object] = field(default_factory=dict)
+    services: Services = field(default_factory=Services)
     now: dt.datetime = NOW
 
     def clock(self) -> dt.datetime:
@@ -31,7 +32,7 @@ class Ctx:
 
     @property
     def manager(self) -> AlertManager:
-        found = self.services["alerts.manager"]
+        found = self.services.alerts
         assert isinstance(found, AlertManager)
         return found
 

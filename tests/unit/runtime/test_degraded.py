@@ -28,7 +28,7 @@ def _ctx(tmp_path: Path, language: str = "en") -> RuntimeContext:
     engine = create_engine_for(sqlite_url(tmp_path / "t.db"))
     upgrade(engine)
     ctx = RuntimeContext(loaded=loaded, engine=engine)
-    ctx.services["alerts.manager"] = AlertManager(engine, clock=ctx.clock)
+    ctx.services.alerts = AlertManager(engine, clock=ctx.clock)
     return ctx
 
 
@@ -40,7 +40,7 @@ async def _until(predicate: Callable[[], bool]) -> None:
 
 async def test_a_component_failing_again_and_again_pages_and_resolves_when_healthy(tmp_path: Path) -> None:
     ctx = _ctx(tmp_path)
-    manager = ctx.services["alerts.manager"]
+    manager = ctx.services.alerts
     assert isinstance(manager, AlertManager)
     healthy = asyncio.Event()
     stop = asyncio.Event()
@@ -85,7 +85,7 @@ async def test_a_component_failing_again_and_again_pages_and_resolves_when_healt
 
 async def test_a_short_trouble_pages_nobody(tmp_path: Path) -> None:
     ctx = _ctx(tmp_path)
-    manager = ctx.services["alerts.manager"]
+    manager = ctx.services.alerts
     assert isinstance(manager, AlertManager)
     runs = 0
     stop = asyncio.Event()

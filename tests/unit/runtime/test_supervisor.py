@@ -181,11 +181,11 @@ def test_factories_run_in_order_and_may_provide_nothing(ctx: RuntimeContext) -> 
     mod = types.ModuleType("siaga_test_components")
 
     def provider(c: RuntimeContext) -> Component:
-        c.services["test.value"] = 42
+        c.services.base_url = "http://provider"
         return Component("provider", noop)
 
     def user(c: RuntimeContext) -> list[Component]:
-        assert c.service("test.value", int) == 42
+        assert c.services.base_url == "http://provider"
         return [Component("user-a", noop), Component("user-b", noop)]
 
     mod.provider = provider  # type: ignore[attr-defined]
@@ -209,12 +209,13 @@ def test_factories_run_in_order_and_may_provide_nothing(ctx: RuntimeContext) -> 
         del sys.modules["siaga_test_components"]
 
 
-def test_service_lookup_names_what_is_missing(ctx: RuntimeContext) -> None:
-    ctx.services["a.b"] = "text"
-    with pytest.raises(LookupError, match=r"no service 'x\.y' registered"):
-        ctx.service("x.y", str)
-    with pytest.raises(TypeError, match="is a str, not a int"):
-        ctx.service("a.b", int)
+def test_a_component_names_the_service_it_misses(ctx: RuntimeContext) -> None:
+    # Services are typed fields (a wrong type is mypy's to catch); a missing one is named by its user.
+    from siaga.sources.component import component as sensing
+
+    assert ctx.services.alerts is None
+    with pytest.raises(ComponentError, match=r"no alerts hub \(siaga\.alerts\.component must run before it\)"):
+        sensing(ctx)
 
 
 async def test_the_restart_pause_doubles_and_starts_small_after_a_long_run(

@@ -41,7 +41,7 @@ SMALL_GROUP = 25  # groups up to this size list their services on the main page
 PER_PAGE = 100
 
 
-class _Cache:
+class StatusCache:
     def __init__(self, builder: SnapshotBuilder) -> None:
         self.builder = builder
         self.snapshot: Snapshot | None = None
@@ -137,11 +137,11 @@ def router(ctx: RuntimeContext) -> APIRouter | None:
 
     def live() -> dict[str, Status] | None:
         """The running engine's states (None when checks run in no engine of this process)."""
-        engine: Any = ctx.services.get("checks.engine")
+        engine = ctx.services.checks
         return dict(engine.monitor.service_status) if engine is not None else None
 
     def live_since(service: str) -> dt.datetime | None:
-        engine: Any = ctx.services.get("checks.engine")
+        engine = ctx.services.checks
         if engine is None:
             return None
         sinces = [engine.monitor.states[c].since for c in engine.monitor.checks_of.get(service, [])
@@ -152,8 +152,8 @@ def router(ctx: RuntimeContext) -> APIRouter | None:
         cfg, ctx.engine, clock=ctx.clock,
         live_status=live, live_since=live_since,
     )
-    cache = _Cache(builder)
-    ctx.services["checks.status_cache"] = cache
+    cache = StatusCache(builder)
+    ctx.services.status_cache = cache
     envs = {lang: _env(lang) for lang in ("id", "en")}
     site_lang = cfg.site.language.value
     tpath = token_path(ctx.loaded)
@@ -290,7 +290,7 @@ def router(ctx: RuntimeContext) -> APIRouter | None:
     builder_ids = {s.id for s in cfg.services}
 
     async def _ping(key: str, failed: bool) -> PlainTextResponse:
-        engine: Any = ctx.services.get("checks.engine")
+        engine = ctx.services.checks
         if engine is None or not engine.ping(key, failed=failed):
             raise HTTPException(404, f"no heartbeat check with ping id {key!r}")
         return PlainTextResponse("OK")

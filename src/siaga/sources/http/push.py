@@ -18,7 +18,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -28,6 +28,9 @@ from siaga.errors import SiagaError
 from siaga.sources.http.tokens import Principal, TokenTable
 from siaga.sources.payloads import IDENTITY, PayloadError, Transform, coerce_value, parse_ts
 from siaga.sources.reading import IngestSink, RawReading
+
+if TYPE_CHECKING:
+    from siaga.runtime.context import RuntimeContext
 
 log = logging.getLogger("siaga.sources.http")
 SOURCE = "http"
@@ -219,12 +222,12 @@ def make_router(endpoint: PushEndpoint) -> APIRouter:
     return router
 
 
-def router(ctx: Any) -> APIRouter | None:
+def router(ctx: RuntimeContext) -> APIRouter | None:
     """Router factory for ``siaga.web.app.ROUTERS``: the endpoint of ``ctx``'s site, fed to its ingest path."""
     cfg = ctx.config
     if not cfg.http_push.enabled:
         return None
-    sink = ctx.services.get("sources.ingest")
+    sink = ctx.services.ingest
     if sink is None:
         log.error("http push: no ingest path in this siaga; POST %s is not served", PATH)
         return None

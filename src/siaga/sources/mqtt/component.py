@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 
 from siaga.config.secrets import SecretError
-from siaga.readings.writer import ReadingWriter
 from siaga.runtime.components import Component, ComponentError
 from siaga.runtime.context import RuntimeContext
 from siaga.sources.mqtt.client import MqttSource
@@ -22,20 +21,13 @@ def component(ctx: RuntimeContext) -> Component | None:
     table = TopicTable.from_config(cfg.mqtt, cfg.sensors)
     if not table.subscriptions():
         return None
-    sink = ctx.services.get("sources.ingest")
+    sink = ctx.services.ingest
     if sink is None:
-        raise ComponentError("mqtt: no ingest path to feed (sources.ingest is not registered)")
-    source = MqttSource(
-        cfg.mqtt,
-        table,
-        sink,  # type: ignore[arg-type]
-        base_dir=ctx.loaded.base_dir,
-        alerts=ctx.services.get("alerts.manager"),  # type: ignore[arg-type]
-        clock=ctx.clock,
-        durable=writer.when_durable if isinstance(writer := ctx.services.get("readings.writer"), ReadingWriter)
-        else None,
-    )
-    ctx.services["sources.mqtt"] = source
+        raise ComponentError("mqtt: no ingest path to feed (ctx.services.ingest is not set)")
+    writer = ctx.services.readings_writer
+    source = MqttSource(cfg.mqtt, table, sink, base_dir=ctx.loaded.base_dir, alerts=ctx.services.alerts,
+                        clock=ctx.clock, durable=writer.when_durable if writer is not None else None)
+    ctx.services.mqtt = source
 
     async def run(ctx: RuntimeContext, stop: asyncio.Event) -> None:
         try:

@@ -20,9 +20,9 @@ def component(ctx: RuntimeContext) -> Component | None:
 
     from siaga.sources.snmp.poller import DevicePoller, points_by_device
 
-    sink = ctx.services.get("sources.ingest")
+    sink = ctx.services.ingest
     if sink is None:
-        raise ComponentError("snmp: no ingest path to feed (sources.ingest is not registered)")
+        raise ComponentError("snmp: no ingest path to feed (ctx.services.ingest is not set)")
     points = points_by_device(cfg.snmp, cfg.sensors)
     engine = SnmpEngine()
     pollers: list[DevicePoller] = []
@@ -31,14 +31,14 @@ def component(ctx: RuntimeContext) -> Component | None:
             continue
         try:
             pollers.append(
-                DevicePoller(device, points[device.id], sink, engine=engine,  # type: ignore[arg-type]
+                DevicePoller(device, points[device.id], sink, engine=engine,
                              base_dir=ctx.loaded.base_dir, clock=ctx.clock)
             )
         except SecretError as exc:
             raise ComponentError(f"snmp device {device.id}: {exc}") from None
     if not pollers:
         return None
-    ctx.services["sources.snmp"] = pollers
+    ctx.services.snmp = pollers
 
     async def run(ctx: RuntimeContext, stop: asyncio.Event) -> None:
         await asyncio.gather(*(p.run(stop) for p in pollers))

@@ -1,0 +1,28 @@
+"""The alerts hub of ``siaga serve``: one :class:`~siaga.alerts.manager.AlertManager`, ``ctx.services.alerts``.
+
+Every observer hands it conditions (the sensing rules, checks, backups, the sources' system alerts),
+the notifier and the web subscribe to its transitions and act through it (acknowledge, resolve,
+notes). Built here, before the components that use it; the impact of an alert comes from the
+runtime's one inventory (``ctx.services.inventory``). Its clock tick (hold times, acknowledgements
+made by other processes) runs in ``sensing.rules``, right after the rules' own tick.
+"""
+
+from __future__ import annotations
+
+from siaga.alerts.impact import impact_resolver
+from siaga.alerts.manager import AlertManager
+from siaga.inventory.graph import Inventory
+from siaga.runtime.context import RuntimeContext
+
+
+def build(ctx: RuntimeContext) -> AlertManager:
+    """The alert manager of ``ctx``'s site, with the open alerts loaded from the store."""
+    inventory = ctx.services.inventory or Inventory.from_config(ctx.config)
+    manager = AlertManager(ctx.engine, impact_of=impact_resolver(inventory), clock=ctx.clock)
+    manager.load(ctx.clock())
+    return manager
+
+
+def component(ctx: RuntimeContext) -> None:
+    """Build the hub and share it as ``ctx.services.alerts``; no task of its own."""
+    ctx.services.alerts = build(ctx)
