@@ -15,6 +15,8 @@ reads ``str(exc)``, one line a person can act on. Errors that are also a ``Value
      │    ├── AmbiguousTarget                            an id used in two sections: say ``kind:id``
      │    └── WrongKind                                  found, but not of the kind asked for
      ├── StoreError                  siaga.store       the database cannot be used
+     ├── StoreAway                   siaga.readings    (a RuntimeError) the store failed moments ago:
+     │                                                   readings spooled              retryable=True
      ├── AlertError                  siaga.alerts      an alert or incident action that cannot be done
      ├── LifecycleError              siaga.alerts      what was asked cannot be done to this alert
      ├── PayloadError                siaga.sources     (a ValueError) a payload that cannot be read

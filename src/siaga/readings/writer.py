@@ -29,6 +29,7 @@ from sqlalchemy import Connection, Engine, insert, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from siaga.errors import SiagaError
 from siaga.readings.spool import ReadingSpool
 from siaga.readings.tables import ingest_counters, readings, sensor_last
 from siaga.sources.ingest import Ingest, Row
@@ -111,8 +112,10 @@ Waiter = Callable[[], None]
 STORE_RETRY_S = 1.0  # after a failed write, the store is tried again after this (the spool takes readings meanwhile)
 
 
-class StoreAway(RuntimeError):
-    """The store failed moments ago: this flush went to the spool without trying it."""
+class StoreAway(SiagaError, RuntimeError):
+    """The store failed moments ago: this flush went to the spool without trying it (a later flush tries)."""
+
+    retryable = True
 
 
 class ReadingWriter:
