@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from siaga.alerts.model import Condition, Severity, SubjectKind
+from siaga.vocab import Condition, Severity, SubjectKind
 
 FAULTY_RULE = "sensor.faulty"
 FAULT_REASONS = frozenset({"not_a_number", "not_binary", "non_finite", "out_of_range", "bad_timestamp", "in_future"})
