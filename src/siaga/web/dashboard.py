@@ -22,6 +22,7 @@ from starlette.staticfiles import StaticFiles
 
 from siaga.backup.status import describe_offsite_copy
 from siaga.config import LoadedConfig, SiteConfig
+from siaga.inventory import Inventory
 from siaga.runtime.services import Services
 from siaga.store.types import utcnow
 from siaga.web import i18n, queries
@@ -80,6 +81,14 @@ class Dashboard:
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.cfg.site.timezone)
+
+    @property
+    def inventory(self) -> Inventory:
+        """The runtime's one inventory (``ctx.services.inventory``; built from the config when none is)."""
+        services = self.services
+        if services.inventory is None:
+            services.inventory = Inventory.from_config(self.cfg)
+        return services.inventory
 
     # --- who asks ---------------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
+from siaga.inventory import Target, TargetKind
 from siaga.kinds import SENSOR_KINDS
 from siaga.web import queries
 from siaga.web.errors import ApiError
@@ -72,21 +73,14 @@ def rack_detail(dash: Dashboard, rack_id: str) -> dict[str, Any]:
     if rack is None:
         raise ApiError(404, "not_found", f"rack {rack_id} not found")
     devices = sorted((d for d in cfg.devices if d.rack == rack_id), key=lambda d: -(d.u or 0))
-    device_ids = {d.id for d in devices}
-    direct = [s for s in cfg.services if set(s.runs_on) & device_ids]
-    hit = {s.id for s in direct}
-    changed = True
-    while changed:
-        changed = False
-        for s in cfg.services:
-            if s.id not in hit and set(s.depends_on) & hit:
-                hit.add(s.id)
-                changed = True
+    at_stake = dash.inventory.impact(Target(TargetKind.rack, rack_id))  # the inventory's walk of depends_on
+    hit = {s.id for s in at_stake.services}
+    direct = {s.id for s in at_stake.services if s.direct}
     services = [s for s in cfg.services if s.id in hit]
     sensors = [s for s in sensor_rows(dash) if s["rack"] == rack_id]
     return {
         "id": rack.id, "name": rack.name or rack.id, "room": rack.room, "height_u": rack.height_u,
-        "devices": devices, "services": services, "direct": {s.id for s in direct}, "sensors": sensors,
+        "devices": devices, "services": services, "direct": direct, "sensors": sensors,
         "value": sum(d.value for d in devices),
     }
 
