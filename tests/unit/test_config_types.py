@@ -127,3 +127,39 @@ def test_config_modules_do_not_import_back_up_to_models() -> None:
 )
 def test_every_example_config_loads(path: Path) -> None:
     load_config(path)
+
+
+def test_sources_take_their_secrets_the_same_way_as_channels(monkeypatch: pytest.MonkeyPatch) -> None:
+    """MQTT, SNMP and HTTP push accept `x: ${ENV}` beside `x_file`, and their readers read either."""
+    from siaga.sources.http.tokens import TokenTable
+    from siaga.sources.mqtt.receiver import ClientSettings
+    from siaga.sources.snmp.poller import auth_data
+
+    for name, value in {"T_MQTT": "broker-pw", "T_COMM": "rahasia", "T_GW": "gw-token", "T_AUTH": "authpass1",
+                        "T_PRIV": "privpass1"}.items():
+        monkeypatch.setenv(name, value)
+    cfg = parse_config(BASE + textwrap.dedent("""\
+        mqtt: {password: "${T_MQTT}"}
+        snmp:
+          devices:
+            - {id: ups, host: 192.0.2.1, community: "${T_COMM}"}
+            - {id: ups3, host: 192.0.2.2, version: v3,
+               v3: {user: u, auth_protocol: sha, auth_password: "${T_AUTH}", priv_protocol: aes,
+                    priv_password: "${T_PRIV}"}}
+        http_push: {gateways: [{id: gw, token: "${T_GW}"}]}
+        """))
+    assert cfg.mqtt is not None and cfg.snmp is not None
+    assert ClientSettings.resolve(cfg.mqtt, None).password == "broker-pw"
+    assert auth_data(cfg.snmp.devices[0], None).communityName == "rahasia"
+    v3 = auth_data(cfg.snmp.devices[1], None)
+    assert (v3.authentication_key, v3.privacy_key) == ("authpass1", "privpass1")
+    table, problems = TokenTable.from_config(cfg.http_push, [], None)
+    assert problems == [] and table.find("gw-token") is not None
+
+
+def test_an_inline_secret_is_told_once() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(BASE + "mqtt: {password: hunter2}\n", "s.yaml")
+    [problem] = info.value.problems
+    assert (problem.line, problem.field) == (4, "mqtt.password")
+    assert problem.message.startswith("inline secret")

@@ -278,14 +278,16 @@ def _parse(text: str, filename: str) -> tuple[SiteConfig, _LineIndex]:
         raise ConfigError([ConfigProblem(filename, index.line(()), "", "the top level must be a mapping of sections")])
 
     problems = [ConfigProblem(filename, line, dotted(loc), msg) for loc, line, msg in _duplicate_keys(root)]
-    problems += [
-        ConfigProblem(filename, index.line(loc), dotted(loc), msg) for loc, msg in _secret_findings(data)
-    ]
+    inline = _secret_findings(data)
+    problems += [ConfigProblem(filename, index.line(loc), dotted(loc), msg) for loc, msg in inline]
+    told = {loc for loc, _msg in inline}
     try:
         cfg = SiteConfig.model_validate(data)
     except ValidationError as exc:
         for err in exc.errors():
             loc = _clean_loc(tuple(err["loc"]), data)
+            if loc in told:
+                continue  # an inline secret, said once already
             is_key = err["type"] == "extra_forbidden"
             problems.append(
                 ConfigProblem(filename, index.line(loc, key=is_key), dotted(loc), _message(err, loc))

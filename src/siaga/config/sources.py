@@ -12,12 +12,12 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from siaga.config.errors import Loc
-from siaga.config.types import Seconds, SecretFile, Slug
+from siaga.config.types import EnvRef, Seconds, SecretFile, SecretPairs, Slug
 from siaga.config.types import Strict as _Strict
 from siaga.snmp_profiles import PROFILES
 
@@ -104,10 +104,15 @@ class MqttSensorSource(_Transform):
         return self
 
 
-class HttpSensorSource(_Transform):
+class HttpSensorSource(_Transform, SecretPairs):
     """Readings are pushed to `POST /api/v1/readings` with a bearer token."""
 
+    secret_pairs: ClassVar[dict[str, bool]] = {"token": False}
+
     type: Literal["http"] = Field(description="http")
+    token: EnvRef | None = Field(
+        default=None, description="This sensor's bearer token as ${ENV_VAR} (siaga keeps only its hash)."
+    )
     token_file: SecretFile | None = Field(
         default=None, description="File holding this sensor's bearer token (siaga keeps only its hash)."
     )
@@ -122,9 +127,9 @@ class HttpSensorSource(_Transform):
 
     @model_validator(mode="after")
     def _one_credential(self) -> HttpSensorSource:
-        given = [k for k in ("token_file", "token_sha256", "gateway") if getattr(self, k) is not None]
+        given = [k for k in ("token", "token_file", "token_sha256", "gateway") if getattr(self, k) is not None]
         if len(given) > 1:
-            raise ValueError(f"set only one of token_file, token_sha256 or gateway (got {', '.join(given)})")
+            raise ValueError(f"set only one of token, token_file, token_sha256 or gateway (got {', '.join(given)})")
         return self
 
 
@@ -228,13 +233,16 @@ class MqttGateway(_Strict):
         return value
 
 
-class Mqtt(_Strict):
+class Mqtt(SecretPairs):
     """The MQTT broker siaga subscribes to."""
+
+    secret_pairs: ClassVar[dict[str, bool]] = {"password": False}
 
     host: str = Field(default="127.0.0.1", description="Broker host name or address.")
     port: int = Field(default=1883, ge=1, le=65535, description="Broker port (8883 for TLS).")
     tls: MqttTls | None = Field(default=None, description="TLS settings; empty: plain TCP.")
     username: str | None = Field(default=None, description="User name, if the broker asks for one.")
+    password: EnvRef | None = Field(default=None, description="The broker password as ${ENV_VAR}.")
     password_file: SecretFile | None = Field(default=None, description="File holding the broker password.")
     client_id: str = Field(
         default="siaga",
@@ -270,40 +278,47 @@ class Mqtt(_Strict):
 # --- snmp: ----------------------------------------------------------------------------------------
 
 
-class SnmpV3(_Strict):
+class SnmpV3(SecretPairs):
     """SNMPv3 user (USM). The level follows from the protocols given: noAuthNoPriv, authNoPriv, authPriv."""
+
+    secret_pairs: ClassVar[dict[str, bool]] = {"auth_password": False, "priv_password": False}
 
     user: str = Field(description="USM user name.")
     auth_protocol: Literal["md5", "sha", "sha224", "sha256", "sha384", "sha512"] | None = Field(
         default=None, description="Authentication: md5, sha, sha224, sha256, sha384 or sha512."
     )
+    auth_password: EnvRef | None = Field(default=None, description="The authentication passphrase as ${ENV_VAR}.")
     auth_password_file: SecretFile | None = Field(
         default=None, description="File holding the authentication passphrase."
     )
     priv_protocol: Literal["des", "3des", "aes", "aes192", "aes256"] | None = Field(
         default=None, description="Privacy (encryption): des, 3des, aes, aes192 or aes256."
     )
+    priv_password: EnvRef | None = Field(default=None, description="The privacy passphrase as ${ENV_VAR}.")
     priv_password_file: SecretFile | None = Field(default=None, description="File holding the privacy passphrase.")
     context: str = Field(default="", description="SNMPv3 context name, if the agent wants one.")
 
     @model_validator(mode="after")
     def _pairs(self) -> SnmpV3:
-        if (self.auth_protocol is None) != (self.auth_password_file is None):
-            raise ValueError("auth_protocol and auth_password_file go together")
-        if (self.priv_protocol is None) != (self.priv_password_file is None):
-            raise ValueError("priv_protocol and priv_password_file go together")
+        if (self.auth_protocol is None) != (self.secret_ref("auth_password") is None):
+            raise ValueError("auth_protocol and auth_password_file (or auth_password: ${ENV}) go together")
+        if (self.priv_protocol is None) != (self.secret_ref("priv_password") is None):
+            raise ValueError("priv_protocol and priv_password_file (or priv_password: ${ENV}) go together")
         if self.priv_protocol is not None and self.auth_protocol is None:
             raise ValueError("privacy needs authentication: set auth_protocol and auth_password_file too")
         return self
 
 
-class SnmpDevice(_Strict):
+class SnmpDevice(SecretPairs):
     """An SNMP agent siaga polls (a UPS card, an environment probe)."""
+
+    secret_pairs: ClassVar[dict[str, bool]] = {"community": False}
 
     id: Slug
     host: str = Field(description="Agent host name or address.")
     port: int = Field(default=161, ge=1, le=65535, description="UDP port.")
     version: Literal["v2c", "v3"] = Field(default="v2c", description="v2c or v3.")
+    community: EnvRef | None = Field(default=None, description="v2c: the community as ${ENV_VAR}.")
     community_file: SecretFile | None = Field(
         default=None, description="v2c: file holding the community (default: `public`)."
     )
@@ -331,10 +346,13 @@ class Snmp(_Strict):
 # --- http_push: -----------------------------------------------------------------------------------
 
 
-class HttpGateway(_Strict):
+class HttpGateway(SecretPairs):
     """A device that pushes readings of several sensors with one token."""
 
+    secret_pairs: ClassVar[dict[str, bool]] = {"token": False}
+
     id: Slug
+    token: EnvRef | None = Field(default=None, description="The gateway's bearer token as ${ENV_VAR}.")
     token_file: SecretFile | None = Field(default=None, description="File holding the gateway's bearer token.")
     token_sha256: str | None = Field(
         default=None, pattern=SHA256_HEX, description="SHA-256 of the bearer token in hex, instead of a file."
@@ -342,8 +360,9 @@ class HttpGateway(_Strict):
 
     @model_validator(mode="after")
     def _one_credential(self) -> HttpGateway:
-        if (self.token_file is None) == (self.token_sha256 is None):
-            raise ValueError("set exactly one of token_file or token_sha256")
+        given = [k for k in ("token", "token_file", "token_sha256") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("set exactly one of token_file, token (${ENV}) or token_sha256")
         return self
 
 
@@ -407,8 +426,9 @@ def check_source_references(cfg: Any) -> list[Finding]:
         elif isinstance(src, HttpSensorSource):
             if src.gateway is not None and src.gateway not in http_gw:
                 findings.append(((*loc, "gateway"), f"unknown http_push gateway {src.gateway!r}"))
-            if src.gateway is None and src.token_file is None and src.token_sha256 is None:
-                findings.append(((*loc, "type"), "an http sensor needs token_file, token_sha256 or gateway"))
+            if src.gateway is None and src.secret_ref("token") is None and src.token_sha256 is None:
+                findings.append(((*loc, "type"), "an http sensor needs token_file, token (${ENV}), token_sha256 "
+                                                 "or gateway"))
         elif isinstance(src, SnmpSensorSource):
             dev = snmp_dev.get(src.device)
             if dev is None:

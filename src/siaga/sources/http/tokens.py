@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from siaga.config.secrets import SecretError, read_secret_file
+from siaga.config.secrets import SecretError
 from siaga.config.sources import HttpGateway, HttpPush, HttpSensorSource
 
 log = logging.getLogger("siaga.sources.http")
@@ -58,30 +58,32 @@ class TokenTable:
             if src.gateway is not None:
                 by_gateway.setdefault(src.gateway, set()).add(sid)
                 continue
-            d = _digest_of(src.token_file, src.token_sha256, base_dir, f"sensor {sid}", problems)
+            d = _digest_of(src, base_dir, f"sensor {sid}", problems)
             if d is not None:
                 principals.append(Principal(f"sensor:{sid}", d, frozenset({sid})))
         for gw in push.gateways:
-            d = _digest_of(gw.token_file, gw.token_sha256, base_dir, f"gateway {gw.id}", problems)
+            d = _digest_of(gw, base_dir, f"gateway {gw.id}", problems)
             if d is not None:
                 principals.append(Principal(f"gateway:{gw.id}", d, frozenset(by_gateway.get(gw.id, set()))))
         return cls(principals), problems
 
 
 def _digest_of(
-    token_file: str | None, token_sha256: str | None, base_dir: Path | None, who: str, problems: list[str]
+    holder: HttpSensorSource | HttpGateway, base_dir: Path | None, who: str, problems: list[str]
 ) -> bytes | None:
-    if token_sha256 is not None:
-        return bytes.fromhex(token_sha256)
-    if token_file is None:
+    if holder.token_sha256 is not None:
+        return bytes.fromhex(holder.token_sha256)
+    ref = holder.secret_ref("token")
+    if ref is None:
         return None
     try:
-        token = read_secret_file(token_file, base_dir)
+        token = ref.read(base_dir)
     except SecretError as exc:
         problems.append(f"http push: {who}: {exc}; its readings are refused")
         return None
     if not token:
-        problems.append(f"http push: {who}: the token file {token_file} is empty; its readings are refused")
+        where = f"the token file {ref.file}" if ref.file is not None else f"${{{ref.env}}}"
+        problems.append(f"http push: {who}: {where} is empty; its readings are refused")
         return None
     return digest(token)
 

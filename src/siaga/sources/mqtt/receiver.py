@@ -25,7 +25,6 @@ import paho.mqtt.client as paho
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from siaga.config.secrets import read_secret_file
 from siaga.config.sources import Mqtt
 from siaga.sources.mqtt.routes import Problem, TopicTable
 from siaga.sources.reading import RawReading
@@ -53,7 +52,7 @@ class ClientSettings:
             q = Path(p)
             return str(base_dir / q) if not q.is_absolute() and base_dir is not None else str(q)
 
-        password = read_secret_file(cfg.password_file, base_dir) if cfg.password_file else None
+        password = cfg.read_secret("password", base_dir)
         tls = cfg.tls
         if tls is None or not tls.enabled:
             return cls(cfg, password)

@@ -41,7 +41,6 @@ from pysnmp.hlapi.v3arch.asyncio import (
 )
 from pysnmp.proto.rfc1905 import EndOfMibView, NoSuchInstance, NoSuchObject
 
-from siaga.config.secrets import read_secret_file
 from siaga.config.sources import Snmp, SnmpDevice, SnmpSensorSource
 from siaga.snmp_profiles import PROFILES
 from siaga.sources.ratelimit import RateLimitedLog
@@ -96,16 +95,18 @@ def points_by_device(snmp: Snmp, sensors: Iterable[Any]) -> dict[str, list[Point
 def auth_data(device: SnmpDevice, base_dir: Path | None) -> CommunityData | UsmUserData:
     """Credentials of a device, read from their files (SecretError when one cannot be read)."""
     if device.version == "v2c":
-        community = read_secret_file(device.community_file, base_dir) if device.community_file else "public"
-        return CommunityData(community, mpModel=1)
+        community = device.read_secret("community", base_dir)
+        return CommunityData("public" if community is None else community, mpModel=1)
     v3 = device.v3
     assert v3 is not None
     kwargs: dict[str, Any] = {}
-    if v3.auth_protocol is not None and v3.auth_password_file is not None:
-        kwargs["authKey"] = read_secret_file(v3.auth_password_file, base_dir)
+    auth = v3.read_secret("auth_password", base_dir)
+    if v3.auth_protocol is not None and auth is not None:
+        kwargs["authKey"] = auth
         kwargs["authProtocol"] = AUTH[v3.auth_protocol]
-    if v3.priv_protocol is not None and v3.priv_password_file is not None:
-        kwargs["privKey"] = read_secret_file(v3.priv_password_file, base_dir)
+    priv = v3.read_secret("priv_password", base_dir)
+    if v3.priv_protocol is not None and priv is not None:
+        kwargs["privKey"] = priv
         kwargs["privProtocol"] = PRIV[v3.priv_protocol]
     return UsmUserData(v3.user, **kwargs)
 
