@@ -186,9 +186,7 @@ def test_a_sensor_only_the_demo_feeds_is_a_warning_and_serve_refuses_it(tmp_path
 
 READ_BY_NAME_PATTERN = {
     ("Retention", f"keep_{n}") for n in ("hourly", "daily", "weekly", "monthly", "yearly")
-} | {  # getattr(policy, f"keep_{name}") in backup/retention.py; SecretPairs.read_secret(name) reads name_file
-    ("TelegramChannel", "bot_token_file"), ("SlackChannel", "webhook_url_file"), ("AppriseChannel", "url_file"),
-}
+}  # getattr(policy, f"keep_{name}") in backup/retention.py
 RECORDS_FOR_PEOPLE = {("Site", "currency"), ("Device", "serial"), ("Person", "office")}
 """Kept for the people reading the config (and shown by /api/v1/config): nothing has to run them."""
 BEING_BUILT = {("ReadingsConfig", "faulty_after")}
@@ -206,6 +204,9 @@ def test_every_option_of_the_schema_is_read_by_some_part_of_siaga() -> None:
         for name in model.model_fields:
             if (model.__name__, name) in READ_BY_NAME_PATTERN | RECORDS_FOR_PEOPLE | BEING_BUILT:
                 continue
+            pairs = getattr(model, "secret_pairs", {})
+            if name.endswith("_file") and name[: -len("_file")] in pairs:
+                name = name[: -len("_file")]  # read_secret("x") reads x or x_file
             pattern = re.compile(rf"(\.{name}\b|[\"']{name}[\"'])")
             if not any(pattern.search(text) for text in sources):
                 unread.append(f"{model.__name__}.{name}")
