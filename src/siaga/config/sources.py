@@ -301,9 +301,9 @@ class SnmpV3(SecretPairs):
     @model_validator(mode="after")
     def _pairs(self) -> SnmpV3:
         if (self.auth_protocol is None) != (self.secret_ref("auth_password") is None):
-            raise ValueError("auth_protocol and auth_password_file (or auth_password: ${ENV}) go together")
+            raise ValueError("auth_protocol and auth_password_file go together (or auth_password: ${ENV})")
         if (self.priv_protocol is None) != (self.secret_ref("priv_password") is None):
-            raise ValueError("priv_protocol and priv_password_file (or priv_password: ${ENV}) go together")
+            raise ValueError("priv_protocol and priv_password_file go together (or priv_password: ${ENV})")
         if self.priv_protocol is not None and self.auth_protocol is None:
             raise ValueError("privacy needs authentication: set auth_protocol and auth_password_file too")
         return self
@@ -362,7 +362,7 @@ class HttpGateway(SecretPairs):
     def _one_credential(self) -> HttpGateway:
         given = [k for k in ("token", "token_file", "token_sha256") if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError("set exactly one of token_file, token (${ENV}) or token_sha256")
+            raise ValueError("set exactly one of token_file or token_sha256 (or token: ${ENV})")
         return self
 
 
@@ -427,8 +427,8 @@ def check_source_references(cfg: Any) -> list[Finding]:
             if src.gateway is not None and src.gateway not in http_gw:
                 findings.append(((*loc, "gateway"), f"unknown http_push gateway {src.gateway!r}"))
             if src.gateway is None and src.secret_ref("token") is None and src.token_sha256 is None:
-                findings.append(((*loc, "type"), "an http sensor needs token_file, token (${ENV}), token_sha256 "
-                                                 "or gateway"))
+                findings.append(((*loc, "type"), "an http sensor needs token_file, token_sha256 or gateway "
+                                                 "(or token: ${ENV})"))
         elif isinstance(src, SnmpSensorSource):
             dev = snmp_dev.get(src.device)
             if dev is None:
