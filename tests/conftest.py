@@ -53,31 +53,65 @@ def _pg_bindir() -> Path | None:
     return Path(which).parent if which else None
 
 
-def _start_postgres(bindir: Path) -> tuple[str, Path, list[str]]:
-    """Start a throwaway PostgreSQL; return its admin URL, its folder and the command prefix."""
-    root = Path(tempfile.mkdtemp(prefix="siaga-pg-"))
-    prefix: list[str] = []
-    if os.geteuid() == 0:  # postgres refuses to run as root
-        user = pwd.getpwnam("postgres")
-        os.chown(root, user.pw_uid, user.pw_gid)
-        prefix = ["runuser", "-u", "postgres", "--"]
-    data = root / "data"
-    subprocess.run(
-        [*prefix, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
-         "-E", "UTF8", "--no-locale", "--no-sync"],
-        check=True, capture_output=True,
-    )
-    port = find_free_port()
-    opts = (
-        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
-        "-c full_page_writes=off -c timezone=Asia/Makassar"
-    )
-    subprocess.run(
-        [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(root / "log"),
-         "-w", "-t", "30", "start"],
-        check=True, capture_output=True,
-    )
-    return f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", root, prefix
+class PostgresServer:
+    """A throwaway PostgreSQL cluster on a free loopback port that a test may stop and start again."""
+
+    def __init__(self, bindir: Path) -> None:
+        self.bindir = bindir
+        self.root = Path(tempfile.mkdtemp(prefix="siaga-pg-"))
+        self.prefix: list[str] = []
+        if os.geteuid() == 0:  # postgres refuses to run as root
+            user = pwd.getpwnam("postgres")
+            os.chown(self.root, user.pw_uid, user.pw_gid)
+            self.prefix = ["runuser", "-u", "postgres", "--"]
+        self.data = self.root / "data"
+        subprocess.run(
+            [*self.prefix, str(bindir / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
+             "-E", "UTF8", "--no-locale", "--no-sync"],
+            check=True, capture_output=True,
+        )
+        self.port = find_free_port()
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _ctl(self, *args: str) -> None:
+        subprocess.run([*self.prefix, str(self.bindir / "pg_ctl"), "-D", str(self.data), *args],
+                       check=True, capture_output=True, timeout=60)
+
+    def start(self) -> None:
+        opts = (
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c timezone=Asia/Makassar"
+        )
+        self._ctl("-o", opts, "-l", str(self.root / "log"), "-w", "-t", "30", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        """``pg_ctl stop -m fast`` (what an operator or a package upgrade does); ``immediate`` is a crash."""
+        self._ctl("-m", mode, "-w", "stop")
+
+    def remove(self) -> None:
+        with contextlib.suppress(subprocess.SubprocessError):
+            self.stop("immediate")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _start_postgres(bindir: Path) -> PostgresServer:
+    """Start a throwaway PostgreSQL (its ``url`` is the admin URL of its maintenance database)."""
+    server = PostgresServer(bindir)
+    server.start()
+    return server
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of this test's own, started: stop it and start it again at will."""
+    bindir = _pg_bindir()
+    if bindir is None:
+        pytest.skip("no PostgreSQL binaries (apt-get install postgresql)")
+    server = _start_postgres(bindir)
+    try:
+        yield server
+    finally:
+        server.remove()
 
 
 @pytest.fixture(scope="session")
@@ -90,15 +124,11 @@ def postgres_admin_url() -> Iterator[str]:
     bindir = _pg_bindir()
     if bindir is None:
         pytest.skip("no PostgreSQL binaries (apt-get install postgresql) and no SIAGA_TEST_DATABASE_URL")
-    url, root, prefix = _start_postgres(bindir)
+    server = _start_postgres(bindir)
     try:
-        yield url
+        yield server.url
     finally:
-        subprocess.run(
-            [*prefix, str(bindir / "pg_ctl"), "-D", str(root / "data"), "-m", "immediate", "-w", "stop"],
-            capture_output=True,
-        )
-        shutil.rmtree(root, ignore_errors=True)
+        server.remove()
 
 
 @contextlib.contextmanager

@@ -110,7 +110,7 @@ def start(
         fail(str(exc))
     except Exception as exc:  # a bug: the trace goes to the log, the person gets one line and exit 1
         logging.getLogger("siaga.runtime").exception("siaga ended by an unexpected error")
-        fail(_("siaga ended by an unexpected error: {error}").format(error=f"{type(exc).__name__}: {exc}"))
+        fail(_("stopped by an unexpected error: {error}").format(error=f"{type(exc).__name__}: {exc}"))
     finally:
         engine.dispose()
     if failure:

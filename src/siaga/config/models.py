@@ -17,6 +17,7 @@ from siaga.config.checks import Check, MaintenanceWindow
 from siaga.config.notify import Contacts, EscalationPolicy, Notification
 from siaga.config.readings import ReadingsConfig
 from siaga.config.rules import RulesConfig
+from siaga.config.runtime import RuntimeSettings
 from siaga.config.site import (
     Criticality,
     Device,
@@ -79,6 +80,9 @@ class SiteConfig(Strict):
     )
     maintenance: list[MaintenanceWindow] = Field(
         default_factory=list, description="Planned maintenance windows: excluded from uptime, shown publicly."
+    )
+    runtime: RuntimeSettings = Field(
+        default_factory=RuntimeSettings, description="How siaga serve restarts its failing components."
     )
 
 

@@ -123,8 +123,11 @@ async def run_siaga(
                 name="siaga:reload-watch",
             )
             status = _StatusLine(ctx, notifier)
+            settings = ctx.config.runtime
             supervisor = Supervisor(
-                ctx, components, grace=grace, start_failure_is_fatal=first_cycle, on_change=status.update
+                ctx, components, grace=grace, max_pause=settings.restart_max_pause,
+                healthy_after=settings.healthy_after, page_after=settings.degraded_page_after,
+                start_failure_is_fatal=first_cycle, on_change=status.update,
             )
             announce = asyncio.create_task(_announce_ready(supervisor, status, notifier), name="siaga:ready")
             try:

@@ -147,7 +147,7 @@ class Supervisor:
             healthy = loop.call_later(self.healthy_after, self._healthy, name, self._run_no[name])
             token = _READY.set(lambda: self._on_ready(name))
             error: str | None = None
-            trace = False
+            trace: BaseException | None = None  # the exception whose trace the log shows (not a ComponentError)
             try:
                 await component.run(self.ctx, own)
                 if not stop.is_set():
@@ -156,7 +156,7 @@ class Supervisor:
                 self._state(name, "cancelled")
                 raise
             except (Exception, SystemExit) as exc:  # SystemExit: uvicorn ends a failed start with sys.exit(1)
-                error, trace = _reason(exc), not isinstance(exc, ComponentError)
+                error, trace = _reason(exc), None if isinstance(exc, ComponentError) else exc
             finally:
                 _READY.reset(token)
                 healthy.cancel()

@@ -1,0 +1,27 @@
+"""The ``runtime:`` section of siaga.yaml: how ``siaga serve`` looks after its own components."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from siaga.config.types import Seconds, Strict
+
+
+class RuntimeSettings(Strict):
+    """Restarts of components that fail, and when their trouble pages people."""
+
+    restart_max_pause: Seconds = Field(
+        default=30.0, ge=1, le=3600,
+        description="A component that fails is started again after 1 s, then a pause doubling up to this.",
+    )
+    healthy_after: Seconds = Field(
+        default=5.0, gt=0, le=3600,
+        description="A restarted component counts as healthy again after running this long without failing.",
+    )
+    degraded_page_after: Seconds = Field(
+        default=15.0, ge=0, le=86400,
+        description=(
+            "A component restarting this long pages 'siaga degraded: <component>, since ...' through the "
+            "normal channels (resolved once it is healthy again)."
+        ),
+    )
