@@ -45,15 +45,17 @@ def component(rt: RuntimeContext) -> Component | None:
         # looked up when it starts, not in the factory: the status page makes its cache when the app is built
         engine.monitor.sink, engine.monitor.active_alerts = _alert_hooks(ctx)
         status_cache = ctx.services.status_cache
-        warm = asyncio.create_task(status_cache.get()) if status_cache is not None else None  # first view fast
+        fresh = None  # the status page: built now (first view fast), then kept as fresh as the docs say
+        if status_cache is not None:
+            fresh = asyncio.create_task(status_cache.keep_fresh(stop, lambda: dict(engine.monitor.service_status)))
         if standin is not None:
             await standin.start()
             engine.ctx.redirects.update(standin.redirects())
         try:
             await engine.run(ctx, stop)
         finally:
-            if warm is not None and not warm.done():
-                warm.cancel()
+            if fresh is not None and not fresh.done():
+                fresh.cancel()
             if standin is not None:
                 await standin.stop()
 

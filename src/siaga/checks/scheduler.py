@@ -1,7 +1,9 @@
 """The scheduler: runs every check on its cadence, spread out, bounded, polite per host.
 
-- Spread: each check's first run falls at a random point of its interval (jitter; at most 60 s), so 10,000
-  checks at 60 s make an even ~167 a second instead of a burst each minute.
+- At once, then spread: every check runs as soon as siaga starts (bounded by the limits below), so the
+  status page knows each service within seconds; its second regular run is pushed back by a random part
+  of its interval (jitter; at most 60 s), so from then on 10,000 checks at 60 s make an even ~167 a second
+  instead of a burst each minute.
 - Cadence: the next run is planned from the previous *due* time, not from when it finished, so
   slow answers do not make checks drift; a check never has two attempts in flight.
 - Bounds: at most ``concurrency`` attempts at once, and at most ``per_host`` at once against one
@@ -35,6 +37,7 @@ class _Entry:
     host: str
     interval_s: float
     running: bool = False
+    spread: float = 0.0  # added once, to the first regular (not in doubt) run after the first
 
 
 class Scheduler:
@@ -68,13 +71,14 @@ class Scheduler:
         for probe in probes:
             self.add(probe)
 
-    def add(self, probe: Probe, *, first_in: float | None = None) -> None:
+    def add(self, probe: Probe, *, first_in: float = 0.0) -> None:
+        """Schedule a check: its first run ``first_in`` seconds from now (at once by default)."""
         check = probe.check
-        entry = _Entry(probe, check.target_host() or check.check_id, check.interval_s)
+        # later rounds fall anywhere in the interval (at most a minute, so long intervals stay near their phase)
+        spread = self.rng.uniform(0, min(check.interval_s, 60.0))
+        entry = _Entry(probe, check.target_host() or check.check_id, check.interval_s, spread=spread)
         self._entries[check.check_id] = entry
-        # the first run falls anywhere in the first interval (at most a minute, so long intervals start soon)
-        delay = self.rng.uniform(0, min(check.interval_s, 60.0)) if first_in is None else first_in
-        self._push(self.monotonic() + delay, check.check_id)
+        self._push(self.monotonic() + first_in, check.check_id)
 
     def run_now(self, check_id: str) -> None:
         """Move a check to the front (a person asked for it)."""
@@ -138,6 +142,9 @@ class Scheduler:
             entry.running = False
         if check_id in self._entries:
             nxt = due + delay
+            if entry.spread and delay >= entry.interval_s:  # the first regular round after the start: spread
+                nxt += entry.spread
+                entry.spread = 0.0
             now = self.monotonic()
             if nxt < now:  # fell behind: do not burst to catch up, start again from now
                 nxt = now + min(delay, 1.0) * self.rng.random()

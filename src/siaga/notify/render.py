@@ -204,7 +204,8 @@ class Renderer:
             for sid in alert.impact.services:
                 last = self.last_backup(sid)
                 backups.append(
-                    (self.services.get(sid, sid), self.local_time(last, lang) if last else g(N_("never")))
+                    (self.services.get(sid, sid), self.local_time(last, lang) if last
+                     else g(N_("no verified off-site copy yet")))
                 )
         return AlertView(
             id=alert.id,

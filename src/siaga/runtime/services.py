@@ -18,7 +18,7 @@ before their users. A reader follows a service by its field: who sets it, who re
     notify            NotifyService        notify.component                 notify.web, web maintenance API
     checks            ChecksEngine         checks.component                 checks.status.router (live states, pings)
     checks_standin    StandIn              checks.component (demo)          -
-    status_cache      StatusCache          checks.status.router             checks.component (warms it)
+    status_cache      StatusCache          checks.status.router             checks.component (keeps it fresh)
     dashboard         Dashboard            web.dashboard (first use)        web security, pages
     base_url          str                  web.server (once bound)          -
 """

@@ -177,5 +177,5 @@ def test_a_notification_says_when_each_service_hit_was_last_copied_off_site(stor
         impact=Impact(room="ruang-server", rack="R1", devices=("srv-web-1",), services=("portal", "absensi")),
     )
     msg = Renderer(cfg, verified_copy_lookup(cfg, store)).render(Kind.page, [alert], "en", T0)
-    assert "Last off-site backup of Portal: 16 Jul 2026 14:00 WITA" in msg.full
-    assert "Last off-site backup of Absensi: never" in msg.full
+    assert "Last verified off-site copy of Portal: 16 Jul 2026 14:00 WITA" in msg.full
+    assert "Last verified off-site copy of Absensi: no verified off-site copy yet" in msg.full

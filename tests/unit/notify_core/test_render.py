@@ -54,8 +54,8 @@ def test_full_form_carries_devices_and_backup_hook(renderer: Renderer) -> None:
     r = Renderer(bontang(), last_backup=lambda sid: T0 if sid == "portal" else None)
     msg = r.render(Kind.page, [alert()], "id", T0)
     assert "Server web 1" in msg.full and "Perangkat terancam" in msg.full
-    assert "Cadangan off-site terakhir Portal bontangkota.go.id: 16 Jul 2026 14:00 WITA" in msg.full
-    assert "Basis data utama: belum pernah" in msg.full
+    assert "Salinan off-site terverifikasi terakhir Portal bontangkota.go.id: 16 Jul 2026 14:00 WITA" in msg.full
+    assert "Basis data utama: belum ada salinan off-site yang terverifikasi" in msg.full
 
 
 def test_service_alert_without_a_place_names_the_service(renderer: Renderer) -> None:

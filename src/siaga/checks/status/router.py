@@ -15,9 +15,11 @@ Pages come from a snapshot rebuilt at most every ``SNAPSHOT_TTL_S`` seconds, off
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import time
+from collections.abc import Callable
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -37,41 +39,73 @@ from siaga.web.errors import ERROR_RESPONSES
 log = logging.getLogger("siaga.checks.status")
 
 SNAPSHOT_TTL_S = 10.0
+CHANGE_GAP_S = 1.0  # a change of a service's state shows within this (rebuilt at most this often)
 SMALL_GROUP = 25  # groups up to this size list their services on the main page
 PER_PAGE = 100
 
 
 class StatusCache:
-    def __init__(self, builder: SnapshotBuilder) -> None:
+    """The last snapshot, never older than the docs say.
+
+    While siaga runs checks, :meth:`keep_fresh` rebuilds it every ``SNAPSHOT_TTL_S`` seconds and at once
+    (at most every ``CHANGE_GAP_S``) when a service's state changes. A view takes the snapshot it finds;
+    one older than the TTL starts a rebuild in the background, one older than twice the TTL (nothing kept
+    it fresh) or invalidated (staff posted an incident) is rebuilt before the view is answered.
+    """
+
+    def __init__(self, builder: SnapshotBuilder, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.builder = builder
+        self.monotonic = monotonic
         self.snapshot: Snapshot | None = None
         self.built = 0.0
+        self.dirty = False
         self.lock = asyncio.Lock()
         self.refreshing: asyncio.Task[None] | None = None
         self.pages: dict[tuple[Any, ...], tuple[int, str]] = {}
 
     async def get(self) -> Snapshot:
-        now = time.monotonic()
-        if self.snapshot is None:
-            async with self.lock:
-                if self.snapshot is None:
-                    await self._rebuild()
-        elif now - self.built > SNAPSHOT_TTL_S and (self.refreshing is None or self.refreshing.done()):
-            self.refreshing = asyncio.create_task(self._refresh())  # stale while it rebuilds
+        age = self.monotonic() - self.built
+        if self.snapshot is None or self.dirty or age > 2 * SNAPSHOT_TTL_S:
+            await self.refresh(older_than=self.monotonic())
+        elif age > SNAPSHOT_TTL_S and (self.refreshing is None or self.refreshing.done()):
+            self.refreshing = asyncio.create_task(self.refresh())  # stale (within the TTL's bound) while it rebuilds
         assert self.snapshot is not None
         return self.snapshot
 
-    async def _refresh(self) -> None:
+    async def refresh(self, older_than: float | None = None) -> None:
+        """Rebuild (off the event loop); with ``older_than``, only when no rebuild started since then."""
         async with self.lock:
-            await self._rebuild()
-
-    async def _rebuild(self) -> None:
-        self.snapshot = await asyncio.to_thread(self.builder.build)
-        self.built = time.monotonic()
-        self.pages.clear()
+            if older_than is not None and self.snapshot is not None and not self.dirty and self.built >= older_than:
+                return  # another view rebuilt it while this one waited
+            self.dirty = False
+            started = self.monotonic()
+            self.snapshot = await asyncio.to_thread(self.builder.build)
+            self.built = started
+            self.pages.clear()
 
     def invalidate(self) -> None:
-        self.built = 0.0
+        self.dirty = True
+
+    async def keep_fresh(self, stop: asyncio.Event, states: Callable[[], Any] | None = None) -> None:
+        """Rebuild now, then every ``SNAPSHOT_TTL_S`` s and soon after ``states()`` (the live service states)
+        change, until ``stop``."""
+        seen = states() if states is not None else None
+        await self.refresh()
+        last = self.monotonic()
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(CHANGE_GAP_S):
+                    await stop.wait()
+            if stop.is_set():
+                return
+            now_states = states() if states is not None else None
+            if now_states != seen or self.dirty or self.monotonic() - last >= SNAPSHOT_TTL_S:
+                seen = now_states
+                try:
+                    await self.refresh()
+                except Exception:  # a store hiccup: the views keep the last snapshot, the next round tries again
+                    log.exception("status page: rebuilding the snapshot failed")
+                last = self.monotonic()
 
 
 def _env(lang: str) -> Environment:
@@ -219,10 +253,13 @@ def router(ctx: RuntimeContext) -> APIRouter | None:
 
     @r.get("/api/v1/status", tags=["status"], openapi_extra=PUBLIC)
     async def status_json() -> dict[str, Any]:
-        """Overall state, groups (counts, 90-day uptime), services down now, incidents, maintenance."""
+        """Overall state (``up`` only when every public service is up), ``summary`` (outage, no_data,
+        partly_unknown, incident, operational), groups (counts, 90-day uptime), services down now,
+        incidents with their updates, maintenance."""
         snap = await cache.get()
         return {
             "status": snap.status.value,
+            "summary": snap.summary,
             "built_at": snap.built_at.isoformat(),
             "counts": snap.counts,
             "groups": [

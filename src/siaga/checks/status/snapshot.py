@@ -103,6 +103,21 @@ class Snapshot:
     def group(self, name: str) -> GroupRow | None:
         return next((g for g in self.groups if g.name == name), None)
 
+    @property
+    def open_incidents(self) -> tuple[dict[str, Any], ...]:
+        return tuple(i for i in self.incidents if i.get("resolved_at") is None)
+
+    @property
+    def summary(self) -> str:
+        """The one word the banner says: ``outage`` (a service is down), ``no_data`` (nothing measured
+        yet), ``partly_unknown`` (some services without data), ``incident`` (all up, an incident open),
+        ``operational`` (every public service up, no incident open)."""
+        if self.status == Status.down:
+            return "outage"
+        if self.status == Status.unknown:
+            return "no_data" if self.counts.get("unknown", 0) >= len(self.by_id) else "partly_unknown"
+        return "incident" if self.open_incidents else "operational"
+
 
 def _total(tallies: Iterable[Tally | None]) -> Tally:
     out = Tally()
@@ -240,7 +255,9 @@ class SnapshotBuilder:
             status = Status.down if counts["down"] else Status.unknown if counts["unknown"] else Status.up
             groups.append(GroupRow(g, tuple(members), counts, status, gbars, group_total[g].uptime))
         down = tuple(r for r in rows.values() if r.status == Status.down)
-        overall = Status.down if down else Status.unknown if all_counts["unknown"] == len(rows) and rows else Status.up
+        # "up" only when every public service is known to be up: a service without data is never summed up
+        # as operational (the page says how many have none)
+        overall = Status.down if down else Status.unknown if all_counts["unknown"] else Status.up
         return Snapshot(
             built_at=now, zone=self.zone, days=days, status=overall, counts=all_counts, groups=tuple(groups),
             by_id=rows, down=down, incidents=incidents, maintenance=maint,
