@@ -6,7 +6,6 @@ connections are reused; per-request options carry what differs between checks.
 
 from __future__ import annotations
 
-import json
 import ssl
 import time
 from typing import Any
@@ -14,6 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
+from siaga import jsonsafe
 from siaga.checks.base import CheckFailed, Observation, ProbeContext, first_line
 from siaga.config.checks import HttpCheck
 from siaga.config.secrets import SecretError, expand
@@ -98,7 +98,7 @@ class HttpProbe:
     def _assert_json(self, text: str) -> None:
         check = self.check
         try:
-            doc = json.loads(text)
+            doc = jsonsafe.loads(text)  # a body nested too deep is "not valid JSON", not a RecursionError
         except ValueError:
             raise CheckFailed("the body is not valid JSON") from None
         matches = [m.value for m in self._json_path.find(doc)]

@@ -26,6 +26,7 @@ from siaga.notify.texts import N_, gettext_for, ngettext_for
 from siaga.runtime.context import RuntimeContext
 from siaga.web.app import get_ctx
 from siaga.web.auth.roles import Scope
+from siaga.web.params import RowId
 from siaga.web.security import scope_required  # who may silence paging or read who was told
 
 router = APIRouter(tags=["notify"])
@@ -148,7 +149,7 @@ async def maintenance_end(window_id: str, ctx: RuntimeContext = Depends(get_ctx)
 
 
 @router.get("/api/notify/alerts/{alert_id}/timeline", dependencies=[Depends(scope_required(Scope.read))])
-async def alert_timeline(alert_id: int, ctx: RuntimeContext = Depends(get_ctx)) -> list[dict[str, Any]]:
+async def alert_timeline(alert_id: RowId, ctx: RuntimeContext = Depends(get_ctx)) -> list[dict[str, Any]]:
     """Who was to be told about the alert, and every delivery attempt (channel, outcome, latency, error)."""
     svc = _service(ctx)
     entries = await svc.db(lambda c: timeline(c, alert_id))

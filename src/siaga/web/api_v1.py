@@ -24,6 +24,7 @@ from siaga.web.auth import accounts
 from siaga.web.auth.roles import Scope
 from siaga.web.dashboard import Dashboard
 from siaga.web.errors import ERROR_RESPONSES, ApiError, ErrorResponse
+from siaga.web.params import RowId
 from siaga.web.security import Principal
 from siaga.web.views import configview, roommap
 
@@ -413,7 +414,7 @@ def router(dash: Dashboard) -> APIRouter:
         return AlertPage(items=[_alert_out(a) for a in items[:limit]], next_cursor=nxt)
 
     @r.get("/alerts/{alert_id}", response_model=AlertOut, tags=["alerts"])
-    def alert(alert_id: int, me: Principal = read) -> AlertOut:
+    def alert(alert_id: RowId, me: Principal = read) -> AlertOut:
         with dash.engine.connect() as conn:
             a = queries.get_alert(conn, alert_id)
         if a is None:
@@ -421,7 +422,7 @@ def router(dash: Dashboard) -> APIRouter:
         return _alert_out(a)
 
     @r.get("/alerts/{alert_id}/timeline", response_model=list[TimelineEntry], tags=["alerts"])
-    def alert_timeline(alert_id: int, me: Principal = read) -> list[TimelineEntry]:
+    def alert_timeline(alert_id: RowId, me: Principal = read) -> list[TimelineEntry]:
         """Everything that happened to the alert, oldest first, with every notification attempt."""
         with dash.engine.connect() as conn:
             if queries.get_alert(conn, alert_id) is None:
@@ -440,17 +441,17 @@ def router(dash: Dashboard) -> APIRouter:
         return ActionOut(alert=_alert_out(a) if a else None, done=action)
 
     @r.post("/alerts/{alert_id}/ack", response_model=ActionOut, tags=["alerts"])
-    async def acknowledge(alert_id: int, body: NoteIn | None = None, me: Principal = ack) -> ActionOut:
+    async def acknowledge(alert_id: RowId, body: NoteIn | None = None, me: Principal = ack) -> ActionOut:
         """Acknowledge: someone takes responsibility (escalation stops). Needs the ack scope."""
         return await _do("ack", alert_id, me, body.note if body else None)
 
     @r.post("/alerts/{alert_id}/resolve", response_model=ActionOut, tags=["alerts"])
-    async def resolve(alert_id: int, body: NoteIn | None = None, me: Principal = ack) -> ActionOut:
+    async def resolve(alert_id: RowId, body: NoteIn | None = None, me: Principal = ack) -> ActionOut:
         """Resolve by hand (the condition is over). Needs the ack scope."""
         return await _do("resolve", alert_id, me, body.note if body else None)
 
     @r.post("/alerts/{alert_id}/notes", response_model=ActionOut, tags=["alerts"])
-    async def note(alert_id: int, body: NoteRequired, me: Principal = ack) -> ActionOut:
+    async def note(alert_id: RowId, body: NoteRequired, me: Principal = ack) -> ActionOut:
         """Add a note to the alert's timeline. Needs the ack scope."""
         return await _do("note", alert_id, me, body.note)
 
@@ -468,7 +469,7 @@ def router(dash: Dashboard) -> APIRouter:
         return IncidentPage(items=[IncidentOut(**i) for i in found[:limit]], next_cursor=nxt)
 
     @r.get("/incidents/{incident_id}", response_model=IncidentDetail, tags=["alerts"])
-    def incident(incident_id: int, me: Principal = read) -> IncidentDetail:
+    def incident(incident_id: RowId, me: Principal = read) -> IncidentDetail:
         with dash.engine.connect() as conn:
             inc = queries.get_incident(conn, incident_id)
             if inc is None:

@@ -30,6 +30,7 @@ from siaga.web.assets import STATIC_DIR, TEMPLATES_DIR, vendor_dirs
 from siaga.web.auth.roles import Scope
 from siaga.web.auth.throttle import LoginThrottle
 from siaga.web.errors import install_error_handlers
+from siaga.web.limits import JsonDepthLimit
 from siaga.web.live import Broker
 from siaga.web.security import Principal, check_csrf, identify, require_scope
 from siaga.web.views.headline import headline
@@ -216,6 +217,7 @@ def setup(app: FastAPI, ctx: Any) -> None:
     for name, folder in vendor_dirs().items():
         app.mount(f"/static/vendor/{name}", StaticFiles(directory=str(folder)), name=f"vendor-{name}")
     api_v1.install_openapi(app, dash)
+    app.add_middleware(JsonDepthLimit)  # JSON nested too deep: 422 before any route parses it
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

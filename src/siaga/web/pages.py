@@ -21,6 +21,7 @@ from siaga.web.auth.throttle import account_key, address_key
 from siaga.web.dashboard import Dashboard
 from siaga.web.errors import ApiError
 from siaga.web.live import sse_message
+from siaga.web.params import RowId
 from siaga.web.security import PRELOGIN_COOKIE, SESSION_COOKIE, Principal, client_address, is_https
 from siaga.web.views import configview, roommap
 
@@ -158,11 +159,11 @@ def router(dash: Dashboard) -> APIRouter:
         return dash.render(request, "_alerts.html", me, **_alerts_context(dash, state, severity))
 
     @r.get("/alerts/{alert_id}", response_class=HTMLResponse)
-    def alert_page(request: Request, alert_id: int, me: Principal = viewer) -> Response:
+    def alert_page(request: Request, alert_id: RowId, me: Principal = viewer) -> Response:
         return dash.render(request, "alert.html", me, **_alert_context(dash, alert_id))
 
     @r.get("/fragments/alert/{alert_id}", response_class=HTMLResponse)
-    def alert_fragment(request: Request, alert_id: int, me: Principal = viewer) -> Response:
+    def alert_fragment(request: Request, alert_id: RowId, me: Principal = viewer) -> Response:
         return dash.render(request, "_alert.html", me, **_alert_context(dash, alert_id))
 
     async def _act(request: Request, action: str, alert_id: int, me: Principal, note: str | None,
@@ -180,16 +181,16 @@ def router(dash: Dashboard) -> APIRouter:
         return RedirectResponse(f"/alerts/{alert_id}", status_code=303)
 
     @r.post("/alerts/{alert_id}/ack", response_class=HTMLResponse)
-    async def ack(request: Request, alert_id: int, note: str = Form(""), answer: str = Form(""),
+    async def ack(request: Request, alert_id: RowId, note: str = Form(""), answer: str = Form(""),
                   me: Principal = operator) -> Response:
         return await _act(request, "ack", alert_id, me, note, answer)
 
     @r.post("/alerts/{alert_id}/resolve", response_class=HTMLResponse)
-    async def resolve(request: Request, alert_id: int, note: str = Form(""), me: Principal = operator) -> Response:
+    async def resolve(request: Request, alert_id: RowId, note: str = Form(""), me: Principal = operator) -> Response:
         return await _act(request, "resolve", alert_id, me, note)
 
     @r.post("/alerts/{alert_id}/notes", response_class=HTMLResponse)
-    async def add_note(request: Request, alert_id: int, note: str = Form(""), me: Principal = operator) -> Response:
+    async def add_note(request: Request, alert_id: RowId, note: str = Form(""), me: Principal = operator) -> Response:
         return await _act(request, "note", alert_id, me, note)
 
     @r.get("/incidents", response_class=HTMLResponse)
@@ -199,7 +200,7 @@ def router(dash: Dashboard) -> APIRouter:
         return dash.render(request, "incidents.html", me, incidents=found)
 
     @r.get("/incidents/{incident_id}", response_class=HTMLResponse)
-    def incident_page(request: Request, incident_id: int, me: Principal = viewer) -> Response:
+    def incident_page(request: Request, incident_id: RowId, me: Principal = viewer) -> Response:
         with dash.engine.connect() as conn:
             inc = queries.get_incident(conn, incident_id)
             if inc is None:
@@ -276,7 +277,7 @@ def router(dash: Dashboard) -> APIRouter:
         return await _admin_change(dash, request, me, do, "token created", shown)
 
     @r.post("/admin/tokens/{token_id}/revoke", response_class=HTMLResponse)
-    async def tokens_revoke(request: Request, token_id: int, me: Principal = admin) -> Response:
+    async def tokens_revoke(request: Request, token_id: RowId, me: Principal = admin) -> Response:
         return await _admin_change(dash, request, me, lambda conn: accounts.revoke_token(
             conn, token_id, dash.now(), actor=me.name), f"token {token_id} revoked")
 

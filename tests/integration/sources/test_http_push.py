@@ -146,7 +146,8 @@ def test_bodies_over_the_limit_are_413_announced_or_streamed(server: Server) -> 
     assert post(server, many).status_code == 413
 
 
-@pytest.mark.parametrize("content", [b"{not json", b'"a string"', b"[]", b'{"readings": 3}'])
+@pytest.mark.parametrize("content", [b"{not json", b'"a string"', b"[]", b'{"readings": 3}',
+                                     b"[" * 2000 + b"]" * 2000, b'{"readings":' * 300 + b"1" + b"}" * 300])
 def test_bodies_that_are_not_readings_are_422(server: Server, content: bytes) -> None:
     r = post(server, content=content, headers={"Content-Type": "application/json"})
     assert r.status_code == 422 and r.json()["error"]["status"] == 422

@@ -131,3 +131,24 @@ def test_metrics_need_a_token_and_expose_alerts(client: TestClient, site: Ctx) -
     assert 'siaga_alerts{severity="critical",state="firing"} 1.0' in text
     assert 'siaga_temperature_celsius{rack="R1",room="' in text and '} 23.5' in text
     assert "siaga_sensor_value" not in text  # no family mixes units any more
+
+
+def test_json_nested_100k_deep_is_422_in_the_error_shape(client: TestClient, site: Ctx) -> None:
+    h = {**_token(site, "read", "ack"), "Content-Type": "application/json"}
+    alert_id = fire_alert(site.manager, "leak", "leak-r1-floor", NOW)
+    for body in ("[" * 100_000 + "]" * 100_000, '{"note":' * 100_000 + '"x"' + "}" * 100_000):
+        resp = client.post(f"/api/v1/alerts/{alert_id}/ack", content=body, headers=h)
+        _is_error(resp, 422, "validation_failed")
+        assert "nested deeper than" in resp.json()["error"]["message"]
+    assert client.post(f"/api/v1/alerts/{alert_id}/ack", json={"note": "ok"}, headers=h).status_code == 200
+
+
+def test_ids_beyond_their_column_are_422_not_500(client: TestClient, site: Ctx) -> None:
+    h = _token(site, "read", "ack")
+    for bad in ("9223372036854775808", "0", "-1", "99999999999999999999999"):
+        for method, path in (("GET", "/api/v1/alerts/{}"), ("GET", "/api/v1/alerts/{}/timeline"),
+                             ("POST", "/api/v1/alerts/{}/ack"), ("POST", "/api/v1/alerts/{}/resolve"),
+                             ("POST", "/api/v1/alerts/{}/notes"), ("GET", "/api/v1/incidents/{}")):
+            resp = client.request(method, path.format(bad), headers=h, json={"note": "x"})
+            _is_error(resp, 422, "validation_failed")
+    _is_error(client.get("/api/v1/alerts/9223372036854775807", headers=h), 404, "not_found")  # the largest id

@@ -35,6 +35,7 @@ from siaga.i18n import normalize_language, translator
 from siaga.i18n.zones import zone_abbreviation
 from siaga.runtime.context import RuntimeContext
 from siaga.web.errors import ERROR_RESPONSES
+from siaga.web.params import RowId
 
 log = logging.getLogger("siaga.checks.status")
 
@@ -314,7 +315,7 @@ def router(ctx: RuntimeContext) -> APIRouter | None:
 
     @r.post("/api/v1/status/incidents/{incident_id}/updates", status_code=201, tags=["status"],
             dependencies=[Depends(require_admin)], responses=ERROR_RESPONSES)
-    async def post_update(incident_id: int, body: UpdateIn) -> dict[str, Any]:
+    async def post_update(incident_id: RowId, body: UpdateIn) -> dict[str, Any]:
         """Post an update on an incident: investigating → identified → monitoring → resolved."""
         at = ctx.clock()
         ok = await ctx.run_db(lambda c: records.add_update(

@@ -13,7 +13,6 @@ these sensors), 413 (body over ``http_push.max_body_bytes`` or more than ``max_i
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from siaga import jsonsafe
 from siaga.config.sources import HttpPush, HttpSensorSource
 from siaga.errors import SiagaError
 from siaga.sources.http.tokens import Principal, TokenTable
@@ -152,7 +152,10 @@ class PushEndpoint:
         if len(body) > self.push.max_body_bytes:
             raise PushError(413, f"the body is over {self.push.max_body_bytes} bytes")
         try:
-            decoded = json.loads(body)
+            decoded = jsonsafe.loads(body)  # nesting bounded without recursing (was: RecursionError, 500)
+        except jsonsafe.TooDeep as exc:
+            self.sink.reject("bad_json", f"{principal.name}: {exc}", source=SOURCE)
+            raise PushError(422, f"the body is not accepted: {exc}") from None
         except (ValueError, UnicodeDecodeError):
             self.sink.reject("bad_json", f"{principal.name}: body is not JSON", source=SOURCE)
             raise PushError(422, "the body is not valid JSON") from None

@@ -20,10 +20,10 @@ the topic levels the wildcards matched, then the field path, joined by ``/`` (an
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from siaga import jsonsafe
 from siaga.config.sources import Mqtt, MqttSensorSource, PayloadFormat
 from siaga.sources.payloads import IDENTITY, PayloadError, Transform, coerce_value, dig, parse_ts, ts_of
 from siaga.sources.reading import RawReading
@@ -277,7 +277,7 @@ def _load(payload: bytes, fmt: PayloadFormat) -> object:
     if fmt is PayloadFormat.auto and (not stripped or stripped[0] not in "{[\""):
         return text.strip()  # a plain number or word
     try:
-        data = json.loads(text)
+        data = jsonsafe.loads(text)  # nesting bounded: a deep payload is bad_json, not a RecursionError
     except ValueError:
         if fmt is PayloadFormat.auto and stripped[:1] == '"':
             return text.strip()
