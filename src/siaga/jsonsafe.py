@@ -15,6 +15,7 @@ from typing import Any
 MAX_DEPTH = 64  # far beyond any payload siaga reads (readings, notes, windows are 1-3 levels)
 
 _STRING_B = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
+_PAIR = re.compile(rb"\[\]|\{\}")
 _OTHER_BYTES = bytes(b for b in range(256) if b not in b"[]{}")
 
 
@@ -42,7 +43,7 @@ def nesting(data: str | bytes, limit: int = MAX_DEPTH) -> int:
         return limit + 1  # a run of openings alone is too deep (the usual attack: found at once)
     depth = 0
     while brackets and depth <= limit:
-        shorter = brackets.replace(b"[]", b"").replace(b"{}", b"")
+        shorter = _PAIR.sub(b"", brackets)  # one pass: what a removal brings together waits for the next round
         if len(shorter) == len(brackets):  # brackets that do not pair up: not JSON; bound what is left
             return depth + brackets.count(b"[") + brackets.count(b"{")
         brackets = shorter
