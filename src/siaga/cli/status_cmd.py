@@ -47,7 +47,7 @@ def _running(loaded: LoadedConfig) -> str:
 def status_command(config: str = ConfigOption) -> None:
     """What siaga sees now: the running instance, ingest counters, silent sensors, active alerts."""
     from siaga.alerts import store as alert_store
-    from siaga.readings.query import last_readings
+    from siaga.readings.query import last_readings, unmapped_topics
     from siaga.readings.tables import ingest_counters
 
     loaded = load_or_exit(config)
@@ -58,6 +58,7 @@ def status_command(config: str = ConfigOption) -> None:
     typer.echo(_running(loaded))
     with engine.connect() as conn:
         counters = dict(conn.execute(select(ingest_counters.c.reason, ingest_counters.c.count)).all())
+        unmapped = unmapped_topics(conn, limit=10)
         last = last_readings(conn)
         active = alert_store.list_alerts(conn, states=alert_store.ACTIVE_STATES, limit=1000)
     accepted = counters.pop("accepted", 0)
@@ -66,6 +67,10 @@ def status_command(config: str = ConfigOption) -> None:
     typer.echo(_("readings: {accepted} accepted, {refused} refused").format(accepted=accepted, refused=refused))
     for reason, n in sorted(counters.items(), key=lambda kv: -kv[1]):
         typer.echo(f"  {reason}: {n}")
+    if unmapped:
+        typer.echo(_("MQTT topics that no sensor maps (messages, last):"))
+        for topic, n, last_at in unmapped:
+            typer.echo(f"  {topic}: {n}, {local(last_at, zone)}")
     typer.echo("")
     rows = []
     stale = 0

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, select, text
 
 from siaga.readings.rollup import HOUR_MS, MINUTE_MS, floor_to, watermark
 from siaga.readings.tables import readings, readings_1h, readings_1m, sensor_last
+from siaga.readings.tables import unmapped_topics as unmapped_topics_table
 from siaga.sources.ingest import from_ms, to_ms
 
 Resolution = Literal["raw", "1m", "1h"]
@@ -107,3 +108,10 @@ def last_readings(conn: Connection) -> dict[str, LastReading]:
     """The latest stored reading of every sensor."""
     rows = conn.execute(select(sensor_last))
     return {r.sensor: LastReading(r.sensor, from_ms(int(r.ts)), r.value, r.received_at) for r in rows}
+
+
+def unmapped_topics(conn: Connection, limit: int = 50) -> list[tuple[str, int, dt.datetime]]:
+    """MQTT topics under the subscribed filters that no sensor maps: (topic, messages, last), most first."""
+    t = unmapped_topics_table
+    rows = conn.execute(select(t.c.topic, t.c.count, t.c.last_at).order_by(t.c.count.desc(), t.c.topic).limit(limit))
+    return [(str(topic), int(n), last) for topic, n, last in rows]

@@ -62,3 +62,14 @@ ingest_counters = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
 )
 """Readings accepted (reason ``accepted``) and refused per reason, since the store was created."""
+
+unmapped_topics = Table(
+    "unmapped_topics",
+    metadata,
+    Column("topic", String(255), primary_key=True),
+    Column("count", BigInteger(), nullable=False),
+    Column("last_at", UTCDateTime(), nullable=False),
+)
+"""MQTT messages on topics under the subscribed filters that no sensor maps (a device not in siaga.yaml, a
+typo in a topic), counted per topic since the store was created; ``siaga status``, the dashboard and
+/metrics show them."""

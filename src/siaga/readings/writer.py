@@ -31,7 +31,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from siaga.errors import SiagaError
 from siaga.readings.spool import ReadingSpool
-from siaga.readings.tables import ingest_counters, readings, sensor_last
+from siaga.readings.tables import ingest_counters, readings, sensor_last, unmapped_topics
 from siaga.sources.ingest import Ingest, Row
 from siaga.sources.ratelimit import RateLimitedLog
 from siaga.store.types import utcnow
@@ -95,10 +95,26 @@ def _add_counters(conn: Connection, deltas: Mapping[str, int], now: dt.datetime)
             conn.execute(insert(ingest_counters).values(reason=reason, count=n, updated_at=now))
 
 
+def _add_topics(conn: Connection, deltas: Mapping[str, int], now: dt.datetime) -> None:
+    for topic, n in deltas.items():
+        done = conn.execute(
+            update(unmapped_topics)
+            .where(unmapped_topics.c.topic == topic)
+            .values(count=unmapped_topics.c.count + n, last_at=now)
+        )
+        if done.rowcount == 0:
+            conn.execute(insert(unmapped_topics).values(topic=topic, count=n, last_at=now))
+
+
 def write_rows(
-    engine: Engine, rows: Sequence[Row], counters: Mapping[str, int] | None = None, now: dt.datetime | None = None
+    engine: Engine,
+    rows: Sequence[Row],
+    counters: Mapping[str, int] | None = None,
+    now: dt.datetime | None = None,
+    topics: Mapping[str, int] | None = None,
 ) -> None:
-    """Store ``rows`` (sensor, ts ms, value) and add ``counters`` to the totals, in one transaction."""
+    """Store ``rows`` (sensor, ts ms, value), add ``counters`` to the totals and ``topics`` to the
+    unmapped topics' counts, in one transaction."""
     now = now or utcnow()
     with engine.begin() as conn:
         if rows:
@@ -106,6 +122,13 @@ def write_rows(
             _upsert_last(conn, _latest(rows), now)
         if counters:
             _add_counters(conn, counters, now)
+        if topics:
+            _add_topics(conn, topics, now)
+
+
+def _deltas(now: Mapping[str, int], counted: Mapping[str, int]) -> dict[str, int]:
+    deltas = {k: v - counted.get(k, 0) for k, v in now.items()}
+    return {k: v for k, v in deltas.items() if v}
 
 
 Waiter = Callable[[], None]
@@ -145,6 +168,7 @@ class ReadingWriter:
         self.last_flush_s = 0.0
         self.durable_mark = 0  # every reading ingest buffered up to this mark is committed or spooled
         self._counted: dict[str, int] = {}
+        self._topics_counted: dict[str, int] = {}
         self._pending: list[Row] = []  # drained but not yet written (a failed flush is retried)
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
@@ -206,9 +230,10 @@ class ReadingWriter:
     # --- flushing -----------------------------------------------------------------------------------
 
     def _counter_deltas(self) -> dict[str, int]:
-        now = self.ingest.counters()
-        deltas = {k: v - self._counted.get(k, 0) for k, v in now.items()}
-        return {k: v for k, v in deltas.items() if v}
+        return _deltas(self.ingest.counters(), self._counted)
+
+    def _topic_deltas(self) -> dict[str, int]:
+        return _deltas(self.ingest.unmapped_counts(), self._topics_counted)
 
     def flush_sync(self) -> int:
         """Write everything buffered now (blocking); returns how many readings were written.
@@ -222,14 +247,15 @@ class ReadingWriter:
         rows = self._pending + drained
         self._pending = []
         deltas = self._counter_deltas()
-        if not rows and not deltas and not (self.spool is not None and self.spool.pending):
+        topics = self._topic_deltas()
+        if not rows and not deltas and not topics and not (self.spool is not None and self.spool.pending):
             self._release(mark)
             return 0
         t0 = time.perf_counter()
         try:
             if self.spool is not None and rows and time.monotonic() < self._store_back_at:
                 raise StoreAway("the store failed less than a second ago; readings spooled")
-            write_rows(self.engine, rows, deltas, self.clock())
+            write_rows(self.engine, rows, deltas, self.clock(), topics)
         except Exception as exc:
             if not isinstance(exc, StoreAway):
                 self.failures += 1
@@ -239,6 +265,8 @@ class ReadingWriter:
         self.last_flush_s = time.perf_counter() - t0
         for k, v in deltas.items():
             self._counted[k] = self._counted.get(k, 0) + v
+        for k, v in topics.items():
+            self._topics_counted[k] = self._topics_counted.get(k, 0) + v
         self.written += len(rows)
         self.flushes += 1
         self._release(mark)

@@ -55,6 +55,8 @@ REASONS = (
     "too_old",
 )
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+MAX_TOPICS = 1000  # unmapped topics counted one by one; more are counted together under OTHER_TOPICS
+OTHER_TOPICS = "(other topics)"
 
 Row = tuple[str, int, float]  # sensor, ts in ms since the epoch, value
 
@@ -125,6 +127,7 @@ class Ingest:
         self.last: dict[str, tuple[dt.datetime, float, dt.datetime]] = {}  # sensor -> ts, value, received
         self._listeners: list[Callable[[Sequence[Row]], None]] = []
         self.faults = FaultWatch(config.readings.faulty_after)
+        self.unmapped: Counter[str] = Counter()  # messages per topic that no sensor maps, since start
         self._rlog = RateLimitedLog(log)
 
     # IngestSink -------------------------------------------------------------------------------------
@@ -235,12 +238,20 @@ class Ingest:
         self._rlog.warning(key, f"refused a reading of {who} from {source or 'a source'}: {reason}: {detail}",
                            reason=reason)
 
-    def reject(self, reason: str, detail: str = "", *, source: str = "") -> None:
-        """Count a payload a source could not read (its own reason). The source logs it (rate-limited)."""
+    def reject(self, reason: str, detail: str = "", *, source: str = "", topic: str | None = None) -> None:
+        """Count a payload a source could not read (its own reason). The source logs it (rate-limited).
+
+        ``topic``: the payload came on a topic that no sensor maps; counted per topic as well.
+        """
         with self._lock:
             self.counts[reason] += 1
             self.by_source[(source, reason)] += 1
             self.recent_rejections.append(RecentRejection(self.clock(), source, None, reason, detail))
+            if topic is not None:
+                topic = topic[:255]
+                if topic not in self.unmapped and len(self.unmapped) >= MAX_TOPICS:
+                    topic = OTHER_TOPICS
+                self.unmapped[topic] += 1
 
     # For the writer and the runtime -------------------------------------------------------------------
 
@@ -262,6 +273,11 @@ class Ingest:
         """Readings accepted and refused per reason since start."""
         with self._lock:
             return dict(self.counts)
+
+    def unmapped_counts(self) -> dict[str, int]:
+        """Messages per topic that no sensor maps, since start."""
+        with self._lock:
+            return dict(self.unmapped)
 
     def add_listener(self, listener: Callable[[Sequence[Row]], None]) -> None:
         """Call ``listener(rows)`` with each batch of accepted readings (the web's live updates)."""

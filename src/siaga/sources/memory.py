@@ -17,6 +17,7 @@ class MemorySink:
         self.readings: list[RawReading] = []
         self.received_at: list[dt.datetime | None] = []
         self.rejects: Counter[str] = Counter()
+        self.topics: Counter[str] = Counter()
         self.details: list[str] = []
         self.event = threading.Event()
         self.lock = threading.Lock()
@@ -28,10 +29,12 @@ class MemorySink:
         self.event.set()
         return IngestResult(accepted=len(readings))
 
-    def reject(self, reason: str, detail: str = "", *, source: str = "") -> None:
+    def reject(self, reason: str, detail: str = "", *, source: str = "", topic: str | None = None) -> None:
         with self.lock:
             self.rejects[reason] += 1
             self.details.append(detail)
+            if topic is not None:
+                self.topics[topic] += 1
 
     def values(self, sensor: str) -> list[object]:
         return [r.value for r in self.readings if r.sensor == sensor]

@@ -48,6 +48,7 @@ class IngestSink(Protocol):
 
     def ingest(self, readings: Sequence[RawReading], *, received_at: dt.datetime | None = None) -> IngestResult: ...
 
-    def reject(self, reason: str, detail: str = "", *, source: str = "") -> None:
-        """Count a payload the source could not even parse (malformed JSON, unknown topic...)."""
+    def reject(self, reason: str, detail: str = "", *, source: str = "", topic: str | None = None) -> None:
+        """Count a payload the source could not even parse (malformed JSON, unknown topic...); ``topic``
+        when it came on a topic that no sensor maps (counted per topic too)."""
         ...

@@ -60,6 +60,8 @@ FAMILIES: dict[str, Family] = {
     for f in (
         Family("siaga_readings_accepted", "counter", "Readings accepted since the store was created."),
         Family("siaga_readings_rejected", "counter", "Readings refused, by reason.", ("reason",)),
+        Family("siaga_mqtt_unmapped_messages", "counter",
+               "MQTT messages on topics under the subscribed filters that no sensor maps, by topic.", ("topic",)),
         *_sensor_families(),
         Family("siaga_sensor_age_seconds", "gauge", "Seconds since each sensor's latest reading.",
                ("sensor", "kind")),
@@ -116,7 +118,10 @@ def readings_metrics(conn: Connection, now: dt.datetime, cfg: SiteConfig) -> Ite
             accepted.add_metric([], float(count))
         else:
             rejected.add_metric([str(reason)], float(count))
-    return [accepted, rejected]
+    unmapped = counter("siaga_mqtt_unmapped_messages")
+    for topic, count, _last in queries.unmapped_topics(conn, limit=1000) or []:
+        unmapped.add_metric([topic], float(count))
+    return [accepted, rejected, unmapped]
 
 
 def sensor_metrics(conn: Connection, now: dt.datetime, cfg: SiteConfig) -> Iterable[Metric]:

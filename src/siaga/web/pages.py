@@ -136,7 +136,9 @@ def router(dash: Dashboard) -> APIRouter:
 
     @r.get("/sensors", response_class=HTMLResponse)
     def sensors_page(request: Request, me: Principal = viewer) -> Response:
-        return dash.render(request, "sensors.html", me, sensors=overview.sensor_rows(dash))
+        with dash.engine.connect() as conn:
+            unmapped = queries.unmapped_topics(conn) or []
+        return dash.render(request, "sensors.html", me, sensors=overview.sensor_rows(dash), unmapped=unmapped)
 
     @r.get("/sensors/{sensor_id}", response_class=HTMLResponse)
     def sensor_page(request: Request, sensor_id: str, me: Principal = viewer) -> Response:

@@ -37,6 +37,15 @@ def dt_to_ms(when: dt.datetime) -> int:
     return int(when.timestamp() * 1000)
 
 
+def unmapped_topics(conn: Connection, limit: int = 50) -> list[tuple[str, int, dt.datetime]] | None:
+    """MQTT topics under the subscribed filters that no sensor maps: (topic, messages, last), most first."""
+    if table("siaga.readings.tables", "unmapped_topics") is None:
+        return None
+    from siaga.readings.query import unmapped_topics as query
+
+    return query(conn, limit)
+
+
 def latest_readings(conn: Connection) -> dict[str, Latest]:
     """The latest reading of every sensor that has one."""
     t = table("siaga.readings.tables", "sensor_last")

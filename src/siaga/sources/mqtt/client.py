@@ -39,7 +39,7 @@ from typing import Any
 
 from siaga.config.sources import Mqtt
 from siaga.sources.mqtt.receiver import ClientSettings, Receiver
-from siaga.sources.mqtt.routes import Problem, TopicTable
+from siaga.sources.mqtt.routes import Problem, TopicTable, unmapped_topic
 from siaga.sources.mqtt.subscriber import SubscriberProcess
 from siaga.sources.ratelimit import RateLimitedLog
 from siaga.sources.reading import IngestSink, RawReading
@@ -154,9 +154,10 @@ class MqttSource:
                 mark = self.sink.ingest(readings, received_at=now).mark
             except Exception:
                 log.exception("ingest failed for %d MQTT readings", len(readings))
-        for reason, detail in problems:
+        for problem in problems:
+            reason, detail = problem
             stats.problems[reason] += 1
-            self.sink.reject(reason, detail, source="mqtt")
+            self.sink.reject(reason, detail, source="mqtt", topic=unmapped_topic(problem))
             self._rlog.warning(reason, detail)
         return mark
 

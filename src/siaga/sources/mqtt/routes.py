@@ -44,6 +44,20 @@ Z2M_FIELDS: dict[str, tuple[str, bool]] = {
 }
 
 Problem = tuple[str, str]  # (reason, detail)
+UNMAPPED = ("unknown_topic", "unmapped_key")  # problems of a message on a topic that no sensor maps
+
+
+def unmapped_topic(problem: Problem) -> str | None:
+    """The topic of an ``unknown_topic``/``unmapped_key`` problem (counted per topic); None for others."""
+    reason, detail = problem
+    if reason == "unknown_topic":
+        return detail
+    if reason == "unmapped_key":
+        return detail.rsplit(_GATEWAY_SEP, 1)[0]
+    return None
+
+
+_GATEWAY_SEP = ": gateway "
 
 
 @dataclass(frozen=True)
@@ -170,7 +184,7 @@ class TopicTable:
                 key = "/".join(w for w in wild if w)
                 gb = gw.bindings.get(key)
                 if gb is None:
-                    problems.append(("unmapped_key", f"{topic}: gateway {gw.id} maps no sensor to {key!r}"))
+                    problems.append(("unmapped_key", f"{topic}{_GATEWAY_SEP}{gw.id} maps no sensor to {key!r}"))
                 else:
                     readings.append(RawReading(gb.sensor, gb.transform.apply(coerce_value(data)), None, SOURCE))
             return readings, problems
@@ -193,6 +207,7 @@ class TopicTable:
         prefix = "/".join(w for w in wild if w)
         fahrenheit = str(data.get("TempUnit", "C")).upper() == "F"
         found = False
+        known = False  # some sensor reads this topic (its payload may lack the field this time)
         for key, b in gw.bindings.items():
             if prefix:
                 if not key.startswith(prefix + "/"):
@@ -200,6 +215,7 @@ class TopicTable:
                 path = key[len(prefix) + 1 :]
             else:
                 path = key
+            known = True
             try:
                 raw = dig(data, path)
             except PayloadError:
@@ -209,8 +225,10 @@ class TopicTable:
             if fahrenheit and isinstance(value, float) and path.endswith(("Temperature", "DewPoint")):
                 value = (value - 32.0) * 5.0 / 9.0
             readings.append(RawReading(b.sensor, value, ts, SOURCE))
-        if not found:
-            problems.append(("unmapped_key", f"{topic}: gateway {gw.id} found none of its sensors' fields"))
+        if not found and known:
+            problems.append(("no_field", f"{topic}: none of the fields its sensors read"))
+        elif not found:
+            problems.append(("unmapped_key", f"{topic}{_GATEWAY_SEP}{gw.id} maps no sensor to this topic"))
 
     def _batch(
         self,
