@@ -8,8 +8,11 @@ Add a scenario: write ``def my_drill(work: Path) -> dict[str, object]`` and add 
 - ``kill9``, ``redelivery``, ``words``: the MQTT ingest path (``bench/ingest_faults.py``): ``kill9_lost``,
   ``kill9_doubled``, ``redelivery_doubled`` (all 0 when every published reading is stored exactly once);
   ``words_refused`` of ``words_sent`` and the alerts they raised (only ``sensor.faulty``).
+- ``disk_full``, ``pg_restart``: the store cannot write (``bench/store_faults.py``): a leak pages from
+  memory (``disk_full_page_latency_s``), nothing lost or doubled once the store is back
+  (``pg_restart_survived``).
 
-    PYTHONPATH=src .venv/bin/python bench/faults.py [kill9] [redelivery] [words]
+    PYTHONPATH=src .venv/bin/python bench/faults.py [kill9] [redelivery] [words] [disk_full] [pg_restart]
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ingest_faults import kill9, redelivery, words
+from store_faults import Skip as StoreSkip
+from store_faults import disk_full, pg_restart
 
 
 class Skip(Exception):
@@ -34,6 +39,8 @@ SCENARIOS: dict[str, Callable[[Path], dict[str, object]]] = {
     "kill9": kill9,
     "redelivery": redelivery,
     "words": words,
+    "disk_full": disk_full,
+    "pg_restart": pg_restart,
 }
 
 
@@ -46,7 +53,7 @@ def main(argv: list[str]) -> int:
             os.chmod(work, 0o755)
             try:
                 out.update(SCENARIOS[name](work))
-            except Skip as exc:
+            except (Skip, StoreSkip) as exc:
                 out[f"{name}_skipped"] = str(exc)
     print(json.dumps(out, indent=2))
     return 0

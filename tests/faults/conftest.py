@@ -201,3 +201,20 @@ def running_siaga(argv: list[str], port: int, log: Path) -> Iterator[Siaga]:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="session")
+def store_drills() -> ModuleType:
+    """``bench/store_faults.py``: the store drills (a full tmpfs, a stopped PostgreSQL)."""
+    return bench_module("store_faults")
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> Path:
+    """A folder the drill's processes (PostgreSQL as its own user) can enter."""
+    tmp_path.chmod(0o755)
+    for parent in tmp_path.parents:
+        if parent == Path(parent.anchor):
+            break
+        parent.chmod(parent.stat().st_mode | 0o005)
+    return tmp_path

@@ -13,12 +13,17 @@ from siaga.alerts.impact import impact_resolver
 from siaga.alerts.manager import AlertManager
 from siaga.inventory.graph import Inventory
 from siaga.runtime.context import RuntimeContext
+from siaga.store.engine import spool_dir
+from siaga.store.spool import Spool
 
 
 def build(ctx: RuntimeContext) -> AlertManager:
-    """The alert manager of ``ctx``'s site, with the open alerts loaded from the store."""
+    """The alert manager of ``ctx``'s site, with the open alerts loaded from the store (after what an
+    earlier run spooled while the store could not write, in ``store.spool_dir``)."""
     inventory = ctx.services.inventory or Inventory.from_config(ctx.config)
-    manager = AlertManager(ctx.engine, impact_of=impact_resolver(inventory), clock=ctx.clock)
+    manager = AlertManager(ctx.engine, impact_of=impact_resolver(inventory), clock=ctx.clock,
+                           spool=Spool(spool_dir(ctx.loaded), "alerts"),
+                           unavailable_after_s=ctx.config.store.unavailable_after)
     manager.load(ctx.clock())
     return manager
 

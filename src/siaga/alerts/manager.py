@@ -20,6 +20,7 @@ own event loop.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import logging
 import threading
@@ -41,8 +42,11 @@ from siaga.alerts.lifecycle import (
     Write,
 )
 from siaga.alerts.model import Alert, AlertState, Condition, Impact, Severity, SubjectKind, Transition
+from siaga.alerts.spooled import lowest_id, write_from_json, write_to_json
 from siaga.alerts.tables import alerts as alerts_table
-from siaga.store.events import record_event
+from siaga.store.engine import error_line
+from siaga.store.events import get_meta, record_event, set_meta
+from siaga.store.spool import Spool
 from siaga.store.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -50,6 +54,9 @@ log = logging.getLogger(__name__)
 GROUP_WINDOW_S = 30 * 60.0
 SYNC_INTERVAL_S = 2.0
 RETRY_S = 1.0
+UNAVAILABLE_AFTER_S = 60.0
+PROBE_S = 5.0
+STORE_RULE = "store.unavailable"
 """While the store refuses writes, they are tried again at most this often (by the alerts' own clock)."""
 
 
@@ -83,6 +90,8 @@ class AlertManager:
         group_window_s: float = GROUP_WINDOW_S,
         clock: Callable[[], dt.datetime] = utcnow,
         sync_interval_s: float = SYNC_INTERVAL_S,
+        spool: Spool | None = None,
+        unavailable_after_s: float = UNAVAILABLE_AFTER_S,
     ) -> None:
         self.engine = engine
         self.impact_of: ImpactOf = impact_of or (lambda _k, _s: Impact())
@@ -96,6 +105,13 @@ class AlertManager:
         self._retry_at: dt.datetime | None = None  # not before: a failing store is not asked at every reading
         self._subscribers: list[_Subscriber] = []
         self._last_sync: dt.datetime | None = None
+        self.spool = spool
+        self._spooled_last: str | None = None  # id of the last spooled record of the waiting writes
+        self.unavailable_after = dt.timedelta(seconds=unavailable_after_s)
+        self.failing_since: dt.datetime | None = None  # the store refused a write (or the probe) since
+        self.last_error: str | None = None
+        self._last_probe: dt.datetime | None = None
+        self.aliases: dict[int, int] = {}  # provisional alert id -> the store's
         self.published = 0
         self.errors = 0
 
@@ -133,13 +149,36 @@ class AlertManager:
     def load(self, now: dt.datetime | None = None) -> None:
         """Take up the active alerts and recent incidents left in the store by an earlier run."""
         now = now or self.clock()
+        with self._lock:
+            lowest = self._replay_spool()
         with self._lock, self.engine.connect() as conn:
             incidents = [
                 (inc.id, inc.last_alert_at, inc.closed_at is not None,
                  store.list_alerts(conn, incident_id=inc.id, limit=10_000))
                 for inc in store.recent_incidents(conn, now - self.group_window)
             ]
-            self.book = lifecycle.loaded(store.active_alerts(conn), incidents)
+            book = lifecycle.loaded(store.active_alerts(conn), incidents)
+            self.book = dataclasses.replace(book, last_provisional=min(lowest, self.book.last_provisional))
+
+    def _replay_spool(self) -> int:
+        """Write what an earlier run spooled and did not get into the store (skipping what it did, by the
+        spool's mark). Returns the lowest provisional id it used (new ones go below)."""
+        if self.spool is None:
+            return 0
+        with self.engine.connect() as conn:
+            mark = get_meta(conn, self.spool.meta_key)
+        records = self.spool.read(after=mark)
+        if not records:
+            self.spool.clear()
+            return 0
+        writes = [write_from_json(r) for r in records]
+        with self.engine.begin() as conn:
+            alert_ids, _ = self._apply(conn, writes, late=len(writes))
+            set_meta(conn, self.spool.meta_key, str(records[-1]["_id"]))
+        self.aliases.update(alert_ids)
+        self.spool.clear()
+        log.warning("alert manager: %d spooled write(s) of an earlier run stored", len(writes))
+        return lowest_id(writes)
 
     # Queries ------------------------------------------------------------------------------------------
 
@@ -156,6 +195,27 @@ class AlertManager:
         """Writes the store has not taken yet (it failed); retried at every change and tick."""
         return len(self._waiting)
 
+    def stored_id(self, alert_id: int) -> int | None:
+        """The store's id of an alert (``None`` while a provisional id is not stored yet)."""
+        return alert_id if alert_id > 0 else self.aliases.get(alert_id)
+
+    def problems(self) -> list[dict[str, object]]:
+        """What /healthz names while the store cannot write (empty when all is written)."""
+        with self._lock:
+            if self.failing_since is None and not self._waiting:
+                return []
+            since = f" since {self.failing_since:%Y-%m-%d %H:%M:%S} UTC" if self.failing_since else ""
+            where = f", spooled to {self.spool.path}" if self.spool is not None else ", kept in memory"
+            return [{
+                "reason": "store.cannot_write",
+                "message": f"the store cannot write{since} ({self.last_error or 'unknown error'}): "
+                           f"{len(self._waiting)} alert write(s) waiting{where}",
+                "since": self.failing_since.isoformat() if self.failing_since else None,
+                "error": self.last_error,
+                "waiting_writes": len(self._waiting),
+                "spool": str(self.spool.path) if self.spool is not None else None,
+            }]
+
     # Applying an outcome ------------------------------------------------------------------------------
 
     def _keep(self, outcome: Outcome, what: str, at: dt.datetime) -> list[Transition]:
@@ -167,24 +227,43 @@ class AlertManager:
         batch = self._waiting + writes
         if self._waiting and self._retry_at is not None and at < self._retry_at:
             self._waiting = batch
+            self._spool(writes)
             return transitions
         try:
             with self.engine.begin() as conn:
                 alert_ids, incident_ids = self._apply(conn, batch, late=len(self._waiting))
-        except Exception:  # told anyway; the writes wait in order for the next change or tick
+                if self.spool is not None and self._spooled_last is not None:
+                    set_meta(conn, self.spool.meta_key, self._spooled_last)
+        except Exception as exc:  # told anyway; the writes wait in order for the next change or tick
             self.errors += 1
             if not self._waiting:
                 log.exception("alert manager: cannot store %s; told anyway, written when the store is back", what)
+            self._failed(at, exc)
             self._waiting = batch
+            self._spool(writes)
             self._retry_at = at + dt.timedelta(seconds=RETRY_S)
             return transitions
         self._retry_at = None
         if self._waiting:
             log.warning("alert manager: %d waiting write(s) stored late", len(self._waiting))
+            if self.spool is not None:
+                self.spool.clear()
+            self._spooled_last = None
         self._waiting = []
+        self.failing_since = None
+        self.aliases.update(alert_ids)
         self.book = lifecycle.renamed(self.book, alert_ids, incident_ids)
         return [t if (a := lifecycle.rename_alert(t.alert, alert_ids, incident_ids)) is t.alert
                 else Transition(a, t.previous, t.at, t.by, t.via, t.note, t.event) for t in transitions]
+
+    def _spool(self, writes: list[Write]) -> None:
+        if self.spool is not None and writes:
+            self._spooled_last = self.spool.append([write_to_json(w) for w in writes])[-1]["_id"]
+
+    def _failed(self, at: dt.datetime, exc: BaseException) -> None:
+        if self.failing_since is None:
+            self.failing_since = at
+        self.last_error = error_line(exc)
 
     def _apply(self, conn: Connection, writes: list[Write], *, late: int) -> tuple[dict[int, int], dict[int, int]]:
         """Apply ``writes`` in order; the first ``late`` ones waited for the store. Returns the store's ids
@@ -319,12 +398,46 @@ class AlertManager:
             with self._lock:
                 outcome = lifecycle.tick(self.book, now, self.settings)
                 self._publish_all(self._keep(outcome, "pending alerts firing", now))
+                self._probe(now)
+                self._store_alert(now)
                 if not self._waiting and (self._last_sync is None or now - self._last_sync >= self.sync_interval):
                     self._last_sync = now
                     self._sync(now)
         except Exception:
             self.errors += 1
             log.exception("alert manager: tick failed")
+
+    def _probe(self, now: dt.datetime) -> None:
+        """Can the store write? Asked every few seconds when nothing else wrote (a full disk, a stopped
+        database are found even while no alert changes)."""
+        if self._waiting or (self._last_probe is not None and now - self._last_probe < dt.timedelta(seconds=PROBE_S)):
+            return
+        self._last_probe = now
+        try:
+            with self.engine.begin() as conn:
+                set_meta(conn, "store.probe", now.isoformat(), at=now)
+        except Exception as exc:
+            self._failed(now, exc)
+            return
+        self.failing_since = None
+
+    def _store_alert(self, now: dt.datetime) -> None:
+        """The "store unavailable" alert: fires once the store has refused writes for ``unavailable_after``
+        (it pages from memory like any alert), resolves when everything waiting is written."""
+        open_ = self.book.get((STORE_RULE, "store")) is not None
+        failing = self.failing_since is not None and now - self.failing_since >= self.unavailable_after
+        if failing and not open_:
+            since = self.failing_since or now
+            condition = Condition(STORE_RULE, "store", SubjectKind.system, True, Severity.critical, now,
+                                  summary=f"siaga cannot write to its store since {since:%H:%M:%S} UTC: "
+                                          f"{self.last_error}", params={"since": since.isoformat()},
+                                  fire_at_once=True)
+        elif open_ and self.failing_since is None and not self._waiting:
+            condition = Condition(STORE_RULE, "store", SubjectKind.system, False, Severity.critical, now,
+                                  summary="siaga writes to its store again", fire_at_once=True)
+        else:
+            return
+        self._publish_all(self._keep(lifecycle.step(self.book, condition, self.settings), "the store alert", now))
 
     def _sync(self, now: dt.datetime) -> None:
         ids = [i for i in self.book.by_id if i > 0]

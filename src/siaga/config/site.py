@@ -80,6 +80,20 @@ class Store(Strict):
             "environment variable: ${SIAGA_DATABASE_URL}. Empty: SQLite in data_dir."
         ),
     )
+    spool_dir: str | None = Field(
+        default=None,
+        description=(
+            "Directory of the spool: alert changes and pages kept (append-only, fsync'd) while the store cannot "
+            "write, written to the store when it is back. Put it on another disk than data_dir. Empty: "
+            "/var/tmp/siaga-spool/<hash of data_dir>. Relative to the config file."
+        ),
+    )
+    unavailable_after: Seconds = Field(
+        default=60.0,
+        gt=0,
+        description="How long the store may refuse writes before the critical store.unavailable alert pages.",
+        examples=["60s", "5m"],
+    )
 
 
 class Web(Strict):

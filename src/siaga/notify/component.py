@@ -81,6 +81,8 @@ def component(ctx: RuntimeContext) -> list[Component] | None:
         manager = ctx.services.alerts
         if svc.actions is None and manager is not None:
             svc.actions = ManagerActions(manager)
+        if manager is not None:
+            svc.stored_id = manager.stored_id  # provisional ids of alerts the store took late
         tasks = []
         queue = None
         if manager is not None:

@@ -23,10 +23,12 @@ from siaga.alerts.model import Alert, Transition
 from siaga.notify import ack as acktokens
 from siaga.notify.engine import AttemptResult, Notifier, OutMessage
 from siaga.notify.links import nonce_used, spend_nonce
+from siaga.notify.memory import MemoryPage, MemoryPager
 from siaga.notify.model import Kind, Recipient
 from siaga.notify.planner import withheld_because
 from siaga.notify.tables import notify_messages
 from siaga.notify.transports import Transports
+from siaga.store.engine import error_line
 from siaga.store.types import utcnow
 
 T = TypeVar("T")
@@ -86,6 +88,13 @@ class NotifyService:
         self._planned_all_at: dt.datetime | None = None
         self._unstored: list[Transition] = []  # taken off the queue by a round whose transaction failed
         self._latest: dict[int, Alert] = {}  # each alert as its last published transition left it
+        self.memory = MemoryPager(notifier)  # pages sent while the store cannot write, until it has them
+        self.stored_id: Callable[[int], int | None] = lambda i: i if i > 0 else None  # the alert manager's
+        self.store_error: str | None = None  # why the last round could not write (None: it could)
+        self.store_failing_since: dt.datetime | None = None
+        self.send_errors: dict[tuple[str, str], str] = {}  # (channel, address) -> error of its last try
+        self._memory_sending: set[asyncio.Task[None]] = set()
+        self._unrecorded: list[tuple[OutMessage, AttemptResult, dt.datetime]] = []  # sent, not yet written
 
     # -- the store, off the event loop ------------------------------------------------------------
     async def db(self, work: Callable[[Connection], T]) -> T:
@@ -121,28 +130,53 @@ class NotifyService:
     # -- the loop ---------------------------------------------------------------------------------
     async def step(self) -> dt.datetime | None:
         """One round: store new transitions, plan, batch, start due sends. Returns the next wake time."""
+        if self._memory_sending:  # their outcome goes into the history this round writes
+            await asyncio.wait(set(self._memory_sending))
         transitions, self._unstored = self._unstored, []
         while not self.queue.empty():
             transitions.append(self.queue.get_nowait())
         now = self.clock()
+        # an alert the store has not numbered yet (the alert manager could not write it) waits, and pages
+        # from memory meanwhile
+        transitions = [self._stored(tr) for tr in transitions]
+        held = [tr for tr in transitions if tr.alert.id <= 0]
+        ready = [tr for tr in transitions if tr.alert.id > 0]
+        recorded = self.memory.recordable(self.stored_id)
+        unrecorded, self._unrecorded = self._unrecorded, []
         last = self._planned_all_at  # every alert once per `idle` (and when the clock was set back), else the new
         plan_all = last is None or not last <= now < last + dt.timedelta(seconds=self.idle)
-        only = None if plan_all else {tr.alert.id for tr in transitions}
+        only = None if plan_all else {tr.alert.id for tr in ready} | {alert_id for _, alert_id in recorded}
 
         def work(conn: Connection) -> tuple[dt.datetime | None, list[OutMessage], dt.datetime | None]:
-            for tr in transitions:
+            for tr in ready:
                 self.notifier.observe(conn, tr, now)
+            self.memory.record(conn, recorded)  # pages sent from memory: in the planner's history first
+            for msg, result, at in unrecorded:  # attempts whose record failed (sent: not sent again)
+                self.notifier.record(conn, msg, result, at)
             wake = self.notifier.tick(conn, now, only)
             due = self.notifier.claim_due(conn, now)
             return wake, due, self.notifier.next_due(conn)
 
         try:
             wake, due, next_send = await self.db(work)
-        except BaseException:
+        except BaseException as exc:
             # the round's transaction was rolled back: its transitions go first into the next round
-            # (storing one is an upsert, so a retry is safe), never lost with a store hiccup
+            # (storing one is an upsert, so a retry is safe), never lost with a store hiccup; their pages
+            # go out from memory now
             self._unstored = transitions + self._unstored
+            self._unrecorded = unrecorded + self._unrecorded
+            if isinstance(exc, Exception):
+                if self.store_failing_since is None:
+                    self.store_failing_since = now
+                self.store_error = error_line(exc)
+                self._page_from_memory(transitions, now)
             raise
+        self.store_error = None
+        self.store_failing_since = None
+        self.memory.forget(recorded)
+        self._unstored = held + self._unstored
+        if held:
+            self._page_from_memory(held, now)
         if plan_all:
             self._planned_all_at = now
         for msg in due:
@@ -151,6 +185,65 @@ class NotifyService:
             task.add_done_callback(self._sending.discard)
         times = [t for t in (wake, next_send) if t is not None]
         return min(times) if times else None
+
+    def _stored(self, tr: Transition) -> Transition:
+        if tr.alert.id > 0:
+            return tr
+        real = self.stored_id(tr.alert.id)
+        if real is None:
+            return tr
+        return dataclasses.replace(tr, alert=dataclasses.replace(tr.alert, id=real))
+
+    def _page_from_memory(self, transitions: list[Transition], now: dt.datetime) -> None:
+        """The store cannot take this round: plan and send from memory (see ``siaga.notify.memory``)."""
+        for tr in transitions:
+            self.memory.follow(tr)
+        for page in self.memory.due(now):
+            log.warning("notify: sending %s of %s %s to %s from memory (the store cannot write)",
+                        page.page.kind.value, page.alert.rule, page.alert.subject, page.page.recipient.key)
+            task = asyncio.create_task(self._send_from_memory(page))
+            self._sending.add(task)
+            self._memory_sending.add(task)
+            task.add_done_callback(self._sending.discard)
+            task.add_done_callback(self._memory_sending.discard)
+
+    async def _send_from_memory(self, page: MemoryPage) -> None:
+        async with self._sem:
+            result = await self.transports.attempt(page.message)
+        page.result = result
+        self._note_send(page.message, result)
+        if result.ok and self.notifier.on_sent is not None:
+            self.notifier.on_sent(page.message)
+        self.kick.set()
+
+    def _note_send(self, msg: OutMessage, result: AttemptResult) -> None:
+        key = (msg.channel, msg.address)
+        if result.ok:
+            self.send_errors.pop(key, None)
+        else:
+            self.send_errors[key] = result.error or "failed"
+
+    def problems(self) -> list[dict[str, object]]:
+        """What /healthz names: pages that could not be stored or sent (empty when all is well)."""
+        out: list[dict[str, object]] = []
+        if self.store_error is not None or self.memory.unrecorded:
+            since = self.store_failing_since
+            error = self.store_error or "their alert is not stored yet"
+            out.append({
+                "reason": "notify.pages_unrecorded",
+                "message": f"pages cannot be stored{f' since {since:%Y-%m-%d %H:%M:%S} UTC' if since else ''} "
+                           f"({error}): {self.memory.unrecorded} sent from memory, recorded when the store is back",
+                "since": since.isoformat() if since else None,
+                "error": error,
+                "pages": self.memory.unrecorded,
+            })
+        for (channel, address), err in sorted(self.send_errors.items()):
+            out.append({
+                "reason": "notify.send_failed",
+                "message": f"a page could not be sent on {channel}{' to ' + address if address else ''}: {err}",
+                "channel": channel, "address": address, "error": err,
+            })
+        return out
 
     async def settle(self) -> None:
         """Wait for the sends in flight (their outcomes recorded)."""
@@ -179,7 +272,12 @@ class NotifyService:
                 return
             result = await self.transports.attempt(msg)
         now = self.clock()
-        await self.db(lambda conn: self.notifier.record(conn, msg, result, now))
+        self._note_send(msg, result)
+        try:
+            await self.db(lambda conn: self.notifier.record(conn, msg, result, now))
+        except Exception:  # sent (or tried): recorded by the next round that reaches the store, not sent again
+            log.warning("notify: cannot record the attempt of message %s now; kept for the next round", msg.id)
+            self._unrecorded.append((msg, result, now))
         if result.ok and self.notifier.on_sent is not None:
             self.notifier.on_sent(msg)
         self.kick.set()
@@ -189,10 +287,12 @@ class NotifyService:
         await self.db(lambda conn: self.notifier.restore_storm(conn, self.clock()))
         while not stop.is_set():
             self.kick.clear()
+            failing = self.store_error is not None
             try:
                 wake = await self.step()
             except Exception:  # the store hiccuped: log, wait, go on (nothing is lost: see step)
-                log.exception("notify: a round failed; trying again")
+                if not failing:
+                    log.exception("notify: a round failed; trying again (pages go out from memory meanwhile)")
                 wake = None
             delay = self.idle
             if wake is not None:

@@ -46,10 +46,30 @@ def database_url(loaded: LoadedConfig) -> str:
         except SecretError as exc:
             raise StoreError(f"{loaded.path}: store.database_url: {exc}") from None
         return normalise_url(url)
-    data_dir = Path(store.data_dir).expanduser()
-    if not data_dir.is_absolute():
-        data_dir = loaded.base_dir / data_dir
-    return sqlite_url(data_dir / DB_FILENAME)
+    return sqlite_url(data_dir(loaded) / DB_FILENAME)
+
+
+def error_line(exc: BaseException) -> str:
+    """A store error in one short line (without SQLAlchemy's "Background on this error" link)."""
+    text = str(exc).split("(Background on this error")[0]
+    return " ".join(text.split())[:200] or type(exc).__name__
+
+
+def data_dir(loaded: LoadedConfig) -> Path:
+    """``store.data_dir``, relative to the config file's folder."""
+    d = Path(loaded.config.store.data_dir).expanduser()
+    return d if d.is_absolute() else loaded.base_dir / d
+
+
+def spool_dir(loaded: LoadedConfig) -> Path:
+    """``store.spool_dir`` (relative to the config file's folder), else the default outside the data dir."""
+    from siaga.store.spool import default_spool_dir
+
+    configured = loaded.config.store.spool_dir
+    if not configured:
+        return default_spool_dir(data_dir(loaded))
+    d = Path(configured).expanduser()
+    return d if d.is_absolute() else loaded.base_dir / d
 
 
 def sqlite_url(path: Path) -> str:
