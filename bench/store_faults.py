@@ -23,6 +23,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -340,7 +341,7 @@ class Postgres:
     def init(self) -> Postgres:
         self.root.mkdir(parents=True, exist_ok=True)
         if self.as_root:
-            shutil.chown(self.root, "postgres")
+            shutil.chown(self.root, "postgres")  # (its folder must be reachable by postgres: see pg_restart)
         self.run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
         self.start()
         return self
@@ -358,7 +359,7 @@ class Postgres:
 
 
 def pg_restart(work: Path) -> dict[str, object]:
-    pg = Postgres(work / "pg").init()
+    pg = Postgres(Path(tempfile.mkdtemp(prefix="siaga-pg-"))).init()  # /tmp: reachable by the postgres user
     hook = Hook()
     site = Hook()  # the watched web site: answers 200 all along
     serve: Serve | None = None
@@ -404,3 +405,4 @@ checks:
         site.close()
         with contextlib.suppress(Exception):
             pg.stop()
+        shutil.rmtree(pg.root, ignore_errors=True)
