@@ -151,3 +151,38 @@ def test_bodies_over_the_limit_are_413_announced_or_streamed(server: Server) -> 
 def test_bodies_that_are_not_readings_are_422(server: Server, content: bytes) -> None:
     r = post(server, content=content, headers={"Content-Type": "application/json"})
     assert r.status_code == 422 and r.json()["error"]["status"] == 422
+
+
+async def test_the_answer_waits_until_the_readings_are_stored(tmp_path: Path) -> None:
+    import asyncio
+
+    from sqlalchemy import func, select
+
+    from siaga.readings.tables import readings
+    from siaga.readings.writer import ReadingWriter
+    from siaga.store import create_engine_for, sqlite_url, upgrade
+
+    (tmp_path / "gw.token").write_text(GW_TOKEN + "\n")
+    cfg = parse_config(CONFIG)
+    engine = create_engine_for(sqlite_url(tmp_path / "s.db"))
+    upgrade(engine)
+    ingest = Ingest(cfg)
+    writer = ReadingWriter(ingest, engine, flush_interval=60.0)  # no periodic flush during the test
+    app = FastAPI()
+    install_error_handlers(app)
+    endpoint = PushEndpoint.from_config(cfg.http_push, cfg.sensors, ingest, tmp_path, writer.when_durable)
+    app.include_router(make_router(endpoint))
+    stop = asyncio.Event()
+    flushing = asyncio.create_task(writer.serve(stop))
+    await asyncio.sleep(0)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://siaga") as client:
+            r = await client.post(PATH, headers={"Authorization": f"Bearer {GW_TOKEN}"},
+                                  json={"readings": [{"sensor": "temp-r3-top", "value": 24.1}]})
+        assert r.status_code == 200, r.text
+        with engine.connect() as conn:  # stored before the answer, not at the next flush a minute later
+            assert conn.execute(select(func.count()).select_from(readings)).scalar_one() == 1
+    finally:
+        stop.set()
+        await flushing
+        engine.dispose()

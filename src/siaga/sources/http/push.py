@@ -8,13 +8,20 @@ Answers: 200 when every reading was accepted, 207 when some were not, each item 
 (``{"index": 0, "sensor": "...", "status": "accepted"}`` or ``"rejected"`` with its ``reason``).
 Errors in the one error shape of the API: 401 (no or unknown token), 403 (the token may push none of
 these sensors), 413 (body over ``http_push.max_body_bytes`` or more than ``max_items`` readings),
-422 (not JSON, or not readings).
+422 (not JSON, or not readings), 503 (the readings were taken but neither the store nor the spool
+confirmed them within ``DURABLE_WAIT_S``: send them again; with their ``ts`` they are stored once).
+
+Durable before acknowledged, as for MQTT: in ``siaga serve`` the answer goes out once the accepted
+readings are committed or spooled (``ReadingWriter.when_durable``), so a device that got its 200
+never has to send again, even if siaga is killed the next moment.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -112,18 +119,24 @@ def parse_items(
     return out, refused
 
 
+Durable = Callable[[int, Callable[[], None]], None]
+DURABLE_WAIT_S = 10.0  # how long an answer waits for its readings to be committed or spooled
+
+
 class PushEndpoint:
     """The endpoint's state: its limits, tokens and the sink; ``handle`` is the whole request."""
 
-    def __init__(self, push: HttpPush, tokens: TokenTable, transforms: dict[str, Transform], sink: IngestSink) -> None:
+    def __init__(self, push: HttpPush, tokens: TokenTable, transforms: dict[str, Transform], sink: IngestSink,
+                 durable: Durable | None = None) -> None:
         self.push = push
         self.tokens = tokens
         self.transforms = transforms
         self.sink = sink
+        self.durable = durable  # when_durable(mark, callback) of the readings writer
 
     @classmethod
     def from_config(cls, push: HttpPush, sensors: Iterable[Any], sink: IngestSink,
-                    base_dir: Path | None = None) -> PushEndpoint:
+                    base_dir: Path | None = None, durable: Durable | None = None) -> PushEndpoint:
         sensors = list(sensors)
         tokens, problems = TokenTable.from_config(push, sensors, base_dir)
         for line in problems:
@@ -133,7 +146,7 @@ class PushEndpoint:
             for s in sensors
             if isinstance(s.source, HttpSensorSource)
         }
-        return cls(push, tokens, transforms, sink)
+        return cls(push, tokens, transforms, sink, durable)
 
     def authenticate(self, authorization: str | None) -> Principal:
         challenge = {"WWW-Authenticate": 'Bearer realm="siaga"'}
@@ -149,6 +162,30 @@ class PushEndpoint:
 
     def handle(self, principal: Principal, body: bytes) -> tuple[int, dict[str, object]]:
         """The answer to ``body`` pushed by ``principal``: (200 or 207, results); PushError otherwise."""
+        status, payload, _mark = self.handle_marked(principal, body)
+        return status, payload
+
+    async def safe(self, mark: int) -> bool:
+        """Wait until the readings up to ``mark`` are committed or spooled; False after ``DURABLE_WAIT_S``."""
+        if self.durable is None or not mark:
+            return True
+        loop = asyncio.get_running_loop()
+        done = asyncio.Event()
+
+        def release() -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is gone: siaga stopped
+                loop.call_soon_threadsafe(done.set)
+
+        self.durable(mark, release)
+        try:
+            await asyncio.wait_for(done.wait(), DURABLE_WAIT_S)
+        except TimeoutError:
+            return False
+        return True
+
+    def handle_marked(self, principal: Principal, body: bytes) -> tuple[int, dict[str, object], int]:
+        """:meth:`handle`, and the write mark of the accepted readings (``IngestResult.mark``)."""
+        mark = 0
         if len(body) > self.push.max_body_bytes:
             raise PushError(413, f"the body is over {self.push.max_body_bytes} bytes")
         try:
@@ -166,6 +203,7 @@ class PushEndpoint:
         accepted_idx = [i for i, _ in readings]
         if readings:
             result = self.sink.ingest([r for _, r in readings])
+            mark = result.mark
             refused_by_ingest = {rej.index: rej for rej in result.rejected}
             for pos, (i, r) in enumerate(readings):
                 rej = refused_by_ingest.get(pos)
@@ -179,7 +217,7 @@ class PushEndpoint:
         ordered = [results[i].as_json() for i in range(len(items))]
         n_ok = sum(1 for r in ordered if r["status"] == "accepted")
         status = 200 if n_ok == len(ordered) else 207
-        return status, {"accepted": n_ok, "rejected": len(ordered) - n_ok, "results": ordered}
+        return status, {"accepted": n_ok, "rejected": len(ordered) - n_ok, "results": ordered}, mark
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -209,6 +247,7 @@ def make_router(endpoint: PushEndpoint) -> APIRouter:
             403: {"description": "The token may not push these sensors."},
             413: {"description": "Body or batch too large."},
             422: {"description": "Not JSON, or not readings."},
+            503: {"description": "Taken, but not confirmed stored in time: send the readings again."},
         },
     )
     async def push_readings(request: Request) -> JSONResponse:
@@ -217,7 +256,10 @@ def make_router(endpoint: PushEndpoint) -> APIRouter:
         try:
             principal = endpoint.authenticate(request.headers.get("authorization"))  # before reading the body
             body = await read_body(request, endpoint.push.max_body_bytes)
-            status, payload = endpoint.handle(principal, body)
+            status, payload, mark = endpoint.handle_marked(principal, body)
+            if not await endpoint.safe(mark):
+                raise PushError(503, "the readings were taken but are not stored yet: send them again",
+                                {"Retry-After": "5"})
         except PushError as exc:
             return JSONResponse(error_body(exc.status, exc.message), status_code=exc.status, headers=exc.headers)
         return JSONResponse(payload, status_code=status)
@@ -234,5 +276,7 @@ def router(ctx: RuntimeContext) -> APIRouter | None:
     if sink is None:
         log.error("http push: no ingest path in this siaga; POST %s is not served", PATH)
         return None
-    endpoint = PushEndpoint.from_config(cfg.http_push, cfg.sensors, sink, ctx.loaded.base_dir)
+    writer = ctx.services.readings_writer
+    endpoint = PushEndpoint.from_config(cfg.http_push, cfg.sensors, sink, ctx.loaded.base_dir,
+                                        writer.when_durable if writer is not None else None)
     return make_router(endpoint)
