@@ -35,7 +35,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "leak-sensor-token"
 LEAK = "Kebocoran air"  # what a leak page says (the site speaks Bahasa Indonesia)
-STORE = "store"  # what the store.unavailable page says
+STORE = "tidak dapat menulis ke penyimpanannya"  # what the store.unavailable page says (id)
 
 
 class Skip(Exception):

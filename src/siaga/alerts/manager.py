@@ -44,7 +44,7 @@ from siaga.alerts.lifecycle import (
 from siaga.alerts.model import Alert, AlertState, Condition, Impact, Severity, SubjectKind, Transition
 from siaga.alerts.spooled import lowest_id, write_from_json, write_to_json
 from siaga.alerts.tables import alerts as alerts_table
-from siaga.store.engine import error_line
+from siaga.store.engine import first_error_line
 from siaga.store.events import get_meta, record_event, set_meta
 from siaga.store.spool import Spool
 from siaga.store.types import utcnow
@@ -263,7 +263,7 @@ class AlertManager:
     def _failed(self, at: dt.datetime, exc: BaseException) -> None:
         if self.failing_since is None:
             self.failing_since = at
-        self.last_error = error_line(exc)
+        self.last_error = first_error_line(exc)
 
     def _apply(self, conn: Connection, writes: list[Write], *, late: int) -> tuple[dict[int, int], dict[int, int]]:
         """Apply ``writes`` in order; the first ``late`` ones waited for the store. Returns the store's ids

@@ -54,6 +54,7 @@ RULES: dict[str, str] = {
     "backup.rpo": N_("Backup too old"),
     "backup.failed": N_("Backup failed"),
     "siaga.degraded": N_("siaga degraded"),  # a component of siaga keeps failing (siaga.runtime.degraded)
+    "store.unavailable": N_("siaga cannot write to its store"),  # pages go on from memory (alerts.manager)
     "test": N_("Test message"),
 }
 

@@ -28,7 +28,7 @@ from siaga.notify.model import Kind, Recipient
 from siaga.notify.planner import withheld_because
 from siaga.notify.tables import notify_messages
 from siaga.notify.transports import Transports
-from siaga.store.engine import error_line
+from siaga.store.engine import first_error_line
 from siaga.store.types import utcnow
 
 T = TypeVar("T")
@@ -168,7 +168,7 @@ class NotifyService:
             if isinstance(exc, Exception):
                 if self.store_failing_since is None:
                     self.store_failing_since = now
-                self.store_error = error_line(exc)
+                self.store_error = first_error_line(exc)
                 self._page_from_memory(transitions, now)
             raise
         self.store_error = None

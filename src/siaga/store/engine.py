@@ -49,12 +49,6 @@ def database_url(loaded: LoadedConfig) -> str:
     return sqlite_url(data_dir(loaded) / DB_FILENAME)
 
 
-def error_line(exc: BaseException) -> str:
-    """A store error in one short line (without SQLAlchemy's "Background on this error" link)."""
-    text = str(exc).split("(Background on this error")[0]
-    return " ".join(text.split())[:200] or type(exc).__name__
-
-
 def data_dir(loaded: LoadedConfig) -> Path:
     """``store.data_dir``, relative to the config file's folder."""
     d = Path(loaded.config.store.data_dir).expanduser()
