@@ -112,7 +112,7 @@ def test_the_example_names_every_secret_the_check_resolves() -> None:
             "notification.channels.telegram.bot_token_file", "notification.channels.noc-webhook.token"} <= found
 
 
-CREATED_NOT_READ = {("AckLinks", "key_file"), ("ReadingsConfig", "spool_file")}
+CREATED_NOT_READ = {("AckLinks", "key_file")}
 """Files siaga creates itself when absent: not a secret the machine must already have."""
 
 

@@ -28,14 +28,6 @@ class ReadingsConfig(Strict):
     max_age: Seconds = Field(
         default=7 * 86400.0, description="Readings older than this when they arrive are refused."
     )
-    spool_file: str | None = Field(
-        default=None,
-        description=(
-            "Append-only file (fsync'd) that takes accepted readings while the store cannot, so MQTT messages "
-            "can still be acknowledged; written back when the store returns. Default: spool/readings.spool "
-            "in store.data_dir. Put it on another disk than the database to survive a full disk."
-        ),
-    )
     faulty_after: int = Field(
         default=5, ge=1, le=10_000,
         description=(

@@ -30,6 +30,7 @@ from siaga.rules.engine import RulesEngine
 from siaga.runtime.components import Component, ComponentError
 from siaga.runtime.context import RuntimeContext
 from siaga.sources.ingest import Ingest
+from siaga.store.engine import spool_dir
 
 TICK_SECONDS = 1.0
 STOP_WAIT_SECONDS = 3.5  # within the supervisor's grace (5 s)
@@ -53,12 +54,8 @@ def build(ctx: RuntimeContext, manager: AlertManager) -> tuple[Ingest, ReadingWr
 
 
 def spool_path(ctx: RuntimeContext) -> Path:
-    """``readings.spool_file``, else ``spool/readings.spool`` in ``store.data_dir`` (relative to the config)."""
-    configured = ctx.config.readings.spool_file
-    p = Path(configured or ctx.config.store.data_dir).expanduser()
-    if not p.is_absolute():
-        p = ctx.loaded.base_dir / p
-    return p if configured else p / "spool" / "readings.spool"
+    """``readings.spool`` in ``store.spool_dir`` (the alerts' spool beside it; outside the data dir by default)."""
+    return spool_dir(ctx.loaded) / "readings.spool"
 
 
 def component(ctx: RuntimeContext) -> list[Component]:
