@@ -140,8 +140,13 @@ def page_fixture(request: pytest.FixtureRequest, browser: object, **context: obj
     ctx = browser.new_context(**context)  # type: ignore[attr-defined]
     page = ctx.new_page()
     page.set_default_timeout(15_000)
+    # Whatever the Content-Security-Policy blocks is said on the console: every test fails on it.
+    blocked: list[str] = []
+    page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
+    page.on("pageerror", lambda e: blocked.append(f"page error: {e}"))
     try:
         yield page
+        assert blocked == [], blocked
     finally:
         if request.node.stash.get(FAILED, False):
             ARTIFACTS.mkdir(exist_ok=True)

@@ -96,3 +96,29 @@ def test_room_map_on_a_phone(phone: Any, siaga: Siaga) -> None:
     assert phone.locator("nav.main").is_visible()  # ...and opens
     ARTIFACTS.mkdir(exist_ok=True)
     phone.screenshot(path=str(ARTIFACTS / "phone-room.png"), full_page=True)
+
+
+PAGES = ["/", "/room", "/alerts", "/incidents", "/sensors", "/sensors/temp-r1-top", "/services", "/backups",
+         "/config", "/admin/users", "/admin/audit", "/api/v1/docs"]
+
+
+def test_every_page_works_under_the_content_security_policy(page: Any, siaga: Siaga) -> None:
+    """The strict policy is sent on every page, and nothing of ours needs what it forbids (the page fixture
+    fails the test on any blocked script, style or handler, and on any script error)."""
+    anonymous = page.goto(f"{siaga.url}/login")
+    assert anonymous is not None and "script-src 'self'" in anonymous.headers["content-security-policy"]
+    assert "unsafe" not in anonymous.headers["content-security-policy"]
+    log_in(page, siaga.url, "admin", "/")
+    for path in PAGES:
+        resp = page.goto(siaga.url + path)
+        assert resp is not None and resp.status == 200, path
+        assert resp.headers["content-security-policy"] == anonymous.headers["content-security-policy"], path
+        if not path.startswith("/api/"):
+            page.wait_for_selector("body.live", state="attached")  # htmx and its live stream are running
+    page.goto(siaga.url + "/sensors/temp-r1-top")
+    page.wait_for_selector("#chart canvas, .uplot", state="attached")  # the chart drew under the policy
+    page.goto(siaga.url + "/api/v1/docs")
+    page.wait_for_selector(".swagger-ui .info", state="attached")  # Swagger UI rendered the document
+    resp = page.goto(siaga.url + "/status")
+    assert resp is not None and resp.status == 200
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(246, 247, 249)"  # its CSS

@@ -178,3 +178,28 @@ async def test_a_parallel_burst_of_wrong_passwords_is_checked_at_most_the_free_n
             assert hasher.verified == 3
     finally:
         passwords.set_hasher(previous)
+
+
+def test_every_answer_carries_the_strict_content_security_policy(whole_app: FastAPI) -> None:
+    from siaga.web.dashboard import SECURITY_HEADERS
+
+    policy = SECURITY_HEADERS["Content-Security-Policy"]
+    assert "'unsafe-inline'" not in policy and "'unsafe-eval'" not in policy and "script-src 'self'" in policy
+    with TestClient(whole_app) as c:
+        for path in ("/login", "/status", "/api/v1/status", "/api/v1/alerts", "/nowhere", "/static/siaga/siaga.css"):
+            resp = c.get(path, follow_redirects=False)
+            for name, value in SECURITY_HEADERS.items():
+                assert resp.headers.get(name) == value, (path, name)
+            assert "strict-transport-security" not in resp.headers  # plain HTTP: no HSTS
+        over_tls = c.get("/login", headers={"X-Forwarded-Proto": "https"})
+        assert over_tls.headers["strict-transport-security"].startswith("max-age=")
+
+
+def test_pages_have_no_inline_script_style_or_handler() -> None:
+    """What the policy would block, found in the templates before a browser does."""
+    src = Path(__file__).resolve().parents[3] / "src" / "siaga"
+    pattern = re.compile(r"<script(?![^>]*\bsrc=)|<style|\sstyle=|\son[a-z]+=|hx-on|javascript:", re.IGNORECASE)
+    served = [*src.glob("web/templates/*.html"), *src.glob("checks/templates/status/*.html"),
+              src / "notify" / "templates" / "ack.html"]
+    found = [f"{p.relative_to(src)}:{m.group(0)}" for p in served for m in pattern.finditer(p.read_text())]
+    assert found == []

@@ -8,3 +8,11 @@ document.addEventListener("htmx:sseError", function () {
   document.body.classList.remove("live");
   document.body.classList.add("offline");
 });
+// A note sent from an alert's page clears its form once it is stored (no inline handler: the page runs under
+// a Content-Security-Policy without 'unsafe-eval', so hx-on attributes are not used).
+document.addEventListener("htmx:afterRequest", function (event) {
+  var form = event.target;
+  if (form && form.matches && form.matches("form.note-form") && event.detail.successful) {
+    form.reset();
+  }
+});
