@@ -257,6 +257,10 @@ async def _prepare_reload(
             extra={"problems": [str(p) for p in exc.problems]},
         )
         return None
+    except Exception as exc:  # the file is gone, unreadable...: never the end of the watch (nor of siaga)
+        log.error("cannot read the config again; going on with the one loaded before",
+                  extra={"error": f"{type(exc).__name__}: {exc}"})
+        return None
     if loaded.config.store != ctx.config.store:
         log.warning("store settings changed: they take effect at the next start, not on reload")
     new_ctx = dataclasses.replace(

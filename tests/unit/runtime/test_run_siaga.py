@@ -71,30 +71,34 @@ async def test_reload_restarts_the_components_with_the_new_config(tmp_path: Path
     seen: list[str] = []
     reload = asyncio.Event()
     stop = asyncio.Event()
-    configs = iter(["site: {name: Second}\n", "site: {name: [not, valid]}\n", "site: {name: Third}\n"])
+    gone = FileNotFoundError(2, "No such file or directory", "siaga.yaml")
+    configs = iter(["site: {name: Second}\n", "site: {name: [not, valid]}\n", gone, "site: {name: Third}\n"])
 
     def reload_config() -> LoadedConfig:
-        return LoadedConfig(parse_config(next(configs), "t.yaml"), tmp_path / "siaga.yaml")
+        text = next(configs)
+        if isinstance(text, Exception):
+            raise text
+        return LoadedConfig(parse_config(text, "t.yaml"), tmp_path / "siaga.yaml")
 
     async def probe(c: RuntimeContext, stop_cycle: asyncio.Event) -> None:
         seen.append(c.config.site.name)
         await stop_cycle.wait()
 
     async def driver() -> None:
-        for _ in range(3):
+        for _ in range(4):
             await asyncio.sleep(0.05)
             reload.set()
         await asyncio.sleep(0.1)
         stop.set()
 
     task = asyncio.create_task(driver())
-    failure = await run_siaga(
+    failure = await asyncio.wait_for(run_siaga(  # bounded: a reload watch that died once left siaga unstoppable
         ctx, [Component("probe", probe)], stop=stop, reload=reload, reload_config=reload_config, grace=1,
         build=lambda c: [Component("probe", probe)],
-    )
+    ), 20)
     await task
     assert failure is None
-    assert seen == ["Test", "Second", "Third"]  # the invalid config in between changed nothing
+    assert seen == ["Test", "Second", "Third"]  # the invalid config and the missing file changed nothing
     with ctx.engine.connect() as conn:
         kinds = [r.kind for r in conn.execute(select(events).order_by(events.c.id))]
         assert len(conn.execute(select(runtime_sessions)).all()) == 1
