@@ -325,6 +325,9 @@ class ReadingWriter:
         """Flush every ``flush_interval`` seconds, and at once when a waiter asks, until ``stop`` is set."""
         self._loop = asyncio.get_running_loop()
         wake = self._wake = asyncio.Event()
+        with self._waiters_lock:
+            if self._waiters:  # asked for while nothing served: flush at once
+                wake.set()
         try:
             while not stop.is_set():
                 stopped = asyncio.ensure_future(stop.wait())

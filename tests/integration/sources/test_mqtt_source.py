@@ -294,3 +294,54 @@ async def test_an_unreachable_broker_raises_a_system_alert_and_clears_it(tmp_pat
         finally:
             await asyncio.sleep(0)
     broker.stop()
+
+
+@pytest.mark.parametrize("subscriber", ["process", "thread"])
+async def test_messages_are_acknowledged_once_their_readings_are_committed(
+    mosquitto: Mosquitto, subscriber: str, tmp_path: Path
+) -> None:
+    """With the readings writer's durability hook: nothing is acknowledged before its commit (the writer
+    is held), everything is once committed (a fresh session then gets nothing again), in both modes."""
+    from siaga.readings.writer import ReadingWriter
+    from siaga.sources.ingest import Ingest
+    from siaga.store import create_engine_for, sqlite_url, upgrade
+
+    cfg = parse_config(CONFIG % {"port": mosquitto.port, "cid": "siaga-durable", "alert": 60.0,
+                                 "subscriber": subscriber})
+    assert cfg.mqtt is not None
+    engine = create_engine_for(sqlite_url(tmp_path / "s.db"))
+    upgrade(engine)
+    ingest = Ingest(cfg)
+    writer = ReadingWriter(ingest, engine, flush_interval=60.0)
+    table = TopicTable.from_config(cfg.mqtt, cfg.sensors)
+    base = int(time.time()) - 60
+    messages = [json.dumps({"value": 20 + i / 100, "ts": base + i}) for i in range(50)]
+    src = MqttSource(cfg.mqtt, table, ingest, durable=writer.when_durable)
+    async with running(src):
+        await asyncio.to_thread(mosquitto_pub, mosquitto.port, "test/seq", *messages)
+        await until(lambda: ingest.counts["accepted"] == 50)
+        assert writer.waiting > 0  # the writer is not serving: the acknowledgements wait for the commit
+    # stopped without a commit: nothing was acknowledged, the broker delivers all 50 again
+    again = MemorySink()
+    async with running(make_source(mosquitto.port, again, cid="siaga-durable", subscriber=subscriber)):
+        await until(lambda: len(again.readings) == 50)
+    # now with the writer serving: committed, then acknowledged; a fresh start gets nothing
+    stop = asyncio.Event()
+    serving = asyncio.create_task(writer.serve(stop))
+    src = MqttSource(cfg.mqtt, table, ingest, durable=writer.when_durable)
+    async with running(src):
+        await asyncio.to_thread(mosquitto_pub, mosquitto.port, "test/seq", *messages)
+        await until(lambda: ingest.counts["accepted"] == 100 and not writer.waiting)
+    stop.set()
+    await serving
+    late = MemorySink()
+    async with running(make_source(mosquitto.port, late, cid="siaga-durable", subscriber=subscriber)):
+        await asyncio.sleep(1.0)
+    assert late.readings == []
+    with engine.connect() as conn:
+        from sqlalchemy import func, select
+
+        from siaga.readings.tables import readings
+
+        assert conn.execute(select(func.count()).select_from(readings)).scalar_one() == 50  # once each
+    engine.dispose()
