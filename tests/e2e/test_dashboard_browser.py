@@ -26,9 +26,10 @@ def log_in(page: Any, url: str, name: str, then: str = "/") -> None:
 
 def push_wet(siaga: Siaga, sensor: str) -> str:
     """A wet reading from outside siaga: MQTT with Debian's mosquitto_pub when there is a broker."""
-    from siaga.runtime.components import COMPONENTS
+    from siaga.runtime.registry import COMPONENTS
+    from siaga.sources.mqtt.component import component as mqtt_component
 
-    mqtt = "siaga.sources.mqtt.component:component" in COMPONENTS
+    mqtt = mqtt_component in COMPONENTS
     if not mqtt and importlib.util.find_spec("siaga.sources.http") is None:
         pytest.skip("no source in this siaga takes readings from outside (MQTT or HTTP push)")
     if mqtt and siaga.broker_port and shutil.which("mosquitto_pub"):
@@ -64,9 +65,10 @@ def test_leak_appears_live_and_is_acknowledged_from_the_page(page: Any, siaga: S
     page.wait_for_selector("#timeline")
     timeline = page.inner_text("#timeline")
     assert "andi" in timeline
-    from siaga.runtime.components import COMPONENTS
+    from siaga.runtime.registry import COMPONENTS
 
-    if any(c.startswith("siaga.notify.") for c in COMPONENTS):  # every attempt to tell someone is there
+    # every attempt to tell someone is there
+    if any(getattr(c, "__module__", "").startswith("siaga.notify.") for c in COMPONENTS):
         page.wait_for_selector("#timeline li.ev-notification")
         assert page.locator("#timeline li.ev-notified, #timeline li.ev-notify_failed").count() == 0  # once each
     assert page.locator("#acked").count() == 1

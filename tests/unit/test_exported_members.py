@@ -23,7 +23,8 @@ def test_runtime_exports() -> None:
 
 
 def test_registration_tables_resolve() -> None:
-    from siaga.runtime.components import COMPONENTS, DEMO_COMPONENTS, resolve
+    from siaga.runtime.components import resolve
+    from siaga.runtime.registry import COMPONENTS, DEMO_COMPONENTS
     from siaga.web.app import ROUTERS
 
     for entry in [*COMPONENTS, *DEMO_COMPONENTS, *ROUTERS]:

@@ -231,15 +231,15 @@ def test_to_dict_is_json_ready(inv):
 def test_serve_shares_one_inventory_as_a_service():
     from siaga.config import load_config
     from siaga.inventory.component import component
-    from siaga.runtime.components import COMPONENTS
     from siaga.runtime.context import RuntimeContext
+    from siaga.runtime.registry import COMPONENTS
 
     ctx = RuntimeContext(loaded=load_config(EXAMPLE), engine=None)  # type: ignore[arg-type]
     assert component(ctx) is None
     inv = ctx.services.inventory
     assert isinstance(inv, Inventory)
     assert "leak-r1-ceiling" in inv.sensors
-    assert "siaga.inventory.component:component" in COMPONENTS
+    assert component in COMPONENTS
 
 
 def test_a_service_alert_carries_the_devices_it_runs_on_and_their_value(inv):

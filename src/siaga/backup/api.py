@@ -11,8 +11,8 @@ from fastapi.responses import PlainTextResponse
 
 from siaga.backup.status import job_figures, prometheus_lines
 from siaga.runtime.context import RuntimeContext
-from siaga.web.app import get_ctx
 from siaga.web.auth.roles import Scope
+from siaga.web.deps import get_ctx
 from siaga.web.errors import ERROR_RESPONSES
 from siaga.web.security import scope_required
 

@@ -24,8 +24,8 @@ from siaga.notify.snapshot import alert_from_json
 from siaga.notify.tables import notify_alerts
 from siaga.notify.texts import N_, gettext_for, ngettext_for
 from siaga.runtime.context import RuntimeContext
-from siaga.web.app import get_ctx
 from siaga.web.auth.roles import Scope
+from siaga.web.deps import get_ctx
 from siaga.web.params import RowId
 from siaga.web.security import scope_required  # who may silence paging or read who was told
 

@@ -1,11 +1,11 @@
-"""The components ``siaga serve`` runs, registered in one table.
+"""What a component of ``siaga serve`` is, and how the tables of ``siaga.runtime.registry`` are loaded.
 
 A component is a name and ``async def run(ctx, stop)``: it works until ``stop`` is set, then flushes
 what it holds and returns (it gets :data:`siaga.runtime.supervisor.GRACE_SECONDS` for that).
 
-An entry of :data:`COMPONENTS` is ``"module:attribute"`` naming either a :class:`Component` or a
-factory ``(ctx) -> Component | Iterable[Component] | None``. Factories run in table order before
-anything starts: a factory is where a feature reads its config section, sets the services it provides
+An entry of the tables (``COMPONENTS``, ``DEMO_COMPONENTS`` in ``siaga.runtime.registry``) is a
+:class:`Component` or a factory ``(ctx) -> Component | Iterable[Component] | None``. Factories run in
+table order before anything starts: a factory is where a feature reads its config section, sets the services it provides
 (typed fields of ``ctx.services``, :class:`siaga.runtime.services.Services`) and returns nothing when
 it has nothing to do.
 """
@@ -43,36 +43,21 @@ class ComponentError(SiagaError):
 
 ComponentFactory = Callable[["RuntimeContext"], "Component | Iterable[Component] | None"]
 
-# Every `siaga serve`; add one line per feature (order: providers of services first).
-COMPONENTS: list[str] = [
-    "siaga.inventory.component:component",  # ctx.services.inventory
-    "siaga.alerts.component:component",  # ctx.services.alerts: the alerts hub (impact from the inventory)
-    "siaga.runtime.heartbeat:component",
-    "siaga.sources.component:component",  # ctx.services.ingest, .readings_writer: ingest, rules, writer
-    "siaga.backup.component:component",
-    "siaga.sources.mqtt.component:component",  # MQTT subscriber (not in the demo)
-    "siaga.sources.snmp.component:component",  # SNMP pollers (not in the demo)
-    "siaga.notify.component:component",  # ctx.services.notify: outbox worker, Telegram bot
-    "siaga.web.server:component",
-    "siaga.checks.component:component",
-]
-
-# Added by `siaga demo` after COMPONENTS: simulated sensors and the like.
-DEMO_COMPONENTS: list[str] = [
-    "siaga.sources.simulator:component",  # plays src/siaga/examples/bontang-scenario.yaml in real time
-    "siaga.web.demo:component",  # a dashboard account for the demo, its password printed at start
-]
+ComponentEntry = Component | ComponentFactory
+"""A line of the component tables (``siaga.runtime.registry``)."""
 
 
-def resolve(entry: str) -> object:
-    """The object an ``"module:attribute"`` entry names."""
+def resolve(entry: object) -> object:
+    """The entry itself; a ``"module:attribute"`` string (a plug-in outside the tables, a test) is imported."""
+    if not isinstance(entry, str):
+        return entry
     module_name, _, attr = entry.partition(":")
     if not attr:
         raise ValueError(f"component entry {entry!r} is not 'module:attribute'")
     return getattr(importlib.import_module(module_name), attr)
 
 
-def load_components(ctx: RuntimeContext, entries: Iterable[str]) -> list[Component]:
+def load_components(ctx: RuntimeContext, entries: Iterable[ComponentEntry | str]) -> list[Component]:
     """Resolve the entries, run the factories (in order) and return the components to run."""
     out: list[Component] = []
     for entry in entries:

@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from siaga import __version__
 from siaga.config import ConfigError, LoadedConfig
 from siaga.i18n import _, ngettext, using_language
-from siaga.runtime.components import COMPONENTS, DEMO_COMPONENTS, Component, load_components
+from siaga.runtime.components import Component, ComponentEntry, load_components
 from siaga.runtime.context import RuntimeContext
 from siaga.runtime.services import Services
 from siaga.runtime.supervisor import GRACE_SECONDS, Supervisor
@@ -31,11 +31,13 @@ from siaga.store.sessions import last_session, start_session, stop_session
 log = logging.getLogger("siaga.runtime")
 
 
-def component_entries(demo: bool) -> list[str]:
+def component_entries(demo: bool) -> list[ComponentEntry | str]:
+    from siaga.runtime.registry import COMPONENTS, DEMO_COMPONENTS  # every component: only when serving
+
     return [*COMPONENTS, *(DEMO_COMPONENTS if demo else [])]
 
 
-def build_components(ctx: RuntimeContext, entries: Iterable[str] | None = None) -> list[Component]:
+def build_components(ctx: RuntimeContext, entries: Iterable[ComponentEntry | str] | None = None) -> list[Component]:
     return load_components(ctx, component_entries(ctx.demo) if entries is None else entries)
 
 

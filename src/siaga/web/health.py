@@ -20,7 +20,7 @@ from sqlalchemy import Engine, text
 
 from siaga import __version__
 from siaga.runtime.context import RuntimeContext
-from siaga.web.app import get_ctx
+from siaga.web.deps import get_ctx
 
 router = APIRouter(tags=["health"])
 

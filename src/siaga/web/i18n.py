@@ -1,44 +1,29 @@
 """Text, time and money for pages: the person's language, the site's zone, rupiah.
 
-Uses ``siaga.i18n`` (gettext catalogs) and ``siaga.money`` when they are installed; falls back to English
-text and plain digits otherwise, so the dashboard never fails for want of a catalog.
+Uses ``siaga.i18n`` (gettext catalogs; a text without a translation stays English) and ``siaga.money``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from collections.abc import Callable
-from typing import Any
 from zoneinfo import ZoneInfo
 
+from siaga.i18n import translator
 from siaga.i18n.zones import zone_abbreviation
+from siaga.money import format_rupiah
 
 LANGUAGES = ("id", "en")
 
 
-def _module(name: str) -> Any:
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        return None
-
-
 def gettext_for(lang: str) -> Callable[[str], str]:
-    """``_`` for ``lang``: the catalog's translation, or the English text itself."""
-    i18n = _module("siaga.i18n")
-    if i18n is None:
-        return lambda message: message
-    translate: Callable[[str], str] = i18n.translator(lang).gettext
+    """``_`` for ``lang``: the catalog's translation (the English text itself when it has none)."""
+    translate: Callable[[str], str] = translator(lang).gettext
     return translate
 
 
 def rupiah(amount: int, lang: str) -> str:
-    money = _module("siaga.money")
-    if money is not None:
-        return str(money.format_rupiah(int(amount), lang))
-    sep = "," if lang == "en" else "."
-    return "Rp" + f"{int(amount):,}".replace(",", sep)
+    return format_rupiah(int(amount), lang)
 
 
 _MONTHS = {

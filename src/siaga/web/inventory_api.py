@@ -14,8 +14,8 @@ from siaga.inventory import Inventory, TargetError, UnknownTarget
 from siaga.inventory.messages import target_error_line
 from siaga.money import format_rupiah
 from siaga.runtime.context import RuntimeContext
-from siaga.web.app import get_ctx
 from siaga.web.auth.roles import Scope
+from siaga.web.deps import get_ctx
 from siaga.web.errors import ERROR_RESPONSES, ErrorResponse
 from siaga.web.security import scope_required
 

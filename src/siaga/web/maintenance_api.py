@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import importlib
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
+from siaga.notify import records
 from siaga.web.auth.accounts import audit
 from siaga.web.auth.roles import Scope
 from siaga.web.dashboard import Dashboard
@@ -47,13 +47,6 @@ class MaintenanceOut(BaseModel):
     source: str = Field(description="config (siaga.yaml, read-only) or runtime.")
 
 
-def _records() -> Any:
-    try:
-        return importlib.import_module("siaga.notify.records")
-    except ImportError:
-        return None
-
-
 def _from_config(window: Any, zone: ZoneInfo) -> MaintenanceOut:
     """A window of siaga.yaml (times without a zone are the site's local time)."""
     data = window.model_dump(mode="python") if hasattr(window, "model_dump") else dict(window)
@@ -75,9 +68,6 @@ def _from_config(window: Any, zone: ZoneInfo) -> MaintenanceOut:
 
 
 def router(dash: Dashboard) -> APIRouter | None:
-    records = _records()
-    if records is None:
-        return None
     r = APIRouter(prefix="/api/v1/maintenance", tags=["maintenance"], responses=ERROR_RESPONSES)
     read = Depends(dash.need(Scope.read))
     ack = Depends(dash.need(Scope.ack))

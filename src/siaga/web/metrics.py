@@ -24,7 +24,10 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import DBAPIError
 
+from siaga.checks.tables import check_changes, check_states
 from siaga.kinds import SENSOR_KINDS
+from siaga.notify.tables import notify_attempts
+from siaga.readings.tables import ingest_counters
 from siaga.web import queries
 from siaga.web.auth.roles import Scope
 
@@ -108,9 +111,7 @@ MetricsFn = Callable[[Connection, dt.datetime, "SiteConfig"], Iterable[Metric]]
 
 
 def readings_metrics(conn: Connection, now: dt.datetime, cfg: SiteConfig) -> Iterable[Metric]:
-    t = queries.table("siaga.readings.tables", "ingest_counters")
-    if t is None:
-        return []
+    t = ingest_counters
     accepted = counter("siaga_readings_accepted")
     rejected = counter("siaga_readings_rejected")
     for reason, count in conn.execute(select(t.c.reason, t.c.count)):
@@ -156,9 +157,7 @@ def alert_metrics(conn: Connection, now: dt.datetime, cfg: SiteConfig) -> Iterab
 
 
 def check_metrics(conn: Connection, now: dt.datetime, cfg: SiteConfig) -> Iterable[Metric]:
-    t = queries.table("siaga.checks.tables", "check_states")
-    if t is None:
-        return []
+    t = check_states
     g = gauge("siaga_checks")
     for status, count in conn.execute(select(t.c.status, func.count()).group_by(t.c.status)):
         g.add_metric([str(status)], float(count))
@@ -166,13 +165,10 @@ def check_metrics(conn: Connection, now: dt.datetime, cfg: SiteConfig) -> Iterab
     for check_id, service, status in conn.execute(select(t.c.check_id, t.c.service, t.c.status)):
         if status in ("up", "down"):
             up.add_metric([str(check_id), str(service)], 1.0 if status == "up" else 0.0)
-    changes = queries.table("siaga.checks.tables", "check_changes")
-    out: list[Metric] = [g, up]
-    if changes is not None:
-        c = counter("siaga_check_changes")
-        for status, count in conn.execute(select(changes.c.status, func.count()).group_by(changes.c.status)):
-            c.add_metric([str(status)], float(count))
-        out.append(c)
+    c = counter("siaga_check_changes")
+    for status, count in conn.execute(select(check_changes.c.status, func.count()).group_by(check_changes.c.status)):
+        c.add_metric([str(status)], float(count))
+    out: list[Metric] = [g, up, c]
     return out
 
 
@@ -202,9 +198,7 @@ LATENCY_BUCKETS = (0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0)
 
 
 def notification_metrics(conn: Connection, now: dt.datetime, cfg: SiteConfig) -> Iterable[Metric]:
-    t = queries.table("siaga.notify.tables", "notify_attempts")
-    if t is None:
-        return []
+    t = notify_attempts
     fam = FAMILIES["siaga_notification_latency_seconds"]
     h = HistogramMetricFamily(fam.name, fam.help, labels=list(fam.labels))
     c = counter("siaga_notification_attempts")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
+from siaga.backup import tables as backup_tables
 from siaga.inventory import Target, TargetKind
 from siaga.kinds import SENSOR_KINDS
 from siaga.web import queries
@@ -173,9 +174,7 @@ def service_incidents(dash: Dashboard, days: int = 30) -> list[dict[str, Any]]:
 
 def backup_runs(dash: Dashboard, limit: int = 20) -> list[dict[str, Any]]:
     """The latest backup runs (every operation), newest first."""
-    t = queries.table("siaga.backup.tables", "backup_runs")
-    if t is None:
-        return []
+    t = backup_tables.backup_runs
     try:
         with dash.engine.connect() as conn:
             rows = conn.execute(select(t).order_by(t.c.started_at.desc()).limit(limit)).mappings().all()

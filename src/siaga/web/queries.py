@@ -1,32 +1,26 @@
 """What the dashboard reads from the other parts' tables, each through one small function.
 
-A part that is not installed (its table module missing) or whose tables are not migrated yet gives
-``None`` (the page says "not configured"); nothing here writes except through the owners' APIs.
+Each part's tables are imported from their owner (``siaga.alerts.tables``, ...); a table not migrated
+yet gives ``None`` (the page says "not configured"); nothing here writes except through the owners' APIs.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, func, or_, select
+from sqlalchemy import Connection, and_, func, or_, select
 from sqlalchemy.exc import DBAPIError
 
+from siaga.alerts.tables import alert_events, alerts, incidents
+from siaga.backup.tables import backup_runs
+from siaga.checks.tables import check_states
+from siaga.readings.query import unmapped_topics as query_unmapped_topics
+from siaga.readings.tables import sensor_last
 from siaga.web.views.roommap import Latest
 
 UTC = dt.UTC
-
-
-def table(module: str, name: str) -> Table | None:
-    """The table ``name`` of ``module`` when that part is installed, else None."""
-    try:
-        mod = importlib.import_module(module)
-    except ImportError:
-        return None
-    found = getattr(mod, name, None)
-    return found if isinstance(found, Table) else None
 
 
 def ms_to_dt(ms: int) -> dt.datetime:
@@ -39,18 +33,12 @@ def dt_to_ms(when: dt.datetime) -> int:
 
 def unmapped_topics(conn: Connection, limit: int = 50) -> list[tuple[str, int, dt.datetime]] | None:
     """MQTT topics under the subscribed filters that no sensor maps: (topic, messages, last), most first."""
-    if table("siaga.readings.tables", "unmapped_topics") is None:
-        return None
-    from siaga.readings.query import unmapped_topics as query
-
-    return query(conn, limit)
+    return query_unmapped_topics(conn, limit)
 
 
 def latest_readings(conn: Connection) -> dict[str, Latest]:
     """The latest reading of every sensor that has one."""
-    t = table("siaga.readings.tables", "sensor_last")
-    if t is None:
-        return {}
+    t = sensor_last
     try:
         rows = conn.execute(select(t.c.sensor, t.c.ts, t.c.value)).all()
     except DBAPIError:
@@ -90,10 +78,6 @@ ACTIVE_STATES = ("pending", "firing", "acknowledged")
 SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
 
 
-def alerts_table() -> Table | None:
-    return table("siaga.alerts.tables", "alerts")
-
-
 def alert_row(row: Any) -> dict[str, Any]:
     r = dict(row._mapping)
     r["impact"] = r.get("impact") or {}
@@ -105,9 +89,7 @@ def list_alerts(conn: Connection, *, states: list[str] | None = None, severity: 
                 subject: str | None = None, incident: int | None = None, limit: int = 50,
                 before_id: int | None = None) -> list[dict[str, Any]] | None:
     """Alerts, newest first; ``before_id`` is the pagination cursor."""
-    t = alerts_table()
-    if t is None:
-        return None
+    t = alerts
     q = select(t).order_by(t.c.id.desc()).limit(limit)
     if states:
         q = q.where(t.c.state.in_(states))
@@ -126,9 +108,7 @@ def list_alerts(conn: Connection, *, states: list[str] | None = None, severity: 
 
 
 def get_alert(conn: Connection, alert_id: int) -> dict[str, Any] | None:
-    t = alerts_table()
-    if t is None:
-        return None
+    t = alerts
     row = conn.execute(select(t).where(t.c.id == alert_id)).first()
     return alert_row(row) if row else None
 
@@ -139,9 +119,7 @@ def active_alerts(conn: Connection) -> list[dict[str, Any]]:
 
 
 def alerts_by_state_severity(conn: Connection) -> list[tuple[str, str, int]] | None:
-    t = alerts_table()
-    if t is None:
-        return None
+    t = alerts
     try:
         rows = conn.execute(select(t.c.state, t.c.severity, func.count()).group_by(t.c.state, t.c.severity)).all()
     except DBAPIError:
@@ -151,9 +129,7 @@ def alerts_by_state_severity(conn: Connection) -> list[tuple[str, str, int]] | N
 
 def alerts_version(conn: Connection) -> tuple[Any, ...]:
     """Something that changes whenever an alert changes (for the live-update poller)."""
-    t = alerts_table()
-    if t is None:
-        return ()
+    t = alerts
     try:
         row = conn.execute(select(func.max(t.c.updated_at), func.count(), func.max(t.c.id))).first()
     except DBAPIError:
@@ -162,9 +138,7 @@ def alerts_version(conn: Connection) -> tuple[Any, ...]:
 
 
 def readings_version(conn: Connection) -> tuple[Any, ...]:
-    t = table("siaga.readings.tables", "sensor_last")
-    if t is None:
-        return ()
+    t = sensor_last
     try:
         row = conn.execute(select(func.max(t.c.received_at), func.count())).first()
     except DBAPIError:
@@ -173,9 +147,7 @@ def readings_version(conn: Connection) -> tuple[Any, ...]:
 
 
 def services_version(conn: Connection) -> tuple[Any, ...]:
-    t = table("siaga.checks.tables", "check_states")
-    if t is None:
-        return ()
+    t = check_states
     try:
         row = conn.execute(select(func.max(t.c.since), func.count())).first()
     except DBAPIError:
@@ -184,9 +156,7 @@ def services_version(conn: Connection) -> tuple[Any, ...]:
 
 
 def backups_version(conn: Connection) -> tuple[Any, ...]:
-    t = table("siaga.backup.tables", "backup_runs")
-    if t is None:
-        return ()
+    t = backup_runs
     try:
         row = conn.execute(select(func.max(t.c.id), func.max(t.c.finished_at))).first()
     except DBAPIError:
@@ -202,14 +172,13 @@ def timeline(conn: Connection, alert_id: int) -> list[dict[str, Any]]:
     """Everything that happened to an alert, oldest first: its own events, notification attempts, notes."""
     out: list[dict[str, Any]] = []
     attempts = notification_attempts(conn, alert_id)
-    ev = table("siaga.alerts.tables", "alert_events")
-    if ev is not None:
-        for r in conn.execute(select(ev).where(ev.c.alert_id == alert_id).order_by(ev.c.at, ev.c.id)):
-            m = r._mapping
-            if attempts and m["event"] in NOTIFY_EVENTS:
-                continue  # the notification part's own records say the same, with more detail
-            out.append({"at": m["at"], "kind": m["event"], "by": m.get("by"), "via": m.get("via"),
-                        "note": m.get("note"), "state": m.get("state"), "detail": None})
+    ev = alert_events
+    for r in conn.execute(select(ev).where(ev.c.alert_id == alert_id).order_by(ev.c.at, ev.c.id)):
+        m = r._mapping
+        if attempts and m["event"] in NOTIFY_EVENTS:
+            continue  # the notification part's own records say the same, with more detail
+        out.append({"at": m["at"], "kind": m["event"], "by": m.get("by"), "via": m.get("via"),
+                    "note": m.get("note"), "state": m.get("state"), "detail": None})
     out.extend(attempts)
     return sorted(out, key=lambda e: e["at"])
 
@@ -242,9 +211,7 @@ def notification_attempts(conn: Connection, alert_id: int) -> list[dict[str, Any
 
 def list_incidents(conn: Connection, *, open_only: bool = False, limit: int = 50,
                    before_id: int | None = None) -> list[dict[str, Any]] | None:
-    t = table("siaga.alerts.tables", "incidents")
-    if t is None:
-        return None
+    t = incidents
     q = select(t).order_by(t.c.id.desc()).limit(limit)
     if open_only:
         q = q.where(t.c.closed_at.is_(None))
@@ -257,9 +224,7 @@ def list_incidents(conn: Connection, *, open_only: bool = False, limit: int = 50
 
 
 def get_incident(conn: Connection, incident_id: int) -> dict[str, Any] | None:
-    t = table("siaga.alerts.tables", "incidents")
-    if t is None:
-        return None
+    t = incidents
     row = conn.execute(select(t).where(t.c.id == incident_id)).first()
     return dict(row._mapping) if row else None
 

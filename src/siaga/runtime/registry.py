@@ -1,0 +1,45 @@
+"""What ``siaga serve`` runs: the component tables, as imports a reader (and a tool) can follow.
+
+Each entry is a :class:`~siaga.runtime.components.Component` or a factory
+``(ctx) -> Component | Iterable[Component] | None``. Factories run in table order before anything
+starts, so a provider of a service (a field of :class:`~siaga.runtime.services.Services`) comes before
+its users. Add one line per feature. A ``"module:attribute"`` string also works (a plug-in outside the
+package, a fault test appending its component before ``siaga serve`` starts). Only ``siaga serve``
+and ``siaga demo`` import this module: the other commands never load the components.
+"""
+
+from __future__ import annotations
+
+from siaga.alerts import component as alerts
+from siaga.backup import component as backup
+from siaga.checks import component as checks
+from siaga.inventory import component as inventory
+from siaga.notify import component as notify
+from siaga.runtime import heartbeat
+from siaga.runtime.components import ComponentEntry
+from siaga.sources import component as sensing
+from siaga.sources import simulator
+from siaga.sources.mqtt import component as mqtt
+from siaga.sources.snmp import component as snmp
+from siaga.web import demo as web_demo
+from siaga.web import server as web_server
+
+# Every `siaga serve` (order: providers of services first).
+COMPONENTS: list[ComponentEntry | str] = [
+    inventory.component,  # sets services.inventory
+    alerts.component,  # sets services.alerts: the alerts hub (impact from the inventory)
+    heartbeat.component,
+    sensing.component,  # sets services.ingest, .readings_writer: ingest, rules, writer (needs .alerts)
+    backup.component,  # sets services.backup
+    mqtt.component,  # MQTT subscriber (not in the demo; needs .ingest)
+    snmp.component,  # SNMP pollers (not in the demo; needs .ingest)
+    notify.component,  # sets services.notify: outbox worker, Telegram bot
+    web_server.component,
+    checks.component,  # sets services.checks
+]
+
+# Added by `siaga demo` after COMPONENTS: simulated sensors and the like.
+DEMO_COMPONENTS: list[ComponentEntry | str] = [
+    simulator.component,  # plays src/siaga/examples/bontang-scenario.yaml in real time (needs .ingest)
+    web_demo.component,  # a dashboard account for the demo, its password printed at start
+]
