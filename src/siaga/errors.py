@@ -7,6 +7,7 @@ reads ``str(exc)``, one line a person can act on. Errors that are also a ``Value
 ``LookupError`` stay so (``except ValueError`` still catches them).
 
     SiagaError                       retryable=False unless said
+     ├── TooDeep                     siaga.jsonsafe    (a ValueError) JSON nested deeper than allowed
      ├── UnknownLanguage             siaga.i18n        (a ValueError) no catalog for that language
      ├── SecretError                 siaga.config      a secret the config points at cannot be had
      ├── ConfigError                 siaga.config      the config cannot be used; ``problems`` says why

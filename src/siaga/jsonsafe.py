@@ -12,6 +12,8 @@ import json
 import re
 from typing import Any
 
+from siaga.errors import SiagaError
+
 MAX_DEPTH = 64  # far beyond any payload siaga reads (readings, notes, windows are 1-3 levels)
 
 _STRING_B = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
@@ -19,7 +21,7 @@ _PAIR = re.compile(rb"\[\]|\{\}")
 _OTHER_BYTES = bytes(b for b in range(256) if b not in b"[]{}")
 
 
-class TooDeep(ValueError):
+class TooDeep(SiagaError, ValueError):
     """JSON nested deeper than allowed."""
 
     def __init__(self, limit: int) -> None:
