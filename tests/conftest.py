@@ -9,13 +9,8 @@ as root). Each test gets its own database. ``db_engine`` is the same, already mi
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
-import pwd
-import shutil
 import socket
-import subprocess
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +22,7 @@ from sqlalchemy.engine import make_url
 from siaga import netguard
 from siaga.store import create_engine_for, sqlite_url, upgrade
 from siaga.store.engine import normalise_url
+from siaga.store.testserver import PostgresServer, pg_bindir
 
 # Nothing a test starts may send traffic off this machine: the example site names real hosts.
 os.environ["SIAGA_LOOPBACK_ONLY"] = "1"
@@ -45,66 +41,15 @@ def free_port() -> int:
     return find_free_port()
 
 
-def _pg_bindir() -> Path | None:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=lambda p: int(Path(p).parts[-3]))
-    if found:
-        return Path(found[-1]).parent
-    which = shutil.which("pg_ctl")
-    return Path(which).parent if which else None
-
-
-class PostgresServer:
-    """A throwaway PostgreSQL cluster on a free loopback port that a test may stop and start again."""
-
-    def __init__(self, bindir: Path) -> None:
-        self.bindir = bindir
-        self.root = Path(tempfile.mkdtemp(prefix="siaga-pg-"))
-        self.prefix: list[str] = []
-        if os.geteuid() == 0:  # postgres refuses to run as root
-            user = pwd.getpwnam("postgres")
-            os.chown(self.root, user.pw_uid, user.pw_gid)
-            self.prefix = ["runuser", "-u", "postgres", "--"]
-        self.data = self.root / "data"
-        subprocess.run(
-            [*self.prefix, str(bindir / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
-             "-E", "UTF8", "--no-locale", "--no-sync"],
-            check=True, capture_output=True,
-        )
-        self.port = find_free_port()
-        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
-
-    def _ctl(self, *args: str) -> None:
-        subprocess.run([*self.prefix, str(self.bindir / "pg_ctl"), "-D", str(self.data), *args],
-                       check=True, capture_output=True, timeout=60)
-
-    def start(self) -> None:
-        opts = (
-            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c timezone=Asia/Makassar"
-        )
-        self._ctl("-o", opts, "-l", str(self.root / "log"), "-w", "-t", "30", "start")
-
-    def stop(self, mode: str = "fast") -> None:
-        """``pg_ctl stop -m fast`` (what an operator or a package upgrade does); ``immediate`` is a crash."""
-        self._ctl("-m", mode, "-w", "stop")
-
-    def remove(self) -> None:
-        with contextlib.suppress(subprocess.SubprocessError):
-            self.stop("immediate")
-        shutil.rmtree(self.root, ignore_errors=True)
-
-
 def _start_postgres(bindir: Path) -> PostgresServer:
     """Start a throwaway PostgreSQL (its ``url`` is the admin URL of its maintenance database)."""
-    server = PostgresServer(bindir)
-    server.start()
-    return server
+    return PostgresServer(bindir).start()
 
 
 @pytest.fixture
 def own_postgres() -> Iterator[PostgresServer]:
     """A PostgreSQL server of this test's own, started: stop it and start it again at will."""
-    bindir = _pg_bindir()
+    bindir = pg_bindir()
     if bindir is None:
         pytest.skip("no PostgreSQL binaries (apt-get install postgresql)")
     server = _start_postgres(bindir)
@@ -121,7 +66,7 @@ def postgres_admin_url() -> Iterator[str]:
     if given:
         yield normalise_url(given)
         return
-    bindir = _pg_bindir()
+    bindir = pg_bindir()
     if bindir is None:
         pytest.skip("no PostgreSQL binaries (apt-get install postgresql) and no SIAGA_TEST_DATABASE_URL")
     server = _start_postgres(bindir)
