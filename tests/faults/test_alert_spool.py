@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 
 from siaga.alerts import store
 from siaga.alerts.manager import AlertManager
 from siaga.alerts.model import Condition, Severity, SubjectKind
+from siaga.store import create_engine_for, sqlite_url, upgrade
 from siaga.store.spool import Spool
 
 pytestmark = pytest.mark.integration
@@ -81,3 +84,34 @@ def test_the_store_alert_fires_after_its_window_and_resolves_when_writes_go_in(d
     with db_engine.connect() as conn:
         rules = sorted((a.rule, a.state.value) for a in store.list_alerts(conn))
     assert rules == [("leak", "firing"), ("store.unavailable", "resolved")]
+
+
+
+def test_a_start_while_the_store_still_refuses_keeps_the_spooled_writes_waiting(tmp_path: Path) -> None:
+    db = tmp_path / "siaga.db"
+    engine = create_engine_for(sqlite_url(db))
+    upgrade(engine)
+
+    @event.listens_for(engine, "connect")
+    def short_wait(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.execute("PRAGMA busy_timeout = 50")
+
+    engine.dispose()
+    spool = Spool(tmp_path / "spool", "alerts")
+    first = AlertManager(engine, clock=lambda: T0, spool=spool)
+    first.load(T0)
+    other = sqlite3.connect(db, isolation_level=None)
+    try:
+        other.execute("BEGIN EXCLUSIVE")  # another writer holds the store: reads go on, writes fail
+        first.submit(leak(0))
+        second = AlertManager(engine, clock=lambda: T0, spool=spool)  # restarted, the store still refuses
+        second.load(T0 + dt.timedelta(seconds=10))
+        assert second.waiting >= 2 and second.problems()[0]["reason"] == "store.cannot_write"
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    second.tick(T0 + dt.timedelta(seconds=20))
+    with engine.connect() as conn:
+        (alert,) = store.list_alerts(conn)
+    assert alert.rule == "leak" and second.waiting == 0 and len(spool) == 0
+    engine.dispose()

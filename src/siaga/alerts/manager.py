@@ -172,9 +172,15 @@ class AlertManager:
             self.spool.clear()
             return 0
         writes = [write_from_json(r) for r in records]
-        with self.engine.begin() as conn:
-            alert_ids, _ = self._apply(conn, writes, late=len(writes))
-            set_meta(conn, self.spool.meta_key, str(records[-1]["_id"]))
+        try:
+            with self.engine.begin() as conn:
+                alert_ids, _ = self._apply(conn, writes, late=len(writes))
+                set_meta(conn, self.spool.meta_key, str(records[-1]["_id"]))
+        except Exception as exc:  # the store still cannot write: they wait (in the spool too) for the next try
+            self._failed(self.clock(), exc)
+            self._waiting, self._spooled_last = writes, str(records[-1]["_id"])
+            log.warning("alert manager: %d spooled write(s) of an earlier run wait for the store", len(writes))
+            return lowest_id(writes)
         self.aliases.update(alert_ids)
         self.spool.clear()
         log.warning("alert manager: %d spooled write(s) of an earlier run stored", len(writes))

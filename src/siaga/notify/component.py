@@ -18,6 +18,8 @@ from siaga.notify.keyfile import load_or_create_key
 from siaga.notify.service import NotifyService
 from siaga.notify.transports import DemoTransports, Transports
 from siaga.runtime.components import Component
+from siaga.store.engine import spool_dir
+from siaga.store.spool import Spool
 
 if TYPE_CHECKING:
     from siaga.runtime.context import RuntimeContext
@@ -59,7 +61,8 @@ def build_service(ctx: RuntimeContext) -> NotifyService:
         ctx.config, key=load_or_create_key(key_path(ctx)), public_url=public_url(ctx), last_backup=last_backup
     )
     transports = (DemoTransports if ctx.demo else Transports)(ctx.config, ctx.loaded.base_dir)
-    return NotifyService(ctx.engine, notifier, transports, clock=ctx.clock)
+    return NotifyService(ctx.engine, notifier, transports, clock=ctx.clock,
+                         spool=Spool(spool_dir(ctx.loaded), "notify"))
 
 
 def warm_up(svc: NotifyService, now: dt.datetime) -> None:

@@ -7,6 +7,9 @@ sent, to be written to the outbox when the store is back (:meth:`MemoryPager.rec
 messages already sent, keyed like every page (alert, kind, step, round, recipient, channel), so the
 outbox's planner sees them in its history and never pages them again.
 
+Sent pages also go to the spool (``notify.jsonl`` in ``store.spool_dir``): a restart while the store is
+away takes them back (:meth:`MemoryPager.restore`) instead of paging again.
+
 Limits: alerts paged before the store went away wait for it to page their next steps (their history is
 in the store); a send that fails from memory is retried by the outbox (and falls back) once the store is
 back; maintenance windows made at run time are not known in memory (those of the config are).
@@ -14,21 +17,25 @@ back; maintenance windows made at run time are not known in memory (those of the
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Connection, and_, insert, select
 
 from siaga.alerts.model import Alert, AlertState, Transition
+from siaga.alerts.tables import alerts
 from siaga.notify.engine import AttemptResult, Notifier, OutMessage, group_key
 from siaga.notify.maintenance import covering
-from siaga.notify.model import Page, Sent
+from siaga.notify.model import Kind, Page, Recipient, Sent
 from siaga.notify.planner import plan
 from siaga.notify.policy import select_policy
 from siaga.notify.render import Renderer
+from siaga.notify.snapshot import alert_from_json, alert_to_json
 from siaga.notify.tables import notify_attempts, notify_items, notify_messages
 
 log = logging.getLogger("siaga.notify")
@@ -117,22 +124,24 @@ class MemoryPager:
         return out
 
     # -- into the store, once it is back ---------------------------------------------------------------
-    def recordable(self, stored_id: Callable[[int], int | None]) -> list[tuple[MemoryPage, int]]:
-        """Sent pages whose alert the store now knows (with its id there)."""
-        out = []
-        for p in self.pages:
-            if p.result is None:
-                continue
-            alert_id = stored_id(p.alert.id)
-            if alert_id is not None:
-                out.append((p, alert_id))
-        return out
+    def recordable(self, stored_id: Callable[[int], int | None]) -> list[tuple[MemoryPage, int | None]]:
+        """Sent pages, with the store's id of their alert when the alert manager knows it."""
+        return [(p, stored_id(p.alert.id)) for p in self.pages if p.result is not None]
 
-    def record(self, conn: Connection, done: list[tuple[MemoryPage, int]]) -> None:
+    def record(self, conn: Connection, pages: list[tuple[MemoryPage, int | None]]) -> list[MemoryPage]:
         """Write sent pages to the outbox as sent (a failed one as pending: the outbox retries it); a page
-        already there (same alert, kind, step, round, recipient, channel) is not written again."""
-        for p, alert_id in done:
+        already there (same alert, kind, step, round, recipient, channel) is not written again. An alert
+        whose id is not known (spooled by a run before this one) is found by rule, subject and start; one
+        the store does not hold yet waits. Returns the pages written (or found written)."""
+        done: list[MemoryPage] = []
+        for p, known in pages:
             assert p.result is not None
+            alert_id = known if known is not None else conn.execute(select(alerts.c.id).where(
+                alerts.c.rule == p.alert.rule, alerts.c.subject == p.alert.subject,
+                alerts.c.started_at == p.alert.started_at)).scalar()
+            if alert_id is None:
+                continue
+            done.append(p)
             pg, msg, res = p.page, p.message, p.result
             exists = conn.execute(select(notify_items.c.id).where(and_(
                 notify_items.c.alert_id == alert_id, notify_items.c.kind == pg.kind.value,
@@ -160,10 +169,12 @@ class MemoryPager:
                 latency_ms=res.latency_ms, error=(res.error or "")[:500] or None,
             ))
 
-    def forget(self, done: list[tuple[MemoryPage, int]]) -> None:
+        return done
+
+    def forget(self, done: list[MemoryPage]) -> None:
         """The store has these pages: its planner follows their alerts from now on."""
-        gone = {id(p) for p, _ in done}
-        eps = {p.episode for p, _ in done}
+        gone = {id(p) for p in done}
+        eps = {p.episode for p in done}
         self.pages = [p for p in self.pages if id(p) not in gone]
         for ep in eps:
             if not any(p.episode == ep for p in self.pages):
@@ -175,3 +186,40 @@ class MemoryPager:
 
     def failed(self) -> list[MemoryPage]:
         return [p for p in self.pages if p.result is not None and not p.result.ok]
+
+    # -- the spool (a restart while the store is away must not page again) -----------------------------
+    def restore(self, records: list[dict[str, Any]]) -> None:
+        """Take back the pages an earlier run sent from memory and did not record (from its spool)."""
+        for r in records:
+            with contextlib.suppress(KeyError, ValueError, TypeError):
+                page = page_from_json(r)
+                self.pages.append(page)
+                self.followed.setdefault(page.episode, page.alert)
+
+
+def page_to_json(p: MemoryPage) -> dict[str, Any]:
+    """A sent page as JSON (for the spool)."""
+    assert p.result is not None
+    m, pg, res = p.message, p.page, p.result
+    return {
+        "alert": alert_to_json(p.alert), "policy": p.policy, "language": p.language, "at": p.at.isoformat(),
+        "page": {"kind": pg.kind.value, "step": pg.step, "round": pg.round, "recipient": pg.recipient.key,
+                 "channels": list(pg.channels), "fallback": list(pg.fallback)},
+        "message": {"channel": m.channel, "address": m.address, "title": m.title, "body": m.body,
+                    "body_full": m.body_full},
+        "result": {"ok": res.ok, "latency_ms": res.latency_ms, "error": res.error, "retryable": res.retryable,
+                   "external_ref": res.external_ref},
+    }
+
+
+def page_from_json(d: dict[str, Any]) -> MemoryPage:
+    alert = alert_from_json(d["alert"])
+    pg, m, res = d["page"], d["message"], d["result"]
+    page = Page(alert.id, Kind(pg["kind"]), int(pg["step"]), int(pg["round"]), Recipient.parse(pg["recipient"]),
+                tuple(pg["channels"]), tuple(pg["fallback"]))
+    msg = OutMessage(0, page.kind, page.recipient, m["channel"], m["address"], m["title"], m["body"], m["body_full"],
+                     (alert.id,), 0)
+    result = AttemptResult(bool(res["ok"]), int(res["latency_ms"]), res.get("error"), bool(res.get("retryable", True)),
+                           res.get("external_ref"))
+    return MemoryPage(episode(alert), alert, page, d.get("policy"), msg, str(d["language"]),
+                      dt.datetime.fromisoformat(d["at"]), result)

@@ -23,12 +23,13 @@ from siaga.alerts.model import Alert, Transition
 from siaga.notify import ack as acktokens
 from siaga.notify.engine import AttemptResult, Notifier, OutMessage
 from siaga.notify.links import nonce_used, spend_nonce
-from siaga.notify.memory import MemoryPage, MemoryPager
+from siaga.notify.memory import MemoryPage, MemoryPager, page_to_json
 from siaga.notify.model import Kind, Recipient
 from siaga.notify.planner import withheld_because
 from siaga.notify.tables import notify_messages
 from siaga.notify.transports import Transports
 from siaga.store.engine import first_error_line
+from siaga.store.spool import Spool
 from siaga.store.types import utcnow
 
 T = TypeVar("T")
@@ -73,6 +74,7 @@ class NotifyService:
         clock: Callable[[], dt.datetime] = utcnow,
         actions: AlertActions | None = None,
         idle: float = IDLE,
+        spool: Spool | None = None,
     ) -> None:
         self.engine = engine
         self.notifier = notifier
@@ -89,6 +91,9 @@ class NotifyService:
         self._unstored: list[Transition] = []  # taken off the queue by a round whose transaction failed
         self._latest: dict[int, Alert] = {}  # each alert as its last published transition left it
         self.memory = MemoryPager(notifier)  # pages sent while the store cannot write, until it has them
+        self.spool = spool  # ... and on disk, so that a restart meanwhile does not page them again
+        if spool is not None:
+            self.memory.restore(spool.read())
         self.stored_id: Callable[[int], int | None] = lambda i: i if i > 0 else None  # the alert manager's
         self.store_error: str | None = None  # why the last round could not write (None: it could)
         self.store_failing_since: dt.datetime | None = None
@@ -141,16 +146,17 @@ class NotifyService:
         transitions = [self._stored(tr) for tr in transitions]
         held = [tr for tr in transitions if tr.alert.id <= 0]
         ready = [tr for tr in transitions if tr.alert.id > 0]
-        recorded = self.memory.recordable(self.stored_id)
+        recordable = self.memory.recordable(self.stored_id)
         unrecorded, self._unrecorded = self._unrecorded, []
         last = self._planned_all_at  # every alert once per `idle` (and when the clock was set back), else the new
         plan_all = last is None or not last <= now < last + dt.timedelta(seconds=self.idle)
-        only = None if plan_all else {tr.alert.id for tr in ready} | {alert_id for _, alert_id in recorded}
+        only = None if plan_all else {tr.alert.id for tr in ready} | {i for _, i in recordable if i is not None}
+        recorded: list[MemoryPage] = []
 
         def work(conn: Connection) -> tuple[dt.datetime | None, list[OutMessage], dt.datetime | None]:
             for tr in ready:
                 self.notifier.observe(conn, tr, now)
-            self.memory.record(conn, recorded)  # pages sent from memory: in the planner's history first
+            recorded[:] = self.memory.record(conn, recordable)  # sent from memory: in the planner's history first
             for msg, result, at in unrecorded:  # attempts whose record failed (sent: not sent again)
                 self.notifier.record(conn, msg, result, at)
             wake = self.notifier.tick(conn, now, only)
@@ -174,6 +180,8 @@ class NotifyService:
         self.store_error = None
         self.store_failing_since = None
         self.memory.forget(recorded)
+        if recorded and self.spool is not None and not self.memory.unrecorded:
+            self.spool.clear()  # all in the store (a crash before this: the next start finds them written)
         self._unstored = held + self._unstored
         if held:
             self._page_from_memory(held, now)
@@ -211,6 +219,8 @@ class NotifyService:
         async with self._sem:
             result = await self.transports.attempt(page.message)
         page.result = result
+        if self.spool is not None:
+            self.spool.append([page_to_json(page)])
         self._note_send(page.message, result)
         if result.ok and self.notifier.on_sent is not None:
             self.notifier.on_sent(page.message)

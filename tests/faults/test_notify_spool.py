@@ -1,0 +1,83 @@
+"""Pages sent from memory while the store is locked survive a restart of notify and are recorded once."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import sqlite3
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from sqlalchemy import event, select
+from sqlalchemy.exc import OperationalError
+
+from siaga.alerts.model import Alert, AlertState, Impact, Severity, SubjectKind, Transition
+from siaga.config import parse_config
+from siaga.notify.engine import Notifier
+from siaga.notify.service import NotifyService
+from siaga.notify.tables import notify_messages
+from siaga.notify.transports import Transports
+from siaga.store import create_engine_for, sqlite_url, upgrade
+from siaga.store.spool import Spool
+
+pytestmark = pytest.mark.integration
+
+T0 = dt.datetime(2026, 7, 16, 6, 0, tzinfo=dt.UTC)
+LEAK = Alert(7, "leak", "leak-r1", SubjectKind.sensor, AlertState.firing, Severity.critical, "water", T0,
+             fired_at=T0, last_value=1.0, impact=Impact(room="ruang", rack="R1", zone="floor"))
+
+
+async def test_pages_sent_from_memory_survive_a_restart_and_are_recorded_once(
+        tmp_path: Path, store_drills: ModuleType) -> None:
+    hook = store_drills.Hook()
+    cfg = parse_config(store_drills.site_yaml(hook.url, "{data_dir: data}"), "siaga.yaml")
+    db = tmp_path / "siaga.db"
+    engine = create_engine_for(sqlite_url(db))
+    upgrade(engine)
+
+    @event.listens_for(engine, "connect")
+    def short_wait(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.execute("PRAGMA busy_timeout = 100")
+
+    engine.dispose()
+    spool = Spool(tmp_path / "spool", "notify")
+
+    def service() -> NotifyService:
+        notifier = Notifier(cfg, key=b"k" * 64, public_url="http://siaga.test")
+        return NotifyService(engine, notifier, Transports(cfg, tmp_path), clock=lambda: T0, spool=spool)
+
+    other = sqlite3.connect(db, isolation_level=None)
+    try:
+        other.execute("BEGIN EXCLUSIVE")  # the store cannot write
+        first = service()
+        first.publish(Transition(LEAK, None, T0, event="firing"))
+        with pytest.raises(OperationalError):
+            await first.step()
+        await first.settle()
+        assert len(await asyncio.to_thread(hook.wait, store_drills.LEAK, 1)) == 1  # paged from memory
+        assert [p["reason"] for p in first.problems()] == ["notify.pages_unrecorded"]
+        await first.transports.aclose()
+        second = service()  # siaga restarted, the store still locked: the page is known, not sent again
+        assert second.memory.unrecorded == 1
+        with pytest.raises(OperationalError):
+            await second.step()
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    second.publish(Transition(LEAK, None, T0, event="firing"))
+    await second.step()  # the store is back: the page goes into the outbox as sent, the planner sees it
+    await second.settle()
+    second.publish(Transition(LEAK, AlertState.firing, T0, event="severity"))
+    await second.step()
+    await second.settle()
+    await asyncio.sleep(0.3)
+    with engine.connect() as conn:
+        rows = [(r.kind, r.status, list(r.alert_ids)) for r in conn.execute(select(notify_messages))]
+    assert rows == [("page", "sent", [7])]
+    assert len(hook.pages(store_drills.LEAK)) == 1  # nobody paged twice
+    assert spool.read() == [] and second.problems() == []
+    await second.transports.aclose()
+    hook.close()
+    engine.dispose()
