@@ -23,7 +23,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -315,51 +314,13 @@ def disk_full(work: Path) -> dict[str, object]:
 
 # PostgreSQL stopped and started again --------------------------------------------------------------------
 
-@dataclass
-class Postgres:
-    """A throwaway PostgreSQL server (initdb + pg_ctl, as the postgres user when root)."""
-
-    root: Path
-    port: int = field(default_factory=free_port)
-
-    def __post_init__(self) -> None:
-        bins = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
-        if not bins:
-            raise Skip("PostgreSQL is not installed")
-        self.bin = bins[-1]
-        self.data = self.root / "pgdata"
-        self.as_root = os.geteuid() == 0
-
-    def run(self, *args: str) -> None:
-        cmd = [str(self.bin / args[0]), *args[1:]]
-        if self.as_root:
-            cmd = ["runuser", "-u", "postgres", "--", *cmd]
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-        if done.returncode != 0:
-            raise RuntimeError(f"{args[0]}: {done.stderr.strip() or done.stdout.strip()}")
-
-    def init(self) -> Postgres:
-        self.root.mkdir(parents=True, exist_ok=True)
-        if self.as_root:
-            shutil.chown(self.root, "postgres")  # (its folder must be reachable by postgres: see pg_restart)
-        self.run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
-        self.start()
-        return self
-
-    def start(self) -> None:
-        self.run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "pg.log"), "-w", "-o",
-                 f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
-
-    def stop(self) -> None:
-        self.run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
-
-    @property
-    def url(self) -> str:
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
-
-
 def pg_restart(work: Path) -> dict[str, object]:
-    pg = Postgres(Path(tempfile.mkdtemp(prefix="siaga-pg-"))).init()  # /tmp: reachable by the postgres user
+    from siaga.store.testserver import PostgresServer, pg_bindir
+
+    bindir = pg_bindir()
+    if bindir is None:
+        raise Skip("PostgreSQL is not installed")
+    pg = PostgresServer(bindir).start()
     hook = Hook()
     site = Hook()  # the watched web site: answers 200 all along
     serve: Serve | None = None
@@ -403,6 +364,4 @@ checks:
             serve.stop()
         hook.close()
         site.close()
-        with contextlib.suppress(Exception):
-            pg.stop()
-        shutil.rmtree(pg.root, ignore_errors=True)
+        pg.remove()
