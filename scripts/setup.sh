@@ -31,6 +31,7 @@ TEST_PACKAGES=(
   libharfbuzz-subset0
   fonts-dejavu-core
   prometheus            # promtool: the /metrics scrape is linted in the tests
+  systemd               # systemd-analyze verify of deploy/systemd/siaga.service
 )
 APT_PACKAGES=("${DEMO_PACKAGES[@]}")
 if [ "$PROFILE" = test ]; then APT_PACKAGES+=("${TEST_PACKAGES[@]}"); fi

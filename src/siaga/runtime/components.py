@@ -1,7 +1,9 @@
 """What a component of ``siaga serve`` is, and how the tables of ``siaga.runtime.registry`` are loaded.
 
 A component is a name and ``async def run(ctx, stop)``: it works until ``stop`` is set, then flushes
-what it holds and returns (it gets :data:`siaga.runtime.supervisor.GRACE_SECONDS` for that).
+what it holds and returns (it gets :data:`siaga.runtime.supervisor.GRACE_SECONDS` for that). ``stop``
+is its own: a component that raises, or returns while siaga is not stopping, is started again after a
+pause (:mod:`siaga.runtime.supervisor`); it never ends siaga.
 
 An entry of the tables (``COMPONENTS``, ``DEMO_COMPONENTS`` in ``siaga.runtime.registry``) is a
 :class:`Component` or a factory ``(ctx) -> Component | Iterable[Component] | None``. Factories run in
@@ -34,7 +36,8 @@ class Component:
     name: str
     run: ComponentRun
     critical: bool = False
-    """When it fails, siaga stops (exit 1) instead of restarting it after a pause."""
+    """When it fails before it has called :func:`siaga.runtime.supervisor.mark_ready` (it cannot start: the
+    web server's port is taken), siaga stops with exit 1; once it has been up, it is restarted like any other."""
 
 
 class ComponentError(SiagaError):
