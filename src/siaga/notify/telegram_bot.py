@@ -37,13 +37,13 @@ class TelegramBot:
 
     async def run(self, stop: asyncio.Event) -> None:
         from siaga.notify.transports import DeliveryError
+        from siaga.runtime.components import ComponentError
 
         try:
-            self.api  # noqa: B018 - reads the token now, to say so once when it cannot be had
+            self.api  # noqa: B018 - reads the token now, to say so when it cannot be had
         except DeliveryError as exc:
-            log.warning("telegram bot not started: channel %s: %s", self.config.channel, exc)
-            await stop.wait()
-            return
+            # not a quiet bot that seems to run: the supervisor retries it and, if it lasts, pages "siaga degraded"
+            raise ComponentError(f"telegram bot: channel {self.config.channel}: {exc}") from None
         raw = await self.svc.db(lambda c: get_meta(c, OFFSET_KEY))
         offset = int(raw) if raw else None
         pause = 1.0
