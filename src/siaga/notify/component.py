@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from siaga.backup.status import verified_copy_lookup
 from siaga.notify.engine import Notifier
@@ -22,18 +22,20 @@ from siaga.store.engine import spool_dir
 from siaga.store.spool import Spool
 
 if TYPE_CHECKING:
+    from siaga.alerts.manager import AlertManager
+    from siaga.alerts.model import Alert
     from siaga.runtime.context import RuntimeContext
 
 class ManagerActions:
     """The alert manager's ``ack``/``resolve`` (blocking: they write the store) as notify's AlertActions."""
 
-    def __init__(self, manager: Any) -> None:
+    def __init__(self, manager: AlertManager) -> None:
         self.manager = manager
 
-    async def acknowledge(self, alert_id: int, *, by: str, via: str, note: str | None = None) -> Any:
+    async def acknowledge(self, alert_id: int, *, by: str, via: str, note: str | None = None) -> Alert:
         return await asyncio.to_thread(self.manager.ack, alert_id, by, via, note)
 
-    async def resolve(self, alert_id: int, *, by: str, via: str, note: str | None = None) -> Any:
+    async def resolve(self, alert_id: int, *, by: str, via: str, note: str | None = None) -> Alert:
         return await asyncio.to_thread(self.manager.resolve, alert_id, by, via, note)
 
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import inspect
-from typing import Any
+from collections.abc import Callable
 
 from sqlalchemy import Engine
 
@@ -18,12 +17,6 @@ from siaga.alerts.store import AlertError
 from siaga.runtime.services import Services
 from siaga.web.auth.accounts import audit
 from siaga.web.errors import ApiError
-
-_METHODS = {
-    "ack": ("ack", "acknowledge"),
-    "resolve": ("resolve",),
-    "note": ("note", "add_note"),
-}
 
 
 def find_manager(services: Services) -> AlertManager | None:
@@ -35,26 +28,16 @@ async def act(services: Services, engine: Engine, action: str, alert_id: int, *,
               note: str | None, now: dt.datetime) -> None:
     """Do ``action`` (ack, resolve, note) on an alert as ``by``; raise ApiError when it cannot be done."""
     manager = find_manager(services)
-    method = None
-    if manager is not None:
-        for name in _METHODS[action]:
-            method = getattr(manager, name, None)
-            if method is not None:
-                break
-    if method is None:
+    if manager is None:
         raise ApiError(503, "unavailable", "the alert manager is not running: alerts cannot be changed now")
-    kwargs: dict[str, Any] = {"by": by, "via": via}
-    params = inspect.signature(method).parameters
-    if action == "note":
-        kwargs["note" if "note" in params else "text"] = note or ""
-    elif "note" in params:
-        kwargs["note"] = note
-    kwargs = {k: v for k, v in kwargs.items() if k in params or any(
-        p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())}
+    calls: dict[str, Callable[[], object]] = {  # blocking: the manager writes the store
+        "ack": lambda: manager.ack(alert_id, by, via=via, note=note),
+        "resolve": lambda: manager.resolve(alert_id, by, via=via, note=note),
+        "note": lambda: manager.note(alert_id, by, note or "", via=via),
+    }
+    call = calls[action]
     try:
-        result = await asyncio.to_thread(method, alert_id, **kwargs)
-        if inspect.isawaitable(result):
-            await result
+        await asyncio.to_thread(call)
     except LookupError as exc:
         raise ApiError(404, "not_found", f"alert {alert_id} not found") from exc
     except (AlertError, ValueError) as exc:
