@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Iterator
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from web_helpers import NOW, Ctx
 from web_standins import fire_alert, put_reading
@@ -152,3 +155,24 @@ def test_ids_beyond_their_column_are_422_not_500(client: TestClient, site: Ctx) 
             resp = client.request(method, path.format(bad), headers=h, json={"note": "x"})
             _is_error(resp, 422, "validation_failed")
     _is_error(client.get("/api/v1/alerts/9223372036854775807", headers=h), 404, "not_found")  # the largest id
+
+
+def test_a_json_body_sent_in_pieces_is_checked_whole_and_passed_on_unchanged(whole_app: FastAPI, site: Ctx) -> None:
+    h = {**_token(site, "read", "ack"), "Content-Type": "application/json"}
+    alert_id = fire_alert(site.manager, "leak", "leak-r1-floor", NOW)
+
+    def pieces(body: bytes, size: int = 1000) -> Iterator[bytes]:
+        for i in range(0, len(body), size):
+            yield body[i: i + size]
+
+    with TestClient(whole_app) as c:
+        deep = b"[" * 5000 + b"]" * 5000
+        _is_error(c.post(f"/api/v1/alerts/{alert_id}/ack", content=pieces(deep), headers=h), 422, "validation_failed")
+        note = json.dumps({"note": "x" * 1500}).encode()
+        resp = c.post(f"/api/v1/alerts/{alert_id}/ack", content=pieces(note), headers=h)
+        assert resp.status_code == 200, resp.text
+        # Past the checked size the body goes on unchecked, whole, for the route's own limit to judge.
+        big = json.dumps({"note": "y" * (2 * 1024 * 1024)}).encode()
+        resp = c.post(f"/api/v1/alerts/{alert_id}/notes", content=pieces(big, 64 * 1024), headers=h)
+        assert resp.status_code in (200, 413, 422), resp.text
+        assert resp.status_code != 422 or resp.json()["error"]["details"], resp.text  # a field error, not depth
