@@ -1,4 +1,8 @@
-"""HTTP of notify: the one-tap acknowledgement pages and the maintenance and timeline API.
+"""HTTP of notify: the one-tap acknowledgement pages.
+
+Maintenance windows and an alert's notification attempts are served by the one API, ``/api/v1/maintenance``
+and ``/api/v1/alerts/{id}/timeline`` (``siaga.web``); the old ``/api/notify/...`` paths redirect there
+(``siaga.web.moved``).
 
 ``GET /ack/{token}`` only shows what the link would acknowledge and a button; ``POST`` acknowledges.
 Link-preview bots (chat apps fetch links to show a preview) therefore never acknowledge anything.
@@ -6,7 +10,6 @@ Link-preview bots (chat apps fetch links to show a preview) therefore never ackn
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 from typing import Any
 from urllib.parse import parse_qs
@@ -14,20 +17,15 @@ from urllib.parse import parse_qs
 import jinja2
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from siaga.notify.ack import TokenError
-from siaga.notify.records import RecordError, add_maintenance, end_maintenance, list_maintenance, timeline
 from siaga.notify.service import NotifyService
 from siaga.notify.snapshot import alert_from_json
 from siaga.notify.tables import notify_alerts
 from siaga.notify.texts import N_, gettext_for, ngettext_for
 from siaga.runtime.context import RuntimeContext
-from siaga.web.auth.roles import Scope
 from siaga.web.deps import get_ctx
-from siaga.web.params import RowId
-from siaga.web.security import scope_required  # who may silence paging or read who was told
 
 router = APIRouter(tags=["notify"])
 
@@ -95,65 +93,3 @@ async def ack_confirm(token: str, request: Request, ctx: RuntimeContext = Depend
         return _page(svc, status, error=g(N_("This link cannot be used: {reason}.")).format(reason=outcome.message))
     return _page(svc, done=True, who=_who(svc, f"person:{outcome.by}" if outcome.by and ":" not in outcome.by
                                          else outcome.by or "?"))
-
-
-class MaintenanceIn(BaseModel):
-    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-    title: str
-    starts_at: dt.datetime
-    ends_at: dt.datetime
-    services: list[str] = []
-    places: list[str] = []
-    rules: list[str] = []
-    created_by: str | None = None
-
-
-def _aware(t: dt.datetime, svc: NotifyService) -> dt.datetime:
-    return (t.replace(tzinfo=svc.notifier.zone) if t.tzinfo is None else t).astimezone(dt.UTC)
-
-
-@router.get("/api/notify/maintenance", dependencies=[Depends(scope_required(Scope.read))])
-async def maintenance_list(ctx: RuntimeContext = Depends(get_ctx)) -> list[dict[str, Any]]:
-    """Maintenance windows: those of siaga.yaml and those made at run time."""
-    svc = _service(ctx)
-    runtime = await svc.db(list_maintenance)
-    config = [{"id": w.id, "title": w.reason, "starts_at": w.start, "ends_at": w.end, "services": list(w.services),
-               "places": list(w.places), "rules": list(w.rules), "source": "config"}
-              for w in svc.notifier.config_windows]
-    return config + [{**r, "source": "runtime"} for r in runtime]
-
-
-@router.post("/api/notify/maintenance", status_code=201, dependencies=[Depends(scope_required(Scope.ack))])
-async def maintenance_add(body: MaintenanceIn, ctx: RuntimeContext = Depends(get_ctx)) -> dict[str, str]:
-    """Open a maintenance window: matching alerts are recorded, nobody is paged."""
-    svc = _service(ctx)
-    now = svc.clock()
-    try:
-        await svc.db(lambda c: add_maintenance(
-            c, id=body.id, title=body.title, starts_at=_aware(body.starts_at, svc), ends_at=_aware(body.ends_at, svc),
-            services=body.services, places=body.places, rules=body.rules, created_by=body.created_by, now=now))
-    except RecordError as exc:
-        raise HTTPException(409, str(exc)) from None
-    svc.kick.set()
-    return {"id": body.id}
-
-
-@router.delete("/api/notify/maintenance/{window_id}", dependencies=[Depends(scope_required(Scope.ack))])
-async def maintenance_end(window_id: str, ctx: RuntimeContext = Depends(get_ctx)) -> dict[str, str]:
-    svc = _service(ctx)
-    try:
-        await svc.db(lambda c: end_maintenance(c, window_id))
-    except RecordError as exc:
-        raise HTTPException(404, str(exc)) from None
-    return {"id": window_id, "ended": "yes"}
-
-
-@router.get("/api/notify/alerts/{alert_id}/timeline", dependencies=[Depends(scope_required(Scope.read))])
-async def alert_timeline(alert_id: RowId, ctx: RuntimeContext = Depends(get_ctx)) -> list[dict[str, Any]]:
-    """Who was to be told about the alert, and every delivery attempt (channel, outcome, latency, error)."""
-    svc = _service(ctx)
-    entries = await svc.db(lambda c: timeline(c, alert_id))
-    return [e.__dict__ for e in entries]
-
-
-

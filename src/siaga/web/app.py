@@ -34,7 +34,7 @@ ROUTERS: list[RouterEntry | str] = [
     inventory_api.router,  # /api/v1/inventory, /api/v1/impact/{target}
     dashboard.router,  # pages, /api/v1, /metrics
     push.router,  # POST /api/v1/readings
-    notify_web.router,  # /ack/{token}, /api/notify/...
+    notify_web.router,  # /ack/{token}
     status_page.router,  # /status (public), /api/v1/status..., /ping/{id}
     backup_api.router,  # /api/v1/backups, /api/v1/backups/metrics
     moved.router,  # old paths redirected to their /api/v1 places for a release

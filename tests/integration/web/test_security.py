@@ -139,11 +139,18 @@ def test_nobody_silences_paging_without_the_ack_scope(site: Ctx) -> None:
     window = {"id": "w1", "title": "x", "starts_at": "2026-07-16T09:00:00+08:00",
               "ends_at": "2026-07-16T10:00:00+08:00"}
     with TestClient(create_app(ctx)) as c:
-        assert c.post("/api/notify/maintenance", json=window).status_code == 401
-        assert c.delete("/api/notify/maintenance/w1").status_code == 401
+        assert c.post("/api/v1/maintenance", json=window).status_code == 401
+        assert c.delete("/api/v1/maintenance/w1").status_code == 401
+        assert c.post("/api/v1/maintenance", json=window,
+                      headers={"Authorization": f"Bearer {reader}"}).status_code == 403
+        assert c.get("/api/v1/alerts/1/timeline").status_code == 401
+        # The old paths of notify lead there, method and body kept (308).
+        moved = c.post("/api/notify/maintenance", json=window, follow_redirects=False)
+        assert moved.status_code == 308 and moved.headers["location"] == "/api/v1/maintenance"
         assert c.post("/api/notify/maintenance", json=window,
                       headers={"Authorization": f"Bearer {reader}"}).status_code == 403
-        assert c.get("/api/notify/alerts/1/timeline").status_code == 401
+        assert c.delete("/api/notify/maintenance/w1", follow_redirects=False).headers["location"] == (
+            "/api/v1/maintenance/w1")
 
 
 class _CountingHasher(PasswordHasher):
