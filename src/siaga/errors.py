@@ -35,7 +35,8 @@ reads ``str(exc)``, one line a person can act on. Errors that are also a ``Value
      ├── RecordError                 siaga.notify      an unknown or duplicate record id
      ├── ReportError                 siaga.reports     a report that cannot be made
      ├── PdfUnavailable              siaga.reports     WeasyPrint (or Pango) is missing
-     ├── ComponentError              siaga.runtime     a component cannot start or go on
+     ├── ComponentError              siaga.errors      a component cannot start or go on (also
+     │                                                   siaga.runtime.ComponentError)
      ├── ApiError                    siaga.web         an API error with its status and code
      ├── AccountError                siaga.web         (a ValueError) an account action that cannot be done
      └── WeakPassword                siaga.web         (a ValueError) a password too short or too plain
@@ -55,3 +56,10 @@ class SiagaError(Exception):
         super().__init__(*args)
         if retryable is not None:
             self.retryable = retryable
+
+
+class ComponentError(SiagaError):
+    """A component cannot start or go on: the message is one line a person can act on.
+
+    Here (not in ``siaga.runtime``) so that a part's engine may raise it without importing the runtime;
+    ``siaga.runtime.components`` re-exports it."""

@@ -36,8 +36,8 @@ class TelegramBot:
         return gettext_for(self.lang)(text)
 
     async def run(self, stop: asyncio.Event) -> None:
+        from siaga.errors import ComponentError
         from siaga.notify.transports import DeliveryError
-        from siaga.runtime.components import ComponentError
 
         try:
             self.api  # noqa: B018 - reads the token now, to say so when it cannot be had

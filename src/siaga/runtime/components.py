@@ -20,11 +20,15 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from siaga.errors import SiagaError
+from siaga.errors import ComponentError
 from siaga.i18n import _
 
 if TYPE_CHECKING:
     from siaga.runtime.context import RuntimeContext
+
+__all__ = [
+    "Component", "ComponentEntry", "ComponentError", "ComponentFactory", "ComponentRun", "load_components", "resolve",
+]
 
 ComponentRun = Callable[["RuntimeContext", asyncio.Event], Awaitable[None]]
 
@@ -38,10 +42,6 @@ class Component:
     critical: bool = False
     """When it fails before it has called :func:`siaga.runtime.supervisor.mark_ready` (it cannot start: the
     web server's port is taken), siaga stops with exit 1; once it has been up, it is restarted like any other."""
-
-
-class ComponentError(SiagaError):
-    """A component cannot start or go on: the message is one line a person can act on."""
 
 
 ComponentFactory = Callable[["RuntimeContext"], "Component | Iterable[Component] | None"]
