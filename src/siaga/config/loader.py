@@ -245,8 +245,11 @@ def _alias_growth(root: yaml.Node | None, filename: str) -> ConfigProblem | None
             if id(child) not in expanded:
                 stack.append((child, False))
     if expanded[id(root)] - len(own) > MAX_ALIAS_VALUES:
+        line = root.start_mark.line + 1
+        if isinstance(root, yaml.MappingNode):  # name the first section that blows up
+            line = next((k.start_mark.line + 1 for k, v in root.value if expanded[id(v)] > MAX_ALIAS_VALUES), line)
         return ConfigProblem(
-            filename, 1, "",
+            filename, line, "",
             f"YAML aliases (*name) repeat more than {MAX_ALIAS_VALUES} values: refused (a \"billion laughs\" "
             "file?); write the repeated parts out or use fewer aliases",
         )
