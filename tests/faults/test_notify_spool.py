@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import Engine, event, select
 from sqlalchemy.exc import OperationalError
 
 from siaga.alerts.model import Alert, AlertState, Impact, Severity, SubjectKind, Transition
@@ -29,12 +31,11 @@ LEAK = Alert(7, "leak", "leak-r1", SubjectKind.sensor, AlertState.firing, Severi
              fired_at=T0, last_value=1.0, impact=Impact(room="ruang", rack="R1", zone="floor"))
 
 
-async def test_pages_sent_from_memory_survive_a_restart_and_are_recorded_once(
-        tmp_path: Path, store_drills: ModuleType) -> None:
+def a_store(tmp_path: Path, store_drills: ModuleType) -> tuple[Any, Engine, Spool, Callable[[], NotifyService]]:
+    """A webhook, a migrated SQLite store that gives up on a lock after 0.1 s, a spool, a notify maker."""
     hook = store_drills.Hook()
     cfg = parse_config(store_drills.site_yaml(hook.url, "{data_dir: data}"), "siaga.yaml")
-    db = tmp_path / "siaga.db"
-    engine = create_engine_for(sqlite_url(db))
+    engine = create_engine_for(sqlite_url(tmp_path / "siaga.db"))
     upgrade(engine)
 
     @event.listens_for(engine, "connect")
@@ -48,7 +49,13 @@ async def test_pages_sent_from_memory_survive_a_restart_and_are_recorded_once(
         notifier = Notifier(cfg, key=b"k" * 64, public_url="http://siaga.test")
         return NotifyService(engine, notifier, Transports(cfg, tmp_path), clock=lambda: T0, spool=spool)
 
-    other = sqlite3.connect(db, isolation_level=None)
+    return hook, engine, spool, service
+
+
+async def test_pages_sent_from_memory_survive_a_restart_and_are_recorded_once(
+        tmp_path: Path, store_drills: ModuleType) -> None:
+    hook, engine, spool, service = a_store(tmp_path, store_drills)
+    other = sqlite3.connect(tmp_path / "siaga.db", isolation_level=None)
     try:
         other.execute("BEGIN EXCLUSIVE")  # the store cannot write
         first = service()
@@ -81,3 +88,30 @@ async def test_pages_sent_from_memory_survive_a_restart_and_are_recorded_once(
     await second.transports.aclose()
     hook.close()
     engine.dispose()
+
+
+async def test_a_page_from_memory_waiting_for_a_sender_is_not_sent_once_the_alert_is_acknowledged(
+        tmp_path: Path, store_drills: ModuleType) -> None:
+    hook, engine, spool, service = a_store(tmp_path, store_drills)
+    svc = service()
+    limit = svc.notifier.config.notification.delivery.concurrency
+    other = sqlite3.connect(tmp_path / "siaga.db", isolation_level=None)
+    try:
+        other.execute("BEGIN EXCLUSIVE")  # the store cannot write: pages go from memory
+        for _ in range(limit):  # every sender busy: the page waits at the door
+            await svc._sem.acquire()
+        svc.publish(Transition(LEAK, None, T0, event="firing"))
+        with pytest.raises(OperationalError):
+            await svc.step()
+        acked = dataclasses.replace(LEAK, state=AlertState.acknowledged, acknowledged_at=T0, acknowledged_by="andi")
+        svc.publish(Transition(acked, AlertState.firing, T0, by="andi", via="telegram", event="acknowledged"))
+        for _ in range(limit):
+            svc._sem.release()
+        await svc.settle()
+        assert hook.pages(store_drills.LEAK) == [] and svc.memory.unrecorded == 0 and spool.read() == []
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+        await svc.transports.aclose()
+        hook.close()
+        engine.dispose()

@@ -12,7 +12,10 @@ away takes them back (:meth:`MemoryPager.restore`) instead of paging again.
 
 Limits: alerts paged before the store went away wait for it to page their next steps (their history is
 in the store); a send that fails from memory is retried by the outbox (and falls back) once the store is
-back; maintenance windows made at run time are not known in memory (those of the config are).
+back; maintenance windows made at run time are not known in memory (those of the config are); a service
+outage folded into its paging cause (``quiet``) gets its follow-up once the store is back. A page from
+memory is checked against its alert's latest transition just before it leaves, as every outbox message is
+(``NotifyService._gone``): acknowledged or resolved meanwhile, it is dropped, never sent.
 """
 
 from __future__ import annotations

@@ -217,6 +217,11 @@ class NotifyService:
 
     async def _send_from_memory(self, page: MemoryPage) -> None:
         async with self._sem:
+            if self._gone(page.message) is not None:  # acknowledged or resolved while it waited: never sent
+                with contextlib.suppress(ValueError):
+                    self.memory.pages.remove(page)  # not told: no notice for it, nothing to record
+                self.kick.set()
+                return
             result = await self.transports.attempt(page.message)
         page.result = result
         if self.spool is not None:
