@@ -18,7 +18,7 @@ def test_a_leak_pages_from_memory_while_the_disk_is_full_and_is_stored_once_when
         pytest.skip(str(exc))
     assert out["disk_full_push_status"] == 200
     assert out["disk_full_paged_while_full"], out  # from memory: the store could not take the page
-    assert out["disk_full_page_latency_s"] < 5, out  # bench/faults.py measures it (~0.3 s)
+    assert out["disk_full_page_latency_s"] < 1.0, out  # push -> webhook (measured ~0.05 s, endpoint warm)
     assert out["disk_full_health_status"] == 503
     assert any("store cannot write" in p and "database or disk is full" in p
                for p in out["disk_full_health_reasons"]), out
