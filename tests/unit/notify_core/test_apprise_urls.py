@@ -38,3 +38,12 @@ def test_whatsapp_gateway_posts_number_and_token() -> None:
 def test_ntfy_topic_on_own_server() -> None:
     spec = CH.validate_python({"type": "ntfy", "server_url": "http://127.0.0.1:8080"})
     assert apprise_url(spec, "ruang-server") == "ntfy://127.0.0.1:8080/ruang-server?priority=high"
+
+
+def test_every_channel_type_of_the_config_has_a_line_in_the_url_table() -> None:
+    from typing import get_args
+
+    from siaga.config.notify import Channel
+    from siaga.notify.urls import URL_BUILDERS
+
+    assert set(get_args(get_args(Channel)[0])) == set(URL_BUILDERS)
