@@ -1,0 +1,68 @@
+"""The status page's snapshot cache: never older than the docs say, a staff post shown at once."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from siaga.checks.status.router import SNAPSHOT_TTL_S, StatusCache
+
+
+class Builder:
+    def __init__(self) -> None:
+        self.built = 0
+
+    def build(self) -> Any:
+        self.built += 1
+        return f"snapshot {self.built}"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_view_never_gets_a_snapshot_older_than_twice_the_ttl() -> None:
+    builder, clock = Builder(), Clock()
+    cache = StatusCache(builder, clock)  # type: ignore[arg-type]
+    assert await cache.get() == "snapshot 1"
+    clock.now += SNAPSHOT_TTL_S / 2
+    assert await cache.get() == "snapshot 1"  # fresh enough: a dictionary lookup
+    clock.now += SNAPSHOT_TTL_S
+    assert await cache.get() == "snapshot 1"  # stale within bounds: served while it rebuilds
+    await asyncio.sleep(0.05)
+    assert builder.built == 2
+    clock.now += 3 * SNAPSHOT_TTL_S  # nobody kept it fresh (the 56-59 s old snapshot of issue 15)
+    assert await cache.get() == "snapshot 3"
+
+
+async def test_an_invalidated_snapshot_is_rebuilt_before_the_answer() -> None:
+    builder, clock = Builder(), Clock()
+    cache = StatusCache(builder, clock)  # type: ignore[arg-type]
+    await cache.get()
+    cache.invalidate()  # staff posted an incident
+    assert await cache.get() == "snapshot 2"
+
+
+async def test_keep_fresh_rebuilds_when_a_service_changes_state() -> None:
+    builder = Builder()
+    cache = StatusCache(builder)  # type: ignore[arg-type]
+    states = {"portal": "unknown"}
+    stop = asyncio.Event()
+    task = asyncio.create_task(cache.keep_fresh(stop, lambda: dict(states)))
+    for _ in range(100):
+        if builder.built:
+            break
+        await asyncio.sleep(0.01)
+    assert builder.built == 1  # at start
+    states["portal"] = "up"
+    for _ in range(300):  # within CHANGE_GAP_S (1 s) of the change
+        if builder.built == 2:
+            break
+        await asyncio.sleep(0.01)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert builder.built == 2
