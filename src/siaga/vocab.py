@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+from siaga.i18n.messages import Message
+
 
 class Severity(StrEnum):
     info = "info"
@@ -54,7 +56,7 @@ class Condition:
     severity: Severity
     at: dt.datetime  # aware UTC
     value: float | None = None
-    summary: str = ""  # one line in English; notify renders localised text from rule + params
+    summary: Message = field(default_factory=Message)  # a message key and parameters (siaga.i18n.messages)
     params: dict[str, Any] = field(default_factory=dict)  # what templates need (threshold, unit, ...)
     fire_at_once: bool = False  # hold time already applied by the observer (or none wanted)
 

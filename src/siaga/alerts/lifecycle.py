@@ -33,6 +33,7 @@ from typing import NamedTuple
 
 from siaga.alerts.model import Alert, AlertState, Condition, Impact, SubjectKind, Transition
 from siaga.errors import SiagaError
+from siaga.i18n.messages import Message
 
 Key = tuple[str, str]
 ImpactOf = Callable[[SubjectKind, str], Impact]
@@ -158,7 +159,7 @@ class AddEvent:
 @dataclass(frozen=True)
 class OpenIncident:
     id: int  # provisional
-    title: str
+    title: Message
     at: dt.datetime
     room: str | None
     rack: str | None
@@ -239,7 +240,7 @@ def step(book: Book, c: Condition, settings: Settings) -> Outcome:
     if current is None:
         return _open_alert(book, c, settings) if c.active else Outcome(book, [], [])
     if not c.active:
-        return _resolve(book, current, c.at, note=c.summary or None)
+        return _resolve(book, current, c.at)  # the rule's own words are the alert's summary, not a person's note
     alert = current
     events: list[str] = []
     flapping = bool(c.params.get("flapping"))
@@ -291,7 +292,7 @@ def _open_alert(book: Book, c: Condition, settings: Settings) -> Outcome:
         subject_kind=c.subject_kind,
         state=AlertState.firing if firing else AlertState.pending,
         severity=c.severity,
-        summary=c.summary or f"{c.rule} on {c.subject}",
+        summary=c.summary or Message("alert.generic", {"rule": c.rule, "subject": c.subject}),
         started_at=c.at,
         fired_at=c.at if firing else None,
         last_value=c.value,

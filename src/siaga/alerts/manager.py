@@ -44,6 +44,7 @@ from siaga.alerts.lifecycle import (
 from siaga.alerts.model import Alert, AlertState, Condition, Impact, Severity, SubjectKind, Transition
 from siaga.alerts.spooled import lowest_id, write_from_json, write_to_json
 from siaga.alerts.tables import alerts as alerts_table
+from siaga.i18n.messages import Message
 from siaga.store.engine import first_error_line
 from siaga.store.events import get_meta, record_event, set_meta
 from siaga.store.spool import Spool
@@ -295,7 +296,7 @@ class AlertManager:
                 inc_id = store.insert_incident(conn, w.title, w.at, w.room, w.rack)
                 incident_ids[w.id] = inc_id
                 record_event(conn, "incident.opened", subject=w.subject, at=w.at,
-                             data={"incident_id": inc_id, "title": w.title})
+                             data={"incident_id": inc_id, "title": w.title.to_json()})
             elif isinstance(w, TouchIncident):
                 store.set_incident(conn, w.id, last_alert_at=w.at, **({"closed_at": None} if w.reopen else {}))
             elif isinstance(w, CloseIncident):
@@ -330,7 +331,7 @@ class AlertManager:
         *,
         rule: str = "system.down",
         severity: Severity = Severity.warning,
-        summary: str = "",
+        summary: Message | None = None,
         at: dt.datetime | None = None,
         **params: object,
     ) -> None:
@@ -343,7 +344,7 @@ class AlertManager:
                 active=active,
                 severity=severity,
                 at=at or self.clock(),
-                summary=summary or (f"{component} is not working" if active else f"{component} works again"),
+                summary=summary or Message("system.down" if active else "system.up", {"component": component}),
                 params=dict(params),
                 fire_at_once=True,
             )
@@ -435,12 +436,13 @@ class AlertManager:
         if failing and not open_:
             since = self.failing_since or now
             condition = Condition(STORE_RULE, "store", SubjectKind.system, True, Severity.critical, now,
-                                  summary=f"siaga cannot write to its store since {since:%H:%M:%S} UTC: "
-                                          f"{self.last_error}", params={"since": since.isoformat()},
+                                  summary=Message("store.unavailable", {"since": since.isoformat(),
+                                                                        "error": self.last_error}),
+                                  params={"since": since.isoformat()},
                                   fire_at_once=True)
         elif open_ and self.failing_since is None and not self._waiting:
             condition = Condition(STORE_RULE, "store", SubjectKind.system, False, Severity.critical, now,
-                                  summary="siaga writes to its store again", fire_at_once=True)
+                                  summary=Message("store.available"), fire_at_once=True)
         else:
             return
         self._publish_all(self._keep(lifecycle.step(self.book, condition, self.settings), "the store alert", now))

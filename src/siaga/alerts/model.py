@@ -13,6 +13,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from siaga.i18n.messages import Message
+
 # The shared vocabulary lives on the ground floor (siaga.vocab); re-exported here for the parts
 # that speak of alerts.
 from siaga.vocab import AlertSink, AlertState, Condition, Impact, Severity, SubjectKind
@@ -30,7 +32,7 @@ class Alert:
     subject_kind: SubjectKind
     state: AlertState
     severity: Severity
-    summary: str
+    summary: Message  # a key and parameters, worded per reader by siaga.i18n.messages.render
     started_at: dt.datetime
     fired_at: dt.datetime | None = None
     acknowledged_at: dt.datetime | None = None

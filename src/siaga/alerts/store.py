@@ -14,9 +14,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, insert, select, update
 
-from siaga.alerts.model import Alert, AlertState, Impact, Severity, SubjectKind
+from siaga.alerts.model import Alert, AlertState, Severity, SubjectKind
+from siaga.alerts.serialise import impact_fields, impact_from_fields
 from siaga.alerts.tables import alert_events, alerts, incidents
 from siaga.errors import SiagaError
+from siaga.i18n.messages import Message
 
 ACTIVE_STATES = (AlertState.pending.value, AlertState.firing.value, AlertState.acknowledged.value)
 
@@ -42,7 +44,7 @@ class AlertEvent:
 @dataclass(frozen=True)
 class Incident:
     id: int
-    title: str
+    title: Message
     opened_at: dt.datetime
     closed_at: dt.datetime | None
     owner: str | None
@@ -50,27 +52,6 @@ class Incident:
     room: str | None
     rack: str | None
     last_alert_at: dt.datetime
-
-
-def impact_to_json(impact: Impact) -> dict[str, Any]:
-    d = dataclasses.asdict(impact)
-    d["devices"] = list(impact.devices)
-    d["services"] = list(impact.services)
-    return d
-
-
-def impact_from_json(data: dict[str, Any] | None) -> Impact:
-    if not data:
-        return Impact()
-    return Impact(
-        room=data.get("room"),
-        rack=data.get("rack"),
-        zone=data.get("zone"),
-        devices=tuple(data.get("devices") or ()),
-        services=tuple(data.get("services") or ()),
-        value_at_risk=int(data.get("value_at_risk") or 0),
-        worst_criticality=data.get("worst_criticality"),
-    )
 
 
 def _json_safe(params: dict[str, Any]) -> dict[str, Any]:
@@ -100,7 +81,7 @@ def alert_from_row(row: Row[Any]) -> Alert:
         subject_kind=SubjectKind(row.subject_kind),
         state=AlertState(row.state),
         severity=Severity(row.severity),
-        summary=row.summary,
+        summary=Message.stored(row.summary_key, row.summary_params, row.summary),
         started_at=row.started_at,
         fired_at=row.fired_at,
         acknowledged_at=row.acknowledged_at,
@@ -108,7 +89,7 @@ def alert_from_row(row: Row[Any]) -> Alert:
         resolved_at=row.resolved_at,
         incident_id=int(row.incident_id) if row.incident_id is not None else None,
         last_value=row.last_value,
-        impact=impact_from_json(row.impact),
+        impact=impact_from_fields(row.impact),
         params=params,
     )
 
@@ -120,7 +101,9 @@ def _values(alert: Alert, now: dt.datetime) -> dict[str, Any]:
         "subject_kind": alert.subject_kind.value,
         "state": alert.state.value,
         "severity": alert.severity.value,
-        "summary": alert.summary[:2000],
+        "summary": alert.summary.text[:2000],
+        "summary_key": alert.summary.key or None,
+        "summary_params": _json_safe(dict(alert.summary.params)) if alert.summary.key else None,
         "started_at": alert.started_at,
         "fired_at": alert.fired_at,
         "acknowledged_at": alert.acknowledged_at,
@@ -129,7 +112,7 @@ def _values(alert: Alert, now: dt.datetime) -> dict[str, Any]:
         "incident_id": alert.incident_id,
         "last_value": alert.last_value,
         "flapping": bool(alert.params.get("flapping")),
-        "impact": impact_to_json(alert.impact),
+        "impact": impact_fields(alert.impact),
         "params": _json_safe(alert.params),
         "updated_at": now,
     }
@@ -185,15 +168,22 @@ def list_alerts(
     states: Iterable[str] | None = None,
     severities: Iterable[str] | None = None,
     incident_id: int | None = None,
+    subject: str | None = None,
+    before_id: int | None = None,
     limit: int = 100,
 ) -> list[Alert]:
-    q = select(alerts).order_by(alerts.c.started_at.desc(), alerts.c.id.desc()).limit(limit)
+    """Alerts, newest first (by id: the order they opened in); ``before_id`` is a pagination cursor."""
+    q = select(alerts).order_by(alerts.c.id.desc()).limit(limit)
     if states:
         q = q.where(alerts.c.state.in_(list(states)))
     if severities:
         q = q.where(alerts.c.severity.in_(list(severities)))
     if incident_id is not None:
         q = q.where(alerts.c.incident_id == incident_id)
+    if subject is not None:
+        q = q.where(alerts.c.subject == subject)
+    if before_id is not None:
+        q = q.where(alerts.c.id < before_id)
     return [alert_from_row(r) for r in conn.execute(q)]
 
 
@@ -267,14 +257,16 @@ def add_note(conn: Connection, alert_id: int, by: str | None, note: str, at: dt.
 # Incidents ---------------------------------------------------------------------------------------------
 
 def incident_from_row(row: Row[Any]) -> Incident:
-    return Incident(int(row.id), row.title, row.opened_at, row.closed_at, row.owner, row.notes, row.room, row.rack,
-                    row.last_alert_at)
+    return Incident(int(row.id), Message.stored(row.title_key, row.title_params, row.title), row.opened_at,
+                    row.closed_at, row.owner, row.notes, row.room, row.rack, row.last_alert_at)
 
 
-def insert_incident(conn: Connection, title: str, at: dt.datetime, room: str | None, rack: str | None) -> int:
+def insert_incident(conn: Connection, title: Message, at: dt.datetime, room: str | None, rack: str | None) -> int:
     result = conn.execute(
         insert(incidents)
-        .values(title=title[:300], opened_at=at, room=room, rack=rack, last_alert_at=at)
+        .values(title=title.text[:300], title_key=title.key or None,
+                title_params=_json_safe(dict(title.params)) if title.key else None,
+                opened_at=at, room=room, rack=rack, last_alert_at=at)
         .returning(incidents.c.id)
     )
     return int(result.scalar_one())
@@ -285,10 +277,14 @@ def get_incident(conn: Connection, incident_id: int) -> Incident | None:
     return incident_from_row(row) if row is not None else None
 
 
-def list_incidents(conn: Connection, *, open_only: bool = False, limit: int = 50) -> list[Incident]:
-    q = select(incidents).order_by(incidents.c.opened_at.desc(), incidents.c.id.desc()).limit(limit)
+def list_incidents(conn: Connection, *, open_only: bool = False, limit: int = 50,
+                   before_id: int | None = None) -> list[Incident]:
+    """Incidents, newest first; ``before_id`` is a pagination cursor."""
+    q = select(incidents).order_by(incidents.c.id.desc()).limit(limit)
     if open_only:
         q = q.where(incidents.c.closed_at.is_(None))
+    if before_id is not None:
+        q = q.where(incidents.c.id < before_id)
     return [incident_from_row(r) for r in conn.execute(q)]
 
 

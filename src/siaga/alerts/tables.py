@@ -11,7 +11,9 @@ incidents = Table(
     "incidents",
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
-    Column("title", String(300), nullable=False),
+    Column("title", String(300), nullable=False),  # the sentence of rows written before title_key
+    Column("title_key", String(100), nullable=True),  # a key of siaga.i18n.messages.MESSAGES
+    Column("title_params", JSON(), nullable=True),
     Column("opened_at", UTCDateTime(), nullable=False),
     Column("closed_at", UTCDateTime(), nullable=True),
     Column("owner", String(200), nullable=True),
@@ -33,7 +35,9 @@ alerts = Table(
     Column("subject_kind", String(20), nullable=False),
     Column("state", String(20), nullable=False),
     Column("severity", String(20), nullable=False),
-    Column("summary", Text(), nullable=False),
+    Column("summary", Text(), nullable=False),  # the sentence of rows written before summary_key
+    Column("summary_key", String(100), nullable=True),  # a key of siaga.i18n.messages.MESSAGES
+    Column("summary_params", JSON(), nullable=True),
     Column("started_at", UTCDateTime(), nullable=False),
     Column("fired_at", UTCDateTime(), nullable=True),
     Column("acknowledged_at", UTCDateTime(), nullable=True),

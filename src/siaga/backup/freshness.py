@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from siaga.config.backup import format_duration
+from siaga.i18n.messages import Message
 from siaga.vocab import Condition, Severity, SubjectKind
 
 MISSED_GRACE = dt.timedelta(minutes=30)  # a scheduled run may start this late before it counts as missed
@@ -50,7 +50,7 @@ def _cond(
     active: bool,
     severity: Severity,
     now: dt.datetime,
-    summary: str,
+    summary: Message,
     value: float | None = None,
     **params: object,
 ) -> Condition:
@@ -62,7 +62,7 @@ def _cond(
         severity=severity,
         at=now,
         value=value,
-        summary=summary if active else "",
+        summary=summary if active else Message(),
         params=dict(params),
         fire_at_once=True,
     )
@@ -102,7 +102,7 @@ def assess(facts: JobFacts, now: dt.datetime) -> list[Condition]:
             failed,
             Severity.warning,
             now,
-            f"backup {facts.job} failed: {run.error if run else ''}",
+            Message("backup.failed", {"job": facts.job, "error": run.error if run else None}),
             error=(run.error if run else None),
         )
     )
@@ -114,7 +114,7 @@ def assess(facts: JobFacts, now: dt.datetime) -> list[Condition]:
             slot is not None,
             Severity.warning,
             now,
-            f"backup {facts.job} did not run at its scheduled time {slot.isoformat() if slot else ''}",
+            Message("backup.missed", {"job": facts.job, "slot": slot.isoformat() if slot else None}),
             slot=slot.isoformat() if slot else None,
         )
     )
@@ -122,15 +122,13 @@ def assess(facts: JobFacts, now: dt.datetime) -> list[Condition]:
         if facts.newest_good is None:
             age = now - facts.watched_since
             stale = age > facts.rpo
-            summary = f"backup {facts.job} has no good snapshot yet (RPO {format_duration(facts.rpo)})"
+            summary = Message("backup.rpo.none", {"job": facts.job, "rpo_s": facts.rpo.total_seconds()})
         else:
             age = now - facts.newest_good
             stale = age > facts.rpo
             cause = "failed" if failed else ("missed" if slot is not None else "late")
-            summary = (
-                f"newest good snapshot of {facts.job} is {format_duration(age)} old, "
-                f"over its RPO of {format_duration(facts.rpo)} ({cause})"
-            )
+            summary = Message("backup.rpo.old", {"job": facts.job, "age_s": age.total_seconds(),
+                                                 "rpo_s": facts.rpo.total_seconds(), "cause": cause})
         out.append(
             _cond(
                 "backup.rpo",
@@ -153,7 +151,7 @@ def assess(facts: JobFacts, now: dt.datetime) -> list[Condition]:
             drill_failed,
             Severity.critical,
             now,
-            f"restore drill of {facts.job} failed: {drill.error if drill else ''}",
+            Message("backup.drill", {"job": facts.job, "error": drill.error if drill else None}),
             error=drill.error if drill else None,
         )
     )
@@ -172,8 +170,8 @@ def assess(facts: JobFacts, now: dt.datetime) -> list[Condition]:
                 slow,
                 Severity.warning,
                 now,
-                f"restore drill of {facts.job} took {format_duration(dt.timedelta(seconds=measured or 0))}, "
-                f"over its RTO of {format_duration(facts.rto)}",
+                Message("backup.rto", {"job": facts.job, "took_s": measured or 0.0,
+                                       "rto_s": facts.rto.total_seconds()}),
                 value=measured,
                 rto_s=facts.rto.total_seconds(),
             )

@@ -20,6 +20,7 @@ from siaga.checks.confirm import Change, CheckState, Policy, Status, next_delay,
 from siaga.checks.correlate import probable_cause, quiet
 from siaga.config.checks import CheckBase
 from siaga.config.models import Criticality, Service
+from siaga.i18n.messages import Message
 
 ActiveAlerts = Callable[[], Sequence[Alert]]
 
@@ -104,7 +105,9 @@ class Monitor:
                 Condition(
                     rule="tls.expiry", subject=check.service, subject_kind=SubjectKind.service, active=True,
                     severity=Severity.critical if level == "critical" else Severity.warning, at=result.at,
-                    value=result.details.get("days_left"), summary=f"{check.check_id}: {result.warning}",
+                    value=result.details.get("days_left"),
+                    summary=Message("tls.expiry", {"check": check.check_id,
+                                                   "days_left": result.details.get("days_left")}),
                     params={"check": check.check_id, **result.details}, fire_at_once=True,
                 )
             )
@@ -113,7 +116,7 @@ class Monitor:
             self.sink.submit(
                 Condition(
                     rule="tls.expiry", subject=check.service, subject_kind=SubjectKind.service, active=False,
-                    severity=Severity.warning, at=result.at, summary=f"{check.check_id}: certificate renewed",
+                    severity=Severity.warning, at=result.at, summary=Message("tls.renewed", {"check": check.check_id}),
                     params={"check": check.check_id}, fire_at_once=True,
                 )
             )
@@ -136,7 +139,8 @@ class Monitor:
             "message": change.message,
             "since": change.at.isoformat(),
         }
-        summary = f"{name} is down: {change.message}" if now == Status.down else f"{name} is up again"
+        summary = (Message("service.down", {"name": name, "detail": change.message}) if now == Status.down
+                   else Message("service.up", {"name": name}))
         if now == Status.down and self.active_alerts is not None:
             cause = probable_cause(service_id, self.active_alerts())
             if cause is not None:
@@ -144,7 +148,9 @@ class Monitor:
                 params["join_incident"] = cause.incident_id
                 params["cause_alert_id"] = cause.alert_id  # scalars survive every snapshot of the alert
                 params["quiet"] = quiet(cause)
-                summary += f" ({cause.text(self.zone)})"
+                summary = Message("service.down.cause", {**summary.params, "cause_rule": cause.rule,
+                                                         "cause_place": cause.place,
+                                                         "cause_since": cause.since.isoformat()})
         self.sink.submit(
             Condition(
                 rule="service.down",

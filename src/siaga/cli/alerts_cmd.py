@@ -11,10 +11,10 @@ import os
 
 import typer
 
-from siaga.alerts.model import Alert
+from siaga.alerts.serialise import alert_to_json
 from siaga.cli.common import ConfigOption, ExitCode, fail, load_or_exit
-from siaga.cli.sensing_common import local, open_store, site_zone, table
-from siaga.i18n import _, get_language
+from siaga.cli.sensing_common import local, open_store, say, site_zone, table
+from siaga.i18n import _, get_language, labels
 from siaga.money import format_rupiah
 from siaga.store.types import utcnow
 
@@ -73,31 +73,20 @@ def list_alerts(
     with engine.connect() as conn:
         alerts = store.list_alerts(conn, states=states, severities=severities or None, limit=limit)
     if as_json:
-        typer.echo(json.dumps([_alert_json(a) for a in alerts], indent=1))
+        typer.echo(json.dumps([alert_to_json(a, get_language(), zone) for a in alerts], indent=1))
         return
     if not alerts:
         typer.echo(_("no alerts"))
         return
     rows = [
-        [f"#{a.id}", a.severity.value, a.state.value, a.rule, a.subject, local(a.started_at, zone),
+        [f"#{a.id}", labels.severity(a.severity), labels.alert_event(a.state), a.rule, a.subject,
+         local(a.started_at, zone),
          a.acknowledged_by or "", f"#{a.incident_id}" if a.incident_id else "",
          format_rupiah(a.impact.value_at_risk, get_language()) if a.impact.value_at_risk else ""]
         for a in alerts
     ]
     typer.echo(table(rows, ["id", _("severity"), _("state"), _("rule"), _("subject"), _("since"), _("ack by"),
                             _("incident"), _("at risk")]))
-
-
-def _alert_json(a: Alert) -> dict[str, object]:
-    import dataclasses
-
-    d: dict[str, object] = dataclasses.asdict(a)
-    for k, v in list(d.items()):
-        if hasattr(v, "isoformat"):
-            d[k] = v.isoformat()
-        elif hasattr(v, "value"):
-            d[k] = v.value
-    return d
 
 
 @app.command("show")
@@ -114,7 +103,8 @@ def show(alert_id: int = typer.Argument(..., help=_("Alert id.")), config: str =
             fail(_("no alert #{id}").format(id=alert_id))
         events = store.events_of(conn, [alert_id])
     imp = alert.impact
-    typer.echo(f"#{alert.id} [{alert.severity.value}] {alert.state.value}: {alert.summary}")
+    typer.echo(f"#{alert.id} [{labels.severity(alert.severity)}] {labels.alert_event(alert.state)}: "
+               f"{say(alert.summary, zone)}")
     typer.echo(_("rule {rule} on {kind} {subject}; incident {incident}").format(
         rule=alert.rule, kind=alert.subject_kind.value, subject=alert.subject,
         incident=f"#{alert.incident_id}" if alert.incident_id else "-"))
@@ -131,7 +121,8 @@ def show(alert_id: int = typer.Argument(..., help=_("Alert id.")), config: str =
         who = f" {e.by}" if e.by else ""
         via = f" ({e.via})" if e.via else ""
         note = f": {e.note}" if e.note else ""
-        typer.echo(f"  {local(e.at, zone, seconds=True)}  {e.event} [{e.severity.value}]{who}{via}{note}")
+        typer.echo(f"  {local(e.at, zone, seconds=True)}  {labels.alert_event(e.event)} "
+                   f"[{labels.severity(e.severity)}]{who}{via}{note}")
 
 
 @app.command("ack")

@@ -7,8 +7,8 @@ import os
 import typer
 
 from siaga.cli.common import ConfigOption, fail, load_or_exit
-from siaga.cli.sensing_common import local, open_store, site_zone, table
-from siaga.i18n import _, get_language
+from siaga.cli.sensing_common import local, open_store, say, site_zone, table
+from siaga.i18n import _, get_language, labels
 from siaga.money import format_rupiah
 from siaga.store.types import utcnow
 
@@ -38,7 +38,7 @@ def list_incidents(
         return
     rows = [
         [f"#{i.id}", _("open") if i.closed_at is None else _("closed"), local(i.opened_at, zone),
-         local(i.closed_at, zone) if i.closed_at else "", str(counts[i.id]), i.owner or "", i.title[:70]]
+         local(i.closed_at, zone) if i.closed_at else "", str(counts[i.id]), i.owner or "", say(i.title, zone)[:70]]
         for i in incidents
     ]
     typer.echo(table(rows, ["id", _("state"), _("opened"), _("closed"), _("alerts"), _("owner"), _("title")]))
@@ -59,7 +59,7 @@ def show(incident_id: int = typer.Argument(..., help=_("Incident id.")), config:
         alerts = sorted(store.list_alerts(conn, incident_id=incident_id, limit=10_000), key=lambda a: a.id)
         events = store.events_of(conn, [a.id for a in alerts])
     state = _("open") if inc.closed_at is None else _("closed {when}").format(when=local(inc.closed_at, zone))
-    typer.echo(f"#{inc.id} {inc.title}")
+    typer.echo(f"#{inc.id} {say(inc.title, zone)}")
     typer.echo(_("opened {opened}, {state}; owner: {owner}").format(
         opened=local(inc.opened_at, zone), state=state, owner=inc.owner or "-"))
     devices = sorted({d for a in alerts for d in a.impact.devices})
@@ -73,7 +73,7 @@ def show(incident_id: int = typer.Argument(..., help=_("Incident id.")), config:
         typer.echo(_("at risk: {amount}").format(amount=format_rupiah(value, get_language())))
     typer.echo(_("alerts:"))
     for a in alerts:
-        typer.echo(f"  #{a.id} [{a.severity.value}] {a.state.value}: {a.summary}")
+        typer.echo(f"  #{a.id} [{labels.severity(a.severity)}] {labels.alert_event(a.state)}: {say(a.summary, zone)}")
     if inc.notes:
         typer.echo(_("notes:"))
         for line in inc.notes.splitlines():

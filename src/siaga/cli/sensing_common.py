@@ -11,7 +11,8 @@ from sqlalchemy import Engine
 from siaga.cli.common import ExitCode, fail
 from siaga.config import LoadedConfig
 from siaga.config.types import parse_seconds
-from siaga.i18n import _
+from siaga.i18n import _, get_language
+from siaga.i18n.messages import Message, render
 
 SPARK = "▁▂▃▄▅▆▇█"
 
@@ -31,6 +32,11 @@ def open_store(loaded: LoadedConfig) -> Engine:
 
 def site_zone(loaded: LoadedConfig) -> ZoneInfo:
     return ZoneInfo(loaded.config.site.timezone)
+
+
+def say(message: Message, zone: ZoneInfo) -> str:
+    """An alert's summary or an incident's title in the language of the command (``--lang``, site language)."""
+    return render(message, get_language(), zone)
 
 
 def local(when: dt.datetime | None, zone: dt.tzinfo, *, seconds: bool = False) -> str:

@@ -14,9 +14,10 @@ import typer
 from sqlalchemy import Engine, select
 
 from siaga.cli.common import ConfigOption, load_or_exit
-from siaga.cli.sensing_common import age, local, open_store, site_zone, table
+from siaga.cli.sensing_common import age, local, open_store, say, site_zone, table
 from siaga.config import LoadedConfig
-from siaga.i18n import _, get_language
+from siaga.i18n import _, get_language, labels
+from siaga.i18n.formats import measure
 from siaga.kinds import SENSOR_KINDS
 from siaga.money import format_rupiah
 from siaga.store.types import utcnow
@@ -84,7 +85,7 @@ def status_command(config: str = ConfigOption) -> None:
             continue
         silent = now - r.received_at > limit
         stale += silent
-        value = f"{r.value:g} {kind.unit}".strip()
+        value = measure(r.value, kind.unit, get_language())
         rows.append([s.id, s.kind, value, age(now - r.received_at), _("STALE") if silent else ""])
     typer.echo(_("sensors: {n}, silent: {stale}").format(n=len(cfg.sensors), stale=stale))
     if rows:
@@ -95,7 +96,8 @@ def status_command(config: str = ConfigOption) -> None:
     else:
         typer.echo(_("active alerts: {n}").format(n=len(active)))
         typer.echo(table(
-            [[f"#{a.id}", a.severity.value, a.state.value, a.summary[:60], local(a.started_at, zone),
+            [[f"#{a.id}", labels.severity(a.severity), labels.alert_event(a.state), say(a.summary, zone)[:60],
+              local(a.started_at, zone),
               format_rupiah(a.impact.value_at_risk, get_language()) if a.impact.value_at_risk else ""] for a in active],
             ["id", _("severity"), _("state"), _("what"), _("since"), _("at risk")],
         ))

@@ -17,17 +17,18 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, and_, insert, literal, select, update
 
 from siaga.alerts.model import Alert, AlertState, Severity, SubjectKind, Transition
+from siaga.alerts.serialise import alert_from_json, alert_to_json
 from siaga.alerts.tables import alert_events
 from siaga.alerts.tables import alerts as alerts_table
 from siaga.config.models import SiteConfig
 from siaga.config.notify import CHANNELS_WITHOUT_ADDRESS
+from siaga.i18n.messages import Message
 from siaga.notify import ack as acktokens
 from siaga.notify.maintenance import Window, covering, from_config
 from siaga.notify.model import Kind, Page, Recipient, Sent
 from siaga.notify.planner import PAGING, Calendar, paged_recipients, plan, plan_followup, withheld_because
 from siaga.notify.policy import select_policy
 from siaga.notify.render import LastBackup, Renderer
-from siaga.notify.snapshot import alert_from_json, alert_to_json
 from siaga.notify.storm import Batch, Queued, StormState, form_batches
 from siaga.notify.tables import (
     notify_alerts,
@@ -296,7 +297,8 @@ class Notifier:
     def warm_up(self, now: dt.datetime) -> None:
         """Render a sample page in every language in use, so that the first real alert does not wait for
         the templates to compile and the catalogs and locale data to load (~60 ms, measured)."""
-        sample = Alert(0, "leak", "warm-up", SubjectKind.sensor, AlertState.firing, Severity.critical, "warm-up",
+        sample = Alert(0, "leak", "warm-up", SubjectKind.sensor, AlertState.firing, Severity.critical,
+                       Message("sensor.leak.on", {"sensor": "warm-up"}),
                        now, fired_at=now, last_value=1.0)
         languages = {self.config.site.language.value, *(self._language(Recipient("person", p)) for p in self.people)}
         for lang in sorted(languages):

@@ -17,11 +17,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
-from babel.dates import format_datetime
 
 from siaga.alerts.model import Alert, Severity
 from siaga.config.models import SiteConfig
+from siaga.i18n.formats import local_time, measure
 from siaga.i18n.labels import REFUSAL_REASON
+from siaga.i18n.messages import render as render_message
+from siaga.i18n.messages import rule_title
 from siaga.kinds import SENSOR_KINDS
 from siaga.notify.model import Kind
 from siaga.notify.texts import N_, format_rupiah, gettext_for, ngettext_for
@@ -29,34 +31,6 @@ from siaga.rules.faulty import FAULTY_RULE
 
 LastBackup = Callable[[str], dt.datetime | None]
 """Hook: service id -> when its data was last copied off site (None: never / unknown)."""
-
-RULES: dict[str, str] = {
-    "leak": N_("Water leak"),
-    "smoke": N_("Smoke detected"),
-    "door": N_("Door open"),
-    "door.open": N_("Door open"),
-    "temperature.high": N_("High temperature"),
-    "temperature.low": N_("Low temperature"),
-    "temperature.rate": N_("Temperature changing fast"),
-    "humidity.high": N_("High humidity"),
-    "humidity.low": N_("Low humidity"),
-    "humidity.rate": N_("Humidity changing fast"),
-    "dewpoint": N_("Condensation risk"),
-    "sensor.stale": N_("Sensor silent"),
-    "sensor.offline": N_("Sensor silent"),
-    "sensor.faulty": N_("Sensor faulty"),
-    "ups.on_battery": N_("UPS on battery"),
-    "ups.battery_low": N_("UPS battery low"),
-    "ups.runtime_low": N_("UPS runtime low"),
-    "service.down": N_("Service down"),
-    "service.slow": N_("Service slow"),
-    "tls.expiry": N_("Certificate about to expire"),
-    "backup.rpo": N_("Backup too old"),
-    "backup.failed": N_("Backup failed"),
-    "siaga.degraded": N_("siaga degraded"),  # a component of siaga keeps failing (siaga.runtime.degraded)
-    "store.unavailable": N_("siaga cannot write to its store"),  # pages go on from memory (alerts.manager)
-    "test": N_("Test message"),
-}
 
 SEVERITY: dict[str, str] = {
     "critical": N_("CRITICAL"),
@@ -146,19 +120,15 @@ class Renderer:
 
     # -- pieces -------------------------------------------------------------------------------
     def local_time(self, at: dt.datetime, lang: str, *, date: bool = True) -> str:
-        local = at.astimezone(self.zone)
-        pattern = "d MMM y HH:mm" if date else "HH:mm"
-        text = format_datetime(local, pattern, locale="id" if lang == "id" else "en")
-        return f"{text} {local.tzname()}"
+        return local_time(at, self.zone, lang, date=date)
 
-    def _what(self, alert: Alert, g: Callable[[str], str]) -> str:
-        label = RULES.get(alert.rule) or RULES.get(alert.rule.split(".")[0])
+    def _what(self, alert: Alert, lang: str, g: Callable[[str], str]) -> str:
         if alert.rule == FAULTY_RULE and alert.params.get("reason") in REFUSAL_REASON:
             reason = g(REFUSAL_REASON[str(alert.params["reason"])])
             return g(N_("Sensor faulty: {count} readings in a row refused, {reason}")).format(
                 count=alert.params.get("count", "?"), reason=reason
             )
-        return g(label) if label else (alert.summary or alert.rule)
+        return rule_title(alert.rule, lang)
 
     def _where(self, alert: Alert, g: Callable[[str], str]) -> tuple[str, str]:
         imp = alert.impact
@@ -179,7 +149,7 @@ class Renderer:
             parts.append(name)
         return ", ".join(parts), room
 
-    def _value(self, alert: Alert, g: Callable[[str], str]) -> str:
+    def _value(self, alert: Alert, lang: str, g: Callable[[str], str]) -> str:
         if alert.last_value is None:
             return ""
         unit = str(alert.params.get("unit", ""))
@@ -193,8 +163,7 @@ class Renderer:
         if kind_key in BINARY_STATES:
             off, on = BINARY_STATES[kind_key]
             return g(on if alert.last_value >= 0.5 else off)
-        value = f"{alert.last_value:.1f}".rstrip("0").rstrip(".") if alert.last_value % 1 else f"{alert.last_value:.0f}"
-        return f"{value} {unit}".strip() if unit not in ("°C", "%", "%RH") else f"{value}{unit}"
+        return measure(alert.last_value, unit, lang)
 
     def view(self, alert: Alert, lang: str) -> AlertView:
         g = gettext_for(lang)
@@ -210,20 +179,20 @@ class Renderer:
                 )
         return AlertView(
             id=alert.id,
-            what=self._what(alert, g),
+            what=self._what(alert, lang, g),
             severity=g(SEVERITY.get(alert.severity.value, alert.severity.value)),
             icon=ICONS.get(alert.severity.value, ""),
             where=where,
             room=room,
             since=self.local_time(since_at, lang),
             since_short=self.local_time(since_at, lang, date=False),
-            value=self._value(alert, g),
+            value=self._value(alert, lang, g),
             services=[self.services.get(s, s) for s in alert.impact.services],
             devices=[self.devices.get(d, d) for d in alert.impact.devices],
             value_at_risk=format_rupiah(alert.impact.value_at_risk, lang) if alert.impact.value_at_risk else "",
             subject=alert.subject,
             rule=alert.rule,
-            summary=alert.summary,
+            summary=render_message(alert.summary, lang, self.zone),
             incident=alert.incident_id,
             state=alert.state.value,
             backups=backups,
@@ -297,7 +266,7 @@ def _also_down(renderer: Renderer, alerts: Sequence[Alert], cause: Alert | None,
     where = (g(N_("Rack {rack}")).format(rack=imp.rack) if imp.rack
              else renderer.rooms.get(imp.room, imp.room) if imp.room else renderer._where(cause, g)[0])
     return g(N_("{down} — probable cause: {what} at {where}")).format(
-        down=down, what=renderer._what(cause, g).lower(), where=where)
+        down=down, what=renderer._what(cause, lang, g).lower(), where=where)
 
 
 def _value_at_risk(alerts: Sequence[Alert]) -> int:

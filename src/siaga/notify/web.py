@@ -19,9 +19,9 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
+from siaga.alerts.serialise import alert_from_json
 from siaga.notify.ack import TokenError
 from siaga.notify.service import NotifyService
-from siaga.notify.snapshot import alert_from_json
 from siaga.notify.tables import notify_alerts
 from siaga.notify.texts import N_, gettext_for, ngettext_for
 from siaga.runtime.context import RuntimeContext

@@ -21,6 +21,7 @@ from siaga.alerts.store import Incident, alert_from_row, incident_from_row
 from siaga.alerts.tables import alerts as alerts_table
 from siaga.alerts.tables import incidents as incidents_table
 from siaga.config.models import SiteConfig
+from siaga.i18n.messages import Message
 from siaga.inventory import Inventory
 
 # ASHRAE A1 at the rack inlet: recommended 18-27 °C; relative humidity above 70 % is a warning.
@@ -61,7 +62,7 @@ class Month:
 @dataclass(frozen=True)
 class IncidentLine:
     id: int
-    title: str
+    title: Message  # worded in the report's language by the template's |message filter
     opened_at: dt.datetime
     duration: dt.timedelta | None
     time_to_acknowledge: dt.timedelta | None

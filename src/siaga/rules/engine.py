@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from siaga.config.models import SiteConfig
+from siaga.i18n.messages import Message
 from siaga.kinds import SENSOR_KINDS
 from siaga.rules.dewpoint import dew_point
 from siaga.rules.flapping import FlapFilter
@@ -23,23 +24,16 @@ from siaga.rules.threshold import LevelMachine, LevelSpec, LevelState
 from siaga.vocab import Condition, Severity, SubjectKind
 
 STALE_RULE = "sensor.stale"
-# On/off rules: (summary when on, summary when off).
-_ALARMS: dict[str, tuple[str, str]] = {
-    "leak": ("water detected by {subject}", "{subject} is dry again"),
-    "smoke": ("smoke detected by {subject}", "{subject} is clear again"),
-    "ups_on_battery": ("UPS on battery ({subject})", "UPS back on mains ({subject})"),
-}
+# On/off rules: their messages (siaga.i18n.messages) are sensor.<rule>.on and sensor.<rule>.off.
+_ALARMS = frozenset({"leak", "smoke", "ups_on_battery"})
 RATE_RULE = "temperature.rate"
 
 
-def _place(rules: SensorRules) -> str:
-    parts = [p for p in (rules.rack, rules.zone) if p] or [p for p in (rules.room,) if p]
-    return " ".join(parts)
-
-
-def _fmt(value: float, unit: str) -> str:
-    text = f"{value:.1f}" if abs(value) < 1000 else f"{value:.0f}"
-    return f"{text} {unit}".strip()
+def _place(rules: SensorRules) -> dict[str, str]:
+    """The message parameters that say where a sensor hangs (rendered as " (R1, lantai)")."""
+    if rules.rack:
+        return {"rack": rules.rack, **({"zone": rules.zone} if rules.zone else {})}
+    return {"room": rules.room} if rules.room else {}
 
 
 class _Band:
@@ -116,21 +110,16 @@ class _Band:
         }
         if extra:
             params.update(extra)
-        what = self.rule.split(".")[0].replace("_", " ")
-        where = _place(self.sensor)
-        alarm = _ALARMS.get(self.rule)
-        if alarm is not None:
-            summary = (alarm[0] if active else alarm[1]).format(subject=self.subject) + (
-                f" ({where})" if where and active else ""
-            )
+        what = self.rule.split(".")[0]
+        if self.rule in _ALARMS:
+            summary = Message(f"sensor.{self.rule}.{'on' if active else 'off'}",
+                              {"sensor": self.subject, **(_place(self.sensor) if active else {})})
         elif active:
-            shown = _fmt(value, self.unit) if value is not None else "?"
-            summary = (
-                f"{what} {shown} {direction} {_fmt(level.fire, self.unit)} on {self.subject}"
-                + (f" ({where})" if where else "")
-            )
+            summary = Message(f"sensor.{direction}", {"what": what, "value": value, "threshold": level.fire,
+                                                      "unit": self.unit, "sensor": self.subject,
+                                                      **_place(self.sensor)})
         else:
-            summary = f"{what} back within limits on {self.subject}"
+            summary = Message("sensor.normal", {"what": what, "sensor": self.subject})
         return Condition(
             rule=self.rule,
             subject=self.subject,
@@ -193,12 +182,11 @@ class _Stale:
 
     def _condition(self, at: dt.datetime, active: bool) -> Condition:
         sensor = self.rules.sensor
-        where = _place(self.rules)
         summary = (
-            f"no reading from {sensor}" + (f" ({where})" if where else "")
-            + f" since {self.last_seen.isoformat(timespec='seconds')}"
+            Message("sensor.stale", {"sensor": sensor, "last_seen": self.last_seen.isoformat(timespec="seconds"),
+                                     **_place(self.rules)})
             if active
-            else f"{sensor} reports again"
+            else Message("sensor.reports", {"sensor": sensor})
         )
         return Condition(
             rule=STALE_RULE,

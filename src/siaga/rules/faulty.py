@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from siaga.i18n.messages import Message
 from siaga.vocab import Condition, Severity, SubjectKind
 
 FAULTY_RULE = "sensor.faulty"
@@ -76,9 +77,10 @@ class FaultWatch:
     @staticmethod
     def _condition(sensor: str, st: _Streak, active: bool, now: dt.datetime) -> Condition:
         summary = (
-            f"sensor {sensor} looks faulty: {st.bad} readings in a row refused ({st.reason}: {st.detail})"
+            Message("sensor.faulty.on", {"sensor": sensor, "count": st.bad, "reason": st.reason,
+                                         "detail": st.detail[:200]})
             if active
-            else f"sensor {sensor} sends valid readings again"
+            else Message("sensor.faulty.off", {"sensor": sensor})
         )
         return Condition(
             rule=FAULTY_RULE,

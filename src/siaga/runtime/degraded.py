@@ -1,8 +1,8 @@
 """The "siaga degraded" page: a component restarting for ``page_after`` seconds pages like any alert.
 
 It is a system alert of the alert manager (rule :data:`RULE`, subject the component's name, critical),
-so it goes through the normal channels and escalation; its summary is in the site's language:
-"siaga degraded: checks, since 6 Des 2026 03:12 WITA". It resolves once the component is healthy again
+so it goes through the normal channels and escalation; its summary (message ``siaga.degraded``) is worded
+per reader: "siaga terganggu: checks, sejak 6 Des 2026 11:12 WITA". It resolves once the component is healthy again
 (or when siaga stops or reloads: the next run pages again if the trouble is still there).
 """
 
@@ -16,11 +16,8 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
-
 from siaga.alerts.model import Severity
-from siaga.i18n import _, using_language
-from siaga.i18n.zones import zone_abbreviation
+from siaga.i18n.messages import Message, render
 from siaga.runtime.context import RuntimeContext
 from siaga.runtime.status import ComponentStatus
 
@@ -34,30 +31,20 @@ log = logging.getLogger("siaga.runtime")
 
 class SystemAlerts(Protocol):
     def system_alert(self, component: str, active: bool, *, rule: str = ..., severity: Severity = ...,
-                     summary: str = ..., at: dt.datetime | None = None, **params: Any) -> None: ...
+                     summary: Message | None = ..., at: dt.datetime | None = None, **params: Any) -> None: ...
 
 
 def _alerts(ctx: RuntimeContext) -> SystemAlerts | None:
     return ctx.services.alerts
 
 
-def local_time(at: dt.datetime, zone: str, lang: str) -> str:
-    """``6 Des 2026 03:12 WITA``: how a person of the site reads ``at``."""
-    local = at.astimezone(ZoneInfo(zone))
-    text = format_datetime(local, "d MMM y HH:mm", locale="id" if lang == "id" else "en")
-    return f"{text} {zone_abbreviation(local)}"
+def degraded_message(component: str, since: dt.datetime) -> Message:
+    return Message("siaga.degraded", {"component": component, "since": since.isoformat()})
 
 
 def degraded_summary(component: str, since: dt.datetime, *, zone: str, lang: str) -> str:
-    with using_language(lang):
-        return _("siaga degraded: {component}, since {since}").format(
-            component=component, since=local_time(since, zone, lang)
-        )
-
-
-def recovered_summary(component: str, *, lang: str) -> str:
-    with using_language(lang):
-        return _("siaga works again: {component}").format(component=component)
+    """The page's summary as a reader of ``lang`` sees it (times in ``zone``)."""
+    return render(degraded_message(component, since), lang, ZoneInfo(zone))
 
 
 class DegradedPager:
@@ -66,20 +53,16 @@ class DegradedPager:
         self.page_after = page_after
         self.paged: set[str] = set()
 
-    @property
-    def _lang(self) -> str:
-        return str(self.ctx.config.site.language.value)
-
     async def _tell(self, name: str, active: bool, status: ComponentStatus | None) -> None:
         alerts = _alerts(self.ctx)
         if alerts is None:
             return
         if active and status is not None:
-            summary = degraded_summary(name, status.since, zone=self.ctx.config.site.timezone, lang=self._lang)
+            summary = degraded_message(name, status.since)
             params: dict[str, Any] = {"error": status.last_error or "", "restarts": status.restarts,
                                       "since": status.since.isoformat()}
         else:
-            summary, params = recovered_summary(name, lang=self._lang), {}
+            summary, params = Message("siaga.recovered", {"component": name}), {}
         # the manager writes the store: off the event loop (a dead database must not stall siaga)
         await asyncio.to_thread(
             alerts.system_alert, name, active, rule=RULE, severity=Severity.critical, summary=summary, **params

@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from siaga import __version__
+from siaga.alerts import store as alert_store
 from siaga.web import actions, overview, queries
 from siaga.web.auth import accounts
 from siaga.web.auth.roles import Scope
@@ -150,14 +151,23 @@ class RoomOut(BaseModel):
     racks: list[str]
 
 
+class MessageOut(BaseModel):
+    key: str = Field(description="A message key of siaga.i18n.messages (empty for alerts stored before keys).")
+    params: dict[str, Any] = Field(default_factory=dict, description="What the message says, as values.")
+    text: str | None = Field(default=None, description="The English sentence of an alert stored before keys.")
+
+
 class AlertOut(BaseModel):
     id: int
     rule: str
+    title: str = Field(description="What the rule is about, in the reader's language (\"Kebocoran air\").")
     subject: str
     subject_kind: str
     state: str
     severity: str
-    summary: str
+    summary: str = Field(description="What happened, in the reader's language (account, Accept-Language, "
+                                     "else the site's), with local times.")
+    message: MessageOut = Field(description="The key and parameters the summary is worded from.")
     started_at: dt.datetime
     fired_at: dt.datetime | None = None
     acknowledged_at: dt.datetime | None = None
@@ -185,7 +195,8 @@ class TimelineEntry(BaseModel):
 
 class IncidentOut(BaseModel):
     id: int
-    title: str
+    title: str = Field(description="In the reader's language, with local times.")
+    title_message: MessageOut
     opened_at: dt.datetime
     closed_at: dt.datetime | None = None
     owner: str | None = None
@@ -269,9 +280,8 @@ def _finite(values: list[float]) -> list[float | None]:
 
 
 def _alert_out(a: dict[str, Any]) -> AlertOut:
-    data = {k: a[k] for k in AlertOut.model_fields if k in a}
-    data["impact"] = dict(a.get("impact") or {})
-    return AlertOut.model_validate(data)
+    """``a``: an alert of siaga.alerts.serialise.alert_fields (the one shape of API, CLI and notify)."""
+    return AlertOut.model_validate({k: a[k] for k in AlertOut.model_fields if k in a})
 
 
 _SINCE = re.compile(r"^([0-9]{1,4})([mhdwy])$")
@@ -301,6 +311,12 @@ def router(dash: Dashboard) -> APIRouter:
     ack = Depends(dash.need(Scope.ack))
     admin = Depends(dash.need(Scope.admin))
 
+    def reader_language(request: Request) -> str:
+        """The reader's language: the account's, else Accept-Language, else the site's (after the scope check)."""
+        return dash.language(getattr(request.state, "principal", None), request)
+
+    speaks = Depends(reader_language)
+
     @r.get("/site", response_model=SiteOut, tags=["site"])
     def site(me: Principal = read) -> SiteOut:
         """The site: name, zone, language."""
@@ -314,9 +330,9 @@ def router(dash: Dashboard) -> APIRouter:
                      scopes=sorted(s.value for s in me.scopes), language=me.language, via=me.via)
 
     @r.get("/overview", response_model=OverviewOut, tags=["site"])
-    def get_overview(me: Principal = read) -> OverviewOut:
+    def get_overview(me: Principal = read, lang: str = speaks) -> OverviewOut:
         """The overview at a glance: worst active alert, services down, backup freshness, sensors offline."""
-        o = overview.build(dash)
+        o = overview.build(dash, lang)
         return OverviewOut(
             worst_alert=_alert_out(o.worst) if o.worst else None, active_alerts=o.active,
             critical_alerts=o.critical, sensors=o.sensors_total, sensors_offline=[s["id"] for s in o.sensors_offline],
@@ -338,7 +354,7 @@ def router(dash: Dashboard) -> APIRouter:
             raise ApiError(404, "not_found", f"room {room_id} not found")
         with dash.engine.connect() as conn:
             latest = queries.latest_readings(conn)
-            active = queries.active_alerts(conn)
+            active = queries.active_alerts(conn, lang=dash.cfg.site.language.value, zone=dash.zone)
         alarm = frozenset(a["subject"] for a in active if a["severity"] == "critical")
         m = roommap.build_room_map(dash.cfg, room_id, latest, dash.now(), alarm)
         return RoomMapOut(room=m.room_id, name=m.name, width=m.width, height=m.height, columns=m.columns,
@@ -402,21 +418,22 @@ def router(dash: Dashboard) -> APIRouter:
         limit: int = Query(50, ge=1, le=MAX_LIMIT),
         cursor: str | None = Query(None, pattern=CURSOR, description="From the previous page's next_cursor."),
         me: Principal = read,
+        lang: str = speaks,
     ) -> AlertPage:
         """Alerts, newest first."""
         states: list[str] | None = (
             list(queries.ACTIVE_STATES) if state == "active" else None if state == "all" else [str(state)])
         with dash.engine.connect() as conn:
-            found = queries.list_alerts(conn, states=states, severity=severity, subject=subject, limit=limit + 1,
-                                        before_id=_cursor(cursor))
+            found = queries.list_alerts(conn, lang=lang, zone=dash.zone, states=states, severity=severity,
+                                        subject=subject, limit=limit + 1, before_id=_cursor(cursor))
         items = found or []
         nxt = str(items[limit - 1]["id"]) if len(items) > limit else None
         return AlertPage(items=[_alert_out(a) for a in items[:limit]], next_cursor=nxt)
 
     @r.get("/alerts/{alert_id}", response_model=AlertOut, tags=["alerts"])
-    def alert(alert_id: RowId, me: Principal = read) -> AlertOut:
+    def alert(alert_id: RowId, me: Principal = read, lang: str = speaks) -> AlertOut:
         with dash.engine.connect() as conn:
-            a = queries.get_alert(conn, alert_id)
+            a = queries.get_alert(conn, alert_id, lang=lang, zone=dash.zone)
         if a is None:
             raise ApiError(404, "not_found", f"alert {alert_id} not found")
         return _alert_out(a)
@@ -425,35 +442,37 @@ def router(dash: Dashboard) -> APIRouter:
     def alert_timeline(alert_id: RowId, me: Principal = read) -> list[TimelineEntry]:
         """Everything that happened to the alert, oldest first, with every notification attempt."""
         with dash.engine.connect() as conn:
-            if queries.get_alert(conn, alert_id) is None:
+            if alert_store.get_alert(conn, alert_id) is None:
                 raise ApiError(404, "not_found", f"alert {alert_id} not found")
             return [TimelineEntry(**e) for e in queries.timeline(conn, alert_id)]
 
-    async def _do(action: str, alert_id: int, me: Principal, note: str | None) -> ActionOut:
+    async def _do(action: str, alert_id: int, me: Principal, note: str | None, lang: str) -> ActionOut:
         await actions.act(dash.services, dash.engine, action, alert_id, by=me.name, via="api", note=note,
                           now=dash.now())
         dash.broker.publish("alerts", {"id": alert_id})
 
         def load() -> dict[str, Any] | None:
             with dash.engine.connect() as conn:
-                return queries.get_alert(conn, alert_id)
+                return queries.get_alert(conn, alert_id, lang=lang, zone=dash.zone)
         a = await asyncio.to_thread(load)
         return ActionOut(alert=_alert_out(a) if a else None, done=action)
 
     @r.post("/alerts/{alert_id}/ack", response_model=ActionOut, tags=["alerts"])
-    async def acknowledge(alert_id: RowId, body: NoteIn | None = None, me: Principal = ack) -> ActionOut:
+    async def acknowledge(alert_id: RowId, body: NoteIn | None = None, me: Principal = ack,
+                  lang: str = speaks) -> ActionOut:
         """Acknowledge: someone takes responsibility (escalation stops). Needs the ack scope."""
-        return await _do("ack", alert_id, me, body.note if body else None)
+        return await _do("ack", alert_id, me, body.note if body else None, lang)
 
     @r.post("/alerts/{alert_id}/resolve", response_model=ActionOut, tags=["alerts"])
-    async def resolve(alert_id: RowId, body: NoteIn | None = None, me: Principal = ack) -> ActionOut:
+    async def resolve(alert_id: RowId, body: NoteIn | None = None, me: Principal = ack,
+                  lang: str = speaks) -> ActionOut:
         """Resolve by hand (the condition is over). Needs the ack scope."""
-        return await _do("resolve", alert_id, me, body.note if body else None)
+        return await _do("resolve", alert_id, me, body.note if body else None, lang)
 
     @r.post("/alerts/{alert_id}/notes", response_model=ActionOut, tags=["alerts"])
-    async def note(alert_id: RowId, body: NoteRequired, me: Principal = ack) -> ActionOut:
+    async def note(alert_id: RowId, body: NoteRequired, me: Principal = ack, lang: str = speaks) -> ActionOut:
         """Add a note to the alert's timeline. Needs the ack scope."""
-        return await _do("note", alert_id, me, body.note)
+        return await _do("note", alert_id, me, body.note, lang)
 
     @r.get("/incidents", response_model=IncidentPage, tags=["alerts"])
     def incidents(
@@ -461,20 +480,23 @@ def router(dash: Dashboard) -> APIRouter:
         limit: int = Query(50, ge=1, le=MAX_LIMIT),
         cursor: str | None = Query(None, pattern=CURSOR, description="From the previous page's next_cursor."),
         me: Principal = read,
+        lang: str = speaks,
     ) -> IncidentPage:
         """Incidents (alerts grouped by their real-world event), newest first."""
         with dash.engine.connect() as conn:
-            found = queries.list_incidents(conn, open_only=open_only, limit=limit + 1, before_id=_cursor(cursor)) or []
+            found = queries.list_incidents(conn, lang=lang, zone=dash.zone, open_only=open_only, limit=limit + 1,
+                                           before_id=_cursor(cursor)) or []
         nxt = str(found[limit - 1]["id"]) if len(found) > limit else None
         return IncidentPage(items=[IncidentOut(**i) for i in found[:limit]], next_cursor=nxt)
 
     @r.get("/incidents/{incident_id}", response_model=IncidentDetail, tags=["alerts"])
-    def incident(incident_id: RowId, me: Principal = read) -> IncidentDetail:
+    def incident(incident_id: RowId, me: Principal = read, lang: str = speaks) -> IncidentDetail:
         with dash.engine.connect() as conn:
-            inc = queries.get_incident(conn, incident_id)
+            inc = queries.get_incident(conn, incident_id, lang=lang, zone=dash.zone)
             if inc is None:
                 raise ApiError(404, "not_found", f"incident {incident_id} not found")
-            members = queries.list_alerts(conn, incident=incident_id, limit=MAX_LIMIT) or []
+            members = queries.list_alerts(conn, lang=lang, zone=dash.zone, incident=incident_id,
+                                          limit=MAX_LIMIT) or []
         return IncidentDetail(**inc, alerts=[_alert_out(a) for a in members])
 
     @r.get("/config", tags=["site"])

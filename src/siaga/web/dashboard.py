@@ -136,7 +136,8 @@ class Dashboard:
             return str(principal.language)
         if request is not None and request.cookies.get("siaga_lang") in i18n.LANGUAGES:
             return str(request.cookies["siaga_lang"])
-        return str(self.cfg.site.language.value)
+        asked = i18n.accept_language(request.headers.get("accept-language")) if request is not None else None
+        return asked or str(self.cfg.site.language.value)
 
     # --- pages ------------------------------------------------------------------------------------------
 

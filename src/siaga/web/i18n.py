@@ -16,6 +16,25 @@ from siaga.money import format_rupiah
 LANGUAGES = ("id", "en")
 
 
+def accept_language(header: str | None) -> str | None:
+    """The first language of an ``Accept-Language`` header that siaga speaks (by weight), or None."""
+    if not header:
+        return None
+    ranked: list[tuple[float, int, str]] = []
+    for index, part in enumerate(header.split(",")):
+        tag, _sep, rest = part.strip().partition(";")
+        weight = 1.0
+        if rest.strip().startswith("q="):
+            try:
+                weight = float(rest.strip()[2:])
+            except ValueError:
+                continue
+        primary = tag.strip().lower().split("-")[0]
+        if primary in LANGUAGES and weight > 0:
+            ranked.append((-weight, index, primary))
+    return min(ranked)[2] if ranked else None
+
+
 def gettext_for(lang: str) -> Callable[[str], str]:
     """``_`` for ``lang``: the catalog's translation (the English text itself when it has none)."""
     translate: Callable[[str], str] = translator(lang).gettext

@@ -49,9 +49,10 @@ def sensor_rows(dash: Dashboard) -> list[dict[str, Any]]:
     return rows
 
 
-def build(dash: Dashboard) -> Overview:
+def build(dash: Dashboard, lang: str) -> Overview:
+    """The overview for a reader of ``lang`` (the worst alert's summary is worded for them)."""
     with dash.engine.connect() as conn:
-        active = queries.active_alerts(conn)
+        active = queries.active_alerts(conn, lang=lang, zone=dash.zone)
     sensors = sensor_rows(dash)
     offline = [s for s in sensors if s["state"] in ("stale", "unknown")]
     services = service_rows(dash)

@@ -106,12 +106,12 @@ def router(dash: Dashboard) -> APIRouter:
 
     @r.get("/", response_class=HTMLResponse)
     def home(request: Request, me: Principal = viewer) -> Response:
-        data = overview.build(dash)
+        data = overview.build(dash, dash.language(me, request))
         return dash.render(request, "overview.html", me, o=data)
 
     @r.get("/fragments/overview", response_class=HTMLResponse)
     def overview_fragment(request: Request, me: Principal = viewer) -> Response:
-        return dash.render(request, "_overview.html", me, o=overview.build(dash))
+        return dash.render(request, "_overview.html", me, o=overview.build(dash, dash.language(me, request)))
 
     @r.get("/room", response_class=HTMLResponse)
     def room_default(request: Request, me: Principal = viewer) -> Response:
@@ -122,7 +122,8 @@ def router(dash: Dashboard) -> APIRouter:
     @r.get("/room/{room_id}", response_class=HTMLResponse)
     def room_page(request: Request, room_id: str, me: Principal = viewer) -> Response:
         m = _room_map(dash, room_id)
-        return dash.render(request, "room.html", me, m=m, rooms=dash.cfg.rooms, **_alerts_context(dash, "active", ""))
+        return dash.render(request, "room.html", me, m=m, rooms=dash.cfg.rooms,
+                           **_alerts_context(dash, dash.language(me, request), "active", ""))
 
     @r.get("/fragments/room/{room_id}", response_class=HTMLResponse)
     def room_fragment(request: Request, room_id: str, me: Principal = viewer) -> Response:
@@ -153,20 +154,22 @@ def router(dash: Dashboard) -> APIRouter:
 
     @r.get("/alerts", response_class=HTMLResponse)
     def alerts_page(request: Request, state: str = "active", severity: str = "", me: Principal = viewer) -> Response:
-        return dash.render(request, "alerts.html", me, **_alerts_context(dash, state, severity))
+        return dash.render(request, "alerts.html", me,
+                           **_alerts_context(dash, dash.language(me, request), state, severity))
 
     @r.get("/fragments/alerts", response_class=HTMLResponse)
     def alerts_fragment(request: Request, state: str = "active", severity: str = "",
                         me: Principal = viewer) -> Response:
-        return dash.render(request, "_alerts.html", me, **_alerts_context(dash, state, severity))
+        return dash.render(request, "_alerts.html", me,
+                           **_alerts_context(dash, dash.language(me, request), state, severity))
 
     @r.get("/alerts/{alert_id}", response_class=HTMLResponse)
     def alert_page(request: Request, alert_id: RowId, me: Principal = viewer) -> Response:
-        return dash.render(request, "alert.html", me, **_alert_context(dash, alert_id))
+        return dash.render(request, "alert.html", me, **_alert_context(dash, dash.language(me, request), alert_id))
 
     @r.get("/fragments/alert/{alert_id}", response_class=HTMLResponse)
     def alert_fragment(request: Request, alert_id: RowId, me: Principal = viewer) -> Response:
-        return dash.render(request, "_alert.html", me, **_alert_context(dash, alert_id))
+        return dash.render(request, "_alert.html", me, **_alert_context(dash, dash.language(me, request), alert_id))
 
     async def _act(request: Request, action: str, alert_id: int, me: Principal, note: str | None,
                    answer: str = "") -> Response:
@@ -177,9 +180,10 @@ def router(dash: Dashboard) -> APIRouter:
                           now=dash.now())
         dash.broker.publish("alerts", {"id": alert_id})
         if request.headers.get("HX-Request") and answer == "list":
-            return dash.render(request, "_alerts.html", me, **_alerts_context(dash, "active", ""))
+            return dash.render(request, "_alerts.html", me,
+                               **_alerts_context(dash, dash.language(me, request), "active", ""))
         if request.headers.get("HX-Request"):
-            return dash.render(request, "_alert.html", me, **_alert_context(dash, alert_id))
+            return dash.render(request, "_alert.html", me, **_alert_context(dash, dash.language(me, request), alert_id))
         return RedirectResponse(f"/alerts/{alert_id}", status_code=303)
 
     @r.post("/alerts/{alert_id}/ack", response_class=HTMLResponse)
@@ -198,16 +202,17 @@ def router(dash: Dashboard) -> APIRouter:
     @r.get("/incidents", response_class=HTMLResponse)
     def incidents_page(request: Request, me: Principal = viewer) -> Response:
         with dash.engine.connect() as conn:
-            found = queries.list_incidents(conn, limit=100)
+            found = queries.list_incidents(conn, lang=dash.language(me, request), zone=dash.zone, limit=100)
         return dash.render(request, "incidents.html", me, incidents=found)
 
     @r.get("/incidents/{incident_id}", response_class=HTMLResponse)
     def incident_page(request: Request, incident_id: RowId, me: Principal = viewer) -> Response:
         with dash.engine.connect() as conn:
-            inc = queries.get_incident(conn, incident_id)
+            lang = dash.language(me, request)
+            inc = queries.get_incident(conn, incident_id, lang=lang, zone=dash.zone)
             if inc is None:
                 raise ApiError(404, "not_found", f"incident {incident_id} not found")
-            members = queries.list_alerts(conn, incident=incident_id, limit=500) or []
+            members = queries.list_alerts(conn, lang=lang, zone=dash.zone, incident=incident_id, limit=500) or []
             events = sorted(({**e, "alert": a} for a in members for e in queries.timeline(conn, a["id"])),
                             key=lambda e: e["at"])
         return dash.render(request, "incident.html", me, inc=inc, alerts=members, timeline=events)
@@ -346,24 +351,25 @@ def _room_map(dash: Dashboard, room_id: str) -> roommap.RoomMap:
         raise ApiError(404, "not_found", f"room {room_id} not found")
     with dash.engine.connect() as conn:
         latest = queries.latest_readings(conn)
-        active = queries.active_alerts(conn)
+        active = queries.active_alerts(conn, lang=dash.cfg.site.language.value, zone=dash.zone)
     alarm = frozenset(a["subject"] for a in active if a["severity"] == "critical" and a["subject_kind"] == "sensor")
     return roommap.build_room_map(dash.cfg, room_id, latest, dash.now(), alarm)
 
 
-def _alerts_context(dash: Dashboard, state: str, severity: str) -> dict[str, Any]:
+def _alerts_context(dash: Dashboard, lang: str, state: str, severity: str) -> dict[str, Any]:
     states = list(queries.ACTIVE_STATES) if state == "active" else ([state] if state and state != "all" else None)
     with dash.engine.connect() as conn:
-        found = queries.list_alerts(conn, states=states, severity=severity or None, limit=200)
+        found = queries.list_alerts(conn, lang=lang, zone=dash.zone, states=states, severity=severity or None,
+                                    limit=200)
     if found is not None and state == "active":
         rank = queries.SEVERITY_RANK
         found.sort(key=lambda a: (-rank.get(a["severity"], 0), -a["id"]))
     return {"alerts": found, "state": state, "severity": severity}
 
 
-def _alert_context(dash: Dashboard, alert_id: int) -> dict[str, Any]:
+def _alert_context(dash: Dashboard, lang: str, alert_id: int) -> dict[str, Any]:
     with dash.engine.connect() as conn:
-        alert = queries.get_alert(conn, alert_id)
+        alert = queries.get_alert(conn, alert_id, lang=lang, zone=dash.zone)
         if alert is None:
             raise ApiError(404, "not_found", f"alert {alert_id} not found")
         events = queries.timeline(conn, alert_id)

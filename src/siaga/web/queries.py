@@ -9,11 +9,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, and_, func, or_, select
 from sqlalchemy.exc import DBAPIError
 
-from siaga.alerts.tables import alert_events, alerts, incidents
+from siaga.alerts import store as alert_store
+from siaga.alerts.serialise import alert_fields, incident_fields
+from siaga.alerts.tables import alert_events, alerts
 from siaga.backup.tables import backup_runs
 from siaga.checks.tables import check_states
 from siaga.readings.query import unmapped_topics as query_unmapped_topics
@@ -78,43 +81,29 @@ ACTIVE_STATES = ("pending", "firing", "acknowledged")
 SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
 
 
-def alert_row(row: Any) -> dict[str, Any]:
-    r = dict(row._mapping)
-    r["impact"] = r.get("impact") or {}
-    r["params"] = r.get("params") or {}
-    return r
+# The alerts part's own queries (siaga.alerts.store) and its one serialiser (siaga.alerts.serialise): the
+# pages and the API get the same dictionaries as the CLI's --json, worded for the reader.
 
 
-def list_alerts(conn: Connection, *, states: list[str] | None = None, severity: str | None = None,
-                subject: str | None = None, incident: int | None = None, limit: int = 50,
-                before_id: int | None = None) -> list[dict[str, Any]] | None:
-    """Alerts, newest first; ``before_id`` is the pagination cursor."""
-    t = alerts
-    q = select(t).order_by(t.c.id.desc()).limit(limit)
-    if states:
-        q = q.where(t.c.state.in_(states))
-    if severity:
-        q = q.where(t.c.severity == severity)
-    if subject:
-        q = q.where(t.c.subject == subject)
-    if incident is not None:
-        q = q.where(t.c.incident_id == incident)
-    if before_id is not None:
-        q = q.where(t.c.id < before_id)
+def list_alerts(conn: Connection, *, lang: str, zone: ZoneInfo, states: list[str] | None = None,
+                severity: str | None = None, subject: str | None = None, incident: int | None = None,
+                limit: int = 50, before_id: int | None = None) -> list[dict[str, Any]] | None:
+    """Alerts, newest first; ``before_id`` is the pagination cursor. None while the alerts part is not migrated."""
     try:
-        return [alert_row(r) for r in conn.execute(q)]
+        found = alert_store.list_alerts(conn, states=states, severities=[severity] if severity else None,
+                                        subject=subject, incident_id=incident, limit=limit, before_id=before_id)
     except DBAPIError:
         return None
+    return [alert_fields(a, lang, zone) for a in found]
 
 
-def get_alert(conn: Connection, alert_id: int) -> dict[str, Any] | None:
-    t = alerts
-    row = conn.execute(select(t).where(t.c.id == alert_id)).first()
-    return alert_row(row) if row else None
+def get_alert(conn: Connection, alert_id: int, *, lang: str, zone: ZoneInfo) -> dict[str, Any] | None:
+    found = alert_store.get_alert(conn, alert_id)
+    return alert_fields(found, lang, zone) if found is not None else None
 
 
-def active_alerts(conn: Connection) -> list[dict[str, Any]]:
-    found = list_alerts(conn, states=list(ACTIVE_STATES), limit=500) or []
+def active_alerts(conn: Connection, *, lang: str, zone: ZoneInfo) -> list[dict[str, Any]]:
+    found = list_alerts(conn, lang=lang, zone=zone, states=list(ACTIVE_STATES), limit=500) or []
     return sorted(found, key=lambda a: (-SEVERITY_RANK.get(a["severity"], 0), a["started_at"]))
 
 
@@ -165,7 +154,7 @@ def backups_version(conn: Connection) -> tuple[Any, ...]:
 
 
 # What the notification part also writes on alert_events (one line per attempt) for the reports.
-NOTIFY_EVENTS = frozenset({"notified", "notify_failed"})
+NOTIFY_EVENTS = frozenset({"notified", "notify_failed", "notify_demo"})
 
 
 def timeline(conn: Connection, alert_id: int) -> list[dict[str, Any]]:
@@ -209,24 +198,18 @@ def notification_attempts(conn: Connection, alert_id: int) -> list[dict[str, Any
     return out
 
 
-def list_incidents(conn: Connection, *, open_only: bool = False, limit: int = 50,
+def list_incidents(conn: Connection, *, lang: str, zone: ZoneInfo, open_only: bool = False, limit: int = 50,
                    before_id: int | None = None) -> list[dict[str, Any]] | None:
-    t = incidents
-    q = select(t).order_by(t.c.id.desc()).limit(limit)
-    if open_only:
-        q = q.where(t.c.closed_at.is_(None))
-    if before_id is not None:
-        q = q.where(t.c.id < before_id)
     try:
-        return [dict(r._mapping) for r in conn.execute(q)]
+        found = alert_store.list_incidents(conn, open_only=open_only, limit=limit, before_id=before_id)
     except DBAPIError:
         return None
+    return [incident_fields(i, lang, zone) for i in found]
 
 
-def get_incident(conn: Connection, incident_id: int) -> dict[str, Any] | None:
-    t = incidents
-    row = conn.execute(select(t).where(t.c.id == incident_id)).first()
-    return dict(row._mapping) if row else None
+def get_incident(conn: Connection, incident_id: int, *, lang: str, zone: ZoneInfo) -> dict[str, Any] | None:
+    found = alert_store.get_incident(conn, incident_id)
+    return incident_fields(found, lang, zone) if found is not None else None
 
 
 def audit_events(conn: Connection, subject: str | None = None, limit: int = 100) -> list[dict[str, Any]]:

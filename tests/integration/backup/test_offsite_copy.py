@@ -18,6 +18,7 @@ from siaga.backup.status import OffsiteCopy, last_verified_offsite_copy, verifie
 from siaga.cli.main import app
 from siaga.config import parse_config
 from siaga.config.models import SiteConfig
+from siaga.i18n.messages import Message
 
 pytestmark = pytest.mark.integration
 
@@ -173,7 +174,7 @@ def test_a_notification_says_when_each_service_hit_was_last_copied_off_site(stor
         state=AlertState.firing,
         started_at=T0,
         fired_at=T0,
-        summary="water",
+        summary=Message("sensor.leak.on", {"sensor": "leak-r1"}),
         impact=Impact(room="ruang-server", rack="R1", devices=("srv-web-1",), services=("portal", "absensi")),
     )
     msg = Renderer(cfg, verified_copy_lookup(cfg, store)).render(Kind.page, [alert], "en", T0)

@@ -244,4 +244,4 @@ async def test_a_failed_backup_fires_an_alert_in_the_alert_manager(site: Site) -
     assert not result.ok
     alert = alerts.get("backup.failed", "portal-files")
     assert alert is not None and alert.state is AlertState.firing
-    assert "siaga backup init" in alert.summary
+    assert alert.summary.key == "backup.failed" and "siaga backup init" in alert.summary.english()

@@ -14,6 +14,7 @@ from siaga.checks.base import CheckResult
 from siaga.checks.engine import site_zone
 from siaga.checks.monitor import Monitor
 from siaga.config import load_config
+from siaga.i18n.messages import Message, render
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +30,9 @@ def test_portal_down_during_the_r1_leak_joins_its_incident(db_engine: Engine) ->
     manager = AlertManager(db_engine, impact_of=impact_resolver(cfg), clock=lambda: LEAK_AT)
     manager.submit(Condition(
         rule="leak", subject="leak-r1-ceiling", subject_kind=SubjectKind.sensor, active=True,
-        severity=Severity.critical, at=LEAK_AT, summary="water above R1", fire_at_once=True,
+        severity=Severity.critical, at=LEAK_AT,
+        summary=Message("sensor.leak.on", {"sensor": "leak-r1-ceiling", "rack": "R1"}),
+        fire_at_once=True,
     ))
     leak = manager.get("leak", "leak-r1-ceiling")
     assert leak is not None and leak.incident_id is not None
@@ -44,6 +47,7 @@ def test_portal_down_during_the_r1_leak_joins_its_incident(db_engine: Engine) ->
     mail = manager.get("service.down", "mail")
     assert portal is not None and mail is not None
     assert portal.incident_id == leak.incident_id
-    assert "probable cause: leak on R1 since 10:02 WITA" in portal.summary
+    shown = render(portal.summary, "en", site_zone(cfg))
+    assert "probable cause: Water leak at R1 since 16 Jul 2025 10:02 WITA" in shown
     assert portal.params["quiet"] is True and portal.severity == Severity.critical
-    assert "probable cause" not in mail.summary and mail.params.get("quiet") is None
+    assert mail.summary.key == "service.down" and mail.params.get("quiet") is None

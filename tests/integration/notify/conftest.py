@@ -18,6 +18,7 @@ from siaga.alerts.manager import AlertManager
 from siaga.alerts.model import Alert, AlertState, Impact, Severity, SubjectKind, Transition
 from siaga.config import parse_config
 from siaga.config.models import SiteConfig
+from siaga.i18n.messages import Message
 from siaga.notify.engine import Notifier
 from siaga.notify.service import NotifyService
 from siaga.notify.transports import Transports
@@ -95,7 +96,8 @@ escalation:
 def leak(id: int = 1, **kw: Any) -> Alert:
     a = Alert(
         id=id, rule="leak", subject="leak-r1-ceiling", subject_kind=SubjectKind.sensor, state=AlertState.firing,
-        severity=Severity.critical, summary="water", started_at=T0, fired_at=T0, last_value=1.0, incident_id=7,
+        severity=Severity.critical, summary=Message("sensor.leak.on", {"sensor": "leak-r1-ceiling"}),
+        started_at=T0, fired_at=T0, last_value=1.0, incident_id=7,
         impact=Impact(room="ruang-server", rack="R1", zone="ceiling-above", value_at_risk=5_500_000_000,
                       services=("portal",)),
     )

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from siaga.alerts.model import Condition, Severity, SubjectKind
+from siaga.i18n.messages import Message
 from siaga.notify.records import timeline
 from siaga.notify.tables import notify_items, notify_messages
 
@@ -36,7 +37,8 @@ async def world(tmp_path, receiver, mailbox, rounds):  # type: ignore[no-untyped
     storm = note.storm.model_copy(update={"group_window": dt.timedelta(seconds=30)})
     w: Rounds = rounds(cfg.model_copy(update={"notification": note.model_copy(update={"storm": storm})}))
     w.manager.submit(Condition("leak", "leak-r1-ceiling", SubjectKind.sensor, True, Severity.critical, w.clock(),
-                               value=1.0, summary="water on leak-r1-ceiling", fire_at_once=True))
+                               value=1.0, summary=Message("sensor.leak.on", {"sensor": "leak-r1-ceiling"}),
+                               fire_at_once=True))
     return w
 
 

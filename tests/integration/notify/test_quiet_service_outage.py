@@ -10,6 +10,7 @@ from sqlalchemy import select
 from siaga.alerts.manager import AlertManager
 from siaga.alerts.model import Condition, Severity, SubjectKind
 from siaga.checks.correlate import probable_cause, quiet
+from siaga.i18n.messages import Message
 from siaga.notify.records import timeline
 from siaga.notify.tables import notify_alerts, notify_messages
 from siaga.web.queries import timeline as alert_timeline
@@ -42,12 +43,14 @@ def down(service: str, manager: AlertManager, clock: FakeClock, active: bool = T
     if cause is not None:
         params |= {"join_incident": cause.incident_id, "cause_alert_id": cause.alert_id, "quiet": quiet(cause)}
     return Condition("service.down", service, SubjectKind.service, active, Severity.critical, clock(),
-                     summary=f"{service} is down", params=params, fire_at_once=True)
+                     summary=Message("service.down", {"name": service, "detail": "HTTP 503"}), params=params,
+                     fire_at_once=True)
 
 
 def leak(clock: FakeClock, active: bool = True) -> Condition:
     return Condition("leak", "leak-r1-ceiling", SubjectKind.sensor, active, Severity.critical, clock(),
-                     value=1.0 if active else 0.0, summary="water", fire_at_once=True)
+                     value=1.0 if active else 0.0, summary=Message("sensor.leak.on", {"sensor": "leak-r1-ceiling"}),
+                     fire_at_once=True)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from siaga.alerts.manager import AlertManager
 from siaga.alerts.model import Condition, Severity, SubjectKind
 from siaga.alerts.tables import alert_events
+from siaga.i18n.messages import Message
 from siaga.notify.component import ManagerActions
 from siaga.store.types import utcnow
 
@@ -30,7 +31,8 @@ async def test_condition_to_webhook_and_link_ack_through_the_manager(tmp_path, e
     feed = asyncio.create_task(svc.consume(manager.subscribe(), stop))
     try:
         manager.submit(Condition("leak", "leak-r1-ceiling", SubjectKind.sensor, True, Severity.critical, utcnow(),
-                                 value=1.0, summary="water on leak-r1-ceiling", fire_at_once=True))
+                                 value=1.0,
+                                 summary=Message("sensor.leak.on", {"sensor": "leak-r1-ceiling"}), fire_at_once=True))
         [req] = await asyncio.to_thread(receiver.wait_for, 1)
         assert "Kebocoran air" in req.body["title"]
         token = re.search(r"/ack/(\S+)", req.body["message"]).group(1)  # type: ignore[union-attr]

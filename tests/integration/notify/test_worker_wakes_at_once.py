@@ -9,6 +9,7 @@ import pytest
 
 from siaga.alerts.manager import AlertManager
 from siaga.alerts.model import Condition, Severity, SubjectKind
+from siaga.i18n.messages import Message
 from siaga.notify.engine import Notifier
 from siaga.notify.service import NotifyService
 from siaga.notify.transports import Transports
@@ -23,7 +24,7 @@ POLL_S = 30.0  # the worker's idle look: far longer than any page may take
 
 def wet(subject: str) -> Condition:
     return Condition("leak", subject, SubjectKind.sensor, True, Severity.critical, utcnow(), value=1.0,
-                     summary=f"water on {subject}", fire_at_once=True)
+                     summary=Message("sensor.leak.on", {"sensor": subject}), fire_at_once=True)
 
 
 async def test_a_page_leaves_at_once_not_on_the_workers_poll_interval(tmp_path, engine, receiver, mailbox) -> None:

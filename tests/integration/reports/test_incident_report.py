@@ -14,6 +14,7 @@ from siaga.alerts.manager import AlertManager
 from siaga.alerts.model import Condition, Severity, SubjectKind
 from siaga.cli.main import app
 from siaga.config import load_config
+from siaga.i18n.messages import Message
 from siaga.reports.incident import format_duration, load_incident_report
 from siaga.reports.render import html_to_pdf, render_html
 
@@ -35,10 +36,14 @@ def _leak_then_heat(engine: Engine) -> int:
     manager = AlertManager(engine, impact_of=impact_resolver(cfg), clock=clock)
     manager.load()
     manager.submit(Condition("leak", "leak-r1-ceiling", SubjectKind.sensor, True, Severity.critical, T0, 1.0,
-                             "water above R1", fire_at_once=True))
+                             Message("sensor.leak.on", {"sensor": "leak-r1-ceiling", "rack": "R1"}),
+                             fire_at_once=True))
     clock.now = T0 + dt.timedelta(minutes=2)
     manager.submit(Condition("temperature.high", "temp-r1-top", SubjectKind.sensor, True, Severity.warning,
-                             clock.now, 29.5, "inlet 29.5 °C", fire_at_once=True))
+                             clock.now, 29.5,
+                             Message("sensor.above", {"what": "temperature", "value": 29.5, "threshold": 27,
+                                                      "unit": "°C", "sensor": "temp-r1-top"}),
+                             fire_at_once=True))
     leak = manager.get("leak", "leak-r1-ceiling")
     assert leak is not None and leak.incident_id is not None
     manager.ack(leak.id, by="andi", via="telegram", note="on my way", at=T0 + dt.timedelta(minutes=4))

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from siaga.alerts import store
 from siaga.alerts.manager import AlertManager
 from siaga.alerts.model import AlertState, Condition, Impact, Severity, SubjectKind, Transition
+from siaga.i18n.messages import Message
 
 pytestmark = pytest.mark.integration
 
@@ -191,7 +192,7 @@ async def test_conditions_from_another_thread_reach_the_loop(db_engine: Engine) 
 async def test_system_alerts_fire_at_once_and_resolve(db_engine: Engine) -> None:
     m = manager(db_engine)
     q = m.subscribe()
-    m.system_alert("mqtt", True, summary="broker 127.0.0.1:1883 unreachable", at=at(0))
+    m.system_alert("mqtt", True, summary=Message("mqtt.unreachable", {"host": "127.0.0.1", "port": 1883}), at=at(0))
     m.system_alert("mqtt", False, at=at(30))
     ts = drain(q)
     assert [(t.event, t.alert.subject_kind) for t in ts] == [("firing", SubjectKind.system),

@@ -176,3 +176,22 @@ def test_a_json_body_sent_in_pieces_is_checked_whole_and_passed_on_unchanged(who
         resp = c.post(f"/api/v1/alerts/{alert_id}/notes", content=pieces(big, 64 * 1024), headers=h)
         assert resp.status_code in (200, 413, 422), resp.text
         assert resp.status_code != 422 or resp.json()["error"]["details"], resp.text  # a field error, not depth
+
+
+def test_alert_summaries_are_worded_for_the_reader(client: TestClient, site: Ctx) -> None:
+    from siaga.i18n.messages import Message
+
+    seen = "2026-07-16T01:02:03+00:00"
+    fire_alert(site.manager, "sensor.stale", "leak-r1-floor", NOW, summary=Message(
+        "sensor.stale", {"sensor": "leak-r1-floor", "rack": "R1", "zone": "floor", "last_seen": seen}))
+    h = _token(site, "read")
+    site_lang = client.get("/api/v1/alerts", headers=h).json()["items"][0]  # the site speaks Indonesian
+    assert site_lang["summary"] == "tidak ada pembacaan dari leak-r1-floor (R1, lantai) sejak 16 Jul 2026 09:02 WITA"
+    assert site_lang["title"] == "Sensor tidak melapor"
+    assert site_lang["message"] == {"key": "sensor.stale", "params": {"sensor": "leak-r1-floor", "rack": "R1",
+                                                                      "zone": "floor", "last_seen": seen},
+                                    "text": None}
+    english = client.get("/api/v1/alerts", headers={**h, "Accept-Language": "en-GB,en;q=0.9,id;q=0.5"}).json()
+    assert english["items"][0]["summary"] == "no reading from leak-r1-floor (R1, floor) since 16 Jul 2026 09:02 WITA"
+    incident = client.get("/api/v1/incidents", headers={**h, "Accept-Language": "en"}).json()["items"][0]
+    assert incident["title"].startswith("no reading from leak-r1-floor") and incident["title_message"]["key"]

@@ -9,6 +9,8 @@ from fastapi.testclient import TestClient
 from web_helpers import NOW, PASSWORD, Ctx, csrf_of, login
 from web_standins import fire_alert, put_reading
 
+from siaga.i18n.messages import Message
+
 
 def test_a_page_without_session_sends_to_login(client: TestClient) -> None:
     resp = client.get("/room", follow_redirects=False)
@@ -37,7 +39,8 @@ def test_cookie_is_secure_behind_https(client: TestClient) -> None:
 
 
 def test_overview_shows_worst_alert_and_value(as_viewer: TestClient, site: Ctx) -> None:
-    fire_alert(site.manager, "leak", "leak-r1-ceiling", NOW, summary="Air di atas rak R1")
+    fire_alert(site.manager, "leak", "leak-r1-ceiling", NOW,
+               summary=Message("sensor.leak.on", {"sensor": "leak-r1-ceiling", "rack": "R1"}))
     page = as_viewer.get("/").text
     assert "Kebocoran air · R1, plafon di atas" in page  # the headline, in the reader's language
     assert "Rp5,54 miliar" in page  # the six servers of R1 and its PDU, from the inventory

@@ -9,6 +9,7 @@ from sqlalchemy import Engine, insert, update
 from siaga.alerts.manager import AlertManager
 from siaga.alerts.model import Condition, Severity, SubjectKind
 from siaga.alerts.tables import alert_events, alerts, incidents
+from siaga.i18n.messages import Message
 from siaga.readings.tables import readings, sensor_last
 
 
@@ -28,10 +29,11 @@ def put_reading(engine: Engine, sensor: str, value: float, at: dt.datetime) -> N
 
 
 def fire_alert(manager: AlertManager, rule: str, subject: str, at: dt.datetime, severity: str = "critical",
-               summary: str = "") -> int:
+               summary: Message | None = None) -> int:
     """An alert firing at once, through the real alert manager; returns its id."""
     manager.submit(Condition(rule=rule, subject=subject, subject_kind=SubjectKind.sensor, active=True,
-                             severity=Severity(severity), at=at, summary=summary or f"{rule} on {subject}",
+                             severity=Severity(severity), at=at,
+                             summary=summary or Message("alert.generic", {"rule": rule, "subject": subject}),
                              fire_at_once=True))
     alert = manager.get(rule, subject)
     assert alert is not None

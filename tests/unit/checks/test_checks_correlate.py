@@ -11,6 +11,7 @@ from siaga.checks.correlate import probable_cause, quiet
 from siaga.checks.monitor import Monitor, severity_for
 from siaga.config.checks import HttpCheck
 from siaga.config.models import Criticality, Service
+from siaga.i18n.messages import Message, render
 
 WITA = ZoneInfo("Asia/Makassar")
 LEAK_AT = dt.datetime(2025, 7, 16, 2, 2, tzinfo=dt.UTC)  # 10:02 WITA
@@ -19,7 +20,8 @@ LEAK_AT = dt.datetime(2025, 7, 16, 2, 2, tzinfo=dt.UTC)  # 10:02 WITA
 def leak(state: AlertState = AlertState.firing, services: tuple[str, ...] = ("portal", "berita")) -> Alert:
     return Alert(
         id=7, rule="leak", subject="leak-r1-ceiling", subject_kind=SubjectKind.sensor, state=state,
-        severity=Severity.critical, summary="water above R1", started_at=LEAK_AT, fired_at=LEAK_AT,
+        severity=Severity.critical, summary=Message("sensor.leak.on", {"sensor": "leak-r1-ceiling", "rack": "R1"}),
+        started_at=LEAK_AT, fired_at=LEAK_AT,
         incident_id=3, impact=Impact(room="ruang-server", rack="R1", services=services),
     )
 
@@ -39,7 +41,8 @@ def test_no_cause_for_a_service_elsewhere_or_a_resolved_alert() -> None:
 def test_a_critical_cause_wins_over_an_earlier_warning() -> None:
     warm = Alert(
         id=5, rule="temperature.high", subject="temp-r1-top", subject_kind=SubjectKind.sensor,
-        state=AlertState.firing, severity=Severity.warning, summary="", started_at=LEAK_AT - dt.timedelta(hours=1),
+        state=AlertState.firing, severity=Severity.warning, summary=Message(),
+        started_at=LEAK_AT - dt.timedelta(hours=1),
         impact=Impact(rack="R1", services=("portal",)),
     )
     cause = probable_cause("portal", [warm, leak()])
@@ -69,7 +72,11 @@ def test_an_outage_joins_the_leak_incident_quietly() -> None:
     assert cond.rule == "service.down" and cond.active and cond.severity == Severity.critical
     assert cond.at == t and cond.fire_at_once
     assert cond.params["join_incident"] == 3 and cond.params["quiet"] is True
-    assert "probable cause: leak on R1 since 10:02 WITA" in cond.summary
+    assert cond.summary.key == "service.down.cause"
+    assert render(cond.summary, "en", WITA) == (
+        "Portal is down: HTTP 503 (probable cause: Water leak at R1 since 16 Jul 2025 10:02 WITA)")
+    shown = render(cond.summary, "id", WITA)
+    assert "(penyebab yang mungkin: Kebocoran air di R1 sejak 16 Jul 2025 10:02 WITA)" in shown
     for i in range(2):
         mon.handle(CheckResult("portal-http", "portal", t + dt.timedelta(minutes=5 + i), True, 3.0, "HTTP 200"))
     assert [c.active for c in sink.got] == [True, False]

@@ -11,6 +11,7 @@ from siaga.alerts.model import Alert, AlertState, Impact, Severity, SubjectKind
 from siaga.config import load_config
 from siaga.config.models import SiteConfig
 from siaga.config.notify import EscalationPolicy
+from siaga.i18n.messages import Message
 
 T0 = dt.datetime(2026, 7, 16, 6, 0, tzinfo=dt.UTC)  # 14:00 WITA, a Thursday
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "bontang.yaml"
@@ -28,7 +29,7 @@ def alert(id: int = 1, **kw: Any) -> Alert:
         subject_kind=SubjectKind.sensor,
         state=AlertState.firing,
         severity=Severity.critical,
-        summary="water on leak-r1-ceiling",
+        summary=Message("sensor.leak.on", {"sensor": "leak-r1-ceiling", "rack": "R1", "zone": "ceiling-above"}),
         started_at=T0,
         fired_at=T0,
         last_value=1.0,

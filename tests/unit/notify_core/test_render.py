@@ -32,9 +32,10 @@ def test_english_reader_gets_english(renderer: Renderer) -> None:
     assert "Water leak" in msg.short and "Latest value: wet" in msg.short and "Kebocoran" not in msg.short
 
 
-def test_temperature_value_carries_its_unit(renderer: Renderer) -> None:
+def test_temperature_value_carries_its_unit_with_the_readers_decimal_mark(renderer: Renderer) -> None:
     hot = alert(rule="temperature.high", subject="temp-r1-top", last_value=31.46, severity=Severity.warning)
-    assert "31.5°C" in renderer.render(Kind.page, [hot], "id", T0).short
+    assert "31,5 °C" in renderer.render(Kind.page, [hot], "id", T0).short
+    assert "31.5 °C" in renderer.render(Kind.page, [hot], "en", T0).short
 
 
 def test_storm_message_lists_some_and_counts_the_rest(renderer: Renderer) -> None:

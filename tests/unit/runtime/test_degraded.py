@@ -15,6 +15,7 @@ from siaga.alerts.manager import AlertManager
 from siaga.alerts.model import AlertState, Severity, SubjectKind
 from siaga.alerts.tables import alerts
 from siaga.config import LoadedConfig, parse_config
+from siaga.i18n.messages import Message
 from siaga.runtime import Component, RuntimeContext
 from siaga.runtime.degraded import RULE, degraded_summary
 from siaga.runtime.supervisor import Supervisor
@@ -59,8 +60,9 @@ async def test_a_component_failing_again_and_again_pages_and_resolves_when_healt
     assert alert.state is AlertState.firing and alert.severity is Severity.critical
     assert alert.subject_kind is SubjectKind.system
     status = ctx.component_status["checks"]
-    assert alert.summary == degraded_summary("checks", status.since, zone="Asia/Makassar", lang="en")
-    assert alert.summary.startswith("siaga degraded: checks, since ") and alert.summary.endswith(" WITA")
+    assert alert.summary == Message("siaga.degraded", {"component": "checks", "since": status.since.isoformat()})
+    shown = degraded_summary("checks", status.since, zone="Asia/Makassar", lang="en")
+    assert shown.startswith("siaga degraded: checks, since ") and shown.endswith(" WITA")
     assert alert.params["error"] == "OSError: [Errno 28] No space left on device"
 
     # /healthz names it while it lasts

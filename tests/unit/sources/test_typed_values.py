@@ -11,6 +11,7 @@ import pytest
 
 from siaga.alerts.model import Condition, Severity
 from siaga.config.loader import parse_config
+from siaga.i18n.messages import Message
 from siaga.rules.engine import RulesEngine
 from siaga.rules.faulty import FAULTY_RULE, FaultWatch
 from siaga.sources.http.push import parse_items
@@ -156,7 +157,8 @@ def test_the_faulty_sensor_message_names_the_reason_in_both_languages() -> None:
 
     cfg = parse_config(EXAMPLE.read_text())
     alert = Alert(1, FAULTY_RULE, "temp-r1-top", SubjectKind.sensor, AlertState.firing, Severity.warning,
-                  "sensor temp-r1-top looks faulty", NOW,
+                  Message("sensor.faulty.on", {"sensor": "temp-r1-top", "count": 5, "reason": "out_of_range",
+                                               "detail": "900.0 outside -40..125"}), NOW,
                   params={"reason": "out_of_range", "detail": "900.0 outside -40..125", "count": 5})
     renderer = Renderer(cfg)
     assert renderer.view(alert, "id").what == (

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from siaga.config.sources import Mqtt
+from siaga.i18n.messages import Message
 from siaga.sources.mqtt.receiver import ClientSettings, Receiver
 from siaga.sources.mqtt.routes import Problem, TopicTable, unmapped_topic
 from siaga.sources.mqtt.subscriber import SubscriberProcess
@@ -177,15 +178,16 @@ class MqttSource:
         if since is not None and not self._alerted and self.monotonic() - since >= self.cfg.unreachable_alert_s:
             self._alerted = True
             down_s = self.monotonic() - since
-            summary = f"MQTT broker {self.cfg.host}:{self.cfg.port} unreachable for {down_s:.0f} s"
-            log.error("%s: no sensor readings arrive over MQTT (%s)", summary, self.stats.last_error or "no answer")
+            summary = Message("mqtt.unreachable", {"host": self.cfg.host, "port": self.cfg.port, "down_s": down_s})
+            log.error("%s: no sensor readings arrive over MQTT (%s)", summary.english(),
+                      self.stats.last_error or "no answer")
             self._submit(True, summary, down_s)
         elif since is None and self._alerted:
             self._alerted = False
             log.info("MQTT broker %s:%s reachable again", self.cfg.host, self.cfg.port)
-            self._submit(False, f"MQTT broker {self.cfg.host}:{self.cfg.port} reachable again", None)
+            self._submit(False, Message("mqtt.reachable", {"host": self.cfg.host, "port": self.cfg.port}), None)
 
-    def _submit(self, active: bool, summary: str, down_s: float | None) -> None:
+    def _submit(self, active: bool, summary: Message, down_s: float | None) -> None:
         if self.alerts is None:
             return
         self.alerts.submit(

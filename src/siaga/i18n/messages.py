@@ -1,0 +1,259 @@
+"""What siaga says about an alert or an incident, as a key and parameters, worded for each reader.
+
+Observers (rules, checks, backups, siaga itself) do not write sentences: they name a message of
+:data:`MESSAGES` and give its parameters (JSON values: ids, numbers, ISO times). The store keeps the
+key and the parameters; every surface (dashboard, API ``summary``, CLI, notifications, reports) words
+them with :func:`render` in the reader's language, with local times in the site's zone and Babel's
+number and duration formats::
+
+    msg = Message("sensor.stale", {"sensor": "leak-r1-floor", "rack": "R1", "zone": "floor",
+                                   "last_seen": "2026-12-06T01:02:00+00:00"})
+    render(msg, "id", ZoneInfo("Asia/Makassar"))
+    # 'tidak ada pembacaan dari leak-r1-floor (R1, lantai) sejak 6 Des 2026 09:02 WITA'
+
+How a parameter is shown follows from its name (:func:`field_kind`): ``*_s`` is a duration in seconds,
+``value``/``threshold`` a measure in ``params["unit"]``, the names of :data:`TIMES` an ISO time,
+``what``/``cause``/``cause_rule`` words of a table here; anything else is shown as it is (ids, names,
+the error line of a probe). ``{where}`` is computed: `` (R1, lantai)`` from ``rack``/``zone``/``room``, or
+nothing. A row written before keys existed carries its sentence in ``text`` and is shown as it is.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import string
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from siaga.i18n.catalogs import N_, translator
+from siaga.i18n.formats import duration, local_time, measure, number
+from siaga.i18n.labels import REFUSAL_REASON, SENSOR_KIND, ZONE
+
+
+@dataclass(frozen=True)
+class Message:
+    """A message key of :data:`MESSAGES` and its parameters (JSON values); ``text``: a sentence stored before keys."""
+
+    key: str = ""
+    params: Mapping[str, Any] = field(default_factory=dict)
+    text: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.key or self.text)
+
+    def english(self) -> str:
+        """The message in English with UTC times (for logs)."""
+        return render(self, "en", ZoneInfo("UTC"))
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"key": self.key, "params": dict(self.params)}
+        if self.text:
+            out["text"] = self.text
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> Message:
+        if not data:
+            return cls()
+        return cls(str(data.get("key") or ""), dict(data.get("params") or {}), str(data.get("text") or ""))
+
+    @classmethod
+    def stored(cls, key: str | None, params: Mapping[str, Any] | None, text: str | None) -> Message:
+        """From the store's columns: the key when the row has one, else the legacy sentence."""
+        if key:
+            return cls(key, dict(params or {}))
+        return cls(text=text or "")
+
+
+MESSAGES: dict[str, str] = {
+    # sensors (siaga.rules)
+    "sensor.leak.on": N_("water detected by {sensor}{where}"),
+    "sensor.leak.off": N_("{sensor} is dry again"),
+    "sensor.smoke.on": N_("smoke detected by {sensor}{where}"),
+    "sensor.smoke.off": N_("{sensor} is clear again"),
+    "sensor.ups_on_battery.on": N_("UPS on battery ({sensor}){where}"),
+    "sensor.ups_on_battery.off": N_("UPS back on mains ({sensor})"),
+    "sensor.above": N_("{what} {value} above {threshold} on {sensor}{where}"),
+    "sensor.below": N_("{what} {value} below {threshold} on {sensor}{where}"),
+    "sensor.normal": N_("{what} back within limits on {sensor}"),
+    "sensor.stale": N_("no reading from {sensor}{where} since {last_seen}"),
+    "sensor.reports": N_("{sensor} reports again"),
+    # services (siaga.checks)
+    "service.down": N_("{name} is down: {detail}"),
+    "service.down.cause": N_("{name} is down: {detail} (probable cause: {cause_rule} at {cause_place} since "
+                             "{cause_since})"),
+    "service.up": N_("{name} is up again"),
+    "tls.expiry": N_("{check}: certificate expires in {days_left} days"),
+    "tls.renewed": N_("{check}: certificate renewed"),
+    # backups (siaga.backup.freshness)
+    "backup.failed": N_("backup {job} failed: {error}"),
+    "backup.missed": N_("backup {job} did not run at its scheduled time {slot}"),
+    "backup.rpo.none": N_("backup {job} has no good snapshot yet (RPO {rpo_s})"),
+    "backup.rpo.old": N_("newest good snapshot of {job} is {age_s} old, over its RPO of {rpo_s} ({cause})"),
+    "backup.drill": N_("restore drill of {job} failed: {error}"),
+    "backup.rto": N_("restore drill of {job} took {took_s}, over its RTO of {rto_s}"),
+    # siaga itself
+    "system.down": N_("{component} is not working"),
+    "system.up": N_("{component} works again"),
+    "mqtt.unreachable": N_("MQTT broker {host}:{port} unreachable for {down_s}"),
+    "mqtt.reachable": N_("MQTT broker {host}:{port} reachable again"),
+    "siaga.degraded": N_("siaga degraded: {component}, since {since}"),
+    "siaga.recovered": N_("siaga works again: {component}"),
+    "sensor.faulty.on": N_("sensor {sensor} looks faulty: {count} readings in a row refused ({reason}: {detail})"),
+    "sensor.faulty.off": N_("sensor {sensor} sends valid readings again"),
+    "store.unavailable": N_("siaga cannot write to its store since {since}: {error}"),
+    "store.available": N_("siaga writes to its store again"),
+    "alert.generic": N_("{rule} on {subject}"),
+}
+"""Every message an alert or incident can carry: key -> English text with ``{fields}`` (translated by the catalogs)."""
+
+RULE_TITLES: dict[str, str] = {
+    "leak": N_("Water leak"),
+    "smoke": N_("Smoke detected"),
+    "door": N_("Door open"),
+    "door.open": N_("Door open"),
+    "temperature.high": N_("High temperature"),
+    "temperature.low": N_("Low temperature"),
+    "temperature.rate": N_("Temperature changing fast"),
+    "humidity.high": N_("High humidity"),
+    "humidity.low": N_("Low humidity"),
+    "humidity.rate": N_("Humidity changing fast"),
+    "dewpoint": N_("Condensation risk"),
+    "sensor.stale": N_("Sensor silent"),
+    "sensor.offline": N_("Sensor silent"),
+    "sensor.faulty": N_("Sensor faulty"),
+    "ups.on_battery": N_("UPS on battery"),
+    "ups_on_battery": N_("UPS on battery"),
+    "ups.battery_low": N_("UPS battery low"),
+    "ups.runtime_low": N_("UPS runtime low"),
+    "service.down": N_("Service down"),
+    "service.slow": N_("Service slow"),
+    "tls.expiry": N_("Certificate about to expire"),
+    "backup.rpo": N_("Backup too old"),
+    "backup.failed": N_("Backup failed"),
+    "backup.missed": N_("Backup did not run"),
+    "backup.drill": N_("Restore drill failed"),
+    "backup.rto": N_("Restore too slow"),
+    "system.down": N_("siaga component down"),
+    "siaga.degraded": N_("siaga degraded"),  # a component of siaga keeps failing (siaga.runtime.degraded)
+    "store.unavailable": N_("siaga cannot write to its store"),  # pages go on from memory (alerts.manager)
+    "mqtt.unreachable": N_("MQTT broker unreachable"),
+    "test": N_("Test message"),
+}
+"""A rule's short title ("Water leak"); a rule not listed falls back to its family (``leak.x`` -> ``leak``)."""
+
+EXTRA_KINDS: dict[str, str] = {"dewpoint": N_("dew point")}
+
+BACKUP_CAUSES: dict[str, str] = {
+    "failed": N_("the last run failed"),
+    "missed": N_("a scheduled run did not start"),
+    "late": N_("no newer good run"),
+}
+
+WORDS: dict[str, dict[str, str]] = {
+    "what": {**SENSOR_KIND, **EXTRA_KINDS},
+    "reason": REFUSAL_REASON,
+    "cause": BACKUP_CAUSES,
+    "cause_rule": RULE_TITLES,
+}
+"""Parameters whose value is a word of a table (translated), by parameter name."""
+
+TIMES = frozenset({"last_seen", "slot", "cause_since", "since"})
+MEASURES = frozenset({"value", "threshold"})
+NUMBERS = frozenset({"days_left", "count"})
+COMPUTED = frozenset({"where"})
+
+
+def field_kind(name: str) -> str:
+    """How the parameter ``name`` is shown: time, duration, measure, number, word, computed or text."""
+    if name in COMPUTED:
+        return "computed"
+    if name in TIMES:
+        return "time"
+    if name.endswith("_s"):
+        return "duration"
+    if name in MEASURES:
+        return "measure"
+    if name in NUMBERS:
+        return "number"
+    if name in WORDS:
+        return "word"
+    return "text"
+
+
+def fields_of(template: str) -> list[str]:
+    return [name for _lit, name, _spec, _conv in string.Formatter().parse(template) if name]
+
+
+def rule_title(rule: str, lang: str) -> str:
+    """``leak`` -> "Kebocoran air" / "Water leak"; an unknown rule comes back as it is."""
+    label = RULE_TITLES.get(rule) or RULE_TITLES.get(rule.split(".")[0])
+    return translator(lang).gettext(label) if label else rule
+
+
+def where(params: Mapping[str, Any], g: Callable[[str], str]) -> str:
+    """`` (R1, lantai)``: the rack and zone, else the room, in parentheses; empty when none is known."""
+    rack, zone, room = params.get("rack"), params.get("zone"), params.get("room")
+    parts: list[str] = []
+    if rack:
+        parts.append(str(rack))
+        if zone:
+            parts.append(g(ZONE.get(str(zone), str(zone))))
+    elif room:
+        parts.append(str(room))
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def _time(value: Any, zone: ZoneInfo, lang: str) -> str:
+    try:
+        at = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=dt.UTC)
+    return local_time(at, zone, lang)
+
+
+def _field(name: str, params: Mapping[str, Any], lang: str, zone: ZoneInfo, g: Callable[[str], str]) -> str:
+    kind = field_kind(name)
+    if kind == "computed":
+        return where(params, g)
+    value = params.get(name)
+    if value is None or value == "":
+        return "?"
+    if kind == "time":
+        return _time(value, zone, lang)
+    if kind == "word":
+        label = WORDS[name].get(str(value))
+        if name == "cause_rule" and label is None:
+            return rule_title(str(value), lang)
+        return g(label) if label else str(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if kind == "duration":
+        return duration(float(value), lang)
+    if kind == "measure":
+        return measure(float(value), str(params.get("unit") or ""), lang)
+    if kind == "number":
+        return number(float(value), lang)
+    return str(value)
+
+
+def render(message: Message, lang: str, zone: ZoneInfo) -> str:
+    """``message`` worded for a reader of ``lang`` (times in ``zone``). Never raises: an unknown key (written by
+    a newer siaga) shows the key and its parameters, a missing parameter shows as ``?``."""
+    if not message.key:
+        return message.text
+    template = MESSAGES.get(message.key)
+    if template is None:
+        shown = ", ".join(f"{k}={v}" for k, v in message.params.items())
+        return f"{message.key} ({shown})" if shown else message.key
+    g = translator(lang).gettext
+    text = g(template)
+    values = {name: _field(name, message.params, lang, zone, g) for name in fields_of(template)}
+    try:
+        return text.format(**values)
+    except (KeyError, IndexError, ValueError):  # a translation naming a field the English does not have
+        return template.format(**values)
