@@ -23,7 +23,7 @@ OLD = "no reading from leak-r1-floor (R1 floor) since 2026-12-06T01:02:03+00:00"
 def test_rows_written_before_keys_are_shown_as_written_after_the_migration(database_url: str) -> None:
     engine = create_engine_for(database_url)
     try:
-        upgrade(engine, "0100_sensing")  # the schema of the release before message keys
+        upgrade(engine, "0101_readings_unique")  # the schema of the release before message keys
         with engine.begin() as conn:
             inc = conn.execute(insert(incidents).values(title=OLD, opened_at=T0, last_alert_at=T0)
                                .returning(incidents.c.id)).scalar_one()

@@ -4,7 +4,7 @@ Rows written before keep their English sentence in ``summary`` / ``title`` (show
 carry ``summary_key``/``summary_params`` and ``title_key``/``title_params`` and leave the sentence empty.
 
 Revision ID: sensing_0002
-Revises: 0100_sensing
+Revises: 0101_readings_unique
 Create Date: 2026-12-06
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "sensing_0002"
-down_revision: str | Sequence[str] | None = "0100_sensing"
+down_revision: str | Sequence[str] | None = "0101_readings_unique"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
