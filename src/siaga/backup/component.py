@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from siaga.config.models import SiteConfig
+from siaga.i18n import N_, _
 from siaga.vocab import Condition
 
 if TYPE_CHECKING:
@@ -228,6 +229,45 @@ async def _guarded(runner: Callable[[BackupManager, Task], Awaitable[None]], mgr
         log.error("%s failed: %s", task.name, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
 
 
+DEMO_START_S = 3.0
+
+
+async def demo_round(mgr: BackupManager) -> None:
+    """``siaga demo``: one real backup and one restore drill of every job at start, into the demo's own
+    repositories (local folders ``siaga demo`` writes into its config), so its backup cards show copies that
+    exist and were proven. A step that fails is one line in the log; the demo goes on."""
+    for target in mgr.config.targets:
+        repo = mgr.resolve(target.path) if target.type.value == "local" and target.path else None
+        if repo is not None and (repo / "config").exists():
+            continue  # made by an earlier demo run
+        try:
+            where = await mgr.init_target(target.id)
+            log.info("%s", _("demo: restic repository {where} made for target {target}").format(
+                where=where, target=target.id))
+        except Exception as exc:
+            log.error("%s", _("demo: cannot make the repository of {target}: {reason}").format(
+                target=target.id, reason=_first_line(exc)))
+    for job in mgr.config.backups:
+        for step, action in ((N_("backup"), mgr.run_job), (N_("restore drill"), mgr.drill)):
+            try:
+                result = await action(job.id)
+                ok, reason = bool(getattr(result, "ok", False)), getattr(result, "error", None)
+            except Exception as exc:
+                ok, reason = False, _first_line(exc)
+            if ok:
+                log.info("%s", _("demo: {step} of {job} done").format(step=_(step), job=job.id))
+            else:
+                log.error("%s", _("demo: {step} of {job} failed: {reason}").format(
+                    step=_(step), job=job.id, reason=reason or "?"))
+                break
+    with contextlib.suppress(Exception):
+        await asyncio.to_thread(mgr.publish)
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
 class _ServiceSink:
     """Hands conditions to the alerts hub of the runtime (``ctx.services.alerts``, looked up when needed)."""
 
@@ -245,13 +285,19 @@ def component(ctx: RuntimeContext) -> Component | None:
     from siaga.backup.manager import BackupManager
     from siaga.runtime.components import Component
 
-    if not ctx.config.backups or ctx.demo:
+    if not ctx.config.backups:
         return None
     sink = _ServiceSink(ctx)
     mgr = BackupManager(ctx.config, engine=ctx.engine, base_dir=ctx.loaded.base_dir, clock=ctx.clock, sink=sink)
     ctx.services.backup = mgr
+    demo = ctx.demo
 
     async def run(ctx: RuntimeContext, stop: asyncio.Event) -> None:
+        if demo:
+            with contextlib.suppress(TimeoutError):  # let the dashboard come up first
+                await asyncio.wait_for(stop.wait(), DEMO_START_S)
+            if not stop.is_set():
+                await demo_round(mgr)
         await schedule_loop(mgr, stop, clock=ctx.clock)
 
     return Component("backup", run)

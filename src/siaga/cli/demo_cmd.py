@@ -13,9 +13,22 @@ from siaga.cli.serve_cmd import LogFormat, LogLevel, start, with_web
 from siaga.i18n import _
 
 DEMO_DIR = "siaga-demo"
-# Secret files the demo does not fake: nothing in the demo uses them (backups do not run).
+# Secret files the demo does not fake: nothing in the demo uses them (its backups go to local folders).
 _NOT_FAKED = ("identity_file", "known_hosts_file")
 _SECRET_PATH = re.compile(r"(?P<key>\w+_file): /etc/siaga/(?P<rest>[^\s,}]+)")
+# The demo backs up for real, with restic, into folders of its own: the colocation's SFTP server becomes a
+# folder (still counted off site, so the dashboard shows what a verified off-site copy looks like), the NAS
+# another; the portal's files are a few sample files; the database job is left out (no PostgreSQL to dump).
+_SFTP_TARGET = re.compile(r"    type: sftp\n(?:    (?:host|port|user|path|identity_file|known_hosts_file):.*\n)+")
+_NAS_PATH = re.compile(r"    path: /mnt/nas-1/restic/bontang\n    password: \$\{SIAGA_NAS_RESTIC_PASSWORD\}\n")
+_PORTAL_PATHS = re.compile(r"    paths: \[/var/www/bontangkota, /etc/nginx\]\n    exclude: \[\"/var/www/bontangkota/")
+_DB_JOB = re.compile(r"  - id: db-utama\n(?:    .*\n)+")
+DEMO_FILES: dict[str, str] = {
+    "data/www/bontangkota/index.php": "<?php echo 'Selamat datang di portal Kota Bontang';\n",
+    "data/www/bontangkota/uploads/pengumuman-banjir.txt": "Pengumuman: waspada hujan deras 16 Juli 2025.\n",
+    "data/www/bontangkota/tema/gaya.css": "body { font-family: sans-serif; }\n",
+    "data/nginx/nginx.conf": "server { listen 80; server_name bontangkota.go.id; root /var/www/bontangkota; }\n",
+}
 
 
 def example_text() -> str:
@@ -23,7 +36,7 @@ def example_text() -> str:
     return (resources.files("siaga") / "examples" / "bontang.yaml").read_text(encoding="utf-8")
 
 
-def demo_text(example: str) -> tuple[str, dict[str, str]]:
+def demo_text(example: str, root: Path | None = None) -> tuple[str, dict[str, str]]:
     """The example with its secret files under the demo folder's secrets/ (the example keeps /etc/siaga).
 
     Returns the text and the demo secret files to write (path relative to the demo folder -> content), so
@@ -37,7 +50,25 @@ def demo_text(example: str) -> tuple[str, dict[str, str]]:
             files.setdefault(path, f"demo-{Path(path).name}")
         return f"{match['key']}: {path}"
 
-    return _SECRET_PATH.sub(local, example), files
+    text = _SECRET_PATH.sub(local, example)
+    return _demo_backups(text, files, (root or Path(DEMO_DIR)).resolve()), files
+
+
+def _demo_backups(text: str, files: dict[str, str], here: Path) -> str:
+    """The example's backups as the demo runs them: restic into folders under the demo folder ``here``."""
+    text = _SFTP_TARGET.sub(
+        "    type: local\n    path: backup/colo-kaltim\n"
+        "    offsite: true   # siaga demo: this folder stands in for the colocation's SFTP server\n", text, count=1)
+    if _NAS_PATH.search(text):
+        text = _NAS_PATH.sub("    path: backup/nas-lokal\n    password_file: secrets/restic/nas-lokal.pass\n",
+                             text, count=1)
+        files.setdefault("secrets/restic/nas-lokal.pass", "demo-nas-lokal.pass")
+    text = _PORTAL_PATHS.sub(
+        f"    paths: [{here}/data/www/bontangkota, {here}/data/nginx]\n    exclude: [\"{here}/data/www/bontangkota/",
+        text, count=1)
+    text = _DB_JOB.sub("", text, count=1)
+    files.update(DEMO_FILES)
+    return text
 
 
 def _scenario_notes(until_s: float) -> list[tuple[float, str]]:
@@ -48,7 +79,7 @@ def _scenario_notes(until_s: float) -> list[tuple[float, str]]:
         steps = load_scenario().steps
     except Exception:  # the banner does without the story rather than fail
         return []
-    return [(s.at, s.note) for s in steps if s.note and s.at <= until_s]
+    return [(s.at, _(s.note)) for s in steps if s.note and s.at <= until_s]
 
 
 def _has_command(name: str) -> bool:
@@ -65,6 +96,8 @@ def banner(config_path: Path, site_name: str, url: str, store: str, duration: fl
         "  " + _("store      {url}").format(url=store),
         "  " + _("health     {url}").format(url=f"{url}/healthz"),
         "  " + _("messages   logged here, not sent: nothing leaves this machine"),
+        "  " + _("backups    one backup and one restore drill with restic at start, into {path}").format(
+            path=config_path.parent / "backup"),
     ]
     for command in ("inventory", "impact R1"):
         if _has_command(command.split()[0]):
@@ -78,7 +111,8 @@ def banner(config_path: Path, site_name: str, url: str, store: str, duration: fl
         lines.append(_("In the first minute (the rain over Bontang of 16 July 2025, replayed):"))
         lines += [f"  {at:>3.0f} s  {note}" for at, note in notes]
         lines.append("  " + _("a leak above rack R1 fires a critical alert: the people on call are paged at once "
-                              "(\"would send on telegram to ...\" in the log); acknowledge it in the dashboard:"))
+                              "(\"demo: would send on telegram to ...\" in the log, recorded as not sent); "
+                              "acknowledge it in the dashboard:"))
     return "\n".join(lines)
 
 
@@ -100,7 +134,7 @@ def demo(
     netguard.install(force=True)  # the demo never sends anything off this machine
     config_path = directory / "siaga.yaml"
     try:
-        text, files = demo_text(example_text())
+        text, files = demo_text(example_text(), directory)
         directory.mkdir(parents=True, exist_ok=True)
         config_path.write_text(text, encoding="utf-8")
         for name, content in files.items():

@@ -72,6 +72,9 @@ ALERT_EVENT: dict[str, str] = {
     "resolved": N_("resolved"),
     "note": N_("note"),
     "severity": N_("severity changed"),
+    "notified": N_("notified"),
+    "notify_failed": N_("notify_failed"),
+    "notify_demo": N_("notify_demo"),
 }
 
 REFUSAL_REASON: dict[str, str] = {

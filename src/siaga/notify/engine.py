@@ -70,6 +70,7 @@ class AttemptResult:
     error: str | None = None
     retryable: bool = True
     external_ref: dict[str, Any] | None = None
+    demo: bool = False  # siaga demo: taken by the stand-in transports, nothing left the machine (never "sent")
 
 
 def group_key(alert: Alert) -> str:
@@ -483,14 +484,16 @@ class Notifier:
     def record(self, conn: Connection, msg: OutMessage, result: AttemptResult, now: dt.datetime) -> None:
         """Write the attempt; on failure retry later, or give up on this channel and fall back."""
         conn.execute(insert(notify_attempts).values(
-            message_id=msg.id, at=now, channel=msg.channel, outcome="ok" if result.ok else "error",
+            message_id=msg.id, at=now, channel=msg.channel,
+            outcome=("demo" if result.demo else "ok") if result.ok else "error",
             latency_ms=result.latency_ms, error=(result.error or "")[:500] or None,
         ))
         self._on_alert_timeline(conn, msg, result, now)
         attempts = msg.attempts + 1
         if result.ok:
             conn.execute(update(notify_messages).where(notify_messages.c.id == msg.id).values(
-                status="sent", attempts=attempts, sent_at=now, last_error=None,
+                status="demo" if result.demo else "sent", attempts=attempts, sent_at=None if result.demo else now,
+                last_error=None,
                 external_ref=result.external_ref if result.external_ref is not None else msg.external_ref,
             ))
             return
@@ -512,10 +515,15 @@ class Notifier:
         alerts the manager has stored."""
         if not msg.alert_ids:
             return
-        outcome = f"ok, {result.latency_ms} ms" if result.ok else f"{result.error or 'failed'} ({result.latency_ms} ms)"
+        if result.demo:
+            outcome = "not sent (siaga demo)"
+        elif result.ok:
+            outcome = f"ok, {result.latency_ms} ms"
+        else:
+            outcome = f"{result.error or 'failed'} ({result.latency_ms} ms)"
+        event = "notify_demo" if result.demo else "notified" if result.ok else "notify_failed"
         note = f"{msg.kind.value} to {msg.address or msg.recipient.key}: {outcome}"
-        self._alert_event(conn, msg.alert_ids, "notified" if result.ok else "notify_failed", now, note=note,
-                          by=msg.recipient.key, via=msg.channel[:50])
+        self._alert_event(conn, msg.alert_ids, event, now, note=note, by=msg.recipient.key, via=msg.channel[:50])
 
     def _fall_back(self, conn: Connection, msg: OutMessage, now: dt.datetime) -> None:
         fallback = list(conn.execute(select(notify_messages.c.fallback).where(

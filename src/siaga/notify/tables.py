@@ -63,7 +63,7 @@ notify_messages = Table(
     Column("title", Text(), nullable=False),
     Column("body", Text(), nullable=False),
     Column("body_full", Text(), nullable=False),
-    Column("status", String(20), nullable=False),  # pending | sent | failed
+    Column("status", String(20), nullable=False),  # pending | sent | failed | demo (siaga demo: not sent)
     Column("attempts", Integer(), nullable=False, default=0),
     Column("next_attempt_at", UTCDateTime(), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),

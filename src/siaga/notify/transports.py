@@ -19,6 +19,7 @@ import httpx
 from siaga.config.models import SiteConfig
 from siaga.config.notify import EmailChannel, TelegramChannel
 from siaga.errors import SiagaError
+from siaga.i18n import _
 from siaga.notify.engine import AttemptResult, OutMessage
 from siaga.notify.model import Kind
 from siaga.notify.telegram import BotApi, BotApiError, ack_keyboard
@@ -46,6 +47,8 @@ def _apprise_send(url: str, title: str, body: str) -> None:
 
 class Transports:
     """Sends messages for one site config; ``environ`` and ``http`` can be passed in by tests."""
+
+    delivers = True  # False: a stand-in that records attempts as not sent (siaga demo)
 
     def __init__(
         self,
@@ -121,16 +124,19 @@ class Transports:
             return AttemptResult(False, int((time.perf_counter() - start) * 1000), str(exc), exc.retryable)
         except Exception as exc:  # a bug or an unexpected library error: record it, retry later
             return AttemptResult(False, int((time.perf_counter() - start) * 1000), f"{type(exc).__name__}: {exc}")
-        return AttemptResult(True, int((time.perf_counter() - start) * 1000), external_ref=ref)
+        return AttemptResult(True, int((time.perf_counter() - start) * 1000), external_ref=ref, demo=not self.delivers)
 
 
 class DemoTransports(Transports):
-    """``siaga demo``: nothing leaves the machine; each message is logged as it would have gone out."""
+    """``siaga demo``: nothing leaves the machine; each message is logged as it would have gone out and
+    recorded as not sent (outcome ``demo``)."""
+
+    delivers = False
 
     async def send(self, msg: OutMessage) -> dict[str, Any] | None:
         spec = self.config.notification.channels.get(msg.channel)
         if spec is None:
             raise DeliveryError(f"no channel {msg.channel!r} in the config", retryable=False)
-        log.info("demo: would send on %s to %s (%s): %s", msg.channel, msg.address or "-", msg.recipient.key,
-                 msg.title)
-        return {"demo": True}
+        log.info("%s", _("demo: would send on {channel} to {address} ({recipient}): {title}").format(
+            channel=msg.channel, address=msg.address or "-", recipient=msg.recipient.key, title=msg.title))
+        return None

@@ -63,6 +63,7 @@ class IncidentReport:
     value_at_risk: int
     notifications_sent: int
     notifications_failed: int
+    notifications_demo: int = 0  # siaga demo: logged, recorded, never sent
 
     @property
     def time_to_acknowledge(self) -> dt.timedelta | None:
@@ -75,6 +76,7 @@ class IncidentReport:
 
 NOTIFY_SENT_EVENTS = frozenset({"notified", "notification_sent", "delivered"})
 NOTIFY_FAILED_EVENTS = frozenset({"notify_failed", "notification_failed", "delivery_failed"})
+NOTIFY_DEMO_EVENTS = frozenset({"notify_demo"})
 
 
 def build_incident_report(
@@ -130,6 +132,7 @@ def build_incident_report(
         value_at_risk=value,
         notifications_sent=sum(1 for e in events if e.event in NOTIFY_SENT_EVENTS),
         notifications_failed=sum(1 for e in events if e.event in NOTIFY_FAILED_EVENTS),
+        notifications_demo=sum(1 for e in events if e.event in NOTIFY_DEMO_EVENTS),
     )
 
 

@@ -32,6 +32,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from siaga.errors import SiagaError
+from siaga.i18n import N_, _
 from siaga.sources.reading import IngestSink, RawReading
 
 if TYPE_CHECKING:
@@ -39,6 +40,18 @@ if TYPE_CHECKING:
     from siaga.runtime.context import RuntimeContext
 
 log = logging.getLogger("siaga.sources.simulator")
+
+# The notes of the embedded scenario (examples/bontang-scenario.yaml), for the catalogs: the demo tells its
+# story in the site's language. A note of another scenario is shown as written.
+SCENARIO_NOTES: tuple[str, ...] = (
+    N_("rain over Bontang: the room's humidity starts to climb"),
+    N_("water in the ceiling zone above rack R1"),
+    N_("water reaches the top of rack R1"),
+    N_("R1's inlet temperatures rise"),
+    N_("water on the floor under R1"),
+    N_("the heat spreads to R2"),
+    N_("water reaches the floor under R2"),
+)
 SOURCE = "simulator"
 DEFAULT_SCENARIO = "bontang-scenario.yaml"
 
@@ -217,7 +230,7 @@ class Simulator:
                 batch_at = ev.at
             note = self._notes.get((ev.at, ev.sensor))
             if note:
-                log.info("scenario %.0f s: %s", ev.at, note)
+                log.info("%s", _("scenario {at} s: {note}").format(at=f"{ev.at:.0f}", note=_(note)))
             batch.append(RawReading(ev.sensor, ev.value, None, SOURCE))
         self._send(batch)
         return True
@@ -268,14 +281,20 @@ def component(ctx: RuntimeContext) -> list[Component]:
     components = [Component("sources.simulator", run)]
     manager = ctx.services.alerts
     if manager is not None:
-        components.append(Component("demo.alerts", _narrator(manager, ctx.config.site.language.value)))
+        site = ctx.config.site
+        components.append(Component("demo.alerts", _narrator(manager, site.language.value, site.timezone)))
     return components
 
 
-def _narrator(manager: Any, lang: str) -> Callable[[Any, asyncio.Event], Any]:
-    """Log every alert transition in the demo's terminal, with what is at stake."""
-    from siaga.i18n import _
+def _narrator(manager: Any, lang: str, timezone: str) -> Callable[[Any, asyncio.Event], Any]:
+    """Log every alert transition in the demo's terminal in the site's language, with what is at stake."""
+    from zoneinfo import ZoneInfo
+
+    from siaga.i18n import labels, using_language
+    from siaga.i18n.messages import render, rule_title
     from siaga.money import format_rupiah
+
+    zone = ZoneInfo(timezone)
 
     async def run(_ctx: Any, stop: asyncio.Event) -> None:
         queue = manager.subscribe()
@@ -291,18 +310,19 @@ def _narrator(manager: Any, lang: str) -> Callable[[Any, asyncio.Event], Any]:
                 halt.cancel()
                 t = get.result()
                 a = t.alert
-                at_stake = ""
-                if a.impact.value_at_risk:
-                    at_stake = _("; at stake: {devices} devices, {services} services, {value}").format(
-                        devices=len(a.impact.devices), services=len(a.impact.services),
-                        value=format_rupiah(a.impact.value_at_risk, lang),
+                with using_language(lang):
+                    at_stake = ""
+                    if a.impact.value_at_risk:
+                        at_stake = _("; at stake: {devices} devices, {services} services, {value}").format(
+                            devices=len(a.impact.devices), services=len(a.impact.services),
+                            value=format_rupiah(a.impact.value_at_risk, lang),
+                        )
+                    line = _("alert #{id} {event} [{severity}] {what}: {summary}").format(
+                        id=a.id, event=labels.alert_event(t.event or a.state.value),
+                        severity=labels.severity(a.severity),
+                        what=rule_title(a.rule, lang), summary=render(a.summary, lang, zone),
                     )
-                log.warning(
-                    "%s", _("ALERT {event} [{severity}] {rule} on {subject}: {summary}").format(
-                        event=t.event or a.state.value, severity=a.severity.value, rule=a.rule,
-                        subject=a.subject, summary=a.summary,
-                    ) + at_stake,
-                )
+                log.warning("%s", line + at_stake)
         finally:
             manager.unsubscribe(queue)
 

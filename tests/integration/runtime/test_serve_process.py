@@ -147,6 +147,25 @@ def test_demo_runs_for_its_duration_and_delivers_the_leak_alert(tmp_path: Path, 
     assert "WARNING siaga.notify" not in err and "cannot read secret file" not in err, err
     [session] = _sessions(demo_dir / "siaga-data" / "siaga.db")
     assert session["stopped_at"] is not None
+    told, runs, drills = _demo_record(demo_dir / "siaga-data" / "siaga.db")
+    assert "notify_demo" in told and "notified" not in told  # logged, recorded as not sent
+    # its own backup (and the copy to the NAS) and restore drill, all good
+    assert runs and set(runs) == {("portal-berkas", True)} and drills == [("portal-berkas", True)], err
+
+
+def _demo_record(db: Path) -> tuple[set[str], list[tuple[str, bool]], list[tuple[str, bool]]]:
+    from siaga.alerts.tables import alert_events
+    from siaga.backup.tables import backup_drills, backup_runs
+
+    engine = create_engine_for(sqlite_url(db))
+    try:
+        with engine.connect() as conn:
+            told = {r.event for r in conn.execute(select(alert_events.c.event))}
+            runs = [(r.job, bool(r.ok)) for r in conn.execute(select(backup_runs.c.job, backup_runs.c.ok))]
+            drills = [(r.job, bool(r.ok)) for r in conn.execute(select(backup_drills.c.job, backup_drills.c.ok))]
+    finally:
+        engine.dispose()
+    return told, runs, drills
 
 
 def test_a_busy_port_ends_in_one_line_and_exit_1(site: Path) -> None:
