@@ -16,7 +16,8 @@ from siaga.alerts.lifecycle import (
     UpdateAlert,
     Write,
 )
-from siaga.notify.snapshot import alert_from_json, alert_to_json
+from siaga.alerts.serialise import alert_from_json, alert_to_json
+from siaga.i18n.messages import Message
 
 KINDS: dict[str, type[Any]] = {
     "insert_alert": InsertAlert, "update_alert": UpdateAlert, "add_event": AddEvent,
@@ -31,6 +32,8 @@ def write_to_json(w: Write) -> dict[str, Any]:
         value = getattr(w, f.name)
         if f.name == "alert":
             value = alert_to_json(value)
+        elif isinstance(value, Message):  # an incident's title
+            value = value.to_json()
         elif isinstance(value, dt.datetime):
             value = value.isoformat()
         out[f.name] = value
@@ -46,6 +49,8 @@ def write_from_json(data: dict[str, Any]) -> Write:
         value = data[f.name]
         if f.name == "alert":
             value = alert_from_json(value)
+        elif f.name == "title":  # a key and parameters; a sentence in a spool written before keys
+            value = Message.from_json(value) if isinstance(value, dict) else Message(text=str(value))
         elif f.name == "at":
             value = dt.datetime.fromisoformat(value)
         kwargs[f.name] = value
