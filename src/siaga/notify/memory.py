@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, insert, select
 
 from siaga.alerts.model import Alert, AlertState, Transition
+from siaga.alerts.serialise import alert_from_json, alert_to_json
 from siaga.alerts.tables import alerts
 from siaga.notify.engine import AttemptResult, Notifier, OutMessage, group_key
 from siaga.notify.maintenance import covering
@@ -38,7 +39,6 @@ from siaga.notify.model import Kind, Page, Recipient, Sent
 from siaga.notify.planner import plan
 from siaga.notify.policy import select_policy
 from siaga.notify.render import Renderer
-from siaga.notify.snapshot import alert_from_json, alert_to_json
 from siaga.notify.tables import notify_attempts, notify_items, notify_messages
 
 log = logging.getLogger("siaga.notify")
