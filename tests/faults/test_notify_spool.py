@@ -115,3 +115,28 @@ async def test_a_page_from_memory_waiting_for_a_sender_is_not_sent_once_the_aler
         await svc.transports.aclose()
         hook.close()
         engine.dispose()
+
+
+async def test_a_page_that_cannot_be_sent_is_a_health_reason_until_one_goes_through(
+        tmp_path: Path, store_drills: ModuleType) -> None:
+    hook = store_drills.Hook()
+    hook.server.shutdown()  # the receiver is away: the channel refuses
+    hook.server.server_close()
+    cfg = parse_config(store_drills.site_yaml(hook.url, "{data_dir: data}"), "siaga.yaml")
+    engine = create_engine_for(sqlite_url(tmp_path / "siaga.db"))
+    upgrade(engine)
+    notifier = Notifier(cfg, key=b"k" * 64, public_url="http://siaga.test")
+    svc = NotifyService(engine, notifier, Transports(cfg, tmp_path), clock=lambda: T0)
+    svc.publish(Transition(LEAK, None, T0, event="firing"))
+    await svc.step()
+    await svc.settle()
+    (reason,) = svc.problems()
+    assert reason["reason"] == "notify.send_failed" and reason["channel"] == "hook", reason
+    back = store_drills.Hook(port=hook.port)  # the receiver is back on the same address
+    svc.clock = lambda: T0 + dt.timedelta(seconds=5)  # past the retry's backoff
+    await svc.step()
+    await svc.settle()
+    assert len(back.pages(store_drills.LEAK)) == 1 and svc.problems() == []
+    await svc.transports.aclose()
+    back.close()
+    engine.dispose()
