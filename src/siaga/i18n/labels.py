@@ -75,6 +75,10 @@ ALERT_EVENT: dict[str, str] = {
     "notified": N_("notified"),
     "notify_failed": N_("notify_failed"),
     "notify_demo": N_("notify_demo"),
+    # notify's decisions about paging the alert (siaga.notify.records.DECISIONS)
+    "notify_folded": N_("notify_folded"),
+    "notify_silenced": N_("notify_silenced"),
+    "notify_resumed": N_("notify_resumed"),
 }
 
 REFUSAL_REASON: dict[str, str] = {
