@@ -11,8 +11,11 @@ Add a scenario: write ``def my_drill(work: Path) -> dict[str, object]`` and add 
 - ``disk_full``, ``pg_restart``: the store cannot write (``bench/store_faults.py``): a leak pages from
   memory (``disk_full_page_latency_s``), nothing lost or doubled once the store is back
   (``pg_restart_survived``).
+- ``crash_loop``: a component that keeps crashing (``bench/runtime_faults.py``): restarted with backoff,
+  siaga serving all along, the "siaga degraded" page and its resolution at a real webhook
+  (``crash_loop_degraded_page_s``), sd_notify READY/WATCHDOG/STOPPING on a real socket.
 
-    PYTHONPATH=src .venv/bin/python bench/faults.py [kill9] [redelivery] [words] [disk_full] [pg_restart]
+    PYTHONPATH=src .venv/bin/python bench/faults.py [kill9] [redelivery] [words] [disk_full] [pg_restart] [crash_loop]
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ingest_faults import kill9, redelivery, words
+from runtime_faults import crash_loop
 from store_faults import Skip as StoreSkip
 from store_faults import disk_full, pg_restart
 
@@ -41,6 +45,7 @@ SCENARIOS: dict[str, Callable[[Path], dict[str, object]]] = {
     "words": words,
     "disk_full": disk_full,
     "pg_restart": pg_restart,
+    "crash_loop": crash_loop,
 }
 
 

@@ -13,7 +13,7 @@ from .conftest import running_siaga, siaga_env
 
 pytestmark = pytest.mark.integration
 
-RUNNER = Path(__file__).resolve().parent / "crashing.py"
+RUNNER = Path(__file__).resolve().parents[2] / "bench" / "crashing_serve.py"
 
 
 def _config(tmp_path: Path) -> Path:

@@ -1,16 +1,11 @@
-"""The shipped systemd unit (deploy/systemd/siaga.service) and ``siaga serve`` under a notify socket."""
+"""The shipped systemd unit (deploy/systemd/siaga.service). ``siaga serve`` under a real notify socket:
+tests/unit/runtime/test_systemd_notify.py and the crash_loop drill in tests/faults."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -71,59 +66,3 @@ def test_systemd_analyze_verifies_the_unit(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     problems = [ln for ln in done.stderr.splitlines() if "siaga.service" in ln]
     assert problems == []  # unknown keys and bad values are only warnings: hold them to nothing too
-
-
-@pytest.fixture
-def notify_socket() -> Iterator[tuple[socket.socket, str]]:
-    with tempfile.TemporaryDirectory(prefix="sd", dir="/tmp") as d:
-        path = os.path.join(d, "notify")
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        sock.bind(path)
-        sock.settimeout(0.2)
-        try:
-            yield sock, path
-        finally:
-            sock.close()
-
-
-def _messages_until(sock: socket.socket, want: str, proc: subprocess.Popen[str], seen: list[str]) -> None:
-    """Receive into ``seen`` until a datagram holds the line ``want`` (30 s at most)."""
-    deadline = time.monotonic() + 30
-    while not any(want in m.splitlines() for m in seen):
-        try:
-            seen.append(sock.recv(4096).decode())
-            continue
-        except TimeoutError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:  # nothing queued any more
-            pytest.fail(f"no {want} from siaga (exit code {proc.poll()}): {seen}")
-
-
-def test_serve_tells_systemd_ready_watchdog_and_stopping(
-    tmp_path: Path, free_port: int, notify_socket: tuple[socket.socket, str]
-) -> None:
-    sock, path = notify_socket
-    site = tmp_path / "siaga.yaml"
-    site.write_text("site: {name: Test site, language: en}\nstore: {data_dir: state}\n", encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
-           "NOTIFY_SOCKET": path, "WATCHDOG_USEC": "400000"}  # a ping every 0.2 s
-    env.pop("WATCHDOG_PID", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "siaga", "serve", "--config", str(site), "--port", str(free_port)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )
-    seen: list[str] = []
-    try:
-        _messages_until(sock, "READY=1", proc, seen)
-        [ready] = [m for m in seen if "READY=1" in m.splitlines()]
-        assert f"MAINPID={proc.pid}" in ready.splitlines()
-        assert any(line.startswith("STATUS=watching: ") for line in ready.splitlines())
-        after_ready: list[str] = []
-        _messages_until(sock, "WATCHDOG=1", proc, after_ready)  # the loop feeds the watchdog while serving
-        proc.send_signal(signal.SIGTERM)
-        _messages_until(sock, "STOPPING=1", proc, seen)
-        _out, err = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, err

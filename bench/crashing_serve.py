@@ -1,4 +1,4 @@
-"""``python tests/faults/crashing.py serve ...``: siaga with one more component, ``faults.crashing``, added
+"""``python bench/crashing_serve.py serve ...``: siaga with one more component, ``faults.crashing``, added
 through the registration table like any feature's. It raises at every start while the file ``crash`` sits
 beside the config (its text is the error), and runs quietly once the file is gone. With the file
 ``broken-factory`` there, its factory raises a plain ValueError (a bug at start)."""
@@ -27,7 +27,7 @@ def component(ctx: RuntimeContext) -> Component:
 
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    COMPONENTS.append("crashing:component")
+    COMPONENTS.append("crashing_serve:component")
     from siaga.cli.main import run
 
     run()
