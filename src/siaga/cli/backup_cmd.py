@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 import typer
 
 from siaga.cli.common import ConfigOption, ExitCode, engine_or_exit, fail, load_or_exit
-from siaga.i18n import _
+from siaga.i18n import _, get_language
+from siaga.i18n.formats import duration
 
 T = TypeVar("T")
 
@@ -179,7 +180,7 @@ def drill(
     """Restore the newest off-site snapshot into a scratch place, verify it, and measure the time it took."""
     mgr = _manager(config, restic=restic)
     result = _run(mgr.drill(job))
-    age = f"{(result.snapshot_age_s or 0) / 3600:.1f}h"
+    age = duration(result.snapshot_age_s or 0, get_language())
     if not result.ok:
         for problem in result.problems[:10]:
             typer.echo(f"  {problem}", err=True)
@@ -223,7 +224,7 @@ def status(
     if not figures:
         typer.echo(_("no backup jobs configured"))
     for f in figures:
-        age = f"{f.snapshot_age_s / 3600:.1f}h" if f.snapshot_age_s is not None else "-"
+        age = duration(f.snapshot_age_s, get_language()) if f.snapshot_age_s is not None else "-"
         drill_text = _("never")
         if f.drill_at is not None:
             drill_text = f"{_('ok') if f.drill_ok else _('FAILED')} {_local(f.drill_at, mgr.tz)}"

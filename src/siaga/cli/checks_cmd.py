@@ -16,7 +16,8 @@ from siaga.checks.engine import ChecksEngine, checks_by_service, maintenance_by_
 from siaga.checks.uptime import Tally, daily, month_bounds, service_timeline, sla_target
 from siaga.cli.common import ConfigOption, ExitCode, engine_or_exit, fail, load_or_exit
 from siaga.config import LoadedConfig
-from siaga.i18n import _
+from siaga.i18n import _, get_language
+from siaga.i18n.formats import percent
 from siaga.i18n.zones import zone_abbreviation
 
 app = typer.Typer(help="Service checks: where they stand, run one now.", invoke_without_command=True)
@@ -111,7 +112,7 @@ MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
 
 def pct(x: float | None) -> str:
-    return "-" if x is None else f"{x * 100:.3f}%"
+    return "-" if x is None else percent(x, get_language(), 3)
 
 
 def uptime_command(
@@ -176,7 +177,8 @@ def uptime_command(
     typer.echo(_("Uptime {uptime} (worst case {worst}), observed {coverage} of the time").format(
         uptime=pct(total.uptime), worst=pct(total.worst_case), coverage=pct(total.coverage)))
     verdicts = {"met": _("met"), "missed": _("missed"), "undetermined": _("undetermined (too much unknown time)")}
-    typer.echo(_("SLA {target}%: {verdict}").format(target=f"{target:g}", verdict=verdicts[verdict.value]))
+    typer.echo(_("SLA {target}: {verdict}").format(target=percent(target / 100, get_language(), 3),
+                                                 verdict=verdicts[verdict.value]))
 
 
 def register(root: typer.Typer) -> None:

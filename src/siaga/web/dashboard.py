@@ -22,6 +22,7 @@ from starlette.staticfiles import StaticFiles
 
 from siaga.backup.status import describe_offsite_copy
 from siaga.config import LoadedConfig, SiteConfig
+from siaga.i18n import formats
 from siaga.inventory import Inventory
 from siaga.runtime.services import Services
 from siaga.store.types import utcnow
@@ -159,6 +160,9 @@ class Dashboard:
             "ago": lambda t: i18n.ago(t, now, lang),
             "rupiah": lambda amount: i18n.rupiah(int(amount or 0), lang),
             "duration": lambda seconds: i18n.duration(seconds, lang),
+            "number": lambda value, digits=1: formats.number(float(value), lang, digits),
+            "measure": lambda value, unit, digits=1: formats.measure(float(value), unit, lang, digits),
+            "percent": lambda fraction, digits=2: formats.percent(float(fraction), lang, digits),
             "offsite": lambda copy: describe_offsite_copy(copy, gettext, lambda t: i18n.local_time(t, zone, lang)),
             "headline": lambda alert: headline(alert, gettext, rooms),
             "can_ack": bool(principal and principal.can(Scope.ack)),

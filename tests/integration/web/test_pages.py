@@ -182,3 +182,13 @@ def test_alert_page_says_which_services_at_stake_have_a_verified_off_site_copy(
     # berita's files were copied off site and drilled; portal also needs the db-utama job, which has no copy.
     assert "<strong>berita</strong>: " in copies and "tugas portal-berkas di colo-kaltim" in copies
     assert 'class="bad"><strong>portal</strong>: tidak ada: belum ada salinan off-site yang terverifikasi' in copies
+
+
+def test_numbers_are_written_the_way_the_reader_writes_them(as_viewer: TestClient, site: Ctx) -> None:
+    put_reading(site.engine, "temp-r1-top", 23.56, NOW)
+    page = as_viewer.get("/sensors").text  # the site speaks Indonesian
+    assert "23,6 °C" in page and "23.6" not in page
+    room = as_viewer.get("/fragments/room/ruang-server").text
+    assert "23,6 °C" in room
+    english = as_viewer.get("/sensors", headers={"Accept-Language": "en"}).text  # no account language: asked for
+    assert '<html lang="en">' in english and "23.6 °C" in english

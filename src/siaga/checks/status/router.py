@@ -32,6 +32,7 @@ from siaga.checks.confirm import Status
 from siaga.checks.status.snapshot import Bar, ServiceRow, Snapshot, SnapshotBuilder, services_page
 from siaga.checks.status.token import read_or_create_token, token_matches, token_path
 from siaga.i18n import normalize_language, translator
+from siaga.i18n.formats import percent
 from siaga.i18n.zones import zone_abbreviation
 from siaga.runtime.context import RuntimeContext
 from siaga.web.errors import ERROR_RESPONSES
@@ -119,6 +120,7 @@ def _env(lang: str) -> Environment:
     )
     t = translator(lang)
     env.install_gettext_callables(t.gettext, t.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.filters["percent"] = lambda fraction, digits=2: percent(float(fraction), lang, digits)
     return env
 
 
