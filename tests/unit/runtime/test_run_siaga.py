@@ -103,3 +103,23 @@ async def test_reload_restarts_the_components_with_the_new_config(tmp_path: Path
         kinds = [r.kind for r in conn.execute(select(events).order_by(events.c.id))]
         assert len(conn.execute(select(runtime_sessions)).all()) == 1
     assert kinds == ["siaga.started", "siaga.reloaded", "siaga.reloaded", "siaga.stopped"]
+
+
+async def test_a_heartbeat_the_store_refuses_is_said_once_and_tried_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    ctx = _ctx(tmp_path)
+    ctx.session_id = 1
+    ctx.engine = create_engine_for("postgresql+psycopg://nobody@127.0.0.1:1/none")  # nothing listens there
+    stop = asyncio.Event()
+    with caplog.at_level(logging.INFO, logger="siaga.runtime"):
+        beating = asyncio.create_task(heartbeat_component.run(ctx, stop))
+        async with asyncio.timeout(10):
+            while sum("heartbeat" in r.getMessage() for r in caplog.records) < 1:  # noqa: ASYNC110 - a log, no event
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)  # several more beats, refused too
+        assert not beating.done()  # the heartbeat goes on: no restart, no "siaga degraded" for a store hiccup
+        stop.set()
+        await asyncio.wait_for(beating, 5)
+    refused = [r for r in caplog.records if r.getMessage().startswith("heartbeat: the store refuses it")]
+    assert len(refused) == 1

@@ -120,3 +120,23 @@ async def test_serve_says_ready_once_serving_feeds_the_watchdog_and_says_stoppin
     stop.set()
     assert await asyncio.wait_for(running, 5) is None
     assert any("STOPPING=1" in m.splitlines() for m in _drain(sock))
+
+
+async def test_status_names_the_components_that_restart(
+    tmp_path: Path, notify_socket: tuple[socket.socket, str]
+) -> None:
+    sock, path = notify_socket
+    loaded = LoadedConfig(parse_config("site: {name: Test, language: en}\n", "t.yaml"), tmp_path / "siaga.yaml")
+    engine = create_engine_for(sqlite_url(tmp_path / "t.db"))
+    upgrade(engine)
+    ctx = RuntimeContext(loaded=loaded, engine=engine)
+
+    async def boom(_ctx: RuntimeContext, _own: asyncio.Event) -> None:
+        raise RuntimeError("no")
+
+    stop = asyncio.Event()
+    running = asyncio.create_task(run_siaga(ctx, [Component("checks", boom)], stop=stop, grace=1,
+                                            notifier=SystemdNotifier(path)))
+    await _receive(sock, "STATUS=degraded, restarting: checks")
+    stop.set()
+    assert await asyncio.wait_for(running, 5) is None
