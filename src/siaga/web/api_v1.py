@@ -30,6 +30,8 @@ from siaga.web.security import Principal
 from siaga.web.views import configview, roommap
 
 PREFIX = "/api/v1"
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorResponse, "description": "The alert is already acknowledged or resolved."}}
 MAX_LIMIT = 500
 CURSOR = r"^[0-9]{1,18}$"
 SINCE = r"^[1-9][0-9]{0,3}[mhdwy]$"
@@ -457,13 +459,13 @@ def router(dash: Dashboard) -> APIRouter:
         a = await asyncio.to_thread(load)
         return ActionOut(alert=_alert_out(a) if a else None, done=action)
 
-    @r.post("/alerts/{alert_id}/ack", response_model=ActionOut, tags=["alerts"])
+    @r.post("/alerts/{alert_id}/ack", response_model=ActionOut, tags=["alerts"], responses=CONFLICT)
     async def acknowledge(alert_id: RowId, body: NoteIn | None = None, me: Principal = ack,
                   lang: str = speaks) -> ActionOut:
         """Acknowledge: someone takes responsibility (escalation stops). Needs the ack scope."""
         return await _do("ack", alert_id, me, body.note if body else None, lang)
 
-    @r.post("/alerts/{alert_id}/resolve", response_model=ActionOut, tags=["alerts"])
+    @r.post("/alerts/{alert_id}/resolve", response_model=ActionOut, tags=["alerts"], responses=CONFLICT)
     async def resolve(alert_id: RowId, body: NoteIn | None = None, me: Principal = ack,
                   lang: str = speaks) -> ActionOut:
         """Resolve by hand (the condition is over). Needs the ack scope."""

@@ -28,8 +28,9 @@ from siaga.runtime.services import Services
 from siaga.store.types import utcnow
 from siaga.web import i18n, queries
 from siaga.web.assets import STATIC_DIR, TEMPLATES_DIR, vendor_dirs
+from siaga.web.auth.attempts import StoreThrottle
 from siaga.web.auth.roles import Scope
-from siaga.web.auth.throttle import LoginThrottle
+from siaga.web.auth.throttle import Throttle
 from siaga.web.errors import install_error_handlers
 from siaga.web.limits import JsonDepthLimit
 from siaga.web.live import Broker
@@ -58,11 +59,12 @@ SECURITY_HEADERS: dict[str, str] = {
 class Dashboard:
     """What every page and API route of one running siaga shares."""
 
-    def __init__(self, ctx: Any, *, throttle: LoginThrottle | None = None, secure_cookies: bool | None = None,
+    def __init__(self, ctx: Any, *, throttle: Throttle | None = None, secure_cookies: bool | None = None,
                  poll_interval: float = 1.0) -> None:
         self.ctx = ctx
         self.broker = Broker()
-        self.throttle = throttle or LoginThrottle()
+        # Counted in the store, so that every siaga process on it (and a restart) shares the counts.
+        self.throttle: Throttle = throttle or StoreThrottle(lambda: self.engine)
         if secure_cookies is None:  # siaga reached over HTTPS (web.public_url): always Secure cookies
             public = str(getattr(ctx.loaded.config.web, "public_url", "") or "")
             secure_cookies = True if public.lower().startswith("https://") else None

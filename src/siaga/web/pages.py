@@ -64,7 +64,8 @@ def router(dash: Dashboard) -> APIRouter:
         now = dash.now()
         address = client_address(request)
         keys = [account_key(username), address_key(address)]
-        wait = dash.throttle.begin(keys, now)  # counted before the check: a parallel burst cannot all pass
+        wait = await asyncio.to_thread(dash.throttle.begin, keys, now)  # counted before the check: a parallel
+        # burst cannot all pass; in the store, so every siaga process on it counts the same attempts
         if wait > 0:
             seconds = int(wait + 0.999)
             resp = dash.render(request, "login.html", None, status=429, headers={"Retry-After": str(seconds)},
@@ -75,7 +76,7 @@ def router(dash: Dashboard) -> APIRouter:
         if user is None:
             return dash.render(request, "login.html", None, status=401, next=_safe_next(next), login_csrf=cookie,
                                error=("wrong", 0))
-        dash.throttle.succeeded(keys, account_key(username))
+        await asyncio.to_thread(dash.throttle.succeeded, keys, account_key(username))
         sid = await asyncio.to_thread(_open_session, dash, user, address)
         resp = RedirectResponse(_safe_next(next), status_code=303)
         resp.set_cookie(SESSION_COOKIE, sid, httponly=True, samesite="lax",

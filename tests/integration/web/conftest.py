@@ -25,6 +25,7 @@ from siaga.sources.reading import IngestResult
 from siaga.store import create_engine_for, sqlite_url, upgrade
 from siaga.web.app import create_app
 from siaga.web.auth import accounts, passwords
+from siaga.web.auth.attempts import StoreThrottle
 from siaga.web.auth.throttle import LoginThrottle
 from siaga.web.dashboard import Dashboard, install
 
@@ -81,7 +82,7 @@ def shared_app() -> tuple[FastAPI, Dashboard]:
 def app(site: Ctx, shared_app: tuple[FastAPI, Dashboard]) -> FastAPI:
     app, dash = shared_app
     dash.ctx = site
-    dash.throttle = LoginThrottle(free=3, base=1.0)
+    dash.throttle = StoreThrottle(lambda: dash.engine, LoginThrottle(free=3, base=1.0))  # as serve counts
     site.services.dashboard = dash
     return app
 

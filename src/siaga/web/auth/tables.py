@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, ForeignKey, Index, String, Table
+from sqlalchemy import Boolean, Column, Float, ForeignKey, Index, Integer, String, Table
 
 from siaga.store.schema import BigId, metadata
 from siaga.store.types import UTCDateTime
@@ -51,3 +51,15 @@ api_tokens = Table(
     Column("revoked_at", UTCDateTime(), nullable=True),
 )
 """A bearer token for scripts and other systems, with scopes (read, ack, admin, ingest); shown once."""
+
+web_login_attempts = Table(
+    "web_login_attempts",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("failures", Integer(), nullable=False),
+    Column("last_s", Float(), nullable=False),
+    Column("allowed_s", Float(), nullable=False),
+)
+"""Login attempts counted per account and per address (``account:NAME``, ``address:IP``), shared by every
+siaga process on the store: failures in the window, the last one, and when the key may try again (Unix
+seconds)."""

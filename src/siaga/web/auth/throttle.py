@@ -15,6 +15,17 @@ import datetime as dt
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class Throttle(Protocol):
+    """What the login form needs of a throttle (this module's in-memory one, or the store's)."""
+
+    def begin(self, keys: list[str], now: dt.datetime) -> float: ...
+
+    def succeeded(self, keys: list[str], account: str) -> None: ...
+
+    def retry_after(self, keys: Iterable[str], now: dt.datetime) -> float: ...
 
 
 @dataclass
@@ -33,12 +44,16 @@ class LoginThrottle:
     _records: dict[str, _Record] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    def delay_after(self, failures: int) -> float:
+        """The wait in seconds after the last of ``failures`` failures (0 while fewer than ``free``)."""
+        if failures < self.free:
+            return 0.0
+        return float(min(self.max_delay, self.base * 2 ** min(failures - self.free, 64)))
+
     def delay(self, key: str) -> float:
         """The wait in seconds that ``key`` has earned (0 when it may try at once)."""
         rec = self._records.get(key)
-        if rec is None or rec.failures < self.free:
-            return 0.0
-        return float(min(self.max_delay, self.base * 2 ** (rec.failures - self.free)))
+        return self.delay_after(rec.failures if rec else 0)
 
     def retry_after(self, keys: Iterable[str], now: dt.datetime) -> float:
         """Seconds the caller must still wait before trying any of ``keys`` (0: go ahead); counts nothing."""
