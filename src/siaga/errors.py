@@ -35,6 +35,8 @@ reads ``str(exc)``, one line a person can act on. Errors that are also a ``Value
      ├── RecordError                 siaga.notify      an unknown or duplicate record id
      ├── ReportError                 siaga.reports     a report that cannot be made
      ├── PdfUnavailable              siaga.reports     WeasyPrint (or Pango) is missing
+     ├── SignatureRefused            siaga.peers       a peer request not signed by a known peer, stale
+     │                                                   or replayed; ``reason`` says which
      ├── ComponentError              siaga.errors      a component cannot start or go on (also
      │                                                   siaga.runtime.ComponentError)
      ├── ApiError                    siaga.web         an API error with its status and code

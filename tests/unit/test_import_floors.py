@@ -25,13 +25,13 @@ FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("store", ("siaga.store",)),
     ("parts", (
         "siaga.alerts", "siaga.readings", "siaga.sources", "siaga.checks", "siaga.backup", "siaga.notify",
-        "siaga.reports", "siaga.audit",
+        "siaga.reports", "siaga.audit", "siaga.peers",
     )),
     ("runtime", (
         "siaga.runtime",  # the context with its typed services, the component table, supervision
         "siaga.web", "siaga.*.component",  # components, the web app and the routers of the parts
         "siaga.backup.api", "siaga.checks.status.router", "siaga.notify.web", "siaga.sources.http.push",
-        "siaga.sources.simulator",
+        "siaga.sources.simulator", "siaga.peers.web",
     )),
     ("cli", ("siaga.cli", "siaga.__main__")),
 )

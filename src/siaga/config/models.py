@@ -15,6 +15,7 @@ from pydantic import Field
 from siaga.config.backup import BackupJob, Target
 from siaga.config.checks import Check, MaintenanceWindow
 from siaga.config.notify import Contacts, EscalationPolicy, Notification
+from siaga.config.peers import Peers
 from siaga.config.readings import ReadingsConfig
 from siaga.config.rules import RulesConfig
 from siaga.config.runtime import RuntimeSettings
@@ -83,6 +84,10 @@ class SiteConfig(Strict):
     )
     runtime: RuntimeSettings = Field(
         default_factory=RuntimeSettings, description="How siaga serve restarts its failing components."
+    )
+    peers: Peers = Field(
+        default_factory=Peers,
+        description="Other siaga processes (a room, its colocation) exchanging signed heartbeats: see docs/peers.md.",
     )
 
 

@@ -1,0 +1,123 @@
+"""The ``peers:`` section of siaga.yaml: the other siaga processes this one watches or is watched by.
+
+A room's siaga and the colocation's siaga name each other here: each peer has an id, a role (this siaga
+*watches* that peer, or *is watched by* it), the URL it answers on, a shared secret (from a file or the
+environment, never inline) and the heartbeat settings. A colocation siaga can watch several rooms: each
+room is one entry, and its id is the subject of the alerts raised about it (``peer.silent``), so an
+escalation policy matching ``subjects: [<room id>]`` pages that room's people. With no peers, siaga
+runs alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import ClassVar
+
+from pydantic import Field, field_validator, model_validator
+
+from siaga.config.types import Duration, EnvRef, SecretFile, SecretPairs, Slug, Strict
+
+
+class PeerRole(StrEnum):
+    """How this siaga stands to a peer."""
+
+    watches = "watches"  # this siaga watches that peer: the colocation's entry for a room
+    watched_by = "watched_by"  # that peer watches this siaga: the room's entry for its colocation
+
+
+class PeerTls(Strict):
+    """Mutual TLS towards a peer: this siaga's client certificate and the CA that signed the peer's."""
+
+    cert_file: SecretFile = Field(description="This siaga's client certificate (PEM).")
+    key_file: SecretFile = Field(description="The private key of that certificate (PEM).")
+    ca_file: SecretFile = Field(description="The CA certificate the peer's server certificate must chain to (PEM).")
+
+
+class Peer(SecretPairs):
+    """Another siaga: a room this siaga watches, or the colocation that watches this siaga."""
+
+    secret_pairs: ClassVar[dict[str, bool]] = {"secret": True}
+
+    id: Slug = Field(description="The peer's id: the subject of the alerts about it (e.g. the room's site id).")
+    name: str | None = Field(
+        default=None, description="The peer's name as people say it (e.g. Ruang Server Diskominfo).",
+        examples=["Ruang Server Diskominfo Bontang"],
+    )
+    role: PeerRole = Field(
+        description="watches: this siaga watches that peer (a room, seen from the colocation); "
+        "watched_by: that peer watches this siaga (the colocation, seen from the room)."
+    )
+    url: str = Field(description="Base URL of the peer's siaga web server.", examples=["https://siaga.colo.example:8443"])
+    secret_file: SecretFile | None = Field(
+        default=None, description="A file holding the secret shared with this peer (signs every request both ways)."
+    )
+    secret: EnvRef | None = Field(default=None, description="The shared secret as an environment reference: ${NAME}.")
+    heartbeat_interval: Duration = Field(
+        default=dt.timedelta(seconds=10), description="How often a heartbeat is sent to this peer."
+    )
+    silence_window: Duration = Field(
+        default=dt.timedelta(seconds=30),
+        description="No heartbeat from the peer for this long: a watched room pages (critical), a watching "
+        "colocation warns.",
+    )
+    health_poll: Duration | None = Field(
+        default=dt.timedelta(seconds=3),
+        description="For a watched peer: poll its /healthz this often as well; a refused connection after no "
+        "goodbye counts as silence at once. Null: heartbeats only.",
+    )
+    tls: PeerTls | None = Field(default=None, description="Mutual TLS towards this peer (optional).")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("the peer's URL must start with http:// or https://")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _window_after_interval(self) -> Peer:
+        if self.silence_window <= self.heartbeat_interval:
+            raise ValueError("silence_window must be longer than heartbeat_interval")
+        if self.heartbeat_interval < dt.timedelta(milliseconds=100):
+            raise ValueError("heartbeat_interval must be at least 100ms")
+        return self
+
+
+class Peers(Strict):
+    """The siaga processes this one exchanges heartbeats (and its record) with."""
+
+    site_id: Slug | None = Field(
+        default=None,
+        description="This siaga's id as its peers name it (the id of its entry in their peers.sites); "
+        "required when sites are listed.",
+    )
+    max_clock_skew: Duration = Field(
+        default=dt.timedelta(seconds=30),
+        description="A signed request whose timestamp is further than this from this siaga's clock is refused.",
+    )
+    sites: list[Peer] = Field(default_factory=list, description="The peers, one entry each.")
+
+    @model_validator(mode="after")
+    def _ids(self) -> Peers:
+        if self.sites and self.site_id is None:
+            raise ValueError("site_id is required when peers are listed (how the peers name this siaga)")
+        seen: set[str] = set()
+        for peer in self.sites:
+            if peer.id in seen:
+                raise ValueError(f"duplicate peer id {peer.id!r}")
+            if peer.id == self.site_id:
+                raise ValueError(f"peer id {peer.id!r} is this siaga's own site_id")
+            seen.add(peer.id)
+        return self
+
+    def peer(self, peer_id: str) -> Peer | None:
+        """The entry of ``peer_id``, or None."""
+        return next((p for p in self.sites if p.id == peer_id), None)
+
+    def by_role(self, role: PeerRole) -> list[Peer]:
+        """The peers this siaga stands to in ``role``."""
+        return [p for p in self.sites if p.role is role]
+
+
+__all__ = ["Peer", "PeerRole", "PeerTls", "Peers"]
