@@ -41,7 +41,8 @@ def test_the_unit_restarts_always_notifies_has_a_watchdog_and_is_hardened() -> N
     for key, value in {"ProtectSystem": "strict", "NoNewPrivileges": "yes", "PrivateTmp": "yes",
                        "PrivateDevices": "yes", "RestrictSUIDSGID": "yes", "CapabilityBoundingSet": ""}.items():
         assert s[key] == [value], key
-    assert s["ReadWritePaths"] == ["/var/lib/siaga"] and s["StateDirectory"] == ["siaga"]
+    assert s["ReadWritePaths"] == ["/var/lib/siaga /var/lib/siaga-spool"]  # data dir, spool (not /var/tmp)
+    assert s["StateDirectory"] == ["siaga siaga-spool"]
     assert s["ExecReload"] == ["/bin/kill -HUP $MAINPID"]
 
 
