@@ -170,10 +170,14 @@ def list_alerts(
     incident_id: int | None = None,
     subject: str | None = None,
     before_id: int | None = None,
-    limit: int = 100,
+    started: tuple[dt.datetime, dt.datetime] | None = None,
+    limit: int | None = 100,
 ) -> list[Alert]:
-    """Alerts, newest first (by id: the order they opened in); ``before_id`` is a pagination cursor."""
+    """Alerts, newest first (by id: the order they opened in); ``before_id`` is a pagination cursor;
+    ``started``: only those started in [start, end); ``limit=None``: all of them."""
     q = select(alerts).order_by(alerts.c.id.desc()).limit(limit)
+    if started is not None:
+        q = q.where(alerts.c.started_at >= started[0], alerts.c.started_at < started[1])
     if states:
         q = q.where(alerts.c.state.in_(list(states)))
     if severities:
@@ -277,10 +281,14 @@ def get_incident(conn: Connection, incident_id: int) -> Incident | None:
     return incident_from_row(row) if row is not None else None
 
 
-def list_incidents(conn: Connection, *, open_only: bool = False, limit: int = 50,
-                   before_id: int | None = None) -> list[Incident]:
-    """Incidents, newest first; ``before_id`` is a pagination cursor."""
+def list_incidents(conn: Connection, *, open_only: bool = False, limit: int | None = 50,
+                   before_id: int | None = None, opened: tuple[dt.datetime, dt.datetime] | None = None
+                   ) -> list[Incident]:
+    """Incidents, newest first; ``before_id`` is a pagination cursor; ``opened``: only those opened in
+    [start, end); ``limit=None``: all of them."""
     q = select(incidents).order_by(incidents.c.id.desc()).limit(limit)
+    if opened is not None:
+        q = q.where(incidents.c.opened_at >= opened[0], incidents.c.opened_at < opened[1])
     if open_only:
         q = q.where(incidents.c.closed_at.is_(None))
     if before_id is not None:

@@ -12,11 +12,10 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from siaga.alerts.model import Alert, Severity
-from siaga.alerts.store import AlertEvent, Incident, alert_from_row, events_of, get_incident
-from siaga.alerts.tables import alerts as alerts_table
+from siaga.alerts.store import AlertEvent, Incident, events_of, get_incident, list_alerts
 from siaga.config.models import Criticality, SiteConfig
 from siaga.errors import SiagaError
 from siaga.inventory import Inventory
@@ -150,8 +149,7 @@ def load_incident_report(engine: Engine, incident_id: int, now: dt.datetime, cfg
         incident = get_incident(conn, incident_id)
         if incident is None:
             raise ReportError(f"no incident #{incident_id}")
-        rows = conn.execute(select(alerts_table).where(alerts_table.c.incident_id == incident_id))
-        alerts = [alert_from_row(r) for r in rows]
+        alerts = list_alerts(conn, incident_id=incident_id, limit=None)
         events = events_of(conn, [a.id for a in alerts])
     return build_incident_report(incident, alerts, events, now, cfg)
 

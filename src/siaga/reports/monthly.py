@@ -14,12 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine
 
 from siaga.alerts.model import Alert, Severity
-from siaga.alerts.store import Incident, alert_from_row, incident_from_row
-from siaga.alerts.tables import alerts as alerts_table
-from siaga.alerts.tables import incidents as incidents_table
+from siaga.alerts.store import Incident, list_alerts, list_incidents
 from siaga.config.models import SiteConfig
 from siaga.i18n.messages import Message
 from siaga.inventory import Inventory
@@ -183,16 +181,8 @@ def _gather_climate(conn: Connection, cfg: SiteConfig, month: Month) -> tuple[Cl
 def load_monthly_report(engine: Engine, cfg: SiteConfig, month: Month, now: dt.datetime) -> MonthlyReport:
     """Gather the month from the store."""
     with engine.connect() as conn:
-        inc_rows = conn.execute(
-            select(incidents_table).where(
-                incidents_table.c.opened_at >= month.start, incidents_table.c.opened_at < month.end
-            )
-        )
-        incidents = [incident_from_row(r) for r in inc_rows]
-        alert_rows = conn.execute(
-            select(alerts_table).where(alerts_table.c.started_at >= month.start, alerts_table.c.started_at < month.end)
-        )
-        alerts = [alert_from_row(r) for r in alert_rows]
+        incidents = list_incidents(conn, opened=(month.start, month.end), limit=None)
+        alerts = list_alerts(conn, started=(month.start, month.end), limit=None)
         climate = _gather_climate(conn, cfg, month)
         sections = {}
         for name, source in SECTIONS.items():
