@@ -67,3 +67,15 @@ def test_systemd_analyze_verifies_the_unit(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     problems = [ln for ln in done.stderr.splitlines() if "siaga.service" in ln]
     assert problems == []  # unknown keys and bad values are only warnings: hold them to nothing too
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed (apt: systemd)")
+def test_the_unit_is_exposed_little_by_systemds_own_measure(tmp_path: Path) -> None:
+    siaga = Path(sys.executable).parent / "siaga"
+    unit = tmp_path / "siaga.service"
+    unit.write_text(UNIT.read_text(encoding="utf-8").replace("/opt/siaga/venv/bin/siaga", str(siaga)), encoding="utf-8")
+    done = subprocess.run(["systemd-analyze", "security", "--offline=yes", "--threshold=25", str(unit)],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    [overall] = [ln for ln in done.stdout.splitlines() if "Overall exposure level" in ln]
+    assert done.returncode == 0, overall  # the threshold is on systemd's 0-100 scale: 2.5 of 10 at most
+    assert float(overall.split(":")[1].split()[0]) <= 2.5, overall
