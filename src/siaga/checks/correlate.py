@@ -14,10 +14,8 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from siaga.alerts.model import Alert, AlertState, Severity, SubjectKind
-from siaga.i18n.zones import zone_abbreviation
 
 ACTIVE = (AlertState.firing, AlertState.acknowledged)
 
@@ -31,11 +29,6 @@ class ProbableCause:
     place: str  # the rack, else the room, else the sensor
     since: dt.datetime
     severity: Severity
-
-    def text(self, zone: ZoneInfo) -> str:
-        """'probable cause: leak on R1 since 10:02 WITA' (English; notify localises from params)."""
-        local = self.since.astimezone(zone)
-        return f"probable cause: {self.rule} on {self.place} since {local:%H:%M} {zone_abbreviation(local)}"
 
     def to_params(self) -> dict[str, Any]:
         return {

@@ -108,7 +108,7 @@ def show(alert_id: int = typer.Argument(..., help=_("Alert id.")), config: str =
     typer.echo(_("rule {rule} on {kind} {subject}; incident {incident}").format(
         rule=alert.rule, kind=alert.subject_kind.value, subject=alert.subject,
         incident=f"#{alert.incident_id}" if alert.incident_id else "-"))
-    place = " / ".join(p for p in (imp.room, imp.rack, imp.zone) if p)
+    place = " / ".join(p for p in (imp.room, imp.rack, labels.zone(imp.zone) if imp.zone else None) if p)
     if place:
         typer.echo(_("where: {place}").format(place=place))
     if imp.devices:

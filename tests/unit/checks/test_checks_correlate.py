@@ -29,7 +29,7 @@ def leak(state: AlertState = AlertState.firing, services: tuple[str, ...] = ("po
 def test_the_leak_on_the_rack_is_the_probable_cause() -> None:
     cause = probable_cause("portal", [leak()])
     assert cause is not None and cause.incident_id == 3
-    assert cause.text(WITA) == "probable cause: leak on R1 since 10:02 WITA"
+    assert (cause.rule, cause.place, cause.since) == ("leak", "R1", LEAK_AT)  # worded by service.down.cause
     assert quiet(cause)
 
 
