@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 
 from siaga.alerts.model import Alert, AlertState, Impact, Severity, SubjectKind, Transition
 from siaga.config import parse_config
+from siaga.i18n.messages import Message
 from siaga.notify.engine import Notifier
 from siaga.notify.service import NotifyService
 from siaga.notify.tables import notify_messages
@@ -27,7 +28,8 @@ from siaga.store.spool import Spool
 pytestmark = pytest.mark.integration
 
 T0 = dt.datetime(2026, 7, 16, 6, 0, tzinfo=dt.UTC)
-LEAK = Alert(7, "leak", "leak-r1", SubjectKind.sensor, AlertState.firing, Severity.critical, "water", T0,
+LEAK = Alert(7, "leak", "leak-r1", SubjectKind.sensor, AlertState.firing, Severity.critical,
+             Message("sensor.leak.on", {"sensor": "leak-r1"}), T0,
              fired_at=T0, last_value=1.0, impact=Impact(room="ruang", rack="R1", zone="floor"))
 
 
