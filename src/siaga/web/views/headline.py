@@ -1,6 +1,6 @@
 """An alert's headline in the reader's language: what happened and where ("Kebocoran air · R1, plafon atas").
 
-The alert's own ``summary`` is one technical line in English; people on call read this instead.
+Short, for lists; the alert's ``summary`` (its message worded for the reader, siaga.i18n.messages) says the rest.
 """
 
 from __future__ import annotations
