@@ -18,11 +18,13 @@ HERE = Path(__file__).resolve().parent
 
 
 def publish(port: int, count: int, mode: str, *, sensors: str = "s0", batch: int = 100,
-            rate: float = 0.0, topic: str = "bench/batch") -> dict[str, object]:
-    """Run the separate publisher process to the end; its JSON summary."""
+            rate: float = 0.0, topic: str = "bench/batch", ts_base: float | None = None) -> dict[str, object]:
+    """Run the separate publisher process to the end; its JSON summary (``ts_base``: loadgen --ts-base)."""
+    extra = ["--ts-base", repr(ts_base)] if ts_base is not None else []
     out = subprocess.run(
         [sys.executable, "-m", "siaga.sources.mqtt.loadgen", "--port", str(port), "--count", str(count),
-         "--mode", mode, "--sensors", sensors, "--batch", str(batch), "--rate", str(rate), "--topic", topic],
+         "--mode", mode, "--sensors", sensors, "--batch", str(batch), "--rate", str(rate), "--topic", topic,
+         *extra],
         check=True, capture_output=True, text=True,
     )
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))

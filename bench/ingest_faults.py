@@ -141,8 +141,8 @@ class Store:
 def published_keys(count: int, ts_base: float) -> set[tuple[str, int]]:
     """The (sensor, ts ms) of each message the publisher sends, read the way siaga reads them."""
     out = set()
-    for i in range(count):
-        ts = parse_ts(json.loads(json.dumps(ts_base + i / 1000)))
+    for i in range(count):  # as loadgen --ts-base stamps them: each sensor's readings 1 ms apart
+        ts = parse_ts(json.loads(json.dumps(ts_base + (i // len(SENSORS)) / 1000)))
         assert ts is not None
         out.add((SENSORS[i % len(SENSORS)], to_ms(ts)))
     return out

@@ -36,6 +36,8 @@ from sensing_core import postgres
 
 from siaga.sources.mqtt.testbroker import Mosquitto
 
+_TS_BASE = float(int(time.time()) - 2 * 86400)  # made-up timestamps, 1 ms apart per sensor, from 2 days ago
+
 
 async def drain_siaga(site: Site, port: int, mode: str, count: int, per_msg: int) -> dict[str, float]:
     # make the persistent session, go away, let the publisher fill the queue, come back and drain
@@ -44,7 +46,13 @@ async def drain_siaga(site: Site, port: int, mode: str, count: int, per_msg: int
         while seen != site.ingest.counts["accepted"]:  # what other runs left queued in the session
             seen = site.ingest.counts["accepted"]
             await asyncio.sleep(0.5)
-    publish(port, count, mode, sensors=",".join(BENCH_SENSORS), batch=per_msg, topic="bench/batch")
+    # each run's readings stamped after the previous run's (readings are one row per sensor and time,
+    # and the rules skip a reading older than what they saw)
+    global _TS_BASE
+    span_s = count * per_msg / len(BENCH_SENSORS) / 1000
+    publish(port, count, mode, sensors=",".join(BENCH_SENSORS), batch=per_msg, topic="bench/batch",
+            ts_base=_TS_BASE)
+    _TS_BASE += span_s + 1.0
     base_accepted = site.ingest.counts["accepted"]
     base_stored = site.stored()
     n = count * per_msg

@@ -4,8 +4,10 @@ takes them (or at --rate per second), then prints one JSON line with what it did
 
 Payloads: `single` is {"value": v, "ts": t} on one topic per sensor (round robin over --sensors);
 `batch` is a JSON array of --batch items {"sensor", "value", "ts"} on --topic. ``t`` is the time of
-publishing, or with ``--ts-base B`` the made-up ``B + i / 1000`` of message ``i`` (one millisecond
-apart, so the fault drills know every (sensor, ts) that was published).
+publishing, or with ``--ts-base B`` a made-up time: reading ``k`` (message ``i`` in `single`, item
+``i * batch + j`` in `batch`) of sensor ``k % len(sensors)`` is stamped ``B + (k // len(sensors)) / 1000``,
+one millisecond after that sensor's previous one. Readings are unique on (sensor, ts): so every one of
+them is stored, and the fault drills know each (sensor, ts) that was published.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ def main() -> None:
     ap.add_argument("--client-id", default="")
     ap.add_argument("--seq", action="store_true", help="single: the payload is the message's number")
     ap.add_argument("--prefix", default="bench/", help="single: topic is PREFIX + sensor id")
-    ap.add_argument("--ts-base", type=float, default=None, help="single: message i has ts BASE + i/1000 (epoch s)")
+    ap.add_argument("--ts-base", type=float, default=None,
+                    help="made-up timestamps from BASE (epoch s), each sensor's 1 ms apart")
     args = ap.parse_args()
 
     sensors = args.sensors.split(",")
@@ -56,17 +59,23 @@ def main() -> None:
     client.loop_start()
     t0 = time.perf_counter()
     for i in range(args.count):
-        now = time.time() if args.ts_base is None else args.ts_base + i / 1000
+        now = time.time()
+        n = len(sensors)
         if args.mode == "single":
-            sid = sensors[i % len(sensors)]
+            sid = sensors[i % n]
             topic = f"{args.prefix}{sid}"
-            payload = str(i) if args.seq else json.dumps({"value": 20.0 + (i % 50) / 10, "ts": now})
+            ts = now if args.ts_base is None else args.ts_base + (i // n) / 1000
+            payload = str(i) if args.seq else json.dumps({"value": 20.0 + (i % 50) / 10, "ts": ts})
         else:
             topic = args.topic
-            payload = json.dumps(
-                [{"sensor": sensors[(i * args.batch + j) % len(sensors)], "value": 20.0 + j / 10, "ts": now}
-                 for j in range(args.batch)]
-            )
+            base = i * args.batch
+            if args.ts_base is None:
+                items = [{"sensor": sensors[(base + j) % n], "value": 20.0 + j / 10, "ts": now}
+                         for j in range(args.batch)]
+            else:  # a steady value per sensor: readings 1 ms apart that jumped would be a rate-of-change storm
+                items = [{"sensor": sensors[(base + j) % n], "value": 20.0 + ((base + j) % n % 50) / 10,
+                          "ts": args.ts_base + ((base + j) // n) / 1000} for j in range(args.batch)]
+            payload = json.dumps(items)
         info = client.publish(topic, payload, qos=args.qos)
         if info.rc != mqtt.MQTT_ERR_SUCCESS and info.rc != mqtt.MQTT_ERR_QUEUE_SIZE:
             print(json.dumps({"error": f"publish rc {info.rc}"}), file=sys.stderr)
