@@ -6,19 +6,24 @@ configured). Factories run in the order of ``siaga.runtime.registry.COMPONENTS``
 before their users. A reader follows a service by its field: who sets it, who reads it, its type.
 
     field             type                 set by (component)               read by
-    inventory         Inventory            inventory.component              alerts, web inventory API
-    alerts            AlertManager         alerts.component (the hub)       sensing, mqtt, checks, backup,
-                                                                            notify, web actions, demo
+    inventory         Inventory            inventory.component              alerts.component, web (inventory
+                                                                            API, rack page)
+    alerts            AlertManager         alerts.component (the hub)       sensing, mqtt, checks, backup, notify,
+                                                                            web actions and /healthz, the
+                                                                            degraded pager, the demo narrator
     ingest            Ingest               sources.component (sensing)      mqtt, snmp, http push, simulator
-    readings_writer   ReadingWriter        sources.component (sensing)      tests
+    readings_writer   ReadingWriter        sources.component (sensing)      mqtt, http push (acknowledge once
+                                                                            durable)
     backup            BackupManager        backup.component                 -
     mqtt              MqttSource           sources.mqtt.component           -
     snmp              list[DevicePoller]   sources.snmp.component           -
     simulator         Simulator            sources.simulator (demo)         -
-    notify            NotifyService        notify.component                 notify.web, web maintenance API
-    checks            ChecksEngine         checks.component                 checks.status.router (live states, pings)
+    notify            NotifyService        notify.component                 notify.web, web maintenance API,
+                                                                            /healthz
+    checks            ChecksEngine         checks.component                 checks.status.router (live states,
+                                                                            pings)
     checks_standin    StandIn              checks.component (demo)          -
-    status_cache      StatusCache          checks.status.router             checks.component (keeps it fresh)
+    status_cache      StatusCache          checks.status.router             checks.component (warms it)
     dashboard         Dashboard            web.dashboard (first use)        web security, pages
     base_url          str                  web.server (once bound)          -
 """
