@@ -103,6 +103,9 @@ class Hook:
 # siaga serve ----------------------------------------------------------------------------------------------
 
 def site_yaml(hook_url: str, store: str, extra: str = "") -> str:
+    """One room, two leak sensors pushed over HTTP, one person paged on a webhook. The delivery timeout is
+    long: on a loaded machine a slow answer that times out counts as failed and is sent again (at least
+    once), which would read as a page doubled by the fault."""
     return f"""
 site: {{name: Uji Gangguan, timezone: Asia/Makassar, language: id}}
 store: {store}
@@ -120,7 +123,7 @@ notification:
   channels:
     hook: {{type: webhook, url: "{hook_url}"}}
   storm: {{group_window: 0s}}
-  delivery: {{attempts: 3, backoff: 0.2s, backoff_max: 1s, timeout: 2s}}
+  delivery: {{attempts: 3, backoff: 0.2s, backoff_max: 1s, timeout: 10s}}
 escalation:
   - id: semua
     match: {{severity_at_least: info}}
