@@ -87,6 +87,7 @@ BAD_INPUTS: list[list[str]] = [
     ["backup", "drill", "NOPE", "--config", "{site}"],
     ["backup", "status", "--config", "{pg}"],
     ["backup", "sheet", "--config", MISSING],
+    ["alerts", "list", "--state", "nope", "--config", "{site}"],
     ["alerts", "show", "999", "--config", "{site}"],
     ["alerts", "ack", "999", "--config", "{site}"],
     ["alerts", "resolve", "999", "--config", "{pg}"],

@@ -10,10 +10,12 @@ import json
 import os
 
 import typer
+from sqlalchemy import Engine
 
 from siaga.alerts.serialise import alert_to_json
-from siaga.cli.common import ConfigOption, ExitCode, fail, load_or_exit
+from siaga.cli.common import ConfigOption, ExitCode, JsonOption, LangOption, fail, load_or_exit, use_language
 from siaga.cli.sensing_common import local, open_store, say, site_zone, table
+from siaga.config import LoadedConfig
 from siaga.i18n import _, get_language, labels
 from siaga.money import format_rupiah
 from siaga.store.types import utcnow
@@ -29,8 +31,22 @@ app = typer.Typer(
 )
 
 
-def _by_default() -> str:
-    return os.environ.get("SIAGA_USER") or os.environ.get("USER") or "cli"
+def _person(loaded: LoadedConfig, engine: Engine, named: str | None) -> str:
+    """Who acts: ``--as`` (else $SIAGA_USER, else $USER), which must be a person of the config or an
+    enabled account; anything else is refused, so the timeline never says "cli" or a Unix login."""
+    from siaga.web.auth.accounts import get_user
+
+    who = (named or os.environ.get("SIAGA_USER") or os.environ.get("USER") or "").strip()
+    if who in {p.id for p in loaded.config.people}:
+        return who
+    if who:
+        with engine.connect() as conn:
+            user = get_user(conn, who)
+        if user is not None and not user.disabled:
+            return user.name
+    fail(_("say who you are with --as: {who!r} is neither a person of the config nor an account "
+           "(people: {people})").format(who=who, people=", ".join(p.id for p in loaded.config.people) or "-"),
+         ExitCode.USAGE)
 
 
 def _check(values: list[str] | None, allowed: tuple[str, ...], option: str) -> list[str]:
@@ -48,26 +64,28 @@ def _check(values: list[str] | None, allowed: tuple[str, ...], option: str) -> l
     return out
 
 
-@app.callback()
+_STATE = typer.Option(None, "--state", help=_("pending, firing, acknowledged, resolved or active (default: active)."))
+_SEVERITY = typer.Option(None, "--severity", help=_("info, warning or critical."))
+_ALL = typer.Option(False, "--all", help=_("Resolved alerts too."))
+_LIMIT = typer.Option(50, "--limit", help=_("At most this many, newest first."))
+
+
 def list_alerts(
-    ctx: typer.Context,
-    state: list[str] = typer.Option(
-        None, "--state", help=_("pending, firing, acknowledged, resolved or active (default: active).")
-    ),
-    severity: list[str] = typer.Option(None, "--severity", help=_("info, warning or critical.")),
-    show_all: bool = typer.Option(False, "--all", help=_("Resolved alerts too.")),
-    limit: int = typer.Option(50, "--limit", help=_("At most this many, newest first.")),
-    as_json: bool = typer.Option(False, "--json", help=_("Print JSON instead.")),
+    state: list[str] = _STATE,
+    severity: list[str] = _SEVERITY,
+    show_all: bool = _ALL,
+    limit: int = _LIMIT,
+    as_json: bool = JsonOption,
+    lang: str | None = LangOption,
     config: str = ConfigOption,
 ) -> None:
     """List alerts, newest first (the active ones unless --state or --all says otherwise)."""
-    if ctx.invoked_subcommand is not None:
-        return
     from siaga.alerts import store
 
     states = _check(state, STATES, "--state") or (list(STATES) if show_all else list(ACTIVE))
     severities = _check(severity, SEVERITIES, "--severity")
     loaded = load_or_exit(config)
+    use_language(lang, loaded)
     zone = site_zone(loaded)
     engine = open_store(loaded)
     with engine.connect() as conn:
@@ -89,12 +107,37 @@ def list_alerts(
                             _("incident"), _("at risk")]))
 
 
+app.command("list")(list_alerts)
+
+
+@app.callback(invoke_without_command=True)
+def _alerts(
+    ctx: typer.Context,
+    state: list[str] = _STATE,
+    severity: list[str] = _SEVERITY,
+    show_all: bool = _ALL,
+    limit: int = _LIMIT,
+    as_json: bool = JsonOption,
+    lang: str | None = LangOption,
+    config: str = ConfigOption,
+) -> None:
+    """``siaga alerts`` alone lists, as ``siaga alerts list`` does."""
+    if ctx.invoked_subcommand is None:
+        list_alerts(state, severity, show_all, limit, as_json, lang, config)
+
+
 @app.command("show")
-def show(alert_id: int = typer.Argument(..., help=_("Alert id.")), config: str = ConfigOption) -> None:
+def show(
+    alert_id: int = typer.Argument(..., help=_("Alert id.")),
+    as_json: bool = JsonOption,
+    lang: str | None = LangOption,
+    config: str = ConfigOption,
+) -> None:
     """An alert with what is at stake and its timeline."""
     from siaga.alerts import store
 
     loaded = load_or_exit(config)
+    use_language(lang, loaded)
     zone = site_zone(loaded)
     engine = open_store(loaded)
     with engine.connect() as conn:
@@ -102,6 +145,12 @@ def show(alert_id: int = typer.Argument(..., help=_("Alert id.")), config: str =
         if alert is None:
             fail(_("no alert #{id}").format(id=alert_id))
         events = store.events_of(conn, [alert_id])
+    if as_json:
+        timeline = [{"at": e.at.isoformat(), "event": e.event, "severity": e.severity.value, "by": e.by,
+                     "via": e.via, "note": e.note} for e in events]
+        typer.echo(json.dumps({**alert_to_json(alert, get_language(), zone), "timeline": timeline},
+                              indent=1, ensure_ascii=False, default=str))
+        return
     imp = alert.impact
     typer.echo(f"#{alert.id} [{labels.severity(alert.severity)}] {labels.alert_event(alert.state)}: "
                f"{say(alert.summary, zone)}")
@@ -128,7 +177,9 @@ def show(alert_id: int = typer.Argument(..., help=_("Alert id.")), config: str =
 @app.command("ack")
 def ack(
     alert_id: int = typer.Argument(..., help=_("Alert id.")),
-    by: str = typer.Option(None, "--by", help=_("Who takes it (default: $USER).")),
+    by: str = typer.Option(
+        None, "--as", "--by", help=_("Who takes it: a person of the config or an account (default: $USER)."),
+    ),
     note: str = typer.Option(None, "--note", help=_("What you are doing about it.")),
     config: str = ConfigOption,
 ) -> None:
@@ -137,9 +188,10 @@ def ack(
 
     loaded = load_or_exit(config)
     engine = open_store(loaded)
+    who = _person(loaded, engine, by)
     try:
         with engine.begin() as conn:
-            alert = store.acknowledge(conn, alert_id, by or _by_default(), utcnow(), via="cli", note=note)
+            alert = store.acknowledge(conn, alert_id, who, utcnow(), via="cli", note=note)
     except store.AlertError as exc:
         fail(str(exc))
     typer.echo(_("alert #{id} acknowledged by {by}").format(id=alert.id, by=alert.acknowledged_by))
@@ -148,7 +200,9 @@ def ack(
 @app.command("resolve")
 def resolve(
     alert_id: int = typer.Argument(..., help=_("Alert id.")),
-    by: str = typer.Option(None, "--by", help=_("Who resolves it (default: $USER).")),
+    by: str = typer.Option(
+        None, "--as", "--by", help=_("Who resolves it: a person of the config or an account (default: $USER)."),
+    ),
     note: str = typer.Option(None, "--note", help=_("Why.")),
     config: str = ConfigOption,
 ) -> None:
@@ -157,9 +211,10 @@ def resolve(
 
     loaded = load_or_exit(config)
     engine = open_store(loaded)
+    who = _person(loaded, engine, by)
     try:
         with engine.begin() as conn:
-            alert = store.resolve(conn, alert_id, by or _by_default(), utcnow(), via="cli", note=note)
+            alert = store.resolve(conn, alert_id, who, utcnow(), via="cli", note=note)
     except store.AlertError as exc:
         fail(str(exc))
     typer.echo(_("alert #{id} resolved").format(id=alert.id))
@@ -169,7 +224,9 @@ def resolve(
 def note(
     alert_id: int = typer.Argument(..., help=_("Alert id.")),
     text: str = typer.Argument(..., help=_("The note.")),
-    by: str = typer.Option(None, "--by", help=_("Who writes it (default: $USER).")),
+    by: str = typer.Option(
+        None, "--as", "--by", help=_("Who writes it: a person of the config or an account (default: $USER)."),
+    ),
     config: str = ConfigOption,
 ) -> None:
     """Add a note to an alert's timeline."""
@@ -177,9 +234,10 @@ def note(
 
     loaded = load_or_exit(config)
     engine = open_store(loaded)
+    who = _person(loaded, engine, by)
     try:
         with engine.begin() as conn:
-            store.add_note(conn, alert_id, by or _by_default(), text, utcnow(), via="cli")
+            store.add_note(conn, alert_id, who, text, utcnow(), via="cli")
     except store.AlertError as exc:
         fail(str(exc))
     typer.echo(_("note added to alert #{id}").format(id=alert_id))

@@ -17,6 +17,11 @@ ConfigOption = typer.Option(
     DEFAULT_CONFIG, "--config", "-c", envvar="SIAGA_CONFIG", help="Path of siaga.yaml.", show_default=True
 )
 
+LangOption = typer.Option(
+    None, "--lang", metavar="id|en", help="Language of the output: id or en (default: the config's site.language)."
+)
+JsonOption = typer.Option(False, "--json", help="Print JSON (for machines) instead of text.")
+
 
 class ExitCode:
     OK = 0

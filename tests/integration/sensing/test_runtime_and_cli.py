@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import shutil
 from pathlib import Path
 
@@ -84,8 +85,18 @@ def test_alert_commands_list_ack_and_show(site: Path) -> None:
     out = runner.invoke(app, ["--lang", "en", "alerts", *cfg])
     assert out.exit_code == 0, out.output
     assert "leak-r1-ceiling" in out.output and "critical" in out.output
-    out = runner.invoke(app, ["--lang", "en", "alerts", "ack", "1", "--by", "andi", "--note", "on my way", *cfg])
+    out = runner.invoke(app, ["alerts", "list", "--lang", "en", "--json", *cfg])
+    assert out.exit_code == 0, out.output
+    assert any(a["subject"] == "leak-r1-ceiling" for a in json.loads(out.stdout))
+    out = runner.invoke(app, ["--lang", "en", "alerts", "ack", "1", "--as", "mallory", *cfg])
+    assert out.exit_code == 2 and "neither a person of the config nor an account" in out.output
+    out = runner.invoke(app, ["--lang", "en", "alerts", "ack", "1", *cfg], env={"USER": "root", "SIAGA_USER": ""})
+    assert out.exit_code == 2  # a Unix login that is nobody siaga knows is not recorded
+    out = runner.invoke(app, ["--lang", "en", "alerts", "ack", "1", "--as", "andi", "--note", "on my way", *cfg])
     assert out.exit_code == 0 and "acknowledged by andi" in out.output
+    out = runner.invoke(app, ["alerts", "show", "1", "--json", *cfg])
+    [acked] = [e for e in json.loads(out.stdout)["timeline"] if e["event"] == "acknowledged"]
+    assert acked["by"] == "andi" and acked["note"] == "on my way"
     out = runner.invoke(app, ["--lang", "en", "alerts", "ack", "1", "--by", "andi", *cfg])
     assert out.exit_code == 1 and "already acknowledged" in out.output
     out = runner.invoke(app, ["--lang", "en", "alerts", "show", "1", *cfg])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 from pathlib import Path
 
 import httpx
@@ -51,6 +52,51 @@ def test_text_logs_carry_the_extras(restore_logging: object) -> None:
 def _ctx(tmp_path: Path, url: str) -> RuntimeContext:
     loaded = LoadedConfig(parse_config("site: {name: Test}\n", "t.yaml"), tmp_path / "siaga.yaml")
     return RuntimeContext(loaded=loaded, engine=create_engine_for(url))
+
+
+def test_lines_to_the_journal_stream_carry_their_priority(
+    restore_logging: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read_fd, write_fd = os.pipe()
+    with os.fdopen(write_fd, "w", encoding="utf-8") as stream, os.fdopen(read_fd, encoding="utf-8") as reader:
+        st = os.fstat(write_fd)
+        monkeypatch.setenv("JOURNAL_STREAM", f"{st.st_dev}:{st.st_ino}")  # as systemd sets it
+        configure_logging("json", "debug", stream)
+        log = logging.getLogger("siaga.test")
+        log.debug("d")
+        log.info("i", extra={"sensor": "temp-1"})
+        log.warning("w")
+        log.error("e")
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            log.exception("x")
+        stream.flush()
+        stream.close()
+        lines = reader.read().splitlines()
+    assert [line[:3] for line in lines] == ["<7>", "<6>", "<4>", "<3>", "<3>"]
+    objects = [json.loads(line[3:]) for line in lines]  # JSON after the prefix
+    assert objects[1]["sensor"] == "temp-1" and "boom" in objects[4]["exc"]
+
+
+def test_another_stream_or_no_journal_gets_plain_lines(
+    restore_logging: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read_fd, write_fd = os.pipe()
+    other_read, other_write = os.pipe()
+    st = os.fstat(other_write)
+    monkeypatch.setenv("JOURNAL_STREAM", f"{st.st_dev}:{st.st_ino}")  # the journal is another pipe
+    with os.fdopen(write_fd, "w", encoding="utf-8") as stream:
+        configure_logging("json", "info", stream)
+        logging.getLogger("siaga.test").warning("w")
+    with os.fdopen(read_fd, encoding="utf-8") as reader:
+        assert json.loads(reader.read())["level"] == "warning"
+    for fd in (other_read, other_write):
+        os.close(fd)
+    out = io.StringIO()
+    configure_logging("text", "info", out)  # not a file at all
+    logging.getLogger("siaga.test").warning("w")
+    assert not out.getvalue().startswith("<")
 
 
 async def test_healthz_says_ok_with_version_and_db(tmp_path: Path) -> None:
