@@ -57,6 +57,7 @@ class Hook:
 
     port: int = field(default_factory=free_port)
     got: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+    host: str = "127.0.0.1"
 
     def __post_init__(self) -> None:
         self.cond = threading.Condition()
@@ -76,12 +77,12 @@ class Hook:
                 self.end_headers()
                 self.wfile.write(b"{}")
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server = ThreadingHTTPServer((self.host, self.port), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
+        return f"http://{self.host}:{self.port}/hook"
 
     def pages(self, text: str) -> list[tuple[float, dict[str, Any]]]:
         """Pages (not notices) whose message says ``text``, in order."""
@@ -141,24 +142,31 @@ class Serve:
     proc: subprocess.Popen[str] | None = None
     log: Path | None = None
 
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "siaga", "serve", "--config", str(self.config), "--port", str(self.port),
+                "--log-format", "text"]
+
+    def ready(self, code: int, body: dict[str, Any]) -> bool:
+        return code == 200 and body.get("components", {}).get("notify") == "running"
+
     def start(self) -> Serve:
         env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
         self.log = self.config.parent / "serve.log"
-        out = self.log.open("w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "siaga", "serve", "--config", str(self.config), "--port", str(self.port),
-             "--log-format", "text"], stdout=out, stderr=subprocess.STDOUT, text=True, env=env,
-        )
+        out = self.log.open("a")
+        self.proc = subprocess.Popen(self.command(), stdout=out, stderr=subprocess.STDOUT, text=True, env=env)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"siaga serve ended with {self.proc.returncode}: {self.tail()}")
             with contextlib.suppress(OSError, ValueError):
-                code, body = self.health()
-                if code == 200 and body.get("components", {}).get("notify") == "running":
+                if self.ready(*self.health()):
                     return self
             time.sleep(0.1)
         raise RuntimeError(f"siaga serve did not come up: {self.tail()}")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
     def tail(self, n: int = 30) -> str:
         return "\n".join(self.log.read_text().splitlines()[-n:]) if self.log and self.log.exists() else ""
@@ -168,7 +176,7 @@ class Serve:
         import urllib.request
 
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=5) as r:
+            with urllib.request.urlopen(f"{self.url}/healthz", timeout=5) as r:
                 return r.status, json.loads(r.read())
         except urllib.error.HTTPError as exc:
             return exc.code, json.loads(exc.read() or b"{}")
@@ -189,7 +197,7 @@ class Serve:
         import urllib.request
 
         data = json.dumps({"readings": [{"sensor": sensor, "value": value}]}).encode()
-        req = urllib.request.Request(f"http://127.0.0.1:{self.port}/api/v1/readings", data=data, method="POST",
+        req = urllib.request.Request(f"{self.url}/api/v1/readings", data=data, method="POST",
                                      headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(req, timeout=10) as r:

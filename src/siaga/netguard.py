@@ -7,7 +7,8 @@ loopback names fail, and connects or datagrams to a non-loopback address raise
 ``ConnectionRefusedError`` (so every caller treats it as an unreachable peer). Set
 ``SIAGA_LOOPBACK_ONLY=1`` to turn it on for a process and its children (the test suite does).
 Child programs that are not Python (restic, ssh) are not covered: their targets come from the
-test fixtures, which are loopback.
+test fixtures, which are loopback. ``SIAGA_LOOPBACK_ALSO`` (comma-separated networks, e.g. ``10.79.0.0/16``)
+allows the networks a test made itself (the network namespaces of the peers' tests) as if they were loopback.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import socket
 from typing import Any
 
 ENV = "SIAGA_LOOPBACK_ONLY"
+ALSO_ENV = "SIAGA_LOOPBACK_ALSO"
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
 _installed = False
 
@@ -37,7 +39,24 @@ def is_loopback_host(host: object) -> bool:
         return False
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    return ip.is_loopback or ip.is_unspecified
+    return ip.is_loopback or ip.is_unspecified or any(ip in net for net in _also(os.environ.get(ALSO_ENV, "")))
+
+
+_also_cache: dict[str, tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]] = {}
+
+
+def _also(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """The networks of ``SIAGA_LOOPBACK_ALSO`` (a test's own namespaces), parsed once per value."""
+    if text not in _also_cache:
+        nets = []
+        for part in text.split(","):
+            if part.strip():
+                try:
+                    nets.append(ipaddress.ip_network(part.strip(), strict=False))
+                except ValueError:
+                    continue
+        _also_cache[text] = tuple(nets)
+    return _also_cache[text]
 
 
 def _check_address(address: Any) -> None:

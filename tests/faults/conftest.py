@@ -209,6 +209,12 @@ def store_drills() -> ModuleType:
     return bench_module("store_faults")
 
 
+@pytest.fixture(scope="session")
+def peer_drills() -> ModuleType:
+    """``bench/peer_drills.py``: a room siaga and a colocation siaga, each in a network namespace."""
+    return bench_module("peer_drills")
+
+
 @pytest.fixture
 def work(tmp_path: Path) -> Path:
     """A folder the drill's processes (PostgreSQL as its own user) can enter."""

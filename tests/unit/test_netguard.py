@@ -54,3 +54,10 @@ def test_a_siaga_process_inherits_the_mode() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=False)
     assert proc.returncode != 0
     assert "loopback-only" in proc.stderr
+
+
+def test_a_test_may_allow_the_networks_it_made_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert not netguard.is_loopback_host("10.79.3.2")
+    monkeypatch.setenv(netguard.ALSO_ENV, "10.79.0.0/16, not-a-network")
+    assert netguard.is_loopback_host("10.79.3.2")
+    assert not netguard.is_loopback_host("10.80.0.1")

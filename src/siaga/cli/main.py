@@ -32,6 +32,7 @@ COMMAND_GROUPS: list[tuple[tuple[str, ...], str]] = [
     (("incidents",), "siaga.cli.incidents_cmd"),
     (("user", "token"), "siaga.cli.user_cmd"),
     (("notify",), "siaga.cli.notify_cmd"),
+    (("peers",), "siaga.cli.peers_cmd"),
 ]
 
 

@@ -105,6 +105,12 @@ MESSAGES: dict[str, str] = {
     "sensor.faulty.off": N_("sensor {sensor} sends valid readings again"),
     "store.unavailable": N_("siaga cannot write to its store since {since}: {error}"),
     "store.available": N_("siaga writes to its store again"),
+    "peer.silent": N_("siaga at {name} silent since {since}; last known: {alert_count} open alerts ({alerts}), "
+                      "{services_down} services down"),
+    "peer.silent.back": N_("siaga at {name} is heard again"),
+    "peer.unreachable": N_("the watching siaga {name} unreachable since {since}: backups and the public status "
+                           "page are at risk"),
+    "peer.unreachable.back": N_("the watching siaga {name} is reachable again"),
     "alert.generic": N_("{rule} on {subject}"),
 }
 """Every message an alert or incident can carry: key -> English text with ``{fields}`` (translated by the catalogs)."""
@@ -140,6 +146,8 @@ RULE_TITLES: dict[str, str] = {
     "siaga.degraded": N_("siaga degraded"),  # a component of siaga keeps failing (siaga.runtime.degraded)
     "store.unavailable": N_("siaga cannot write to its store"),  # pages go on from memory (alerts.manager)
     "mqtt.unreachable": N_("MQTT broker unreachable"),
+    "peer.silent": N_("Watched siaga silent"),
+    "peer.unreachable": N_("Watching siaga unreachable"),
     "test": N_("Test message"),
 }
 """A rule's short title ("Water leak"); a rule not listed falls back to its family (``leak.x`` -> ``leak``)."""
@@ -162,7 +170,7 @@ WORDS: dict[str, dict[str, str]] = {
 
 TIMES = frozenset({"last_seen", "slot", "cause_since", "since"})
 MEASURES = frozenset({"value", "threshold"})
-NUMBERS = frozenset({"days_left", "count"})
+NUMBERS = frozenset({"days_left", "count", "alert_count", "services_down"})
 COMPUTED = frozenset({"where"})
 
 

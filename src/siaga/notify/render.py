@@ -128,6 +128,8 @@ class Renderer:
             return g(N_("Sensor faulty: {count} readings in a row refused, {reason}")).format(
                 count=alert.params.get("count", "?"), reason=reason
             )
+        if alert.rule.startswith("peer.") and alert.summary:  # a peer's silence: the last state it told
+            return f"{rule_title(alert.rule, lang)}: {render_message(alert.summary, lang, self.zone)}"
         return rule_title(alert.rule, lang)
 
     def _where(self, alert: Alert, g: Callable[[str], str]) -> tuple[str, str]:

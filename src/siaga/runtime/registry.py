@@ -15,6 +15,7 @@ from siaga.backup import component as backup
 from siaga.checks import component as checks
 from siaga.inventory import component as inventory
 from siaga.notify import component as notify
+from siaga.peers import component as peers
 from siaga.runtime import heartbeat
 from siaga.runtime.components import ComponentEntry
 from siaga.sources import component as sensing
@@ -36,6 +37,7 @@ COMPONENTS: list[ComponentEntry | str] = [
     notify.component,  # sets services.notify: outbox worker, Telegram bot
     web_server.component,
     checks.component,  # sets services.checks
+    peers.component,  # sets services.peers: heartbeats both ways, silence alerts (needs .alerts)
 ]
 
 # Added by `siaga demo` after COMPONENTS: simulated sensors and the like.

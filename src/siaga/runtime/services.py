@@ -26,6 +26,7 @@ before their users. A reader follows a service by its field: who sets it, who re
     status_cache      StatusCache          checks.status.router             checks.component (warms it)
     dashboard         Dashboard            web.dashboard (first use)        web security, pages
     base_url          str                  web.server (once bound)          -
+    peers             PeerHub              peers.component                  peers.web, /metrics, the off-site record
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from siaga.checks.status.router import StatusCache
     from siaga.inventory.graph import Inventory
     from siaga.notify.service import NotifyService
+    from siaga.peers.hub import PeerHub
     from siaga.readings.writer import ReadingWriter
     from siaga.sources.ingest import Ingest
     from siaga.sources.mqtt.client import MqttSource
@@ -67,3 +69,4 @@ class Services:
     status_cache: StatusCache | None = None
     dashboard: Dashboard | None = None
     base_url: str | None = None
+    peers: PeerHub | None = None

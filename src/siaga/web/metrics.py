@@ -85,6 +85,14 @@ FAMILIES: dict[str, Family] = {
         Family("siaga_notification_attempts", "counter", "Delivery attempts, by channel and outcome.",
                ("channel", "outcome")),
         Family("siaga_web_live_subscribers", "gauge", "Pages listening for live updates."),
+        Family("siaga_peer_up", "gauge",
+               "Each peer siaga: 1 heard within its silence window (or stopped on purpose), 0 silent.",
+               ("peer", "role")),
+        Family("siaga_peer_last_heartbeat_age_seconds", "gauge", "Seconds since each peer's last heartbeat.",
+               ("peer",)),
+        Family("siaga_peer_requests_refused", "counter",
+               "Peer requests refused (forged, stale, replayed, unknown sender), by peer and reason.",
+               ("peer", "reason")),
     )
 }
 
@@ -238,9 +246,26 @@ class StoreCollector(Collector):
                     conn.rollback()
         with contextlib.suppress(DBAPIError):
             yield from backup_metrics_for(self.dash)
+        yield from peer_metrics(self.dash)
         live = gauge("siaga_web_live_subscribers")
         live.add_metric([], float(self.dash.broker.subscribers))
         yield live
+
+
+def peer_metrics(dash: Dashboard) -> Iterable[Metric]:
+    """The peers' figures from the running hub (``siaga.peers.hub``); nothing when siaga runs alone."""
+    hub = dash.ctx.services.peers
+    if hub is None:
+        return []
+    up, age, refused = gauge("siaga_peer_up"), gauge("siaga_peer_last_heartbeat_age_seconds"), counter(
+        "siaga_peer_requests_refused")
+    for row in hub.status(dash.now()):
+        up.add_metric([row["peer"], row["role"]], 0.0 if row["status"] in ("silent", "waiting") else 1.0)
+        if row["age_s"] is not None:
+            age.add_metric([row["peer"]], float(row["age_s"]))
+    for (peer, reason), n in sorted(hub.verifier.refused.items()):
+        refused.add_metric([peer, reason], float(n))
+    return [up, age, refused]
 
 
 def render(dash: Dashboard) -> bytes:
