@@ -32,6 +32,7 @@ TEST_PACKAGES=(
   fonts-dejavu-core
   prometheus            # promtool: the /metrics scrape is linted in the tests
   systemd               # systemd-analyze verify of deploy/systemd/siaga.service
+  bind9                 # the authoritative DNS server taking TSIG-signed updates (runbook DNS failover tests)
 )
 APT_PACKAGES=("${DEMO_PACKAGES[@]}")
 if [ "$PROFILE" = test ]; then APT_PACKAGES+=("${TEST_PACKAGES[@]}"); fi

@@ -18,6 +18,7 @@ from siaga.config.notify import Contacts, EscalationPolicy, Notification
 from siaga.config.peers import Peers
 from siaga.config.readings import ReadingsConfig
 from siaga.config.rules import RulesConfig
+from siaga.config.runbooks import RunbooksConfig
 from siaga.config.runtime import RuntimeSettings
 from siaga.config.site import (
     Criticality,
@@ -88,6 +89,10 @@ class SiteConfig(Strict):
     peers: Peers = Field(
         default_factory=Peers,
         description="Other siaga processes (a room, its colocation) exchanging signed heartbeats: see docs/peers.md.",
+    )
+    runbooks: RunbooksConfig = Field(
+        default_factory=RunbooksConfig,
+        description="Protective runbooks: graceful shutdown, DNS failover: see docs/runbooks.md.",
     )
 
 

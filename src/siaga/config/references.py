@@ -15,6 +15,7 @@ from siaga.config.errors import Loc
 from siaga.config.models import Rack, SiteConfig
 from siaga.config.notify_refs import check_notify_references
 from siaga.config.rules import rule_references
+from siaga.config.runbooks import check_runbook_references
 from siaga.config.sources import check_source_references
 
 Finding = tuple[Loc, str]
@@ -142,6 +143,7 @@ def check_references(cfg: SiteConfig) -> list[Finding]:
     findings += check_notify_references(cfg)
     findings += rule_references(cfg.rules, set(rooms), set(racks), set(_sensors))
     findings += check_source_references(cfg)
+    findings += check_runbook_references(cfg.runbooks, set(devices), {*rooms, *racks, *devices})
     return findings
 
 

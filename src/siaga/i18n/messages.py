@@ -111,6 +111,7 @@ MESSAGES: dict[str, str] = {
     "peer.unreachable": N_("the watching siaga {name} unreachable since {since}: backups and the public status "
                            "page are at risk"),
     "peer.unreachable.back": N_("the watching siaga {name} is reachable again"),
+    "runbook.failed": N_("runbook {runbook} stopped: step {number} ({kind} {subject}) failed: {output}"),
     "alert.generic": N_("{rule} on {subject}"),
 }
 """Every message an alert or incident can carry: key -> English text with ``{fields}`` (translated by the catalogs)."""
@@ -148,6 +149,7 @@ RULE_TITLES: dict[str, str] = {
     "mqtt.unreachable": N_("MQTT broker unreachable"),
     "peer.silent": N_("Watched siaga silent"),
     "peer.unreachable": N_("Watching siaga unreachable"),
+    "runbook.failed": N_("Runbook failed"),  # a step of a protective runbook failed (siaga.runbooks.engine)
     "test": N_("Test message"),
 }
 """A rule's short title ("Water leak"); a rule not listed falls back to its family (``leak.x`` -> ``leak``)."""

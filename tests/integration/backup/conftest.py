@@ -98,62 +98,6 @@ def site(tmp_path: Path, store: Engine, restic_bin: ResticBinary, sink: Sink) ->
     return Site(tmp_path, store, restic_bin, sink)
 
 
-# --- sshd: the colocation server -------------------------------------------------------------------
-
-
-@dataclass
-class SftpServer:
-    port: int
-    user: str
-    identity_file: str
-    known_hosts_file: str
-    root: Path
-
-
-@pytest.fixture(scope="session")
-def sshd() -> Iterator[SftpServer]:
-    binary = shutil.which("sshd") or "/usr/sbin/sshd"
-    if not os.path.exists(binary) or os.geteuid() != 0:
-        pytest.skip("needs openssh-server's sshd and root")
-    root = Path(tempfile.mkdtemp(prefix="siaga-sshd-"))
-    os.chmod(root, 0o755)
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(root / "host_key")], check=True)
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(root / "user_key")], check=True)
-    (root / "authorized_keys").write_text((root / "user_key.pub").read_text())
-    os.chmod(root / "authorized_keys", 0o600)
-    port = find_free_port()
-    config = root / "sshd_config"
-    config.write_text(
-        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {root / 'host_key'}\n"
-        f"AuthorizedKeysFile {root / 'authorized_keys'}\nPidFile {root / 'sshd.pid'}\n"
-        "PasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n"
-        "PermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\n"
-        "Subsystem sftp internal-sftp\nLogLevel ERROR\n"
-    )
-    os.makedirs("/run/sshd", exist_ok=True)
-    host_pub = (root / "host_key.pub").read_text().split()
-    (root / "known_hosts").write_text(f"[127.0.0.1]:{port} {host_pub[0]} {host_pub[1]}\n")
-    proc = subprocess.Popen([binary, "-D", "-e", "-f", str(config)], stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 10
-    import socket
-
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError(f"sshd died: {proc.stderr.read() if proc.stderr else ''!r}") from None
-            time.sleep(0.05)
-    (root / "repos").mkdir()
-    try:
-        yield SftpServer(port, "root", str(root / "user_key"), str(root / "known_hosts"), root / "repos")
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        shutil.rmtree(root, ignore_errors=True)
-
-
 # --- MariaDB ---------------------------------------------------------------------------------------
 
 

@@ -1,0 +1,126 @@
+"""``siaga runbook list|plan NAME|run NAME [--dry-run] [--json]``: protective runbooks (docs/runbooks.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import typer
+
+from siaga.cli.common import ConfigOption, ExitCode, fail, load_or_exit
+from siaga.config import LoadedConfig
+from siaga.i18n import _
+from siaga.inventory import Inventory, TargetError
+from siaga.inventory.messages import target_error_line
+
+app = typer.Typer(help=_("Protective runbooks: list, plan, run (or --dry-run)."), no_args_is_help=True)
+
+
+def _plan(loaded: LoadedConfig, name: str) -> Any:
+    from siaga.runbooks import plan
+
+    cfg = loaded.config
+    book = cfg.runbooks.book(name)
+    if book is None:
+        known = ", ".join(b.id for b in cfg.runbooks.books) or "-"
+        fail(_("no runbook {name!r} (runbooks: {known})").format(name=name, known=known), ExitCode.USAGE)
+    try:
+        return plan(book, Inventory.from_config(cfg), cfg.runbooks, dt.datetime.now(dt.UTC))
+    except TargetError as exc:
+        fail(target_error_line(exc), ExitCode.USAGE)
+
+
+@app.command("list")
+def list_command(config: str = ConfigOption, as_json: bool = typer.Option(False, "--json", help=_("JSON."))) -> None:
+    """The runbooks with their mode, trigger and steps."""
+    loaded = load_or_exit(config)
+    rows: list[dict[str, Any]] = []
+    for book in loaded.config.runbooks.books:
+        trig = book.trigger
+        rows.append({
+            "id": book.id, "name": book.name, "mode": book.mode.value, "approvals": book.approvals,
+            "trigger": trig.model_dump() if trig else None, "steps": [s.kind for s in book.steps],
+        })
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        typer.echo(_("no runbooks in this config"))
+    for row in rows:
+        found: dict[str, Any] | None = row["trigger"]
+        when = (_("on {rule} {subject}").format(rule=found["rule"], subject=found["subject"] or "*") if found
+                else _("by hand"))
+        typer.echo(f"{row['id']:<20} {row['mode']:<8} {when:<28} {' → '.join(row['steps'])}")
+
+
+@app.command("plan")
+def plan_command(
+    name: str = typer.Argument(..., help=_("The runbook's id.")),
+    config: str = ConfigOption,
+    as_json: bool = typer.Option(False, "--json", help=_("JSON.")),
+) -> None:
+    """What the runbook would do, in order, and why. Changes nothing."""
+    from siaga.runbooks.messages import plan_json, plan_lines
+
+    loaded = load_or_exit(config)
+    p = _plan(loaded, name)
+    if as_json:
+        typer.echo(json.dumps(plan_json(p), ensure_ascii=False, indent=2))
+    else:
+        typer.echo("\n".join(plan_lines(p)))
+
+
+def _store_recorder(loaded: LoadedConfig, actor: str) -> Any:
+    """``record`` writing each line to the timeline (``runbook.*``) and the audit log (``audit.runbook.*``)."""
+    from siaga.cli.sensing_common import open_store
+    from siaga.store.events import record_event
+
+    engine = open_store(loaded)
+
+    def record(kind: str, data: Mapping[str, Any]) -> None:
+        subject = str(data.get("runbook"))
+        with engine.begin() as conn:
+            record_event(conn, kind, subject=subject, actor=actor, data=data)
+            record_event(conn, f"audit.{kind}", subject=subject, actor=actor, data=data)
+
+    return record
+
+
+@app.command("run")
+def run_command(
+    name: str = typer.Argument(..., help=_("The runbook's id.")),
+    config: str = ConfigOption,
+    dry_run: bool = typer.Option(False, "--dry-run", help=_("Print the plan and change nothing.")),
+    as_json: bool = typer.Option(False, "--json", help=_("JSON.")),
+) -> None:
+    """Run the runbook now (its mode is for triggers: a person running it is its approval)."""
+    from siaga.runbooks.engine import run_plan
+    from siaga.runbooks.messages import plan_json, plan_lines
+    from siaga.runbooks.steps import StepContext
+
+    loaded = load_or_exit(config)
+    p = _plan(loaded, name)
+    if dry_run:
+        if as_json:
+            typer.echo(json.dumps({**plan_json(p), "dry_run": True}, ensure_ascii=False, indent=2))
+        else:
+            typer.echo("\n".join([*plan_lines(p), _("dry run: nothing was changed")]))
+        return
+    actor = os.environ.get("SIAGA_USER") or os.environ.get("USER") or "cli"
+    ctx = StepContext(base_dir=loaded.base_dir)
+    result = asyncio.run(run_plan(p, ctx, actor=actor, record=_store_recorder(loaded, actor)))
+    if as_json:
+        typer.echo(json.dumps(result.as_json(), ensure_ascii=False, indent=2))
+    else:
+        for step in result.steps:
+            mark = _("ok") if step.outcome.ok else _("FAILED")
+            typer.echo(f"{step.action.number}. {step.action.kind} {step.action.subject}: {mark}")
+            if step.outcome.output:
+                typer.echo("   " + step.outcome.output.replace("\n", "\n   "))
+        typer.echo(_("runbook {id}: {status}").format(id=p.runbook.id, status=result.status))
+    if result.status == "failed":
+        raise typer.Exit(ExitCode.FAILURE)

@@ -1,0 +1,216 @@
+"""The ``runbooks:`` section of siaga.yaml: protective runbooks as code (see docs/runbooks.md).
+
+Three lists: ``hosts`` (how siaga reaches a device to stop it: SSH with a key from a file and a pinned host
+key, the command to run, the port that closes when it is off), ``dns`` (authoritative servers taking
+RFC 2136 updates signed with TSIG) and ``books`` (the runbooks: named, ordered steps of a known kind, a
+trigger, a mode, per-step timeouts and what to do when a step fails). The step kinds are the table
+:data:`STEP_MODELS` here and ``siaga.runbooks.steps.STEP_KINDS`` for what each kind does; a new kind adds
+one model here and one module there.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import Field
+
+from siaga.config.errors import Loc
+from siaga.config.types import Duration, EnvRef, SecretFile, SecretPairs, Slug, Strict
+
+
+class RunbookMode(StrEnum):
+    """When a triggered runbook runs."""
+
+    manual = "manual"  # only when someone runs it (siaga runbook run NAME)
+    approve = "approve"  # proposed to people; runs after `approvals` approvals
+    auto = "auto"  # runs as soon as its trigger fires
+
+
+class OnFailure(StrEnum):
+    """What a failing step does to the rest of the runbook."""
+
+    stop = "stop"
+    continue_ = "continue"
+
+
+class Trigger(Strict):
+    """The alert that starts (or proposes) a runbook: a rule on a subject, at a severity or above."""
+
+    rule: str = Field(description="The alert rule, e.g. leak, ups.runtime_low, peer.silent.", examples=["leak"])
+    subject: str | None = Field(
+        default=None, description="The alert's subject (a sensor, rack, room, UPS or peer id); any when empty."
+    )
+    severity: Literal["warning", "critical"] | None = Field(
+        default=None, description="The lowest severity that triggers it; any when empty."
+    )
+
+
+class Host(Strict):
+    """How siaga reaches a device to stop it: SSH with a key and a pinned host key."""
+
+    device: Slug = Field(description="The device's id in devices.")
+    address: str = Field(description="Its address (name or IP) for SSH and the off check.")
+    port: int = Field(default=22, ge=1, le=65535, description="SSH port.")
+    user: str = Field(default="root", description="SSH user.")
+    key_file: SecretFile = Field(description="The private key siaga logs in with (a file, never inline).")
+    known_hosts_file: SecretFile = Field(
+        description="A known_hosts file pinning the host's key (StrictHostKeyChecking=yes, as for sftp targets)."
+    )
+    command: str = Field(default="systemctl poweroff", description="The command that shuts it down gracefully.")
+    off_port: int | None = Field(
+        default=None, ge=1, le=65535,
+        description="The port that closes when it is off (default: the SSH port).",
+    )
+
+
+class DnsServer(SecretPairs):
+    """An authoritative DNS server taking RFC 2136 dynamic updates signed with TSIG."""
+
+    secret_pairs: ClassVar[dict[str, bool]] = {"tsig_secret": True}
+
+    id: Slug
+    address: str = Field(description="The server's IP address.")
+    port: int = Field(default=53, ge=1, le=65535, description="Its DNS port.")
+    zone: str = Field(description="The zone the names are in.", examples=["bontangkota.go.id."])
+    tsig_name: str = Field(description="The TSIG key's name.")
+    tsig_algorithm: Literal["hmac-sha256", "hmac-sha512", "hmac-sha1"] = Field(
+        default="hmac-sha256", description="The TSIG key's algorithm."
+    )
+    tsig_secret_file: SecretFile | None = Field(default=None, description="A file holding the key (base64).")
+    tsig_secret: EnvRef | None = Field(default=None, description="The key as an environment reference: ${NAME}.")
+
+
+class StepBase(Strict):
+    """What every step has."""
+
+    timeout: Duration = Field(default=dt.timedelta(minutes=5), description="How long the step may take.")
+    on_failure: OnFailure = Field(
+        default=OnFailure.stop, description="stop: end the runbook and page; continue: go on to the next step."
+    )
+
+
+class ShutdownStep(StepBase):
+    """Stop every reachable device of a target in dependency order: applications, databases, storage."""
+
+    kind: Literal["shutdown"] = Field(description="The step kind: shutdown.")
+    target: str = Field(description="A room, rack or device id.", examples=["R1"])
+    off_wait: Duration = Field(
+        default=dt.timedelta(minutes=3), description="How long to wait for each host to be off."
+    )
+
+
+class SshStep(StepBase):
+    """Run a command on one host."""
+
+    kind: Literal["ssh"] = Field(description="The step kind: ssh.")
+    device: Slug = Field(description="A device of runbooks.hosts.")
+    command: str = Field(description="The command to run.")
+
+
+class DnsStep(StepBase):
+    """Point a name at an address (failover, or back: failback) by a TSIG-signed dynamic update."""
+
+    kind: Literal["dns"] = Field(description="The step kind: dns.")
+    server: Slug = Field(description="A server of runbooks.dns.")
+    name: str = Field(description="The name to change (relative to the zone, or absolute).", examples=["portal"])
+    address: str = Field(description="The new IPv4 or IPv6 address.")
+    ttl: int | None = Field(default=None, ge=0, description="The new record's TTL (default: the old one's, else 60).")
+
+
+class WaitStep(StepBase):
+    """Wait until a port is open or closed."""
+
+    kind: Literal["wait"] = Field(description="The step kind: wait.")
+    address: str = Field(description="The host.")
+    port: int = Field(ge=1, le=65535, description="The port.")
+    until: Literal["open", "closed"] = Field(default="closed", description="open or closed.")
+
+
+Step = Annotated[ShutdownStep | SshStep | DnsStep | WaitStep, Field(discriminator="kind")]
+
+STEP_MODELS: dict[str, type[StepBase]] = {
+    "shutdown": ShutdownStep,
+    "ssh": SshStep,
+    "dns": DnsStep,
+    "wait": WaitStep,
+}
+"""The step kinds siaga.yaml accepts (what each does: ``siaga.runbooks.steps.STEP_KINDS``)."""
+
+
+class Runbook(Strict):
+    """A named, ordered list of steps."""
+
+    id: Slug
+    name: str | None = Field(default=None, description="A longer name.")
+    mode: RunbookMode = Field(default=RunbookMode.manual, description="manual, approve or auto.")
+    approvals: int = Field(default=1, ge=1, le=2, description="Approvals needed in approve mode (1 or 2).")
+    trigger: Trigger | None = Field(default=None, description="The alert that starts or proposes it.")
+    steps: list[Step] = Field(min_length=1, description="The steps, in order.")
+
+
+class RunbooksConfig(Strict):
+    """Protective runbooks: hosts, DNS servers and the runbooks themselves."""
+
+    hosts: list[Host] = Field(default_factory=list, description="How siaga reaches each device it may stop.")
+    dns: list[DnsServer] = Field(default_factory=list, description="DNS servers taking signed dynamic updates.")
+    books: list[Runbook] = Field(default_factory=list, description="The runbooks.")
+
+    def host(self, device: str) -> Host | None:
+        return next((h for h in self.hosts if h.device == device), None)
+
+    def dns_server(self, ident: str) -> DnsServer | None:
+        return next((d for d in self.dns if d.id == ident), None)
+
+    def book(self, ident: str) -> Runbook | None:
+        return next((b for b in self.books if b.id == ident), None)
+
+
+def check_runbook_references(
+    cfg: RunbooksConfig, devices: set[str], targets: set[str]
+) -> list[tuple[Loc, str]]:
+    """Every runbook reference that points nowhere: hosts' devices, steps' targets, devices and servers."""
+    findings: list[tuple[Loc, str]] = []
+    seen: set[str] = set()
+    for i, host in enumerate(cfg.hosts):
+        if host.device not in devices:
+            findings.append((("runbooks", "hosts", i, "device"), f"unknown device {host.device!r}"))
+        if host.device in seen:
+            findings.append((("runbooks", "hosts", i, "device"), f"device {host.device!r} is listed twice"))
+        seen.add(host.device)
+    hosts = {h.device for h in cfg.hosts}
+    servers = {d.id for d in cfg.dns}
+    books: set[str] = set()
+    for i, book in enumerate(cfg.books):
+        if book.id in books:
+            findings.append((("runbooks", "books", i, "id"), f"duplicate id {book.id!r}"))
+        books.add(book.id)
+        for j, step in enumerate(book.steps):
+            loc: Loc = ("runbooks", "books", i, "steps", j)
+            if isinstance(step, ShutdownStep) and step.target not in targets:
+                findings.append(((*loc, "target"), f"unknown room, rack or device {step.target!r}"))
+            elif isinstance(step, SshStep) and step.device not in hosts:
+                findings.append(((*loc, "device"), f"device {step.device!r} is not in runbooks.hosts"))
+            elif isinstance(step, DnsStep) and step.server not in servers:
+                findings.append(((*loc, "server"), f"unknown DNS server {step.server!r}"))
+    return findings
+
+
+__all__ = [
+    "STEP_MODELS",
+    "DnsServer",
+    "DnsStep",
+    "Host",
+    "OnFailure",
+    "Runbook",
+    "RunbookMode",
+    "RunbooksConfig",
+    "ShutdownStep",
+    "SshStep",
+    "Step",
+    "StepBase",
+    "Trigger",
+    "WaitStep",
+    "check_runbook_references",
+]
