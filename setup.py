@@ -28,6 +28,9 @@ class BuildPyWithVendor(build_py):
         super().run()
         if getattr(self, "editable_mode", False):
             return
+        # the shipped systemd files, for `siaga install-service` (a checkout reads them from deploy/)
+        shutil.copytree(ROOT / "deploy" / "systemd", Path(self.build_lib) / "siaga" / "deploy" / "systemd",
+                        dirs_exist_ok=True)
         modules = ROOT / "node_modules"
         target = Path(self.build_lib) / "siaga" / "web" / "vendor"
         missing = [sub for _, sub in _vendor_table() if not (modules / sub).is_dir()]

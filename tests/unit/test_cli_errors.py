@@ -111,6 +111,7 @@ BAD_INPUTS: list[list[str]] = [
      "--config", "{site}"],
     ["notify", "maintenance", "list", "--config", "{pg}"],
     ["notify", "maintenance", "end", "nope", "--config", "{site}"],
+    ["install-service", "--user", "Root Beer", "--root", "{tmp}"],
 ]
 
 

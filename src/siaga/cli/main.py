@@ -34,6 +34,7 @@ COMMAND_GROUPS: list[tuple[tuple[str, ...], str]] = [
     (("notify",), "siaga.cli.notify_cmd"),
     (("peers",), "siaga.cli.peers_cmd"),
     (("runbook",), "siaga.cli.runbook_cmd"),
+    (("install-service",), "siaga.cli.install_cmd"),
 ]
 
 

@@ -82,6 +82,8 @@ def test_the_wheel_carries_templates_catalogs_and_front_end_packages(wheel: Path
         "siaga/web/vendor/htmx/htmx.min.js",
         "siaga/web/vendor/uplot/uPlot.iife.min.js",
         "siaga/web/vendor/swagger-ui/swagger-ui-bundle.js",
+        "siaga/deploy/systemd/siaga.service",
+        "siaga/deploy/systemd/siaga.env.example",
     ):
         assert wanted in names, wanted
 
@@ -111,6 +113,14 @@ def test_the_installed_wheel_meets_its_own_requirements_and_knows_its_version(in
     )
     assert version.returncode == 0 and version.stdout.startswith("siaga ")
     assert "0.0.0+unknown" not in version.stdout
+
+
+def test_the_installed_wheel_writes_a_unit_that_runs_its_own_siaga(installed: Path, tmp_path: Path) -> None:
+    done = subprocess.run([str(installed / "bin" / "siaga"), "--lang", "en", "install-service", "--root",
+                           str(tmp_path)], capture_output=True, text=True, env=_clean_env(), timeout=60, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    unit = (tmp_path / "etc/systemd/system/siaga.service").read_text(encoding="utf-8")
+    assert f"ExecStart={installed / 'bin' / 'siaga'} serve --config /etc/siaga/siaga.yaml" in unit
 
 
 def test_the_demo_runs_from_the_wheel_outside_the_checkout(installed: Path, tmp_path: Path, free_port: int) -> None:
