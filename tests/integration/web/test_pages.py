@@ -192,3 +192,12 @@ def test_numbers_are_written_the_way_the_reader_writes_them(as_viewer: TestClien
     assert "23,6 °C" in room
     english = as_viewer.get("/sensors", headers={"Accept-Language": "en"}).text  # no account language: asked for
     assert '<html lang="en">' in english and "23.6 °C" in english
+
+
+def test_the_sensors_page_lists_mqtt_topics_no_sensor_maps(as_viewer: TestClient, site: Ctx) -> None:
+    from siaga.readings.writer import write_rows
+
+    write_rows(site.engine, [], None, NOW, {"zigbee2mqtt/0x00158d0001a2b3c4": 7})
+    page = as_viewer.get("/sensors").text
+    assert "Topik MQTT yang tidak dipetakan ke sensor mana pun" in page
+    assert "<code>zigbee2mqtt/0x00158d0001a2b3c4</code></td><td>7</td>" in page
