@@ -54,6 +54,10 @@ def scheduled_tasks(config: SiteConfig) -> list[Task]:
             )
         if target.check is not None:
             tasks.append(Task(f"check {target.id}", target.check.schedule, "check", target.id, target.catch_up))
+    for standby in config.standbys:
+        if standby.schedule:
+            late_ok = dt.timedelta(days=1)  # a standby missed while siaga was down is refreshed at start
+            tasks.append(Task(f"standby {standby.service}", standby.schedule, "standby", standby.service, late_ok))
     return tasks
 
 
@@ -109,6 +113,11 @@ def last_ran(mgr: BackupManager, task: Task) -> dt.datetime | None:
     if task.kind == "check":
         check = records.last_check(mgr.engine, task.subject)
         return check["started_at"] if check else None
+    if task.kind == "standby":
+        from siaga.standby.actions import last_run as last_standby_run
+
+        refreshed = last_standby_run(mgr.engine, task.subject)
+        return refreshed["started_at"] if refreshed else None
     return records.last_target_run(mgr.engine, task.subject, ("forget", "prune"))
 
 
@@ -169,6 +178,12 @@ async def run_task(mgr: BackupManager, task: Task) -> None:
     elif task.kind == "check":
         check = await mgr.check(task.subject)
         log.info("check %s (%s): %s", task.subject, check.subset, "ok" if check.ok else check.error)
+    elif task.kind == "standby":
+        from siaga.standby.actions import refresh
+
+        done = await refresh(mgr, task.subject)
+        log.info("standby %s refreshed: %s", task.subject, "ok" if done.ok else done.error)
+        await asyncio.to_thread(mgr.publish)
 
 
 async def schedule_loop(

@@ -264,3 +264,22 @@ def count_rows(server: ServerURL, name: str, tables: list[str]) -> dict[str, int
     finally:
         conn.close()
     return out
+
+
+def swap_database(server: ServerURL, fresh: str, name: str) -> None:
+    """Put database ``fresh`` in the place of ``name`` (PostgreSQL): the old one's sessions are ended, it is
+    renamed aside and dropped; a reader sees the old database or the new one, never a half-loaded one."""
+    for each in (fresh, name):
+        if not _SAFE_NAME.match(each):
+            raise ValueError(f"unsafe database name {each!r}")
+    if server.type is not DatabaseType.postgresql:
+        raise ValueError("a standby database is switched by renaming: PostgreSQL only")
+    old = f"{name}_siaga_old"[:63]
+    with _pg_connect(server.with_database("postgres")) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{old}" WITH (FORCE)')
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if exists:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+            conn.execute(f'ALTER DATABASE "{name}" RENAME TO "{old}"')
+        conn.execute(f'ALTER DATABASE "{fresh}" RENAME TO "{name}"')
+        conn.execute(f'DROP DATABASE IF EXISTS "{old}" WITH (FORCE)')

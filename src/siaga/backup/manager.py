@@ -24,6 +24,7 @@ from siaga.backup.retention import ForgetPlan
 from siaga.backup.site import BackupError, BackupSite, repository_lock
 from siaga.backup.snapshots import RUN_TAG_PREFIX, Snapshot, parse_snapshots, parse_summary
 from siaga.config.backup import BackupJob
+from siaga.standby.actions import standby_conditions
 
 __all__ = [
     "RUN_TAG_PREFIX",
@@ -134,6 +135,8 @@ class BackupManager(BackupSite):
         conds: list[Condition] = []
         for job in jobs:
             conds += assess(self.facts(job), now)
+        if job_id is None:
+            conds += standby_conditions(self, now)
         if self.sink is not None:
             for cond in conds:
                 self.sink.submit(cond)

@@ -229,6 +229,19 @@ def verified_snapshot_ids(engine: Engine, target: str) -> dict[str, dt.datetime]
     return {r[0]: r[1] for r in rows}
 
 
+def last_good_check_time(engine: Engine, target: str) -> dt.datetime | None:
+    """When the newest successful integrity check of ``target`` started (it covered the snapshots before it)."""
+    with engine.connect() as conn:
+        value = conn.execute(
+            select(func.max(backup_checks.c.started_at)).where(
+                and_(backup_checks.c.target == target, backup_checks.c.ok.is_(True))
+            )
+        ).scalar()
+    if isinstance(value, str):  # SQLite's max() loses the column type
+        value = dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
+    return value
+
+
 def newest_snapshot_time(engine: Engine, *, job: str, targets: list[str], verified: bool = False) -> dt.datetime | None:
     cond = [
         backup_snapshots.c.job == job,

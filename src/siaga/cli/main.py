@@ -35,6 +35,7 @@ COMMAND_GROUPS: list[tuple[tuple[str, ...], str]] = [
     (("peers",), "siaga.cli.peers_cmd"),
     (("runbook",), "siaga.cli.runbook_cmd"),
     (("install-service",), "siaga.cli.install_cmd"),
+    (("standby",), "siaga.cli.standby_cmd"),
 ]
 
 

@@ -36,6 +36,7 @@ from siaga.config.site import (
     Web,
 )
 from siaga.config.sources import HttpPush, Mqtt, Snmp
+from siaga.config.standby import Standby
 from siaga.config.types import SECRET_KEY, SLUG, Slug, Strict
 
 
@@ -74,6 +75,10 @@ class SiteConfig(Strict):
     checks: list[Check] = Field(default_factory=list, description="Service checks: see docs/checks.md.")
     backups: list[BackupJob] = Field(default_factory=list, description="Backup jobs: what, where, when (restic).")
     targets: list[Target] = Field(default_factory=list, description="Backup targets: restic repositories.")
+    standbys: list[Standby] = Field(
+        default_factory=list,
+        description="Warm standbys at the colocation, restored from verified snapshots: see docs/standby.md.",
+    )
     notification: Notification = Field(
         default_factory=Notification, description="Channels, groups, time windows, storm control, delivery."
     )

@@ -17,6 +17,7 @@ from siaga.config.notify_refs import check_notify_references
 from siaga.config.rules import rule_references
 from siaga.config.runbooks import check_runbook_references
 from siaga.config.sources import check_source_references
+from siaga.config.standby import check_standby_references
 
 Finding = tuple[Loc, str]
 
@@ -124,6 +125,7 @@ def check_references(cfg: SiteConfig) -> list[Finding]:
                 ref(("services", i, "depends_on", j), dep, services, "service")
     findings += _cycles(cfg, services)
     findings += check_backup_references(cfg.targets, cfg.backups, set(services))
+    findings += check_standby_references(cfg.standbys, cfg.backups, set(services))
 
     for i, sensor in enumerate(cfg.sensors):
         ref(("sensors", i, "room"), sensor.room, rooms, "room")

@@ -94,6 +94,11 @@ MESSAGES: dict[str, str] = {
     "backup.rpo.old": N_("newest good snapshot of {job} is {age_s} old, over its RPO of {rpo_s} ({cause})"),
     "backup.drill": N_("restore drill of {job} failed: {error}"),
     "backup.rto": N_("restore drill of {job} took {took_s}, over its RTO of {rto_s}"),
+    # warm standbys (siaga.standby.freshness)
+    "standby.stale": N_("the standby of {service} serves data {age_s} old, over its RPO of {rpo_s}"),
+    "standby.stale.none": N_("the standby of {service} has not been restored yet (RPO {rpo_s})"),
+    "standby.failed": N_("refreshing the standby of {service} failed: {error}"),
+    "standby.check": N_("the standby of {service} does not answer its checks: {error}"),
     # siaga itself
     "system.down": N_("{component} is not working"),
     "system.up": N_("{component} works again"),

@@ -30,6 +30,7 @@ TABLE_MODULES: list[str] = [
     "siaga.backup.tables",
     "siaga.web.auth.tables",
     "siaga.notify.tables",
+    "siaga.standby.tables",
 ]
 
 # An id column that is BIGINT on PostgreSQL and INTEGER (rowid alias, autoincrement) on SQLite.
