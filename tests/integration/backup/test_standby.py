@@ -19,8 +19,8 @@ import yaml
 
 from siaga.backup.manager import BackupManager
 from siaga.config import parse_config
-from siaga.standby.actions import last_run, refresh, standby_conditions
 from siaga.standby.actions import drill as standby_drill
+from siaga.standby.actions import last_run, refresh, standby_conditions
 
 if TYPE_CHECKING:
     from conftest import Site
