@@ -16,6 +16,7 @@ from siaga.checks import component as checks
 from siaga.inventory import component as inventory
 from siaga.notify import component as notify
 from siaga.peers import component as peers
+from siaga.runbooks import component as runbooks
 from siaga.runtime import heartbeat
 from siaga.runtime.components import ComponentEntry
 from siaga.sources import component as sensing
@@ -38,6 +39,7 @@ COMPONENTS: list[ComponentEntry | str] = [
     web_server.component,
     checks.component,  # sets services.checks
     peers.component,  # sets services.peers: heartbeats both ways, silence alerts (needs .alerts)
+    runbooks.component,  # triggered runbooks: auto runs, failures paged (needs .alerts, .inventory)
 ]
 
 # Added by `siaga demo` after COMPONENTS: simulated sensors and the like.

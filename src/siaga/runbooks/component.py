@@ -1,0 +1,103 @@
+"""The runbooks component of ``siaga serve``: it subscribes to the alerts hub and, for every runbook a
+firing alert triggers (:mod:`siaga.runbooks.trigger`), records ``runbook.triggered`` in the timeline and:
+
+- ``auto``: plans it from the inventory and runs it at once; a failing step (``on_failure: stop``) pages
+  through the hub (a ``runbook.failed`` system alert on the subject ``runbook:<id>``);
+- ``approve``: records ``runbook.proposed`` (the signed one-tap approval link is not built yet);
+- ``manual``: records ``runbook.suggested``.
+
+One run of a runbook at a time: a trigger while it runs is recorded and not run again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from siaga.config.runbooks import Runbook, RunbookMode
+from siaga.inventory import Inventory, TargetError
+from siaga.runbooks.engine import run_plan
+from siaga.runbooks.plan import plan
+from siaga.runbooks.steps import StepContext
+from siaga.runbooks.trigger import triggered
+from siaga.runtime import Component, RuntimeContext
+from siaga.store.events import record_event
+
+log = logging.getLogger("siaga.runbooks")
+
+
+def component(ctx: RuntimeContext) -> Component | None:
+    if not ctx.config.runbooks.books:
+        return None
+    return Component("runbooks", run)
+
+
+async def _record(ctx: RuntimeContext, kind: str, data: Mapping[str, Any], actor: str = "siaga") -> None:
+    subject = str(data.get("runbook"))
+
+    def write(conn: Any) -> None:
+        record_event(conn, kind, subject=subject, actor=actor, data=data)
+        record_event(conn, f"audit.{kind}", subject=subject, actor=actor, data=data)
+
+    try:
+        await ctx.run_db(write)
+    except Exception:  # the store away: the run goes on, the log keeps it
+        log.warning("runbook record %s not written", kind, exc_info=True)
+
+
+async def run(ctx: RuntimeContext, stop: asyncio.Event) -> None:
+    manager = ctx.services.alerts
+    if manager is None:
+        await stop.wait()
+        return
+    queue = manager.subscribe()
+    running: dict[str, asyncio.Task[None]] = {}
+
+    async def execute(book: Runbook, cause: dict[str, Any]) -> None:
+        inventory = ctx.services.inventory or Inventory.from_config(ctx.config)
+        try:
+            p = plan(book, inventory, ctx.config.runbooks, ctx.clock())
+        except TargetError as exc:
+            await _record(ctx, "runbook.run.refused", {"runbook": book.id, "error": str(exc), **cause})
+            return
+        lines: list[tuple[str, dict[str, Any]]] = []
+        result = await run_plan(p, StepContext(base_dir=ctx.loaded.base_dir), actor="siaga",
+                                record=lambda k, d: lines.append((k, dict(d))), pager=manager)
+        for kind, data in lines:
+            await _record(ctx, kind, data)
+        log.info("runbook %s: %s", book.id, result.status)
+
+    try:
+        while not stop.is_set():
+            getter = asyncio.ensure_future(queue.get())
+            stopper = asyncio.ensure_future(stop.wait())
+            done, _ = await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            stopper.cancel()
+            if getter not in done:
+                getter.cancel()
+                break
+            transition = getter.result()
+            for book in triggered(ctx.config.runbooks.books, transition):
+                alert = transition.alert
+                cause = {"alert": alert.id, "rule": alert.rule, "subject": alert.subject}
+                await _record(ctx, "runbook.triggered", {"runbook": book.id, "mode": book.mode.value, **cause})
+                if book.mode is RunbookMode.auto:
+                    task = running.get(book.id)
+                    if task is None or task.done():
+                        running[book.id] = asyncio.create_task(execute(book, cause))
+                elif book.mode is RunbookMode.approve:
+                    await _record(ctx, "runbook.proposed", {"runbook": book.id, "approvals": book.approvals, **cause})
+                else:
+                    await _record(ctx, "runbook.suggested", {"runbook": book.id, **cause})
+    finally:
+        manager.unsubscribe(queue)
+        for task in running.values():
+            if not task.done():
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await asyncio.wait_for(asyncio.shield(task), 30)
+
+
+__all__ = ["component"]
