@@ -315,6 +315,8 @@ def disk_full(work: Path) -> dict[str, object]:
                 "disk_full_store_alert_paged": bool(store_alert),
                 "disk_full_spooled_writes": spooled,
                 "disk_full_pages_received": len(hook.pages(LEAK)),
+                "disk_full_received": [f"{b.get('siaga_kind')} message {b.get('siaga_message')} alerts "
+                                       f"{b.get('siaga_alerts')} at {t - t0:.2f}s" for t, b in hook.got],
                 "disk_full_alert_rows": len(counts["alert_ids"]),
                 "disk_full_page_rows": len(counts["page_ids"]),
                 "disk_full_page_status": counts["page_status"],

@@ -16,6 +16,7 @@ def test_a_leak_pages_from_memory_while_the_disk_is_full_and_is_stored_once_when
         out = store_drills.disk_full(work)
     except store_drills.Skip as exc:
         pytest.skip(str(exc))
+    print(out)  # shown when an assertion fails
     assert out["disk_full_push_status"] == 200
     assert out["disk_full_paged_while_full"], out  # from memory: the store could not take the page
     assert out["disk_full_page_latency_s"] < 1.0, out  # push -> webhook (measured ~0.05 s, endpoint warm)

@@ -142,3 +142,31 @@ async def test_a_page_that_cannot_be_sent_is_a_health_reason_until_one_goes_thro
     await svc.transports.aclose()
     back.close()
     engine.dispose()
+
+
+async def test_an_alert_stored_before_its_provisional_id_is_known_is_not_paged_again(
+        tmp_path: Path, store_drills: ModuleType) -> None:
+    """The alert manager writes the alert a moment after notify's round looked up its id: the page sent
+    from memory is recorded against the stored alert (found by rule, subject and start), and the still
+    provisional transition held for the next round does not page it from memory a second time."""
+    from siaga.alerts import store as alert_store
+
+    hook, engine, _spool, service = a_store(tmp_path, store_drills)
+    svc = service()  # its stored_id knows no provisional id: the alert manager has not written it yet
+    provisional = dataclasses.replace(LEAK, id=-1)
+    svc.publish(Transition(provisional, None, T0, event="firing"))
+    await svc.step()  # the store works, the alert is not in it: paged from memory
+    await svc.settle()
+    assert len(await asyncio.to_thread(hook.wait, store_drills.LEAK, 1)) == 1
+    with engine.begin() as conn:  # the alert manager's late write
+        alert_store.insert_alert(conn, dataclasses.replace(LEAK, id=0), T0)
+    for _ in range(3):
+        await svc.step()
+        await svc.settle()
+    await asyncio.sleep(0.3)
+    assert len(hook.pages(store_drills.LEAK)) == 1  # recorded against the stored alert, not paged again
+    with engine.connect() as conn:
+        assert [(r.kind, r.status) for r in conn.execute(select(notify_messages))] == [("page", "sent")]
+    await svc.transports.aclose()
+    hook.close()
+    engine.dispose()

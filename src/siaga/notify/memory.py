@@ -69,6 +69,7 @@ class MemoryPager:
     notifier: Notifier
     followed: dict[Episode, Alert] = field(default_factory=dict)
     pages: list[MemoryPage] = field(default_factory=list)
+    handed_over: set[Episode] = field(default_factory=set)  # their pages are in the store: its planner's now
     renderer: Renderer = field(init=False)
 
     def __post_init__(self) -> None:
@@ -77,6 +78,8 @@ class MemoryPager:
     def follow(self, tr: Transition) -> None:
         """Follow alerts that start firing now (their history is empty); follow on those already followed."""
         key = episode(tr.alert)
+        if key in self.handed_over:  # its history is in the store: paging it from memory again would double
+            return
         if key in self.followed or (tr.event == "firing" or (tr.previous is None
                                                              and tr.alert.state is AlertState.firing)):
             self.followed[key] = tr.alert
@@ -182,6 +185,7 @@ class MemoryPager:
         for ep in eps:
             if not any(p.episode == ep for p in self.pages):
                 self.followed.pop(ep, None)
+                self.handed_over.add(ep)
 
     @property
     def unrecorded(self) -> int:
