@@ -6,6 +6,7 @@ import datetime as dt
 import sqlite3
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine, event, text
@@ -13,8 +14,11 @@ from sqlalchemy import Engine, event, text
 from siaga.alerts import store
 from siaga.alerts.manager import AlertManager
 from siaga.alerts.model import Condition, Severity, SubjectKind
+from siaga.i18n.messages import note_text
 from siaga.store import create_engine_for, sqlite_url, upgrade
 from siaga.store.spool import Spool
+
+UTC = ZoneInfo("UTC")
 
 pytestmark = pytest.mark.integration
 
@@ -51,9 +55,9 @@ def test_spooled_writes_of_a_run_that_died_are_stored_once_by_the_next(db_engine
     second.load(T0 + dt.timedelta(seconds=30))
     with db_engine.connect() as conn:
         (alert,) = store.list_alerts(conn)
-        events = [(e.event, e.note) for e in store.events_of(conn, [alert.id])]
+        events = [(e.event, note_text(e.note, "en", UTC)) for e in store.events_of(conn, [alert.id])]
     assert alert.state.value == "resolved" and alert.resolved_at == T0 + dt.timedelta(seconds=5)
-    assert events == [("firing", "stored late"), ("resolved", None)]
+    assert events == [("firing", "stored late"), ("resolved", None)]  # siaga's own note, worded per reader
     assert len(spool) == 0 and second.problems() == []
 
     # a crash between the commit and the clearing of the spool: the next start skips what was stored

@@ -44,7 +44,7 @@ from siaga.alerts.lifecycle import (
 from siaga.alerts.model import Alert, AlertState, Condition, Impact, Severity, SubjectKind, Transition
 from siaga.alerts.spooled import lowest_id, write_from_json, write_to_json
 from siaga.alerts.tables import alerts as alerts_table
-from siaga.i18n.messages import Message
+from siaga.i18n.messages import Message, note_of, person_note
 from siaga.store.engine import first_error_line
 from siaga.store.events import get_meta, record_event, set_meta
 from siaga.store.spool import Spool
@@ -285,7 +285,8 @@ class AlertManager:
                 store.update_alert(conn, w.alert, w.at)
             elif isinstance(w, AddEvent):
                 alert = lifecycle.rename_alert(w.alert, alert_ids, incident_ids)
-                note = w.note if not (w.opening and i < late and w.note is None) else "stored late"
+                late_note = note_of(Message("note.stored_late"))
+                note = w.note if not (w.opening and i < late and w.note is None) else late_note
                 if w.own_line:
                     store.add_event(conn, alert, w.event, w.at, by=w.by, via=w.via, note=note)
                 if w.timeline != "":
@@ -355,7 +356,7 @@ class AlertManager:
     def ack(self, alert_id: int, by: str, via: str = "api", note: str | None = None,
             at: dt.datetime | None = None) -> Alert:
         """Someone takes responsibility for an alert. Raises AlertError with one line when it cannot be."""
-        at = at or self.clock()
+        at, note = at or self.clock(), person_note(note)
         with self._lock:
             if self.book.by_alert_id(alert_id) is None:
                 with self.engine.begin() as conn:
@@ -368,7 +369,7 @@ class AlertManager:
     def resolve(self, alert_id: int, by: str | None, via: str = "api", note: str | None = None,
                 at: dt.datetime | None = None) -> Alert:
         """Close an alert by hand (the condition may still hold; it opens a new alert when it comes back)."""
-        at = at or self.clock()
+        at, note = at or self.clock(), person_note(note)
         with self._lock:
             if self.book.by_alert_id(alert_id) is None:
                 with self.engine.begin() as conn:
@@ -379,7 +380,7 @@ class AlertManager:
             return transitions[0].alert
 
     def note(self, alert_id: int, by: str | None, note: str, via: str = "api", at: dt.datetime | None = None) -> None:
-        at = at or self.clock()
+        at, note = at or self.clock(), person_note(note) or ""
         with self._lock:
             if self.book.by_alert_id(alert_id) is None:
                 with self.engine.begin() as conn:

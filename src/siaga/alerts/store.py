@@ -18,7 +18,7 @@ from siaga.alerts.model import Alert, AlertState, Severity, SubjectKind
 from siaga.alerts.serialise import impact_fields, impact_from_fields
 from siaga.alerts.tables import alert_events, alerts, incidents
 from siaga.errors import SiagaError
-from siaga.i18n.messages import Message
+from siaga.i18n.messages import Message, person_note
 
 ACTIVE_STATES = (AlertState.pending.value, AlertState.firing.value, AlertState.acknowledged.value)
 
@@ -231,7 +231,7 @@ def acknowledge(
         raise AlertError(f"alert #{alert_id} was already acknowledged by {alert.acknowledged_by}")
     alert = dataclasses.replace(alert, state=AlertState.acknowledged, acknowledged_at=at, acknowledged_by=by)
     update_alert(conn, alert, at)
-    add_event(conn, alert, "acknowledged", at, by=by, via=via, note=note)
+    add_event(conn, alert, "acknowledged", at, by=by, via=via, note=person_note(note))
     return alert
 
 
@@ -246,7 +246,7 @@ def resolve(
         raise AlertError(f"alert #{alert_id} is already resolved")
     alert = dataclasses.replace(alert, state=AlertState.resolved, resolved_at=at)
     update_alert(conn, alert, at)
-    add_event(conn, alert, "resolved", at, by=by, via=via, note=note)
+    add_event(conn, alert, "resolved", at, by=by, via=via, note=person_note(note))
     return alert
 
 
@@ -254,7 +254,7 @@ def add_note(conn: Connection, alert_id: int, by: str | None, note: str, at: dt.
     alert = get_alert(conn, alert_id)
     if alert is None:
         raise AlertError(f"no alert #{alert_id}")
-    add_event(conn, alert, "note", at, by=by, via=via, note=note)
+    add_event(conn, alert, "note", at, by=by, via=via, note=person_note(note))
     return alert
 
 

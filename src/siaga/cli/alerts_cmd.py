@@ -17,6 +17,7 @@ from siaga.cli.common import ConfigOption, ExitCode, JsonOption, LangOption, fai
 from siaga.cli.sensing_common import local, open_store, say, site_zone, table
 from siaga.config import LoadedConfig
 from siaga.i18n import _, get_language, labels
+from siaga.i18n.messages import note_text
 from siaga.money import format_rupiah
 from siaga.store.types import utcnow
 
@@ -169,7 +170,8 @@ def show(
     for e in events:
         who = f" {e.by}" if e.by else ""
         via = f" ({e.via})" if e.via else ""
-        note = f": {e.note}" if e.note else ""
+        text = note_text(e.note, get_language(), zone)
+        note = f": {text}" if text else ""
         typer.echo(f"  {local(e.at, zone, seconds=True)}  {labels.alert_event(e.event)} "
                    f"[{labels.severity(e.severity)}]{who}{via}{note}")
 

@@ -9,6 +9,7 @@ import typer
 from siaga.cli.common import ConfigOption, fail, load_or_exit
 from siaga.cli.sensing_common import local, open_store, say, site_zone, table
 from siaga.i18n import _, get_language, labels
+from siaga.i18n.messages import note_text
 from siaga.money import format_rupiah
 from siaga.store.types import utcnow
 
@@ -82,7 +83,8 @@ def show(incident_id: int = typer.Argument(..., help=_("Incident id.")), config:
     subjects = {a.id: a.subject for a in alerts}
     for e in events:
         who = f" {e.by}" if e.by else ""
-        note = f": {e.note}" if e.note else ""
+        text = note_text(e.note, get_language(), zone)
+        note = f": {text}" if text else ""
         typer.echo(f"  {local(e.at, zone, seconds=True)}  #{e.alert_id} {subjects[e.alert_id]} {e.event}{who}{note}")
 
 

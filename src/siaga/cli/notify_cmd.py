@@ -189,10 +189,20 @@ def alert_timeline(
             if store.get_alert(conn, alert_id) is None:
                 fail(_("no alert #{id}").format(id=alert_id))
     if as_json:
-        typer.echo(json.dumps([{**e.__dict__, "at": e.at.isoformat()} for e in entries], indent=2))
+        from siaga.i18n import get_language
+        from siaga.i18n.messages import note_text
+
+        typer.echo(json.dumps([{**e.__dict__, "at": e.at.isoformat(), "error": note_text(e.error, get_language(), zone)}
+                               for e in entries], indent=2))
         return
+    from siaga.i18n import get_language, labels
+    from siaga.i18n.messages import MESSAGE_KIND_WORDS, OUTCOME_WORDS, note_text, word
+
+    lang = get_language()
     for e in entries:
-        extra = f" {e.outcome} {e.latency_ms} ms" if e.what == "attempt" else ""
-        err = f" — {e.error}" if e.error else ""
-        typer.echo(f"{e.at.astimezone(zone):%Y-%m-%d %H:%M:%S %Z}  {e.what:8} {e.kind:12} {e.recipient:20} "
+        extra = f" {word(OUTCOME_WORDS, e.outcome, lang)} {e.latency_ms} ms" if e.what == "attempt" else ""
+        error = note_text(e.error, lang, zone)
+        err = f" — {error}" if error else ""
+        kind = labels.alert_event(e.kind) if e.what == "decision" else word(MESSAGE_KIND_WORDS, e.kind, lang)
+        typer.echo(f"{e.at.astimezone(zone):%Y-%m-%d %H:%M:%S %Z}  {e.what:8} {kind:12} {e.recipient:20} "
                    f"{e.channel}{extra}{err}")

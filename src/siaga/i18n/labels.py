@@ -73,12 +73,12 @@ ALERT_EVENT: dict[str, str] = {
     "note": N_("note"),
     "severity": N_("severity changed"),
     "notified": N_("notified"),
-    "notify_failed": N_("notify_failed"),
-    "notify_demo": N_("notify_demo"),
+    "notify_failed": N_("notification failed"),
+    "notify_demo": N_("notification not sent (siaga demo)"),
     # notify's decisions about paging the alert (siaga.notify.records.DECISIONS)
-    "notify_folded": N_("notify_folded"),
-    "notify_silenced": N_("notify_silenced"),
-    "notify_resumed": N_("notify_resumed"),
+    "notify_folded": N_("folded into its cause's incident"),
+    "notify_silenced": N_("silenced (maintenance)"),
+    "notify_resumed": N_("pages on its own again"),
 }
 
 REFUSAL_REASON: dict[str, str] = {

@@ -99,6 +99,20 @@ MESSAGES: dict[str, str] = {
     "standby.stale.none": N_("the standby of {service} has not been restored yet (RPO {rpo_s})"),
     "standby.failed": N_("refreshing the standby of {service} failed: {error}"),
     "standby.check": N_("the standby of {service} does not answer its checks: {error}"),
+    # what siaga writes on an alert's timeline (notes of siaga itself, never a person's words)
+    "note.stored_late": N_("stored late"),
+    "note.no_address": N_("no address on {channels}"),
+    "note.folded": N_("folded into the incident of alert #{cause_alert} (its probable cause, already paged to "
+                      "{told}): a follow-up to them instead of pages of its own"),
+    "note.silenced": N_("maintenance window {window}: nobody is paged while it lasts"),
+    "note.resumed.window": N_("pages on its own again: the maintenance window ended"),
+    "note.resumed.cause": N_("pages on its own again: its probable cause is over"),
+    "note.withheld": N_("withheld: the alert was {alert_state} before this {msg_kind} left"),
+    "note.sent": N_("{msg_kind} to {address}: sent in {latency_ms} ms"),
+    "note.failed": N_("{msg_kind} to {address}: failed after {latency_ms} ms ({error})"),
+    "note.demo": N_("{msg_kind} to {address}: not sent (siaga demo)"),
+    "note.fallback": N_("fallback from {channel}"),
+    "note.from_memory": N_("sent from memory: the store could not write"),
     # siaga itself
     "system.down": N_("{component} is not working"),
     "system.up": N_("{component} works again"),
@@ -167,8 +181,33 @@ BACKUP_CAUSES: dict[str, str] = {
     "late": N_("no newer good run"),
 }
 
+ALERT_STATE_WORDS: dict[str, str] = {
+    "acknowledged": N_("acknowledged"),
+    "resolved": N_("resolved"),
+    "silenced": N_("silenced"),
+    "firing": N_("firing"),
+}
+
+MESSAGE_KIND_WORDS: dict[str, str] = {
+    "page": N_("page"),
+    "repeat": N_("reminder"),
+    "repage": N_("repeated page"),
+    "acknowledged": N_("acknowledgement notice"),
+    "resolved": N_("all-clear notice"),
+    "followup": N_("follow-up"),
+    "test": N_("test message"),
+}
+
+OUTCOME_WORDS: dict[str, str] = {
+    "ok": N_("sent"),
+    "error": N_("failed"),
+    "demo": N_("not sent (siaga demo)"),
+}
+
 WORDS: dict[str, dict[str, str]] = {
     "what": {**SENSOR_KIND, **EXTRA_KINDS},
+    "alert_state": ALERT_STATE_WORDS,
+    "msg_kind": MESSAGE_KIND_WORDS,
     "reason": REFUSAL_REASON,
     "cause": BACKUP_CAUSES,
     "cause_rule": RULE_TITLES,
@@ -177,7 +216,7 @@ WORDS: dict[str, dict[str, str]] = {
 
 TIMES = frozenset({"last_seen", "slot", "cause_since", "since"})
 MEASURES = frozenset({"value", "threshold"})
-NUMBERS = frozenset({"days_left", "count", "alert_count", "services_down"})
+NUMBERS = frozenset({"days_left", "count", "alert_count", "services_down", "latency_ms"})
 COMPUTED = frozenset({"where"})
 
 
@@ -196,6 +235,15 @@ def field_kind(name: str) -> str:
     if name in WORDS:
         return "word"
     return "text"
+
+
+def word(table: Mapping[str, str], value: str | None, lang: str) -> str:
+    """``value`` looked up in a table of words (:data:`MESSAGE_KIND_WORDS`...) and translated; as it is when
+    the table has no such word."""
+    if not value:
+        return ""
+    label = table.get(value)
+    return translator(lang).gettext(label) if label else value
 
 
 def fields_of(template: str) -> list[str]:
@@ -272,3 +320,41 @@ def render(message: Message, lang: str, zone: ZoneInfo) -> str:
         return text.format(**values)
     except (KeyError, IndexError, ValueError):  # a translation naming a field the English does not have
         return template.format(**values)
+
+
+# Notes on a timeline: a person's words are stored as they were written; siaga's own notes are stored as a
+# message (key and parameters) behind NOTE_MARK, a control character no person types (person_note strips it),
+# so every surface words them for its reader and the stored row needs no column of its own.
+NOTE_MARK = "\x1e"
+
+
+def note_of(message: Message) -> str:
+    """``message`` as it is stored in a timeline's ``note`` column."""
+    import json
+
+    return NOTE_MARK + json.dumps(message.to_json(), ensure_ascii=False, separators=(",", ":"))
+
+
+def note_message(note: str | None) -> Message | None:
+    """The message a stored note carries, or None for a person's words (or no note)."""
+    import json
+
+    if not note or not note.startswith(NOTE_MARK):
+        return None
+    try:
+        return Message.from_json(json.loads(note[len(NOTE_MARK):]))
+    except (ValueError, TypeError, AttributeError):
+        return Message(text=note[len(NOTE_MARK):])
+
+
+def note_text(note: str | None, lang: str, zone: ZoneInfo) -> str | None:
+    """A stored note worded for a reader of ``lang``: siaga's own notes rendered, a person's as written."""
+    message = note_message(note)
+    return render(message, lang, zone) if message is not None else note
+
+
+def person_note(text: str | None) -> str | None:
+    """What a person wrote, made safe to store: control characters (the note mark among them) removed."""
+    if text is None:
+        return None
+    return "".join(ch for ch in text if ch in "\n\t" or ch >= " ")

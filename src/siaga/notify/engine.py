@@ -22,7 +22,7 @@ from siaga.alerts.tables import alert_events
 from siaga.alerts.tables import alerts as alerts_table
 from siaga.config.models import SiteConfig
 from siaga.config.notify import CHANNELS_WITHOUT_ADDRESS
-from siaga.i18n.messages import Message
+from siaga.i18n.messages import Message, note_of
 from siaga.notify import ack as acktokens
 from siaga.notify.maintenance import Window, covering, from_config
 from siaga.notify.model import Kind, Page, Recipient, Sent
@@ -178,7 +178,7 @@ class Notifier:
         if not chosen:
             conn.execute(insert(notify_items).values(
                 **base, channel="-", address="", status="skipped", fallback=[],
-                note=f"no address on {', '.join(channels + tuple(rest)) or 'any channel'}",
+                note=note_of(Message("note.no_address", {"channels": ", ".join(channels + tuple(rest)) or "-"})),
             ))
             log.warning("notify: %s has no address on %s", page.recipient.key, ", ".join(channels) or "any channel")
             return
@@ -274,15 +274,14 @@ class Notifier:
         """Put a change of notify's decision about an alert on its timeline (paged, folded, silenced)."""
         if folded is not None:
             told = ", ".join(w.id for w in folded[1])
-            self._alert_event(conn, [alert.id], "notify_folded", now, note=(
-                f"folded into the incident of alert #{folded[0]} (its probable cause, already paged to {told}): "
-                "a follow-up to them instead of pages of its own"))
+            self._alert_event(conn, [alert.id], "notify_folded", now, note=note_of(
+                Message("note.folded", {"cause_alert": folded[0], "told": told})))
         elif after is not None:
             self._alert_event(conn, [alert.id], "notify_silenced", now,
-                              note=f"maintenance window {after}: nobody is paged while it lasts")
+                              note=note_of(Message("note.silenced", {"window": after})))
         elif before is not None:
-            why = "the window ended" if not before.startswith("cause:") else "its probable cause is over"
-            self._alert_event(conn, [alert.id], "notify_resumed", now, note=f"pages on its own again: {why}")
+            key = "note.resumed.cause" if before.startswith("cause:") else "note.resumed.window"
+            self._alert_event(conn, [alert.id], "notify_resumed", now, note=note_of(Message(key)))
 
     def _alert_event(self, conn: Connection, alert_ids: Sequence[int], event: str, now: dt.datetime, *,
                      note: str, by: str | None = None, via: str | None = None) -> None:
@@ -384,7 +383,7 @@ class Notifier:
 
     @staticmethod
     def _withhold_note(kind: Kind, reason: str) -> str:
-        return f"withheld: the alert was {reason} before this {kind.value} left"
+        return note_of(Message("note.withheld", {"alert_state": reason, "msg_kind": kind.value}))
 
     def batch_all(self, conn: Connection, now: dt.datetime) -> dt.datetime | None:
         """Turn queued items into messages as storm control allows; return when to look again.
@@ -515,14 +514,16 @@ class Notifier:
         alerts the manager has stored."""
         if not msg.alert_ids:
             return
+        params = {"msg_kind": msg.kind.value, "address": msg.address or msg.recipient.key,
+                  "latency_ms": result.latency_ms}
         if result.demo:
-            outcome = "not sent (siaga demo)"
+            key = "note.demo"
         elif result.ok:
-            outcome = f"ok, {result.latency_ms} ms"
+            key = "note.sent"
         else:
-            outcome = f"{result.error or 'failed'} ({result.latency_ms} ms)"
+            key, params["error"] = "note.failed", result.error or "-"
         event = "notify_demo" if result.demo else "notified" if result.ok else "notify_failed"
-        note = f"{msg.kind.value} to {msg.address or msg.recipient.key}: {outcome}"
+        note = note_of(Message(key, params))
         self._alert_event(conn, msg.alert_ids, event, now, note=note, by=msg.recipient.key, via=msg.channel[:50])
 
     def _fall_back(self, conn: Connection, msg: OutMessage, now: dt.datetime) -> None:
@@ -545,7 +546,8 @@ class Notifier:
                     alert_id=it.alert_id, kind=it.kind, step=it.step, round=it.round, recipient=it.recipient,
                     policy=it.policy,
                     channel=channel, address=addr, group_key=it.group_key, status="queued",
-                    fallback=fallback[i + 1:], note=f"fallback from {msg.channel}", created_at=now,
+                    fallback=fallback[i + 1:], created_at=now,
+                    note=note_of(Message("note.fallback", {"channel": msg.channel})),
                 ))
                 added += 1
             if added:

@@ -33,6 +33,7 @@ from sqlalchemy import Connection, and_, insert, select
 from siaga.alerts.model import Alert, AlertState, Transition
 from siaga.alerts.serialise import alert_from_json, alert_to_json
 from siaga.alerts.tables import alerts
+from siaga.i18n.messages import Message, note_of
 from siaga.notify.engine import AttemptResult, Notifier, OutMessage, group_key
 from siaga.notify.maintenance import covering
 from siaga.notify.model import Kind, Page, Recipient, Sent
@@ -167,7 +168,7 @@ class MemoryPager:
             conn.execute(insert(notify_items).values(
                 alert_id=alert_id, kind=pg.kind.value, step=pg.step, round=pg.round, recipient=pg.recipient.key,
                 channel=msg.channel, address=msg.address, group_key=gk, policy=p.policy, status="batched",
-                note="sent from memory: the store could not write", fallback=list(pg.fallback),
+                note=note_of(Message("note.from_memory")), fallback=list(pg.fallback),
                 message_id=msg_id, created_at=p.at,
             ))
             conn.execute(insert(notify_attempts).values(

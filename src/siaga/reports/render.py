@@ -12,8 +12,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from siaga.errors import SiagaError
 from siaga.i18n import labels, translator, using_language
 from siaga.i18n.formats import measure, number, percent
+from siaga.i18n.messages import note_text, rule_title
 from siaga.i18n.messages import render as render_message
-from siaga.i18n.messages import rule_title
 from siaga.i18n.zones import zone_abbreviation
 from siaga.money import format_rupiah
 
@@ -42,6 +42,7 @@ def _env(lang: str, timezone: str) -> Environment:
     env.filters["local"] = local
     env.filters["rupiah"] = lambda amount: format_rupiah(int(amount), lang)
     env.filters["message"] = lambda message: render_message(message, lang, zone)
+    env.filters["note"] = lambda note: note_text(note, lang, zone) or ""
     env.filters["number"] = lambda value, digits=1: number(float(value), lang, digits)
     env.filters["measure"] = lambda value, unit, digits=1: measure(float(value), unit, lang, digits)
     env.filters["percent"] = lambda fraction, digits=2: percent(float(fraction), lang, digits)

@@ -441,12 +441,13 @@ def router(dash: Dashboard) -> APIRouter:
         return _alert_out(a)
 
     @r.get("/alerts/{alert_id}/timeline", response_model=list[TimelineEntry], tags=["alerts"])
-    def alert_timeline(alert_id: RowId, me: Principal = read) -> list[TimelineEntry]:
-        """Everything that happened to the alert, oldest first, with every notification attempt."""
+    def alert_timeline(alert_id: RowId, me: Principal = read, lang: str = speaks) -> list[TimelineEntry]:
+        """Everything that happened to the alert, oldest first, with every notification attempt (siaga's own
+        notes worded in the reader's language)."""
         with dash.engine.connect() as conn:
             if alert_store.get_alert(conn, alert_id) is None:
                 raise ApiError(404, "not_found", f"alert {alert_id} not found")
-            return [TimelineEntry(**e) for e in queries.timeline(conn, alert_id)]
+            return [TimelineEntry(**e) for e in queries.timeline(conn, alert_id, lang=lang, zone=dash.zone)]
 
     async def _do(action: str, alert_id: int, me: Principal, note: str | None, lang: str) -> ActionOut:
         await actions.act(dash.services, dash.engine, action, alert_id, by=me.name, via="api", note=note,

@@ -218,7 +218,8 @@ def router(dash: Dashboard) -> APIRouter:
             if inc is None:
                 raise ApiError(404, "not_found", f"incident {incident_id} not found")
             members = queries.list_alerts(conn, lang=lang, zone=dash.zone, incident=incident_id, limit=500) or []
-            events = sorted(({**e, "alert": a} for a in members for e in queries.timeline(conn, a["id"])),
+            events = sorted(({**e, "alert": a} for a in members
+                             for e in queries.timeline(conn, a["id"], lang=lang, zone=dash.zone)),
                             key=lambda e: e["at"])
         return dash.render(request, "incident.html", me, inc=inc, alerts=members, timeline=events)
 
@@ -377,7 +378,7 @@ def _alert_context(dash: Dashboard, lang: str, alert_id: int) -> dict[str, Any]:
         alert = queries.get_alert(conn, alert_id, lang=lang, zone=dash.zone)
         if alert is None:
             raise ApiError(404, "not_found", f"alert {alert_id} not found")
-        events = queries.timeline(conn, alert_id)
+        events = queries.timeline(conn, alert_id, lang=lang, zone=dash.zone)
     return {"a": alert, "timeline": events, "manager": actions.find_manager(dash.services) is not None,
             "copies": _offsite_copies(dash, alert)}
 

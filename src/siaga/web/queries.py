@@ -19,6 +19,7 @@ from siaga.alerts.serialise import alert_fields, incident_fields
 from siaga.alerts.tables import alert_events, alerts
 from siaga.backup.tables import backup_runs
 from siaga.checks.tables import check_states
+from siaga.i18n.messages import MESSAGE_KIND_WORDS, OUTCOME_WORDS, note_text, word
 from siaga.readings.query import unmapped_topics as query_unmapped_topics
 from siaga.readings.tables import sensor_last
 from siaga.web.views.roommap import Latest
@@ -157,22 +158,23 @@ def backups_version(conn: Connection) -> tuple[Any, ...]:
 NOTIFY_EVENTS = frozenset({"notified", "notify_failed", "notify_demo"})
 
 
-def timeline(conn: Connection, alert_id: int) -> list[dict[str, Any]]:
-    """Everything that happened to an alert, oldest first: its own events, notification attempts, notes."""
+def timeline(conn: Connection, alert_id: int, *, lang: str, zone: ZoneInfo) -> list[dict[str, Any]]:
+    """Everything that happened to an alert, oldest first: its own events, notification attempts, notes
+    (siaga's own notes worded for a reader of ``lang``, a person's as written)."""
     out: list[dict[str, Any]] = []
-    attempts = notification_attempts(conn, alert_id)
+    attempts = notification_attempts(conn, alert_id, lang=lang, zone=zone)
     ev = alert_events
     for r in conn.execute(select(ev).where(ev.c.alert_id == alert_id).order_by(ev.c.at, ev.c.id)):
         m = r._mapping
         if attempts and m["event"] in NOTIFY_EVENTS:
             continue  # the notification part's own records say the same, with more detail
         out.append({"at": m["at"], "kind": m["event"], "by": m.get("by"), "via": m.get("via"),
-                    "note": m.get("note"), "state": m.get("state"), "detail": None})
+                    "note": note_text(m.get("note"), lang, zone), "state": m.get("state"), "detail": None})
     out.extend(attempts)
     return sorted(out, key=lambda e: e["at"])
 
 
-def notification_attempts(conn: Connection, alert_id: int) -> list[dict[str, Any]]:
+def notification_attempts(conn: Connection, alert_id: int, *, lang: str, zone: ZoneInfo) -> list[dict[str, Any]]:
     """Who was to be told about the alert, and every delivery attempt (the notification part, when installed)."""
     try:
         from siaga.notify.records import timeline as notify_timeline
@@ -188,11 +190,13 @@ def notification_attempts(conn: Connection, alert_id: int) -> list[dict[str, Any
             continue  # notify wrote it on alert_events: the alert's own timeline has it
         if e.what == "attempt":
             latency = f"{e.latency_ms} ms" if e.latency_ms is not None else None
-            detail = " · ".join(x for x in (e.kind, e.outcome, latency, e.error) if x)
+            kind, outcome = word(MESSAGE_KIND_WORDS, e.kind, lang), word(OUTCOME_WORDS, e.outcome, lang)
+            detail = " · ".join(x for x in (kind, outcome, latency, note_text(e.error, lang, zone)) if x)
             out.append({"at": e.at, "kind": "notification", "by": e.recipient, "via": e.channel, "note": None,
                         "state": e.outcome, "detail": detail})
         else:  # planned, skipped (no address) or withheld (the alert changed before it left)
-            detail = " · ".join(x for x in (e.kind, e.error) if x)
+            kind = word(MESSAGE_KIND_WORDS, e.kind, lang)
+            detail = " · ".join(x for x in (kind, note_text(e.error, lang, zone)) if x)
             out.append({"at": e.at, "kind": f"notification.{e.what}", "by": e.recipient, "via": e.channel,
                         "note": None, "state": e.what, "detail": detail})
     return out

@@ -4,13 +4,15 @@ on the alert's timeline. Real alert manager (with the inventory's impact), webho
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import pytest
 from sqlalchemy import select
 
 from siaga.alerts.manager import AlertManager
 from siaga.alerts.model import Condition, Severity, SubjectKind
 from siaga.checks.correlate import probable_cause, quiet
-from siaga.i18n.messages import Message
+from siaga.i18n.messages import Message, note_text
 from siaga.notify.records import timeline
 from siaga.notify.tables import notify_alerts, notify_messages
 from siaga.web.queries import timeline as alert_timeline
@@ -93,11 +95,13 @@ async def test_an_outage_under_a_paging_cause_is_one_follow_up_naming_it_and_its
     with engine.connect() as conn:
         suppressed = {r.alert_id: r.suppressed_by for r in conn.execute(select(notify_alerts))}
         notify_entries = timeline(conn, portal.id)
-        api_entries = alert_timeline(conn, portal.id)
+        api_entries = alert_timeline(conn, portal.id, lang="id", zone=ZoneInfo("Asia/Makassar"))
     assert suppressed[portal.id] == f"cause:alert-{leak_alert.id}"
     decision = [e for e in notify_entries if e.what == "decision"]
-    assert [e.kind for e in decision] == ["notify_folded"] and f"#{leak_alert.id}" in (decision[0].error or "")
-    assert [e["kind"] for e in api_entries].count("notify_folded") == 1  # GET /api/v1/alerts/N/timeline
+    assert [e.kind for e in decision] == ["notify_folded"]
+    assert f"#{leak_alert.id}" in (note_text(decision[0].error, "en", ZoneInfo("UTC")) or "")
+    folded = [e for e in api_entries if e["kind"] == "notify_folded"]  # GET /api/v1/alerts/N/timeline
+    assert len(folded) == 1 and folded[0]["note"].startswith(f"digabung ke insiden peringatan #{leak_alert.id}")
 
     world.manager.submit(down("portal", world.manager, world.clock, active=False))  # back: those told hear it
     await world.at(500)

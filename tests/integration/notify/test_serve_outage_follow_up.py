@@ -82,7 +82,9 @@ def test_a_service_down_under_a_paging_leak_is_one_follow_up_naming_it_and_its_c
             cli = subprocess.run([sys.executable, "-m", "siaga", "notify", "timeline", str(row.id), "--config",
                                   str(siaga.config)], capture_output=True, text=True, env=env, timeout=60)
             assert cli.returncode == 0, cli.stderr
-            assert "notify_folded" in cli.stdout and "followup" in cli.stdout, cli.stdout
+            # the decision and the follow-up, worded in the site's language (Bahasa Indonesia)
+            assert "digabung ke insiden penyebabnya" in cli.stdout and "pesan lanjutan" in cli.stdout, cli.stdout
+            assert "folded into" not in cli.stdout and "notify_folded" not in cli.stdout, cli.stdout
             kinds = [q.body.get("siaga_kind") for q in receiver.requests]
             portal_pages = [q for q in receiver.requests if q.body.get("siaga_kind") == "page"
                             and str(row.id) in str(q.body.get("siaga_alerts"))]

@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import threading
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine
@@ -13,7 +14,7 @@ from sqlalchemy import Engine
 from siaga.alerts import store
 from siaga.alerts.manager import AlertManager
 from siaga.alerts.model import AlertState, Condition, Impact, Severity, SubjectKind, Transition
-from siaga.i18n.messages import Message
+from siaga.i18n.messages import Message, note_text
 
 pytestmark = pytest.mark.integration
 
@@ -238,6 +239,8 @@ async def test_a_leak_is_told_even_when_the_store_fails_and_stored_when_it_is_ba
     with db_engine.connect() as conn:
         (row,) = store.list_alerts(conn)
         assert row.id == stored.id and row.state is AlertState.firing
-        assert [e.note for e in store.events_of(conn, [row.id])] == ["stored late"]
+        notes = [e.note for e in store.events_of(conn, [row.id])]
+        assert [note_text(n, "en", ZoneInfo("UTC")) for n in notes] == ["stored late"]
+        assert [note_text(n, "id", ZoneInfo("Asia/Makassar")) for n in notes] == ["disimpan terlambat"]
     m.submit(cond("leak", "leak-r1", kind=SubjectKind.sensor, active=False, s=10))
     assert [t.event for t in drain(q)] == ["resolved"]
