@@ -17,6 +17,7 @@ from siaga.web.errors import ApiError
 from siaga.web.views.roommap import Latest, sensor_state
 
 if TYPE_CHECKING:
+    from siaga.peers.hub import PeerHub
     from siaga.web.dashboard import Dashboard
 
 
@@ -31,6 +32,7 @@ class Overview:
     backups: list[dict[str, Any]] | None  # None: no backups configured
     value_total: int
     racks_alarm: list[str] = field(default_factory=list)
+    peers: list[dict[str, Any]] | None = None  # None: no peers configured (siaga runs alone)
 
 
 def sensor_rows(dash: Dashboard) -> list[dict[str, Any]]:
@@ -66,7 +68,20 @@ def build(dash: Dashboard, lang: str) -> Overview:
         services_down=down,
         backups=backup_rows(dash),
         value_total=sum(d.value for d in dash.cfg.devices),
+        peers=peer_rows(dash),
     )
+
+
+def peer_rows(dash: Dashboard) -> list[dict[str, Any]] | None:
+    """Each peer as the running hub knows it (``siaga.peers.hub``); None when siaga runs alone."""
+    hub: PeerHub | None = dash.ctx.services.peers
+    if hub is None:
+        return None
+    rows = hub.status(dash.now())
+    for row in rows:
+        since = row["silent_since"]
+        row["silent_at"] = dt.datetime.fromisoformat(since) if since else None
+    return rows
 
 
 def rack_detail(dash: Dashboard, rack_id: str) -> dict[str, Any]:
