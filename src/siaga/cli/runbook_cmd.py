@@ -90,6 +90,25 @@ def _store_recorder(loaded: LoadedConfig, actor: str) -> Any:
     return record
 
 
+def _standby_activator(loaded: LoadedConfig) -> Any:
+    """The ``standby`` step's action on this site (None without standbys): the warm standby takes over."""
+    if not loaded.config.standbys:
+        return None
+    from siaga.backup.manager import BackupManager
+    from siaga.cli.sensing_common import open_store
+    from siaga.runbooks.steps import Outcome
+    from siaga.standby.actions import activate
+
+    engine = open_store(loaded)
+    mgr = BackupManager(loaded.config, engine=engine, base_dir=loaded.base_dir)
+
+    async def take_over(service: str) -> Any:
+        ok, line, facts = await activate(mgr, service)
+        return Outcome(ok, line, facts)
+
+    return take_over
+
+
 @app.command("run")
 def run_command(
     name: str = typer.Argument(..., help=_("The runbook's id.")),
@@ -111,7 +130,7 @@ def run_command(
             typer.echo("\n".join([*plan_lines(p), _("dry run: nothing was changed")]))
         return
     actor = os.environ.get("SIAGA_USER") or os.environ.get("USER") or "cli"
-    ctx = StepContext(base_dir=loaded.base_dir)
+    ctx = StepContext(base_dir=loaded.base_dir, standby=_standby_activator(loaded))
     result = asyncio.run(run_plan(p, ctx, actor=actor, record=_store_recorder(loaded, actor)))
     if as_json:
         typer.echo(json.dumps(result.as_json(), ensure_ascii=False, indent=2))

@@ -17,7 +17,7 @@ from siaga.config.notify_refs import check_notify_references
 from siaga.config.rules import rule_references
 from siaga.config.runbooks import check_runbook_references
 from siaga.config.sources import check_source_references
-from siaga.config.standby import check_standby_references
+from siaga.config.standby import check_standby_references, check_standby_steps
 
 Finding = tuple[Loc, str]
 
@@ -146,6 +146,7 @@ def check_references(cfg: SiteConfig) -> list[Finding]:
     findings += rule_references(cfg.rules, set(rooms), set(racks), set(_sensors))
     findings += check_source_references(cfg)
     findings += check_runbook_references(cfg.runbooks, set(devices), {*rooms, *racks, *devices})
+    findings += check_standby_steps(cfg.runbooks, cfg.standbys)
     return findings
 
 

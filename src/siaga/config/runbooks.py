@@ -128,13 +128,22 @@ class WaitStep(StepBase):
     until: Literal["open", "closed"] = Field(default="closed", description="open or closed.")
 
 
-Step = Annotated[ShutdownStep | SshStep | DnsStep | WaitStep, Field(discriminator="kind")]
+class StandbyStep(StepBase):
+    """Activate the warm standby of a service now: start or reload it and wait until it answers its checks
+    (see docs/standby.md; the service needs an entry in ``standbys:``)."""
+
+    kind: Literal["standby"] = Field(description="The step kind: standby.")
+    service: Slug = Field(description="The service whose standby takes over.", examples=["portal"])
+
+
+Step = Annotated[ShutdownStep | SshStep | DnsStep | WaitStep | StandbyStep, Field(discriminator="kind")]
 
 STEP_MODELS: dict[str, type[StepBase]] = {
     "shutdown": ShutdownStep,
     "ssh": SshStep,
     "dns": DnsStep,
     "wait": WaitStep,
+    "standby": StandbyStep,
 }
 """The step kinds siaga.yaml accepts (what each does: ``siaga.runbooks.steps.STEP_KINDS``)."""
 
@@ -208,6 +217,7 @@ __all__ = [
     "RunbooksConfig",
     "ShutdownStep",
     "SshStep",
+    "StandbyStep",
     "Step",
     "StepBase",
     "Trigger",

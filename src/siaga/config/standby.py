@@ -13,6 +13,7 @@ import datetime as dt
 from pydantic import Field, field_validator, model_validator
 
 from siaga.config.backup import BackupJob, _cron
+from siaga.config.runbooks import RunbooksConfig, StandbyStep
 from siaga.config.types import Duration, EnvText, Seconds, Slug, Strict
 
 
@@ -129,4 +130,16 @@ def check_standby_references(
     return findings
 
 
-__all__ = ["Standby", "check_standby_references", "stale_after", "standby_jobs"]
+def check_standby_steps(runbooks: RunbooksConfig, standbys: list[Standby]) -> list[tuple[tuple[str | int, ...], str]]:
+    """Runbook steps of kind ``standby`` naming a service without a standby."""
+    kept = {sb.service for sb in standbys}
+    findings: list[tuple[tuple[str | int, ...], str]] = []
+    for i, book in enumerate(runbooks.books):
+        for j, step in enumerate(book.steps):
+            if isinstance(step, StandbyStep) and step.service not in kept:
+                findings.append((("runbooks", "books", i, "steps", j, "service"),
+                                 f"service {step.service!r} has no standby (standbys: in siaga.yaml)"))
+    return findings
+
+
+__all__ = ["Standby", "check_standby_references", "check_standby_steps", "stale_after", "standby_jobs"]

@@ -29,6 +29,8 @@ def reason_line(reason: Reason) -> str:
         return _("a command on {device}").format(**v)
     if reason.code == "dns":
         return _("point {name} at {address}").format(**v)
+    if reason.code == "standby":
+        return _("the standby of {service} takes over").format(**v)
     if reason.code == "wait":
         if v.get("until") == "open":
             return _("wait until {address}:{port} answers").format(**v)

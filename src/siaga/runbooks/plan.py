@@ -24,6 +24,7 @@ from siaga.config.runbooks import (
     RunbooksConfig,
     ShutdownStep,
     SshStep,
+    StandbyStep,
     WaitStep,
 )
 from siaga.inventory import Inventory, TargetKind
@@ -170,6 +171,8 @@ def plan(runbook: Runbook, inventory: Inventory, runbooks: RunbooksConfig, now: 
             add(kind="wait", subject=f"{step.address}:{step.port}",
                 reason=Reason("wait", {"address": step.address, "port": step.port, "until": step.until}),
                 address=step.address, port=step.port, until=step.until, **common)
+        elif isinstance(step, StandbyStep):
+            add(kind="standby", subject=step.service, reason=Reason("standby", {"service": step.service}), **common)
     return Plan(runbook, now, tuple(actions), tuple(left))
 
 

@@ -313,12 +313,12 @@ async def refresh(site: BackupSite, service: str, *, kind: str = "refresh") -> S
     return result
 
 
-async def drill(site: BackupSite, service: str, *, cold: bool = False) -> StandbyResult:
+async def drill(site: BackupSite, service: str, *, cold: bool = False, kind: str = "drill") -> StandbyResult:
     """The recovery drill: from the trigger, start (or reload) the standby and wait until it answers the
     service's checks; with ``cold`` (or a standby never restored) it is restored first. No production name is
     touched: the checks are sent to the standby's own address. Returns (and records) the time it took."""
     sb = standby_for(site, service)
-    result = StandbyResult(sb.service, "drill", site.clock())
+    result = StandbyResult(sb.service, kind, site.clock())
     begin = time.monotonic()
     async with _locks.setdefault(sb.service, asyncio.Lock()):
         try:
@@ -338,6 +338,20 @@ async def drill(site: BackupSite, service: str, *, cold: bool = False) -> Standb
     result.took_s = time.monotonic() - begin
     record(site.engine, result, site.clock())
     return result
+
+
+async def activate(site: BackupSite, service: str) -> tuple[bool, str, dict[str, Any]]:
+    """The runbook's ``standby`` step: the warm standby takes over now (started or reloaded, then checked),
+    recorded as ``kind = activate``; returns (ok, one line, facts) for the step's outcome."""
+    result = await drill(site, service, kind="activate")
+    line = (
+        f"standby {service} answers its checks after {result.took_s or 0:.1f}s "
+        f"(files {result.files_snapshot or '-'}, database {result.database_snapshot or '-'})"
+        if result.ok
+        else f"standby {service} failed: {result.error}"
+    )
+    facts = {"took_s": round(result.took_s or 0, 2), "data_at": result.data_at.isoformat() if result.data_at else None}
+    return result.ok, line, facts
 
 
 # --- records -------------------------------------------------------------------------------------

@@ -100,6 +100,7 @@ def _manager(site: Site, nginx: Nginx, src: Path, *, extra: dict[str, Any] | Non
                     "keyword": "Portal Bontang", "timeout_s": 5}],
         "standbys": [{"service": "portal", "web_root": str(nginx.web_root), "command": nginx.reload,
                       "check_url": f"http://127.0.0.1:{nginx.port}", **(extra or {})}],
+        "runbooks": {"books": [{"id": "ambil-alih", "steps": [{"kind": "standby", "service": "portal"}]}]},
     }
     cfg = parse_config(yaml.safe_dump(doc), str(site.tmp / "siaga.yaml"))
     return BackupManager(cfg, engine=site.engine, base_dir=site.tmp, restic=site.restic, sink=site.sink)
@@ -151,6 +152,25 @@ async def test_the_standby_serves_the_newest_verified_snapshot_and_keeps_serving
     assert drilled.ok and drilled.took_s is not None
     row = last_run(site.engine, "portal", kind="drill")
     assert row is not None and row["ok"] and row["took_s"] == drilled.took_s
+
+    # The runbook's standby step: the same switch, through the runbook engine.
+    from siaga.inventory import Inventory
+    from siaga.runbooks.engine import run_plan
+    from siaga.runbooks.plan import plan
+    from siaga.runbooks.steps import Outcome, StepContext
+    from siaga.standby.actions import activate
+
+    async def take_over(service: str) -> Outcome:
+        return Outcome(*await activate(mgr, service))
+
+    cfg = mgr.config
+    p = plan(cfg.runbooks.book("ambil-alih"), Inventory.from_config(cfg), cfg.runbooks, mgr.clock())  # type: ignore[arg-type]
+    assert [(a.kind, a.subject) for a in p.actions] == [("standby", "portal")]
+    ran = await run_plan(p, StepContext(standby=take_over))
+    assert ran.status == "done", ran.as_json()
+    assert "answers its checks" in ran.steps[0].outcome.output
+    assert last_run(site.engine, "portal", kind="activate") is not None
+    assert (await run_plan(p, StepContext())).status == "failed"  # no standby here: the step fails, said why
 
 
 async def test_a_standby_older_than_its_rpo_is_stale_and_a_failing_check_is_an_alert(

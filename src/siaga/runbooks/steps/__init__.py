@@ -11,6 +11,7 @@ shutdown   ssh the host's shutdown command, wait for off   ``steps/ssh.py``
 ssh        a command on a host over SSH                    ``steps/ssh.py``
 dns        RFC 2136 update signed with TSIG, TTL reported  ``steps/dns.py``
 wait       a TCP port open or closed                       ``steps/wait.py``
+standby    a service's warm standby takes over, checked    ``steps/standby.py``
 =========  ==============================================  =====================
 """
 
@@ -19,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from siaga.runbooks.plan import Action
-from siaga.runbooks.steps import dns, ssh, wait
+from siaga.runbooks.steps import dns, ssh, standby, wait
 from siaga.runbooks.steps.base import Outcome, StepContext
 
 StepRun = Callable[[Action, StepContext], Awaitable[Outcome]]
@@ -29,6 +30,7 @@ STEP_KINDS: dict[str, StepRun] = {
     "ssh": ssh.run,
     "dns": dns.run,
     "wait": wait.run,
+    "standby": standby.run,
 }
 
 __all__ = ["STEP_KINDS", "Outcome", "StepContext", "StepRun"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,8 @@ class StepContext:
     base_dir: Path | None = None
     environ: Mapping[str, str] | None = None
     poll_s: float = 0.5
+    standby: Callable[[str], Awaitable[Outcome]] | None = None
+    """Activates the warm standby of a service (``siaga.standby.actions.activate`` bound to the site)."""
 
 
 @dataclass(frozen=True)

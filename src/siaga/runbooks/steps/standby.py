@@ -1,0 +1,19 @@
+"""The ``standby`` step: the warm standby of a service takes over (started or reloaded, then checked with the
+service's own checks); what it does is ``siaga.standby.actions.activate``, passed in by the run's context."""
+
+from __future__ import annotations
+
+import asyncio
+
+from siaga.runbooks.plan import Action
+from siaga.runbooks.steps.base import Outcome, StepContext
+
+
+async def run(action: Action, ctx: StepContext) -> Outcome:
+    if ctx.standby is None:
+        return Outcome(False, f"no standby can be activated here for {action.subject} (standbys: in siaga.yaml)")
+    try:
+        return await asyncio.wait_for(ctx.standby(action.subject), action.timeout_s)
+    except TimeoutError:
+        return Outcome(False, f"the standby of {action.subject} did not answer within {action.timeout_s:.0f}s",
+                       {"timed_out": True})
