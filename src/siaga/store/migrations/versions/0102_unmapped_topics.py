@@ -1,7 +1,7 @@
 """readings: messages on MQTT topics that no sensor maps, counted per topic.
 
 Revision ID: 0102_unmapped_topics
-Revises: 0101_readings_unique
+Revises: sensing_0002
 Create Date: 2026-12-06
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from siaga.store.types import UTCDateTime
 
 revision: str = "0102_unmapped_topics"
-down_revision: str | Sequence[str] | None = "0101_readings_unique"
+down_revision: str | Sequence[str] | None = "sensing_0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
