@@ -78,7 +78,7 @@ def status_command(config: str = ConfigOption) -> None:
     for s in cfg.sensors:
         kind = SENSOR_KINDS[s.kind]
         r = last.get(s.id)
-        limit = dt.timedelta(seconds=3 * (s.interval_s or kind.interval_s))
+        limit = dt.timedelta(seconds=s.silent_after_s())
         if r is None:
             rows.append([s.id, s.kind, "-", "-", _("never reported")])
             stale += 1

@@ -9,11 +9,11 @@ from enum import StrEnum
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from siaga.config.rules import RuleSet
 from siaga.config.sources import SensorSource
-from siaga.config.types import EnvText, Seconds, Slug, Strict
+from siaga.config.types import Duration, EnvText, Seconds, Slug, Strict, format_duration
 from siaga.kinds import RACK_ZONES, SENSOR_KINDS
 
 
@@ -184,6 +184,14 @@ class Service(Strict):
     )
 
 
+STALE_FACTOR = 3.0
+"""A periodic sensor is stale after this many intervals without a reading."""
+CHECK_IN_S = 3600.0
+"""The check-in of a sensor that reports on change, when its config names none (zigbee2mqtt: often hourly)."""
+CHECK_IN_FACTOR = 2.0
+"""A sensor that reports on change is stale after this many check-ins without a message."""
+
+
 class Sensor(Strict):
     """A sensor and where it hangs."""
 
@@ -204,6 +212,48 @@ class Sensor(Strict):
         default_factory=RuleSet,
         description="This sensor's own rule settings, merged over its rack's, room's and the site's.",
     )
+    reports: Literal["periodic", "on_change"] = Field(
+        default="periodic",
+        description=(
+            "How the device reports: periodic (every interval_s; ESPHome, Tasmota, SNMP) or on_change "
+            "(only when its value changes, plus a check-in; zigbee2mqtt water, contact and smoke sensors)."
+        ),
+    )
+    check_in: Duration | None = Field(
+        default=None,
+        description=(
+            "For reports: on_change, the longest time between two messages of a healthy device (its "
+            "periodic check-in; default 1h). It is stale after twice this without a message."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _presence(self) -> Sensor:
+        if self.check_in is None:
+            return self
+        if self.reports != "on_change":
+            raise ValueError(
+                f"check_in is for sensors that report on change: add reports: on_change to sensor {self.id!r}, "
+                "or drop check_in (a periodic sensor is judged by interval_s)"
+            )
+        interval = self.interval_s or SENSOR_KINDS[self.kind].interval_s
+        if self.check_in.total_seconds() < interval:
+            raise ValueError(
+                f"check_in {format_duration(self.check_in)} of sensor {self.id!r} is shorter than its reporting "
+                f"interval ({interval:g}s): a device that reports on change checks in less often, not more"
+            )
+        return self
+
+    def silent_after_s(self, factor: float = STALE_FACTOR) -> float:
+        """Seconds without a message after which this sensor is stale: the way its device reports.
+
+        Periodic: ``factor`` intervals (3 by default). On change: twice its check-in (1h by default),
+        never a few intervals of its kind, so a leak sensor that checks in hourly is not silent at 3 minutes.
+        """
+        if self.reports == "on_change":
+            check_in = self.check_in.total_seconds() if self.check_in is not None else CHECK_IN_S
+            return check_in * CHECK_IN_FACTOR
+        return factor * (self.interval_s or SENSOR_KINDS[self.kind].interval_s)
 
     @field_validator("kind")
     @classmethod

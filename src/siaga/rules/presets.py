@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from siaga.config.site import STALE_FACTOR as STALE_FACTOR
+
 # (allowable low °C, allowable high °C, allowable RH low %, allowable RH high %, allowable max dew point °C)
 ASHRAE_ALLOWABLE: dict[str, tuple[float, float, float, float, float]] = {
     "A1": (15.0, 32.0, 8.0, 80.0, 17.0),
@@ -25,7 +27,6 @@ RATE_PER_HOUR = 20.0
 RATE_PER_HOUR_TAPE = 5.0
 RATE_WINDOW_S = 15 * 60.0
 
-STALE_FACTOR = 3.0
 FLAP_CHANGES = 6
 FLAP_WINDOW_S = 30 * 60.0
 

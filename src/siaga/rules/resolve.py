@@ -186,9 +186,8 @@ def resolve_sensor(cfg: SiteConfig, sensor: Sensor) -> SensorRules:
             )
     stale: StaleSpec | None = None
     if s.stale is not None and s.stale.enabled is not False:
-        interval = sensor.interval_s or kind.interval_s
         severity = s.stale.severity or ("critical" if kind.safety else "warning")
-        stale = StaleSpec(interval * (s.stale.factor or presets.STALE_FACTOR), Severity(severity))
+        stale = StaleSpec(sensor.silent_after_s(s.stale.factor or presets.STALE_FACTOR), Severity(severity))
     flap: FlapSpec | None = None
     if s.flapping is not None and s.flapping.enabled is not False:
         flap = FlapSpec(s.flapping.changes or presets.FLAP_CHANGES, s.flapping.window or presets.FLAP_WINDOW_S)

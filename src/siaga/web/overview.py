@@ -46,7 +46,7 @@ def sensor_rows(dash: Dashboard) -> list[dict[str, Any]]:
         rows.append({
             "id": s.id, "name": s.name or s.id, "kind": s.kind, "unit": kind.unit, "room": s.room, "rack": s.rack,
             "zone": s.zone, "value": last.value if last else None, "at": last.at if last else None,
-            "state": sensor_state(s.kind, last, now, s.interval_s), "binary": kind.value_type == "binary",
+            "state": sensor_state(s.kind, last, now, s.silent_after_s()), "binary": kind.value_type == "binary",
         })
     return rows
 

@@ -73,15 +73,16 @@ class RoomMap:
     unplaced: tuple[str, ...] = field(default_factory=tuple)
 
 
-def sensor_state(kind: str, latest: Latest | None, now: dt.datetime, interval_s: float | None = None) -> str:
-    """``alarm`` (wet, smoke), ``ok``, ``stale`` (silent for 3 intervals) or ``unknown`` (never heard)."""
+def sensor_state(kind: str, latest: Latest | None, now: dt.datetime, silent_after_s: float | None = None) -> str:
+    """``alarm`` (wet, smoke), ``ok``, ``stale`` (silent past ``silent_after_s``, by default 3 intervals of
+    its kind; see :meth:`Sensor.silent_after_s`) or ``unknown`` (never heard)."""
     if latest is None:
         return "unknown"
     k = SENSOR_KINDS.get(kind)
-    expected = interval_s or (k.interval_s if k else 60.0)
+    limit = silent_after_s or 3 * (k.interval_s if k else 60.0)
     if kind in ("leak", "smoke") and latest.value >= 0.5:
         return "alarm"
-    if (now - latest.at).total_seconds() > 3 * expected:
+    if (now - latest.at).total_seconds() > limit:
         return "stale"
     return "ok"
 
@@ -129,7 +130,7 @@ def build_room_map(
     for sensor in cfg.sensors:
         if sensor.kind not in ("leak", "smoke"):
             continue
-        state = sensor_state(sensor.kind, latest.get(sensor.id), now, sensor.interval_s)
+        state = sensor_state(sensor.kind, latest.get(sensor.id), now, sensor.silent_after_s())
         if sensor.id in alarm_subjects and state != "alarm":
             state = "alarm"
         if sensor.rack in positions:
