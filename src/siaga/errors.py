@@ -37,6 +37,8 @@ reads ``str(exc)``, one line a person can act on. Errors that are also a ``Value
      ├── PdfUnavailable              siaga.reports     WeasyPrint (or Pango) is missing
      ├── SignatureRefused            siaga.peers       a peer request not signed by a known peer, stale
      │                                                   or replayed; ``reason`` says which
+     ├── LeaseLost                   siaga.cluster     a role's write when its lease is no longer held here
+     ├── AlreadyServing              siaga.cluster     a second siaga serve on one SQLite file
      ├── ComponentError              siaga.errors      a component cannot start or go on (also
      │                                                   siaga.runtime.ComponentError)
      ├── ApiError                    siaga.web         an API error with its status and code

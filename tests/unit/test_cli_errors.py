@@ -72,6 +72,7 @@ BAD_INPUTS: list[list[str]] = [
     ["restore", "NOPE", "--to", "{tmp}", "--config", "{site}"],
     ["readings", "NOPE", "--config", "{site}"],
     ["status", "--config", "{pg}"],
+    ["cluster", "status", "--config", "{pg}"],
     ["db", "upgrade", "--config", "{pg}"],
     ["db", "current", "--config", "{pg}"],
     ["report", "incident", "999", "--config", "{site}"],

@@ -25,7 +25,7 @@ FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("store", ("siaga.store",)),
     ("parts", (
         "siaga.alerts", "siaga.readings", "siaga.sources", "siaga.checks", "siaga.backup", "siaga.notify",
-        "siaga.reports", "siaga.audit", "siaga.peers", "siaga.runbooks", "siaga.standby",
+        "siaga.reports", "siaga.audit", "siaga.peers", "siaga.runbooks", "siaga.standby", "siaga.cluster",
     )),
     ("runtime", (
         "siaga.runtime",  # the context with its typed services, the component table, supervision

@@ -315,4 +315,4 @@ def component(ctx: RuntimeContext) -> Component | None:
                 await demo_round(mgr)
         await schedule_loop(mgr, stop, clock=ctx.clock)
 
-    return Component("backup", run)
+    return Component("backup", run, role="backup")

@@ -59,4 +59,4 @@ def component(rt: RuntimeContext) -> Component | None:
             if standin is not None:
                 await standin.stop()
 
-    return Component("checks", run)
+    return Component("checks", run, role="checks")

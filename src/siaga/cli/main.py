@@ -36,6 +36,7 @@ COMMAND_GROUPS: list[tuple[tuple[str, ...], str]] = [
     (("runbook",), "siaga.cli.runbook_cmd"),
     (("install-service",), "siaga.cli.install_cmd"),
     (("standby",), "siaga.cli.standby_cmd"),
+    (("cluster",), "siaga.cli.cluster_cmd"),
 ]
 
 

@@ -63,6 +63,7 @@ def start(
 
     SIGHUP reads the config file again (``host``/``port`` from the command line still win).
     """
+    from siaga.cluster.single import AlreadyServing, hold_single_process_lock
     from siaga.runtime.components import ComponentError
     from siaga.runtime.context import RuntimeContext
     from siaga.runtime.heap import settle_heap
@@ -80,7 +81,17 @@ def start(
 
     configure_logging(log_format, log_level)
     try:
-        engine = create_engine_for(database_url(loaded))
+        url = database_url(loaded)
+    except StoreError as exc:
+        fail(str(exc))
+    try:
+        lock = hold_single_process_lock(url)  # SQLite: one process; held until this one ends
+    except AlreadyServing as exc:
+        fail(str(exc), ExitCode.USAGE)
+    except OSError as exc:
+        fail(_("cannot lock the store: {error}").format(error=exc))
+    try:
+        engine = create_engine_for(url)
         check_connection(engine)
         before = current(engine)
         after = upgrade(engine)
@@ -113,6 +124,8 @@ def start(
         fail(_("stopped by an unexpected error: {error}").format(error=f"{type(exc).__name__}: {exc}"))
     finally:
         engine.dispose()
+        if lock is not None:
+            lock.close()
     if failure:
         fail(failure)
     raise typer.Exit(ExitCode.OK)  # only after SIGINT/SIGTERM or --duration: anything else ends above, non-zero

@@ -25,3 +25,11 @@ class RuntimeSettings(Strict):
             "normal channels (resolved once it is healthy again)."
         ),
     )
+    lease: Seconds = Field(
+        default=5.0, ge=0.5, le=300,
+        description=(
+            "Several siaga processes on one PostgreSQL: a singleton duty (sending, the Telegram bot, checks, "
+            "backups) runs in the process holding its lease; a holder that stops renewing (every third of "
+            "this) is replaced by a live process after this long. Ignored on SQLite (one process)."
+        ),
+    )

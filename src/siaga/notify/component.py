@@ -81,6 +81,8 @@ def component(ctx: RuntimeContext) -> list[Component] | None:
     svc = build_service(ctx)
     warm_up(svc, ctx.clock())
     ctx.services.notify = svc
+    if ctx.services.cluster is not None:  # every process follows alerts; the holder of "notify" plans and sends
+        svc.fence = ctx.services.cluster.declare("notify")
 
     async def run(ctx: RuntimeContext, stop: asyncio.Event) -> None:
         manager = ctx.services.alerts
@@ -113,5 +115,5 @@ def component(ctx: RuntimeContext) -> list[Component] | None:
         async def run_bot(ctx: RuntimeContext, stop: asyncio.Event) -> None:
             await bot.run(stop)
 
-        out.append(Component("notify.telegram", run_bot))
+        out.append(Component("notify.telegram", run_bot, role="notify.telegram"))
     return out

@@ -61,6 +61,7 @@ class OutMessage:
     alert_ids: tuple[int, ...]
     attempts: int
     external_ref: dict[str, Any] | None = None
+    claimed_until: dt.datetime | None = None  # the claim's end (``next_attempt_at`` while it is being sent)
 
 
 @dataclass(frozen=True)
@@ -463,13 +464,24 @@ class Notifier:
             select(notify_messages)
             .where(and_(notify_messages.c.status == "pending", notify_messages.c.next_attempt_at <= now))
             .order_by(notify_messages.c.next_attempt_at, notify_messages.c.id).limit(limit)
+            .with_for_update(skip_locked=True)  # PostgreSQL: a row another sender holds is skipped, never sent twice
         ))
         rows = self._recheck(conn, rows, now)
+        until = now + LEASE
         if rows:
             conn.execute(update(notify_messages).where(notify_messages.c.id.in_([r.id for r in rows]))
-                         .values(next_attempt_at=now + LEASE))
+                         .values(next_attempt_at=until))
         return [OutMessage(r.id, Kind(r.kind), Recipient.parse(r.recipient), r.channel, r.address, r.title, r.body,
-                           r.body_full, tuple(r.alert_ids), r.attempts, r.external_ref) for r in rows]
+                           r.body_full, tuple(r.alert_ids), r.attempts, r.external_ref, until) for r in rows]
+
+    def release_claim(self, conn: Connection, msg: OutMessage, now: dt.datetime) -> None:
+        """A claimed message this process will not send (it lost the notify role): due again now, for the
+        holder, unless someone claimed it since (then its claim, not ours, is on the row)."""
+        if msg.claimed_until is None:
+            return
+        conn.execute(update(notify_messages).where(
+            notify_messages.c.id == msg.id, notify_messages.c.status == "pending",
+            notify_messages.c.next_attempt_at == msg.claimed_until).values(next_attempt_at=now))
 
     def next_due(self, conn: Connection) -> dt.datetime | None:
         return conn.execute(select(notify_messages.c.next_attempt_at).where(notify_messages.c.status == "pending")

@@ -20,6 +20,7 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import Connection, Engine, select
 
 from siaga.alerts.model import Alert, Transition
+from siaga.cluster.leases import Fence, LeaseLost
 from siaga.notify import ack as acktokens
 from siaga.notify.engine import AttemptResult, Notifier, OutMessage
 from siaga.notify.links import nonce_used, spend_nonce
@@ -100,6 +101,9 @@ class NotifyService:
         self.send_errors: dict[tuple[str, str], str] = {}  # (channel, address) -> error of its last try
         self._memory_sending: set[asyncio.Task[None]] = set()
         self._unrecorded: list[tuple[OutMessage, AttemptResult, dt.datetime]] = []  # sent, not yet written
+        self.fence: Fence | None = None
+        """Several processes on one store: only the holder of the ``notify`` role plans, claims and sends
+        (its claims check the lease's token); the others only store the transitions they see."""
 
     # -- the store, off the event loop ------------------------------------------------------------
     async def db(self, work: Callable[[Connection], T]) -> T:
@@ -141,6 +145,9 @@ class NotifyService:
         while not self.queue.empty():
             transitions.append(self.queue.get_nowait())
         now = self.clock()
+        if self.fence is not None and not self.fence.held():
+            await self._follow(transitions, now)
+            return None
         # an alert the store has not numbered yet (the alert manager could not write it) waits, and pages
         # from memory meanwhile
         transitions = [self._stored(tr) for tr in transitions]
@@ -153,7 +160,11 @@ class NotifyService:
         only = None if plan_all else {tr.alert.id for tr in ready} | {i for _, i in recordable if i is not None}
         recorded: list[MemoryPage] = []
 
+        fence = self.fence
+
         def work(conn: Connection) -> tuple[dt.datetime | None, list[OutMessage], dt.datetime | None]:
+            if fence is not None:
+                fence.check(conn, now)  # the lease row stays locked until this round commits
             for tr in ready:
                 self.notifier.observe(conn, tr, now)
             recorded[:] = self.memory.record(conn, recordable)  # sent from memory: in the planner's history first
@@ -165,6 +176,10 @@ class NotifyService:
 
         try:
             wake, due, next_send = await self.db(work)
+        except LeaseLost:  # another process holds "notify" now: nothing claimed, nothing sent from here
+            self._unstored = transitions + self._unstored
+            self._unrecorded = unrecorded + self._unrecorded
+            return None
         except BaseException as exc:
             # the round's transaction was rolled back: its transitions go first into the next round
             # (storing one is an upsert, so a retry is safe), never lost with a store hiccup; their pages
@@ -193,6 +208,25 @@ class NotifyService:
             task.add_done_callback(self._sending.discard)
         times = [t for t in (wake, next_send) if t is not None]
         return min(times) if times else None
+
+    async def _follow(self, transitions: list[Transition], now: dt.datetime) -> None:
+        """A process that does not hold ``notify``: store the transitions it saw (the holder plans them at its
+        next round, within :data:`IDLE`), page nothing itself."""
+        ready = [tr for tr in transitions if tr.alert.id > 0]
+        self._unstored = [tr for tr in transitions if tr.alert.id <= 0] + self._unstored
+        if not ready:
+            return None
+
+        def work(conn: Connection) -> None:
+            for tr in ready:
+                self.notifier.observe(conn, tr, now)
+
+        try:
+            await self.db(work)
+        except Exception:
+            self._unstored = ready + self._unstored
+            raise
+        return None
 
     def _stored(self, tr: Transition) -> Transition:
         if tr.alert.id > 0:
@@ -279,6 +313,12 @@ class NotifyService:
 
     async def _send(self, msg: OutMessage) -> None:
         async with self._sem:
+            if self.fence is not None and not self.fence.held():
+                log.warning("notify: the notify role was lost before message %s left; not sent from here", msg.id)
+                at = self.clock()  # the lease ran out (a pause, a slow store): handed back to the holder
+                with contextlib.suppress(Exception):
+                    await self.db(lambda conn: self.notifier.release_claim(conn, msg, at))
+                return
             gone = self._gone(msg)  # checked at the moment it leaves
             if gone is not None:
                 at = self.clock()

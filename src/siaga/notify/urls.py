@@ -109,6 +109,8 @@ def _webhook(spec: WebhookChannel, address: str, secret: Secret, extra: dict[str
         params[":to"] = address
     if token:
         params["+Authorization"] = f"Bearer {token}"
+    if "siaga_message" in extra:  # the receiver drops a message sent twice (a crash between sent and recorded)
+        params["+Idempotency-Key"] = f"siaga-message-{extra['siaga_message']}"
     scheme = ("json" if spec.format == "json" else "form") + ("s" if secure else "")
     return _with(f"{scheme}://{hostpath}", params)
 

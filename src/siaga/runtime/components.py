@@ -42,6 +42,9 @@ class Component:
     critical: bool = False
     """When it fails before it has called :func:`siaga.runtime.supervisor.mark_ready` (it cannot start: the
     web server's port is taken), siaga stops with exit 1; once it has been up, it is restarted like any other."""
+    role: str | None = None
+    """A singleton duty (one process of a cluster does it): the component runs only while this process
+    holds the role's lease (:class:`siaga.cluster.keeper.Cluster`), and is stopped when it loses it."""
 
 
 ComponentFactory = Callable[["RuntimeContext"], "Component | Iterable[Component] | None"]

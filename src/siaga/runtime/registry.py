@@ -13,6 +13,7 @@ from __future__ import annotations
 from siaga.alerts import component as alerts
 from siaga.backup import component as backup
 from siaga.checks import component as checks
+from siaga.cluster import component as cluster
 from siaga.inventory import component as inventory
 from siaga.notify import component as notify
 from siaga.peers import component as peers
@@ -28,6 +29,7 @@ from siaga.web import server as web_server
 
 # Every `siaga serve` (order: providers of services first).
 COMPONENTS: list[ComponentEntry | str] = [
+    cluster.component,  # sets services.cluster: the leases of the roles (singleton duties)
     inventory.component,  # sets services.inventory
     alerts.component,  # sets services.alerts: the alerts hub (impact from the inventory)
     heartbeat.component,

@@ -27,6 +27,8 @@ before their users. A reader follows a service by its field: who sets it, who re
     dashboard         Dashboard            web.dashboard (first use)        web security, pages
     base_url          str                  web.server (once bound)          -
     peers             PeerHub              peers.component                  peers.web, /metrics, the off-site record
+    cluster           Cluster              cluster.component (first)        the supervisor (roles), notify
+                                                                            (fence), web (cluster status)
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
     from siaga.checks.engine import ChecksEngine
     from siaga.checks.standin import StandIn
     from siaga.checks.status.router import StatusCache
+    from siaga.cluster.component import Cluster
     from siaga.inventory.graph import Inventory
     from siaga.notify.service import NotifyService
     from siaga.peers.hub import PeerHub
@@ -70,3 +73,4 @@ class Services:
     dashboard: Dashboard | None = None
     base_url: str | None = None
     peers: PeerHub | None = None
+    cluster: Cluster | None = None

@@ -148,8 +148,12 @@ class Supervisor:
             token = _READY.set(lambda: self._on_ready(name))
             error: str | None = None
             trace: BaseException | None = None  # the exception whose trace the log shows (not a ComponentError)
+            run = component.run
+            cluster = self.ctx.services.cluster
+            if component.role is not None and cluster is not None:
+                run = cluster.gated(component.role, run)
             try:
-                await component.run(self.ctx, own)
+                await run(self.ctx, own)
                 if not stop.is_set():
                     error = ENDED_BY_ITSELF
             except asyncio.CancelledError:

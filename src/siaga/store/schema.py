@@ -31,6 +31,7 @@ TABLE_MODULES: list[str] = [
     "siaga.web.auth.tables",
     "siaga.notify.tables",
     "siaga.standby.tables",
+    "siaga.cluster.tables",
 ]
 
 # An id column that is BIGINT on PostgreSQL and INTEGER (rowid alias, autoincrement) on SQLite.

@@ -93,6 +93,12 @@ FAMILIES: dict[str, Family] = {
         Family("siaga_peer_requests_refused", "counter",
                "Peer requests refused (forged, stale, replayed, unknown sender), by peer and reason.",
                ("peer", "reason")),
+        Family("siaga_cluster_processes", "gauge", "siaga serve processes alive on this store (runtime sessions)."),
+        Family("siaga_cluster_role_token", "gauge",
+               "Each role's fencing token (it grows at every change of holder), labelled with its holder.",
+               ("role", "holder")),
+        Family("siaga_cluster_role_lease_expires_seconds", "gauge",
+               "Seconds until each role's lease ends unless renewed (negative: nobody holds it).", ("role",)),
     )
 }
 
@@ -225,8 +231,22 @@ def notification_metrics(conn: Connection, now: dt.datetime, cfg: SiteConfig) ->
     return [h, c]
 
 
+def cluster_metrics(conn: Connection, now: dt.datetime, cfg: SiteConfig) -> Iterable[Metric]:
+    from siaga.cluster.status import cluster_status
+
+    data = cluster_status(conn, now, lease_s=cfg.runtime.lease, shared=conn.dialect.name != "sqlite")
+    processes = gauge("siaga_cluster_processes")
+    processes.add_metric([], float(len(data["processes"])))
+    token = gauge("siaga_cluster_role_token")
+    expires = gauge("siaga_cluster_role_lease_expires_seconds")
+    for r in data["roles"]:
+        token.add_metric([r["role"], r["holder"] or ""], float(r["token"]))
+        expires.add_metric([r["role"]], float(r["expires_in_s"]))
+    return [processes, token, expires]
+
+
 COLLECTORS: tuple[MetricsFn, ...] = (
-    readings_metrics, sensor_metrics, alert_metrics, check_metrics, notification_metrics,
+    cluster_metrics, readings_metrics, sensor_metrics, alert_metrics, check_metrics, notification_metrics,
 )
 
 

@@ -1,0 +1,52 @@
+"""``siaga cluster status``: the processes on this store, the roles they hold, lease ages and tokens."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+from siaga.cli.common import ConfigOption, load_or_exit
+from siaga.cli.sensing_common import open_store
+from siaga.i18n import _
+from siaga.store.types import utcnow
+
+app = typer.Typer(help=_("Several siaga processes on one store: who is alive, who holds which role."),
+                  no_args_is_help=True)
+
+
+@app.command("status")
+def status(
+    config: str = ConfigOption,
+    as_json: bool = typer.Option(False, "--json", help=_("Print one JSON object.")),
+) -> None:
+    """The live processes (runtime sessions) and, per role, its holder, lease age and fencing token."""
+    from siaga.cluster.status import cluster_status
+
+    loaded = load_or_exit(config)
+    engine = open_store(loaded)
+    shared = engine.dialect.name != "sqlite"
+    with engine.connect() as conn:
+        data = cluster_status(conn, utcnow(), lease_s=loaded.config.runtime.lease, shared=shared)
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False))
+        return
+    typer.echo(_("store: {backend}, lease {lease} s").format(backend=data["backend"], lease=f"{data['lease_s']:g}"))
+    typer.echo(_("processes alive: {count}").format(count=len(data["processes"])))
+    for p in data["processes"]:
+        roles = ", ".join(p["roles"]) or "-"
+        typer.echo(_("  session {session}: {host} pid {pid}, seen {age} s ago; roles: {roles}").format(
+            session=p["session"], host=p["host"], pid=p["pid"], age=f"{p['last_seen_age_s']:.1f}", roles=roles))
+    if not data["roles"]:
+        typer.echo(_("roles: none taken (one process on SQLite holds every role)") if not shared
+                   else _("roles: none taken yet"))
+        return
+    typer.echo(_("roles:"))
+    for r in data["roles"]:
+        if r["held"]:
+            typer.echo(_("  {role}: {holder}, token {token}, held {held} s, renewed {renewed} s ago").format(
+                role=r["role"], holder=r["holder"], token=r["token"], held=f"{r['held_for_s']:.1f}",
+                renewed=f"{r['renewed_age_s']:.1f}"))
+        else:
+            typer.echo(_("  {role}: nobody (lease of {holder} ended {ago} s ago), token {token}").format(
+                role=r["role"], holder=r["last_holder"], ago=f"{-r['expires_in_s']:.1f}", token=r["token"]))

@@ -1,0 +1,1 @@
+"""Several ``siaga serve`` processes on one PostgreSQL: roles under leases with fencing tokens, membership."""

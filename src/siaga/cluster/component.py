@@ -1,0 +1,209 @@
+"""The cluster of ``siaga serve`` processes on one store: the roles this process holds, and who is alive.
+
+:class:`Cluster` (``ctx.services.cluster``) keeps this process's leases (:mod:`siaga.cluster.leases`):
+every third of the lease it takes or renews each declared role, and beats its runtime session (so
+:func:`siaga.cluster.members.members` is fresh to the lease). A component declared with ``role=`` runs only while this
+process holds that role (the supervisor wraps it with :meth:`Cluster.gated`): it is started when the
+lease is taken, and its stop event is set when the lease is lost (not renewed in time, taken over).
+
+A lease is held locally until ``lease`` seconds after the start of its last successful renewal (by the
+monotonic clock, which runs on while a process is paused): a process stopped with SIGSTOP past its
+lease finds, when it wakes, that it holds nothing, before its first write. Writes a role makes in the
+store check the token too (:meth:`RoleFence.check`).
+
+On SQLite there is one process (``siaga serve`` refuses a second one: :mod:`siaga.cluster.single`):
+every role is held, with token 1, and nothing is written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+
+from siaga.cluster import leases
+from siaga.runtime.components import Component, ComponentRun
+from siaga.store.engine import first_error_line
+from siaga.store.sessions import heartbeat
+from siaga.store.types import utcnow
+
+if TYPE_CHECKING:
+    from siaga.runtime.context import RuntimeContext
+
+log = logging.getLogger("siaga.cluster")
+
+POLL_S = 0.1
+
+
+@dataclass
+class _Held:
+    token: int
+    until: float  # monotonic
+
+
+class Cluster:
+    """This process's roles (one per singleton duty) and their leases."""
+
+    def __init__(self, engine: Engine, *, lease_s: float, shared: bool,
+                 clock: Callable[[], dt.datetime] = utcnow, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.engine = engine
+        self.lease_s = lease_s
+        self.shared = shared
+        self.clock = clock
+        self.monotonic = monotonic
+        self.roles: list[str] = []
+        self.session_id: int | None = None
+        self.holder = f"{socket.gethostname()}:{os.getpid()}"
+        self._held: dict[str, _Held] = {}
+        self.error: str | None = None
+
+    def declare(self, role: str) -> RoleFence:
+        if role not in self.roles:
+            self.roles.append(role)
+        return RoleFence(self, role)
+
+    def holds(self, role: str) -> bool:
+        if not self.shared:
+            return True
+        held = self._held.get(role)
+        return held is not None and self.monotonic() < held.until
+
+    def token(self, role: str) -> int | None:
+        if not self.shared:
+            return 1
+        held = self._held.get(role)
+        return held.token if held is not None and self.monotonic() < held.until else None
+
+    def held_roles(self) -> dict[str, int]:
+        return {r: t for r in self.roles if (t := self.token(r)) is not None}
+
+    # -- the keeper ---------------------------------------------------------------------------------
+    def _round(self, session_id: int | None) -> dict[str, leases.Lease | str | None]:
+        out: dict[str, leases.Lease | str | None] = {}
+        now = self.clock()
+        lease = dt.timedelta(seconds=self.lease_s)
+        for role in self.roles:
+            with self.engine.begin() as conn:
+                out[role] = leases.take_or_renew(conn, role, self.holder, session_id, now, lease)
+        if session_id is not None:
+            with self.engine.begin() as conn:
+                heartbeat(conn, session_id, now)
+        return out
+
+    async def renew(self, session_id: int | None) -> None:
+        """One round: take or renew every role (a role not renewed is lost locally when its lease ends)."""
+        started = self.monotonic()
+        try:
+            got = await asyncio.to_thread(self._round, session_id)
+        except DBAPIError as exc:
+            if self.error is None:
+                log.warning("cluster: cannot renew the leases; roles end when their lease does",
+                            extra={"error": first_error_line(exc)})
+            self.error = first_error_line(exc)
+            return
+        self.error = None
+        for role, lease in got.items():
+            before = self._held.get(role)
+            if isinstance(lease, str):
+                continue  # the row was busy: what is held stays held until its lease ends (next round: again)
+            if lease is None:
+                if before is not None:
+                    log.warning("cluster: role taken over by another process", extra={"role": role})
+                self._held.pop(role, None)
+                continue
+            if before is None or before.token != lease.token:
+                log.info("cluster: role taken", extra={"role": role, "token": lease.token})
+            self._held[role] = _Held(lease.token, started + self.lease_s)
+
+    async def run(self, session_id: int | None, stop: asyncio.Event) -> None:
+        if not self.shared:
+            await stop.wait()
+            return
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{session_id}"
+        self.session_id = session_id
+        while not stop.is_set():
+            await self.renew(session_id)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.lease_s / 3)
+        held, self._held = self._held, {}
+        with contextlib.suppress(DBAPIError):
+            await asyncio.to_thread(self._release, held)
+
+    def _release(self, held: dict[str, _Held]) -> None:
+        with self.engine.begin() as conn:
+            for role, h in held.items():
+                leases.release(conn, role, self.holder, h.token)
+
+    # -- roles in the supervisor ----------------------------------------------------------------------
+    async def _until(self, want: bool, role: str, stop: asyncio.Event) -> None:
+        while not stop.is_set() and self.holds(role) != want:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), POLL_S)
+
+    def gated(self, role: str, run: ComponentRun) -> ComponentRun:
+        """``run`` while this process holds ``role``: started when it is taken, stopped when it is lost."""
+        self.declare(role)
+
+        async def gated_run(ctx: RuntimeContext, stop: asyncio.Event) -> None:
+            while not stop.is_set():
+                await self._until(True, role, stop)
+                if stop.is_set():
+                    return
+                own = asyncio.Event()
+                task: asyncio.Future[None] = asyncio.ensure_future(run(ctx, own))
+                lost = asyncio.create_task(self._until(False, role, stop))
+                await asyncio.wait({task, lost}, return_when=asyncio.FIRST_COMPLETED)
+                own.set()
+                lost.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await lost
+                await task  # its failure is the supervisor's to see (and restart)
+                if not stop.is_set() and self.holds(role):
+                    return  # it ended by itself while holding its role: the supervisor restarts it
+                if not stop.is_set():
+                    log.warning("cluster: role lost; its component stopped", extra={"role": role})
+
+        return gated_run
+
+
+@dataclass(frozen=True)
+class RoleFence:
+    """What a role's writes check: held here (locally), and still this process's token in the store."""
+
+    cluster: Cluster
+    role: str
+
+    def held(self) -> bool:
+        return self.cluster.holds(self.role)
+
+    def check(self, conn: Connection, now: dt.datetime) -> None:
+        """In the write's transaction: raise :class:`~siaga.cluster.leases.LeaseLost` unless the store still
+        says this process holds the role with its token (the row stays locked until the write commits)."""
+        if not self.cluster.shared:
+            return
+        token = self.cluster.token(self.role)
+        if token is None:
+            raise leases.LeaseLost(f"the lease of {self.role} is not held here")
+        leases.check(conn, self.role, self.cluster.holder, token, now)
+
+
+def component(ctx: RuntimeContext) -> Component:
+    """The keeper, first in the table: sets ``ctx.services.cluster``."""
+    cluster = Cluster(ctx.engine, lease_s=ctx.config.runtime.lease, shared=ctx.engine.dialect.name != "sqlite",
+                      clock=ctx.clock)
+    ctx.services.cluster = cluster
+
+    async def run(ctx: RuntimeContext, stop: asyncio.Event) -> None:
+        await cluster.run(ctx.session_id, stop)
+
+    return Component("cluster", run)

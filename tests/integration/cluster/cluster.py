@@ -1,0 +1,201 @@
+"""Several real ``siaga serve`` processes on one PostgreSQL database and one config, and a webhook receiver
+that counts the pages (for the cluster tests and ``bench/cluster.py``)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+from sqlalchemy import Engine, select
+
+from siaga.cluster.tables import cluster_leases
+from siaga.store import create_engine_for, upgrade
+
+ROOT = Path(__file__).resolve().parents[3]
+PUSH_TOKEN = "rack-gateway-token"
+LEASE_S = 1.5
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(what: Callable[[], T], timeout: float = 60.0) -> T:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = what()
+        if found:
+            return found
+        time.sleep(0.02)
+    raise AssertionError(f"not within {timeout} s: {what.__doc__ or what}")
+
+
+@dataclass
+class Pages:
+    """A webhook receiver: every POST is a page (its JSON body, its Idempotency-Key header)."""
+
+    port: int = field(default_factory=free_port)
+    got: list[tuple[float, str | None, dict[str, Any]]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                owner.got.append((time.monotonic(), self.headers.get("Idempotency-Key"), json.loads(raw or b"{}")))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def site(db_url: str, hook: str, sensors: int = 3, lease_s: float = LEASE_S) -> str:
+    lines = "\n".join(
+        f"  - {{id: leak-{i}, kind: leak, rack: R1, zone: floor, source: {{type: http, gateway: gw}}}}"
+        for i in range(sensors))
+    return f"""
+site: {{name: Diskominfo Uji, timezone: Asia/Makassar, language: id}}
+store: {{data_dir: state, database_url: "{db_url}"}}
+runtime: {{lease: {lease_s}}}
+rooms: [{{id: ruang-server, name: Ruang Server}}]
+racks: [{{id: R1, room: ruang-server}}]
+people:
+  - {{id: andi, name: Andi Pratama, contacts: {{hook: ""}}}}
+http_push: {{gateways: [{{id: gw, token_file: gw.token}}]}}
+notification:
+  channels: {{hook: {{type: webhook, url: "{hook}"}}}}
+  storm: {{group_window: 0s, rate_per_minute: 100}}
+escalation:
+  - id: all
+    match: {{severity_at_least: info}}
+    steps: [{{people: [andi], channels: [hook]}}]
+sensors:
+{lines}
+"""
+
+
+@dataclass
+class Process:
+    port: int
+    proc: subprocess.Popen[str]
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def push(self, sensor: str, value: float, timeout: float = 10) -> None:
+        httpx.post(f"{self.base}/api/v1/readings", headers={"Authorization": f"Bearer {PUSH_TOKEN}"},
+                   json={"sensor": sensor, "value": value}, timeout=timeout).raise_for_status()
+
+    def up(self) -> bool:
+        if self.proc.poll() is not None:
+            raise AssertionError(f"siaga serve ended: {self.proc.communicate()[1][-3000:]}")
+        with contextlib.suppress(httpx.TransportError, ValueError):
+            return httpx.get(f"{self.base}/healthz", timeout=1).json()["components"].get("notify") == "running"
+        return False
+
+
+@dataclass
+class Cluster:
+    db: Engine
+    config: Path
+    processes: list[Process]
+    env: dict[str, str]
+
+    def start(self) -> Process:
+        port = free_port()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "siaga", "serve", "--config", str(self.config), "--port", str(port),
+             "--log-format", "text", "--log-level", "warning"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=self.env,
+        )
+        p = Process(port, proc)
+        self.processes.append(p)
+        return p
+
+    def holder(self, role: str = "notify") -> tuple[int, int] | None:
+        """(pid, token) of the role's holder while its lease runs, else None."""
+        with self.db.connect() as conn:
+            row = conn.execute(select(cluster_leases).where(cluster_leases.c.role == role)).first()
+        if row is None:
+            return None
+        from siaga.store.types import utcnow
+
+        if row.expires_at <= utcnow():
+            return None
+        return int(row.holder.split(":")[1]), int(row.token)
+
+    def process_of(self, pid: int) -> Process:
+        return next(p for p in self.processes if p.proc.pid == pid)
+
+    def others(self, pid: int) -> list[Process]:
+        return [p for p in self.processes if p.proc.pid != pid and p.proc.poll() is None]
+
+    def stop_all(self) -> None:
+        for p in self.processes:
+            if p.proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    p.proc.send_signal(signal.SIGCONT)
+                p.proc.terminate()
+        for p in self.processes:
+            try:
+                p.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                p.proc.kill()
+                p.proc.wait()
+
+
+@contextlib.contextmanager
+def cluster(tmp_path: Path, db_url: str, pages: Pages, n: int, lease_s: float = LEASE_S,
+            sensors: int = 3) -> Iterator[Cluster]:
+    """``n`` ``siaga serve`` on one config and one PostgreSQL database, each up with the notify role taken."""
+    path = tmp_path / "siaga.yaml"
+    path.write_text(site(db_url, pages.url, sensors=sensors, lease_s=lease_s))
+    (tmp_path / "gw.token").write_text(PUSH_TOKEN + "\n")
+    (tmp_path / "state").mkdir(exist_ok=True)
+    db = create_engine_for(db_url)
+    upgrade(db)
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    c = Cluster(db, path, [], env)
+    try:
+        for _ in range(n):
+            c.start()
+        for p in c.processes:
+            wait_for(p.up)
+        wait_for(lambda: c.holder())
+        yield c
+    finally:
+        c.stop_all()
+        db.dispose()
