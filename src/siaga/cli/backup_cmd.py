@@ -12,7 +12,16 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from siaga.cli.common import ConfigOption, ExitCode, engine_or_exit, fail, load_or_exit
+from siaga.cli.common import (
+    ConfigOption,
+    ExitCode,
+    JsonOption,
+    LangOption,
+    engine_or_exit,
+    fail,
+    load_or_exit,
+    use_language,
+)
 from siaga.i18n import _, get_language
 from siaga.i18n.formats import duration
 
@@ -23,10 +32,11 @@ app = typer.Typer(
 )
 
 
-def _manager(config: str, *, restic: str | None = None) -> Any:
+def _manager(config: str, *, restic: str | None = None, lang: str | None = None) -> Any:
     from siaga.backup.manager import BackupManager
 
     loaded = load_or_exit(config)
+    use_language(lang, loaded)
     engine = engine_or_exit(loaded, migrate=True)
     return BackupManager(loaded.config, engine=engine, base_dir=loaded.base_dir, restic_command=restic)
 
@@ -98,12 +108,20 @@ def run(
 def snapshots(
     target: str = typer.Argument(..., help="Target id."),
     job: str | None = typer.Option(None, "--job"),
+    as_json: bool = JsonOption,
+    lang: str | None = LangOption,
     config: str = ConfigOption,
     restic: str | None = ResticOption,
 ) -> None:
     """List the snapshots siaga's jobs keep on a target."""
-    mgr = _manager(config, restic=restic)
+    mgr = _manager(config, restic=restic, lang=lang)
     snaps = _run(mgr.snapshots(target, job_id=job))
+    if as_json:
+        typer.echo(json.dumps([
+            {"id": snap.short_id, "time": snap.time.isoformat(), "paths": list(snap.paths), "tags": list(snap.tags),
+             "jobs": [t.split("=", 1)[1] for t in snap.tags if t.startswith("siaga-job=")]} for snap in snaps
+        ], indent=1, ensure_ascii=False, default=str))
+        return
     for snap in snaps:
         jobs = [t.split("=", 1)[1] for t in snap.tags if t.startswith("siaga-job=")]
         typer.echo(
@@ -208,12 +226,12 @@ def drill(
 
 @app.command("status")
 def status(
-    config: str = ConfigOption, as_json: bool = typer.Option(False, "--json", help="JSON for machines.")
+    config: str = ConfigOption, as_json: bool = JsonOption, lang: str | None = LangOption
 ) -> None:
     """Every job: last backup, newest snapshot age, last drill and its measured time, active problems."""
     from siaga.backup.status import job_figures
 
-    mgr = _manager(config)
+    mgr = _manager(config, lang=lang)
     now = mgr.clock()
     figures = job_figures(mgr.config, mgr.engine, now)
     conds = {(c.subject, c.rule): c for c in mgr.conditions(now) if c.active}

@@ -14,7 +14,16 @@ from siaga.checks import records
 from siaga.checks.confirm import CheckState, Status
 from siaga.checks.engine import ChecksEngine, checks_by_service, maintenance_by_service, site_zone
 from siaga.checks.uptime import Tally, daily, month_bounds, service_timeline, sla_target
-from siaga.cli.common import ConfigOption, ExitCode, engine_or_exit, fail, load_or_exit
+from siaga.cli.common import (
+    ConfigOption,
+    ExitCode,
+    JsonOption,
+    LangOption,
+    engine_or_exit,
+    fail,
+    load_or_exit,
+    use_language,
+)
 from siaga.config import LoadedConfig
 from siaga.i18n import _, get_language
 from siaga.i18n.formats import percent
@@ -40,12 +49,14 @@ def _local(t: dt.datetime | None, loaded: LoadedConfig) -> str:
 def checks(
     ctx: typer.Context,
     config: str = ConfigOption,
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    as_json: bool = JsonOption,
+    lang: str | None = LangOption,
 ) -> None:
     """Print where every check stands (from the store that `siaga serve` writes)."""
     if ctx.invoked_subcommand is not None:
         return
     loaded = load_or_exit(config)
+    use_language(lang, loaded)
     cfg = loaded.config
     if not cfg.checks:
         typer.echo(_("No checks in {path}: add some under checks: (see docs/checks.md).").format(path=loaded.path))
@@ -119,10 +130,12 @@ def uptime_command(
     service: str = typer.Argument(..., help="Service id."),
     month: str = typer.Option(None, "--month", help="YYYY-MM (default: this month, site time)."),
     config: str = ConfigOption,
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    as_json: bool = JsonOption,
+    lang: str | None = LangOption,
 ) -> None:
     """Uptime of a service over a month, day by day, measured over time, and whether its SLA was met."""
     loaded = load_or_exit(config)
+    use_language(lang, loaded)
     cfg = loaded.config
     svc = next((s for s in cfg.services if s.id == service), None)
     if svc is None:

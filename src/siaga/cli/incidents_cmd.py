@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import typer
 
-from siaga.cli.common import ConfigOption, fail, load_or_exit
+from siaga.alerts.serialise import alert_to_json, incident_fields
+from siaga.cli.common import ConfigOption, JsonOption, LangOption, fail, load_or_exit, use_language
 from siaga.cli.sensing_common import local, open_store, say, site_zone, table
 from siaga.i18n import _, get_language, labels
 from siaga.i18n.messages import note_text
@@ -21,6 +23,8 @@ def list_incidents(
     ctx: typer.Context,
     open_only: bool = typer.Option(False, "--open", help=_("Only incidents still open.")),
     limit: int = typer.Option(30, "--limit", help=_("At most this many, newest first.")),
+    as_json: bool = JsonOption,
+    lang: str | None = LangOption,
     config: str = ConfigOption,
 ) -> None:
     """List incidents, newest first."""
@@ -29,11 +33,16 @@ def list_incidents(
     from siaga.alerts import store
 
     loaded = load_or_exit(config)
+    use_language(lang, loaded)
     zone = site_zone(loaded)
     engine = open_store(loaded)
     with engine.connect() as conn:
         incidents = store.list_incidents(conn, open_only=open_only, limit=limit)
         counts = {i.id: len(store.list_alerts(conn, incident_id=i.id, limit=10_000)) for i in incidents}
+    if as_json:
+        typer.echo(json.dumps([{**incident_fields(i, get_language(), zone), "alert_count": counts[i.id]}
+                               for i in incidents], indent=1, ensure_ascii=False, default=str))
+        return
     if not incidents:
         typer.echo(_("no incidents"))
         return
@@ -46,11 +55,17 @@ def list_incidents(
 
 
 @app.command("show")
-def show(incident_id: int = typer.Argument(..., help=_("Incident id.")), config: str = ConfigOption) -> None:
+def show(
+    incident_id: int = typer.Argument(..., help=_("Incident id.")),
+    as_json: bool = JsonOption,
+    lang: str | None = LangOption,
+    config: str = ConfigOption,
+) -> None:
     """An incident: its alerts, what is at stake, notes and the merged timeline."""
     from siaga.alerts import store
 
     loaded = load_or_exit(config)
+    use_language(lang, loaded)
     zone = site_zone(loaded)
     engine = open_store(loaded)
     with engine.connect() as conn:
@@ -59,6 +74,14 @@ def show(incident_id: int = typer.Argument(..., help=_("Incident id.")), config:
             fail(_("no incident #{id}").format(id=incident_id))
         alerts = sorted(store.list_alerts(conn, incident_id=incident_id, limit=10_000), key=lambda a: a.id)
         events = store.events_of(conn, [a.id for a in alerts])
+    if as_json:
+        typer.echo(json.dumps({
+            **incident_fields(inc, get_language(), zone),
+            "alerts": [alert_to_json(a, get_language(), zone) for a in alerts],
+            "timeline": [{"at": e.at.isoformat(), "alert_id": e.alert_id, "event": e.event, "by": e.by,
+                          "via": e.via, "note": e.note} for e in events],
+        }, indent=1, ensure_ascii=False, default=str))
+        return
     state = _("open") if inc.closed_at is None else _("closed {when}").format(when=local(inc.closed_at, zone))
     typer.echo(f"#{inc.id} {say(inc.title, zone)}")
     typer.echo(_("opened {opened}, {state}; owner: {owner}").format(

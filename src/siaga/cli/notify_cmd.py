@@ -9,7 +9,16 @@ from typing import Any
 
 import typer
 
-from siaga.cli.common import ConfigOption, ExitCode, engine_or_exit, fail, load_or_exit
+from siaga.cli.common import (
+    ConfigOption,
+    ExitCode,
+    JsonOption,
+    LangOption,
+    engine_or_exit,
+    fail,
+    load_or_exit,
+    use_language,
+)
 from siaga.i18n import _
 
 app = typer.Typer(help="Tell people: test channels, link Telegram accounts, maintenance windows.",
@@ -134,22 +143,32 @@ def maintenance_add(
 
 
 @maintenance_app.command("list")
-def maintenance_list(config: str = ConfigOption) -> None:
+def maintenance_list(as_json: bool = JsonOption, lang: str | None = LangOption, config: str = ConfigOption) -> None:
     """Maintenance windows made at run time, and those of siaga.yaml."""
     from zoneinfo import ZoneInfo
 
     from siaga.notify.records import list_maintenance
 
     loaded = load_or_exit(config)
+    use_language(lang, loaded)
     zone = ZoneInfo(loaded.config.site.timezone)
     engine = engine_or_exit(loaded, migrate=True)
     with engine.connect() as conn:
         rows = list_maintenance(conn)
+    if as_json:
+        windows = [{"id": w.id, "starts_at": w.starts_at.isoformat(), "ends_at": w.ends_at.isoformat(),
+                    "source": "config", "title": w.title} for w in loaded.config.maintenance]
+        windows += [{"id": r["id"], "starts_at": r["starts_at"].astimezone(zone).isoformat(),
+                     "ends_at": r["ends_at"].astimezone(zone).isoformat(), "source": "runtime", "title": r["title"]}
+                    for r in rows]
+        typer.echo(json.dumps(windows, indent=1, ensure_ascii=False, default=str))
+        return
+    from_config, at_run_time = _("config"), _("run time")
     for w in loaded.config.maintenance:
-        typer.echo(f"{w.id}\t{w.starts_at:%Y-%m-%d %H:%M}\t{w.ends_at:%Y-%m-%d %H:%M}\tconfig\t{w.title}")
+        typer.echo(f"{w.id}\t{w.starts_at:%Y-%m-%d %H:%M}\t{w.ends_at:%Y-%m-%d %H:%M}\t{from_config}\t{w.title}")
     for r in rows:
         s, e = r["starts_at"].astimezone(zone), r["ends_at"].astimezone(zone)
-        typer.echo(f"{r['id']}\t{s:%Y-%m-%d %H:%M}\t{e:%Y-%m-%d %H:%M}\truntime\t{r['title']}")
+        typer.echo(f"{r['id']}\t{s:%Y-%m-%d %H:%M}\t{e:%Y-%m-%d %H:%M}\t{at_run_time}\t{r['title']}")
 
 
 @maintenance_app.command("end")
@@ -170,7 +189,8 @@ def maintenance_end(window_id: str = typer.Argument(..., help="Id of the window.
 @app.command("timeline")
 def alert_timeline(
     alert_id: int = typer.Argument(..., help="The alert's id."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    as_json: bool = JsonOption,
+    lang: str | None = LangOption,
     config: str = ConfigOption,
 ) -> None:
     """Who was told what about an alert, and every delivery attempt."""
@@ -179,6 +199,7 @@ def alert_timeline(
     from siaga.notify.records import timeline
 
     loaded = load_or_exit(config)
+    use_language(lang, loaded)
     zone = ZoneInfo(loaded.config.site.timezone)
     engine = engine_or_exit(loaded, migrate=True)
     with engine.connect() as conn:

@@ -11,7 +11,7 @@ import json
 import typer
 from sqlalchemy import select
 
-from siaga.cli.common import ConfigOption, load_or_exit
+from siaga.cli.common import ConfigOption, LangOption, load_or_exit, use_language
 from siaga.cli.sensing_common import local, open_store, site_zone, table
 from siaga.i18n import N_, _
 
@@ -22,6 +22,7 @@ STATUS_WORDS = {"up": N_("up"), "silent": N_("SILENT"), "stopped": N_("stopped o
 def peers_command(
     config: str = ConfigOption,
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    lang: str | None = LangOption,
 ) -> None:
     """The peers (a watched room, the watching colocation): status, last heartbeat, its age, lag, outbox."""
     import datetime as dt
@@ -30,6 +31,7 @@ def peers_command(
     from siaga.store.schema import meta
 
     loaded = load_or_exit(config)
+    use_language(lang, loaded)
     peers = loaded.config.peers
     if not peers.sites:
         if as_json:

@@ -7,7 +7,7 @@ import json
 
 import typer
 
-from siaga.cli.common import ConfigOption, ExitCode, fail, load_or_exit
+from siaga.cli.common import ConfigOption, ExitCode, JsonOption, LangOption, fail, load_or_exit, use_language
 from siaga.cli.sensing_common import local, open_store, parse_since, site_zone, sparkline, table
 from siaga.i18n import _
 from siaga.kinds import SENSOR_KINDS
@@ -22,13 +22,15 @@ def readings_command(
         None, "--resolution", help=_("raw, 1m or 1h (default: picked from the span).")
     ),
     limit: int = typer.Option(20, "--limit", help=_("Rows of the table (the latest); 0 for none.")),
-    as_json: bool = typer.Option(False, "--json", help=_("Print JSON instead.")),
+    as_json: bool = JsonOption,
+    lang: str | None = LangOption,
     config: str = ConfigOption,
 ) -> None:
     """Print a sensor's readings: a sparkline, min/avg/max, and the latest values."""
     from siaga.readings.query import query
 
     loaded = load_or_exit(config)
+    use_language(lang, loaded)
     known = {s.id: s for s in loaded.config.sensors}
     if sensor not in known:
         import difflib

@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from siaga.cli.common import ConfigOption, ExitCode, fail, load_or_exit
+from siaga.cli.common import ConfigOption, ExitCode, JsonOption, LangOption, fail, load_or_exit, use_language
 from siaga.config import LoadedConfig
 from siaga.i18n import _
 from siaga.inventory import Inventory, TargetError
@@ -35,9 +35,12 @@ def _plan(loaded: LoadedConfig, name: str) -> Any:
 
 
 @app.command("list")
-def list_command(config: str = ConfigOption, as_json: bool = typer.Option(False, "--json", help=_("JSON."))) -> None:
+def list_command(
+    config: str = ConfigOption, as_json: bool = JsonOption, lang: str | None = LangOption
+) -> None:
     """The runbooks with their mode, trigger and steps."""
     loaded = load_or_exit(config)
+    use_language(lang, loaded)
     rows: list[dict[str, Any]] = []
     for book in loaded.config.runbooks.books:
         trig = book.trigger
@@ -61,12 +64,14 @@ def list_command(config: str = ConfigOption, as_json: bool = typer.Option(False,
 def plan_command(
     name: str = typer.Argument(..., help=_("The runbook's id.")),
     config: str = ConfigOption,
-    as_json: bool = typer.Option(False, "--json", help=_("JSON.")),
+    as_json: bool = JsonOption,
+    lang: str | None = LangOption,
 ) -> None:
     """What the runbook would do, in order, and why. Changes nothing."""
     from siaga.runbooks.messages import plan_json, plan_lines
 
     loaded = load_or_exit(config)
+    use_language(lang, loaded)
     p = _plan(loaded, name)
     if as_json:
         typer.echo(json.dumps(plan_json(p), ensure_ascii=False, indent=2))
@@ -114,7 +119,8 @@ def run_command(
     name: str = typer.Argument(..., help=_("The runbook's id.")),
     config: str = ConfigOption,
     dry_run: bool = typer.Option(False, "--dry-run", help=_("Print the plan and change nothing.")),
-    as_json: bool = typer.Option(False, "--json", help=_("JSON.")),
+    as_json: bool = JsonOption,
+    lang: str | None = LangOption,
 ) -> None:
     """Run the runbook now (its mode is for triggers: a person running it is its approval)."""
     from siaga.runbooks.engine import run_plan
@@ -122,6 +128,7 @@ def run_command(
     from siaga.runbooks.steps import StepContext
 
     loaded = load_or_exit(config)
+    use_language(lang, loaded)
     p = _plan(loaded, name)
     if dry_run:
         if as_json:

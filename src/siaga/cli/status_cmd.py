@@ -8,12 +8,15 @@ Other features add their own lines by appending a function ``(loaded, engine) ->
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
+from typing import Any
 
 import typer
 from sqlalchemy import Engine, select
 
-from siaga.cli.common import ConfigOption, load_or_exit
+from siaga.alerts.serialise import alert_to_json
+from siaga.cli.common import ConfigOption, JsonOption, LangOption, load_or_exit, use_language
 from siaga.cli.sensing_common import age, local, open_store, say, site_zone, table
 from siaga.config import LoadedConfig
 from siaga.i18n import _, get_language, labels
@@ -25,7 +28,7 @@ from siaga.store.types import utcnow
 STATUS_SECTIONS: list[Callable[[LoadedConfig, Engine], list[str]]] = []
 
 
-def _running(loaded: LoadedConfig) -> str:
+def _running(loaded: LoadedConfig) -> tuple[str, dict[str, Any]]:
     import httpx
 
     web = loaded.config.web
@@ -35,33 +38,48 @@ def _running(loaded: LoadedConfig) -> str:
         r = httpx.get(url, timeout=0.5)
         data = r.json()
     except (httpx.HTTPError, ValueError):
-        return _("siaga serve: not answering on {url}").format(url=url)
+        return _("siaga serve: not answering on {url}").format(url=url), {"url": url, "answering": False}
     comps = data.get("components") or {}
     failing = sorted(n for n, s in comps.items() if s not in ("running",)) if isinstance(comps, dict) else []
     line = _("siaga serve: running on {url} (session {session}, db {db})").format(
         url=url.removesuffix("/healthz"), session=data.get("session"), db=data.get("db"))
     if failing:
         line += "; " + _("not running: {names}").format(names=", ".join(failing))
-    return line
+    return line, {"url": url, "answering": True, "session": data.get("session"), "db": data.get("db"),
+                  "not_running": failing}
 
 
-def status_command(config: str = ConfigOption) -> None:
+def status_command(as_json: bool = JsonOption, lang: str | None = LangOption, config: str = ConfigOption) -> None:
     """What siaga sees now: the running instance, ingest counters, silent sensors, active alerts."""
     from siaga.alerts import store as alert_store
     from siaga.readings.query import last_readings, unmapped_topics
     from siaga.readings.tables import ingest_counters
 
     loaded = load_or_exit(config)
+    use_language(lang, loaded)
     cfg = loaded.config
     zone = site_zone(loaded)
     engine = open_store(loaded)
     now = utcnow()
-    typer.echo(_running(loaded))
+    running, serve = _running(loaded)
     with engine.connect() as conn:
         counters = dict(conn.execute(select(ingest_counters.c.reason, ingest_counters.c.count)).all())
         unmapped = unmapped_topics(conn, limit=10)
         last = last_readings(conn)
         active = alert_store.list_alerts(conn, states=alert_store.ACTIVE_STATES, limit=1000)
+    if as_json:
+        typer.echo(json.dumps({
+            "serve": serve, "readings": counters,
+            "unmapped_topics": [{"topic": t, "messages": n, "last": at.isoformat() if at else None}
+                                for t, n, at in unmapped],
+            "sensors": [{"id": s.id, "kind": s.kind, "value": last[s.id].value if s.id in last else None,
+                         "received_at": last[s.id].received_at.isoformat() if s.id in last else None}
+                        for s in cfg.sensors],
+            "active_alerts": [alert_to_json(a, get_language(), zone) for a in active],
+            "sections": [section(loaded, engine) for section in STATUS_SECTIONS],
+        }, indent=1, ensure_ascii=False, default=str))
+        return
+    typer.echo(running)
     accepted = counters.pop("accepted", 0)
     refused = sum(counters.values())
     typer.echo("")

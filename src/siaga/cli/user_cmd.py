@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
 from sqlalchemy import Engine
 
-from siaga.cli.common import ConfigOption, ExitCode, fail, load_or_exit
+from siaga.cli.common import ConfigOption, ExitCode, JsonOption, LangOption, fail, load_or_exit, use_language
+from siaga.i18n import _
 from siaga.store import StoreError, check_connection, create_engine_for, database_url, upgrade, utcnow
 from siaga.web.auth import accounts
 from siaga.web.auth.roles import Role, parse_scopes
@@ -21,8 +23,9 @@ def register(app: typer.Typer) -> None:
     app.add_typer(token_app, name="token")
 
 
-def _engine(config: str) -> Engine:
+def _engine(config: str, lang: str | None = None) -> Engine:
     loaded = load_or_exit(config)
+    use_language(lang, loaded)
     try:
         engine = create_engine_for(database_url(loaded))
         check_connection(engine)
@@ -66,15 +69,20 @@ def user_add(
 
 
 @user_app.command("list")
-def user_list(config: str = ConfigOption) -> None:
+def user_list(as_json: bool = JsonOption, lang: str | None = LangOption, config: str = ConfigOption) -> None:
     """List the people who can log in."""
-    engine = _engine(config)
+    engine = _engine(config, lang)
     with engine.connect() as conn:
         users = accounts.list_users(conn)
+    if as_json:
+        typer.echo(json.dumps([{"name": u.name, "display_name": u.display_name, "role": u.role.value,
+                                "language": u.language, "disabled": u.disabled,
+                                "created_at": u.created_at.isoformat()} for u in users], indent=1, ensure_ascii=False))
+        return
     if not users:
-        typer.echo("no accounts yet: siaga user add NAME --role admin")
+        typer.echo(_("no accounts yet: siaga user add NAME --role admin"))
     for u in users:
-        flag = " (disabled)" if u.disabled else ""
+        flag = " " + _("(disabled)") if u.disabled else ""
         typer.echo(f"{u.name:<20} {u.role.value:<9} {u.display_name or ''}{flag}")
 
 
@@ -147,13 +155,22 @@ def token_create(
 
 
 @token_app.command("list")
-def token_list(config: str = ConfigOption) -> None:
+def token_list(as_json: bool = JsonOption, lang: str | None = LangOption, config: str = ConfigOption) -> None:
     """List API tokens (never their secrets)."""
-    engine = _engine(config)
+    engine = _engine(config, lang)
     with engine.connect() as conn:
         tokens = accounts.list_tokens(conn)
+    if as_json:
+        when = {"created_at", "expires_at", "last_used_at", "revoked_at"}
+        typer.echo(json.dumps([
+            {"id": t.id, "name": t.name, "prefix": t.prefix, "scopes": sorted(s.value for s in t.scopes),
+             "created_by": t.created_by, **{k: (getattr(t, k).isoformat() if getattr(t, k) else None) for k in when}}
+            for t in tokens], indent=1, ensure_ascii=False))
+        return
+    if not tokens:
+        typer.echo(_("no API tokens"))
     for t in tokens:
-        state = "revoked" if t.revoked_at else "active"
+        state = _("revoked") if t.revoked_at else _("active")
         scopes = ",".join(sorted(s.value for s in t.scopes))
         typer.echo(f"{t.id:>4} {t.prefix}…  {t.name:<20} {scopes:<20} {state}")
 

@@ -97,6 +97,10 @@ def test_alert_commands_list_ack_and_show(site: Path) -> None:
     out = runner.invoke(app, ["alerts", "show", "1", "--json", *cfg])
     [acked] = [e for e in json.loads(out.stdout)["timeline"] if e["event"] == "acknowledged"]
     assert acked["by"] == "andi" and acked["note"] == "on my way"
+    out = runner.invoke(app, ["incidents", "show", "1", "--json", "--lang", "en", *cfg])
+    assert out.exit_code == 0 and json.loads(out.stdout)["alerts"][0]["subject"] == "leak-r1-ceiling"
+    out = runner.invoke(app, ["notify", "timeline", "1", "--json", "--lang", "en", *cfg])
+    assert out.exit_code == 0 and isinstance(json.loads(out.stdout), list)
     out = runner.invoke(app, ["--lang", "en", "alerts", "ack", "1", "--by", "andi", *cfg])
     assert out.exit_code == 1 and "already acknowledged" in out.output
     out = runner.invoke(app, ["--lang", "en", "alerts", "show", "1", *cfg])
