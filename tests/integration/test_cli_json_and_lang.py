@@ -22,7 +22,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "src" / "siaga" / "examples" / "
 DATA = {
     "inventory", "impact", "uptime", "readings", "status", "peers", "checks", "backup snapshots", "backup status",
     "alerts", "alerts list", "alerts show", "incidents", "incidents show", "user list", "token list",
-    "notify timeline", "notify maintenance list", "runbook list", "runbook plan", "runbook run",
+    "notify timeline", "notify maintenance list", "runbook list", "runbook plan", "runbook run", "standby status",
 }
 # Commands that print a document (Markdown, PDF, a printable sheet): --lang, and their own --format.
 DOCUMENTS = {"audit", "report incident", "report monthly", "backup sheet"}
@@ -33,7 +33,7 @@ ACTIONS = {
     "backup prune", "backup check", "backup drill", "alerts ack", "alerts resolve", "alerts note", "incidents note",
     "incidents assign", "user", "user add", "user passwd", "user role", "user disable", "user enable", "token",
     "token create", "token revoke", "notify", "notify test", "notify link", "notify maintenance",
-    "notify maintenance add", "notify maintenance end", "runbook",
+    "notify maintenance add", "notify maintenance end", "runbook", "standby", "standby refresh", "standby drill",
 }
 
 
@@ -76,7 +76,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 RUNNABLE = [
     ["inventory"], ["impact", "R1"], ["uptime", "portal"], ["readings", "temp-r1-top"], ["status"], ["peers"],
     ["checks"], ["backup", "status"], ["alerts"], ["alerts", "list"], ["incidents"], ["user", "list"],
-    ["token", "list"], ["notify", "maintenance", "list"], ["runbook", "list"],
+    ["token", "list"], ["notify", "maintenance", "list"], ["runbook", "list"], ["standby", "status"],
 ]
 
 

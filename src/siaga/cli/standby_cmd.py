@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from siaga.cli.backup_cmd import ResticOption, _local, _manager, _run
-from siaga.cli.common import ConfigOption, ExitCode, fail
+from siaga.cli.common import ConfigOption, ExitCode, LangOption, fail
 from siaga.i18n import _, get_language
 from siaga.i18n.formats import duration
 
@@ -72,11 +72,11 @@ def drill(
 
 
 @app.command("status")
-def status(config: str = ConfigOption, as_json: bool = JsonOption) -> None:
+def status(config: str = ConfigOption, as_json: bool = JsonOption, lang: str | None = LangOption) -> None:
     """Every standby: what it serves, how old its data is, its last refresh and drill, active problems."""
     from siaga.standby.actions import last_run, standby_conditions
 
-    mgr = _manager(config)
+    mgr = _manager(config, lang=lang)
     now = mgr.clock()
     conds = [c for c in standby_conditions(mgr, now) if c.active]
     rows: list[dict[str, Any]] = []
