@@ -31,7 +31,7 @@ FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "siaga.runtime",  # the context with its typed services, the component table, supervision
         "siaga.web", "siaga.*.component",  # components, the web app and the routers of the parts
         "siaga.backup.api", "siaga.checks.status.router", "siaga.notify.web", "siaga.sources.http.push",
-        "siaga.sources.simulator", "siaga.peers.web",
+        "siaga.sources.simulator", "siaga.peers.web", "siaga.peers.record_web", "siaga.peers.outbox_component",
     )),
     ("cli", ("siaga.cli", "siaga.__main__")),
 )

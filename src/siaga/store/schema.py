@@ -32,6 +32,7 @@ TABLE_MODULES: list[str] = [
     "siaga.notify.tables",
     "siaga.standby.tables",
     "siaga.cluster.tables",
+    "siaga.peers.tables",
 ]
 
 # An id column that is BIGINT on PostgreSQL and INTEGER (rowid alias, autoincrement) on SQLite.

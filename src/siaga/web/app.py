@@ -19,6 +19,7 @@ from siaga.backup import api as backup_api
 from siaga.checks.status import router as status_page
 from siaga.notify import web as notify_web
 from siaga.peers import web as peers_web
+from siaga.peers import record_web
 from siaga.runtime.components import resolve
 from siaga.runtime.context import RuntimeContext
 from siaga.sources.http import push
@@ -39,6 +40,7 @@ ROUTERS: list[RouterEntry | str] = [
     status_page.router,  # /status (public), /api/v1/status..., /ping/{id}
     backup_api.router,  # /api/v1/backups, /api/v1/backups/metrics
     peers_web.router,  # POST /api/v1/peers/heartbeat (signed by a peer), GET /api/v1/peers
+    record_web.router,  # POST /api/v1/peer/records (signed by a watched room)
     moved.router,  # old paths redirected to their /api/v1 places for a release
 ]
 
