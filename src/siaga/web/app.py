@@ -18,8 +18,8 @@ from siaga import __version__
 from siaga.backup import api as backup_api
 from siaga.checks.status import router as status_page
 from siaga.notify import web as notify_web
-from siaga.peers import web as peers_web
 from siaga.peers import record_web
+from siaga.peers import web as peers_web
 from siaga.runtime.components import resolve
 from siaga.runtime.context import RuntimeContext
 from siaga.sources.http import push
