@@ -7,12 +7,15 @@ this command reads it (the live figures, refused requests included, are in ``GET
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import typer
-from sqlalchemy import select
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import DBAPIError
 
 from siaga.cli.common import ConfigOption, LangOption, load_or_exit, use_language
 from siaga.cli.sensing_common import local, open_store, site_zone, table
+from siaga.config.peers import Peers
 from siaga.i18n import N_, _
 
 STATUS_WORDS = {"up": N_("up"), "silent": N_("SILENT"), "stopped": N_("stopped on purpose"),
@@ -44,6 +47,7 @@ def peers_command(
         stored = dict(conn.execute(select(meta.c.key, meta.c.value).where(meta.c.key.like(META_PREFIX + "%"))).all())
     now = dt.datetime.now(dt.UTC)
     rows = stored_status(peers, {k.removeprefix(META_PREFIX): v for k, v in stored.items()}, now)
+    fill_outbox(engine, peers, rows)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -59,6 +63,25 @@ def peers_command(
                       str(r["open_alerts"]), str(r["services_down"]), depth])
     typer.echo(table(lines, [_("peer"), _("role"), _("status"), _("last heartbeat"), _("age"), _("lag"),
                              _("open alerts"), _("services down"), _("outbox")]))
+
+
+def fill_outbox(engine: Engine, peers: Peers, rows: list[dict[str, Any]]) -> None:
+    """The off-site record's figures (``siaga.peers.sender.status``) in the rows of the peers that watch
+    this siaga: ``outbox_depth`` (events not acknowledged yet), ``outbox_lag_s`` (age of the oldest)."""
+    from siaga.config.peers import PeerRole
+    from siaga.peers.sender import status
+
+    watching = [p.id for p in peers.by_role(PeerRole.watched_by)]
+    if not watching:
+        return
+    try:
+        figures = {f["peer"]: f for f in status(engine, watching)}
+    except DBAPIError:  # the record's tables not migrated yet
+        return
+    for row in rows:
+        if row["peer"] in figures:
+            row["outbox_depth"] = figures[row["peer"]]["outbox_depth"]
+            row["outbox_lag_s"] = figures[row["peer"]]["outbox_lag_s"]
 
 
 def register(app: typer.Typer) -> None:

@@ -40,6 +40,17 @@ def component(ctx: RuntimeContext) -> Component | None:
     if not targets or peers.site_id is None:
         return None
     site_id = peers.site_id
+    hub = ctx.services.peers
+    if hub is not None:  # `siaga peers` and /api/v1/peers show what waits for each watching peer
+        watching = {p.id for p in targets}
+
+        def depth(peer_id: str) -> int | None:
+            if peer_id not in watching:
+                return None
+            with ctx.engine.connect() as conn:
+                return outbox.depth(conn, peer_id).depth
+
+        hub.outbox_depth = depth
 
     async def run(ctx: RuntimeContext, stop: asyncio.Event) -> None:
         clients = [_client(ctx, p) for p in targets]

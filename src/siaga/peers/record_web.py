@@ -2,7 +2,8 @@
 
 Public in the account sense: the request authenticates by its signature (:mod:`siaga.peers.signing`, the
 secret shared with that room), not by an account. A request that is not signed by a room this siaga
-watches, is stale, or replays a nonce is refused (401) and counted by reason. The body is
+watches, is stale, or replays a nonce is refused (401) and counted by reason (with the heartbeats' refusals:
+the peer hub's verifier checks it when the hub runs). The body is
 ``{"events": [...]}`` as :func:`siaga.peers.outbox.batch` makes them; each is applied under the signing
 room's site id (:func:`siaga.peers.record.apply`); the answer acknowledges the batch's last sequence.
 """
@@ -26,27 +27,25 @@ from siaga.web.errors import ApiError
 
 log = logging.getLogger(__name__)
 
-VERIFIERS: dict[int, Verifier] = {}
-"""The verifier of each running app (by the id of its context): its refusal counters for ``siaga peers``."""
-
-
 def router(ctx: RuntimeContext) -> APIRouter | None:
     peers = ctx.config.peers
     rooms = peers.by_role(PeerRole.watches)
     if not rooms:
         return None
-    verifier = Verifier(
-        {p.id: (p.read_secret("secret", ctx.loaded.base_dir) or "").encode() for p in rooms},
-        window_s=peers.max_clock_skew.total_seconds(),
-    )
-    VERIFIERS[id(ctx)] = verifier
+    secrets = {p.id: (p.read_secret("secret", ctx.loaded.base_dir) or "").encode() for p in rooms}
+    verifier = Verifier(secrets, window_s=peers.max_clock_skew.total_seconds())
     r = APIRouter(prefix="/api/v1/peer", tags=["peers"])
 
     @r.post("/records", include_in_schema=False)
     async def records(request: Request, ctx: RuntimeContext = Depends(get_ctx)) -> dict[str, Any]:
         body = await request.body()
+        hub = ctx.services.peers  # the heartbeats' verifier when it runs: one nonce memory, one refusal count
+        check = hub.verifier if hub is not None else verifier
         try:
-            site = verifier.verify("POST", RECORDS_PATH, request.headers, body, time.time())
+            site = check.verify("POST", RECORDS_PATH, request.headers, body, time.time())
+            if site not in secrets:
+                check.refused[(site, "unknown_peer")] += 1
+                raise SignatureRefused("unknown_peer", site, "not a room this siaga watches")
         except SignatureRefused as exc:
             log.warning("peers: record refused (%s) from %s", exc.reason, exc.peer or request.client)
             raise ApiError(401, "peer_refused", str(exc), details={"reason": exc.reason}) from None

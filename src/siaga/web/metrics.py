@@ -99,6 +99,11 @@ FAMILIES: dict[str, Family] = {
                ("role", "holder")),
         Family("siaga_cluster_role_lease_expires_seconds", "gauge",
                "Seconds until each role's lease ends unless renewed (negative: nobody holds it).", ("role",)),
+        Family("siaga_peer_outbox_depth", "gauge",
+               "Events of this site's record not yet acknowledged by each peer that watches it.", ("peer",)),
+        Family("siaga_peer_outbox_lag_seconds", "gauge",
+               "Age of the oldest event each watching peer has not acknowledged (0 when none waits).", ("peer",)),
+        Family("siaga_peer_records", "gauge", "Events of each watched room's record applied here.", ("site",)),
     )
 }
 
@@ -245,8 +250,32 @@ def cluster_metrics(conn: Connection, now: dt.datetime, cfg: SiteConfig) -> Iter
     return [processes, token, expires]
 
 
+def peer_record_metrics(conn: Connection, now: dt.datetime, cfg: SiteConfig) -> Iterable[Metric]:
+    """The off-site record: what waits for each watching peer (room), what each watched room sent (colocation)."""
+    from siaga.config.peers import PeerRole
+    from siaga.peers import outbox
+    from siaga.peers.tables import peer_records
+
+    out: list[Metric] = []
+    watching = cfg.peers.by_role(PeerRole.watched_by)
+    if watching:
+        depth, lag = gauge("siaga_peer_outbox_depth"), gauge("siaga_peer_outbox_lag_seconds")
+        for peer in watching:
+            d = outbox.depth(conn, peer.id, now.timestamp())
+            depth.add_metric([peer.id], float(d.depth))
+            lag.add_metric([peer.id], d.lag_s)
+        out += [depth, lag]
+    if cfg.peers.by_role(PeerRole.watches):
+        applied = gauge("siaga_peer_records")
+        for site, n in conn.execute(select(peer_records.c.site, func.count()).group_by(peer_records.c.site)):
+            applied.add_metric([str(site)], float(n))
+        out.append(applied)
+    return out
+
+
 COLLECTORS: tuple[MetricsFn, ...] = (
     cluster_metrics, readings_metrics, sensor_metrics, alert_metrics, check_metrics, notification_metrics,
+    peer_record_metrics,
 )
 
 
