@@ -17,8 +17,8 @@ from siaga.cluster import component as cluster
 from siaga.inventory import component as inventory
 from siaga.notify import component as notify
 from siaga.peers import component as peers
-from siaga.runbooks import component as runbooks
 from siaga.peers import outbox_component as peer_outbox
+from siaga.runbooks import component as runbooks
 from siaga.runtime import heartbeat
 from siaga.runtime.components import ComponentEntry
 from siaga.sources import component as sensing
