@@ -23,6 +23,7 @@ DATA = {
     "inventory", "impact", "uptime", "readings", "status", "peers", "checks", "backup snapshots", "backup status",
     "alerts", "alerts list", "alerts show", "incidents", "incidents show", "user list", "token list",
     "notify timeline", "notify maintenance list", "runbook list", "runbook plan", "runbook run", "standby status",
+    "cluster status",
 }
 # Commands that print a document (Markdown, PDF, a printable sheet): --lang, and their own --format.
 DOCUMENTS = {"audit", "report incident", "report monthly", "backup sheet"}
@@ -34,6 +35,7 @@ ACTIONS = {
     "incidents assign", "user", "user add", "user passwd", "user role", "user disable", "user enable", "token",
     "token create", "token revoke", "notify", "notify test", "notify link", "notify maintenance",
     "notify maintenance add", "notify maintenance end", "runbook", "standby", "standby refresh", "standby drill",
+    "cluster",
 }
 
 
@@ -77,6 +79,7 @@ RUNNABLE = [
     ["inventory"], ["impact", "R1"], ["uptime", "portal"], ["readings", "temp-r1-top"], ["status"], ["peers"],
     ["checks"], ["backup", "status"], ["alerts"], ["alerts", "list"], ["incidents"], ["user", "list"],
     ["token", "list"], ["notify", "maintenance", "list"], ["runbook", "list"], ["standby", "status"],
+    ["cluster", "status"],
 ]
 
 

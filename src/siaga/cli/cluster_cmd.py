@@ -6,7 +6,7 @@ import json
 
 import typer
 
-from siaga.cli.common import ConfigOption, load_or_exit
+from siaga.cli.common import ConfigOption, LangOption, load_or_exit, use_language
 from siaga.cli.sensing_common import open_store
 from siaga.i18n import _
 from siaga.store.types import utcnow
@@ -19,11 +19,13 @@ app = typer.Typer(help=_("Several siaga processes on one store: who is alive, wh
 def status(
     config: str = ConfigOption,
     as_json: bool = typer.Option(False, "--json", help=_("Print one JSON object.")),
+    lang: str | None = LangOption,
 ) -> None:
     """The live processes (runtime sessions) and, per role, its holder, lease age and fencing token."""
     from siaga.cluster.status import cluster_status
 
     loaded = load_or_exit(config)
+    use_language(lang, loaded)
     engine = open_store(loaded)
     shared = engine.dialect.name != "sqlite"
     with engine.connect() as conn:
