@@ -42,6 +42,7 @@ class AuditFacts:
     """What siaga measured, for the criteria that look beyond the config. Empty: config only."""
 
     drills: Mapping[str, DrillFact] = field(default_factory=dict)  # by backup job id
+    standby_drills: Mapping[str, DrillFact] = field(default_factory=dict)  # by service id: the last recovery drill
     sensors_offline: frozenset[str] = frozenset()
     drill_max_age: dt.timedelta = dt.timedelta(days=35)
 
@@ -366,6 +367,28 @@ def _drills(ctx: _Ctx) -> Finding:
     )
 
 
+def _standby_drills(ctx: _Ctx) -> Finding:
+    """Each warm standby's last recovery drill: recent, passed, and its time to answer (not applicable without
+    standbys, or without measured facts)."""
+    parts: list[tuple[str, bool]] = []
+    shown: list[str] = []
+    if ctx.facts is not _NO_FACTS:
+        for sb in ctx.cfg.standbys:
+            fact = ctx.facts.standby_drills.get(sb.service)
+            recent = fact is not None and fact.ok and ctx.now - fact.at <= ctx.facts.drill_max_age
+            parts.append((ctx._("Standby {service}: no successful recovery drill in the last {days} days",
+                                service=sb.service, days=ctx.facts.drill_max_age.days), recent))
+            if fact is not None and fact.ok and fact.rto_seconds is not None:
+                shown.append(ctx._("Standby {service}: answered its checks {seconds} s after the trigger",
+                                   service=sb.service, seconds=f"{fact.rto_seconds:.1f}"))
+    return _finding(
+        ctx, "standby-drills", AREA_DATA, N_("The switch to the warm standby is rehearsed and timed"), 5, parts,
+        ctx._("Run the recovery drill of every standby (siaga standby drill SERVICE) each month: it measures the "
+              "time from the trigger to the service answering from the colocation."),
+        evidence_ok="; ".join(shown) or None,
+    )
+
+
 def _inventory(ctx: _Ctx) -> Finding:
     parts = [
         (ctx._("Device {device}: no value or purchase date", device=d.id), d.value > 0 and d.purchased is not None)
@@ -396,6 +419,7 @@ CRITERIA: tuple[Callable[[_Ctx], Finding], ...] = (
     _single_rack,
     _offsite,
     _drills,
+    _standby_drills,
     _inventory,
 )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -16,6 +17,30 @@ from siaga.reports.render import PdfUnavailable
 
 def register(app: typer.Typer) -> None:
     app.command("audit")(audit_command)
+
+
+def _standby_facts(loaded: Any) -> Any:
+    """With standbys: the last recovery drill of each and the last restore drill of each backup job, from the
+    store (both measured facts together); None without standbys: the audit reads the config only."""
+    if not loaded.config.standbys:
+        return None
+    from siaga.audit import AuditFacts, DrillFact
+    from siaga.backup import records
+    from siaga.cli.sensing_common import open_store
+    from siaga.standby.actions import last_run
+
+    engine = open_store(loaded)
+    standbys = {}
+    for sb in loaded.config.standbys:
+        row = last_run(engine, sb.service, kind="drill")
+        if row is not None:
+            standbys[sb.service] = DrillFact(row["started_at"], bool(row["ok"]), row["took_s"])
+    jobs = {}
+    for job in loaded.config.backups:
+        drill = records.last_drill(engine, job.id)
+        if drill is not None:
+            jobs[job.id] = DrillFact(drill["started_at"], bool(drill["ok"]), drill["rto_s"])
+    return AuditFacts(drills=jobs, standby_drills=standbys)
 
 
 def audit_command(
@@ -31,7 +56,7 @@ def audit_command(
     loaded = load_or_exit(config)
     code = use_language(lang, loaded)
     cfg = loaded.config
-    result = audit(cfg, dt.datetime.now(dt.UTC), lang=code)
+    result = audit(cfg, dt.datetime.now(dt.UTC), facts=_standby_facts(loaded), lang=code)
     if output_format == "text":
         typer.echo(as_text(result), nl=False)
     elif output_format in ("html", "pdf"):

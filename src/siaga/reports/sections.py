@@ -1,4 +1,4 @@
-"""The monthly report's sections contributed by the checks and the backups (registered in SECTIONS)."""
+"""The monthly report's sections contributed by the checks, the backups and the standbys (registered in SECTIONS)."""
 
 from __future__ import annotations
 
@@ -59,5 +59,27 @@ def backups_section(conn: Connection, cfg: SiteConfig, month: Month) -> list[dic
     return [f.as_dict() | {"raw": f} for f in job_figures(cfg, conn.engine, dt.datetime.now(dt.UTC))]
 
 
+def standbys_section(conn: Connection, cfg: SiteConfig, month: Month) -> list[dict[str, Any]] | None:
+    """Each warm standby: the age of the data it serves and its last recovery drill (time to answer)."""
+    if not cfg.standbys:
+        return None
+    from siaga.standby.actions import last_run
+
+    now = dt.datetime.now(dt.UTC)
+    out = []
+    for sb in cfg.standbys:
+        good = last_run(conn.engine, sb.service, ok=True)
+        drilled = last_run(conn.engine, sb.service, kind="drill")
+        out.append({
+            "service": sb.service,
+            "data_age_s": (now - good["data_at"]).total_seconds() if good and good["data_at"] else None,
+            "drill_at": drilled["started_at"] if drilled else None,
+            "drill_ok": drilled["ok"] if drilled else None,
+            "drill_s": drilled["took_s"] if drilled else None,
+        })
+    return out
+
+
 SECTIONS.setdefault("services", services_section)
 SECTIONS.setdefault("backups", backups_section)
+SECTIONS.setdefault("standbys", standbys_section)

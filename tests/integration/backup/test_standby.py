@@ -153,6 +153,23 @@ async def test_the_standby_serves_the_newest_verified_snapshot_and_keeps_serving
     row = last_run(site.engine, "portal", kind="drill")
     assert row is not None and row["ok"] and row["took_s"] == drilled.took_s
 
+    # The monthly report shows the last recovery drill's time.
+    from siaga.reports import sections  # noqa: F401 - registers the sections
+    from siaga.reports.incident import format_duration
+    from siaga.reports.monthly import Month, load_monthly_report
+    from siaga.reports.render import render_html
+
+    now = mgr.clock()
+    local = now.astimezone(mgr.tz)
+    report = load_monthly_report(site.engine, mgr.config, Month(local.year, local.month, "Asia/Makassar"), now)
+    (row_s,) = report.sections["standbys"]
+    assert row_s["service"] == "portal" and row_s["drill_ok"] and row_s["drill_s"] == drilled.took_s
+    html = render_html("monthly.html", {"r": report, "generated_at": now, "month_name": "Desember",
+                                        "duration": lambda d: format_duration(d, "id"),
+                                        "seconds": lambda s: dt.timedelta(seconds=s), "sla_labels": {}},
+                       lang="id", timezone="Asia/Makassar")
+    assert "Standby hangat dan latihan pemulihan" in html
+
     # The runbook's standby step: the same switch, through the runbook engine.
     from siaga.inventory import Inventory
     from siaga.runbooks.engine import run_plan

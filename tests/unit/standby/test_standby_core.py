@@ -75,3 +75,17 @@ def test_a_failed_refresh_and_a_failed_check_are_alerts() -> None:
     assert set(active(facts(last_ok=False, last_error="restic: no such snapshot"))) == {"standby.failed"}
     assert set(active(facts(checks_ok=False, last_error="check portal-http: 404"))) == {"standby.check"}
     assert active(facts(stale_after=None, data_at=None)) == {}
+
+
+def test_the_audit_shows_the_last_recovery_drill_and_flags_an_old_one() -> None:
+    from siaga.audit import AuditFacts, DrillFact, Status, audit
+
+    cfg = parse_config(BASE + "standbys:\n  - {service: portal, web_root: /srv/standby/www}\n")
+    fresh = AuditFacts(standby_drills={"portal": DrillFact(NOW - dt.timedelta(days=2), ok=True, rto_seconds=0.8)})
+    found = {f.criterion: f for f in audit(cfg, NOW, facts=fresh, lang="en").findings}["standby-drills"]
+    assert found.status is Status.passed
+    assert found.evidence == ("Standby portal: answered its checks 0.8 s after the trigger",)
+    old = AuditFacts(standby_drills={"portal": DrillFact(NOW - dt.timedelta(days=40), ok=True, rto_seconds=0.8)})
+    found = {f.criterion: f for f in audit(cfg, NOW, facts=old, lang="en").findings}["standby-drills"]
+    assert found.status is Status.failed and "last 35 days" in found.evidence[0]
+    assert {f.criterion: f for f in audit(cfg, NOW).findings}["standby-drills"].status is Status.not_applicable
