@@ -97,6 +97,14 @@ def test_alert_commands_list_ack_and_show(site: Path) -> None:
     out = runner.invoke(app, ["alerts", "show", "1", "--json", *cfg])
     [acked] = [e for e in json.loads(out.stdout)["timeline"] if e["event"] == "acknowledged"]
     assert acked["by"] == "andi" and acked["note"] == "on my way"
+    password = site.parent / "pw"
+    password.write_text("a long passphrase for ops\n", encoding="utf-8")
+    out = runner.invoke(app, ["user", "add", "ops-lead", "--role", "operator", "--password-file", str(password), *cfg])
+    assert out.exit_code == 0, out.output
+    out = runner.invoke(app, ["--lang", "en", "alerts", "note", "1", "UPS checked", "--as", "ops-lead", *cfg])
+    assert out.exit_code == 0, out.output  # an account, not a person of the config
+    out = runner.invoke(app, ["alerts", "show", "1", "--json", *cfg])
+    assert [e["by"] for e in json.loads(out.stdout)["timeline"] if e["event"] == "note"] == ["ops-lead"]
     out = runner.invoke(app, ["incidents", "show", "1", "--json", "--lang", "en", *cfg])
     assert out.exit_code == 0 and json.loads(out.stdout)["alerts"][0]["subject"] == "leak-r1-ceiling"
     out = runner.invoke(app, ["notify", "timeline", "1", "--json", "--lang", "en", *cfg])
