@@ -33,6 +33,7 @@ COMMAND_GROUPS: list[tuple[tuple[str, ...], str]] = [
     (("user", "token"), "siaga.cli.user_cmd"),
     (("notify",), "siaga.cli.notify_cmd"),
     (("peers",), "siaga.cli.peers_cmd"),
+    (("peer-records",), "siaga.cli.records_cmd"),
     (("runbook",), "siaga.cli.runbook_cmd"),
     (("install-service",), "siaga.cli.install_cmd"),
     (("standby",), "siaga.cli.standby_cmd"),

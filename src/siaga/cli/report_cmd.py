@@ -45,22 +45,30 @@ def incident(
     output_format: str = typer.Option("html", "--format", "-f", help=_("html or pdf.")),
     output: str | None = typer.Option(None, "--output", "-o", help=_("Write to this file.")),
     lang: str | None = typer.Option(None, "--lang", help=_("id or en (default: the config's language).")),
+    site: str | None = typer.Option(None, "--site", help=_(
+        "At a colocation: the incident of this watched room, from the record it sent here.")),
 ) -> None:
     """The report of one incident: detection, acknowledgement, what was at stake, the whole timeline."""
-    from siaga.reports.incident import ReportError, format_duration, load_incident_report
+    from siaga.reports.incident import ReportError, format_duration, load_incident_report, load_remote_incident_report
     from siaga.reports.render import render_html
 
     loaded = load_or_exit(config)
     code = use_language(lang, loaded)
     cfg = loaded.config
     engine = engine_or_exit(loaded)
+    site_name = cfg.site.name
     try:
-        report = load_incident_report(engine, incident_id, dt.datetime.now(dt.UTC), cfg)
+        if site is None:
+            report = load_incident_report(engine, incident_id, dt.datetime.now(dt.UTC), cfg)
+        else:
+            peer = cfg.peers.peer(site)
+            site_name = (peer.name if peer is not None else None) or site
+            report = load_remote_incident_report(engine, site, incident_id, dt.datetime.now(dt.UTC))
     except ReportError as exc:
         fail(str(exc), ExitCode.USAGE)
     html = render_html(
         "incident.html",
-        {"r": report, "site": cfg.site.name, "generated_at": report.generated_at,
+        {"r": report, "site": site_name, "generated_at": report.generated_at,
          "duration": lambda d: format_duration(d, code), "seconds": lambda s: dt.timedelta(seconds=s),
          "sla_labels": {k: _(v) for k, v in SLA_LABELS.items()}},
         lang=code, timezone=cfg.site.timezone,

@@ -154,6 +154,19 @@ def load_incident_report(engine: Engine, incident_id: int, now: dt.datetime, cfg
     return build_incident_report(incident, alerts, events, now, cfg)
 
 
+def load_remote_incident_report(engine: Engine, site: str, incident_id: int, now: dt.datetime) -> IncidentReport:
+    """Incident ``incident_id`` of the room ``site`` from the record it sent here (``siaga.peers.record``):
+    the colocation's report of a room, even when the room is gone. The room's inventory is not known
+    here: what was at stake is what its alerts carried."""
+    from siaga.peers.record import remote_incident
+
+    found = remote_incident(engine, site, incident_id)
+    if found is None:
+        raise ReportError(f"no incident #{incident_id} of site {site} in the record kept here")
+    incident, alerts, events = found
+    return build_incident_report(incident, alerts, events, now, None)
+
+
 def format_duration(delta: dt.timedelta | None, lang: str = "id") -> str:
     """``2 j 5 m`` / ``2 h 5 min``; seconds under a minute; ``-`` for none."""
     if delta is None:
