@@ -214,6 +214,14 @@ class _Stale:
             return self._condition(at, False)
         return None
 
+    def offline(self, now: dt.datetime) -> Condition | None:
+        """The device said it is gone (zigbee2mqtt availability ``offline``): stale at once."""
+        if self.active:
+            return None
+        self.active = True
+        self.evaluated = True
+        return self._condition(now, True)
+
     def advance(self, now: dt.datetime) -> Condition | None:
         if not self.active and now - self.last_seen > self.after:
             self.active = True
@@ -299,6 +307,15 @@ class RulesEngine:
         for h in self._pairs_by_temp.get(sensor, ()):
             out += self._dew_point(h, ts)
         return out
+
+    def presence(self, sensor: str, online: bool, at: dt.datetime) -> list[Condition]:
+        """The device's own word on its presence: ``online`` counts as hearing from it, ``offline``
+        makes it stale at once (critical for a leak or smoke sensor: a gone leak sensor is never "dry")."""
+        stale = self._stale.get(sensor)
+        if stale is None:
+            return []
+        c = stale.seen(at) if online else stale.offline(at)
+        return [c] if c is not None else []
 
     def _dew_point(self, humidity: str, at: dt.datetime) -> list[Condition]:
         h = self._latest.get(humidity)

@@ -37,7 +37,7 @@ from siaga.kinds import SENSOR_KINDS, ValueType
 from siaga.rules.engine import RulesEngine
 from siaga.rules.faulty import FaultWatch
 from siaga.sources.ratelimit import RateLimitedLog
-from siaga.sources.reading import IngestResult, RawReading, Rejection
+from siaga.sources.reading import IngestResult, Presence, RawReading, Rejection
 from siaga.store.types import utcnow
 from siaga.vocab import AlertSink, Condition
 
@@ -147,6 +147,10 @@ class Ingest:
                     rejected.append(Rejection(i, r.sensor, "unknown_sensor", f"no sensor {r.sensor!r} in siaga.yaml"))
                     continue
                 v = r.value
+                if isinstance(v, Presence):  # the device's word on its presence: to the rules, not stored
+                    if self.rules is not None:
+                        conditions += self.rules.presence(r.sensor, v is Presence.online, now)
+                    continue
                 if isinstance(v, bool):
                     if not info.binary:
                         rejected.append(Rejection(i, r.sensor, "not_a_number", "true/false for a numeric sensor"))

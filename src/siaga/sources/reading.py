@@ -10,7 +10,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Protocol
+
+
+class Presence(StrEnum):
+    """A device's own word on whether it is there (zigbee2mqtt's availability topic), carried as the value
+    of a :class:`RawReading`: not a reading of its kind, never stored; the rules judge presence by it."""
+
+    online = "online"
+    offline = "offline"
 
 
 @dataclass(frozen=True)
@@ -18,7 +27,7 @@ class RawReading:
     """A reading as a source received it, before validation."""
 
     sensor: str  # the sensor id in siaga.yaml
-    value: object  # a number, a bool, or whatever the payload held (validated by ingest)
+    value: object  # a number, a bool, a Presence, or whatever the payload held (validated by ingest)
     ts: dt.datetime | None = None  # when measured (aware); None: when received
     source: str = ""  # "mqtt", "http", "snmp", "simulator"
 

@@ -18,8 +18,10 @@ from pathlib import Path
 import paho.mqtt.client as paho
 import pytest
 
-from siaga.alerts.model import Condition
+from siaga.alerts.model import Condition, Severity
 from siaga.config.loader import parse_config
+from siaga.rules.engine import RulesEngine
+from siaga.sources.ingest import Ingest
 from siaga.sources.memory import MemorySink
 from siaga.sources.mqtt.client import MqttSource
 from siaga.sources.mqtt.routes import TopicTable
@@ -345,3 +347,56 @@ async def test_messages_are_acknowledged_once_their_readings_are_committed(
 
         assert conn.execute(select(func.count()).select_from(readings)).scalar_one() == 50  # once each
     engine.dispose()
+
+
+# --- presence: an on-change zigbee2mqtt leak sensor with an hourly check-in, and its availability topic ---
+
+PRESENCE_CONFIG = """
+site: {name: Test}
+rooms: [{id: room, name: Room}]
+racks: [{id: R1, room: room}]
+mqtt: {host: 127.0.0.1, port: %(port)d, client_id: siaga-presence, reconnect_min_s: 0.1, reconnect_max_s: 0.5}
+sensors:
+  - {id: leak-r1-floor, kind: leak, rack: R1, zone: floor, reports: on_change, check_in: 1h,
+     source: {type: mqtt, topic: zigbee2mqtt/leak-r1-floor, field: water_leak}}
+"""
+
+
+class PresenceAlerts:
+    def __init__(self) -> None:
+        self.got: list[Condition] = []
+
+    def submit(self, condition: Condition) -> None:
+        self.got.append(condition)
+
+    def stale(self) -> list[Condition]:
+        return [c for c in self.got if c.rule == "sensor.stale" and c.active]
+
+
+async def test_an_hourly_leak_sensor_is_not_stale_at_three_minutes_and_offline_is_critical_at_once(
+    mosquitto: Mosquitto,
+) -> None:
+    cfg = parse_config(PRESENCE_CONFIG % {"port": mosquitto.port})
+    assert cfg.mqtt is not None
+    t0 = dt.datetime.now(dt.UTC)
+    clock = [t0]
+    alerts = PresenceAlerts()
+    ingest = Ingest(cfg, rules=RulesEngine(cfg, now=t0), alerts=alerts, clock=lambda: clock[0])
+    src = MqttSource(cfg.mqtt, TopicTable.from_config(cfg.mqtt, cfg.sensors), ingest)
+    async with running(src):
+        await asyncio.to_thread(
+            mosquitto_pub, mosquitto.port, "zigbee2mqtt/leak-r1-floor",
+            '{"water_leak": false, "battery": 97, "linkquality": 120}',
+        )
+        await until(lambda: "leak-r1-floor" in ingest.last)
+        received = ingest.last["leak-r1-floor"][2]  # the source hands ingest its own receive time
+        clock[0] = received + dt.timedelta(minutes=3, seconds=1)
+        ingest.tick()
+        assert not alerts.stale()  # one reading, then quiet: an hourly check-in is not silence
+        await asyncio.to_thread(
+            mosquitto_pub, mosquitto.port, "zigbee2mqtt/leak-r1-floor/availability", '{"state": "offline"}'
+        )
+        await until(lambda: bool(alerts.stale()), what=lambda: alerts.got)
+        gone = alerts.stale()[0]
+        assert gone.subject == "leak-r1-floor" and gone.severity is Severity.critical
+        assert ingest.counts.get("accepted") == 1  # presence is not a reading

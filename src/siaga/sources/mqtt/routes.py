@@ -11,6 +11,10 @@ Payload shapes (``format`` of a sensor or gateway; ``auto`` tells them apart):
   ``{"Time": "...", "AM2301": {"Temperature": 24.1}, "TempUnit": "C"}``;
 - a JSON array (a batch): ``[{"sensor": "temp-r1-top", "value": 24.3, "ts": ...}, ...]``.
 
+A sensor on ``zigbee2mqtt/<device>`` (or of ``format: zigbee2mqtt``) also listens to its availability
+topic ``zigbee2mqtt/<device>/availability``: ``online``/``offline`` or ``{"state": ...}`` becomes a
+:class:`~siaga.sources.reading.Presence` value for the rules, not a reading.
+
 A gateway's topic filter may hold ``+``/``#``; a sensor bound to a gateway is found by its ``key``:
 the topic levels the wildcards matched, then the field path, joined by ``/`` (an ESPHome gateway
 ``node/sensor/+/state`` has keys like ``temp_top``; a Tasmota gateway without wildcards has keys like
@@ -26,7 +30,7 @@ from dataclasses import dataclass, field
 from siaga import jsonsafe
 from siaga.config.sources import Mqtt, MqttSensorSource, PayloadFormat
 from siaga.sources.payloads import IDENTITY, PayloadError, Transform, coerce_value, dig, parse_ts, ts_of
-from siaga.sources.reading import RawReading
+from siaga.sources.reading import Presence, RawReading
 
 MAX_PAYLOAD = 256 * 1024
 SOURCE = "mqtt"
@@ -42,6 +46,9 @@ Z2M_FIELDS: dict[str, tuple[str, bool]] = {
     "power": ("power", False),
     "current": ("current", False),
 }
+
+# zigbee2mqtt's base topic: a sensor on zigbee2mqtt/<device> also listens to zigbee2mqtt/<device>/availability
+Z2M_BASE = "zigbee2mqtt/"
 
 Problem = tuple[str, str]  # (reason, detail)
 UNMAPPED = ("unknown_topic", "unmapped_key")  # problems of a message on a topic that no sensor maps
@@ -101,10 +108,17 @@ class Gateway:
 class TopicTable:
     """The routes from topics to sensors."""
 
-    def __init__(self, exact: dict[str, list[Binding]], gateways: list[Gateway], sensors: Iterable[str]) -> None:
+    def __init__(
+        self,
+        exact: dict[str, list[Binding]],
+        gateways: list[Gateway],
+        sensors: Iterable[str],
+        availability: dict[str, list[str]] | None = None,
+    ) -> None:
         self.exact = exact
         self.gateways = gateways
         self.sensors = frozenset(sensors)
+        self.availability = availability or {}  # zigbee2mqtt's <device>/availability topic -> its sensors
 
     @classmethod
     def from_config(cls, mqtt: Mqtt, sensors: Iterable[object]) -> TopicTable:
@@ -121,6 +135,7 @@ class TopicTable:
             for g in mqtt.gateways
         }
         ids: list[str] = []
+        availability: dict[str, list[str]] = {}
         for sensor in sensors:
             sid = str(getattr(sensor, "id"))  # noqa: B009
             ids.append(sid)
@@ -137,13 +152,15 @@ class TopicTable:
             binding = Binding(sid, fld, fmt, transform)
             if src.topic is not None:
                 exact.setdefault(prefix + src.topic, []).append(binding)
+                if fmt is PayloadFormat.zigbee2mqtt or src.topic.startswith(Z2M_BASE):
+                    availability.setdefault(prefix + src.topic + "/availability", []).append(sid)
             elif src.gateway is not None and src.gateway in gateways:
                 gateways[src.gateway].bindings[src.key or sid] = binding
-        return cls(exact, list(gateways.values()), ids)
+        return cls(exact, list(gateways.values()), ids, availability)
 
     def subscriptions(self) -> list[str]:
         """Topic filters to subscribe to: every sensor topic and every gateway filter."""
-        return sorted(set(self.exact) | {g.filter for g in self.gateways})
+        return sorted(set(self.exact) | set(self.availability) | {g.filter for g in self.gateways})
 
     # --- decoding ---------------------------------------------------------------------------------
 
@@ -153,6 +170,13 @@ class TopicTable:
             return [], [("payload_too_large", f"{topic}: {len(payload)} bytes")]
         readings: list[RawReading] = []
         problems: list[Problem] = []
+        present = self.availability.get(topic)
+        if present is not None:
+            try:
+                state = availability_state(payload)
+            except PayloadError as exc:
+                return [], [(exc.reason, f"{topic}: {exc.detail}")]
+            return [RawReading(sid, state, None, SOURCE) for sid in present], []
         bindings = self.exact.get(topic)
         if bindings is not None:
             try:
@@ -325,3 +349,21 @@ def _single(data: object, b: Binding) -> RawReading:
     return RawReading(b.sensor, b.transform.apply(coerce_value(data)), None, SOURCE)
 
 
+
+
+def availability_state(payload: bytes) -> Presence:
+    """zigbee2mqtt's availability message: ``online``/``offline`` as text (legacy) or ``{"state": "offline"}``."""
+    try:
+        text = payload.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise PayloadError("bad_payload", "not UTF-8 text") from None
+    word: object = text
+    if text.startswith("{"):
+        try:
+            data = jsonsafe.loads(text)
+        except ValueError:
+            raise PayloadError("bad_json", "not valid JSON") from None
+        word = data.get("state") if isinstance(data, dict) else None
+    if isinstance(word, str) and word.strip('"').lower() in ("online", "offline"):
+        return Presence(word.strip('"').lower())
+    raise PayloadError("bad_availability", f"availability is online or offline, not {str(word)[:40]!r}")
