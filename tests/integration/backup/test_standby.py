@@ -264,3 +264,54 @@ async def test_the_standby_database_is_loaded_from_the_newest_verified_dump_and_
     with psycopg.connect(f"{dsn}/postgres") as conn:
         left = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'portal_standby%'").fetchall()
     assert left == [("portal_standby",)]
+
+
+def test_the_standby_commands_refresh_drill_and_report(tmp_path: Path, restic_bin: object, nginx: Nginx) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from siaga.cli.main import app
+
+    src = tmp_path / "portal" / "www"
+    _write_site(src, "versi 1")
+    (tmp_path / "pw").write_text("rahasia\n")
+    cfg = {
+        "site": {"name": "Colo Kaltim", "language": "id"},
+        "store": {"data_dir": str(tmp_path / "data")},
+        "services": [{"id": "portal", "name": "Portal"}],
+        "targets": [{"id": "colo", "type": "local", "path": str(tmp_path / "repo"), "password_file": "pw",
+                     "offsite": True}],
+        "backups": [{"id": "portal-files", "target": "colo", "services": ["portal"], "paths": [str(src)],
+                     "rpo": "1h"}],
+        "checks": [{"type": "http", "service": "portal", "url": "http://bontangkota.go.id/",
+                    "keyword": "Portal Bontang"}],
+        "standbys": [{"service": "portal", "web_root": str(nginx.web_root), "command": nginx.reload,
+                      "check_url": f"http://127.0.0.1:{nginx.port}"}],
+        "runbooks": {"books": [{"id": "ambil-alih", "steps": [{"kind": "standby", "service": "portal"}]}]},
+    }
+    path = tmp_path / "siaga.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    runner = CliRunner()
+
+    def siaga(*args: str) -> tuple[int, str]:
+        result = runner.invoke(app, [*args, "--config", str(path)])
+        return result.exit_code, result.output
+
+    for step in (("backup", "init", "colo"), ("backup", "run", "portal-files")):
+        assert siaga(*step)[0] == 0
+    code, out = siaga("standby", "refresh", "portal")
+    assert code == 1 and "tidak ada snapshot terverifikasi" not in out and "no verified snapshot" in out, out
+    assert siaga("backup", "drill", "portal-files")[0] == 0
+    code, out = siaga("standby", "refresh", "portal")
+    assert code == 0 and "penyegaran standby portal: berhasil" in out, out
+    assert "versi 1" in nginx.get()
+    code, out = siaga("standby", "drill", "portal", "--json")
+    assert code == 0 and json.loads(out)["ok"] and json.loads(out)["kind"] == "drill", out
+    code, out = siaga("standby", "status", "--json")
+    (row,) = json.loads(out)
+    assert code == 0 and row["drill_ok"] and row["problems"] == [], out
+    code, out = siaga("runbook", "run", "ambil-alih")
+    assert code == 0 and "answers its checks" in out, out
+    code, out = siaga("audit", "--lang", "en")
+    assert code == 0 and "The switch to the warm standby is rehearsed and timed" in out, out
