@@ -46,14 +46,12 @@ class Nginx:
 
 
 @pytest.fixture
-def nginx(tmp_path: Path) -> Iterator[Nginx]:
-    from conftest import find_free_port
-
+def nginx(tmp_path: Path, free_port: int) -> Iterator[Nginx]:
     if not Path(NGINX).exists():
         pytest.skip("nginx is not installed (apt-get install nginx)")
     run = tmp_path / "nginx"
     run.mkdir()
-    port = find_free_port()
+    port = free_port
     web_root = tmp_path / "standby" / "www"
     web_root.parent.mkdir()
     temps = "\n".join(f"  {k}_temp_path {run / k};" for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
