@@ -131,6 +131,8 @@ MESSAGES: dict[str, str] = {
                            "page are at risk"),
     "peer.unreachable.back": N_("the watching siaga {name} is reachable again"),
     "runbook.failed": N_("runbook {runbook} stopped: step {number} ({kind} {subject}) failed: {output}"),
+    "runbook.proposed": N_("runbook {runbook} waits for approval ({approvals} needed) after {rule} on {subject}: "
+                           "approve at {url}"),
     "alert.generic": N_("{rule} on {subject}"),
 }
 """Every message an alert or incident can carry: key -> English text with ``{fields}`` (translated by the catalogs)."""
@@ -168,6 +170,7 @@ RULE_TITLES: dict[str, str] = {
     "mqtt.unreachable": N_("MQTT broker unreachable"),
     "peer.silent": N_("Watched siaga silent"),
     "peer.unreachable": N_("Watching siaga unreachable"),
+    "runbook.proposed": N_("Runbook awaiting approval"),  # an approve runbook was triggered
     "runbook.failed": N_("Runbook failed"),  # a step of a protective runbook failed (siaga.runbooks.engine)
     "test": N_("Test message"),
 }

@@ -128,7 +128,8 @@ class Renderer:
             return g(N_("Sensor faulty: {count} readings in a row refused, {reason}")).format(
                 count=alert.params.get("count", "?"), reason=reason
             )
-        if alert.rule.startswith("peer.") and alert.summary:  # a peer's silence: the last state it told
+        # a peer's silence (the last state it told); a runbook's failure or its approval link
+        if alert.rule.startswith(("peer.", "runbook.")) and alert.summary:
             return f"{rule_title(alert.rule, lang)}: {render_message(alert.summary, lang, self.zone)}"
         return rule_title(alert.rule, lang)
 

@@ -3,7 +3,9 @@ firing alert triggers (:mod:`siaga.runbooks.trigger`), records ``runbook.trigger
 
 - ``auto``: plans it from the inventory and runs it at once; a failing step (``on_failure: stop``) pages
   through the hub (a ``runbook.failed`` system alert on the subject ``runbook:<id>``);
-- ``approve``: records ``runbook.proposed`` (the signed one-tap approval link is not built yet);
+- ``approve``: records ``runbook.proposed`` and tells people through the hub (a ``runbook.proposed`` system
+  alert whose message carries a signed one-tap approval link, ``/runbooks/approve/<token>``, valid one hour);
+  the run starts once ``approvals`` different people approved (:mod:`siaga.runbooks.web`);
 - ``manual``: records ``runbook.suggested``.
 
 One run of a runbook at a time: a trigger while it runs is recorded and not run again.
@@ -18,15 +20,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from siaga.config.runbooks import Runbook, RunbookMode
+from siaga.i18n.messages import Message
 from siaga.inventory import Inventory, TargetError
+from siaga.runbooks.approval import sign_approval
 from siaga.runbooks.engine import run_plan
 from siaga.runbooks.plan import plan
 from siaga.runbooks.steps import StepContext
 from siaga.runbooks.trigger import triggered
 from siaga.runtime import Component, RuntimeContext
 from siaga.store.events import record_event
+from siaga.vocab import Severity
 
 log = logging.getLogger("siaga.runbooks")
+PROPOSED_RULE = "runbook.proposed"
 
 
 def component(ctx: RuntimeContext) -> Component | None:
@@ -35,17 +41,53 @@ def component(ctx: RuntimeContext) -> Component | None:
     return Component("runbooks", run)
 
 
-async def _record(ctx: RuntimeContext, kind: str, data: Mapping[str, Any], actor: str = "siaga") -> None:
+async def record(ctx: RuntimeContext, kind: str, data: Mapping[str, Any], actor: str = "siaga") -> int | None:
+    """One line in the timeline and the audit log; the timeline event's id (None when the store is away)."""
     subject = str(data.get("runbook"))
 
-    def write(conn: Any) -> None:
-        record_event(conn, kind, subject=subject, actor=actor, data=data)
+    def write(conn: Any) -> int:
+        ident = record_event(conn, kind, subject=subject, actor=actor, data=data)
         record_event(conn, f"audit.{kind}", subject=subject, actor=actor, data=data)
+        return ident
 
     try:
-        await ctx.run_db(write)
+        return await ctx.run_db(write)
     except Exception:  # the store away: the run goes on, the log keeps it
         log.warning("runbook record %s not written", kind, exc_info=True)
+        return None
+
+
+async def execute(ctx: RuntimeContext, book: Runbook, cause: Mapping[str, Any], actor: str = "siaga") -> None:
+    """Plan ``book`` from the inventory and run it, the hub as pager; every line recorded."""
+    inventory = ctx.services.inventory or Inventory.from_config(ctx.config)
+    try:
+        p = plan(book, inventory, ctx.config.runbooks, ctx.clock())
+    except TargetError as exc:
+        await record(ctx, "runbook.run.refused", {"runbook": book.id, "error": str(exc), **cause})
+        return
+    lines: list[tuple[str, dict[str, Any]]] = []
+    result = await run_plan(p, StepContext(base_dir=ctx.loaded.base_dir), actor=actor,
+                            record=lambda k, d: lines.append((k, dict(d))), pager=ctx.services.alerts)
+    for kind, data in lines:
+        await record(ctx, kind, {**data, **cause}, actor)
+    log.info("runbook %s: %s", book.id, result.status)
+
+
+async def propose(ctx: RuntimeContext, book: Runbook, cause: Mapping[str, Any]) -> None:
+    """Record the proposal and send its approval link to people through the hub."""
+    from siaga.notify.component import key_path, public_url
+    from siaga.notify.keyfile import load_or_create_key
+
+    proposal = await record(ctx, "runbook.proposed", {"runbook": book.id, "approvals": book.approvals, **cause})
+    if proposal is None or ctx.services.alerts is None:
+        return
+    token = sign_approval(load_or_create_key(key_path(ctx)), book.id, proposal, ctx.clock())
+    url = f"{public_url(ctx).rstrip('/')}/runbooks/approve/{token}"
+    ctx.services.alerts.system_alert(
+        f"runbook:{book.id}", True, rule=PROPOSED_RULE, severity=Severity.critical,
+        summary=Message(PROPOSED_RULE, {"runbook": book.id, "approvals": book.approvals, "url": url,
+                                        "rule": cause.get("rule"), "subject": cause.get("subject")}),
+    )
 
 
 async def run(ctx: RuntimeContext, stop: asyncio.Event) -> None:
@@ -55,20 +97,6 @@ async def run(ctx: RuntimeContext, stop: asyncio.Event) -> None:
         return
     queue = manager.subscribe()
     running: dict[str, asyncio.Task[None]] = {}
-
-    async def execute(book: Runbook, cause: dict[str, Any]) -> None:
-        inventory = ctx.services.inventory or Inventory.from_config(ctx.config)
-        try:
-            p = plan(book, inventory, ctx.config.runbooks, ctx.clock())
-        except TargetError as exc:
-            await _record(ctx, "runbook.run.refused", {"runbook": book.id, "error": str(exc), **cause})
-            return
-        lines: list[tuple[str, dict[str, Any]]] = []
-        result = await run_plan(p, StepContext(base_dir=ctx.loaded.base_dir), actor="siaga",
-                                record=lambda k, d: lines.append((k, dict(d))), pager=manager)
-        for kind, data in lines:
-            await _record(ctx, kind, data)
-        log.info("runbook %s: %s", book.id, result.status)
 
     try:
         while not stop.is_set():
@@ -83,15 +111,15 @@ async def run(ctx: RuntimeContext, stop: asyncio.Event) -> None:
             for book in triggered(ctx.config.runbooks.books, transition):
                 alert = transition.alert
                 cause = {"alert": alert.id, "rule": alert.rule, "subject": alert.subject}
-                await _record(ctx, "runbook.triggered", {"runbook": book.id, "mode": book.mode.value, **cause})
+                await record(ctx, "runbook.triggered", {"runbook": book.id, "mode": book.mode.value, **cause})
                 if book.mode is RunbookMode.auto:
                     task = running.get(book.id)
                     if task is None or task.done():
-                        running[book.id] = asyncio.create_task(execute(book, cause))
+                        running[book.id] = asyncio.create_task(execute(ctx, book, cause))
                 elif book.mode is RunbookMode.approve:
-                    await _record(ctx, "runbook.proposed", {"runbook": book.id, "approvals": book.approvals, **cause})
+                    await propose(ctx, book, cause)
                 else:
-                    await _record(ctx, "runbook.suggested", {"runbook": book.id, **cause})
+                    await record(ctx, "runbook.suggested", {"runbook": book.id, **cause})
     finally:
         manager.unsubscribe(queue)
         for task in running.values():
@@ -100,4 +128,4 @@ async def run(ctx: RuntimeContext, stop: asyncio.Event) -> None:
                     await asyncio.wait_for(asyncio.shield(task), 30)
 
 
-__all__ = ["component"]
+__all__ = ["PROPOSED_RULE", "component", "execute", "propose", "record"]

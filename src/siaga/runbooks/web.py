@@ -1,0 +1,128 @@
+"""HTTP of runbooks: the landing page of a one-tap approval link.
+
+``GET /runbooks/approve/{token}`` shows the runbook's plan and a form (your name, Approve): it changes
+nothing, so link-preview bots approve nothing. ``POST`` approves: the link must be signed by this siaga and
+unexpired; each approver's use is spent once (a replay does nothing); the run starts once ``approvals``
+different people approved, and only once. The page has no inline script or style (CSP-clean).
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+
+from siaga.config.runbooks import Runbook
+from siaga.i18n import _, using_language
+from siaga.inventory import Inventory, TargetError
+from siaga.notify.ack import TokenError
+from siaga.notify.component import key_path
+from siaga.notify.keyfile import load_or_create_key
+from siaga.notify.links import spend_nonce
+from siaga.runbooks.approval import ApprovalClaim, verify_approval
+from siaga.runbooks.component import execute, record
+from siaga.runbooks.messages import plan_lines
+from siaga.runbooks.plan import plan
+from siaga.runtime.context import RuntimeContext
+from siaga.store.events import recent_events
+from siaga.web.deps import get_ctx
+
+router = APIRouter(tags=["runbooks"])
+
+
+def _page(ctx: RuntimeContext, body: str, status: int = 200) -> HTMLResponse:
+    lang = ctx.config.site.language.value
+    text = (f'<!doctype html>\n<html lang="{lang}"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1"><meta name="robots" content="noindex">'
+            f'<title>siaga</title><link rel="stylesheet" href="/static/siaga/ack.css"></head>'
+            f"<body><h1>siaga</h1>{body}</body></html>\n")
+    return HTMLResponse(text, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def _error(ctx: RuntimeContext, reason: str, status: int) -> HTMLResponse:
+    with using_language(ctx.config.site.language.value):
+        line = _("This link cannot be used: {reason}.").format(reason=reason)
+    return _page(ctx, f'<p class="error">{html.escape(line)}</p>', status)
+
+
+def _claim(ctx: RuntimeContext, token: str) -> tuple[ApprovalClaim, Runbook] | str:
+    try:
+        claim = verify_approval(load_or_create_key(key_path(ctx)), token, ctx.clock())
+    except TokenError as exc:
+        return str(exc)
+    book = ctx.config.runbooks.book(claim.runbook)
+    if book is None:
+        return "no such runbook"
+    return claim, book
+
+
+@router.get("/runbooks/approve/{token}", response_class=HTMLResponse, include_in_schema=False)
+async def approve_page(token: str, ctx: RuntimeContext = Depends(get_ctx)) -> HTMLResponse:
+    found = _claim(ctx, token)
+    if isinstance(found, str):
+        return _error(ctx, found, 400)
+    _claimed, book = found
+    with using_language(ctx.config.site.language.value):
+        try:
+            lines = plan_lines(plan(book, ctx.services.inventory or Inventory.from_config(ctx.config),
+                                    ctx.config.runbooks, ctx.clock()))
+        except TargetError as exc:
+            lines = [str(exc)]
+        ask = _("Approve runbook {id}? It runs once {count} people approved.").format(id=book.id,
+                                                                                    count=book.approvals)
+        body = (f"<p>{html.escape(ask)}</p>"
+                f"<pre>{html.escape(chr(10).join(lines))}</pre>"
+                f'<form method="post"><p><label>{html.escape(_("Your name"))}<br>'
+                '<input name="name" required maxlength="64" autocomplete="name"></label></p>'
+                f'<button type="submit">{html.escape(_("Approve"))}</button></form>')
+    return _page(ctx, body)
+
+
+@router.post("/runbooks/approve/{token}", response_class=HTMLResponse, include_in_schema=False)
+async def approve(token: str, request: Request, ctx: RuntimeContext = Depends(get_ctx)) -> HTMLResponse:
+    found = _claim(ctx, token)
+    if isinstance(found, str):
+        return _error(ctx, found, 400)
+    claim, book = found
+    raw = (await request.body()).decode("utf-8", "replace")
+    name = " ".join((parse_qs(raw).get("name") or [""])[0].split())[:64]
+    if not name:
+        return _error(ctx, "say who approves", 400)
+    now = ctx.clock()
+
+    def spend(conn: Any) -> tuple[bool, int, bool]:
+        if not spend_nonce(conn, f"{claim.nonce}:{name.lower()}", f"runbook:{book.id}", [], now):
+            return False, 0, False
+        approvers = {str((e.data or {}).get("approver", "")).lower()
+                     for e in recent_events(conn, subject=book.id, kind="runbook.approved", limit=50)
+                     if (e.data or {}).get("proposal") == claim.proposal}
+        approvers.add(name.lower())
+        start = len(approvers) >= book.approvals and spend_nonce(conn, f"{claim.nonce}:run", f"runbook:{book.id}",
+                                                                 [], now)
+        return True, len(approvers), start
+
+    fresh, count, start = await ctx.run_db(spend)
+    if not fresh:
+        return _error(ctx, "used already", 410)
+    await record(ctx, "runbook.approved", {"runbook": book.id, "proposal": claim.proposal, "approver": name,
+                                           "approvals": count, "needed": book.approvals}, actor=name)
+    if start:
+        import asyncio
+
+        task = asyncio.create_task(execute(ctx, book, {"proposal": claim.proposal}, actor=name))
+        _RUNS.add(task)
+        task.add_done_callback(_RUNS.discard)
+    with using_language(ctx.config.site.language.value):
+        line = (_("Approved by {name}: runbook {id} runs now.") if start
+                else _("Approved by {name}: {count} of {needed} approvals.")).format(
+                    name=name, id=book.id, count=count, needed=book.approvals)
+    return _page(ctx, f"<p>{html.escape(line)}</p>")
+
+
+_RUNS: set[Any] = set()
+"""Runs started from an approval (kept referenced until they end)."""
+
+__all__ = ["router"]
