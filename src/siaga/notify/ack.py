@@ -58,9 +58,30 @@ def sign(
     }
     if message_id is not None:
         body["m"] = message_id
+    return seal(key, body)
+
+
+def seal(key: bytes, body: dict[str, object]) -> str:
+    """``body`` as a signed token: base64url JSON, a dot, a truncated HMAC-SHA256 (also the runbook approvals')."""
     payload = _b64(json.dumps(body, separators=(",", ":")).encode())
     mac = hmac.new(key, payload.encode(), hashlib.sha256).digest()
     return f"{payload}.{_b64(mac[:18])}"
+
+
+def opened(key: bytes, token: str) -> tuple[dict[str, object], bool]:
+    """The body of ``token`` and whether its signature is this key's; :class:`TokenError` when unreadable."""
+    payload, _, sig = token.partition(".")
+    if not payload or not sig:
+        raise TokenError("malformed link")
+    want = hmac.new(key, payload.encode(), hashlib.sha256).digest()[:18]
+    try:
+        body = json.loads(_unb64(payload))
+        got = _unb64(sig)
+    except ValueError:
+        raise TokenError("malformed link") from None
+    if not isinstance(body, dict):
+        raise TokenError("malformed link")
+    return body, hmac.compare_digest(want, got)
 
 
 def verify(key: bytes, token: str, now: dt.datetime) -> AckClaim:

@@ -8,13 +8,10 @@ Single use is the caller's part: an approver's use of a link is spent (``notify.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
-import json
 import secrets
 from dataclasses import dataclass
 
-from siaga.notify.ack import TokenError, _b64, _unb64
+from siaga.notify.ack import TokenError, opened, seal
 
 APPROVAL_TTL = dt.timedelta(hours=1)
 
@@ -29,28 +26,21 @@ class ApprovalClaim:
 
 def sign_approval(key: bytes, runbook: str, proposal: int, now: dt.datetime,
                   ttl: dt.timedelta = APPROVAL_TTL, nonce: str | None = None) -> str:
-    body = {"k": "runbook", "b": runbook, "p": proposal, "e": int((now + ttl).timestamp()),
-            "n": nonce or secrets.token_urlsafe(9)}
-    payload = _b64(json.dumps(body, separators=(",", ":")).encode())
-    return f"{payload}.{_b64(hmac.new(key, payload.encode(), hashlib.sha256).digest()[:18])}"
+    return seal(key, {"k": "runbook", "b": runbook, "p": proposal, "e": int((now + ttl).timestamp()),
+                      "n": nonce or secrets.token_urlsafe(9)})
 
 
 def verify_approval(key: bytes, token: str, now: dt.datetime) -> ApprovalClaim:
     """The claim of a valid, unexpired approval link; :class:`TokenError` otherwise."""
-    payload, _, sig = token.partition(".")
-    if not payload or not sig:
-        raise TokenError("malformed link")
-    want = hmac.new(key, payload.encode(), hashlib.sha256).digest()[:18]
+    body, signed = opened(key, token)
     try:
-        got = _unb64(sig)
-        body = json.loads(_unb64(payload))
         if body["k"] != "runbook":
             raise ValueError("not an approval link")
-        claim = ApprovalClaim(str(body["b"]), int(body["p"]), dt.datetime.fromtimestamp(int(body["e"]), dt.UTC),
-                              str(body["n"]))
+        claim = ApprovalClaim(str(body["b"]), int(str(body["p"])),
+                              dt.datetime.fromtimestamp(int(str(body["e"])), dt.UTC), str(body["n"]))
     except (ValueError, KeyError, TypeError):
         raise TokenError("malformed link") from None
-    if not hmac.compare_digest(want, got):
+    if not signed:
         raise TokenError("link not signed by this siaga")
     if now >= claim.expires:
         raise TokenError("link expired")
