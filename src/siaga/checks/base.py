@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from siaga.config.checks import CheckBase
 from siaga.errors import SiagaError
+from siaga.i18n.messages import Message, note_of
 
 if TYPE_CHECKING:
     import aiohttp
@@ -36,10 +37,30 @@ class CheckFailed(SiagaError):
 
     retryable = True
 
-    def __init__(self, reason: str, *, retryable: bool = True, details: dict[str, Any] | None = None):
-        super().__init__(reason, retryable=retryable)
-        self.reason = reason
+    def __init__(self, reason: Message | str, *, retryable: bool = True, details: dict[str, Any] | None = None):
+        why = reason if isinstance(reason, Message) else Message(text=reason)
+        super().__init__(why.english(), retryable=retryable)
+        self.why = why  # a ``check.*`` message key and its parameters, worded per reader
+        self.reason = why.english()  # the same in English (logs, tests)
         self.details = details or {}
+
+
+def connect_failure(exc: OSError, target: str) -> Message:
+    """Why a connection to ``target`` (``host:port``) failed, as a message: refused, timed out, or the OS's line."""
+    text = str(exc)
+    if isinstance(exc, ConnectionRefusedError) or (text.startswith("Multiple exceptions") and "Errno 111" in text):
+        return Message("check.refused", {"target": target})
+    if isinstance(exc, TimeoutError):
+        return Message("check.connect_timeout", {"target": target})
+    if isinstance(exc, OSError) and type(exc).__name__ == "gaierror":
+        return Message("check.unresolved", {"target": target, "error": first_line(exc)})
+    return Message("check.connect", {"target": target, "error": first_line(exc)})
+
+
+def stored_reason(result: CheckResult) -> str:
+    """What the check's state and history store for ``result``: its message key behind the note mark (worded per
+    reader by :func:`siaga.i18n.messages.note_text`), or the text as it is."""
+    return note_of(result.why) if result.why is not None and result.why.key else result.message
 
 
 @dataclass(frozen=True)
@@ -65,6 +86,7 @@ class CheckResult:
     retryable: bool = True
     warning: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    why: Message | None = None  # a failure's message key and parameters (``message`` is it in English)
 
 
 @dataclass
@@ -104,21 +126,19 @@ async def run_once(probe: Probe, ctx: ProbeContext) -> CheckResult:
     except CheckFailed as exc:
         return CheckResult(
             check.check_id, check.service, ctx.clock(), False, _ms(start), exc.reason, exc.retryable,
-            details=exc.details,
+            details=exc.details, why=exc.why,
         )
     except TimeoutError:
-        return CheckResult(
-            check.check_id, check.service, ctx.clock(), False, _ms(start), f"no answer within {check.timeout_s:g} s"
-        )
+        why = Message("check.timeout", {"seconds": check.timeout_s})
     except (OSError, ValueError, RuntimeError, LookupError) as exc:
+        why = Message("check.error", {"error": f"{type(exc).__name__}: {first_line(exc)}"})
+    else:
+        latency = obs.latency_ms if obs.latency_ms is not None else _ms(start)
         return CheckResult(
-            check.check_id, check.service, ctx.clock(), False, _ms(start), f"{type(exc).__name__}: {first_line(exc)}"
+            check.check_id, check.service, ctx.clock(), True, latency, obs.message, warning=obs.warning,
+            details=obs.details,
         )
-    latency = obs.latency_ms if obs.latency_ms is not None else _ms(start)
-    return CheckResult(
-        check.check_id, check.service, ctx.clock(), True, latency, obs.message, warning=obs.warning,
-        details=obs.details,
-    )
+    return CheckResult(check.check_id, check.service, ctx.clock(), False, _ms(start), why.english(), why=why)
 
 
 def _ms(start: float) -> float:

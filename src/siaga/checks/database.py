@@ -8,6 +8,7 @@ from typing import Any
 from siaga.checks.base import CheckFailed, Observation, ProbeContext, first_line
 from siaga.config.checks import DatabaseCheck
 from siaga.config.secrets import SecretError
+from siaga.i18n.messages import Message
 
 
 class DatabaseProbe:
@@ -18,7 +19,7 @@ class DatabaseProbe:
         try:
             return self.check.read_secret("password", ctx.base_dir)
         except SecretError as exc:
-            raise CheckFailed(f"password: {exc}", retryable=False) from None
+            raise CheckFailed(Message("check.db_password", {"error": str(exc)}), retryable=False) from None
 
     async def probe(self, ctx: ProbeContext) -> Observation:
         check = self.check
@@ -32,7 +33,7 @@ class DatabaseProbe:
         latency = round((time.perf_counter() - start) * 1000, 2)
         text = None if value is None else str(value)
         if check.expected is not None and text != check.expected:
-            raise CheckFailed(f"query returned {text!r}, expected {check.expected!r}")
+            raise CheckFailed(Message("check.db_result", {"got": repr(text), "expected": repr(check.expected)}))
         return Observation(latency_ms=latency, message=f"query ok in {latency:.0f} ms ({text})")
 
     async def _postgresql(self, host: str, port: int, password: str | None) -> Any:
@@ -45,13 +46,14 @@ class DatabaseProbe:
                 password=password, connect_timeout=max(1, int(check.timeout_s)), autocommit=True,
             )
         except psycopg.OperationalError as exc:
-            raise CheckFailed(f"cannot log in to PostgreSQL at {check.host}:{port}: {first_line(exc)}") from None
+            raise CheckFailed(Message("check.db_login", {"engine": "PostgreSQL", "target": f"{check.host}:{port}",
+                                                          "error": first_line(exc)})) from None
         try:
             async with conn.cursor() as cur:
                 await cur.execute(check.query.encode())  # the operator's own query, from the config
                 row = await cur.fetchone() if cur.description else None
         except psycopg.Error as exc:
-            raise CheckFailed(f"query failed: {first_line(exc)}") from None
+            raise CheckFailed(Message("check.db_query", {"error": first_line(exc)})) from None
         finally:
             await conn.close()
         return row[0] if row else None
@@ -67,13 +69,14 @@ class DatabaseProbe:
                 connect_timeout=check.timeout_s, autocommit=True,
             )
         except (pymysql.err.MySQLError, OSError) as exc:
-            raise CheckFailed(f"cannot log in to MySQL at {check.host}:{port}: {first_line(exc)}") from None
+            raise CheckFailed(Message("check.db_login", {"engine": "MySQL", "target": f"{check.host}:{port}",
+                                                          "error": first_line(exc)})) from None
         try:
             async with conn.cursor() as cur:
                 await cur.execute(check.query)
                 row = await cur.fetchone()
         except pymysql.err.MySQLError as exc:
-            raise CheckFailed(f"query failed: {first_line(exc)}") from None
+            raise CheckFailed(Message("check.db_query", {"error": first_line(exc)})) from None
         finally:
             conn.close()
         return row[0] if row else None

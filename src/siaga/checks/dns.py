@@ -10,6 +10,7 @@ import dns.resolver
 
 from siaga.checks.base import CheckFailed, Observation, ProbeContext
 from siaga.config.checks import DnsCheck
+from siaga.i18n.messages import Message
 
 
 def normalise(answer: str) -> str:
@@ -35,21 +36,25 @@ class DnsProbe:
         try:
             answer = await self._resolver.resolve(check.query, check.record_type, lifetime=check.timeout_s)
         except dns.resolver.NXDOMAIN:
-            raise CheckFailed(f"{check.query}: no such name (NXDOMAIN)") from None
+            raise CheckFailed(Message("check.dns_nxdomain", {"query": check.query})) from None
         except dns.resolver.NoAnswer:
-            raise CheckFailed(f"{check.query}: no {check.record_type} record") from None
+            raise CheckFailed(Message("check.dns_no_answer", {"query": check.query,
+                                                             "record_type": check.record_type})) from None
         except dns.resolver.NoNameservers as exc:
-            raise CheckFailed(f"{check.query}: no resolver answered well ({exc.msg})") from None
+            raise CheckFailed(Message("check.dns_no_server", {"query": check.query, "error": exc.msg})) from None
         except dns.exception.Timeout:
-            raise CheckFailed(f"{check.query}: the resolver did not answer within {check.timeout_s:g} s") from None
+            raise CheckFailed(Message("check.dns_timeout", {"query": check.query,
+                                                           "seconds": check.timeout_s})) from None
         except dns.exception.DNSException as exc:
-            raise CheckFailed(f"{check.query}: {exc}") from None
+            raise CheckFailed(Message("check.dns_error", {"query": check.query, "error": str(exc)})) from None
         latency = round((time.perf_counter() - start) * 1000, 2)
         got = sorted(normalise(r.to_text()) for r in answer)
         missing = sorted(self._expected - set(got))
         if missing:
             raise CheckFailed(
-                f"{check.query} {check.record_type}: expected {', '.join(missing)}, got {', '.join(got) or 'nothing'}",
+                Message("check.dns_mismatch" if got else "check.dns_mismatch.none",
+                        {"query": check.query, "record_type": check.record_type, "expected": ", ".join(missing),
+                         "got": ", ".join(got)}),
                 details={"answers": got},
             )
         return Observation(

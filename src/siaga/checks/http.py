@@ -14,9 +14,10 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 
 from siaga import jsonsafe
-from siaga.checks.base import CheckFailed, Observation, ProbeContext, first_line
+from siaga.checks.base import CheckFailed, Observation, ProbeContext, connect_failure, first_line
 from siaga.config.checks import HttpCheck
 from siaga.config.secrets import SecretError, expand
+from siaga.i18n.messages import Message
 
 MAX_BODY = 1_000_000  # bytes read for keyword and JSON assertions
 
@@ -35,7 +36,7 @@ class HttpProbe:
         try:
             return {k: expand(v) for k, v in self.check.headers.items()}
         except SecretError as exc:
-            raise CheckFailed(f"header: {exc}", retryable=False) from None
+            raise CheckFailed(Message("check.header", {"error": str(exc)}), retryable=False) from None
 
     def _target(self, ctx: ProbeContext) -> tuple[str, dict[str, str]]:
         """The URL to fetch; under a redirect (demo, tests) the host's traffic goes to loopback."""
@@ -70,27 +71,28 @@ class HttpProbe:
                 if not self._needs_body:
                     await resp.read()  # drain so the connection goes back to the pool
         except aiohttp.ClientConnectorCertificateError as exc:
-            raise CheckFailed(f"TLS certificate not trusted: {first_line(exc.certificate_error)}") from None
+            raise CheckFailed(Message("check.tls_untrusted", {"error": first_line(exc.certificate_error)})) from None
         except aiohttp.ClientConnectorError as exc:
-            raise CheckFailed(f"cannot connect: {first_line(exc.os_error)}") from None
+            raise CheckFailed(connect_failure(exc.os_error, f"{exc.host}:{exc.port}")) from None
         except aiohttp.TooManyRedirects:
-            raise CheckFailed("too many redirects") from None
+            raise CheckFailed(Message("check.redirects")) from None
         except aiohttp.ClientError as exc:
-            raise CheckFailed(f"{type(exc).__name__}: {first_line(exc)}") from None
+            raise CheckFailed(Message("check.error", {"error": f"{type(exc).__name__}: {first_line(exc)}"})) from None
         latency = round((time.perf_counter() - start) * 1000, 2)
         details: dict[str, Any] = {"status": status}
         ok_status = status in check.expected_status if check.expected_status else 200 <= status < 400
         if not ok_status:
             expected = ", ".join(map(str, check.expected_status)) or "2xx/3xx"
-            raise CheckFailed(f"HTTP {status} (expected {expected})", details=details)
+            raise CheckFailed(Message("check.status", {"status": status, "expected": str(expected)}), details=details)
         if check.max_latency_ms is not None and latency > check.max_latency_ms:
-            raise CheckFailed(f"slow: {latency:.0f} ms (limit {check.max_latency_ms:g} ms)", details=details)
+            raise CheckFailed(Message("check.slow", {"latency_ms": round(latency), "limit_ms": check.max_latency_ms}),
+                              details=details)
         if self._needs_body:
             text = body.decode("utf-8", errors="replace")
             if check.keyword and check.keyword not in text:
-                raise CheckFailed(f"keyword {check.keyword!r} not found", details=details)
+                raise CheckFailed(Message("check.keyword_missing", {"keyword": check.keyword}), details=details)
             if check.keyword_absent and check.keyword_absent in text:
-                raise CheckFailed(f"unwanted text {check.keyword_absent!r} found", details=details)
+                raise CheckFailed(Message("check.keyword_found", {"keyword": check.keyword_absent}), details=details)
             if self._json_path is not None:
                 self._assert_json(text)
         return Observation(latency_ms=latency, message=f"HTTP {status} in {latency:.0f} ms", details=details)
@@ -100,12 +102,13 @@ class HttpProbe:
         try:
             doc = jsonsafe.loads(text)  # a body nested too deep is "not valid JSON", not a RecursionError
         except ValueError:
-            raise CheckFailed("the body is not valid JSON") from None
+            raise CheckFailed(Message("check.json_invalid")) from None
         matches = [m.value for m in self._json_path.find(doc)]
         if not matches:
-            raise CheckFailed(f"nothing at {check.json_path}")
+            raise CheckFailed(Message("check.json_missing", {"path": check.json_path}))
         if check.json_expected is not None and not any(_same(v, check.json_expected) for v in matches):
-            raise CheckFailed(f"{check.json_path} is {matches[0]!r}, expected {check.json_expected!r}")
+            raise CheckFailed(Message("check.json_value", {"path": check.json_path, "got": repr(matches[0]),
+                                                           "expected": repr(check.json_expected)}))
 
 
 def _same(found: Any, expected: str | int | float | bool) -> bool:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from siaga.alerts.model import Alert, AlertSink, Condition, Severity, SubjectKind
-from siaga.checks.base import CheckResult
+from siaga.checks.base import CheckResult, stored_reason
 from siaga.checks.confirm import Change, CheckState, Policy, Status, next_delay, step, worst
 from siaga.checks.correlate import probable_cause, quiet
 from siaga.config.checks import CheckBase
@@ -82,7 +82,7 @@ class Monitor:
             at=result.at,
             policy=self.policies[result.check_id],
             retryable=result.retryable,
-            message=result.message,
+            message=stored_reason(result),
             latency_ms=result.latency_ms,
         )
         self.states[result.check_id] = state

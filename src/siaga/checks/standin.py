@@ -19,6 +19,7 @@ from aiohttp import web
 from siaga.checks.base import CheckFailed, Observation, Probe, ProbeContext
 from siaga.config.checks import CheckBase, HttpCheck, TcpCheck
 from siaga.config.models import SiteConfig
+from siaga.i18n.messages import Message
 
 
 class StandInProbe:
@@ -30,7 +31,7 @@ class StandInProbe:
 
     async def probe(self, ctx: ProbeContext) -> Observation:
         if self.check.service in self.standin.down:
-            raise CheckFailed("demo: the stand-in plays this service down")
+            raise CheckFailed(Message("check.standin"))
         return Observation(latency_ms=1.0, message="demo stand-in (not checked for real)")
 
 

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import time
 
-from siaga.checks.base import CheckFailed, Observation, ProbeContext, first_line
+from siaga.checks.base import CheckFailed, Observation, ProbeContext, connect_failure
 from siaga.config.checks import TcpCheck
 
 
@@ -20,7 +20,7 @@ class TcpProbe:
         try:
             _reader, writer = await asyncio.open_connection(host, port)
         except OSError as exc:
-            raise CheckFailed(f"cannot connect to {self.check.host}:{self.check.port}: {first_line(exc)}") from None
+            raise CheckFailed(connect_failure(exc, f"{self.check.host}:{self.check.port}")) from None
         latency = round((time.perf_counter() - start) * 1000, 2)
         writer.close()
         with contextlib.suppress(OSError):

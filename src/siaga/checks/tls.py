@@ -13,6 +13,7 @@ from cryptography import x509
 
 from siaga.checks.base import CheckFailed, Observation, ProbeContext, first_line
 from siaga.config.checks import TlsCheck
+from siaga.i18n.messages import Message
 
 
 def days_left(not_after: dt.datetime, now: dt.datetime) -> float:
@@ -45,11 +46,12 @@ class TlsProbe:
         except ssl.SSLCertVerificationError as exc:
             expired = "expired" in (exc.verify_message or "")
             raise CheckFailed(
-                f"certificate of {name} not accepted: {exc.verify_message or first_line(exc)}",
+                Message("check.tls_invalid", {"name": name, "error": exc.verify_message or first_line(exc)}),
                 retryable=not expired,
             ) from None
         except (OSError, ssl.SSLError) as exc:
-            raise CheckFailed(f"cannot open TLS to {check.host}:{check.port}: {first_line(exc)}") from None
+            raise CheckFailed(Message("check.tls_connect", {"target": f"{check.host}:{check.port}",
+                                                            "error": first_line(exc)})) from None
         latency = round((time.perf_counter() - start) * 1000, 2)
         try:
             sslobj = writer.get_extra_info("ssl_object")
@@ -59,13 +61,14 @@ class TlsProbe:
             with contextlib.suppress(OSError, ssl.SSLError):
                 await writer.wait_closed()
         if not der:
-            raise CheckFailed("the server sent no certificate")
+            raise CheckFailed(Message("check.tls_none"))
         cert = x509.load_der_x509_certificate(der)
         not_after = cert.not_valid_after_utc
         left = days_left(not_after, ctx.clock())
         details = {"not_after": not_after.isoformat(), "days_left": round(left, 2)}
         if left <= 0:
-            raise CheckFailed(f"certificate expired on {not_after:%Y-%m-%d}", retryable=False, details=details)
+            raise CheckFailed(Message("check.tls_expired", {"date": f"{not_after:%Y-%m-%d}"}), retryable=False,
+                              details=details)
         level = "critical" if left < check.critical_days else "warning" if left < check.warning_days else None
         warning = f"certificate expires in {left:.1f} days ({not_after:%Y-%m-%d})" if level else None
         details["level"] = level

@@ -27,6 +27,7 @@ from siaga.cli.common import (
 from siaga.config import LoadedConfig
 from siaga.i18n import _, get_language
 from siaga.i18n.formats import percent
+from siaga.i18n.messages import note_text, render
 from siaga.i18n.zones import zone_abbreviation
 
 app = typer.Typer(help="Service checks: where they stand, run one now.", invoke_without_command=True)
@@ -72,7 +73,7 @@ def checks(
             "check": c.check_id, "service": c.service, "type": c.type_name, "enabled": c.enabled,
             "status": st.status.value, "since": st.since.isoformat() if st.since else None,
             "last_at": st.last_at.isoformat() if st.last_at else None, "latency_ms": st.latency_ms,
-            "message": st.message, "in_doubt": st.in_doubt,
+            "message": note_text(st.message, get_language(), site_zone(cfg)) or "", "in_doubt": st.in_doubt,
         })
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
@@ -84,7 +85,7 @@ def checks(
         since = _("since {time}").format(time=_local(st.since, loaded)) if st.since else ""
         latency = f"{st.latency_ms:.0f} ms" if st.latency_ms is not None else ""
         off = " " + _("(disabled)") if not c.enabled else ""
-        typer.echo(f"{r['check']:<{width}}  {c.type_name:<9} {label:<10} {since:<28} {latency:>8}  {st.message}{off}")
+        typer.echo(f"{r['check']:<{width}}  {c.type_name:<9} {label:<10} {since:<28} {latency:>8}  {r['message']}{off}")
     down = sum(1 for r in rows if r["status"] == "down")
     typer.echo(_("{total} checks, {down} down").format(total=len(rows), down=down))
 
@@ -113,7 +114,8 @@ def run(
         mark = _("ok") if r.ok else _("FAILED")
         latency = f" ({r.latency_ms:.0f} ms)" if r.latency_ms is not None else ""
         warn = f" — {r.warning}" if r.warning else ""
-        typer.echo(f"{r.check_id}: {mark}{latency}: {r.message}{warn}")
+        text = render(r.why, get_language(), site_zone(cfg)) if r.why is not None else r.message
+        typer.echo(f"{r.check_id}: {mark}{latency}: {text}{warn}")
         failed += not r.ok
     if failed:
         raise typer.Exit(ExitCode.FAILURE)

@@ -87,6 +87,39 @@ MESSAGES: dict[str, str] = {
     "service.up": N_("{name} is up again"),
     "tls.expiry": N_("{check}: certificate expires in {days_left} days"),
     "tls.renewed": N_("{check}: certificate renewed"),
+    # why a service check failed (siaga.checks probes): the raw line of the OS or a library only as {error}
+    "check.refused": N_("cannot connect to {target}: connection refused"),
+    "check.connect_timeout": N_("cannot connect to {target}: no answer"),
+    "check.unresolved": N_("cannot connect to {target}: the name does not resolve ({error})"),
+    "check.connect": N_("cannot connect to {target}: {error}"),
+    "check.timeout": N_("no answer within {seconds} s"),
+    "check.error": N_("the check failed: {error}"),
+    "check.header": N_("header setting: {error}"),
+    "check.tls_untrusted": N_("TLS certificate not trusted: {error}"),
+    "check.redirects": N_("too many redirects"),
+    "check.status": N_("HTTP {status} (expected {expected})"),
+    "check.slow": N_("slow: {latency_ms} ms (limit {limit_ms} ms)"),
+    "check.keyword_missing": N_("keyword \"{keyword}\" not found"),
+    "check.keyword_found": N_("unwanted text \"{keyword}\" found"),
+    "check.json_invalid": N_("the body is not valid JSON"),
+    "check.json_missing": N_("nothing at {path}"),
+    "check.json_value": N_("{path} is {got}, expected {expected}"),
+    "check.tls_invalid": N_("certificate of {name} not accepted: {error}"),
+    "check.tls_connect": N_("cannot open TLS to {target}: {error}"),
+    "check.tls_none": N_("the server sent no certificate"),
+    "check.tls_expired": N_("certificate expired on {date}"),
+    "check.dns_nxdomain": N_("{query}: no such name (NXDOMAIN)"),
+    "check.dns_no_answer": N_("{query}: no {record_type} record"),
+    "check.dns_no_server": N_("{query}: no resolver answered well ({error})"),
+    "check.dns_timeout": N_("{query}: the resolver did not answer within {seconds} s"),
+    "check.dns_error": N_("{query}: DNS error: {error}"),
+    "check.dns_mismatch": N_("{query} {record_type}: expected {expected}, got {got}"),
+    "check.dns_mismatch.none": N_("{query} {record_type}: expected {expected}, got nothing"),
+    "check.db_password": N_("database password: {error}"),
+    "check.db_result": N_("query returned {got}, expected {expected}"),
+    "check.db_login": N_("cannot log in to {engine} at {target}: {error}"),
+    "check.db_query": N_("query failed: {error}"),
+    "check.standin": N_("demo: the stand-in plays this service down"),
     # backups (siaga.backup.freshness)
     "backup.failed": N_("backup {job} failed: {error}"),
     "backup.missed": N_("backup {job} did not run at its scheduled time {slot}"),
@@ -219,7 +252,7 @@ WORDS: dict[str, dict[str, str]] = {
 
 TIMES = frozenset({"last_seen", "slot", "cause_since", "since"})
 MEASURES = frozenset({"value", "threshold"})
-NUMBERS = frozenset({"days_left", "count", "alert_count", "services_down", "latency_ms"})
+NUMBERS = frozenset({"days_left", "count", "alert_count", "services_down", "latency_ms", "limit_ms", "seconds"})
 COMPUTED = frozenset({"where"})
 
 
@@ -289,6 +322,8 @@ def _field(name: str, params: Mapping[str, Any], lang: str, zone: ZoneInfo, g: C
     value = params.get(name)
     if value is None or value == "":
         return "?"
+    if isinstance(value, str) and value.startswith(NOTE_MARK):  # a message inside (a check's failure in {detail})
+        return note_text(value, lang, zone) or ""
     if kind == "time":
         return _time(value, zone, lang)
     if kind == "word":

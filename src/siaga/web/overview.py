@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
 from siaga.backup import tables as backup_tables
+from siaga.i18n.messages import note_text
 from siaga.inventory import Target, TargetKind
 from siaga.kinds import SENSOR_KINDS
 from siaga.web import queries
@@ -57,7 +58,7 @@ def build(dash: Dashboard, lang: str) -> Overview:
         active = queries.active_alerts(conn, lang=lang, zone=dash.zone)
     sensors = sensor_rows(dash)
     offline = [s for s in sensors if s["state"] in ("stale", "unknown")]
-    services = service_rows(dash)
+    services = service_rows(dash, lang)
     down = None if services is None else [s for s in services if s["state"] == "down"]
     return Overview(
         worst=active[0] if active else None,
@@ -105,7 +106,7 @@ def rack_detail(dash: Dashboard, rack_id: str) -> dict[str, Any]:
 UPTIME_DAYS = 30
 
 
-def service_rows(dash: Dashboard) -> list[dict[str, Any]] | None:
+def service_rows(dash: Dashboard, lang: str = "en") -> list[dict[str, Any]] | None:
     """Services with their check state and daily uptime (the checks part); None when nothing is checked."""
     if not getattr(dash.cfg, "checks", None):
         return None
@@ -147,7 +148,8 @@ def service_rows(dash: Dashboard) -> list[dict[str, Any]] | None:
         uptime = 100.0 * up_total / (up_total + down_total) if up_total + down_total > 0 else None
         out.append({"id": s.id, "name": s.name, "criticality": s.criticality.value,
                     "state": st.status.value if st else "unknown", "since": st.since if st else None,
-                    "message": st.message if st else "", "latency_ms": st.latency_ms if st else None,
+                    "message": (note_text(st.message, lang, dash.zone) or "") if st else "",
+                    "latency_ms": st.latency_ms if st else None,
                     "url": s.url or s.host, "uptime": uptime, "days": days})
     return out
 

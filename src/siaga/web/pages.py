@@ -227,12 +227,14 @@ def router(dash: Dashboard) -> APIRouter:
 
     @r.get("/services", response_class=HTMLResponse)
     def services_page(request: Request, me: Principal = viewer) -> Response:
-        return dash.render(request, "services.html", me, services=overview.service_rows(dash),
+        services = overview.service_rows(dash, dash.language(me, request))
+        return dash.render(request, "services.html", me, services=services,
                            incidents=overview.service_incidents(dash))
 
     @r.get("/fragments/services", response_class=HTMLResponse)
     def services_fragment(request: Request, me: Principal = viewer) -> Response:
-        return dash.render(request, "_services.html", me, services=overview.service_rows(dash) or [])
+        services = overview.service_rows(dash, dash.language(me, request)) or []
+        return dash.render(request, "_services.html", me, services=services)
 
     @r.get("/backups", response_class=HTMLResponse)
     def backups_page(request: Request, me: Principal = viewer) -> Response:

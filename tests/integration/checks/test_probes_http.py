@@ -29,12 +29,13 @@ async def test_a_503_is_a_failure_naming_the_status(http_peer, probe_ctx: ProbeC
 
 async def test_a_missing_keyword_fails(http_peer, probe_ctx: ProbeContext) -> None:
     result = await run_once(http(http_peer.url("/wrong"), keyword="Bontang"), probe_ctx)
-    assert not result.ok and "keyword 'Bontang' not found" in result.message
+    assert not result.ok and result.why is not None and result.why.key == "check.keyword_missing"
+    assert result.message == 'keyword "Bontang" not found'
 
 
 async def test_an_unwanted_keyword_fails(http_peer, probe_ctx: ProbeContext) -> None:
     result = await run_once(http(http_peer.url("/wrong"), keyword_absent="Error"), probe_ctx)
-    assert not result.ok and "unwanted text 'Error'" in result.message
+    assert not result.ok and 'unwanted text "Error"' in result.message
 
 
 async def test_a_slow_answer_fails_its_latency_limit(http_peer, probe_ctx: ProbeContext) -> None:
