@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from siaga.checks.base import CheckFailed, Observation, ProbeContext
 from siaga.config.checks import HeartbeatCheck
+from siaga.i18n.messages import Message
 
 
 @dataclass
@@ -48,18 +49,19 @@ class HeartbeatBook:
 
 def heartbeat_verdict(
     check: HeartbeatCheck, last: Ping | None, listening_since: dt.datetime, now: dt.datetime
-) -> str | None:
-    """Why the heartbeat is down, or None when it is on time. Pure."""
+) -> Message | None:
+    """Why the heartbeat is down (a ``check.heartbeat_*`` message), or None when it is on time. Pure."""
     allowed = dt.timedelta(seconds=check.period_s + check.grace_s)
     if last is not None and last.failed:
-        return f"the job reported a failure at {last.at:%Y-%m-%d %H:%M:%S} UTC"
+        return Message("check.heartbeat_failed", {"at": last.at.isoformat()})
     since = last.at if last is not None else listening_since
     late = now - since - allowed
     if late > dt.timedelta(0):
         if last is None:
-            return f"no ping yet; expected one every {check.period_s:g} s (+{check.grace_s:g} s grace)"
+            return Message("check.heartbeat_none", {"period_s": check.period_s, "grace_s": check.grace_s})
         ago = (now - last.at).total_seconds()
-        return f"last ping {ago:.0f} s ago; expected every {check.period_s:g} s (+{check.grace_s:g} s grace)"
+        return Message("check.heartbeat_late", {"ago_s": round(ago), "period_s": check.period_s,
+                                                "grace_s": check.grace_s})
     return None
 
 

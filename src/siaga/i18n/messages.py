@@ -119,6 +119,9 @@ MESSAGES: dict[str, str] = {
     "check.db_result": N_("query returned {got}, expected {expected}"),
     "check.db_login": N_("cannot log in to {engine} at {target}: {error}"),
     "check.db_query": N_("query failed: {error}"),
+    "check.heartbeat_failed": N_("the job reported a failure at {at}"),
+    "check.heartbeat_none": N_("no ping yet; expected one every {period_s} (+{grace_s} grace)"),
+    "check.heartbeat_late": N_("last ping {ago_s} ago; expected every {period_s} (+{grace_s} grace)"),
     "check.standin": N_("demo: the stand-in plays this service down"),
     # backups (siaga.backup.freshness)
     "backup.failed": N_("backup {job} failed: {error}"),
@@ -250,7 +253,7 @@ WORDS: dict[str, dict[str, str]] = {
 }
 """Parameters whose value is a word of a table (translated), by parameter name."""
 
-TIMES = frozenset({"last_seen", "slot", "cause_since", "since"})
+TIMES = frozenset({"last_seen", "slot", "cause_since", "since", "at"})
 MEASURES = frozenset({"value", "threshold"})
 NUMBERS = frozenset({"days_left", "count", "alert_count", "services_down", "latency_ms", "limit_ms", "seconds"})
 COMPUTED = frozenset({"where"})

@@ -109,7 +109,8 @@ async def test_heartbeats_arriving_late_go_down(probe_ctx: ProbeContext) -> None
     assert (await run_once(probe, probe_ctx)).ok  # within grace
     now[0] += dt.timedelta(seconds=2)
     again = await run_once(probe, probe_ctx)
-    assert not again.ok and again.message.startswith("last ping 4201 s ago")
+    assert not again.ok and again.why is not None and again.why.key == "check.heartbeat_late"
+    assert again.why.params["ago_s"] == 4201 and again.message.startswith("last ping 1 hour")
     book.ping("backup-db", now[0], failed=True)
     failed = await run_once(probe, probe_ctx)
     assert not failed.ok and "reported a failure" in failed.message
