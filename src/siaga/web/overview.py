@@ -201,6 +201,34 @@ def backup_runs(dash: Dashboard, limit: int = 20) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
+def runbook_rows(dash: Dashboard, lang: str, limit: int = 30) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The runbooks with their plan (in ``lang``), and their latest records (triggers, approvals, steps, ends)."""
+    from siaga.i18n import using_language
+    from siaga.inventory import Inventory, TargetError
+    from siaga.runbooks.messages import plan_lines
+    from siaga.runbooks.plan import plan
+    from siaga.store.schema import events
+
+    inv = Inventory.from_config(dash.cfg)
+    books: list[dict[str, Any]] = []
+    with using_language(lang):
+        for book in dash.cfg.runbooks.books:
+            try:
+                lines = plan_lines(plan(book, inv, dash.cfg.runbooks, dt.datetime.now(dt.UTC)))
+            except TargetError as exc:
+                lines = [str(exc)]
+            trig = book.trigger
+            books.append({"id": book.id, "name": book.name, "mode": book.mode.value, "approvals": book.approvals,
+                          "trigger": f"{trig.rule} {trig.subject or '*'}" if trig else None, "plan": lines})
+    try:
+        with dash.engine.connect() as conn:
+            rows = conn.execute(select(events).where(events.c.kind.like("runbook.%"))
+                                .order_by(events.c.at.desc(), events.c.id.desc()).limit(limit)).mappings().all()
+    except DBAPIError:
+        rows = []
+    return books, [dict(r) for r in rows]
+
+
 def latest_of(dash: Dashboard, sensor: str) -> Latest | None:
     with dash.engine.connect() as conn:
         return queries.latest_readings(conn).get(sensor)

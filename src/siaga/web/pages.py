@@ -241,6 +241,11 @@ def router(dash: Dashboard) -> APIRouter:
         return dash.render(request, "backups.html", me, backups=overview.backup_rows(dash),
                            runs=overview.backup_runs(dash))
 
+    @r.get("/runbooks", response_class=HTMLResponse)
+    def runbooks_page(request: Request, me: Principal = viewer) -> Response:
+        books, runs = overview.runbook_rows(dash, dash.language(me, request))
+        return dash.render(request, "runbooks.html", me, books=books, runs=runs)
+
     @r.get("/config", response_class=HTMLResponse)
     def config_page(request: Request, me: Principal = viewer) -> Response:
         return dash.render(request, "config.html", me, text=configview.config_as_yaml(dash.cfg),

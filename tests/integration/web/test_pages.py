@@ -102,6 +102,7 @@ def test_services_and_backups_say_not_configured_without_config(as_viewer: TestC
         "checks": [], "backups": []}))
     assert "not-configured" in as_viewer.get("/services").text
     assert "not-configured" in as_viewer.get("/backups").text
+    assert "not-configured" in as_viewer.get("/runbooks").text
 
 
 def test_admin_adds_a_person_and_a_token_shown_once(as_admin: TestClient) -> None:
@@ -201,3 +202,21 @@ def test_the_sensors_page_lists_mqtt_topics_no_sensor_maps(as_viewer: TestClient
     page = as_viewer.get("/sensors").text
     assert "Topik MQTT yang tidak dipetakan ke sensor mana pun" in page
     assert "<code>zigbee2mqtt/0x00158d0001a2b3c4</code></td><td>7</td>" in page
+
+
+def test_the_runbooks_page_shows_each_plan_and_the_latest_records(as_viewer: TestClient, site: Ctx) -> None:
+    from siaga.config.runbooks import RunbooksConfig
+    from siaga.store.events import record_event
+
+    books = RunbooksConfig.model_validate({
+        "hosts": [{"device": "srv-web-1", "address": "10.0.0.11", "key_file": "k", "known_hosts_file": "kh"}],
+        "books": [{"id": "shutdown-r1", "mode": "approve", "trigger": {"rule": "leak", "subject": "R1"},
+                   "steps": [{"kind": "shutdown", "target": "R1"}]}]})
+    site.loaded = dataclasses.replace(site.loaded, config=site.loaded.config.model_copy(update={"runbooks": books}))
+    with site.engine.begin() as conn:
+        record_event(conn, "runbook.run.ended", subject="shutdown-r1", actor="andi", data={"status": "done"})
+    page = as_viewer.get("/runbooks")
+    assert page.status_code == 200
+    text = page.text
+    assert 'id="runbook-shutdown-r1"' in text and "srv-web-1" in text and "leak R1" in text
+    assert "runbook.run.ended" in text and "andi" in text

@@ -87,7 +87,7 @@ def test_no_secret_from_the_config_appears_anywhere(client: TestClient, site: Ct
     config_page = client.get("/config").text
     assert "${SIAGA_NTFY_TOKEN}" in config_page  # the reference is shown...
     assert str(secret_file) in config_page  # ...and the path, never what they hold
-    pages = ["/", "/room", "/alerts", "/sensors", "/services", "/backups", "/config", "/admin/users",
+    pages = ["/", "/room", "/alerts", "/sensors", "/services", "/backups", "/runbooks", "/config", "/admin/users",
              "/admin/audit", "/fragments/rack/R1", "/incidents"]
     bodies = [client.get(p).text for p in pages]
     h = {"Authorization": f"Bearer {secret}"}
