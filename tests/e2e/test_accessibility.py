@@ -27,6 +27,7 @@ SIGNED_IN = [
     "/incidents",
     "/services",
     "/backups",
+    "/runbooks",
     "/config",
     "/admin/users",
     "/admin/audit",

@@ -101,7 +101,7 @@ def test_room_map_on_a_phone(phone: Any, siaga: Siaga) -> None:
 
 
 PAGES = ["/", "/room", "/alerts", "/incidents", "/sensors", "/sensors/temp-r1-top", "/services", "/backups",
-         "/config", "/admin/users", "/admin/audit", "/api/v1/docs"]
+         "/runbooks", "/config", "/admin/users", "/admin/audit", "/api/v1/docs"]
 
 
 def test_every_page_works_under_the_content_security_policy(page: Any, siaga: Siaga) -> None:
