@@ -134,7 +134,7 @@ people:
 notification:
   channels:
     hook: {{type: webhook, url: "{hook}"}}
-  storm: {{group_window: 0s}}
+  storm: {{group_window: 0s, rate_per_minute: 600}}  # trials in quick succession: not the storm limit's 6/min
   delivery: {{attempts: 3, backoff: 0.2s, backoff_max: 1s, timeout: 2s}}
 escalation:
   - id: bontang
