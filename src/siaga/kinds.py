@@ -67,6 +67,12 @@ SENSOR_KINDS: dict[str, SensorKind] = {
                    description="UPS output load as a percentage of its rating.", metric="ups_load_percent"),
         SensorKind("airflow", "m/s", ValueType.NUMBER, 0.0, 100.0, 60.0,
                    description="Air speed from a cooling unit or floor tile.", metric="airflow_meters_per_second"),
+        SensorKind("battery", "%", ValueType.NUMBER, 0.0, 100.0, 3600.0,
+                   description="Battery of a wireless sensor (zigbee2mqtt battery, others battery_percent).",
+                   metric="sensor_battery_percent"),
+        SensorKind("link_quality", "lqi", ValueType.NUMBER, 0.0, 255.0, 3600.0,
+                   description="Radio link quality of a wireless sensor (zigbee2mqtt linkquality, 0-255).",
+                   metric="sensor_link_quality_lqi"),
     )
 }
 

@@ -49,6 +49,8 @@ SENSOR_KIND: dict[str, str] = {
     "ups_runtime": N_("UPS runtime"),
     "ups_load": N_("UPS load"),
     "airflow": N_("airflow"),
+    "battery": N_("sensor battery"),
+    "link_quality": N_("radio link quality"),
 }
 
 TARGET_KIND: dict[str, str] = {

@@ -77,6 +77,7 @@ MESSAGES: dict[str, str] = {
     "sensor.ups_on_battery.off": N_("UPS back on mains ({sensor})"),
     "sensor.above": N_("{what} {value} above {threshold} on {sensor}{where}"),
     "sensor.below": N_("{what} {value} below {threshold} on {sensor}{where}"),
+    "sensor.battery_low": N_("battery low on {sensor}{where}: {value}"),
     "sensor.normal": N_("{what} back within limits on {sensor}"),
     "sensor.stale": N_("no reading from {sensor}{where} since {last_seen}"),
     "sensor.reports": N_("{sensor} reports again"),

@@ -27,6 +27,7 @@ STALE_RULE = "sensor.stale"
 # On/off rules: their messages (siaga.i18n.messages) are sensor.<rule>.on and sensor.<rule>.off.
 _ALARMS = frozenset({"leak", "smoke", "ups_on_battery"})
 RATE_RULE = "temperature.rate"
+BATTERY_RULE = "battery.low"  # a wireless sensor's battery: its own message, "battery low on <sensor>"
 
 
 def _place(rules: SensorRules) -> dict[str, str]:
@@ -114,6 +115,9 @@ class _Band:
         if self.rule in _ALARMS:
             summary = Message(f"sensor.{self.rule}.{'on' if active else 'off'}",
                               {"sensor": self.subject, **(_place(self.sensor) if active else {})})
+        elif active and self.rule == BATTERY_RULE:
+            summary = Message("sensor.battery_low", {"value": value, "unit": self.unit, "sensor": self.subject,
+                                                     **_place(self.sensor)})
         elif active:
             summary = Message(f"sensor.{direction}", {"what": what, "value": value, "threshold": level.fire,
                                                       "unit": self.unit, "sensor": self.subject,

@@ -38,7 +38,10 @@ HYSTERESIS: dict[str, float] = {
     "ups_battery_charge": 5.0,
     "ups_runtime": 120.0,
     "ups_load": 5.0,
+    "battery": 5.0,
 }
+BATTERY_LOW = 20.0
+"""A wireless sensor's battery below this (%) is a warning: "battery low on <sensor>"."""
 DEFAULT_HYSTERESIS = 0.0
 
 # Kinds whose alarm value (1) is an alert by itself, and the default severity.
@@ -81,6 +84,10 @@ def preset(ashrae_class: str) -> dict[str, Any]:
                 "enabled": True,
                 "warning": {"below": 900.0, "for_": 0.0, "clear_for": 60.0},
                 "critical": {"below": 300.0, "for_": 0.0, "clear_for": 60.0},
+            },
+            "battery": {
+                "enabled": True,
+                "warning": {"below": BATTERY_LOW, "for_": 0.0, "clear_for": 60.0},
             },
             "ups_load": {
                 "enabled": True,

@@ -359,6 +359,8 @@ mqtt: {host: 127.0.0.1, port: %(port)d, client_id: siaga-presence, reconnect_min
 sensors:
   - {id: leak-r1-floor, kind: leak, rack: R1, zone: floor, reports: on_change, check_in: 1h,
      source: {type: mqtt, topic: zigbee2mqtt/leak-r1-floor, field: water_leak}}
+  - {id: leak-r1-floor-battery, kind: battery, rack: R1, reports: on_change,
+     source: {type: mqtt, topic: zigbee2mqtt/leak-r1-floor, format: zigbee2mqtt}}
 """
 
 
@@ -373,7 +375,7 @@ class PresenceAlerts:
         return [c for c in self.got if c.rule == "sensor.stale" and c.active]
 
 
-async def test_an_hourly_leak_sensor_is_not_stale_at_three_minutes_and_offline_is_critical_at_once(
+async def test_an_hourly_leak_sensor_is_not_stale_at_three_minutes_offline_is_critical_battery_low_warns(
     mosquitto: Mosquitto,
 ) -> None:
     cfg = parse_config(PRESENCE_CONFIG % {"port": mosquitto.port})
@@ -386,9 +388,11 @@ async def test_an_hourly_leak_sensor_is_not_stale_at_three_minutes_and_offline_i
     async with running(src):
         await asyncio.to_thread(
             mosquitto_pub, mosquitto.port, "zigbee2mqtt/leak-r1-floor",
-            '{"water_leak": false, "battery": 97, "linkquality": 120}',
+            '{"water_leak": false, "battery": 10, "linkquality": 120}',
         )
         await until(lambda: "leak-r1-floor" in ingest.last)
+        low = [c for c in alerts.got if c.rule == "battery.low" and c.active]
+        assert low and low[0].severity is Severity.warning and low[0].subject == "leak-r1-floor-battery"
         received = ingest.last["leak-r1-floor"][2]  # the source hands ingest its own receive time
         clock[0] = received + dt.timedelta(minutes=3, seconds=1)
         ingest.tick()
@@ -399,4 +403,4 @@ async def test_an_hourly_leak_sensor_is_not_stale_at_three_minutes_and_offline_i
         await until(lambda: bool(alerts.stale()), what=lambda: alerts.got)
         gone = alerts.stale()[0]
         assert gone.subject == "leak-r1-floor" and gone.severity is Severity.critical
-        assert ingest.counts.get("accepted") == 1  # presence is not a reading
+        assert ingest.counts.get("accepted") == 2  # the water and the battery; presence is not a reading

@@ -78,3 +78,21 @@ def test_config_check_names_a_check_in_that_makes_no_sense(fields: dict[str, str
     with pytest.raises(ConfigError) as info:
         site_with("leak-r1-floor", **fields)
     assert words in str(info.value)
+
+
+def test_a_low_battery_is_a_warning_with_its_own_message() -> None:
+    from zoneinfo import ZoneInfo
+
+    from siaga.i18n.messages import render
+
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["sensors"].append({"id": "leak-r1-floor-battery", "kind": "battery", "rack": "R1", "reports": "on_change",
+                            "source": {"type": "mqtt", "topic": "zigbee2mqtt/leak-r1-floor", "field": "battery"}})
+    eng = RulesEngine(parse_config(yaml.safe_dump(data)), now=T0)
+    assert not [c for c in eng.observe("leak-r1-floor-battery", 97.0, at(0), at(0)) if c.active]
+    low = [c for c in eng.observe("leak-r1-floor-battery", 10.0, at(60), at(60)) if c.active]
+    assert [(c.rule, c.severity) for c in low] == [("battery.low", Severity.warning)]
+    assert low[0].summary.key == "sensor.battery_low"
+    wita = ZoneInfo("Asia/Makassar")
+    assert render(low[0].summary, "en", wita).startswith("battery low on leak-r1-floor-battery")
+    assert render(low[0].summary, "id", wita).startswith("baterai lemah pada leak-r1-floor-battery")

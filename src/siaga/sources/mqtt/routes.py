@@ -45,6 +45,8 @@ Z2M_FIELDS: dict[str, tuple[str, bool]] = {
     "voltage": ("voltage", False),
     "power": ("power", False),
     "current": ("current", False),
+    "battery": ("battery", False),
+    "link_quality": ("linkquality", False),
 }
 
 # zigbee2mqtt's base topic: a sensor on zigbee2mqtt/<device> also listens to zigbee2mqtt/<device>/availability
