@@ -23,7 +23,7 @@ DATA = {
     "inventory", "impact", "uptime", "readings", "status", "peers", "checks", "backup snapshots", "backup status",
     "alerts", "alerts list", "alerts show", "incidents", "incidents show", "user list", "token list",
     "notify timeline", "notify maintenance list", "runbook list", "runbook plan", "runbook run", "standby status",
-    "cluster status",
+    "cluster status", "peer-records",
 }
 # Commands that print a document (Markdown, PDF, a printable sheet): --lang, and their own --format.
 DOCUMENTS = {"audit", "report incident", "report monthly", "backup sheet"}
@@ -79,7 +79,7 @@ RUNNABLE = [
     ["inventory"], ["impact", "R1"], ["uptime", "portal"], ["readings", "temp-r1-top"], ["status"], ["peers"],
     ["checks"], ["backup", "status"], ["alerts"], ["alerts", "list"], ["incidents"], ["user", "list"],
     ["token", "list"], ["notify", "maintenance", "list"], ["runbook", "list"], ["standby", "status"],
-    ["cluster", "status"],
+    ["cluster", "status"], ["peer-records", "ruang"],
 ]
 
 

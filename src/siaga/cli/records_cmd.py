@@ -20,13 +20,14 @@ def records_command(
     config: str = ConfigOption,
     as_json: bool = typer.Option(False, "--json", help=_("Print JSON.")),
     limit: int = typer.Option(50, "--limit", help=_("At most this many alerts and incidents each.")),
+    lang: str | None = typer.Option(None, "--lang", help=_("id or en (default: the config's language).")),
 ) -> None:
     """A watched room's alerts and incidents, from the record it sent here."""
     from siaga.alerts.serialise import alert_fields, incident_fields
     from siaga.peers.record import event_ids, remote_alerts, remote_incidents
 
     loaded = load_or_exit(config)
-    code = use_language(None, loaded)
+    code = use_language(lang, loaded)
     zone = site_zone(loaded)
     engine = open_store(loaded)
     with engine.connect() as conn:
