@@ -65,8 +65,9 @@ def _lease(row: object) -> Lease:
 
 def take_or_renew(conn: Connection, role: str, holder: str, session_id: int | None, now: dt.datetime,
                   lease: dt.timedelta) -> Lease | str | None:
-    """The lease of ``role`` when this holder has it after this call (taken or renewed), :data:`BUSY` when
-    the row is locked now, else None (another process holds it)."""
+    """The lease of ``role`` after this call: this holder's (taken or renewed), or another process's (its
+    ``holder`` is not ``holder``: when it ends, try again); :data:`BUSY` when the row is locked now; None
+    when another process created the row first."""
     q = select(cluster_leases).where(cluster_leases.c.role == role).with_for_update(skip_locked=True)
     row = conn.execute(q).first()
     if row is None:
@@ -87,7 +88,7 @@ def take_or_renew(conn: Connection, role: str, holder: str, session_id: int | No
                      .values(renewed_at=now, expires_at=now + lease))
         return Lease(role, holder, session_id, current.token, current.acquired_at, now, now + lease)
     if current.expires_at > now:
-        return None
+        return current
     token = current.token + 1
     conn.execute(update(cluster_leases).where(cluster_leases.c.role == role).values(
         holder=holder, session_id=session_id, token=token, acquired_at=now, renewed_at=now, expires_at=now + lease))

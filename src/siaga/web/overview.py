@@ -34,6 +34,7 @@ class Overview:
     value_total: int
     racks_alarm: list[str] = field(default_factory=list)
     peers: list[dict[str, Any]] | None = None  # None: no peers configured (siaga runs alone)
+    cluster: dict[str, Any] | None = None  # None: one process (SQLite)
 
 
 def sensor_rows(dash: Dashboard) -> list[dict[str, Any]]:
@@ -70,7 +71,22 @@ def build(dash: Dashboard, lang: str) -> Overview:
         backups=backup_rows(dash),
         value_total=sum(d.value for d in dash.cfg.devices),
         peers=peer_rows(dash),
+        cluster=cluster_card(dash),
     )
+
+
+def cluster_card(dash: Dashboard) -> dict[str, Any] | None:
+    """The processes on this PostgreSQL and who holds which role (``siaga.cluster.status``); None on SQLite."""
+    from siaga.cluster.status import cluster_status
+
+    cluster = dash.ctx.services.cluster
+    if cluster is None or not cluster.shared:
+        return None
+    try:
+        with dash.engine.connect() as conn:
+            return cluster_status(conn, dash.now(), lease_s=cluster.lease_s, shared=True)
+    except DBAPIError:
+        return None
 
 
 def peer_rows(dash: Dashboard) -> list[dict[str, Any]] | None:

@@ -4,8 +4,11 @@ sends nothing (fencing)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -58,6 +61,15 @@ def test_a_leak_pages_once_with_one_two_and_three_processes(tmp_path: Path, post
             paged_once_each(pages, n)
         keys = [key for _, key, _ in pages.got]
         assert all(k is not None and k.startswith("siaga-message-") for k in keys), keys
+        # siaga cluster status: three processes alive, "notify" held by the one the lease row names
+        out = subprocess.run([sys.executable, "-m", "siaga", "cluster", "status", "--json", "--config", str(c.config)],
+                             capture_output=True, text=True, env=c.env, timeout=60, check=True)
+        status = json.loads(out.stdout)
+        assert sorted(p["pid"] for p in status["processes"]) == sorted(p.proc.pid for p in c.processes)
+        notify = next(r for r in status["roles"] if r["role"] == "notify")
+        assert notify["held"] and notify["token"] >= 1
+        holders = [p for p in status["processes"] if "notify" in p["roles"]]
+        assert len(holders) == 1
 
 
 def test_the_role_moves_on_kill_and_a_paused_holder_that_wakes_sends_nothing(
