@@ -20,7 +20,7 @@ from siaga.checks.confirm import Change, CheckState, Policy, Status, next_delay,
 from siaga.checks.correlate import probable_cause, quiet
 from siaga.config.checks import CheckBase
 from siaga.config.models import Criticality, Service
-from siaga.i18n.messages import Message
+from siaga.i18n.messages import Message, note_message
 
 ActiveAlerts = Callable[[], Sequence[Alert]]
 
@@ -139,6 +139,9 @@ class Monitor:
             "message": change.message,
             "since": change.at.isoformat(),
         }
+        reason = note_message(change.message)  # a check.* key: English in "message", the key in "reason"
+        if reason is not None:
+            params["message"], params["reason"] = reason.english(), reason.to_json()
         summary = (Message("service.down", {"name": name, "detail": change.message}) if now == Status.down
                    else Message("service.up", {"name": name}))
         if now == Status.down and self.active_alerts is not None:

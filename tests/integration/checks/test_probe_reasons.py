@@ -57,3 +57,30 @@ def test_a_check_row_stored_before_keys_shows_its_text_as_written() -> None:
     assert note_text("cannot connect: connection refused", "id", WITA) == "cannot connect: connection refused"
     old = Message("service.down", {"name": "Portal", "detail": "cannot connect: connection refused"})
     assert render(old, "en", WITA) == "Portal is down: cannot connect: connection refused"
+
+
+def test_the_service_down_alert_carries_the_reason_key_and_words_it_per_reader(db_engine) -> None:  # type: ignore[no-untyped-def]
+    import datetime as dt
+    from pathlib import Path
+
+    import siaga
+    from siaga.alerts.manager import AlertManager
+    from siaga.checks.base import CheckResult
+    from siaga.checks.engine import site_zone
+    from siaga.checks.monitor import Monitor
+    from siaga.config import load_config
+
+    cfg = load_config(Path(siaga.__file__).parent / "examples" / "bontang.yaml").config
+    at = dt.datetime(2025, 7, 16, 2, 2, tzinfo=dt.UTC)
+    manager = AlertManager(db_engine, clock=lambda: at)
+    monitor = Monitor(cfg.checks, cfg.services, site_zone(cfg), sink=manager, active_alerts=manager.active)
+    why = Message("check.refused", {"target": "10.10.3.5:25"})
+    for i in range(3):
+        monitor.handle(CheckResult("mail-tcp", "mail", at + dt.timedelta(seconds=10 * i), False, None,
+                                   why.english(), why=why))
+    alert = manager.get("service.down", "mail")
+    assert alert is not None
+    assert alert.params["reason"]["key"] == "check.refused"
+    assert alert.params["message"] == "cannot connect to 10.10.3.5:25: connection refused"
+    assert render(alert.summary, "id", WITA).endswith("tidak dapat terhubung ke 10.10.3.5:25: koneksi ditolak")
+    assert render(alert.summary, "en", WITA).endswith("cannot connect to 10.10.3.5:25: connection refused")
