@@ -379,8 +379,9 @@ def _standby_drills(ctx: _Ctx) -> Finding:
             parts.append((ctx._("Standby {service}: no successful recovery drill in the last {days} days",
                                 service=sb.service, days=ctx.facts.drill_max_age.days), recent))
             if fact is not None and fact.ok and fact.rto_seconds is not None:
+                seconds = f"{fact.rto_seconds:.1f}"
                 shown.append(ctx._("Standby {service}: answered its checks {seconds} s after the trigger",
-                                   service=sb.service, seconds=f"{fact.rto_seconds:.1f}"))
+                                   service=sb.service, seconds=seconds))
     return _finding(
         ctx, "standby-drills", AREA_DATA, N_("The switch to the warm standby is rehearsed and timed"), 5, parts,
         ctx._("Run the recovery drill of every standby (siaga standby drill SERVICE) each month: it measures the "

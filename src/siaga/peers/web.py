@@ -22,7 +22,7 @@ from siaga.runtime import RuntimeContext
 from siaga.sources.ratelimit import RateLimitedLog
 from siaga.web.auth.roles import Scope
 from siaga.web.deps import get_ctx
-from siaga.web.errors import ApiError
+from siaga.web.errors import ERROR_RESPONSES, ApiError
 from siaga.web.security import scope_required
 
 log = logging.getLogger("siaga.peers")
@@ -48,7 +48,7 @@ async def signed_request(request: Request, ctx: RuntimeContext) -> tuple[str, by
     return peer, body
 
 
-router = APIRouter(prefix="/api/v1/peers", tags=["peers"])
+router = APIRouter(prefix="/api/v1/peers", tags=["peers"], responses=ERROR_RESPONSES)  # 404: no peers configured
 
 
 @router.post("/heartbeat", include_in_schema=False)
