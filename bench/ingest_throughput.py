@@ -5,7 +5,8 @@ made, it goes away, a separate publisher process puts COUNT QoS 1 messages in it
 then the subscriber comes back and drains them. Like the bare subscribers (first message to last),
 siaga is timed from the first reading accepted by the ingest path (validated, rules run, buffered) to the
 last; apart, from before its subscriber starts (``*_with_start``: the subscriber process's start and the
-connection added) to the last reading accepted and to the last stored. Figures:
+connection added) to the last reading accepted and to the last stored. Each phase's figures go to
+stderr as it ends. Figures:
 - ``single``: one reading per message ({"value": v, "ts": t} on a topic per sensor), messages/s;
 - ``batched``: 100 readings per message (a JSON array on a batch gateway), readings/s;
 - ``bare_paho`` / ``bare_aiomqtt``: a subscriber that only counts messages (the ceiling).
@@ -26,6 +27,7 @@ import asyncio
 import json
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -101,6 +103,11 @@ async def drain_siaga(site: Site, port: int, mode: str, count: int, per_msg: int
     }
 
 
+def _progress(phase: dict[str, object]) -> None:
+    """Each phase's figures on stderr as it ends (the one JSON object on stdout comes at the end)."""
+    print(json.dumps(phase), file=sys.stderr, flush=True)
+
+
 def _bare_paho(port: int, count: int) -> float:
     drain_paho(port, "bare-paho", 0, subscribe_only=True)  # the session, emptied
     publish(port, count, "single")
@@ -133,6 +140,8 @@ async def main() -> None:
                 bare.append(_bare_paho(port, args.single))
                 for name, site in sites.items():
                     singles[name].append(await drain_siaga(site, port, "single", args.single, 1))
+                    _progress({"round": len(bare), "store": name, "bare_paho_msgs_per_s": bare[-1],
+                               "single": singles[name][-1]})
             for name, site in sites.items():
                 runs = singles[name]
                 rates = [float(r["ingested_msgs_per_s"]) for r in runs]
@@ -154,6 +163,7 @@ async def main() -> None:
                     "single_vs_bare_paho_runs": [round(x, 2) for x in ratios],
                 }
                 res["batched"] = await drain_siaga(site, port, "batch", args.batches, 100)
+                _progress({"store": name, "batched": res["batched"]})
                 site.engine.dispose()
                 out[name] = res
     out["bare_paho_msgs_per_s"] = round(statistics.median(bare), 1)
