@@ -17,12 +17,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from siaga.config.runbooks import Runbook, RunbookMode
 from siaga.i18n.messages import Message
 from siaga.inventory import Inventory, TargetError
-from siaga.runbooks.approval import sign_approval
+from siaga.notify.ack import TokenError
+from siaga.runbooks.approval import sign_approval, verify_approval
 from siaga.runbooks.engine import run_plan
 from siaga.runbooks.plan import plan
 from siaga.runbooks.steps import StepContext
@@ -90,6 +92,69 @@ async def propose(ctx: RuntimeContext, book: Runbook, cause: Mapping[str, Any]) 
     )
 
 
+@dataclass(frozen=True)
+class Approval:
+    """What one use of an approval (a link's form, a Telegram button) did. ``refused``: why it counts for
+    nothing (bad, expired or foreign token, unknown runbook, a replay: ``used``); else the approvals so far
+    and whether this one started the run."""
+
+    runbook: str
+    refused: str | None = None
+    count: int = 0
+    needed: int = 1
+    started: bool = False
+
+
+_RUNS: set[asyncio.Task[None]] = set()
+"""Runs started by an approval (kept referenced until they end)."""
+
+
+async def approve(ctx: RuntimeContext, token: str, approver: str, *, via: str = "link",
+                  person: str | None = None) -> Approval:
+    """One approval of a proposal, checked at use: the token must be signed by this siaga and unexpired; each
+    approver's use is spent once (``<nonce>:<approver>``, so the same person approving twice counts once); the
+    run starts when ``approvals`` different approvers approved, and only once (``<nonce>:run``)."""
+    from siaga.notify.component import key_path
+    from siaga.notify.keyfile import load_or_create_key
+    from siaga.notify.links import spend_nonce
+    from siaga.store.events import recent_events
+
+    now = ctx.clock()
+    try:
+        claim = verify_approval(load_or_create_key(key_path(ctx)), token, now)
+    except TokenError as exc:
+        return Approval("", str(exc))
+    book = ctx.config.runbooks.book(claim.runbook)
+    if book is None:
+        return Approval(claim.runbook, "no such runbook")
+    who = approver.lower()
+
+    def spend(conn: Any) -> tuple[bool, int, bool]:
+        if not spend_nonce(conn, f"{claim.nonce}:{who}", f"runbook:{book.id}", [], now):
+            return False, 0, False
+        approvers = {str((e.data or {}).get("approver", "")).lower()
+                     for e in recent_events(conn, subject=book.id, kind="runbook.approved", limit=50)
+                     if (e.data or {}).get("proposal") == claim.proposal}
+        approvers.add(who)
+        start = len(approvers) >= book.approvals and spend_nonce(conn, f"{claim.nonce}:run", f"runbook:{book.id}",
+                                                                 [], now)
+        return True, len(approvers), start
+
+    fresh, count, start = await ctx.run_db(spend)
+    if not fresh:
+        return Approval(book.id, "used already", needed=book.approvals)
+    data: dict[str, Any] = {"runbook": book.id, "proposal": claim.proposal, "approver": approver,
+                            "approvals": count, "needed": book.approvals, "via": via}
+    if person is not None:
+        data["person"] = person
+    await record(ctx, "runbook.approved", data, actor=approver)
+    if start:
+        task = asyncio.create_task(execute(ctx, book, {"proposal": claim.proposal}, actor=approver))
+        _RUNS.add(task)
+        task.add_done_callback(_RUNS.discard)
+    return Approval(book.id, None, count, book.approvals, start)
+
+
 async def run(ctx: RuntimeContext, stop: asyncio.Event) -> None:
     manager = ctx.services.alerts
     if manager is None:
@@ -128,4 +193,4 @@ async def run(ctx: RuntimeContext, stop: asyncio.Event) -> None:
                     await asyncio.wait_for(asyncio.shield(task), 30)
 
 
-__all__ = ["PROPOSED_RULE", "component", "execute", "propose", "record"]
+__all__ = ["PROPOSED_RULE", "Approval", "approve", "component", "execute", "propose", "record"]

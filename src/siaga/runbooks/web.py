@@ -9,7 +9,6 @@ different people approved, and only once. The page has no inline script or style
 from __future__ import annotations
 
 import html
-from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Request
@@ -21,13 +20,11 @@ from siaga.inventory import Inventory, TargetError
 from siaga.notify.ack import TokenError
 from siaga.notify.component import key_path
 from siaga.notify.keyfile import load_or_create_key
-from siaga.notify.links import spend_nonce
 from siaga.runbooks.approval import ApprovalClaim, verify_approval
-from siaga.runbooks.component import execute, record
+from siaga.runbooks.component import approve
 from siaga.runbooks.messages import plan_lines
 from siaga.runbooks.plan import plan
 from siaga.runtime.context import RuntimeContext
-from siaga.store.events import recent_events
 from siaga.web.deps import get_ctx
 
 router = APIRouter(tags=["runbooks"])
@@ -82,47 +79,22 @@ async def approve_page(token: str, ctx: RuntimeContext = Depends(get_ctx)) -> HT
 
 
 @router.post("/runbooks/approve/{token}", response_class=HTMLResponse, include_in_schema=False)
-async def approve(token: str, request: Request, ctx: RuntimeContext = Depends(get_ctx)) -> HTMLResponse:
+async def approve_post(token: str, request: Request, ctx: RuntimeContext = Depends(get_ctx)) -> HTMLResponse:
     found = _claim(ctx, token)
     if isinstance(found, str):
         return _error(ctx, found, 400)
-    claim, book = found
     raw = (await request.body()).decode("utf-8", "replace")
     name = " ".join((parse_qs(raw).get("name") or [""])[0].split())[:64]
     if not name:
         return _error(ctx, "say who approves", 400)
-    now = ctx.clock()
-
-    def spend(conn: Any) -> tuple[bool, int, bool]:
-        if not spend_nonce(conn, f"{claim.nonce}:{name.lower()}", f"runbook:{book.id}", [], now):
-            return False, 0, False
-        approvers = {str((e.data or {}).get("approver", "")).lower()
-                     for e in recent_events(conn, subject=book.id, kind="runbook.approved", limit=50)
-                     if (e.data or {}).get("proposal") == claim.proposal}
-        approvers.add(name.lower())
-        start = len(approvers) >= book.approvals and spend_nonce(conn, f"{claim.nonce}:run", f"runbook:{book.id}",
-                                                                 [], now)
-        return True, len(approvers), start
-
-    fresh, count, start = await ctx.run_db(spend)
-    if not fresh:
-        return _error(ctx, "used already", 410)
-    await record(ctx, "runbook.approved", {"runbook": book.id, "proposal": claim.proposal, "approver": name,
-                                           "approvals": count, "needed": book.approvals}, actor=name)
-    if start:
-        import asyncio
-
-        task = asyncio.create_task(execute(ctx, book, {"proposal": claim.proposal}, actor=name))
-        _RUNS.add(task)
-        task.add_done_callback(_RUNS.discard)
+    done = await approve(ctx, token, name, via="link")
+    if done.refused is not None:
+        return _error(ctx, done.refused, 410 if done.refused == "used already" else 400)
     with using_language(ctx.config.site.language.value):
-        line = (_("Approved by {name}: runbook {id} runs now.") if start
+        line = (_("Approved by {name}: runbook {id} runs now.") if done.started
                 else _("Approved by {name}: {count} of {needed} approvals.")).format(
-                    name=name, id=book.id, count=count, needed=book.approvals)
+                    name=name, id=done.runbook, count=done.count, needed=done.needed)
     return _page(ctx, f"<p>{html.escape(line)}</p>")
 
-
-_RUNS: set[Any] = set()
-"""Runs started from an approval (kept referenced until they end)."""
 
 __all__ = ["router"]
