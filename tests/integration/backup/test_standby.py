@@ -23,7 +23,7 @@ from siaga.standby.actions import drill as standby_drill
 from siaga.standby.actions import last_run, refresh, standby_conditions
 
 if TYPE_CHECKING:
-    from conftest import Site
+    from conftest import SftpServer, Site
 
 pytestmark = pytest.mark.integration
 
@@ -86,12 +86,13 @@ def _write_site(src: Path, version: str) -> None:
     (src / "berita" / "banjir.html").write_text(f"berita {version}\n" * 50)
 
 
-def _manager(site: Site, nginx: Nginx, src: Path, *, extra: dict[str, Any] | None = None) -> BackupManager:
+def _manager(site: Site, nginx: Nginx, src: Path, *, extra: dict[str, Any] | None = None,
+             target: dict[str, Any] | None = None) -> BackupManager:
     doc: dict[str, Any] = {
         "site": {"name": "Test", "timezone": "Asia/Makassar"},
         "services": [{"id": "portal", "name": "Portal"}],
-        "targets": [{"id": "colo", "type": "local", "path": str(site.tmp / "repo"), "password_file": site.password(),
-                     "offsite": True}],
+        "targets": [target or {"id": "colo", "type": "local", "path": str(site.tmp / "repo"),
+                               "password_file": site.password(), "offsite": True}],
         "backups": [{"id": "portal-files", "target": "colo", "services": ["portal"], "paths": [str(src)],
                      "rpo": "1h"}],
         "checks": [{"type": "http", "service": "portal", "url": "http://bontangkota.go.id/",
@@ -186,6 +187,36 @@ async def test_the_standby_serves_the_newest_verified_snapshot_and_keeps_serving
     assert "answers its checks" in ran.steps[0].outcome.output
     assert last_run(site.engine, "portal", kind="activate") is not None
     assert (await run_plan(p, StepContext())).status == "failed"  # no standby here: the step fails, said why
+
+
+async def test_the_standby_restores_the_web_root_over_sftp_from_the_newest_verified_snapshot_only(
+    site: Site, nginx: Nginx, sshd: SftpServer
+) -> None:
+    """The repository is at the colocation's sshd (sftp on loopback, host key pinned): the standby's web root is
+    restored from it, from the newest verified snapshot, never from a newer unverified one."""
+    from siaga.backup import records
+
+    src = site.tmp / "portal" / "www"
+    _write_site(src, "versi 1")
+    repo = sshd.root / f"standby-{site.tmp.name}"
+    colo = {"id": "colo", "type": "sftp", "host": "127.0.0.1", "port": sshd.port, "user": sshd.user,
+            "path": str(repo), "identity_file": sshd.identity_file, "known_hosts_file": sshd.known_hosts_file,
+            "password_file": site.password(), "offsite": True}
+    mgr = _manager(site, nginx, src, target=colo)
+    assert "sftp:root@127.0.0.1:" in await mgr.init_target("colo")
+    first = await mgr.run_job("portal-files")
+    assert first.ok and first.snapshot_id is not None
+    # versi 1 verified, as a restore drill marks it (the drill itself: the test above and test_sftp_target.py)
+    records.mark_verified(site.engine, target="colo", snapshot_id=first.snapshot_id, at=mgr.clock())
+    _write_site(src, "versi 2")
+    newer = await mgr.run_job("portal-files")  # newer, not verified
+    assert newer.ok and (repo / "config").exists()
+
+    done = await refresh(mgr, "portal")
+    assert done.ok and done.checks_ok, done.error
+    assert str(done.files_snapshot)[:8] == first.snapshot_id[:8] != str(newer.snapshot_id)[:8]
+    assert "versi 1" in nginx.get() and "versi 2" not in nginx.get("/berita/banjir.html")
+    assert (nginx.web_root.resolve() / "index.html").read_text().count("versi 1") == 1
 
 
 async def test_a_standby_older_than_its_rpo_is_stale_and_a_failing_check_is_an_alert(
