@@ -29,6 +29,7 @@ from siaga.notify.model import Kind, Recipient
 from siaga.notify.planner import withheld_because
 from siaga.notify.tables import notify_messages
 from siaga.notify.transports import Transports
+from siaga.runbooks.approval import Approval
 from siaga.store.engine import first_error_line
 from siaga.store.spool import Spool
 from siaga.store.types import utcnow
@@ -53,6 +54,13 @@ class AlertActions(Protocol):
     async def acknowledge(self, alert_id: int, *, by: str, via: str, note: str | None = None) -> Any: ...
 
     async def resolve(self, alert_id: int, *, by: str, via: str, note: str | None = None) -> Any: ...
+
+
+class RunbookApprovals(Protocol):
+    """What the Telegram bot asks of runbooks when an Approve button is pressed
+    (``siaga.runbooks.component.approve``, set by the runbooks component)."""
+
+    async def __call__(self, token: str, approver: str, *, via: str, person: str | None = None) -> Approval: ...
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,7 @@ class NotifyService:
         self.transports = transports
         self.clock = clock
         self.actions = actions
+        self.approve_runbook: RunbookApprovals | None = None
         self.queue: asyncio.Queue[Transition] = asyncio.Queue()
         self.kick = asyncio.Event()
         self._db_lock = asyncio.Lock()

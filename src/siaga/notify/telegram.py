@@ -28,6 +28,14 @@ def ack_keyboard(message_id: int, lang: str) -> dict[str, Any]:
     }
 
 
+def approve_keyboard(message_id: int, lang: str) -> dict[str, Any]:
+    """Inline buttons under a runbook's approval request: Approve, then Acknowledge and Resolve. The button
+    stands for the message's approval link and is checked at use like it (``siaga.runbooks.component.approve``)."""
+    g = gettext_for(lang)
+    return {"inline_keyboard": [[{"text": "👍 " + g(N_("Approve")), "callback_data": f"apr:{message_id}"}],
+                                *ack_keyboard(message_id, lang)["inline_keyboard"]]}
+
+
 class BotApi:
     """``POST {base}/bot{token}/{method}`` with a JSON body; ``result`` of the answer or BotApiError."""
 

@@ -11,8 +11,9 @@ from siaga.config.notify import TelegramBot as TelegramBotConfig
 from siaga.notify.links import person_of_user, redeem_link_code
 from siaga.notify.model import Recipient
 from siaga.notify.service import NotifyService
-from siaga.notify.telegram import BotApi, BotApiError, ack_keyboard
+from siaga.notify.telegram import BotApi, BotApiError, ack_keyboard, approve_keyboard
 from siaga.notify.texts import N_, gettext_for
+from siaga.runbooks.approval import approval_token_in
 from siaga.store import get_meta, set_meta
 
 log = logging.getLogger("siaga.notify.telegram")
@@ -111,6 +112,9 @@ class TelegramBot:
                 "This Telegram account is not linked to anyone in siaga: send /link CODE first.")))
             return
         row = await self.svc.message(int(mid)) if mid.isdigit() else None
+        if row is not None and action == "apr":
+            await self.on_approve(cq, cq_id, person, row)
+            return
         if row is None or action not in ("ack", "res"):
             await self.api.answer_callback_query(cq_id, self._(N_("Unknown alert message.")))
             return
@@ -150,3 +154,35 @@ class TelegramBot:
         message_id = msg.get("message_id") or (row.external_ref or {}).get("message_id")
         if message_id is not None:
             await self.api.edit_message_text(chat, int(message_id), f"{row.body}\n\n{note}", markup)
+
+    async def on_approve(self, cq: dict[str, Any], cq_id: str, person: str, row: Any) -> None:
+        """The Approve button of a runbook's approval request: the message's approval link, used by the person
+        this Telegram account is linked to (checked at use like the link: signed, unexpired, once per person)."""
+        token = approval_token_in(str(row.body))
+        if token is None or self.svc.approve_runbook is None:
+            await self.api.answer_callback_query(cq_id, self._(N_("Unknown alert message.")))
+            return
+        if not self.svc.may_act(person, Recipient.parse(row.recipient)):
+            await self.api.answer_callback_query(cq_id, self._(N_("You may not act on this alert.")))
+            return
+        name = self.svc.notifier.people[person].name
+        done = await self.svc.approve_runbook(token, name, via="telegram", person=person)
+        if done.refused is not None:
+            await self.api.answer_callback_query(cq_id, self._(N_("This approval cannot be used: {reason}.")).format(
+                reason=done.refused)[:190])
+            return
+        at = self.svc.notifier.renderer.local_time(self.svc.clock(), self.lang, date=False)
+        if done.started:
+            note = self._(N_("👍 Approved by {name} at {time}: runbook {id} runs now.")).format(
+                name=name, time=at, id=done.runbook)
+        else:
+            note = self._(N_("👍 Approved by {name} at {time}: {count} of {needed} approvals.")).format(
+                name=name, time=at, count=done.count, needed=done.needed)
+        await self.api.answer_callback_query(cq_id, note[:190])
+        msg = cq.get("message") or {}
+        chat = str((msg.get("chat") or {}).get("id", row.address))
+        message_id = msg.get("message_id") or (row.external_ref or {}).get("message_id")
+        if message_id is not None:
+            text = str(msg.get("text") or row.body)
+            markup = None if done.started else approve_keyboard(int(row.id), self.lang)
+            await self.api.edit_message_text(chat, int(message_id), f"{text}\n\n{note}", markup)

@@ -22,8 +22,9 @@ from siaga.errors import SiagaError
 from siaga.i18n import _
 from siaga.notify.engine import AttemptResult, OutMessage
 from siaga.notify.model import Kind
-from siaga.notify.telegram import BotApi, BotApiError, ack_keyboard
+from siaga.notify.telegram import BotApi, BotApiError, ack_keyboard, approve_keyboard
 from siaga.notify.urls import ChannelError, apprise_url, secret
+from siaga.runbooks.approval import approval_token_in
 
 log = logging.getLogger("siaga.notify")
 
@@ -92,8 +93,11 @@ class Transports:
         if spec is None:
             raise DeliveryError(f"no channel {msg.channel!r} in the config", retryable=False)
         if isinstance(spec, TelegramChannel):
-            markup = ack_keyboard(msg.id, self.config.site.language.value) if (
-                spec.buttons and not msg.kind.is_notice and msg.kind is not Kind.test) else None
+            lang = self.config.site.language.value
+            markup = None
+            if spec.buttons and not msg.kind.is_notice and msg.kind is not Kind.test:
+                markup = (approve_keyboard(msg.id, lang) if approval_token_in(msg.body) is not None
+                          else ack_keyboard(msg.id, lang))
             try:
                 sent = await self.bot(msg.channel).send_message(msg.address, msg.body, markup)
             except BotApiError as exc:

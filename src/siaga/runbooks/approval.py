@@ -8,12 +8,15 @@ Single use is the caller's part: an approver's use of a link is spent (``notify.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 from dataclasses import dataclass
 
 from siaga.notify.ack import TokenError, opened, seal
 
 APPROVAL_TTL = dt.timedelta(hours=1)
+APPROVAL_PATH = "/runbooks/approve/"
+_IN_TEXT = re.compile(re.escape(APPROVAL_PATH) + r"([A-Za-z0-9_.=-]+)")
 
 
 @dataclass(frozen=True)
@@ -47,4 +50,25 @@ def verify_approval(key: bytes, token: str, now: dt.datetime) -> ApprovalClaim:
     return claim
 
 
-__all__ = ["APPROVAL_TTL", "ApprovalClaim", "sign_approval", "verify_approval"]
+def approval_token_in(text: str) -> str | None:
+    """The approval token of the first approval link in ``text`` (a message that proposes a runbook), if any:
+    a Telegram Approve button stands for that link and is checked at use exactly as the link is."""
+    found = _IN_TEXT.search(text)
+    return found.group(1) if found else None
+
+
+@dataclass(frozen=True)
+class Approval:
+    """What one use of an approval (a link's form, a Telegram button) did. ``refused``: why it counts for
+    nothing (a bad, expired or foreign token, an unknown runbook, a replay: ``used already``); else the approvals
+    so far and whether this one started the run."""
+
+    runbook: str
+    refused: str | None = None
+    count: int = 0
+    needed: int = 1
+    started: bool = False
+
+
+__all__ = ["APPROVAL_PATH", "APPROVAL_TTL", "Approval", "ApprovalClaim", "approval_token_in", "sign_approval",
+           "verify_approval"]

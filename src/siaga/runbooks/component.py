@@ -17,14 +17,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from siaga.config.runbooks import Runbook, RunbookMode
 from siaga.i18n.messages import Message
 from siaga.inventory import Inventory, TargetError
 from siaga.notify.ack import TokenError
-from siaga.runbooks.approval import sign_approval, verify_approval
+from siaga.runbooks.approval import APPROVAL_PATH, Approval, sign_approval, verify_approval
 from siaga.runbooks.engine import run_plan
 from siaga.runbooks.plan import plan
 from siaga.runbooks.steps import StepContext
@@ -40,6 +39,7 @@ PROPOSED_RULE = "runbook.proposed"
 def component(ctx: RuntimeContext) -> Component | None:
     if not ctx.config.runbooks.books:
         return None
+    offer_approvals(ctx)
     return Component("runbooks", run)
 
 
@@ -84,25 +84,12 @@ async def propose(ctx: RuntimeContext, book: Runbook, cause: Mapping[str, Any]) 
     if proposal is None or ctx.services.alerts is None:
         return
     token = sign_approval(load_or_create_key(key_path(ctx)), book.id, proposal, ctx.clock())
-    url = f"{public_url(ctx).rstrip('/')}/runbooks/approve/{token}"
+    url = f"{public_url(ctx).rstrip('/')}{APPROVAL_PATH}{token}"
     ctx.services.alerts.system_alert(
         f"runbook:{book.id}", True, rule=PROPOSED_RULE, severity=Severity.critical,
         summary=Message(PROPOSED_RULE, {"runbook": book.id, "approvals": book.approvals, "url": url,
                                         "rule": cause.get("rule"), "subject": cause.get("subject")}),
     )
-
-
-@dataclass(frozen=True)
-class Approval:
-    """What one use of an approval (a link's form, a Telegram button) did. ``refused``: why it counts for
-    nothing (bad, expired or foreign token, unknown runbook, a replay: ``used``); else the approvals so far
-    and whether this one started the run."""
-
-    runbook: str
-    refused: str | None = None
-    count: int = 0
-    needed: int = 1
-    started: bool = False
 
 
 _RUNS: set[asyncio.Task[None]] = set()
@@ -155,7 +142,20 @@ async def approve(ctx: RuntimeContext, token: str, approver: str, *, via: str = 
     return Approval(book.id, None, count, book.approvals, start)
 
 
+def offer_approvals(ctx: RuntimeContext) -> None:
+    """Let the Telegram bot approve: its Approve button goes through :func:`approve` like the link."""
+    svc = ctx.services.notify
+    if svc is None or svc.approve_runbook is not None:
+        return
+
+    async def by_button(token: str, approver: str, *, via: str, person: str | None = None) -> Approval:
+        return await approve(ctx, token, approver, via=via, person=person)
+
+    svc.approve_runbook = by_button
+
+
 async def run(ctx: RuntimeContext, stop: asyncio.Event) -> None:
+    offer_approvals(ctx)
     manager = ctx.services.alerts
     if manager is None:
         await stop.wait()
@@ -193,4 +193,4 @@ async def run(ctx: RuntimeContext, stop: asyncio.Event) -> None:
                     await asyncio.wait_for(asyncio.shield(task), 30)
 
 
-__all__ = ["PROPOSED_RULE", "Approval", "approve", "component", "execute", "propose", "record"]
+__all__ = ["PROPOSED_RULE", "Approval", "approve", "component", "execute", "offer_approvals", "propose", "record"]

@@ -20,6 +20,7 @@ from siaga.runbooks.approval import sign_approval
 from siaga.runbooks.component import record
 from siaga.runtime.context import RuntimeContext
 from siaga.store.events import recent_events
+from siaga.store.types import utcnow
 from siaga.web.app import create_app
 
 pytestmark = pytest.mark.integration
@@ -107,3 +108,111 @@ async def test_two_approvals_need_two_different_people_and_one_person_counts_onc
     assert sorted(e.actor for e in approved) == ["Andi", "Budi", "Sari"]
     assert [e.data["approvals"] for e in reversed(approved)] == [1, 2, 3]
     ctx.engine.dispose()
+
+
+async def test_telegram_approve_buttons_are_checked_at_use_like_the_link(tmp_path: Path, sshd, engine,
+                                                                          receiver, mailbox) -> None:
+    """The approval request sent on Telegram carries an Approve button; the bot's callback approves as the person
+    the pressing account is linked to; with ``approvals: 2`` the run starts at the second person; the same
+    person pressing again, or anyone after the link's hour, does nothing."""
+    from siaga.alerts.impact import impact_resolver
+    from siaga.alerts.manager import AlertManager
+    from siaga.notify.component import ManagerActions
+    from siaga.notify.links import new_link_code
+    from siaga.notify.telegram_bot import TelegramBot
+    from siaga.runbooks.component import offer_approvals, propose
+
+    from .conftest import make_service, site_config
+
+    log = tmp_path / "calls.log"
+    books = f"""devices: [{{id: srv-web, kind: server, rack: R1, u: 3}}]
+runbooks:
+  hosts:
+    - {{device: srv-web, address: 127.0.0.1, port: {sshd.port}, key_file: "{sshd.identity_file}",
+       known_hosts_file: "{sshd.known_hosts_file}"}}
+  books:
+    - id: shutdown-r1
+      mode: approve
+      approvals: 2
+      trigger: {{rule: leak, subject: R1}}
+      steps: [{{kind: ssh, device: srv-web, command: "echo called >> {log}"}}]
+"""
+    steps = "      - {people: [andi, sari], channels: [tg]}\n"
+    cfg = site_config(tmp_path, f"{receiver.url}/hook", mailbox.port, tg_url=receiver.url, steps=steps, extra=books)
+    shift = [dt.timedelta(0)]
+
+    def clock() -> dt.datetime:
+        return dt.datetime.now(dt.UTC) + shift[0]
+
+    ctx = RuntimeContext(loaded=LoadedConfig(cfg, tmp_path / "siaga.yaml"), engine=engine, clock=clock)
+    manager = AlertManager(engine, impact_of=impact_resolver(cfg), clock=clock)
+    manager.load()
+    svc, _fake = make_service(engine, cfg, tmp_path, clock)
+    svc.actions = ManagerActions(manager)
+    ctx.services.alerts = manager
+    ctx.services.notify = svc
+    offer_approvals(ctx)
+    assert cfg.notification.telegram_bot is not None
+    bot = TelegramBot(svc, cfg.notification.telegram_bot)
+    stop = asyncio.Event()
+    queue = manager.subscribe()
+    tasks = [asyncio.create_task(svc.consume(queue, stop)), asyncio.create_task(svc.run(stop)),
+             asyncio.create_task(bot.run(stop))]
+    try:
+        book = cfg.runbooks.book("shutdown-r1")
+        assert book is not None
+        await propose(ctx, book, {"rule": "leak", "subject": "R1"})
+        sent = await asyncio.to_thread(receiver.wait_tg, "sendMessage", 2)
+        by_chat = {m["chat_id"]: m for m in sent}
+        assert "/runbooks/approve/" in by_chat["1001"]["text"]
+        rows = by_chat["1001"]["reply_markup"]["inline_keyboard"]
+        assert [[b["callback_data"].split(":")[0] for b in row] for row in rows] == [["apr"], ["ack", "res"]]
+        tg_id = {chat: next(i for i, m in receiver.tg_messages.items() if m["chat_id"] == chat)
+                 for chat in ("1001", "1002")}
+
+        with engine.begin() as conn:
+            codes = {p: new_link_code(conn, p, utcnow(), cfg.notification.telegram_bot.link_code_ttl)
+                     for p in ("andi", "sari")}
+        for user, person in ((555, "andi"), (556, "sari")):
+            receiver.push_update({"message": {"text": f"/link {codes[person]}", "chat": {"id": user},
+                                              "from": {"id": user}}})
+        await asyncio.to_thread(receiver.wait_tg, "sendMessage", 4)
+        answers = 0
+
+        async def press(user: int, chat: str, cq: str) -> str:
+            nonlocal answers
+            data = by_chat[chat]["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+            receiver.push_update({"callback_query": {"id": cq, "from": {"id": user}, "data": data, "message": {
+                "message_id": tg_id[chat], "chat": {"id": int(chat)}, "text": by_chat[chat]["text"]}}})
+            answers += 1
+            return str((await asyncio.to_thread(receiver.wait_tg, "answerCallbackQuery", answers))[-1]["text"])
+
+        first = await press(555, "1001", "cq1")
+        assert "Andi Pratama" in first and "1" in first and "2" in first
+        replay = await press(555, "1001", "cq2")  # the same person again: counts for nothing
+        assert "Andi Pratama" not in replay
+        await asyncio.sleep(0.3)
+        assert not log.exists() and kinds(ctx, "runbook.run.started") == []
+
+        second = await press(556, "1002", "cq3")
+        assert "Sari Wulandari" in second and "shutdown-r1" in second
+
+        def ended() -> list[Any]:
+            """the run's end in the timeline"""
+            return kinds(ctx, "runbook.run.ended")
+
+        await until(ended)
+        assert log.read_text().split() == ["called"]
+        shift[0] = dt.timedelta(hours=2)  # past the link's hour: the button is refused
+        late = await press(555, "1001", "cq4")
+        assert "expired" in late or "kedaluwarsa" in late
+        await asyncio.sleep(0.3)
+        assert log.read_text().split() == ["called"] and len(ended()) == 1
+        approved = kinds(ctx, "audit.runbook.approved")
+        assert sorted((e.actor, e.data["person"], e.data["via"]) for e in approved) == [
+            ("Andi Pratama", "andi", "telegram"), ("Sari Wulandari", "sari", "telegram")]
+    finally:
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 15)
+        manager.unsubscribe(queue)
+        await svc.transports.aclose()
