@@ -43,7 +43,10 @@ def component(rt: RuntimeContext) -> Component | None:
 
     async def run(ctx: RuntimeContext, stop: asyncio.Event) -> None:
         # looked up when it starts, not in the factory: the status page makes its cache when the app is built
-        engine.monitor.sink, engine.monitor.active_alerts = _alert_hooks(ctx)
+        sink, engine.monitor.active_alerts = _alert_hooks(ctx)
+        from siaga.peers.probes import agreed_sink  # probes from both places: down when the locations agree
+
+        engine.monitor.sink = agreed_sink(ctx, engine.monitor, sink)
         status_cache = ctx.services.status_cache
         fresh = None  # the status page: built now (first view fast), then kept as fresh as the docs say
         if status_cache is not None:

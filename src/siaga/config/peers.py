@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 from pydantic import Field, field_validator, model_validator
 
+from siaga.config.checks import DnsCheck, HttpCheck, TcpCheck, TlsCheck
 from siaga.config.types import Duration, EnvRef, SecretFile, SecretPairs, Slug, Strict
 
 
@@ -32,6 +33,10 @@ class PeerTls(Strict):
     cert_file: SecretFile = Field(description="This siaga's client certificate (PEM).")
     key_file: SecretFile = Field(description="The private key of that certificate (PEM).")
     ca_file: SecretFile = Field(description="The CA certificate the peer's server certificate must chain to (PEM).")
+
+
+ProbeCheck = Annotated[HttpCheck | TcpCheck | DnsCheck | TlsCheck, Field(discriminator="type")]
+"""A check of a watched room that the colocation runs too (the types that work from outside)."""
 
 
 class Peer(SecretPairs):
@@ -67,6 +72,17 @@ class Peer(SecretPairs):
         "goodbye counts as silence at once. Null: heartbeats only.",
     )
     tls: PeerTls | None = Field(default=None, description="Mutual TLS towards this peer (optional).")
+    probes: list[ProbeCheck] = Field(
+        default_factory=list,
+        description="For a watched room: its service checks this siaga runs too, from outside (http, tcp, dns, "
+        "tls; written as under checks:). Each id (default <service>-<type>) must be the room's id of the same "
+        "check, so the two verdicts pair up. Empty: nothing is probed from here.",
+    )
+    agree: int | None = Field(
+        default=None, ge=1, le=2,
+        description="For a watched room: how many locations (the room, this siaga) must see a probed check down "
+        "for it to be an outage; unset: all that answer. 1: either alone is enough (no 'uplink down').",
+    )
 
     @field_validator("url")
     @classmethod
@@ -81,6 +97,11 @@ class Peer(SecretPairs):
             raise ValueError("silence_window must be longer than heartbeat_interval")
         if self.heartbeat_interval < dt.timedelta(milliseconds=100):
             raise ValueError("heartbeat_interval must be at least 100ms")
+        if self.role is PeerRole.watched_by and (self.probes or self.agree is not None):
+            raise ValueError("probes and agree belong to the watching siaga's entry for the room (role: watches)")
+        ids = [c.check_id for c in self.probes]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"duplicate probe ids: {sorted({i for i in ids if ids.count(i) > 1})}")
         return self
 
 
@@ -120,4 +141,4 @@ class Peers(Strict):
         return [p for p in self.sites if p.role is role]
 
 
-__all__ = ["Peer", "PeerRole", "PeerTls", "Peers"]
+__all__ = ["Peer", "PeerRole", "PeerTls", "Peers", "ProbeCheck"]

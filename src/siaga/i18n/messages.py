@@ -167,6 +167,12 @@ MESSAGES: dict[str, str] = {
     "peer.unreachable": N_("the watching siaga {name} unreachable since {since}: backups and the public status "
                            "page are at risk"),
     "peer.unreachable.back": N_("the watching siaga {name} is reachable again"),
+    "peer.uplink_down": N_("the uplink of {name} looks down since {since}: its checks fail from the room ({checks}) "
+                           "but pass from here, so no service is down for the public"),
+    "peer.uplink_down.back": N_("the uplink of {name} works again: its checks pass from the room"),
+    "peer.service.down": N_("{service} of {name} is down since {since}, confirmed from here while siaga at {name} "
+                            "is not heard: {detail}"),
+    "peer.service.down.back": N_("{service} of {name} answers again from here"),
     "runbook.failed": N_("runbook {runbook} stopped: step {number} ({kind} {subject}) failed: {output}"),
     "runbook.proposed": N_("runbook {runbook} waits for approval ({approvals} needed) after {rule} on {subject}: "
                            "approve at {url}"),
@@ -207,6 +213,8 @@ RULE_TITLES: dict[str, str] = {
     "mqtt.unreachable": N_("MQTT broker unreachable"),
     "peer.silent": N_("Watched siaga silent"),
     "peer.unreachable": N_("Watching siaga unreachable"),
+    "peer.uplink_down": N_("Room uplink down"),
+    "peer.service.down": N_("Service down (seen from the colocation)"),
     "runbook.proposed": N_("Runbook awaiting approval"),  # an approve runbook was triggered
     "runbook.failed": N_("Runbook failed"),  # a step of a protective runbook failed (siaga.runbooks.engine)
     "test": N_("Test message"),

@@ -93,8 +93,11 @@ class PeerLink:
         self.newest_reading: dt.datetime | None = None
 
     async def post(self, peer: Peer, kind: str) -> bool:
+        summary = summary_of(self.ctx, self.newest_reading)
+        if self.hub.probes is not None:  # probes from both places: the verdicts for this peer
+            summary.update(self.hub.probes.summary_for(peer))
         body = json.dumps({"kind": kind, "site": self.hub.site_id, "sent_at": self.ctx.clock().isoformat(),
-                           "summary": summary_of(self.ctx, self.newest_reading)}).encode()
+                           "summary": summary}).encode()
         headers = sign(self.hub.secrets[peer.id], method="POST", path=HEARTBEAT_PATH, body=body,
                        sender=self.hub.site_id, now=time.time())
         headers["Content-Type"] = "application/json"
@@ -134,6 +137,8 @@ class PeerLink:
         while not stop.is_set():
             for peer, d in self.hub.assess(self.ctx.clock()):
                 await self.tell(peer, d.active, d.rule, d.severity, d.params)
+            if self.hub.probes is not None:
+                await self.hub.probes.assess(self.ctx.clock())
             if time.monotonic() - last_store >= 1.0:
                 last_store = time.monotonic()
                 await self.keep(stored)
@@ -191,6 +196,8 @@ async def run(ctx: RuntimeContext, stop: asyncio.Event) -> None:
     tasks += [asyncio.create_task(link.poll_loop(p, stop)) for p in hub.config.sites
               if p.health_poll is not None and p.role.value == "watches"]
     tasks.append(asyncio.create_task(link.watch_loop(stop)))
+    if hub.probes is not None:
+        tasks.append(asyncio.create_task(hub.probes.run(stop), name="peers:probes"))
     try:
         await stop.wait()
         with contextlib.suppress(TimeoutError):
@@ -207,5 +214,8 @@ def component(ctx: RuntimeContext) -> Component | None:
     peers = ctx.config.peers
     if not peers.sites:
         return None  # siaga runs alone
-    ctx.services.peers = PeerHub(peers, read_secrets(peers, ctx.loaded.base_dir), now=ctx.clock())
+    ctx.services.peers = hub = PeerHub(peers, read_secrets(peers, ctx.loaded.base_dir), now=ctx.clock())
+    from siaga.peers.probes import ProbeDesk
+
+    hub.probes = ProbeDesk(ctx, hub)
     return Component("peers", run)

@@ -45,6 +45,7 @@ class PeerHub:
         self.verifier = Verifier(self.secrets, window_s=peers.max_clock_skew.total_seconds())
         self.states: dict[str, PeerState] = {p.id: PeerState(p.id, started_at=now) for p in peers.sites}
         self.outbox_depth: Callable[[str], int | None] | None = None
+        self.probes: Any = None  # siaga.peers.probes.ProbeDesk: probes from both places
         self._lock = threading.Lock()
 
     def peer(self, peer_id: str) -> Peer | None:
@@ -80,7 +81,9 @@ class PeerHub:
         rows = []
         with self._lock:
             for peer in self.config.sites:
-                rows.append(status_row(peer, self.states[peer.id], now, self._depth(peer.id)))
+                row = status_row(peer, self.states[peer.id], now, self._depth(peer.id))
+                row["probes"] = self.probes.status(peer.id) if self.probes is not None else []
+                rows.append(row)
         return rows
 
     def _depth(self, peer_id: str) -> int | None:
@@ -95,6 +98,7 @@ class PeerHub:
             "goodbye_at": s.goodbye_at.isoformat() if s.goodbye_at else None,
             "alarm_since": s.alarm_since.isoformat() if s.alarm_since else None,
             "summary": s.summary,
+            "probes": self.probes.status(peer_id) if self.probes is not None else [],
         }, sort_keys=True)
 
 
@@ -141,7 +145,9 @@ def stored_status(peers: Peers, stored: Mapping[str, str | None], now: dt.dateti
         if state.alarm_since is None and state.goodbye_at is None and state.last_heartbeat_at is not None and (
                 age is not None and age > peer.silence_window.total_seconds()):
             state = replace(state, alarm_since=state.last_heartbeat_at)  # no running siaga told the store since
-        rows.append(status_row(peer, state, now, None))
+        row = status_row(peer, state, now, None)
+        row["probes"] = data.get("probes") or []
+        rows.append(row)
     return rows
 
 
