@@ -33,6 +33,8 @@ TEST_PACKAGES=(
   prometheus            # promtool: the /metrics scrape is linted in the tests
   systemd               # systemd-analyze verify of deploy/systemd/siaga.service
   bind9                 # the authoritative DNS server taking TSIG-signed updates (runbook DNS failover tests)
+  ipmitool              # IPMI soft power off and power state (runbook shutdowns; tested on pyghmi's BMC simulator)
+  iputils-ping          # ping, the runbooks' "no echo reply" off check
 )
 APT_PACKAGES=("${DEMO_PACKAGES[@]}")
 if [ "$PROFILE" = test ]; then APT_PACKAGES+=("${TEST_PACKAGES[@]}"); fi

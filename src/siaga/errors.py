@@ -35,6 +35,8 @@ reads ``str(exc)``, one line a person can act on. Errors that are also a ``Value
      ├── RecordError                 siaga.notify      an unknown or duplicate record id
      ├── ReportError                 siaga.reports     a report that cannot be made
      ├── PdfUnavailable              siaga.reports     WeasyPrint (or Pango) is missing
+     ├── BmcError                    siaga.runbooks    a BMC that refused, did not answer (retryable=True)
+     │                                                   or cannot be used as configured
      ├── SignatureRefused            siaga.peers       a peer request not signed by a known peer, stale
      │                                                   or replayed; ``reason`` says which
      ├── LeaseLost                   siaga.cluster     a role's write when its lease is no longer held here

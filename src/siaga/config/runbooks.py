@@ -1,7 +1,8 @@
 """The ``runbooks:`` section of siaga.yaml: protective runbooks as code (see docs/runbooks.md).
 
 Three lists: ``hosts`` (how siaga reaches a device to stop it: SSH with a key from a file and a pinned host
-key, the command to run, the port that closes when it is off), ``dns`` (authoritative servers taking
+key and the command to run, or its BMC by Redfish or IPMI with a password from a file; and how it knows the
+device is off: a port closed, no ping reply, the BMC's power state), ``dns`` (authoritative servers taking
 RFC 2136 updates signed with TSIG) and ``books`` (the runbooks: named, ordered steps of a known kind, a
 trigger, a mode, per-step timeouts and what to do when a step fails). The step kinds are the table
 :data:`STEP_MODELS` here and ``siaga.runbooks.steps.STEP_KINDS`` for what each kind does; a new kind adds
@@ -14,7 +15,7 @@ import datetime as dt
 from enum import StrEnum
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from siaga.config.errors import Loc
 from siaga.config.types import Duration, EnvRef, SecretFile, SecretPairs, Slug, Strict
@@ -47,22 +48,107 @@ class Trigger(Strict):
     )
 
 
+class Bmc(SecretPairs):
+    """A device's management controller (BMC), reached over the management network: Redfish (HTTPS) or
+    IPMI over LAN (``ipmitool -I lanplus``). The password comes from a file or the environment, never inline."""
+
+    secret_pairs: ClassVar[dict[str, bool]] = {"password": True}
+
+    protocol: Literal["redfish", "ipmi"] = Field(description="redfish or ipmi.")
+    address: str = Field(
+        description="Redfish: the BMC's base URL (https://...); IPMI: its name or IP address.",
+        examples=["https://10.10.9.11"],
+    )
+    port: int = Field(default=623, ge=1, le=65535, description="IPMI: the BMC's UDP port (Redfish: in the URL).")
+    user: str = Field(description="The BMC user siaga logs in as (an operator may power off).")
+    password_file: SecretFile | None = Field(default=None, description="A file holding the BMC password.")
+    password: EnvRef | None = Field(default=None, description="The password as an environment reference: ${NAME}.")
+    system: str | None = Field(
+        default=None,
+        description="Redfish: the system's id or path under /redfish/v1/Systems (default: the BMC's only system).",
+    )
+    verify_tls: bool = Field(default=True, description="Redfish: check the BMC's TLS certificate.")
+    ca_file: SecretFile | None = Field(
+        default=None, description="Redfish: a CA bundle the BMC's certificate is checked against."
+    )
+    cipher_suite: int = Field(
+        default=17, ge=0, le=17, description="IPMI: the RMCP+ cipher suite (ipmitool -C; 17 is SHA-256, 3 is SHA-1)."
+    )
+
+    @model_validator(mode="after")
+    def _address_fits_the_protocol(self) -> Bmc:
+        is_url = self.address.startswith(("http://", "https://"))
+        if self.protocol == "redfish" and not is_url:
+            raise ValueError("a Redfish BMC's address is its URL: https://...")
+        if self.protocol == "ipmi" and is_url:
+            raise ValueError("an IPMI BMC's address is a name or IP address, not a URL")
+        return self
+
+
 class Host(Strict):
-    """How siaga reaches a device to stop it: SSH with a key and a pinned host key."""
+    """How siaga reaches a device to stop it: a command over SSH (a key and a pinned host key), or its BMC
+    (Redfish GracefulShutdown, IPMI soft power off); and how it knows the device is off."""
 
     device: Slug = Field(description="The device's id in devices.")
-    address: str = Field(description="Its address (name or IP) for SSH and the off check.")
+    address: str | None = Field(
+        default=None, description="Its address (name or IP) for SSH and the port or ping off check."
+    )
     port: int = Field(default=22, ge=1, le=65535, description="SSH port.")
     user: str = Field(default="root", description="SSH user.")
-    key_file: SecretFile = Field(description="The private key siaga logs in with (a file, never inline).")
-    known_hosts_file: SecretFile = Field(
-        description="A known_hosts file pinning the host's key (StrictHostKeyChecking=yes, as for sftp targets)."
+    key_file: SecretFile | None = Field(
+        default=None, description="The private key siaga logs in with over SSH (a file, never inline)."
+    )
+    known_hosts_file: SecretFile | None = Field(
+        default=None,
+        description="A known_hosts file pinning the host's key (StrictHostKeyChecking=yes, as for sftp targets).",
     )
     command: str = Field(default="systemctl poweroff", description="The command that shuts it down gracefully.")
+    bmc: Bmc | None = Field(default=None, description="Its management controller (Redfish or IPMI).")
+    via: Literal["ssh", "redfish", "ipmi"] | None = Field(
+        default=None,
+        description="How a shutdown stops it: ssh, redfish or ipmi "
+        "(default: ssh when key_file is set, else its BMC's protocol).",
+    )
+    off_check: Literal["port", "ping", "power"] | None = Field(
+        default=None,
+        description="How siaga knows it is off: port (off_port closed), ping (no echo reply) or power "
+        "(the BMC's power state; default when it has a BMC, else port).",
+    )
     off_port: int | None = Field(
         default=None, ge=1, le=65535,
         description="The port that closes when it is off (default: the SSH port).",
     )
+
+    @property
+    def shutdown_via(self) -> str:
+        """ssh, redfish or ipmi: as set, else SSH when a key is given, else the BMC's protocol."""
+        if self.via is not None:
+            return self.via
+        if self.key_file is None and self.bmc is not None:
+            return self.bmc.protocol
+        return "ssh"
+
+    @property
+    def off_by(self) -> str:
+        """port, ping or power: as set, else the BMC's power state when it has one, else the port."""
+        if self.off_check is not None:
+            return self.off_check
+        return "power" if self.bmc is not None else "port"
+
+    @model_validator(mode="after")
+    def _can_stop_it(self) -> Host:
+        via = self.shutdown_via
+        if via == "ssh" and (self.key_file is None or self.known_hosts_file is None or self.address is None):
+            if self.bmc is None and self.key_file is None:
+                raise ValueError("set key_file and known_hosts_file (SSH) or bmc (Redfish or IPMI)")
+            raise ValueError("a shutdown over SSH needs address, key_file and known_hosts_file")
+        if via in ("redfish", "ipmi") and (self.bmc is None or self.bmc.protocol != via):
+            raise ValueError(f"via: {via} needs a bmc with protocol: {via}")
+        if self.off_by == "power" and self.bmc is None:
+            raise ValueError("off_check: power needs a bmc")
+        if self.off_by in ("port", "ping") and self.address is None:
+            raise ValueError(f"off_check: {self.off_by} needs the host's address")
+        return self
 
 
 class DnsServer(SecretPairs):
@@ -188,7 +274,6 @@ def check_runbook_references(
         if host.device in seen:
             findings.append((("runbooks", "hosts", i, "device"), f"device {host.device!r} is listed twice"))
         seen.add(host.device)
-    hosts = {h.device for h in cfg.hosts}
     servers = {d.id for d in cfg.dns}
     books: set[str] = set()
     for i, book in enumerate(cfg.books):
@@ -199,8 +284,13 @@ def check_runbook_references(
             loc: Loc = ("runbooks", "books", i, "steps", j)
             if isinstance(step, ShutdownStep) and step.target not in targets:
                 findings.append(((*loc, "target"), f"unknown room, rack or device {step.target!r}"))
-            elif isinstance(step, SshStep) and step.device not in hosts:
-                findings.append(((*loc, "device"), f"device {step.device!r} is not in runbooks.hosts"))
+            elif isinstance(step, SshStep):
+                target = cfg.host(step.device)
+                if target is None:
+                    findings.append(((*loc, "device"), f"device {step.device!r} is not in runbooks.hosts"))
+                elif target.key_file is None or target.known_hosts_file is None or target.address is None:
+                    findings.append(((*loc, "device"), f"host {step.device!r} has no address, key_file and "
+                                     "known_hosts_file: siaga cannot ssh to it"))
             elif isinstance(step, DnsStep) and step.server not in servers:
                 findings.append(((*loc, "server"), f"unknown DNS server {step.server!r}"))
     return findings
@@ -208,6 +298,7 @@ def check_runbook_references(
 
 __all__ = [
     "STEP_MODELS",
+    "Bmc",
     "DnsServer",
     "DnsStep",
     "Host",

@@ -38,12 +38,64 @@ def reason_line(reason: Reason) -> str:
     return reason.code
 
 
+METHOD_NAMES = {"ssh": "SSH", "redfish": "Redfish", "ipmi": "IPMI"}
+
+
+def how_line(reason: Reason) -> str:
+    """Why a host is stopped this way and how siaga knows it is off, in the reader's language."""
+    v = reason.values
+    name = METHOD_NAMES.get(v["via"], v["via"])
+    if v["why"] == "set":
+        method = _("{method}, as its host entry says (via: {via})").format(method=name, via=v["via"])
+    elif v["why"] == "ssh_key":
+        method = _("SSH, as its host entry has a key_file")
+    else:
+        method = _("{method}, as its host entry has a BMC and no SSH key").format(method=name)
+    if v["off_set"]:
+        off = _("off when {check}, as its host entry says (off_check: {off})").format(
+            check=off_words(v["off"], v.get("address"), v.get("port")), off=v["off"])
+    elif v["off"] == "power":
+        off = _("off when its BMC reports the power off, as it has a BMC")
+    else:
+        off = _("off when port {port} is closed, as it has no BMC").format(port=v.get("port"))
+    return f"{method}; {off}"
+
+
+def off_words(check: str | None, address: str | None, port: int | None) -> str:
+    """The off check as words: port closed, no ping reply, the BMC's power state."""
+    if check == "power":
+        return _("its BMC reports the power off")
+    if check == "ping":
+        return _("{address} no longer answers ping").format(address=address)
+    return _("port {port} is closed").format(port=port)
+
+
+def _shutdown_line(action: Action) -> str:
+    host = action.host
+    assert host is not None
+    if action.via == "ssh" and action.off_check == "port":
+        return _("stop {device}: ssh {user}@{address} {command!r}, then wait until port {port} is closed").format(
+            device=action.subject, user=host.user, address=host.address, command=action.command,
+            port=action.port)
+    if action.via == "ssh":
+        does = _("stop {device}: ssh {user}@{address} {command!r}").format(
+            device=action.subject, user=host.user, address=host.address, command=action.command)
+    elif action.via == "redfish" and host.bmc is not None:
+        does = _("stop {device}: Redfish GracefulShutdown at {url} (system {system})").format(
+            device=action.subject, url=host.bmc.address, system=host.bmc.system or _("its only one"))
+    elif host.bmc is not None:
+        does = _("stop {device}: IPMI soft power off at {address}:{port}").format(
+            device=action.subject, address=host.bmc.address, port=host.bmc.port)
+    else:  # pragma: no cover - the config refuses a BMC method without a BMC
+        does = action.subject
+    return _("{does}, then wait until {check}").format(
+        does=does, check=off_words(action.off_check, action.address, action.port))
+
+
 def action_line(action: Action) -> str:
     """What the action does, in the reader's language."""
     if action.kind == "shutdown" and action.host is not None:
-        return _("stop {device}: ssh {user}@{address} {command!r}, then wait until port {port} is closed").format(
-            device=action.subject, user=action.host.user, address=action.host.address, command=action.command,
-            port=action.port)
+        return _shutdown_line(action)
     if action.kind == "ssh" and action.host is not None:
         return _("on {device}: ssh {user}@{address} {command!r}").format(
             device=action.subject, user=action.host.user, address=action.host.address, command=action.command)
@@ -62,7 +114,8 @@ def plan_json(p: Plan) -> dict[str, Any]:
         "actions": [
             {"number": a.number, "kind": a.kind, "step": a.step, "subject": a.subject, "reason": a.reason.code,
              "values": a.reason.values, "does": action_line(a), "why": reason_line(a.reason),
-             "timeout_s": a.timeout_s, "on_failure": a.on_failure.value}
+             "timeout_s": a.timeout_s, "on_failure": a.on_failure.value,
+             **({"via": a.via, "off_check": a.off_check, "how": how_line(a.how)} if a.how is not None else {})}
             for a in p.actions
         ],
         "left": [{"device": left.device, "reason": left.reason.code, "why": reason_line(left.reason)}
@@ -77,6 +130,8 @@ def plan_lines(p: Plan) -> list[str]:
     for a in p.actions:
         out.append(f"  {a.number}. {action_line(a)}")
         out.append("     " + _("why: {why}").format(why=reason_line(a.reason)))
+        if a.how is not None:
+            out.append("     " + _("how: {how}").format(how=how_line(a.how)))
     for left in p.left:
         out.append("  - " + reason_line(left.reason))
     return out

@@ -3,8 +3,10 @@
 Pure: no I/O, no clock of its own. A ``shutdown`` step becomes one action per reachable device of its
 target, in dependency order: a device whose services need services on another device stops first
 (the applications, then their databases), storage last among equals; each waits for its host to be off
-before the next. A device siaga cannot reach (no ``runbooks.hosts`` entry) is listed as left to people;
-network and power devices are kept on (the shutdown itself needs them). The other step kinds become one
+before the next (its port closed, no ping reply, or its BMC's power state Off); each is stopped over SSH,
+Redfish or IPMI as its host entry says (:func:`shutdown_method` says why). A device siaga cannot reach (no
+``runbooks.hosts`` entry) is listed as left to people; network and power devices are kept on (the shutdown
+itself needs them). The other step kinds become one
 action each. What an action *does* is ``siaga.runbooks.steps``; this module only decides.
 """
 
@@ -65,6 +67,12 @@ class Action:
     port: int | None = None
     ttl: int | None = None
     until: str | None = None
+    via: str | None = None
+    """shutdown: how the host is stopped: ssh, redfish or ipmi."""
+    off_check: str | None = None
+    """shutdown: how siaga knows it is off: port, ping or power (the BMC's power state)."""
+    how: Reason | None = None
+    """shutdown: why this method and this off check."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +134,20 @@ def shutdown_order(inventory: Inventory, devices: list[Device]) -> list[tuple[De
     return done
 
 
+def shutdown_method(host: Host) -> Reason:
+    """Why ``host`` is stopped the way it is (``via``) and how siaga knows it is off (``off``)."""
+    via, off = host.shutdown_via, host.off_by
+    if host.via is not None:
+        why = "set"
+    elif via == "ssh":
+        why = "ssh_key"
+    else:
+        why = "bmc_only"
+    return Reason("via", {"device": host.device, "via": via, "why": why, "off": off,
+                          "off_set": host.off_check is not None, "port": host.off_port or host.port,
+                          "address": host.address})
+
+
 def _devices_of(inventory: Inventory, target: str) -> list[Device]:
     t = inventory.resolve(target)
     if t.kind is TargetKind.device:
@@ -157,7 +179,8 @@ def plan(runbook: Runbook, inventory: Inventory, runbooks: RunbooksConfig, now: 
                 host = runbooks.host(dev.id)
                 assert host is not None
                 add(kind="shutdown", subject=dev.id, reason=reason, host=host, command=host.command,
-                    address=host.address, port=host.off_port or host.port,
+                    address=host.address, port=host.off_port or host.port, via=host.shutdown_via,
+                    off_check=host.off_by, how=shutdown_method(host),
                     off_wait_s=step.off_wait.total_seconds(), **common)
         elif isinstance(step, SshStep):
             host = runbooks.host(step.device)
@@ -176,4 +199,4 @@ def plan(runbook: Runbook, inventory: Inventory, runbooks: RunbooksConfig, now: 
     return Plan(runbook, now, tuple(actions), tuple(left))
 
 
-__all__ = ["KEPT_ON", "Action", "Left", "Plan", "Reason", "plan", "shutdown_order"]
+__all__ = ["KEPT_ON", "Action", "Left", "Plan", "Reason", "plan", "shutdown_method", "shutdown_order"]

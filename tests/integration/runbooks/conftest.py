@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -127,3 +128,206 @@ def bind(tmp_path: Path) -> Iterator[Bind]:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+# --- BMCs: sushy-tools' Redfish emulator and pyghmi's IPMI BMC simulator ------------------------------
+
+SUSHY = """
+import random, sys
+from sushy_tools.emulator import main
+from sushy_tools.emulator.resources.systems import fakedriver
+
+class Quick(random.Random):
+    def randint(self, a, b):  # the fake driver powers off 1-11 s after a reset: here within a second
+        return a
+
+fakedriver.random = Quick()
+sys.argv = ["sushy-emulator", *sys.argv[1:]]
+main.main()
+"""
+
+
+@dataclass
+class RedfishBmc:
+    url: str
+    user: str
+    password_file: str
+    systems: dict[str, str]
+    """name -> the system's id (a UUID) on the emulator."""
+    log: Path
+    proc: subprocess.Popen[bytes]
+    password: str = "rahasia-bmc"
+
+    def power(self, name: str) -> str:
+        import httpx
+
+        r = httpx.get(f"{self.url}/redfish/v1/Systems/{self.systems[name]}", auth=(self.user, self.password),
+                      timeout=5)
+        r.raise_for_status()
+        return str(r.json()["PowerState"])
+
+    def resets(self) -> list[str]:
+        """The systems that received a ComputerSystem.Reset (the emulator's access log)."""
+        found = []
+        for line in self.log.read_text(errors="replace").splitlines():
+            if "ComputerSystem.Reset" in line and "POST" in line:
+                found.extend(name for name, ident in self.systems.items() if ident in line)
+        return found
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def redfish_bmc(tmp_path: Path) -> Iterator[Callable[..., RedfishBmc]]:
+    """Start sushy-tools' emulator (fake driver: no libvirt) with one system per name, powered on, behind
+    HTTP basic auth, on a free loopback port."""
+    try:
+        import bcrypt
+        import sushy_tools  # noqa: F401
+    except ImportError:
+        pytest.skip("needs sushy-tools and bcrypt: scripts/setup.sh test (pip install -e '.[dev]')")
+    started: list[RedfishBmc] = []
+
+    def start(*names: str) -> RedfishBmc:
+        import uuid
+
+        root = tmp_path / f"redfish-{len(started)}"
+        root.mkdir()
+        password = "rahasia-bmc"
+        (root / "htpasswd").write_text("siaga:" + bcrypt.hashpw(password.encode(), bcrypt.gensalt(4)).decode() + "\n")
+        (root / "password").write_text(password + "\n")
+        systems = {name: str(uuid.uuid4()) for name in names}
+        fake = [{"uuid": ident, "name": name, "power_state": "On", "external_notifier": False, "nics": []}
+                for name, ident in systems.items()]
+        port = _port()
+        (root / "emulator.conf").write_text(
+            "SUSHY_EMULATOR_FAKE_DRIVER = True\n"
+            f"SUSHY_EMULATOR_STATE_DIR = {str(root / 'state')!r}\n"
+            f"SUSHY_EMULATOR_AUTH_FILE = {str(root / 'htpasswd')!r}\n"
+            "SUSHY_EMULATOR_LISTEN_IP = '127.0.0.1'\n"
+            f"SUSHY_EMULATOR_LISTEN_PORT = {port}\n"
+            f"SUSHY_EMULATOR_FAKE_SYSTEMS = {fake!r}\n"
+        )
+        log = root / "emulator.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen([sys.executable, "-c", SUSHY, "--config", str(root / "emulator.conf")],
+                                    stdout=out, stderr=subprocess.STDOUT)
+        _until_listening(port, proc, "sushy-emulator")
+        started.append(RedfishBmc(f"http://127.0.0.1:{port}", "siaga", str(root / "password"), systems, log, proc))
+        return started[-1]
+
+    yield start
+    for bmc in started:
+        bmc.stop()
+
+
+IPMI_SIM = """
+import json, sys, threading, time, urllib.request, base64
+import pyghmi.ipmi.bmc as bmc
+
+port, password, state_file, delay = int(sys.argv[1]), sys.argv[2], sys.argv[3], float(sys.argv[4])
+check = json.loads(sys.argv[5]) if len(sys.argv) > 5 else None  # another server that must be off already
+
+def other_power():
+    req = urllib.request.Request(check["url"])
+    req.add_header("Authorization", "Basic " + base64.b64encode(check["auth"].encode()).decode())
+    return json.load(urllib.request.urlopen(req, timeout=5))["PowerState"]
+
+class Server(bmc.Bmc):
+    def __init__(self):
+        super().__init__({"siaga": password}, port, address="127.0.0.1")
+        self.state = "on"
+        self.write("on", "started")
+
+    def write(self, state, event):
+        self.state = state
+        with open(state_file, "a") as f:
+            f.write(json.dumps({"state": state, "event": event, "at": time.time()}) + "\\n")
+
+    def get_power_state(self):
+        return self.state
+
+    def is_active(self):
+        return self.state == "on"
+
+    def power_shutdown(self):  # soft off: the operating system takes a moment to go down
+        event = "soft-off"
+        if check is not None:
+            event += " (other server " + other_power() + ")"
+        self.write(self.state, event)
+        threading.Timer(delay, self.write, ("off", "off")).start()
+
+    def power_off(self):
+        self.write("off", "hard-off")
+
+Server().listen()
+"""
+
+
+@dataclass
+class IpmiBmc:
+    port: int
+    user: str
+    password_file: str
+    state_file: Path
+    proc: subprocess.Popen[bytes]
+
+    def events(self) -> list[dict[str, Any]]:
+        import json
+
+        return [json.loads(line) for line in self.state_file.read_text().splitlines()]
+
+    def power(self) -> str:
+        return str(self.events()[-1]["state"])
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+def _free_udp_port() -> int:
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_DGRAM)) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def ipmi_bmc(tmp_path: Path) -> Iterator[Callable[..., IpmiBmc]]:
+    """Start a BMC built on pyghmi's simulator (``pyghmi.ipmi.bmc.Bmc``) on a free loopback UDP port: the
+    chassis is on; a soft power off turns it off after ``delay`` seconds; every event lands in a file."""
+    try:
+        import pyghmi  # noqa: F401
+    except ImportError:
+        pytest.skip("needs pyghmi: scripts/setup.sh test (pip install -e '.[dev]')")
+    if shutil.which("ipmitool") is None:
+        pytest.skip("needs ipmitool: scripts/setup.sh test (Debian: apt-get install ipmitool)")
+    started: list[IpmiBmc] = []
+
+    def start(delay: float = 0.5, check: dict[str, str] | None = None) -> IpmiBmc:
+        import json
+
+        root = tmp_path / f"ipmi-{len(started)}"
+        root.mkdir()
+        password = "rahasia-ipmi"
+        (root / "password").write_text(password + "\n")
+        state = root / "power.jsonl"
+        port = _free_udp_port()
+        args = [sys.executable, "-c", IPMI_SIM, str(port), password, str(state), str(delay)]
+        if check is not None:
+            args.append(json.dumps(check))
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 10
+        while not state.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"IPMI simulator did not start: {proc.stderr.read() if proc.stderr else b''!r}")
+            time.sleep(0.05)
+        started.append(IpmiBmc(port, "siaga", str(root / "password"), state, proc))
+        return started[-1]
+
+    yield start
+    for bmc in started:
+        bmc.stop()

@@ -14,13 +14,17 @@ OUTPUT_LIMIT = 2000
 @dataclass(frozen=True)
 class StepContext:
     """The world a step acts on, passed in: the config's folder (relative key files), the environment
-    (secret references) and how often to poll a host while waiting."""
+    (secret references), how often to poll a host while waiting and the programs steps run."""
 
     base_dir: Path | None = None
     environ: Mapping[str, str] | None = None
     poll_s: float = 0.5
     standby: Callable[[str], Awaitable[Outcome]] | None = None
     """Activates the warm standby of a service (``siaga.standby.actions.activate`` bound to the site)."""
+    ipmitool: str = "ipmitool"
+    """The ipmitool program (IPMI shutdowns and power states)."""
+    ping: str = "ping"
+    """The ping program (the ``ping`` off check)."""
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
-"""The ``ssh`` and ``shutdown`` steps: a configured command on a host over SSH (a key from a file, the host's
+"""The ``ssh`` step: a configured command on a host over SSH (a key from a file, the host's
 key pinned in a known_hosts file, no prompts), run through the one executor of child processes
-(:mod:`siaga.backup.process`); ``shutdown`` then waits for the host to be off (its port closed)."""
+(:mod:`siaga.backup.process`). The ``shutdown`` step (:mod:`siaga.runbooks.steps.power`) uses it for a host
+stopped over SSH."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from siaga.backup import process
 from siaga.config.runbooks import Host
 from siaga.runbooks.plan import Action
 from siaga.runbooks.steps.base import Outcome, StepContext, trim
-from siaga.runbooks.steps.wait import wait_port
 
 
 def _resolve(path: str, base_dir: Path | None) -> str:
@@ -21,6 +21,7 @@ def _resolve(path: str, base_dir: Path | None) -> str:
 
 def ssh_args(host: Host, command: str, base_dir: Path | None = None, ssh: str = "ssh") -> list[str]:
     """The ssh command line for ``command`` on ``host`` (pure)."""
+    assert host.key_file is not None and host.known_hosts_file is not None and host.address is not None
     return [
         ssh, "-p", str(host.port),
         "-o", "BatchMode=yes", "-o", "ConnectTimeout=10",
@@ -47,14 +48,3 @@ async def run_command(action: Action, ctx: StepContext) -> Outcome:
 
 async def run(action: Action, ctx: StepContext) -> Outcome:
     return await run_command(action, ctx)
-
-
-async def run_shutdown(action: Action, ctx: StepContext) -> Outcome:
-    """The shutdown command, then the host's port closed within ``off_wait_s``."""
-    sent = await run_command(action, ctx)
-    if not sent.ok:
-        return sent
-    assert action.address is not None and action.port is not None
-    off = await wait_port(action.address, action.port, "closed", action.off_wait_s, ctx.poll_s)
-    output = "\n".join(p for p in (sent.output, off.output) if p)
-    return Outcome(off.ok, output, {**sent.facts, **off.facts})
