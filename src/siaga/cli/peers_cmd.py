@@ -63,6 +63,11 @@ def peers_command(
                       str(r["open_alerts"]), str(r["services_down"]), depth])
     typer.echo(table(lines, [_("peer"), _("role"), _("status"), _("last heartbeat"), _("age"), _("lag"),
                              _("open alerts"), _("services down"), _("outbox")]))
+    uplink = _("the room's uplink is down")
+    for r in rows:  # probes from both places: each probed check's verdict per place
+        for c in r.get("probes") or []:
+            typer.echo(f"{r['peer']} {c['check']}: {_('room')} {_(c['room'])}, {_('colocation')} {_(c['colocation'])}"
+                       + (f" ({uplink})" if c.get("uplink") else ""))
 
 
 def fill_outbox(engine: Engine, peers: Peers, rows: list[dict[str, Any]]) -> None:
