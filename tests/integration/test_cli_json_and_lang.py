@@ -22,7 +22,8 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "src" / "siaga" / "examples" / "
 DATA = {
     "inventory", "impact", "uptime", "readings", "status", "peers", "checks", "backup snapshots", "backup status",
     "alerts", "alerts list", "alerts show", "incidents", "incidents show", "user list", "token list",
-    "notify timeline", "notify maintenance list", "runbook list", "runbook plan", "runbook run", "standby status",
+    "notify timeline", "notify maintenance list", "runbook list", "runbook plan", "runbook run", "runbook drill",
+    "standby status",
     "cluster status", "peer-records",
 }
 # Commands that print a document (Markdown, PDF, a printable sheet): --lang, and their own --format.

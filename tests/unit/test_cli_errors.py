@@ -94,6 +94,7 @@ BAD_INPUTS: list[list[str]] = [
     ["runbook", "list", "--config", MISSING],
     ["runbook", "plan", "NOPE", "--config", "{site}"],
     ["runbook", "run", "NOPE", "--config", "{site}"],
+    ["runbook", "drill", "NOPE", "--config", "{site}"],
     ["standby", "status", "--config", MISSING],
     ["standby", "refresh", "NOPE", "--config", "{site}"],
     ["standby", "drill", "NOPE", "--config", "{site}"],

@@ -43,6 +43,7 @@ class AuditFacts:
 
     drills: Mapping[str, DrillFact] = field(default_factory=dict)  # by backup job id
     standby_drills: Mapping[str, DrillFact] = field(default_factory=dict)  # by service id: the last recovery drill
+    runbook_drills: Mapping[str, DrillFact] = field(default_factory=dict)  # by runbook id: siaga runbook drill
     sensors_offline: frozenset[str] = frozenset()
     drill_max_age: dt.timedelta = dt.timedelta(days=35)
 
@@ -382,10 +383,22 @@ def _standby_drills(ctx: _Ctx) -> Finding:
                 seconds = f"{fact.rto_seconds:.1f}"
                 shown.append(ctx._("Standby {service}: answered its checks {seconds} s after the trigger",
                                    service=sb.service, seconds=seconds))
+        for book in ctx.cfg.runbooks.books:
+            if not any(step.kind in ("standby", "dns") for step in book.steps):
+                continue  # not a failover
+            fact = ctx.facts.runbook_drills.get(book.id)
+            recent = fact is not None and fact.ok and ctx.now - fact.at <= ctx.facts.drill_max_age
+            parts.append((ctx._("Runbook {id}: no successful recovery drill in the last {days} days", id=book.id,
+                                days=ctx.facts.drill_max_age.days), recent))
+            if fact is not None and fact.ok and fact.rto_seconds is not None:
+                rto = f"{fact.rto_seconds:.1f}"
+                shown.append(ctx._("Runbook {id}: the whole failover drilled, the service answered from the standby "
+                                   "{seconds} s after the trigger", id=book.id, seconds=rto))
     return _finding(
         ctx, "standby-drills", AREA_DATA, N_("The switch to the warm standby is rehearsed and timed"), 5, parts,
-        ctx._("Run the recovery drill of every standby (siaga standby drill SERVICE) each month: it measures the "
-              "time from the trigger to the service answering from the colocation."),
+        ctx._("Run the recovery drill of every standby (siaga standby drill SERVICE) and of every failover runbook "
+              "(siaga runbook drill NAME) each month: it measures the time from the trigger to the service "
+              "answering from the colocation."),
         evidence_ok="; ".join(shown) or None,
     )
 

@@ -20,8 +20,9 @@ def register(app: typer.Typer) -> None:
 
 
 def _standby_facts(loaded: Any) -> Any:
-    """With standbys: the last recovery drill of each and the last restore drill of each backup job, from the
-    store (both measured facts together); None without standbys: the audit reads the config only."""
+    """With standbys: the last recovery drill of each, of each runbook (siaga runbook drill) and the last restore
+    drill of each backup job, from the store (measured facts together); None without standbys: the audit reads
+    the config only."""
     if not loaded.config.standbys:
         return None
     from siaga.audit import AuditFacts, DrillFact
@@ -40,7 +41,12 @@ def _standby_facts(loaded: Any) -> Any:
         drill = records.last_drill(engine, job.id)
         if drill is not None:
             jobs[job.id] = DrillFact(drill["started_at"], bool(drill["ok"]), drill["rto_s"])
-    return AuditFacts(drills=jobs, standby_drills=standbys)
+    from siaga.runbooks.drill import last_drills
+
+    with engine.connect() as conn:
+        latest = last_drills(conn, [b.id for b in loaded.config.runbooks.books])
+    books = {book: DrillFact(d["at"], bool(d.get("ok")), d.get("rto_s")) for book, d in latest.items()}
+    return AuditFacts(drills=jobs, standby_drills=standbys, runbook_drills=books)
 
 
 def audit_command(

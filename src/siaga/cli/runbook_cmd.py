@@ -1,4 +1,4 @@
-"""``siaga runbook list|plan NAME|run NAME [--dry-run] [--json]``: protective runbooks (docs/runbooks.md)."""
+"""``siaga runbook list|plan NAME|run NAME [--dry-run]|drill NAME [--json]``: protective runbooks (docs/runbooks.md)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from siaga.i18n import _
 from siaga.inventory import Inventory, TargetError
 from siaga.inventory.messages import target_error_line
 
-app = typer.Typer(help=_("Protective runbooks: list, plan, run (or --dry-run)."), no_args_is_help=True)
+app = typer.Typer(help=_("Protective runbooks: list, plan, run (or --dry-run), drill."), no_args_is_help=True)
 
 
 def _plan(loaded: LoadedConfig, name: str) -> Any:
@@ -95,20 +95,26 @@ def _store_recorder(loaded: LoadedConfig, actor: str) -> Any:
     return record
 
 
-def _standby_activator(loaded: LoadedConfig) -> Any:
-    """The ``standby`` step's action on this site (None without standbys): the warm standby takes over."""
+def _standby_manager(loaded: LoadedConfig) -> Any:
+    """The site's standbys (None without any)."""
     if not loaded.config.standbys:
         return None
     from siaga.backup.manager import BackupManager
     from siaga.cli.sensing_common import open_store
+
+    return BackupManager(loaded.config, engine=open_store(loaded), base_dir=loaded.base_dir)
+
+
+def _standby_activator(loaded: LoadedConfig, kind: str = "activate") -> Any:
+    """The ``standby`` step's action on this site (None without standbys): the warm standby takes over."""
+    mgr = _standby_manager(loaded)
+    if mgr is None:
+        return None
     from siaga.runbooks.steps import Outcome
     from siaga.standby.actions import activate
 
-    engine = open_store(loaded)
-    mgr = BackupManager(loaded.config, engine=engine, base_dir=loaded.base_dir)
-
     async def take_over(service: str) -> Any:
-        ok, line, facts = await activate(mgr, service)
+        ok, line, facts = await activate(mgr, service, kind=kind)
         return Outcome(ok, line, facts)
 
     return take_over
@@ -150,3 +156,57 @@ def run_command(
         typer.echo(_("runbook {id}: {status}").format(id=p.runbook.id, status=result.status))
     if result.status == "failed":
         raise typer.Exit(ExitCode.FAILURE)
+
+
+@app.command("drill")
+def drill_command(
+    name: str = typer.Argument(..., help=_("The runbook's id.")),
+    config: str = ConfigOption,
+    as_json: bool = JsonOption,
+    lang: str | None = LangOption,
+) -> None:
+    """The recovery drill: the whole runbook against the standby without touching production (dns steps point
+    their drill_name, ssh steps run their drill_command, shutdowns are skipped), timed from the trigger to the
+    service answering its checks from the standby, and recorded."""
+    from siaga.runbooks.drill import DrillRefused, run_drill
+    from siaga.runbooks.messages import skipped_line
+    from siaga.runbooks.steps import Outcome, StepContext
+
+    loaded = load_or_exit(config)
+    use_language(lang, loaded)
+    p = _plan(loaded, name)
+    actor = os.environ.get("SIAGA_USER") or os.environ.get("USER") or "cli"
+    mgr = _standby_manager(loaded)
+
+    async def standby_answers(service: str) -> Any:
+        from siaga.standby.actions import answers
+
+        if mgr is None:
+            return Outcome(False, f"no standby of {service} here")
+        return Outcome(*await answers(mgr, service))
+
+    ctx = StepContext(base_dir=loaded.base_dir, standby=_standby_activator(loaded, kind="drill"))
+    try:
+        result = asyncio.run(run_drill(p, loaded.config.runbooks, ctx, clock=lambda: dt.datetime.now(dt.UTC),
+                                       record=_store_recorder(loaded, actor), actor=actor,
+                                       standby_answers=standby_answers))
+    except DrillRefused as exc:
+        fail(str(exc), ExitCode.USAGE)
+    if as_json:
+        typer.echo(json.dumps(result.as_json(), ensure_ascii=False, indent=2))
+    else:
+        for skipped in result.skipped:
+            typer.echo(f"-  {skipped_line(skipped)}")
+        for step in result.run.steps if result.run is not None else []:
+            mark = _("ok") if step.outcome.ok else _("FAILED")
+            typer.echo(f"{step.action.number}. {step.action.kind} {step.action.subject}: {mark}")
+            if step.outcome.output:
+                typer.echo("   " + step.outcome.output.replace("\n", "\n   "))
+        for what, outcome in result.answers:
+            typer.echo(f"   {what}: {_('ok') if outcome.ok else _('FAILED')} {outcome.output}")
+        if result.ok:
+            typer.echo(_("recovery drill of runbook {id}: ok, the service answers from the standby {seconds} s "
+                         "after the trigger").format(id=p.runbook.id, seconds=f"{result.rto_s or 0:.1f}"))
+    if not result.ok:
+        fail(_("recovery drill of runbook {id} FAILED: {error}").format(id=p.runbook.id, error=result.error),
+             ExitCode.FAILURE)

@@ -193,6 +193,11 @@ class SshStep(StepBase):
     kind: Literal["ssh"] = Field(description="The step kind: ssh.")
     device: Slug = Field(description="A device of runbooks.hosts.")
     command: str = Field(description="The command to run.")
+    drill_command: str | None = Field(
+        default=None,
+        description="What the recovery drill (siaga runbook drill) runs instead of command, e.g. a harmless "
+                    "check such as `test -d /srv/www`; without it the step is skipped in a drill.",
+    )
 
 
 class DnsStep(StepBase):
@@ -203,6 +208,16 @@ class DnsStep(StepBase):
     name: str = Field(description="The name to change (relative to the zone, or absolute).", examples=["portal"])
     address: str = Field(description="The new IPv4 or IPv6 address.")
     ttl: int | None = Field(default=None, ge=0, description="The new record's TTL (default: the old one's, else 60).")
+    drill_name: str | None = Field(
+        default=None,
+        description="The name the recovery drill (siaga runbook drill) points instead of name: a second name "
+                    "(portal-drill) or a name in a drill zone (with drill_server). A drill refuses a runbook whose "
+                    "dns step has none: it never touches a production name.",
+        examples=["portal-drill"],
+    )
+    drill_server: Slug | None = Field(
+        default=None, description="The server (runbooks.dns) of the drill zone, when drill_name is in another zone."
+    )
 
 
 class WaitStep(StepBase):
@@ -291,8 +306,11 @@ def check_runbook_references(
                 elif target.key_file is None or target.known_hosts_file is None or target.address is None:
                     findings.append(((*loc, "device"), f"host {step.device!r} has no address, key_file and "
                                      "known_hosts_file: siaga cannot ssh to it"))
-            elif isinstance(step, DnsStep) and step.server not in servers:
-                findings.append(((*loc, "server"), f"unknown DNS server {step.server!r}"))
+            elif isinstance(step, DnsStep):
+                if step.server not in servers:
+                    findings.append(((*loc, "server"), f"unknown DNS server {step.server!r}"))
+                if step.drill_server is not None and step.drill_server not in servers:
+                    findings.append(((*loc, "drill_server"), f"unknown DNS server {step.drill_server!r}"))
     return findings
 
 

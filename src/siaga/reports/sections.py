@@ -1,4 +1,5 @@
-"""The monthly report's sections contributed by the checks, the backups and the standbys (registered in SECTIONS)."""
+"""The monthly report's sections contributed by the checks, the backups, the standbys and the runbooks' recovery
+drills (registered in SECTIONS)."""
 
 from __future__ import annotations
 
@@ -80,6 +81,22 @@ def standbys_section(conn: Connection, cfg: SiteConfig, month: Month) -> list[di
     return out
 
 
+def runbook_drills_section(conn: Connection, cfg: SiteConfig, month: Month) -> list[dict[str, Any]] | None:
+    """Each runbook with a standby or dns step (a failover): its latest recovery drill (siaga runbook drill)
+    and the time from the trigger to the service answering from the standby (its RTO)."""
+    from siaga.runbooks.drill import last_drills
+
+    books = [b.id for b in cfg.runbooks.books if any(s.kind in ("standby", "dns") for s in b.steps)]
+    if not books:
+        return None
+    latest = last_drills(conn, books)
+    return [{"runbook": b, "drill_at": latest[b]["at"] if b in latest else None,
+             "drill_ok": latest[b].get("ok") if b in latest else None,
+             "rto_s": latest[b].get("rto_s") if b in latest else None,
+             "skipped": latest[b].get("skipped") if b in latest else None} for b in books]
+
+
 SECTIONS.setdefault("services", services_section)
 SECTIONS.setdefault("backups", backups_section)
 SECTIONS.setdefault("standbys", standbys_section)
+SECTIONS.setdefault("runbook_drills", runbook_drills_section)

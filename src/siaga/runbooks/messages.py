@@ -31,6 +31,14 @@ def reason_line(reason: Reason) -> str:
         return _("point {name} at {address}").format(**v)
     if reason.code == "standby":
         return _("the standby of {service} takes over").format(**v)
+    if reason.code == "drill_dns":
+        return _("drill: point {name} at {address} instead of the production name {production}").format(**v)
+    if reason.code == "drill_ssh":
+        return _("drill: run {command!r} on {device} instead of its command").format(**v)
+    if reason.code == "drill_skip":
+        return _("skipped in a drill: {kind} {subject} would act on production").format(**v)
+    if reason.code == "drill_no_command":
+        return _("skipped in a drill: ssh {subject} has no drill_command").format(**v)
     if reason.code == "wait":
         if v.get("until") == "open":
             return _("wait until {address}:{port} answers").format(**v)
@@ -135,6 +143,11 @@ def plan_lines(p: Plan) -> list[str]:
     for left in p.left:
         out.append("  - " + reason_line(left.reason))
     return out
+
+
+def skipped_line(skipped: Any) -> str:
+    """An action a drill leaves out (``siaga.runbooks.drill.Skipped``), with why."""
+    return reason_line(skipped.reason)
 
 
 def left_line(left: Left) -> str:

@@ -340,10 +340,11 @@ async def drill(site: BackupSite, service: str, *, cold: bool = False, kind: str
     return result
 
 
-async def activate(site: BackupSite, service: str) -> tuple[bool, str, dict[str, Any]]:
+async def activate(site: BackupSite, service: str, *, kind: str = "activate") -> tuple[bool, str, dict[str, Any]]:
     """The runbook's ``standby`` step: the warm standby takes over now (started or reloaded, then checked),
-    recorded as ``kind = activate``; returns (ok, one line, facts) for the step's outcome."""
-    result = await drill(site, service, kind="activate")
+    recorded as ``kind = activate`` (``drill`` in a runbook's recovery drill); returns (ok, one line, facts)
+    for the step's outcome."""
+    result = await drill(site, service, kind=kind)
     line = (
         f"standby {service} answers its checks after {result.took_s or 0:.1f}s "
         f"(files {result.files_snapshot or '-'}, database {result.database_snapshot or '-'})"
@@ -352,6 +353,17 @@ async def activate(site: BackupSite, service: str) -> tuple[bool, str, dict[str,
     )
     facts = {"took_s": round(result.took_s or 0, 2), "data_at": result.data_at.isoformat() if result.data_at else None}
     return result.ok, line, facts
+
+
+async def answers(site: BackupSite, service: str) -> tuple[bool, str]:
+    """Does the standby of ``service`` answer its checks now (once each)? (ok, one line)."""
+    results = await run_checks(site, standby_for(site, service))
+    bad = [c for c in results if not c.ok]
+    if not results:
+        return False, f"standby {service}: no check to ask (checks: with service {service})"
+    if bad:
+        return False, f"check {bad[0].check_id}: {bad[0].message}"
+    return True, f"standby {service}: {len(results)} check(s) pass"
 
 
 # --- records -------------------------------------------------------------------------------------

@@ -236,12 +236,17 @@ def runbook_rows(dash: Dashboard, lang: str, limit: int = 30) -> tuple[list[dict
             trig = book.trigger
             books.append({"id": book.id, "name": book.name, "mode": book.mode.value, "approvals": book.approvals,
                           "trigger": f"{trig.rule} {trig.subject or '*'}" if trig else None, "plan": lines})
+    from siaga.runbooks.drill import last_drills
+
     try:
         with dash.engine.connect() as conn:
             rows = conn.execute(select(events).where(events.c.kind.like("runbook.%"))
                                 .order_by(events.c.at.desc(), events.c.id.desc()).limit(limit)).mappings().all()
+            drills = last_drills(conn, [b["id"] for b in books])
     except DBAPIError:
-        rows = []
+        rows, drills = [], {}
+    for b in books:
+        b["drill"] = drills.get(b["id"])
     return books, [dict(r) for r in rows]
 
 

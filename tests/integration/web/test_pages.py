@@ -215,8 +215,11 @@ def test_the_runbooks_page_shows_each_plan_and_the_latest_records(as_viewer: Tes
     site.loaded = dataclasses.replace(site.loaded, config=site.loaded.config.model_copy(update={"runbooks": books}))
     with site.engine.begin() as conn:
         record_event(conn, "runbook.run.ended", subject="shutdown-r1", actor="andi", data={"status": "done"})
+        record_event(conn, "runbook.drill.ended", subject="shutdown-r1", actor="andi", data={"ok": True, "rto_s": 12.5})
     page = as_viewer.get("/runbooks")
     assert page.status_code == 200
     text = page.text
     assert 'id="runbook-shutdown-r1"' in text and "srv-web-1" in text and "leak R1" in text
     assert "runbook.run.ended" in text and "andi" in text
+    drill = text.split('class="drill"', 1)[1].split("</p>", 1)[0]  # the latest recovery drill and its RTO
+    assert "12.5" in drill and 'class="ok"' in drill
