@@ -9,10 +9,13 @@ from __future__ import annotations
 import json
 
 import typer
+from sqlalchemy import Engine
 
-from siaga.cli.common import ConfigOption, load_or_exit, use_language
+from siaga.cli.common import ConfigOption, ExitCode, fail, load_or_exit, use_language
 from siaga.cli.sensing_common import local, open_store, site_zone, table
+from siaga.config import LoadedConfig
 from siaga.i18n import _
+from siaga.store.types import utcnow
 
 
 def records_command(
@@ -21,6 +24,15 @@ def records_command(
     as_json: bool = typer.Option(False, "--json", help=_("Print JSON.")),
     limit: int = typer.Option(50, "--limit", help=_("At most this many alerts and incidents each.")),
     lang: str | None = typer.Option(None, "--lang", help=_("id or en (default: the config's language).")),
+    ack: int | None = typer.Option(
+        None, "--ack", help=_("Acknowledge the room's alert of this id: it reaches the room with its next heartbeat "
+                              "and stops the room's escalation."),
+    ),
+    by: str | None = typer.Option(
+        None, "--as", "--by",
+        help=_("With --ack: who takes it (a person of the config or an account; default: $USER)."),
+    ),
+    note: str | None = typer.Option(None, "--note", help=_("With --ack: what you are doing about it.")),
 ) -> None:
     """A watched room's alerts and incidents, from the record it sent here."""
     from siaga.alerts.serialise import alert_fields, incident_fields
@@ -30,6 +42,9 @@ def records_command(
     code = use_language(lang, loaded)
     zone = site_zone(loaded)
     engine = open_store(loaded)
+    if ack is not None:
+        _acknowledge(loaded, engine, site, ack, by, note, as_json)
+        return
     with engine.connect() as conn:
         alerts = remote_alerts(conn, site)[:limit]
         incidents = remote_incidents(conn, site)[:limit]
@@ -51,6 +66,29 @@ def records_command(
                        a.acknowledged_by or "-"] for a in alerts],
                      [_("alert"), _("rule"), _("subject"), _("severity"), _("state"), _("started"),
                       _("acknowledged by")]))
+
+
+def _acknowledge(loaded: LoadedConfig, engine: Engine, site: str, alert_id: int, by: str | None, note: str | None,
+                 as_json: bool) -> None:
+    """``--ack``: queue the acknowledgement of the room's alert for the room (``siaga.peers.acks``)."""
+    from siaga.alerts.store import AlertError
+    from siaga.cli.alerts_cmd import _person
+    from siaga.peers.acks import ack_remote
+
+    if loaded.config.peers.peer(site) is None:
+        fail(_("{site} is not a peer of this siaga (peers.sites)").format(site=site), ExitCode.USAGE)
+    who = _person(loaded, engine, by)
+    try:
+        with engine.begin() as conn:
+            event_id, alert = ack_remote(conn, site, alert_id, who, utcnow(), via="cli",
+                                         origin=loaded.config.peers.site_id or "", note=note)
+    except AlertError as exc:
+        fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps({"site": site, "alert": alert_id, "by": who, "event_id": event_id, "queued": True}))
+        return
+    typer.echo(_("alert #{id} of {site} acknowledged by {by}: it reaches {site} with the next heartbeat").format(
+        id=alert.id, site=site, by=who))
 
 
 def register(app: typer.Typer) -> None:

@@ -27,8 +27,9 @@ from sqlalchemy import func, select
 from siaga import __version__
 from siaga.config.peers import Peer
 from siaga.i18n.messages import Message
+from siaga.peers.ack_link import AckLink
 from siaga.peers.hub import META_PREFIX, PeerHub, read_secrets
-from siaga.peers.signing import sign
+from siaga.peers.signing import HEADER_NONCE, sign
 from siaga.runtime import Component, RuntimeContext
 from siaga.vocab import AlertState
 
@@ -91,13 +92,15 @@ class PeerLink:
         self.hub = hub
         self.clients = {p.id: client_for(p, ctx.loaded.base_dir) for p in hub.config.sites}
         self.newest_reading: dt.datetime | None = None
+        self.acks = AckLink(ctx, hub)
 
     async def post(self, peer: Peer, kind: str) -> bool:
+        extra = self.acks.extra(peer.id)  # confirmations of the peer's acknowledgements applied here
         summary = summary_of(self.ctx, self.newest_reading)
         if self.hub.probes is not None:  # probes from both places: the verdicts for this peer
             summary.update(self.hub.probes.summary_for(peer))
         body = json.dumps({"kind": kind, "site": self.hub.site_id, "sent_at": self.ctx.clock().isoformat(),
-                           "summary": summary}).encode()
+                           "summary": summary, **extra}).encode()
         headers = sign(self.hub.secrets[peer.id], method="POST", path=HEARTBEAT_PATH, body=body,
                        sender=self.hub.site_id, now=time.time())
         headers["Content-Type"] = "application/json"
@@ -110,6 +113,7 @@ class PeerLink:
             log.warning("heartbeat refused by the peer", extra={"peer": peer.id, "status": r.status_code})
             return False
         self.hub.sent(peer.id, self.ctx.clock())
+        await self.acks.answered(peer, headers[HEADER_NONCE], r, extra)  # acknowledgements riding on the answer
         return True
 
     async def send_loop(self, peer: Peer, stop: asyncio.Event) -> None:

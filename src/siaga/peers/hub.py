@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from siaga.config.peers import Peer, Peers
+from siaga.peers.acks import AckCounters
 from siaga.peers.signing import Verifier
 from siaga.peers.watch import Decision, PeerState, assess
 
@@ -46,6 +47,7 @@ class PeerHub:
         self.states: dict[str, PeerState] = {p.id: PeerState(p.id, started_at=now) for p in peers.sites}
         self.outbox_depth: Callable[[str], int | None] | None = None
         self.probes: Any = None  # siaga.peers.probes.ProbeDesk: probes from both places
+        self.ack_counters = AckCounters()  # acknowledgements between the sites (siaga.peers.acks)
         self._lock = threading.Lock()
 
     def peer(self, peer_id: str) -> Peer | None:

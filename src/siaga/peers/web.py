@@ -14,10 +14,11 @@ import logging
 import time
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 
+from siaga.peers import ack_link
 from siaga.peers.hub import PeerHub
-from siaga.peers.signing import SignatureRefused
+from siaga.peers.signing import HEADER_NONCE, SignatureRefused
 from siaga.runtime import RuntimeContext
 from siaga.sources.ratelimit import RateLimitedLog
 from siaga.web.auth.roles import Scope
@@ -52,7 +53,7 @@ router = APIRouter(prefix="/api/v1/peers", tags=["peers"], responses=ERROR_RESPO
 
 
 @router.post("/heartbeat", include_in_schema=False)
-async def heartbeat(request: Request, ctx: RuntimeContext = Depends(get_ctx)) -> dict[str, Any]:
+async def heartbeat(request: Request, ctx: RuntimeContext = Depends(get_ctx)) -> Any:
     peer, body = await signed_request(request, ctx)
     try:
         data = json.loads(body)
@@ -70,6 +71,15 @@ async def heartbeat(request: Request, ctx: RuntimeContext = Depends(get_ctx)) ->
     hub.heard(peer, summary, ctx.clock(), goodbye=kind == "goodbye")
     if kind == "goodbye":
         log.info("peer said goodbye (a planned stop)", extra={"peer": peer})
+    now = ctx.clock()
+    try:  # acknowledgements of the sender's alerts made here ride on the answer (siaga.peers.acks)
+        waiting = await ctx.run_db(lambda conn: ack_link.answer(conn, hub, peer, data, now))
+    except Exception as exc:  # never fail a heartbeat for them: they wait for the next one
+        log.warning("acknowledgements for the peer not read", extra={"peer": peer, "error": str(exc)})
+        waiting = []
+    if waiting:
+        content, headers = ack_link.signed_answer(hub, peer, request.url.path, request.headers[HEADER_NONCE], waiting)
+        return Response(content, media_type="application/json", headers=headers)
     return {"ok": True, "site": hub.site_id}
 
 

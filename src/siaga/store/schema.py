@@ -33,6 +33,7 @@ TABLE_MODULES: list[str] = [
     "siaga.standby.tables",
     "siaga.cluster.tables",
     "siaga.peers.tables",
+    "siaga.peers.ack_tables",
 ]
 
 # An id column that is BIGINT on PostgreSQL and INTEGER (rowid alias, autoincrement) on SQLite.

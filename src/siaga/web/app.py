@@ -18,7 +18,7 @@ from siaga import __version__
 from siaga.backup import api as backup_api
 from siaga.checks.status import router as status_page
 from siaga.notify import web as notify_web
-from siaga.peers import record_web
+from siaga.peers import ack_web, record_web
 from siaga.peers import web as peers_web
 from siaga.runbooks import web as runbooks_web
 from siaga.runtime.components import resolve
@@ -42,6 +42,7 @@ ROUTERS: list[RouterEntry | str] = [
     backup_api.router,  # /api/v1/backups, /api/v1/backups/metrics
     peers_web.router,  # POST /api/v1/peers/heartbeat (signed by a peer), GET /api/v1/peers
     record_web.router,  # POST /api/v1/peer/records (signed by a watched room)
+    ack_web.router,  # POST /api/v1/peers/{site}/alerts/{alert_id}/ack: a room's alert acknowledged here
     runbooks_web.router,  # /runbooks/approve/{token}: one-tap approval of an approve runbook
     moved.router,  # old paths redirected to their /api/v1 places for a release
 ]

@@ -104,6 +104,14 @@ FAMILIES: dict[str, Family] = {
         Family("siaga_peer_outbox_lag_seconds", "gauge",
                "Age of the oldest event each watching peer has not acknowledged (0 when none waits).", ("peer",)),
         Family("siaga_peer_records", "gauge", "Events of each watched room's record applied here.", ("site",)),
+        Family("siaga_peer_acks_applied", "counter",
+               "Acknowledgements a peer made of this site's alerts, applied here, by peer and outcome "
+               "(acknowledged, already, resolved, unknown).", ("peer", "outcome")),
+        Family("siaga_peer_acks_refused", "counter",
+               "Peer answers carrying acknowledgements refused (forged, replayed, stale, malformed), by peer, reason.",
+               ("peer", "reason")),
+        Family("siaga_peer_acks_confirmed", "counter",
+               "Acknowledgements made here of a peer's alerts that the peer confirmed it applied.", ("peer",)),
     )
 }
 
@@ -314,7 +322,16 @@ def peer_metrics(dash: Dashboard) -> Iterable[Metric]:
             age.add_metric([row["peer"]], float(row["age_s"]))
     for (peer, reason), n in sorted(hub.verifier.refused.items()):
         refused.add_metric([peer, reason], float(n))
-    return [up, age, refused]
+    applied, refused_acks, confirmed = (counter("siaga_peer_acks_applied"), counter("siaga_peer_acks_refused"),
+                                        counter("siaga_peer_acks_confirmed"))
+    counts = hub.ack_counters
+    for peer, outcome, n in counts.rows():
+        applied.add_metric([peer, outcome], float(n))
+    for (peer, reason), n in sorted(counts.refused.items()):
+        refused_acks.add_metric([peer, reason], float(n))
+    for peer, n in sorted(counts.confirmed.items()):
+        confirmed.add_metric([peer], float(n))
+    return [up, age, refused, applied, refused_acks, confirmed]
 
 
 def render(dash: Dashboard) -> bytes:

@@ -1,0 +1,44 @@
+"""``POST /api/v1/peers/{site}/alerts/{alert_id}/ack`` (ack scope): at the colocation, acknowledge an alert of
+a watched room, as its record shows it; the acknowledgement reaches the room with the answer to its next
+heartbeat and stops the room's escalation (``siaga.peers.acks``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends
+
+from siaga.alerts.store import AlertError
+from siaga.peers import acks
+from siaga.runtime.context import RuntimeContext
+from siaga.web.auth.roles import Scope
+from siaga.web.deps import get_ctx
+from siaga.web.errors import ERROR_RESPONSES, ApiError
+from siaga.web.security import scope_required
+
+
+def router(ctx: RuntimeContext) -> APIRouter | None:
+    peers = ctx.config.peers
+    if not peers.sites:
+        return None
+    r = APIRouter(prefix="/api/v1/peers", tags=["peers"], responses=ERROR_RESPONSES)
+
+    @r.post("/{site}/alerts/{alert_id}/ack")
+    async def acknowledge(site: str, alert_id: int, note: str | None = Body(None, embed=True, max_length=1000),
+                          me: Any = Depends(scope_required(Scope.ack)),
+                          ctx: RuntimeContext = Depends(get_ctx)) -> dict[str, Any]:
+        """Acknowledge alert ``alert_id`` of the peer ``site`` (from the record it sent here): queued for the
+        site, it stops the site's escalation when it arrives. Needs the ack scope."""
+        if peers.peer(site) is None:
+            raise ApiError(404, "not_found", f"{site} is not a peer of this siaga")
+        now = ctx.clock()
+        try:
+            event_id, alert = await ctx.run_db(lambda conn: acks.ack_remote(
+                conn, site, alert_id, str(me.name), now, via="api", origin=peers.site_id or "", note=note))
+        except AlertError as exc:
+            if str(exc).startswith("no alert"):
+                raise ApiError(404, "not_found", str(exc)) from None
+            raise ApiError(409, "conflict", str(exc)) from None
+        return {"site": site, "alert": alert.id, "by": str(me.name), "event_id": event_id, "queued": True}
+
+    return r
