@@ -245,8 +245,10 @@ def runbook_rows(dash: Dashboard, lang: str, limit: int = 30) -> tuple[list[dict
             drills = last_drills(conn, [b["id"] for b in books])
     except DBAPIError:
         rows, drills = [], {}
+    failover = {b.id for b in dash.cfg.runbooks.books if any(s.kind in ("standby", "dns") for s in b.steps)}
     for b in books:
         b["drill"] = drills.get(b["id"])
+        b["failover"] = b["id"] in failover
     return books, [dict(r) for r in rows]
 
 
