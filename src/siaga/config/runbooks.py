@@ -229,6 +229,15 @@ class WaitStep(StepBase):
     until: Literal["open", "closed"] = Field(default="closed", description="open or closed.")
 
 
+class PowerStep(StepBase):
+    """Wait until a host of ``runbooks.hosts`` is off (or on), by its off check: its BMC's power state, its port
+    or ping. For a host stopped another way (an ``ssh`` step), or one coming back."""
+
+    kind: Literal["power"] = Field(description="The step kind: power.")
+    device: Slug = Field(description="A device of runbooks.hosts.")
+    until: Literal["off", "on"] = Field(default="off", description="off or on.")
+
+
 class StandbyStep(StepBase):
     """Activate the warm standby of a service now: start or reload it and wait until it answers its checks
     (see docs/standby.md; the service needs an entry in ``standbys:``)."""
@@ -237,13 +246,16 @@ class StandbyStep(StepBase):
     service: Slug = Field(description="The service whose standby takes over.", examples=["portal"])
 
 
-Step = Annotated[ShutdownStep | SshStep | DnsStep | WaitStep | StandbyStep, Field(discriminator="kind")]
+Step = Annotated[
+    ShutdownStep | SshStep | DnsStep | WaitStep | PowerStep | StandbyStep, Field(discriminator="kind")
+]
 
 STEP_MODELS: dict[str, type[StepBase]] = {
     "shutdown": ShutdownStep,
     "ssh": SshStep,
     "dns": DnsStep,
     "wait": WaitStep,
+    "power": PowerStep,
     "standby": StandbyStep,
 }
 """The step kinds siaga.yaml accepts (what each does: ``siaga.runbooks.steps.STEP_KINDS``)."""
@@ -306,6 +318,8 @@ def check_runbook_references(
                 elif target.key_file is None or target.known_hosts_file is None or target.address is None:
                     findings.append(((*loc, "device"), f"host {step.device!r} has no address, key_file and "
                                      "known_hosts_file: siaga cannot ssh to it"))
+            elif isinstance(step, PowerStep) and cfg.host(step.device) is None:
+                findings.append(((*loc, "device"), f"device {step.device!r} is not in runbooks.hosts"))
             elif isinstance(step, DnsStep):
                 if step.server not in servers:
                     findings.append(((*loc, "server"), f"unknown DNS server {step.server!r}"))
@@ -321,6 +335,7 @@ __all__ = [
     "DnsStep",
     "Host",
     "OnFailure",
+    "PowerStep",
     "Runbook",
     "RunbookMode",
     "RunbooksConfig",

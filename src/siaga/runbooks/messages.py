@@ -29,6 +29,11 @@ def reason_line(reason: Reason) -> str:
         return _("a command on {device}").format(**v)
     if reason.code == "dns":
         return _("point {name} at {address}").format(**v)
+    if reason.code == "power":
+        check = check_words(v["check"], v.get("address"), v.get("port"))
+        if v.get("until") == "on":
+            return _("wait until {device} is on, by {check}").format(device=v["device"], check=check)
+        return _("wait until {device} is off, by {check}").format(device=v["device"], check=check)
     if reason.code == "standby":
         return _("the standby of {service} takes over").format(**v)
     if reason.code == "drill_dns":
@@ -76,6 +81,15 @@ def off_words(check: str | None, address: str | None, port: int | None) -> str:
     if check == "ping":
         return _("{address} no longer answers ping").format(address=address)
     return _("port {port} is closed").format(port=port)
+
+
+def check_words(check: str | None, address: str | None, port: int | None) -> str:
+    """What the off check looks at, as words."""
+    if check == "power":
+        return _("its BMC's power state")
+    if check == "ping":
+        return _("ping to {address}").format(address=address)
+    return _("port {port}").format(port=port)
 
 
 def _shutdown_line(action: Action) -> str:

@@ -22,6 +22,7 @@ from siaga.config.runbooks import (
     DnsStep,
     Host,
     OnFailure,
+    PowerStep,
     Runbook,
     RunbooksConfig,
     ShutdownStep,
@@ -194,6 +195,14 @@ def plan(runbook: Runbook, inventory: Inventory, runbooks: RunbooksConfig, now: 
             add(kind="wait", subject=f"{step.address}:{step.port}",
                 reason=Reason("wait", {"address": step.address, "port": step.port, "until": step.until}),
                 address=step.address, port=step.port, until=step.until, **common)
+        elif isinstance(step, PowerStep):
+            host = runbooks.host(step.device)
+            assert host is not None  # config check: the device is in runbooks.hosts
+            add(kind="power", subject=step.device,
+                reason=Reason("power", {"device": step.device, "until": step.until, "check": host.off_by,
+                                        "address": host.address, "port": host.off_port or host.port}),
+                host=host, address=host.address, port=host.off_port or host.port, off_check=host.off_by,
+                until=step.until, off_wait_s=step.timeout.total_seconds(), **common)
         elif isinstance(step, StandbyStep):
             add(kind="standby", subject=step.service, reason=Reason("standby", {"service": step.service}), **common)
     return Plan(runbook, now, tuple(actions), tuple(left))

@@ -36,13 +36,14 @@ def _english():
     set_language(None)
 
 
-def site(hosts: list[dict[str, Any]]) -> str:
+def site(hosts: list[dict[str, Any]], steps: list[dict[str, Any]] | None = None) -> str:
     return yaml.safe_dump({
         "site": {"name": "Bontang"},
         "rooms": [{"id": "room", "name": "Ruang Server"}],
         "racks": [{"id": "R1", "room": "room"}],
         "devices": [{"id": h["device"], "kind": "server", "rack": "R1"} for h in hosts],
-        "runbooks": {"hosts": hosts, "books": [{"id": "off", "steps": [{"kind": "shutdown", "target": "R1"}]}]},
+        "runbooks": {"hosts": hosts,
+                     "books": [{"id": "off", "steps": steps or [{"kind": "shutdown", "target": "R1"}]}]},
     })
 
 
@@ -127,3 +128,14 @@ def test_a_missing_ping_says_how_to_install_it(tmp_path: Path):
     with pytest.raises(BmcError) as caught:
         asyncio.run(pings("127.0.0.1", StepContext(ping=str(tmp_path / "no-ping"))))
     assert "apt-get install iputils-ping" in str(caught.value)
+
+
+def test_a_power_step_waits_by_the_hosts_off_check_and_names_an_unknown_device():
+    hosts = [{"device": "srv", "bmc": IPMI}]
+    cfg = parse_config(site(hosts, [{"kind": "power", "device": "srv"}]))
+    p = plan(cfg.runbooks.books[0], Inventory.from_config(cfg), cfg.runbooks, NOW)
+    assert [(a.kind, a.subject, a.off_check, a.until) for a in p.actions] == [("power", "srv", "power", "off")]
+    assert "wait until srv is off, by its BMC's power state" in "\n".join(plan_lines(p))
+    with pytest.raises(ConfigError) as caught:
+        parse_config(site(hosts, [{"kind": "power", "device": "nope"}]))
+    assert "device 'nope' is not in runbooks.hosts" in str(caught.value)

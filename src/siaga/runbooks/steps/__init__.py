@@ -11,6 +11,7 @@ shutdown   SSH, Redfish or IPMI; then wait until it is off  ``steps/power.py``
 ssh        a command on a host over SSH                    ``steps/ssh.py``
 dns        RFC 2136 update signed with TSIG, TTL reported  ``steps/dns.py``
 wait       a TCP port open or closed                       ``steps/wait.py``
+power      a host off (or on) by its off check             ``steps/power.py``
 standby    a service's warm standby takes over, checked    ``steps/standby.py``
 =========  ==============================================  =====================
 """
@@ -30,6 +31,7 @@ STEP_KINDS: dict[str, StepRun] = {
     "ssh": ssh.run,
     "dns": dns.run,
     "wait": wait.run,
+    "power": power.run_wait,
     "standby": standby.run,
 }
 

@@ -2,7 +2,7 @@
 Redfish ``GracefulShutdown``, an IPMI soft power off), then wait until it is off before the next host:
 its port closed, no ping reply, or its BMC reporting the power off. A host that is off already (its BMC
 says so) is not asked again. A BMC that refuses or does not answer fails the step (and, with
-``on_failure: stop``, ends the runbook and pages)."""
+``on_failure: stop``, ends the runbook and pages). The ``power`` step is the wait alone."""
 
 from __future__ import annotations
 
@@ -59,23 +59,24 @@ async def is_off(action: Action, ctx: StepContext) -> bool:
     return not await port_open(action.address, action.port)
 
 
-def _check_words(action: Action) -> str:
+def _check_words(action: Action, until: str) -> str:
     if action.off_check == "power":
-        return "power off (BMC)"
+        return f"power {until} (BMC)"
     if action.off_check == "ping":
-        return f"{action.address} silent to ping"
-    return f"{action.address}:{action.port} closed"
+        return f"{action.address} {'silent to' if until == 'off' else 'answering'} ping"
+    return f"{action.address}:{action.port} {'closed' if until == 'off' else 'open'}"
 
 
-async def wait_off(action: Action, ctx: StepContext) -> Outcome:
-    """Poll the off check until the host is off, at most ``off_wait_s``. A BMC that refuses (not
-    retryable) ends the wait at once; one that does not answer is asked again until the time is up."""
+async def wait_off(action: Action, ctx: StepContext, until: str = "off") -> Outcome:
+    """Poll the off check until the host is off (or, ``until="on"``, on), at most ``off_wait_s``. A BMC that
+    refuses (not retryable) ends the wait at once; one that does not answer is asked again until the time is
+    up."""
     begin = time.monotonic()
-    what = _check_words(action)
+    what = _check_words(action, until)
     last_error = ""
     while True:
         try:
-            if await is_off(action, ctx):
+            if await is_off(action, ctx) == (until == "off"):
                 waited = time.monotonic() - begin
                 return Outcome(True, f"{action.subject}: {what} after {waited:.1f}s",
                                {"waited_s": round(waited, 2), "off_check": action.off_check})
@@ -88,6 +89,11 @@ async def wait_off(action: Action, ctx: StepContext) -> Outcome:
             return Outcome(False, f"{action.subject}: not {what} after {action.off_wait_s:.0f}s{tail}",
                            {"timed_out": True, "off_check": action.off_check})
         await asyncio.sleep(ctx.poll_s)
+
+
+async def run_wait(action: Action, ctx: StepContext) -> Outcome:
+    """The ``power`` step: until the host is off (or on), by its off check, within the step's timeout."""
+    return await wait_off(action, ctx, action.until or "off")
 
 
 async def send(action: Action, ctx: StepContext) -> Outcome:
@@ -124,4 +130,4 @@ async def run_shutdown(action: Action, ctx: StepContext) -> Outcome:
     return Outcome(off.ok, output, {**sent.facts, **off.facts})
 
 
-__all__ = ["PING_HINT", "bmc_power", "is_off", "pings", "run_shutdown", "send", "wait_off"]
+__all__ = ["PING_HINT", "bmc_power", "is_off", "pings", "run_shutdown", "run_wait", "send", "wait_off"]
