@@ -169,3 +169,29 @@ def test_the_drill_runs_the_failover_against_the_standby_without_touching_produc
     code, out = siaga("audit", "--lang", "en")
     assert "Runbook failover-bare: no successful recovery drill" in out, out
     assert "Runbook failover-portal" not in out  # drilled: not among the gaps
+
+
+async def test_a_failing_step_fails_the_drill_and_is_recorded_without_a_time() -> None:
+    import socket
+
+    from siaga.config import parse_config
+    from siaga.inventory import Inventory
+    from siaga.runbooks import plan
+    from siaga.runbooks.drill import run_drill
+    from siaga.runbooks.steps import StepContext
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg = parse_config(yaml.safe_dump({"site": {"name": "Colo"}, "runbooks": {"books": [{"id": "failover", "steps": [
+        {"kind": "wait", "address": "127.0.0.1", "port": port, "until": "open", "timeout": "1s"}]}]}}))
+    book = cfg.runbooks.book("failover")
+    assert book is not None
+    lines: list[tuple[str, dict[str, object]]] = []
+    now = dt.datetime.now(dt.UTC)
+    result = await run_drill(plan(book, Inventory.from_config(cfg), cfg.runbooks, now), cfg.runbooks,
+                             StepContext(poll_s=0.05), clock=lambda: now,
+                             record=lambda k, d: lines.append((k, dict(d))))
+    assert not result.ok and result.rto_s is None and "step 1 (wait" in str(result.error)
+    assert [k for k, _ in lines] == ["runbook.drill.started", "runbook.drill.step", "runbook.drill.ended"]
+    assert lines[-1][1]["ok"] is False and lines[-1][1]["rto_s"] is None
