@@ -114,6 +114,7 @@ class ColoPlan:
     uplink_since: dt.datetime | None = None  # "the room's uplink is down" since (None: not)
     uplink_checks: tuple[str, ...] = ()  # down from the room, up from here
     taken: Mapping[str, dt.datetime] = field(default_factory=dict)  # service -> since when this site pages it
+    seen_down: Mapping[str, dt.datetime] = field(default_factory=dict)  # check -> when the room first said down
 
     @property
     def uplink_down(self) -> bool:
@@ -126,28 +127,40 @@ def colo_plan(
     room: PeerLink,
     told: Mapping[str, Status],
     own: Mapping[str, Status],
+    passed_at: Mapping[str, dt.datetime | None],
     service_of: Mapping[str, str],
     agree: int | None,
     now: dt.datetime,
 ) -> ColoPlan:
     """The colocation's plan for one room after looking at the verdicts: ``told`` (the room's, last told),
-    ``own`` (its probes', per check id) and whether the room is heard."""
-    uplink_since, split = previous.uplink_since, previous.uplink_checks
+    ``own`` (its probes', per check id), ``passed_at`` (when its last attempt of each check passed; None when
+    the last attempt failed) and whether the room is heard.
+
+    "Up from here" counts for the uplink only when an attempt passed *after* the room first said the check
+    was down (``seen_down``): a verdict confirmed before that may be stale, and the outage may simply not be
+    confirmed here yet. The adapter probes such a check at once.
+    """
+    uplink_since, split, seen = previous.uplink_since, previous.uplink_checks, dict(previous.seen_down)
     if room is PeerLink.heard:  # silent: its last word stands; waiting: nothing was said yet
         down_there = [c for c in own if told.get(c) is Status.down]
-        split = tuple(c for c in down_there if own[c] is Status.up
+        seen = {c: previous.seen_down.get(c, now) for c in down_there}
+        split = tuple(c for c in down_there if own[c] is Status.up and _passed_after(passed_at.get(c), seen[c])
                       and not agreed_down({ROOM: Status.down, COLO: Status.up}, agree))
         uplink = bool(down_there) and len(split) == len(down_there)
         uplink_since = (previous.uplink_since or now) if uplink else None
         split = split if uplink else ()
     elif room is PeerLink.stopped:
-        uplink_since, split = None, ()
+        uplink_since, split, seen = None, (), {}
     down_here = {service_of[c] for c, v in own.items() if v is Status.down}
     taken = {s: since for s, since in previous.taken.items() if s in down_here}  # until its probes see it up
     if room in (PeerLink.silent, PeerLink.stopped):
         for s in sorted(down_here - set(taken)):
             taken[s] = now
-    return ColoPlan(uplink_since, split, taken)
+    return ColoPlan(uplink_since, split, taken, seen)
+
+
+def _passed_after(passed: dt.datetime | None, seen: dt.datetime) -> bool:
+    return passed is not None and passed > seen
 
 
 __all__ = ["COLO", "ROOM", "Call", "ColoPlan", "ColoView", "PeerLink", "agreed_down", "answering", "colo_plan",

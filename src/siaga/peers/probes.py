@@ -61,6 +61,7 @@ class RoomProbes:
     peer: Peer
     states: dict[str, CheckState] = field(default_factory=dict)
     plan: ColoPlan = field(default_factory=ColoPlan)
+    scheduler: Any = None  # its Scheduler while the probes run
 
     def __post_init__(self) -> None:
         self.by_id = {c.check_id: c for c in self.peer.probes}
@@ -71,6 +72,10 @@ class RoomProbes:
 
     def verdicts(self) -> dict[str, Status]:
         return {cid: s.status for cid, s in self.states.items()}
+
+    def passed_at(self) -> dict[str, dt.datetime | None]:
+        """When the last attempt of each check passed (None: it failed, or none yet)."""
+        return {cid: s.last_at if s.oks > 0 else None for cid, s in self.states.items()}
 
     def on_result(self, result: CheckResult) -> float:
         check = self.by_id[result.check_id]
@@ -118,9 +123,10 @@ class ProbeDesk:
         async with _session(64) as session:
             ctx = ProbeContext(session=session, clock=self.ctx.clock, base_dir=self.ctx.loaded.base_dir)
             halt = asyncio.Event()
-            tasks = [asyncio.create_task(Scheduler([probe_for(c) for c in room.peer.probes], ctx, room.on_result,
-                                                   concurrency=64, per_host=4).run(halt),
-                                         name=f"peers:probes:{room.peer.id}")
+            for room in self.rooms.values():
+                room.scheduler = Scheduler([probe_for(c) for c in room.peer.probes], ctx, room.on_result,
+                                           concurrency=64, per_host=4)
+            tasks = [asyncio.create_task(room.scheduler.run(halt), name=f"peers:probes:{room.peer.id}")
                      for room in self.rooms.values()]
             try:
                 await stop.wait()
@@ -134,7 +140,11 @@ class ProbeDesk:
             state = self.hub.states[room.peer.id]
             before = room.plan
             room.plan = colo_plan(before, room=link_of(state), told=statuses(state.summary.get("checks")),
-                                  own=room.verdicts(), service_of=room.service_of, agree=room.peer.agree, now=now)
+                                  own=room.verdicts(), passed_at=room.passed_at(), service_of=room.service_of,
+                                  agree=room.peer.agree, now=now)
+            if room.scheduler is not None:  # the room says down: probe it from here at once, not at its interval
+                for check in set(room.plan.seen_down) - set(before.seen_down):
+                    room.scheduler.run_now(check)
             await self.apply(room, before, room.plan)
         if self.room_sink is not None:
             self.room_sink.reassess()

@@ -84,8 +84,11 @@ SERVICE_OF = {"portal-http": "portal", "mail-tcp": "mail"}
 
 
 def plan(previous: ColoPlan, room: PeerLink, told: dict[str, Status], own: dict[str, Status],
-         at: float = 0, agree: int | None = None) -> ColoPlan:
+         at: float = 0, agree: int | None = None, passed: float | None = None) -> ColoPlan:
+    """The plan at ``at`` s; every check up here passed its last attempt at ``passed`` s (default: just now)."""
+    last = T0 + dt.timedelta(seconds=at + 0.1 if passed is None else passed)
     return colo_plan(previous, room=room, told=told, own=own, service_of=SERVICE_OF, agree=agree,
+                     passed_at={c: last if v is UP else None for c, v in own.items()},
                      now=T0 + dt.timedelta(seconds=at))
 
 
@@ -98,6 +101,18 @@ def test_the_colocation_says_uplink_down_when_the_room_fails_what_passes_from_he
     assert p.uplink_since == T0
     p = plan(p, PeerLink.heard, {"portal-http": UP, "mail-tcp": UP}, {"portal-http": UP, "mail-tcp": UP}, 12)
     assert not p.uplink_down and p.uplink_checks == ()
+
+
+def test_up_from_here_counts_only_when_an_attempt_passed_after_the_room_said_down() -> None:
+    up = {"portal-http": UP}
+    p = plan(ColoPlan(), PeerLink.heard, {"portal-http": DOWN}, up, at=5, passed=4)  # older than the room's word
+    assert not p.uplink_down and p.seen_down == {"portal-http": T0 + dt.timedelta(seconds=5)}
+    p = plan(p, PeerLink.heard, {"portal-http": DOWN}, up, at=6, passed=5)  # still not after it
+    assert not p.uplink_down
+    p = plan(p, PeerLink.heard, {"portal-http": DOWN}, up, at=7, passed=6.5)  # probed again and passed: uplink
+    assert p.uplink_since == T0 + dt.timedelta(seconds=7)
+    p = plan(p, PeerLink.heard, {"portal-http": DOWN}, {"portal-http": DOWN}, at=8)  # it failed here too: an outage
+    assert not p.uplink_down
 
 
 def test_down_from_both_is_an_outage_not_the_uplink_and_the_colocation_leaves_it_to_the_room() -> None:

@@ -45,8 +45,8 @@ def colo_side() -> tuple[ProbeDesk, PeerHub, Alerts]:
     return ProbeDesk(ctx(alerts), hub), hub, alerts
 
 
-def result(ok: bool) -> CheckResult:
-    return CheckResult("portal-http", "portal", NOW, ok, 3.0, "" if ok else "refused")
+def result(ok: bool, after_s: float = 0) -> CheckResult:
+    return CheckResult("portal-http", "portal", NOW + dt.timedelta(seconds=after_s), ok, 3.0, "" if ok else "refused")
 
 
 @pytest.mark.asyncio
@@ -54,8 +54,11 @@ async def test_the_colocation_warns_uplink_down_once_and_clears_it() -> None:
     desk, hub, alerts = colo_side()
     desk.rooms["bontang"].on_result(result(True))
     hub.heard("bontang", {"checks": {"portal-http": "down"}}, NOW)
-    await desk.assess(NOW)
+    await desk.assess(NOW)  # up here, but from before the room's word: not yet
+    assert alerts.raised == []
+    desk.rooms["bontang"].on_result(result(True, 0.5))  # probed again at once, and it passes
     await desk.assess(NOW + dt.timedelta(seconds=1))
+    await desk.assess(NOW + dt.timedelta(seconds=1.5))
     assert alerts.raised == [("bontang", True, UPLINK_RULE)]
     assert desk.status("bontang") == [{"check": "portal-http", "service": "portal", "room": "down",
                                        "colocation": "up", "uplink": True, "paged_here": False}]
