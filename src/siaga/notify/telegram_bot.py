@@ -184,5 +184,6 @@ class TelegramBot:
         message_id = msg.get("message_id") or (row.external_ref or {}).get("message_id")
         if message_id is not None:
             text = str(msg.get("text") or row.body)
-            markup = None if done.started else approve_keyboard(int(row.id), self.lang)
+            keys = ack_keyboard if done.started else approve_keyboard  # once it runs, only ack and resolve are left
+            markup = keys(int(row.id), self.lang)
             await self.api.edit_message_text(chat, int(message_id), f"{text}\n\n{note}", markup)

@@ -203,6 +203,10 @@ runbooks:
 
         await until(ended)
         assert log.read_text().split() == ["called"]
+        edits = await asyncio.to_thread(receiver.wait_tg, "editMessageText", 2)
+        last = next(e for e in reversed(edits) if str(e["chat_id"]) == "1002")
+        assert "Sari Wulandari" in last["text"]  # the message says who approved; only ack and resolve are left
+        assert [b["callback_data"][:3] for b in last["reply_markup"]["inline_keyboard"][0]] == ["ack", "res"]
         shift[0] = dt.timedelta(hours=2)  # past the link's hour: the button is refused
         late = await press(555, "1001", "cq4")
         assert "expired" in late or "kedaluwarsa" in late
