@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,48 +182,79 @@ class RedfishBmc:
             self.proc.wait(10)
 
 
-@pytest.fixture
-def redfish_bmc(tmp_path: Path) -> Iterator[Callable[..., RedfishBmc]]:
-    """Start sushy-tools' emulator (fake driver: no libvirt) with one system per name, powered on, behind
-    HTTP basic auth, on a free loopback port."""
+POOL = 12
+"""Systems of the module's shared emulator: each test takes fresh ones (all powered on)."""
+
+
+def _start_emulator(root: Path, count: int) -> RedfishBmc:
+    import bcrypt
+
+    root.mkdir()
+    password = "rahasia-bmc"
+    (root / "htpasswd").write_text("siaga:" + bcrypt.hashpw(password.encode(), bcrypt.gensalt(4)).decode() + "\n")
+    (root / "password").write_text(password + "\n")
+    systems = {f"sys-{i}": str(uuid.uuid4()) for i in range(count)}
+    fake = [{"uuid": ident, "name": name, "power_state": "On", "external_notifier": False, "nics": []}
+            for name, ident in systems.items()]
+    port = _port()
+    (root / "emulator.conf").write_text(
+        "SUSHY_EMULATOR_FAKE_DRIVER = True\n"
+        f"SUSHY_EMULATOR_STATE_DIR = {str(root / 'state')!r}\n"
+        f"SUSHY_EMULATOR_AUTH_FILE = {str(root / 'htpasswd')!r}\n"
+        "SUSHY_EMULATOR_LISTEN_IP = '127.0.0.1'\n"
+        f"SUSHY_EMULATOR_LISTEN_PORT = {port}\n"
+        f"SUSHY_EMULATOR_FAKE_SYSTEMS = {fake!r}\n"
+    )
+    log = root / "emulator.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-c", SUSHY, "--config", str(root / "emulator.conf")],
+                                stdout=out, stderr=subprocess.STDOUT)
+    _until_listening(port, proc, "sushy-emulator")
+    return RedfishBmc(f"http://127.0.0.1:{port}", "siaga", str(root / "password"), systems, log, proc)
+
+
+def _needs_sushy_tools() -> None:
     try:
-        import bcrypt
+        import bcrypt  # noqa: F401
         import sushy_tools  # noqa: F401
     except ImportError:
         pytest.skip("needs sushy-tools and bcrypt: scripts/setup.sh test (pip install -e '.[dev]')")
+
+
+@pytest.fixture(scope="module")
+def _shared_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedfishBmc]:
+    _needs_sushy_tools()
+    bmc = _start_emulator(tmp_path_factory.mktemp("redfish") / "shared", POOL)
+    yield bmc
+    bmc.stop()
+
+
+@pytest.fixture
+def redfish_bmc(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., RedfishBmc]]:
+    """sushy-tools' emulator (fake driver: no libvirt) on a free loopback port, behind HTTP basic auth, with one
+    powered-on system per name: fresh systems of the module's shared emulator, or (``own=True``, for a test
+    that stops it) an emulator of its own."""
+    _needs_sushy_tools()
     started: list[RedfishBmc] = []
 
-    def start(*names: str) -> RedfishBmc:
-        import uuid
-
-        root = tmp_path / f"redfish-{len(started)}"
-        root.mkdir()
-        password = "rahasia-bmc"
-        (root / "htpasswd").write_text("siaga:" + bcrypt.hashpw(password.encode(), bcrypt.gensalt(4)).decode() + "\n")
-        (root / "password").write_text(password + "\n")
-        systems = {name: str(uuid.uuid4()) for name in names}
-        fake = [{"uuid": ident, "name": name, "power_state": "On", "external_notifier": False, "nics": []}
-                for name, ident in systems.items()]
-        port = _port()
-        (root / "emulator.conf").write_text(
-            "SUSHY_EMULATOR_FAKE_DRIVER = True\n"
-            f"SUSHY_EMULATOR_STATE_DIR = {str(root / 'state')!r}\n"
-            f"SUSHY_EMULATOR_AUTH_FILE = {str(root / 'htpasswd')!r}\n"
-            "SUSHY_EMULATOR_LISTEN_IP = '127.0.0.1'\n"
-            f"SUSHY_EMULATOR_LISTEN_PORT = {port}\n"
-            f"SUSHY_EMULATOR_FAKE_SYSTEMS = {fake!r}\n"
-        )
-        log = root / "emulator.log"
-        with log.open("wb") as out:
-            proc = subprocess.Popen([sys.executable, "-c", SUSHY, "--config", str(root / "emulator.conf")],
-                                    stdout=out, stderr=subprocess.STDOUT)
-        _until_listening(port, proc, "sushy-emulator")
-        started.append(RedfishBmc(f"http://127.0.0.1:{port}", "siaga", str(root / "password"), systems, log, proc))
-        return started[-1]
+    def start(*names: str, own: bool = False) -> RedfishBmc:
+        if own:
+            bmc = _start_emulator(tmp_path / f"redfish-{len(started)}", len(names))
+            started.append(bmc)
+            return dataclasses.replace(bmc, systems=dict(zip(names, bmc.systems.values(), strict=True)))
+        shared: RedfishBmc = request.getfixturevalue("_shared_emulator")
+        free = [ident for ident in shared.systems.values() if ident not in _taken]
+        assert len(free) >= len(names), "raise POOL"
+        _taken.update(free[:len(names)])
+        return dataclasses.replace(shared, systems=dict(zip(names, free, strict=False)))
 
     yield start
     for bmc in started:
         bmc.stop()
+
+
+_taken: set[str] = set()
+"""Systems of the shared emulator a test already took (their power state is the test's)."""
 
 
 IPMI_SIM = """
