@@ -11,6 +11,7 @@ roof) and from ASHRAE's guidance to measure at the rack inlet, top and bottom.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -394,13 +395,16 @@ def _standby_drills(ctx: _Ctx) -> Finding:
                 rto = f"{fact.rto_seconds:.1f}"
                 shown.append(ctx._("Runbook {id}: the whole failover drilled, the service answered from the standby "
                                    "{seconds} s after the trigger", id=book.id, seconds=rto))
-    return _finding(
+    found = _finding(
         ctx, "standby-drills", AREA_DATA, N_("The switch to the warm standby is rehearsed and timed"), 5, parts,
         ctx._("Run the recovery drill of every standby (siaga standby drill SERVICE) and of every failover runbook "
               "(siaga runbook drill NAME) each month: it measures the time from the trigger to the service "
               "answering from the colocation."),
         evidence_ok="; ".join(shown) or None,
     )
+    if found.status is Status.partial:  # the gaps, and the times that were measured
+        found = dataclasses.replace(found, evidence=(*found.evidence, *shown))
+    return found
 
 
 def _inventory(ctx: _Ctx) -> Finding:

@@ -168,7 +168,8 @@ def test_the_drill_runs_the_failover_against_the_standby_without_touching_produc
     engine.dispose()
     code, out = siaga("audit", "--lang", "en")
     assert "Runbook failover-bare: no successful recovery drill" in out, out
-    assert "Runbook failover-portal" not in out  # drilled: not among the gaps
+    rto = f"{drilled['rto_s']:.1f}"
+    assert f"Runbook failover-portal: the whole failover drilled, the service answered from the standby {rto} s" in out
 
 
 async def test_a_failing_step_fails_the_drill_and_is_recorded_without_a_time() -> None:
