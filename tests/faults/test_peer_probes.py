@@ -236,4 +236,3 @@ def test_down_only_from_the_room_while_the_colocation_reaches_it_is_the_uplink_n
         assert [(p["room"], p["colocation"], p["call"]) for p in row["probes"]] == [("down", "up", "disputed")]
     finally:
         world.drills.ip("route", "del", "unreachable", f"{world.addr}/32", ns=world.net.room_ns)
-    world.until_up()
