@@ -207,15 +207,16 @@ def test_the_ping_off_check_waits_until_the_host_stops_answering(tmp_path, netns
 
 
 def test_a_power_step_waits_for_the_bmc_to_report_the_host_off(tmp_path, ipmi_bmc):
+    import os
     import subprocess
 
     ipmi = ipmi_bmc(delay=0.5)
     cfg = parse_config(yaml.safe_dump({
         "site": {"name": "Bontang"}, "rooms": [{"id": "room", "name": "Ruang"}],
         "racks": [{"id": "R1", "room": "room"}], "devices": [{"id": "srv-db", "kind": "server", "rack": "R1"}],
-        "runbooks": {"hosts": [{"device": "srv-db", "bmc": {
+        "runbooks": {"hosts": [{"device": "srv-db", "bmc": {  # the password from the environment this time
             "protocol": "ipmi", "address": "127.0.0.1", "port": ipmi.port, "user": ipmi.user,
-            "password_file": ipmi.password_file, "cipher_suite": 3}}],
+            "password": "${SIAGA_BMC_PASSWORD}", "cipher_suite": 3}}],
             "books": [{"id": "wait-db", "steps": [{"kind": "power", "device": "srv-db", "timeout": "5s"},
                                                   {"kind": "power", "device": "srv-db", "until": "on",
                                                    "timeout": "1s"}]}]},
@@ -224,7 +225,8 @@ def test_a_power_step_waits_for_the_bmc_to_report_the_host_off(tmp_path, ipmi_bm
     # someone else presses the power button (a soft off); the runbook only waits for it
     subprocess.run(["ipmitool", "-I", "lanplus", "-C", "3", "-H", "127.0.0.1", "-p", str(ipmi.port), "-U", "siaga",
                     "-f", ipmi.password_file, "chassis", "power", "soft"], check=True, capture_output=True)
-    result = asyncio.run(run_plan(p, StepContext(base_dir=tmp_path, poll_s=0.1)))
+    environ = {"PATH": os.environ["PATH"], "SIAGA_BMC_PASSWORD": Path(ipmi.password_file).read_text().strip()}
+    result = asyncio.run(run_plan(p, StepContext(base_dir=tmp_path, environ=environ, poll_s=0.1)))
     off, on = (s.outcome for s in result.steps)
     assert off.ok and off.facts["waited_s"] >= 0.2, off.output
     assert not on.ok and on.facts["timed_out"] and "not power on (BMC)" in on.output
