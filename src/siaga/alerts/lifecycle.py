@@ -127,6 +127,21 @@ def loaded(alerts: list[Alert], incidents: list[tuple[int, dt.datetime, bool, li
     )
 
 
+def adopted(book: Book, alerts: list[Alert], subjects: set[str]) -> Book:
+    """``book`` with the store's open ``alerts`` on ``subjects`` in place of its own: the alerts another
+    process raised on sensors whose rules this process now evaluates (a rule shard taken over), so a
+    reading that repeats one does not raise it again and one that ends it resolves it."""
+    open_ = {k: a for k, a in book.open.items() if k[1] not in subjects or a.id < 0}
+    by_id = {i: k for i, k in book.by_id.items() if k in open_ and open_[k].id == i}
+    hold = {k: h for k, h in book.hold.items() if k in open_}
+    for a in alerts:
+        if a.subject in subjects and a.key not in open_:
+            open_[a.key] = a
+            by_id[a.id] = a.key
+            hold[a.key] = float(a.params.get("for_s") or 0.0)
+    return dataclasses.replace(book, open=open_, by_id=by_id, hold=hold)
+
+
 # Writes: what the keeper applies to the store, in order, in one transaction -------------------------
 
 @dataclass(frozen=True)

@@ -161,6 +161,18 @@ class AlertManager:
             book = lifecycle.loaded(store.active_alerts(conn), incidents)
             self.book = dataclasses.replace(book, last_provisional=min(lowest, self.book.last_provisional))
 
+    def adopt(self, subjects: Iterable[str]) -> int:
+        """Take up the open alerts on ``subjects`` as the store has them (raised by another process whose
+        rule shard this process takes over); returns how many there are."""
+        wanted = set(subjects)
+        if not wanted:
+            return 0
+        with self.engine.connect() as conn:
+            found = [a for a in store.active_alerts(conn) if a.subject in wanted]
+        with self._lock:
+            self.book = lifecycle.adopted(self.book, found, wanted)
+        return len(found)
+
     def _replay_spool(self) -> int:
         """Write what an earlier run spooled and did not get into the store (skipping what it did, by the
         spool's mark). Returns the lowest provisional id it used (new ones go below)."""

@@ -39,6 +39,13 @@ def status(
         roles = ", ".join(p["roles"]) or "-"
         typer.echo(_("  session {session}: {host} pid {pid}, seen {age} s ago; roles: {roles}").format(
             session=p["session"], host=p["host"], pid=p["pid"], age=f"{p['last_seen_age_s']:.1f}", roles=roles))
+        share = p.get("ingest") or {}
+        if share:
+            typer.echo(_("    its share: {messages} MQTT messages, {readings} readings; {handed_off} readings "
+                         "handed to other shard holders, {handed_in} taken from them; rule shards: {shards}").format(
+                messages=share.get("mqtt_messages", 0), readings=share.get("readings", 0),
+                handed_off=share.get("handed_off", 0), handed_in=share.get("handed_in", 0),
+                shards=", ".join(str(k) for k in share.get("shards", [])) or "-"))
     if not data["roles"]:
         typer.echo(_("roles: none taken (one process on SQLite holds every role)") if not shared
                    else _("roles: none taken yet"))

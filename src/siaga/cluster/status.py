@@ -4,13 +4,31 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import DBAPIError
 
 from siaga.cluster.leases import all_leases
 from siaga.cluster.members import members, membership_window
+from siaga.store.schema import meta
+
+RULES_ROLE_PREFIX = "rules."
+"""A rule shard's lease role is ``rules.<n>`` (:mod:`siaga.cluster.rule_shards`)."""
+SHARE_PREFIX = "cluster.share."
+"""The ``meta`` key under which each process writes its share of the work: ``cluster.share.<session id>``."""
+
+
+def shares(conn: Connection) -> dict[int, dict[str, Any]]:
+    """Each process's share of the work, as it last wrote it (session id -> counts since its start)."""
+    out: dict[int, dict[str, Any]] = {}
+    for key, value in conn.execute(select(meta.c.key, meta.c.value).where(meta.c.key.like(f"{SHARE_PREFIX}%"))):
+        try:
+            out[int(key[len(SHARE_PREFIX):])] = json.loads(value or "{}")
+        except ValueError:
+            continue
+    return out
 
 
 def cluster_status(conn: Connection, now: dt.datetime, *, lease_s: float, shared: bool) -> dict[str, Any]:
@@ -34,6 +52,12 @@ def cluster_status(conn: Connection, now: dt.datetime, *, lease_s: float, shared
     for lease in rows:
         if lease.expires_at > now:
             by_session.setdefault(lease.session_id, []).append(lease.role)
+    share = shares(conn)
+    rule_shards = sorted(
+        ({"shard": int(lease.role[len(RULES_ROLE_PREFIX):]), "session": lease.session_id if lease.expires_at > now
+          else None, "holder": lease.holder if lease.expires_at > now else None}
+         for lease in rows if lease.role.startswith(RULES_ROLE_PREFIX)),
+        key=lambda r: int(r["shard"] or 0))
     return {
         "backend": "postgresql" if shared else "sqlite",
         "lease_s": lease_s,
@@ -41,6 +65,8 @@ def cluster_status(conn: Connection, now: dt.datetime, *, lease_s: float, shared
             "session": m.session_id, "host": m.host, "pid": m.pid, "started_at": m.started_at.isoformat(),
             "last_seen_age_s": round((now - m.last_seen_at).total_seconds(), 3),
             "roles": sorted(by_session.get(m.session_id, [])),
+            "ingest": share.get(m.session_id, {}),
         } for m in live],
+        "rule_shards": rule_shards,
         "roles": roles,
     }

@@ -266,6 +266,29 @@ class Mqtt(SecretPairs):
         description="A broker unreachable this long raises a system alert (mqtt.unreachable).",
     )
     gateways: list[MqttGateway] = Field(default_factory=list, description="Topics carrying several sensors.")
+    shared: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description=(
+            "Share the sensors' messages across several siaga processes through an MQTT shared subscription "
+            "(`$share/<shared_group>/<topic>`: each message goes to one process). `auto`: on when the store "
+            "is PostgreSQL (several processes may run), off on SQLite (one process). When shared, each "
+            "process connects as `<client_id>-<host>-<pid>` with a session of `shared_session_expiry_s`."
+        ),
+    )
+    shared_group: str = Field(
+        default="siaga",
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="The shared subscription's group: every siaga process of one site uses the same.",
+    )
+    shared_session_expiry_s: int = Field(
+        default=0,
+        ge=0,
+        description=(
+            "How long the broker keeps a shared subscriber's session after it disconnects. 0 (the default): "
+            "a process that dies stops getting messages at once (the broker gives its share to the live "
+            "ones); more keeps its share queued for it until it is back, and lost if it is not."
+        ),
+    )
     subscriber: Literal["process", "thread"] = Field(
         default="process",
         description=(

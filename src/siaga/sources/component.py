@@ -18,10 +18,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
+import json
+import logging
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from siaga.alerts.manager import AlertManager
+from siaga.cluster import rule_shards
+from siaga.cluster.handoff import Listener, Publisher, dsn
+from siaga.cluster.rule_shards import ShardedRules, load_shard, share_key
 from siaga.readings.query import last_readings
 from siaga.readings.rollup import RollupMaintainer
 from siaga.readings.spool import ReadingSpool
@@ -29,10 +36,18 @@ from siaga.readings.writer import ReadingWriter
 from siaga.rules.engine import RulesEngine
 from siaga.runtime.components import Component, ComponentError
 from siaga.runtime.context import RuntimeContext
-from siaga.sources.ingest import Ingest
+from siaga.sources.ingest import Ingest, Rules
 from siaga.store.engine import spool_dir
+from siaga.store.events import set_meta
+
+if TYPE_CHECKING:
+    from siaga.cluster.component import Cluster
+    from siaga.vocab import Condition
+
+log = logging.getLogger("siaga.rules")
 
 TICK_SECONDS = 1.0
+SHARD_POLL_SECONDS = 0.1  # how soon a rule shard taken (its lease) is loaded and evaluated here
 STOP_WAIT_SECONDS = 3.5  # within the supervisor's grace (5 s)
 _DONE = {"stopped", "finished", "failed", "cancelled"}
 
@@ -43,7 +58,10 @@ def build(ctx: RuntimeContext, manager: AlertManager) -> tuple[Ingest, ReadingWr
     now = ctx.clock()
     with ctx.engine.connect() as conn:
         seen = {s: r.received_at for s, r in last_readings(conn).items()}
-    rules = RulesEngine(cfg, now=now, last_seen=seen)
+    rules: Rules = RulesEngine(cfg, now=now, last_seen=seen)
+    cluster = ctx.services.cluster
+    if cluster is not None and cluster.shared:
+        rules = sharded_rules(ctx, cluster)
     ingest = Ingest(cfg, rules=rules, alerts=manager, clock=ctx.clock)
     rollup = RollupMaintainer(ctx.engine, cfg.readings, clock=ctx.clock)
     writer = ReadingWriter(
@@ -51,6 +69,17 @@ def build(ctx: RuntimeContext, manager: AlertManager) -> tuple[Ingest, ReadingWr
         spool=ReadingSpool(spool_path(ctx)),
     )
     return ingest, writer, rollup
+
+
+def sharded_rules(ctx: RuntimeContext, cluster: Cluster) -> ShardedRules:
+    """Several processes on PostgreSQL: the rules in shards, each a lease role; the others' readings handed
+    over (:mod:`siaga.cluster.handoff`)."""
+    publisher = Publisher(dsn(ctx.engine))
+    shards = ctx.config.runtime.rule_shards
+    for k in range(shards):
+        cluster.declare(rule_shards.role(k))
+    return ShardedRules(ctx.config, shards, lambda k: cluster.holds(rule_shards.role(k)), publisher.publish,
+                        publisher=publisher)
 
 
 def spool_path(ctx: RuntimeContext) -> Path:
@@ -80,6 +109,9 @@ def component(ctx: RuntimeContext) -> list[Component]:
         await writer.flush()
 
     async def run_rules(ctx: RuntimeContext, stop: asyncio.Event) -> None:
+        if isinstance(ingest.rules, ShardedRules):
+            await run_shards(ctx, ingest, ingest.rules, manager, stop)
+            return
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), TICK_SECONDS)
@@ -102,6 +134,77 @@ def component(ctx: RuntimeContext) -> list[Component]:
         Component("sensing.rules", run_rules),
         Component("sensing.rollup", run_rollup),
     ]
+
+
+async def run_shards(ctx: RuntimeContext, ingest: Ingest, rules: ShardedRules, manager: AlertManager,
+                     stop: asyncio.Event) -> None:
+    """The rules of the shards this process holds: a shard taken is loaded from the store (its open alerts,
+    its sensors' recent readings) within :data:`SHARD_POLL_SECONDS`; the readings other processes hand over
+    are fed as they come; about once a second, time passes (holds, stale sensors) and this process's
+    share is written for ``siaga cluster status``."""
+    assert rules.publisher is not None
+    rules.publisher.start()
+    listener = Listener(dsn(ctx.engine), lambda items: ingest.apply_rules(lambda: rules.observe_remote(items)),
+                        lambda: ingest.apply_rules(rules.reload_all))
+    listener.start()
+    loop = asyncio.get_running_loop()
+    next_tick = loop.time() + TICK_SECONDS
+    try:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), SHARD_POLL_SECONDS)
+            if stop.is_set():
+                return
+            ingest.apply_rules(rules.to_load)
+            if rules.loading():
+                await asyncio.to_thread(_load_shards, ctx, ingest, rules, manager)
+            if loop.time() >= next_tick:
+                next_tick = loop.time() + TICK_SECONDS
+                now = ctx.clock()
+                await asyncio.to_thread(_tick, ingest, manager, now)
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(_write_share, ctx, rules, listener, now)
+    finally:
+        listener.stop()
+        rules.publisher.stop()
+
+
+def _load_shards(ctx: RuntimeContext, ingest: Ingest, rules: ShardedRules, manager: AlertManager) -> None:
+    for shard in rules.loading():
+        now = ctx.clock()
+        sensors = rules.sensors_of.get(shard, [])
+        try:
+            manager.adopt(sensors)
+            with ctx.engine.connect() as conn:
+                state = load_shard(conn, sensors, now)
+        except Exception:
+            ctx.logger.exception("rules: loading shard %d from the store failed; trying again", shard)
+            ingest.apply_rules(functools.partial(rules.unload, shard))
+            continue
+        engine, replayed = rules.build(shard, state, now)
+        ingest.apply_rules(functools.partial(_install, rules, shard, engine, replayed, ctx.clock()))
+        log.info("rules: shard taken", extra={"shard": shard, "sensors": len(sensors), "replayed": len(state.rows)})
+
+
+def _install(rules: ShardedRules, shard: int, engine: RulesEngine, replayed: list[Condition],
+             now: dt.datetime) -> list[Condition]:
+    return replayed + rules.install(shard, engine, now)
+
+
+def _write_share(ctx: RuntimeContext, rules: ShardedRules, listener: Listener, now: dt.datetime) -> None:
+    """This process's share of the work, for ``siaga cluster status`` and ``/metrics`` (``meta``)."""
+    if ctx.session_id is None:
+        return
+    mqtt = ctx.services.mqtt
+    share = {
+        "mqtt_connected": mqtt.stats.connected if mqtt is not None else None,
+        "mqtt_messages": mqtt.stats.messages if mqtt is not None else 0,
+        "readings": ctx.services.ingest.counts.get("accepted", 0) if ctx.services.ingest is not None else 0,
+        "handed_off": rules.handed_off, "handed_in": rules.received, "evaluated": rules.evaluated,
+        "shards": rules.held_shards(),
+    }
+    with ctx.engine.begin() as conn:
+        set_meta(conn, share_key(ctx.session_id), json.dumps(share), at=now)
 
 
 def _tick(ingest: Ingest, manager: AlertManager, now: dt.datetime) -> None:

@@ -31,10 +31,10 @@ import threading
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from siaga.config.models import SiteConfig
 from siaga.kinds import SENSOR_KINDS, ValueType
-from siaga.rules.engine import RulesEngine
 from siaga.rules.faulty import FaultWatch
 from siaga.sources.ratelimit import RateLimitedLog
 from siaga.sources.reading import IngestResult, Presence, RawReading, Rejection
@@ -59,6 +59,18 @@ MAX_TOPICS = 1000  # unmapped topics counted one by one; more are counted togeth
 OTHER_TOPICS = "(other topics)"
 
 Row = tuple[str, int, float]  # sensor, ts in ms since the epoch, value
+
+
+class Rules(Protocol):
+    """What ingest runs each accepted reading through: one :class:`siaga.rules.engine.RulesEngine` (one process), or the
+    shards this process holds (:class:`siaga.cluster.rule_shards.ShardedRules`, several processes)."""
+
+    def observe(self, sensor: str, value: float, ts: dt.datetime,
+                received_at: dt.datetime | None = None) -> list[Condition]: ...
+
+    def presence(self, sensor: str, online: bool, at: dt.datetime) -> list[Condition]: ...
+
+    def tick(self, now: dt.datetime) -> list[Condition]: ...
 
 
 def to_ms(ts: dt.datetime) -> int:
@@ -96,7 +108,7 @@ class Ingest:
         self,
         config: SiteConfig,
         *,
-        rules: RulesEngine | None = None,
+        rules: Rules | None = None,
         alerts: AlertSink | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
         max_future_s: float | None = None,
@@ -289,6 +301,16 @@ class Ingest:
 
     def remove_listener(self, listener: Callable[[Sequence[Row]], None]) -> None:
         self._listeners.remove(listener)
+
+    def apply_rules(self, step: Callable[[], list[Condition]]) -> list[Condition]:
+        """Run ``step`` (a change to the rules' state: readings handed over by another process, a shard
+        loaded) under the ingest lock; its conditions go to the alert sink."""
+        with self._lock:
+            conditions = step()
+            if self.alerts is not None:
+                for c in conditions:
+                    self.alerts.submit(c)
+        return conditions
 
     def tick(self, now: dt.datetime | None = None) -> list[Condition]:
         """Let time pass in the rules (holds, stale sensors); conditions go to the alert sink."""

@@ -99,6 +99,12 @@ FAMILIES: dict[str, Family] = {
                ("role", "holder")),
         Family("siaga_cluster_role_lease_expires_seconds", "gauge",
                "Seconds until each role's lease ends unless renewed (negative: nobody holds it).", ("role",)),
+        Family("siaga_cluster_ingest", "counter",
+               "Each live process's share of the sensors' work since it started, by kind: mqtt_messages (its share "
+               "of the shared subscription), readings (accepted), handed_off (to another rule shard's holder), "
+               "handed_in (from other processes, for the shards it holds).", ("session", "kind")),
+        Family("siaga_cluster_rule_shard_session", "gauge",
+               "The shard map: the session (process) holding each rule shard (-1: nobody).", ("shard",)),
         Family("siaga_peer_outbox_depth", "gauge",
                "Events of this site's record not yet acknowledged by each peer that watches it.", ("peer",)),
         Family("siaga_peer_outbox_lag_seconds", "gauge",
@@ -255,7 +261,15 @@ def cluster_metrics(conn: Connection, now: dt.datetime, cfg: SiteConfig) -> Iter
     for r in data["roles"]:
         token.add_metric([r["role"], r["holder"] or ""], float(r["token"]))
         expires.add_metric([r["role"]], float(r["expires_in_s"]))
-    return [processes, token, expires]
+    share = counter("siaga_cluster_ingest")
+    for p in data["processes"]:
+        for kind in ("mqtt_messages", "readings", "handed_off", "handed_in"):
+            if kind in p["ingest"]:
+                share.add_metric([str(p["session"]), kind], float(p["ingest"][kind]))
+    shard_map = gauge("siaga_cluster_rule_shard_session")
+    for r in data["rule_shards"]:
+        shard_map.add_metric([str(r["shard"])], float(r["session"] if r["session"] is not None else -1))
+    return [processes, token, expires, share, shard_map]
 
 
 def peer_record_metrics(conn: Connection, now: dt.datetime, cfg: SiteConfig) -> Iterable[Metric]:

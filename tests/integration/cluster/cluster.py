@@ -81,14 +81,19 @@ class Pages:
         self.server.server_close()
 
 
-def site(db_url: str, hook: str, sensors: int = 3, lease_s: float = LEASE_S) -> str:
+def site(db_url: str, hook: str, sensors: int = 3, lease_s: float = LEASE_S, mqtt_port: int | None = None,
+         rule_shards: int = 4) -> str:
+    """The cluster's config: leak sensors pushed over HTTP, or published on ``room/leak-<n>`` to a broker."""
+    source = "{type: http, gateway: gw}" if mqtt_port is None else "{type: mqtt, topic: room/leak-%d}"
     lines = "\n".join(
-        f"  - {{id: leak-{i}, kind: leak, rack: R1, zone: floor, source: {{type: http, gateway: gw}}}}"
+        f"  - {{id: leak-{i}, kind: leak, rack: R1, zone: floor, source: {source.replace('%d', str(i))}}}"
         for i in range(sensors))
+    mqtt = "" if mqtt_port is None else f"mqtt: {{host: 127.0.0.1, port: {mqtt_port}, client_id: siaga-uji}}\n"
     return f"""
 site: {{name: Diskominfo Uji, timezone: Asia/Makassar, language: id}}
 store: {{data_dir: state, database_url: "{db_url}"}}
-runtime: {{lease: {lease_s}}}
+runtime: {{lease: {lease_s}, rule_shards: {rule_shards}}}
+{mqtt}
 rooms: [{{id: ruang-server, name: Ruang Server}}]
 racks: [{{id: R1, room: ruang-server}}]
 people:
@@ -179,10 +184,10 @@ class Cluster:
 
 @contextlib.contextmanager
 def cluster(tmp_path: Path, db_url: str, pages: Pages, n: int, lease_s: float = LEASE_S,
-            sensors: int = 3) -> Iterator[Cluster]:
+            sensors: int = 3, mqtt_port: int | None = None) -> Iterator[Cluster]:
     """``n`` ``siaga serve`` on one config and one PostgreSQL database, each up with the notify role taken."""
     path = tmp_path / "siaga.yaml"
-    path.write_text(site(db_url, pages.url, sensors=sensors, lease_s=lease_s))
+    path.write_text(site(db_url, pages.url, sensors=sensors, lease_s=lease_s, mqtt_port=mqtt_port))
     (tmp_path / "gw.token").write_text(PUSH_TOKEN + "\n")
     (tmp_path / "state").mkdir(exist_ok=True)
     db = create_engine_for(db_url)

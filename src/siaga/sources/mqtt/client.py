@@ -84,8 +84,10 @@ class MqttSource:
         clock: Callable[[], dt.datetime] = _utcnow,
         monotonic: Callable[[], float] = time.monotonic,
         durable: Callable[[int, Callable[[], None]], None] | None = None,
+        shared: bool = False,
     ) -> None:
         self.cfg = cfg
+        self.shared = shared  # one of several processes sharing the messages ($share/<group>/...)
         self.durable = durable  # when_durable(mark, callback): acknowledge only once readings are safe
         self.table = table
         self.sink = sink
@@ -215,7 +217,7 @@ class MqttSource:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Subscribe until ``stop`` is set; then disconnect and hand over every reading received."""
-        settings = ClientSettings.resolve(self.cfg, self.base_dir)  # raises SecretError
+        settings = ClientSettings.resolve(self.cfg, self.base_dir, self.shared)  # raises SecretError
         self.stats.disconnected_since = self.monotonic()
         self._stopping = False
         if self.cfg.subscriber == "thread":
@@ -231,6 +233,8 @@ class MqttSource:
             await self._watch(stop)
         finally:
             self._stopping = True
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(receiver.unsubscribe)
             await asyncio.to_thread(receiver.stop)
             self._receiver = None
 

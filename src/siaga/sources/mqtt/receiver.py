@@ -15,7 +15,11 @@ changes, and each message's readings and problems.
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,10 +45,35 @@ class ClientSettings:
     ca_file: str | None = None
     cert_file: str | None = None
     key_file: str | None = None
+    shared_group: str | None = None  # subscribe as $share/<group>/<topic>, one session per process
+    process_id: str = ""  # appended to the client id when shared (host and pid)
+
+    @property
+    def client_id(self) -> str:
+        if self.shared_group is None:
+            return self.cfg.client_id
+        return f"{self.cfg.client_id}-{self.process_id}"[:128]
+
+    @property
+    def session_expiry_s(self) -> int:
+        return self.cfg.shared_session_expiry_s if self.shared_group is not None else self.cfg.session_expiry_s
+
+    def topic(self, topic: str) -> str:
+        """What to subscribe to for ``topic`` (its shared subscription when shared)."""
+        return f"$share/{self.shared_group}/{topic}" if self.shared_group is not None else topic
 
     @classmethod
-    def resolve(cls, cfg: Mqtt, base_dir: Path | None) -> ClientSettings:
-        """Read the password file and make the TLS paths absolute (raises SecretError)."""
+    def resolve(cls, cfg: Mqtt, base_dir: Path | None, shared: bool = False) -> ClientSettings:
+        """Read the password file and make the TLS paths absolute (raises SecretError). ``shared``: one of
+        several siaga processes sharing the messages (MQTT shared subscriptions)."""
+        settings = cls._resolve(cfg, base_dir)
+        if not shared:
+            return settings
+        return dataclasses.replace(settings, shared_group=cfg.shared_group,
+                                   process_id=f"{socket.gethostname()}-{os.getpid()}")
+
+    @classmethod
+    def _resolve(cls, cfg: Mqtt, base_dir: Path | None) -> ClientSettings:
 
         def path(p: str | None) -> str | None:
             if p is None:
@@ -89,8 +118,8 @@ class Receiver:
         v5 = cfg.protocol == "5"
         client = paho.Client(
             paho.CallbackAPIVersion.VERSION2,  # type: ignore[attr-defined]
-            client_id=cfg.client_id,
-            clean_session=None if v5 else False,
+            client_id=s.client_id,
+            clean_session=None if v5 else (s.shared_group is not None and s.session_expiry_s == 0),
             protocol=paho.MQTTv5 if v5 else paho.MQTTv311,
             manual_ack=self.manual_ack,
         )
@@ -112,7 +141,8 @@ class Receiver:
         if getattr(rc, "is_failure", False):
             self.handler.refused(str(rc))
             return
-        subs: list[tuple[str, int]] = [(t, self.settings.cfg.qos) for t in self.table.subscriptions()]
+        subs: list[tuple[str, int]] = [(self.settings.topic(t), self.settings.cfg.qos)
+                                       for t in self.table.subscriptions()]
         if subs:
             client.subscribe(subs)
         self.handler.connected(bool(getattr(flags, "session_present", False)), len(subs))
@@ -137,11 +167,24 @@ class Receiver:
         kwargs: dict[str, Any] = {}
         if cfg.protocol == "5":
             props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            props.SessionExpiryInterval = cfg.session_expiry_s
+            props.SessionExpiryInterval = self.settings.session_expiry_s
             props.ReceiveMaximum = RECEIVE_MAXIMUM
             kwargs = {"clean_start": False, "properties": props}
         self.client.connect_async(cfg.host, cfg.port, keepalive=cfg.keepalive_s, **kwargs)
         self.client.loop_start()
+
+    def unsubscribe(self, timeout_s: float = 2.0) -> None:
+        """A shared subscriber about to stop: ask the broker to send it nothing more (the next messages go to
+        the other processes), and wait for its answer. What it sent before is handed over and acknowledged
+        as usual; with a session that ends at the disconnect, nothing is left behind in it."""
+        if self.settings.shared_group is None or not self.client.is_connected():
+            return
+        done = threading.Event()
+        self.client.on_unsubscribe = lambda *_a: done.set()
+        topics = [self.settings.topic(t) for t in self.table.subscriptions()]
+        if topics:
+            self.client.unsubscribe(topics)
+            done.wait(timeout_s)
 
     def stop(self, flush_s: float = 2.0) -> None:
         """Send what paho has queued (PUBACKs above all), disconnect, and wait for its network thread to end.

@@ -197,6 +197,11 @@ class Forwarder:
             if self._messages and time.monotonic() - self._opened >= FLUSH_AFTER_S:
                 with self._lock:
                     self._flush_locked()
+        if self.receiver is not None and not self.parent_gone:
+            # a shared subscriber: the broker sends the next messages to the other processes; what came
+            # before is still forwarded and acknowledged
+            with contextlib.suppress(Exception):
+                self.receiver.unsubscribe()
         with self._lock:
             # the last batch: one sent later could be ingested after the PUBACKs stopped, and be
             # delivered again at the next start

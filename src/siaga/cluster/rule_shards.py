@@ -1,0 +1,270 @@
+"""Rule evaluation in shards of sensors, each shard held by one process (several ``siaga serve`` on PostgreSQL).
+
+With MQTT shared subscriptions the processes split the sensors' messages, so no process sees all the
+readings of a sensor; a rule over a sensor's history (a hold time, hysteresis, a rate, the dew point of
+a humidity and a temperature sensor) must still be evaluated in one place. The sensors are cut into
+``runtime.rule_shards`` shards (a sensor falls in :func:`shard_of` its group key; a humidity sensor goes
+with the temperature sensor its dew point is computed from); shard ``k`` is the lease role ``rules.<k>``
+(:mod:`siaga.cluster.leases`), so exactly one live process evaluates it.
+
+:class:`ShardedRules` stands where one :class:`~siaga.rules.engine.RulesEngine` stands in a single
+process (``Ingest.rules``): a reading of a sensor whose shard this process holds is evaluated here at
+once; any other is handed off (:mod:`siaga.cluster.handoff`: PostgreSQL ``NOTIFY``) to the holder, which
+feeds it to its engine (:meth:`ShardedRules.observe_remote`). A shard taken over (its holder died, or
+this process started) gets a fresh engine, loaded from the store: the sensors' last contact (stale
+sensors) and their readings of the last :data:`REPLAY` (so hold times and hysteresis go on, and a
+reading that arrived while nobody held the shard is evaluated now); readings handed off meanwhile wait
+and follow. Only the final state of each rule is submitted after a replay, and the open alerts of the
+shard's sensors are taken up from the store first, so nothing is raised or resolved twice.
+
+Pure apart from the two callables it is given (``holds``, ``publish``); the loading from the store is
+:func:`load_shard`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Connection, select
+
+from siaga.cluster.status import RULES_ROLE_PREFIX, SHARE_PREFIX
+from siaga.config.models import SiteConfig
+from siaga.readings.tables import readings, sensor_last
+from siaga.rules.engine import RulesEngine
+from siaga.rules.resolve import dew_point_pairs
+from siaga.vocab import Condition
+
+if TYPE_CHECKING:
+    from siaga.cluster.handoff import Publisher
+
+ROLE_PREFIX = RULES_ROLE_PREFIX
+REPLAY = dt.timedelta(minutes=15)
+"""How far back a shard taken over replays its sensors' readings: longer than the hold times, rate
+windows and flapping windows siaga's presets use."""
+REPLAY_MAX_ROWS = 200_000
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+Handoff = tuple[str, float | None, int, int]
+"""What goes to a shard's holder: (sensor, value or None for presence, ts in ms, received in ms); a
+presence is value None with ts 1 (online) or 0 (offline)."""
+
+
+def share_key(session_id: int) -> str:
+    """The ``meta`` key under which a process writes its share of the work (``siaga cluster status``)."""
+    return f"{SHARE_PREFIX}{session_id}"
+
+
+def role(shard: int) -> str:
+    return f"{ROLE_PREFIX}{shard}"
+
+
+def group_keys(config: SiteConfig) -> dict[str, str]:
+    """Sensor id -> the key its shard is hashed from: its own id, or for a humidity sensor the id of the
+    temperature sensor of its dew point (so both are evaluated by one engine)."""
+    pairs = dew_point_pairs(config)
+    return {s.id: pairs.get(s.id, s.id) for s in config.sensors}
+
+
+def shard_of(key: str, shards: int) -> int:
+    """The shard of a group key: stable across processes, runs and Python versions (CRC-32)."""
+    return zlib.crc32(key.encode()) % shards
+
+
+def shard_map(config: SiteConfig, shards: int) -> dict[str, int]:
+    """Sensor id -> its shard."""
+    return {s: shard_of(k, shards) for s, k in group_keys(config).items()}
+
+
+def _ms(ts: dt.datetime) -> int:
+    return round(ts.timestamp() * 1000)
+
+
+def _at(ms: int) -> dt.datetime:
+    return EPOCH + dt.timedelta(milliseconds=ms)
+
+
+@dataclass
+class ShardState:
+    """What the store says of a shard's sensors when it is taken: last contact and recent readings."""
+
+    last_seen: dict[str, dt.datetime] = field(default_factory=dict)
+    rows: list[tuple[str, float, int]] = field(default_factory=list)  # sensor, value, ts ms (ts order)
+
+
+def load_shard(conn: Connection, sensors: Sequence[str], now: dt.datetime) -> ShardState:
+    """The sensors' last contact and their readings since ``now - REPLAY``, oldest first."""
+    state = ShardState()
+    if not sensors:
+        return state
+    for r in conn.execute(select(sensor_last.c.sensor, sensor_last.c.received_at)
+                          .where(sensor_last.c.sensor.in_(sensors))):
+        if r.received_at is not None:
+            state.last_seen[r.sensor] = r.received_at
+    q = (select(readings.c.sensor, readings.c.value, readings.c.ts)
+         .where(readings.c.sensor.in_(sensors), readings.c.ts >= _ms(now - REPLAY))
+         .order_by(readings.c.ts).limit(REPLAY_MAX_ROWS))
+    state.rows = [(r.sensor, float(r.value), int(r.ts)) for r in conn.execute(q)]
+    return state
+
+
+class _Shard:
+    __slots__ = ("engine", "waiting")
+
+    def __init__(self) -> None:
+        self.engine: RulesEngine | None = None  # None while it is being loaded
+        self.waiting: list[Handoff] = []  # handed off while loading: fed after the replay
+
+
+class ShardedRules:
+    """The rules of the shards this process holds; readings of the others handed to their holders.
+
+    Not thread-safe by itself: :class:`~siaga.sources.ingest.Ingest` calls it under its lock.
+    """
+
+    def __init__(self, config: SiteConfig, shards: int, holds: Callable[[int], bool],
+                 publish: Callable[[list[Handoff]], None], *, publisher: Publisher | None = None) -> None:
+        self.config = config
+        self.publisher = publisher  # what ``publish`` belongs to (started and stopped by the rules component)
+        self.shards = shards
+        self.holds = holds
+        self.publish = publish
+        self.shard = shard_map(config, shards)
+        self.sensors_of: dict[int, list[str]] = {}
+        for s, k in self.shard.items():
+            self.sensors_of.setdefault(k, []).append(s)
+        self._sub = {k: config.model_copy(update={"sensors": [s for s in config.sensors if self.shard[s.id] == k]})
+                     for k in self.sensors_of}
+        self._held: dict[int, _Shard] = {}
+        self.handed_off = 0  # readings sent to another process's shard
+        self.received = 0  # readings handed to this process's shards by others
+        self.evaluated = 0  # readings evaluated here
+        self.lock = threading.Lock()  # taken by the loader only between the replay and the install
+
+    def knows(self, sensor: str) -> bool:
+        return sensor in self.shard
+
+    def _engine(self, sensor: str) -> RulesEngine | _Shard | None:
+        k = self.shard.get(sensor)
+        if k is None:
+            return None
+        held = self._held.get(k)
+        if held is None or not self.holds(k):
+            return None
+        return held.engine if held.engine is not None else held
+
+    # the RulesEngine surface Ingest uses ------------------------------------------------------------
+    def observe(self, sensor: str, value: float, ts: dt.datetime, received_at: dt.datetime | None = None
+                ) -> list[Condition]:
+        at = received_at or ts
+        here = self._engine(sensor)
+        if isinstance(here, RulesEngine):
+            self.evaluated += 1
+            return here.observe(sensor, value, ts, received_at)
+        item: Handoff = (sensor, value, _ms(ts), _ms(at))
+        if isinstance(here, _Shard):
+            here.waiting.append(item)
+            return []
+        if sensor in self.shard:
+            self.handed_off += 1
+            self.publish([item])
+        return []
+
+    def presence(self, sensor: str, online: bool, at: dt.datetime) -> list[Condition]:
+        here = self._engine(sensor)
+        if isinstance(here, RulesEngine):
+            return here.presence(sensor, online, at)
+        item: Handoff = (sensor, None, 1 if online else 0, _ms(at))
+        if isinstance(here, _Shard):
+            here.waiting.append(item)
+        elif sensor in self.shard:
+            self.publish([item])
+        return []
+
+    def tick(self, now: dt.datetime) -> list[Condition]:
+        out: list[Condition] = []
+        for k, held in list(self._held.items()):
+            if not self.holds(k):
+                del self._held[k]  # lost (taken over, or not renewed): its state goes with it
+                continue
+            if held.engine is not None:
+                out += held.engine.tick(now)
+        return out
+
+    # handed off by other processes ----------------------------------------------------------------------
+    def observe_remote(self, items: Iterable[Handoff]) -> list[Condition]:
+        """Readings another process received for a shard held here (others are not this process's)."""
+        out: list[Condition] = []
+        for item in items:
+            here = self._engine(item[0])
+            if isinstance(here, _Shard):
+                here.waiting.append(item)
+            elif isinstance(here, RulesEngine):
+                self.received += 1
+                self.evaluated += 1
+                out += _feed(here, item)
+        return out
+
+    # shards taken and lost --------------------------------------------------------------------------------
+    def to_load(self) -> list[Condition]:
+        """Mark the shards held (by their lease) that have no engine yet as loading (see :meth:`loading`); the
+        shards lost are let go. Conditions: none (the signature of ``Ingest.apply_rules``)."""
+        for k in list(self._held):
+            if not self.holds(k):
+                del self._held[k]
+        for k in self.sensors_of:
+            if k not in self._held and self.holds(k):
+                self._held[k] = _Shard()
+        return []
+
+    def build(self, shard: int, state: ShardState, now: dt.datetime) -> tuple[RulesEngine, list[Condition]]:
+        """A fresh engine for ``shard`` from the store's state (outside the ingest lock): the replayed
+        readings, and the final condition of each rule that changed during the replay."""
+        engine = RulesEngine(self._sub[shard], now=now, last_seen=state.last_seen)
+        last: dict[tuple[str, str], Condition] = {}
+        for sensor, value, ts in state.rows:
+            for c in engine.observe(sensor, value, _at(ts), state.last_seen.get(sensor)):
+                last[(c.rule, c.subject)] = c
+        return engine, list(last.values())
+
+    def install(self, shard: int, engine: RulesEngine, now: dt.datetime) -> list[Condition]:
+        """Put the loaded engine in place (under the ingest lock) and feed it what waited meanwhile."""
+        held = self._held.get(shard)
+        if held is None or not self.holds(shard):
+            self._held.pop(shard, None)
+            return []
+        held.engine = engine
+        out: list[Condition] = []
+        for item in held.waiting:
+            out += _feed(engine, item)
+        held.waiting = []
+        out += engine.tick(now)
+        return out
+
+    def loading(self) -> list[int]:
+        """Shards taken whose engine is not in place yet."""
+        return sorted(k for k, h in self._held.items() if h.engine is None)
+
+    def unload(self, shard: int) -> list[Condition]:
+        """Loading ``shard`` failed: forget it (taken again at the next poll while its lease is held)."""
+        self._held.pop(shard, None)
+        return []
+
+    def reload_all(self) -> list[Condition]:
+        """Handed-over readings may have been missed (the listener was away): load every shard again."""
+        self._held.clear()
+        return []
+
+    def held_shards(self) -> list[int]:
+        return sorted(k for k, h in self._held.items() if h.engine is not None)
+
+
+def _feed(engine: RulesEngine, item: Handoff) -> list[Condition]:
+    sensor, value, ts, received = item
+    if value is None:
+        return engine.presence(sensor, ts == 1, _at(received))
+    return engine.observe(sensor, value, _at(ts), _at(received))

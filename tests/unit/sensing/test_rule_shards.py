@@ -1,0 +1,126 @@
+"""Rules in shards (several processes): a sensor's readings are evaluated by its shard's holder, the others
+handed off; a dew-point pair stays in one shard; a shard taken over replays its readings and submits only
+each rule's final state; handoff payloads fit PostgreSQL's limit."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from pathlib import Path
+
+import yaml
+
+from siaga.cluster.handoff import MAX_PAYLOAD, parse, payloads
+from siaga.cluster.rule_shards import Handoff, ShardedRules, ShardState, shard_map
+from siaga.config.loader import parse_config
+from siaga.config.models import SiteConfig
+from siaga.rules.resolve import dew_point_pairs
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "src" / "siaga" / "examples" / "bontang.yaml"
+T0 = dt.datetime(2025, 7, 16, 1, 0, tzinfo=dt.UTC)
+
+
+def site() -> SiteConfig:
+    return parse_config(yaml.safe_dump(yaml.safe_load(EXAMPLE.read_text())))
+
+
+def at(seconds: float) -> dt.datetime:
+    return T0 + dt.timedelta(seconds=seconds)
+
+
+def ms(seconds: float) -> int:
+    return round(at(seconds).timestamp() * 1000)
+
+
+def test_a_humidity_sensor_shares_the_shard_of_its_dew_point_temperature() -> None:
+    cfg = site()
+    pairs = dew_point_pairs(cfg)
+    assert pairs
+    for shards in (2, 3, 8, 64):
+        by_sensor = shard_map(cfg, shards)
+        assert set(by_sensor) == {s.id for s in cfg.sensors}
+        assert all(by_sensor[h] == by_sensor[t] for h, t in pairs.items())
+    assert set(shard_map(cfg, 1).values()) == {0}
+
+
+def test_readings_of_a_shard_held_elsewhere_are_handed_off_and_evaluated_by_the_holder() -> None:
+    cfg = site()
+    shards = shard_map(cfg, 4)
+    leak = "leak-r1-ceiling"
+    mine = shards[leak]
+    sent: list[Handoff] = []
+    here = ShardedRules(cfg, 4, lambda k: k != mine, sent.extend)  # another process holds the leak's shard
+    holder = ShardedRules(cfg, 4, lambda k: k == mine, lambda _items: None)
+    holder.to_load()
+    assert holder.loading() == [mine]
+    engine, replayed = holder.build(mine, ShardState(), at(0))
+    assert replayed == [] and holder.install(mine, engine, at(0)) == []
+    assert here.observe(leak, 1.0, at(1), at(1)) == []  # not evaluated here
+    assert len(sent) == 1 and here.handed_off == 1
+    out = holder.observe_remote(sent)
+    assert [(c.subject, c.active) for c in out if c.rule == "leak"] == [(leak, True)]
+    assert here.observe_remote(sent) == []  # a process that does not hold the shard ignores it
+
+
+def test_a_shard_taken_over_replays_its_readings_and_submits_each_rules_final_state_once() -> None:
+    cfg = site()
+    leak = "leak-r1-ceiling"
+    shard = shard_map(cfg, 4)[leak]
+    rules = ShardedRules(cfg, 4, lambda k: k == shard, lambda _items: None)
+    rules.to_load()
+    # wet, dry, wet again while nobody held the shard: the replay ends wet, one condition
+    state = ShardState(last_seen={leak: at(3)}, rows=[(leak, 1.0, ms(1)), (leak, 0.0, ms(2)), (leak, 1.0, ms(3))])
+    # a reading handed off during the load waits, and follows the replay
+    assert rules.observe_remote([(leak, 0.0, ms(4), ms(4))]) == []
+    engine, replayed = rules.build(shard, state, at(5))
+    assert [c.active for c in replayed if c.subject == leak and c.rule == "leak"] == [True]
+    after = rules.install(shard, engine, at(5))
+    assert [(c.rule, c.active) for c in after if c.subject == leak and c.rule == "leak"] == [("leak", False)]
+    assert rules.held_shards() == [shard]
+
+
+def test_a_lost_shard_is_let_go_and_its_readings_handed_off() -> None:
+    cfg = site()
+    leak = "leak-r1-ceiling"
+    shard = shard_map(cfg, 4)[leak]
+    held = {shard}
+    sent: list[Handoff] = []
+    rules = ShardedRules(cfg, 4, lambda k: k in held, sent.extend)
+    rules.to_load()
+    engine, _ = rules.build(shard, ShardState(), at(0))
+    rules.install(shard, engine, at(0))
+    held.clear()  # the lease was lost
+    rules.tick(at(1))
+    assert rules.held_shards() == []
+    assert rules.observe(leak, 1.0, at(2), at(2)) == [] and len(sent) == 1
+
+
+def test_handoff_payloads_stay_under_the_notify_limit_and_read_back() -> None:
+    items: list[Handoff] = [(f"temp-{i:05d}", 21.5 + i / 1000, 1_765_000_000_000 + i, 1_765_000_000_001 + i)
+                            for i in range(2000)]
+    items.append(("leak-r1-ceiling", None, 0, 1_765_000_000_000))  # offline
+    out = payloads(items)
+    assert len(out) > 1 and all(len(p.encode()) < MAX_PAYLOAD for p in out)
+    assert [x for p in out for x in parse(p)] == items
+    assert parse("not json") == [] and parse('[["x", "wet", 1, 2]]') == []
+
+
+def test_a_shard_holder_takes_up_the_open_alerts_another_process_raised_on_its_sensors() -> None:
+    from siaga.alerts import lifecycle
+    from siaga.alerts.model import Condition, Impact, Severity, SubjectKind
+
+    settings = lifecycle.Settings(dt.timedelta(minutes=30), lambda _k, _s: Impact())
+
+    def wet(subject: str, active: bool = True) -> Condition:
+        return Condition("leak", subject, SubjectKind.sensor, active, Severity.critical, at(1), fire_at_once=True)
+
+    theirs = lifecycle.step(lifecycle.Book(), wet("leak-a"), settings).book
+    stored = [dataclasses.replace(a, id=41) for a in theirs.active()]  # as the store numbered it
+    mine = lifecycle.step(lifecycle.Book(), wet("leak-b"), settings).book
+    book = lifecycle.adopted(mine, stored, {"leak-a"})
+    assert {a.subject for a in book.active()} == {"leak-a", "leak-b"}
+    assert book.by_alert_id(41) is not None
+    again = lifecycle.step(book, wet("leak-a"), settings)
+    assert not again.transitions  # the same leak heard again: nothing new
+    ended = lifecycle.step(book, wet("leak-a", active=False), settings)
+    assert [t.alert.id for t in ended.transitions] == [41]  # and it resolves the adopted alert
