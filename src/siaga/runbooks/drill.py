@@ -72,7 +72,8 @@ class DrillPlan:
 
 
 def drill_plan(p: Plan, runbooks: RunbooksConfig) -> DrillPlan:
-    """The drill form of plan ``p`` (pure). Raises :class:`DrillRefused` for a dns step without a drill name."""
+    """The drill form of plan ``p`` (pure). Raises :class:`DrillRefused` for a dns step without a drill name, and
+    when nothing is left to run (a shutdown-only runbook)."""
     actions: list[Action] = []
     skipped: list[Skipped] = []
     missing: list[str] = []
@@ -101,6 +102,10 @@ def drill_plan(p: Plan, runbooks: RunbooksConfig) -> DrillPlan:
         raise DrillRefused(
             f"runbook {p.runbook.id}: {', '.join(missing)} would change a production name; give it a drill_name "
             "(a second name, or one in a drill zone with drill_server) to drill it")
+    if not actions:
+        raise DrillRefused(
+            f"runbook {p.runbook.id}: every step would act on production (skipped in a drill): nothing to drill; "
+            "a drill times the move to the standby (standby and dns steps)")
     renumbered = tuple(dataclasses.replace(a, number=i) for i, a in enumerate(actions, 1))
     return DrillPlan(Plan(p.runbook, p.made_at, renumbered, p.left), tuple(skipped))
 

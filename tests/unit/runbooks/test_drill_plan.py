@@ -60,6 +60,11 @@ def test_a_dns_step_without_a_drill_name_refuses_the_drill() -> None:
                  {"kind": "dns", "server": "ns", "name": "portal", "address": "10.0.0.80"}])
 
 
+def test_a_runbook_with_nothing_but_production_steps_has_nothing_to_drill() -> None:
+    with pytest.raises(DrillRefused, match="nothing to drill"):
+        drilled([{"kind": "shutdown", "target": "R1"}])
+
+
 def test_a_second_name_stays_on_the_step_s_own_server() -> None:
     d = drilled([{"kind": "dns", "server": "ns", "name": "portal", "address": "10.0.0.80",
                   "drill_name": "portal-drill"}])
