@@ -219,7 +219,20 @@ def component(ctx: RuntimeContext) -> Component | None:
     if not peers.sites:
         return None  # siaga runs alone
     ctx.services.peers = hub = PeerHub(peers, read_secrets(peers, ctx.loaded.base_dir), now=ctx.clock())
+    hub.restore(stored_states(ctx, hub))
     from siaga.peers.probes import ProbeDesk
 
     hub.probes = ProbeDesk(ctx, hub)
     return Component("peers", run)
+
+
+def stored_states(ctx: RuntimeContext, hub: PeerHub) -> dict[str, str | None]:
+    """What a running siaga kept in the store of each peer (nothing when the store cannot be read)."""
+    from siaga.store.events import get_meta
+
+    try:
+        with ctx.engine.connect() as conn:
+            return {p.id: get_meta(conn, META_PREFIX + p.id) for p in hub.config.sites}
+    except Exception as exc:  # a store not migrated yet, or down: start knowing nothing, as before
+        log.warning("peer states not reloaded from the store", extra={"error": str(exc)})
+        return {}

@@ -53,6 +53,16 @@ class PeerHub:
     def peer(self, peer_id: str) -> Peer | None:
         return self.config.peer(peer_id)
 
+    def restore(self, stored: Mapping[str, str | None]) -> None:
+        """Take back each peer's last state as a running siaga kept it in the store (``meta`` ``peer.<id>``):
+        after a restart this siaga still knows what each peer last told, whether it had said goodbye and
+        whether its silence alarm was on. Silence counts again from this start (no false alarm at boot)."""
+        with self._lock:
+            for peer in self.config.sites:
+                raw = stored.get(peer.id)
+                if raw:
+                    self.states[peer.id] = state_from_stored(peer.id, raw, self.states[peer.id].started_at)
+
     def heard(self, peer_id: str, summary: dict[str, Any], at: dt.datetime, *, goodbye: bool = False) -> None:
         with self._lock:
             self.states[peer_id] = self.states[peer_id].heard(at, summary, goodbye=goodbye)
@@ -130,19 +140,30 @@ def status_row(peer: Peer, s: PeerState, now: dt.datetime, outbox_depth: int | N
     }
 
 
+def state_from_stored(peer_id: str, raw: str | None, started_at: dt.datetime) -> PeerState:
+    """A peer's state from the JSON :meth:`PeerHub.stored` made (an unreadable value: nothing known)."""
+    try:
+        data = json.loads(raw) if raw else {}
+        if not isinstance(data, dict):
+            data = {}
+
+        def at(key: str) -> dt.datetime | None:
+            value = data.get(key)
+            return dt.datetime.fromisoformat(value) if isinstance(value, str) and value else None
+
+        summary = data.get("summary")
+        return PeerState(peer_id, started_at=started_at, last_heartbeat_at=at("last_heartbeat_at"),
+                         summary=summary if isinstance(summary, dict) else {}, goodbye_at=at("goodbye_at"),
+                         alarm_since=at("alarm_since"))
+    except ValueError:
+        return PeerState(peer_id, started_at=started_at)
+
+
 def stored_status(peers: Peers, stored: Mapping[str, str | None], now: dt.datetime) -> list[dict[str, Any]]:
     """The rows of :func:`status_row` from what a running siaga kept in the store (``siaga peers``)."""
     rows = []
     for peer in peers.sites:
-        raw = stored.get(peer.id)
-        data = json.loads(raw) if raw else {}
-
-        def at(key: str, data: dict[str, Any] = data) -> dt.datetime | None:
-            value = data.get(key)
-            return dt.datetime.fromisoformat(value) if value else None
-
-        state = PeerState(peer.id, started_at=now, last_heartbeat_at=at("last_heartbeat_at"),
-                          summary=data.get("summary") or {}, goodbye_at=at("goodbye_at"), alarm_since=at("alarm_since"))
+        state = state_from_stored(peer.id, stored.get(peer.id), now)
         age = state.age(now)
         if state.alarm_since is None and state.goodbye_at is None and state.last_heartbeat_at is not None and (
                 age is not None and age > peer.silence_window.total_seconds()):
@@ -153,4 +174,4 @@ def stored_status(peers: Peers, stored: Mapping[str, str | None], now: dt.dateti
     return rows
 
 
-__all__ = ["META_PREFIX", "PeerHub", "read_secrets", "status_row", "stored_status"]
+__all__ = ["META_PREFIX", "PeerHub", "read_secrets", "state_from_stored", "status_row", "stored_status"]

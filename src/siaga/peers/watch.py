@@ -46,12 +46,20 @@ class PeerState:
 
 
 def is_silent(state: PeerState, peer: Peer, now: dt.datetime) -> bool:
-    """Whether ``peer``'s silence is an alarm now."""
+    """Whether ``peer``'s silence is an alarm now.
+
+    Silence counts from the last heartbeat, but never from before this siaga started watching: a siaga
+    that restarts (its peers' last states reloaded from the store) gives each peer a full window to be
+    heard, unless the alarm was already on (it stays on until the peer is heard again).
+    """
     if state.goodbye_at is not None:
         return False
+    heard = state.last_heartbeat_at
+    if state.alarm_since is not None and (heard is None or heard < state.alarm_since):
+        return True  # not heard since the alarm (also when the alarm was reloaded after a restart)
     if state.refused_at is not None and state.last_heartbeat_at is not None:
         return True
-    return now - state.quiet_since() > peer.silence_window
+    return now - max(state.quiet_since(), state.started_at) > peer.silence_window
 
 
 @dataclass(frozen=True)
