@@ -40,6 +40,7 @@ reads ``str(exc)``, one line a person can act on. Errors that are also a ``Value
      ├── SignatureRefused            siaga.peers       a peer request not signed by a known peer, stale
      │                                                   or replayed; ``reason`` says which
      ├── DrillRefused                siaga.runbooks    a runbook drill that would touch production
+     ├── DocumentError               siaga.peers       (a ValueError) a room's status page unreadable
      ├── LeaseLost                   siaga.cluster     a role's write when its lease is no longer held here
      ├── AlreadyServing              siaga.cluster     a second siaga serve on one SQLite file
      ├── ComponentError              siaga.errors      a component cannot start or go on (also

@@ -83,6 +83,13 @@ class Peer(SecretPairs):
         description="For a watched room: how many locations (the room, this siaga) must see a probed check down "
         "for it to be an outage; unset: all that answer. 1: either alone is enough (no 'uplink down').",
     )
+    status_host: str | None = Field(
+        default=None,
+        description="For a watched room: the host name of its public status page, when that name's DNS points "
+        "at this siaga (the colocation): requests for it are answered with the room's page. The page is also "
+        "at /status/<peer id> whatever the host.",
+        examples=["status.bontangkota.go.id"],
+    )
 
     @field_validator("url")
     @classmethod
@@ -90,6 +97,16 @@ class Peer(SecretPairs):
         if not value.startswith(("http://", "https://")):
             raise ValueError("the peer's URL must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("status_host")
+    @classmethod
+    def _host_name(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        host = value.strip().lower().rstrip(".")
+        if not host or "/" in host or ":" in host or " " in host:
+            raise ValueError("status_host is a host name only (status.example.go.id), without scheme, port or path")
+        return host
 
     @model_validator(mode="after")
     def _window_after_interval(self) -> Peer:
@@ -102,6 +119,8 @@ class Peer(SecretPairs):
         ids = [c.check_id for c in self.probes]
         if len(set(ids)) != len(ids):
             raise ValueError(f"duplicate probe ids: {sorted({i for i in ids if ids.count(i) > 1})}")
+        if self.status_host is not None and self.role is not PeerRole.watches:
+            raise ValueError("status_host is for a room this siaga watches (role: watches)")
         return self
 
 
@@ -130,6 +149,9 @@ class Peers(Strict):
             if peer.id == self.site_id:
                 raise ValueError(f"peer id {peer.id!r} is this siaga's own site_id")
             seen.add(peer.id)
+        hosts = [p.status_host for p in self.sites if p.status_host]
+        if len(hosts) != len(set(hosts)):
+            raise ValueError("two rooms have the same status_host")
         return self
 
     def peer(self, peer_id: str) -> Peer | None:

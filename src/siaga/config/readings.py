@@ -19,6 +19,11 @@ class ReadingsConfig(Strict):
     hour_retention: Seconds | None = Field(
         default=None, description="How long the 1-hour rollups are kept (default: forever)."
     )
+    rollup_every: Seconds = Field(
+        default=30.0, ge=0.2, le=3600,
+        description="How often the minute and hour rollups are brought up to date (and complete minutes sent "
+        "to a watching peer).",
+    )
     flush_interval: Seconds = Field(
         default=1.0, gt=0, le=60, description="Accepted readings are written to the store at least this often."
     )

@@ -5,6 +5,8 @@ update of a recorded table (:data:`TAPS`) while recording is on (:func:`set_reco
 alerts, timeline lines and incidents, notify's sent/failed lines and acknowledgements on the alerts'
 timeline, the checks' state changes. A line names the row; :func:`batch` reads each row as it is when the
 batch is made (so a peer gets the newest state of a row, and every timeline line once).
+Minute rollups of readings are recorded by the rollup maintainer itself (:mod:`siaga.peers.rollups`): one
+line per complete minute.
 
 Each event's id is ``<site id>:<store id>:<seq>``: the site that recorded it, this store (a random id made
 once, so a store made anew never reuses an id) and the outbox sequence. Events leave in sequence order,
@@ -23,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, delete, func, select
 
+from siaga.peers import rollups
 from siaga.peers.tables import peer_outbox
 from siaga.store.events import get_meta, set_meta
 from siaga.store.schema import metadata
@@ -118,6 +121,9 @@ def batch(conn: Connection, site: str, after: int, limit: int = 500) -> list[dic
         keys[line.tbl].add(line.row_key)
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     for tbl, wanted in keys.items():
+        if tbl == rollups.TABLE:  # a minute of readings: every sensor's min, avg, max of that minute
+            rows.update({(tbl, k): v for k, v in rollups.minute_rows(conn, wanted).items()})
+            continue
         table = _table(tbl)
         key = table.c[TAPS[tbl][0]]
         for row in conn.execute(select(table).where(key.in_([int(k) for k in wanted]))).mappings():

@@ -130,7 +130,12 @@ class RollupMaintainer:
         end = floor_to(now_ms, MINUTE_MS) + MINUTE_MS  # the current minute too: recomputed next time
         rollup_range(self.engine, start, end)
         with self.engine.begin() as conn:
-            set_meta(conn, WATERMARK_KEY, str(floor_to(now_ms, MINUTE_MS)), at=now)
+            done = floor_to(now_ms, MINUTE_MS)
+            set_meta(conn, WATERMARK_KEY, str(done), at=now)
+            # the minutes now complete, into the off-site record when a peer watches this site
+            from siaga.peers.rollups import record_minutes
+
+            record_minutes(conn, start, done)
         if self._last_retention is None or now - self._last_retention >= self.retention_every:
             self._last_retention = now
             apply_retention(self.engine, self.cfg, now)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import Engine
 
@@ -19,6 +19,7 @@ from siaga.alerts.store import AlertEvent, Incident, events_of, get_incident, li
 from siaga.config.models import Criticality, SiteConfig
 from siaga.errors import SiagaError
 from siaga.inventory import Inventory
+from siaga.peers.rollups import Minute, local_minutes, remote_minutes
 
 
 class ReportError(SiagaError):
@@ -63,6 +64,7 @@ class IncidentReport:
     notifications_sent: int
     notifications_failed: int
     notifications_demo: int = 0  # siaga demo: logged, recorded, never sent
+    readings: tuple[SensorReadings, ...] = ()  # the alerts' sensors over the incident, minute by minute
 
     @property
     def time_to_acknowledge(self) -> dt.timedelta | None:
@@ -71,6 +73,47 @@ class IncidentReport:
     @property
     def duration(self) -> dt.timedelta:
         return (self.ended_at or self.generated_at) - self.detected_at
+
+
+READINGS_BEFORE = dt.timedelta(minutes=5)  # the readings shown start this long before detection
+MINUTES_SHOWN = 60  # at most this many minutes of each sensor are listed (the totals cover them all)
+
+
+@dataclass(frozen=True)
+class SensorReadings:
+    """One sensor's readings over the incident, from the minute rollups: the totals and the first minutes."""
+
+    sensor: str
+    first: dt.datetime
+    last: dt.datetime
+    min: float
+    avg: float | None
+    max: float
+    count: int
+    minutes: tuple[Minute, ...]  # at most MINUTES_SHOWN, oldest first
+
+
+def sensor_readings(minutes: Sequence[Minute]) -> tuple[SensorReadings, ...]:
+    """Each sensor's totals and first minutes (pure)."""
+    by: dict[str, list[Minute]] = {}
+    for m in sorted(minutes, key=lambda m: (m.sensor, m.at)):
+        by.setdefault(m.sensor, []).append(m)
+    out = []
+    for sensor, ms in by.items():
+        count = sum(m.count for m in ms)
+        weighted = [(m.avg, m.count) for m in ms if m.avg is not None]
+        total = sum(a * c for a, c in weighted)
+        n = sum(c for _a, c in weighted)
+        out.append(SensorReadings(sensor, ms[0].at, ms[-1].at, min(m.min for m in ms),
+                                  total / n if n else None, max(m.max for m in ms), count, tuple(ms[:MINUTES_SHOWN])))
+    return tuple(out)
+
+
+def readings_window(report: IncidentReport) -> tuple[dt.datetime, dt.datetime, list[str]]:
+    """The time range and the sensors whose readings the report shows."""
+    sensors = sorted({a.subject for a in report.alerts if a.subject_kind.value == "sensor"})
+    end = (report.ended_at or report.generated_at) + dt.timedelta(minutes=1)
+    return report.detected_at - READINGS_BEFORE, end, sensors
 
 
 NOTIFY_SENT_EVENTS = frozenset({"notified", "notification_sent", "delivered"})
@@ -151,7 +194,13 @@ def load_incident_report(engine: Engine, incident_id: int, now: dt.datetime, cfg
             raise ReportError(f"no incident #{incident_id}")
         alerts = list_alerts(conn, incident_id=incident_id, limit=None)
         events = events_of(conn, [a.id for a in alerts])
-    return build_incident_report(incident, alerts, events, now, cfg)
+        report = build_incident_report(incident, alerts, events, now, cfg)
+        start, end, sensors = readings_window(report)
+        try:
+            minutes = local_minutes(conn, start, end, sensors) if sensors else []
+        except Exception:  # readings not migrated in this store: the report without them
+            minutes = []
+    return replace(report, readings=sensor_readings(minutes))
 
 
 def load_remote_incident_report(engine: Engine, site: str, incident_id: int, now: dt.datetime) -> IncidentReport:
@@ -164,7 +213,13 @@ def load_remote_incident_report(engine: Engine, site: str, incident_id: int, now
     if found is None:
         raise ReportError(f"no incident #{incident_id} of site {site} in the record kept here")
     incident, alerts, events = found
-    return build_incident_report(incident, alerts, events, now, None)
+    report = build_incident_report(incident, alerts, events, now, None)
+    start, end, sensors = readings_window(report)
+    if not sensors:
+        return report
+    with engine.connect() as conn:  # the minute rollups the room sent (siaga.peers.rollups)
+        minutes = remote_minutes(conn, site, start, end, sensors)
+    return replace(report, readings=sensor_readings(minutes))
 
 
 def format_duration(delta: dt.timedelta | None, lang: str = "id") -> str:

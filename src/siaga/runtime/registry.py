@@ -18,6 +18,7 @@ from siaga.inventory import component as inventory
 from siaga.notify import component as notify
 from siaga.peers import component as peers
 from siaga.peers import outbox_component as peer_outbox
+from siaga.peers import status_feed as peer_status
 from siaga.runbooks import component as runbooks
 from siaga.runtime import heartbeat
 from siaga.runtime.components import ComponentEntry
@@ -44,6 +45,7 @@ COMPONENTS: list[ComponentEntry | str] = [
     peers.component,  # sets services.peers: heartbeats both ways, silence alerts (needs .alerts)
     runbooks.component,  # triggered runbooks: auto runs, failures paged (needs .alerts, .inventory)
     peer_outbox.component,  # sends this site's record to the peers watching it
+    peer_status.component,  # sends this site's public status page to the peers watching it
 ]
 
 # Added by `siaga demo` after COMPONENTS: simulated sensors and the like.

@@ -63,7 +63,7 @@ def build(ctx: RuntimeContext, manager: AlertManager) -> tuple[Ingest, ReadingWr
     if cluster is not None and cluster.shared:
         rules = sharded_rules(ctx, cluster)
     ingest = Ingest(cfg, rules=rules, alerts=manager, clock=ctx.clock)
-    rollup = RollupMaintainer(ctx.engine, cfg.readings, clock=ctx.clock)
+    rollup = RollupMaintainer(ctx.engine, cfg.readings, interval=cfg.readings.rollup_every, clock=ctx.clock)
     writer = ReadingWriter(
         ingest, ctx.engine, flush_interval=cfg.readings.flush_interval, on_flushed=rollup.mark_dirty, clock=ctx.clock,
         spool=ReadingSpool(spool_path(ctx)),

@@ -18,7 +18,7 @@ from siaga import __version__
 from siaga.backup import api as backup_api
 from siaga.checks.status import router as status_page
 from siaga.notify import web as notify_web
-from siaga.peers import ack_web, record_web
+from siaga.peers import ack_web, record_web, status_web
 from siaga.peers import web as peers_web
 from siaga.runbooks import web as runbooks_web
 from siaga.runtime.components import resolve
@@ -43,6 +43,7 @@ ROUTERS: list[RouterEntry | str] = [
     peers_web.router,  # POST /api/v1/peers/heartbeat (signed by a peer), GET /api/v1/peers
     record_web.router,  # POST /api/v1/peer/records (signed by a watched room)
     ack_web.router,  # POST /api/v1/peers/{site}/alerts/{alert_id}/ack: a room's alert acknowledged here
+    status_web.router,  # /status/{room}, /api/v1/status/sites/{room}: the rooms' pages; POST /api/v1/peer/status
     runbooks_web.router,  # /runbooks/approve/{token}: one-tap approval of an approve runbook
     moved.router,  # old paths redirected to their /api/v1 places for a release
 ]
@@ -51,6 +52,7 @@ ROUTERS: list[RouterEntry | str] = [
 # OpenAPI document); run after the routers are in. One line per feature.
 APP_SETUP: tuple[Callable[[FastAPI, RuntimeContext], None], ...] = (
     dashboard.setup,
+    status_web.setup,  # a room's status_host answered with its page
 )
 
 __all__ = ["APP_SETUP", "ROUTERS", "RouterEntry", "create_app", "get_ctx"]

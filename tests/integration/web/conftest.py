@@ -121,10 +121,25 @@ class _Sink:
         pass
 
 
+WATCHED_ROOM = """
+peers:
+  site_id: colo
+  sites:
+    - {id: bontang, name: Ruang Server Diskominfo, role: watches, url: "http://127.0.0.1:9", secret_file: peer.secret,
+       status_host: status.bontangkota.go.id}
+"""
+
+
 @pytest.fixture
 def whole_app(site: Ctx) -> FastAPI:
-    """The app of `siaga serve` with every router (status page, HTTP push, inventory, backups...)."""
-    ctx = RuntimeContext(loaded=site.loaded, engine=site.engine, clock=site.clock, services=site.services)
+    """The app of `siaga serve` with every router (status page, HTTP push, inventory, backups...), as a
+    colocation watching a room too (the routes of the rooms' records and status pages)."""
+    base = site.loaded.base_dir
+    (base / "peer.secret").write_text("a" * 64 + "\n", encoding="utf-8")
+    (base / "siaga-whole.yaml").write_text((base / "siaga.yaml").read_text(encoding="utf-8") + WATCHED_ROOM,
+                                           encoding="utf-8")
+    loaded = load_config(base / "siaga-whole.yaml")
+    ctx = RuntimeContext(loaded=loaded, engine=site.engine, clock=site.clock, services=site.services)
     ctx.services.ingest = _Sink()  # type: ignore[assignment]
     app = create_app(ctx)
     return app

@@ -143,7 +143,7 @@ def _bar_json(b: Bar) -> dict[str, Any]:
     return {"day": b.day.isoformat(), "uptime": b.uptime, "down_s": b.down_s, "maintenance_s": b.maintenance_s}
 
 
-def _service_json(r: ServiceRow, bars: bool = True) -> dict[str, Any]:
+def service_json(r: ServiceRow, bars: bool = True) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": r.id, "name": r.name, "group": r.group or None, "status": r.status.value,
         "since": r.since.isoformat() if r.since else None, "uptime_90d": r.uptime,
@@ -161,6 +161,62 @@ def _incident_json(i: dict[str, Any]) -> dict[str, Any]:
         **{k: iso(v) for k, v in i.items() if k != "updates"},
         "updates": [{k: iso(v) for k, v in u.items()} for u in i.get("updates", [])],
     }
+
+
+def snapshot_json(snap: Snapshot) -> dict[str, Any]:
+    """The JSON of ``GET /api/v1/status`` (also served by a colocation for each room it watches)."""
+    return {
+        "status": snap.status.value,
+        "summary": snap.summary,
+        "built_at": snap.built_at.isoformat(),
+        "counts": snap.counts,
+        "groups": [
+            {"name": g.name or None, "status": g.status.value, "counts": g.counts, "uptime_90d": g.uptime}
+            for g in snap.groups
+        ],
+        "down": [service_json(s, bars=False) for s in snap.down],
+        "incidents": [_incident_json(i) for i in snap.incidents],
+        "maintenance": [
+            {"id": m.id, "title": m.title, "starts_at": m.starts_at.isoformat(),
+             "ends_at": m.ends_at.isoformat(), "services": list(m.services), "ongoing": m.ongoing}
+            for m in snap.maintenance
+        ],
+    }
+
+
+_ENVS: dict[str, Environment] = {}
+
+
+def local_time(zone: Any) -> Callable[..., str]:
+    """``local(value)``: a time as the page shows it, in ``zone`` with its abbreviation (WITA)."""
+    def local(value: dt.datetime | None, fmt: str = "%d-%m-%Y %H:%M") -> str:
+        if value is None:
+            return "-"
+        at = value.astimezone(zone)
+        return f"{at.strftime(fmt)} {zone_abbreviation(at)}"
+
+    return local
+
+
+def render_status(name: str, lang: str, snap: Snapshot, site: Any, *, base: str = "/status", **extra: Any) -> str:
+    """A status page template in ``lang`` for ``snap``; ``site.name`` heads it, ``base`` is the page's path
+    (``/status``, or a colocation's page of a room)."""
+    if lang not in _ENVS:
+        _ENVS[lang] = _env(lang)
+    t = translator(lang)
+    labels = {
+        "up": t.gettext("Operational"), "down": t.gettext("Down"), "unknown": t.gettext("No data"),
+        "maintenance": t.gettext("Maintenance"),
+    }
+    stages = {
+        "investigating": t.gettext("Investigating"), "identified": t.gettext("Identified"),
+        "monitoring": t.gettext("Monitoring"), "resolved": t.gettext("Resolved"),
+    }
+    extra.setdefault("room", None)
+    return _ENVS[lang].get_template(name).render(
+        snap=snap, lang=lang, local=local_time(snap.zone), labels=labels, stages=stages, site=site,
+        small_group=SMALL_GROUP, base=base, **extra,
+    )
 
 
 PUBLIC: dict[str, Any] = {"security": []}  # in the OpenAPI document: public, no credentials (docs/api.md)
@@ -191,7 +247,6 @@ def router(ctx: RuntimeContext) -> APIRouter | None:
     )
     cache = StatusCache(builder)
     ctx.services.status_cache = cache
-    envs = {lang: _env(lang) for lang in ("id", "en")}
     site_lang = cfg.site.language.value
     tpath = token_path(ctx.loaded)
     r = APIRouter()
@@ -202,29 +257,8 @@ def router(ctx: RuntimeContext) -> APIRouter | None:
         except Exception:
             return site_lang
 
-    def fmt_time(snap: Snapshot) -> Any:
-        def local(value: dt.datetime | None, fmt: str = "%d-%m-%Y %H:%M") -> str:
-            if value is None:
-                return "-"
-            at = value.astimezone(snap.zone)
-            return f"{at.strftime(fmt)} {zone_abbreviation(at)}"
-
-        return local
-
     def render(name: str, lang: str, snap: Snapshot, **extra: Any) -> str:
-        t = translator(lang)
-        labels = {
-            "up": t.gettext("Operational"), "down": t.gettext("Down"), "unknown": t.gettext("No data"),
-            "maintenance": t.gettext("Maintenance"),
-        }
-        stages = {
-            "investigating": t.gettext("Investigating"), "identified": t.gettext("Identified"),
-            "monitoring": t.gettext("Monitoring"), "resolved": t.gettext("Resolved"),
-        }
-        return envs[lang].get_template(name).render(
-            snap=snap, lang=lang, local=fmt_time(snap), labels=labels, stages=stages, site=cfg.site,
-            small_group=SMALL_GROUP, **extra,
-        )
+        return render_status(name, lang, snap, cfg.site, **extra)
 
     @r.get("/status", response_class=HTMLResponse, include_in_schema=False)
     async def status_page(request: Request) -> HTMLResponse:
@@ -259,24 +293,7 @@ def router(ctx: RuntimeContext) -> APIRouter | None:
         """Overall state (``up`` only when every public service is up), ``summary`` (outage, no_data,
         partly_unknown, incident, operational), groups (counts, 90-day uptime), services down now,
         incidents with their updates, maintenance."""
-        snap = await cache.get()
-        return {
-            "status": snap.status.value,
-            "summary": snap.summary,
-            "built_at": snap.built_at.isoformat(),
-            "counts": snap.counts,
-            "groups": [
-                {"name": g.name or None, "status": g.status.value, "counts": g.counts, "uptime_90d": g.uptime}
-                for g in snap.groups
-            ],
-            "down": [_service_json(s, bars=False) for s in snap.down],
-            "incidents": [_incident_json(i) for i in snap.incidents],
-            "maintenance": [
-                {"id": m.id, "title": m.title, "starts_at": m.starts_at.isoformat(),
-                 "ends_at": m.ends_at.isoformat(), "services": list(m.services), "ongoing": m.ongoing}
-                for m in snap.maintenance
-            ],
-        }
+        return snapshot_json(await cache.get())
 
     @r.get("/api/v1/status/services", tags=["status"], openapi_extra=PUBLIC)
     async def services_json(
@@ -286,7 +303,7 @@ def router(ctx: RuntimeContext) -> APIRouter | None:
         """Services with their state and 90 daily uptimes, a page at a time."""
         snap = await cache.get()
         rows, pages = services_page(snap, group=group, query=q, page=page, per_page=per_page)
-        return {"page": min(page, pages), "pages": pages, "services": [_service_json(s) for s in rows]}
+        return {"page": min(page, pages), "pages": pages, "services": [service_json(s) for s in rows]}
 
     def require_admin(request: Request) -> None:
         try:
