@@ -159,6 +159,15 @@ def state_from_stored(peer_id: str, raw: str | None, started_at: dt.datetime) ->
         return PeerState(peer_id, started_at=started_at)
 
 
+def _stored_probes(raw: str | None) -> list[Any]:
+    try:
+        data = json.loads(raw) if raw else {}
+    except ValueError:
+        return []
+    probes = data.get("probes") if isinstance(data, dict) else None
+    return probes if isinstance(probes, list) else []
+
+
 def stored_status(peers: Peers, stored: Mapping[str, str | None], now: dt.datetime) -> list[dict[str, Any]]:
     """The rows of :func:`status_row` from what a running siaga kept in the store (``siaga peers``)."""
     rows = []
@@ -169,7 +178,7 @@ def stored_status(peers: Peers, stored: Mapping[str, str | None], now: dt.dateti
                 age is not None and age > peer.silence_window.total_seconds()):
             state = replace(state, alarm_since=state.last_heartbeat_at)  # no running siaga told the store since
         row = status_row(peer, state, now, None)
-        row["probes"] = data.get("probes") or []
+        row["probes"] = _stored_probes(stored.get(peer.id))
         rows.append(row)
     return rows
 
