@@ -5,8 +5,8 @@ real nginx on the bridge; heartbeats every 1 s, silence window 3 s).
 - while the room is heard: its page at ``/status/bontang`` and by its status host, the same states as the room's;
 - the room's minute rollups reach the colocation, and its incident report there shows them;
 - the room killed (-9): the page and the JSON say it is silent, since when, in Indonesian and English, never
-  "all operational"; the colocation restarted meanwhile still says so (its peer state and the page reloaded),
-  without paging the silence a second time.
+  "all operational", the portal as the colocation's own probe sees it now; the colocation restarted
+  meanwhile still says so (its peer state and the page reloaded), without paging the silence a second time.
 """
 
 from __future__ import annotations
@@ -87,7 +87,8 @@ checks:
 sensors:
   - {{{{id: suhu-r1, kind: temperature, rack: R1, source: {{{{type: http, gateway: gw}}}}}}}}
 """)
-    two.room_site, two.colo_peers_extra = room_site, f", status_host: {HOST}"
+    probes = f'[{{service: portal, type: http, url: "{nginx_url}/", keyword: portal, interval_s: 1}}]'
+    two.room_site, two.colo_peers_extra = room_site, f", status_host: {HOST}, probes: {probes}"
 
 
 @pytest.fixture(scope="module")
@@ -207,6 +208,8 @@ def test_the_room_killed_is_said_silent_on_its_page_in_both_languages_even_after
     assert "diam sejak" in got["room"]["notice"] and "WITA" in got["room"]["notice"]
     assert "silent since" in sites.status("en")["room"]["notice"]
     assert sites.status(host=HOST)["summary"] == "room_silent"
+    assert got["room"]["outside"] == {"portal": "up"}  # the colocation's own probe of the portal, now
+    assert "Diperiksa dari luar barusan: Portal Kota Bontang." in got["room"]["notice"]
     for lang, says, never in (("id", "diam sejak", "Semua layanan beroperasi"),
                               ("en", "silent since", "All services are operational")):
         code, html = sites.get(f"/status/bontang?lang={lang}")

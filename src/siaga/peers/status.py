@@ -7,7 +7,8 @@ snapshot from it (:func:`snapshot_of`), so it serves the same page and JSON when
 
 What the colocation adds is its own view of the room (:func:`verdict`): a room silent, stopped on purpose,
 never heard, or whose page is stale is said so on the page, with since when; the states below are then
-the last the room told, and the summary is never "operational".
+the last the room told, and the summary is never "operational". The services the colocation probes itself
+show what it sees now from outside (:func:`overlay`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -136,6 +137,31 @@ def snapshot_of(doc: Mapping[str, Any]) -> Snapshot:
         raise DocumentError(f"not a status document: {exc!r}") from None
 
 
+def overlay(snap: Snapshot, outside: Mapping[str, Status]) -> Snapshot:
+    """The room's last page with the states the colocation sees now from outside (its own probes of the room,
+    ``peers.sites[].probes``) for the services it checks; the others stay as the room last told them."""
+    outside = {sid: st for sid, st in outside.items() if sid in snap.by_id and st is not Status.unknown}
+    if not outside:
+        return snap
+    by_id = {sid: r if sid not in outside else
+             replace(r, status=outside[sid], since=r.since if outside[sid] is r.status else None)
+             for sid, r in snap.by_id.items()}
+    zero = {"up": 0, "down": 0, "unknown": 0, "maintenance": 0}
+    counts = dict(zero)
+    groups = []
+    for g in snap.groups:
+        members = tuple(by_id[s.id] for s in g.services)
+        gc = dict(zero)
+        for m in members:
+            gc[m.status.value] += 1
+            counts[m.status.value] += 1
+        status = Status.down if gc["down"] else Status.unknown if gc["unknown"] else Status.up
+        groups.append(replace(g, services=members, counts=gc, status=status))
+    down = tuple(r for r in by_id.values() if r.status is Status.down)
+    overall = Status.down if down else Status.unknown if counts["unknown"] else Status.up
+    return replace(snap, by_id=by_id, groups=tuple(groups), counts=counts, down=down, status=overall)
+
+
 @dataclass(frozen=True)
 class Verdict:
     """What the colocation says of a room on its page: ``live`` (the room is heard and its page is fresh),
@@ -176,4 +202,5 @@ def verdict(row: Mapping[str, Any] | None, as_of: dt.datetime | None, received_a
     return Verdict("live", None, as_of)
 
 
-__all__ = ["REFRESH_S", "STALE_S", "DocumentError", "Verdict", "digest", "document", "snapshot_of", "verdict"]
+__all__ = ["REFRESH_S", "STALE_S", "DocumentError", "Verdict", "digest", "document", "overlay", "snapshot_of",
+           "verdict"]

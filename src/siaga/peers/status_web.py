@@ -7,6 +7,8 @@
   never heard, or a stale page (then the states below are the last the room told, never "all operational").
 - ``GET /api/v1/status/sites/{room}``, ``.../services``: the same as JSON (``/api/v1/status``'s keys, plus
   ``site`` and ``room``: the colocation's view, with its notice in the reader's language).
+- While the room is not live, the services the colocation probes itself (``peers.sites[].probes``) show
+  its own verdict now (``room.outside`` in the JSON), the others what the room last told.
 - A room's ``status_host`` (its public status host name, DNS pointed at the colocation): a request for that
   host's ``/status``, ``/status/services``, ``/api/v1/status`` or ``/api/v1/status/services`` is answered with
   the room's page (:class:`StatusHosts`, an ASGI middleware).
@@ -21,7 +23,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -30,14 +32,14 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from siaga.checks.confirm import Status
+from siaga.checks.confirm import Status, worst
 from siaga.checks.engine import site_zone
 from siaga.checks.status.router import PER_PAGE, PUBLIC, local_time, render_status, service_json, snapshot_json
 from siaga.checks.status.snapshot import Snapshot, services_page
 from siaga.config.peers import Peer, PeerRole
 from siaga.i18n import normalize_language, translator
 from siaga.peers.signing import SignatureRefused, Verifier
-from siaga.peers.status import DocumentError, Verdict, snapshot_of, verdict
+from siaga.peers.status import DocumentError, Verdict, overlay, snapshot_of, verdict
 from siaga.peers.status_feed import STATUS_PATH
 from siaga.runtime.context import RuntimeContext
 from siaga.store.events import get_meta, set_meta
@@ -86,8 +88,9 @@ class RoomPages:
             self.pages.setdefault(site, (snap, received))
 
 
-def notice(v: Verdict, name: str, lang: str, zone: Any) -> str | None:
-    """What the page says of the room above its services, in ``lang`` (None: the room is live)."""
+def notice(v: Verdict, name: str, lang: str, zone: Any, outside: Sequence[str] = ()) -> str | None:
+    """What the page says of the room above its services, in ``lang`` (None: the room is live); ``outside``:
+    the names of the services whose state the colocation sees now from outside."""
     if v.live:
         return None
     t = translator(lang)
@@ -109,8 +112,29 @@ def notice(v: Verdict, name: str, lang: str, zone: Any) -> str | None:
         head = t.gettext("{name} has not sent its status page yet.").format(name=name)
     if v.as_of is None:
         return head + " " + t.gettext("Nothing is known of its services here yet.")
-    return head + " " + t.gettext("The states below are the last the room told, at {time}; they may no longer "
+    text = head + " " + t.gettext("The states below are the last the room told, at {time}; they may no longer "
                                   "be true.").format(time=local(v.as_of))
+    if outside:
+        text += " " + t.gettext("Checked from outside just now: {services}.").format(services=", ".join(outside))
+    return text
+
+
+def outside_states(probes: Any, site: str) -> dict[str, Status]:
+    """Per service of ``site``, the colocation's own verdict now (worst of its probes of it), from
+    :class:`siaga.peers.probes.ProbeDesk`."""
+    room = getattr(probes, "rooms", {}).get(site)
+    if room is None:
+        return {}
+    per: dict[str, list[Status]] = {}
+    for cid, st in room.verdicts().items():
+        per.setdefault(room.service_of[cid], []).append(st)
+    return {service: worst(sts) for service, sts in per.items()}
+
+
+def outside_names(snap: Snapshot | None, outside: Mapping[str, Status]) -> list[str]:
+    if snap is None:
+        return []
+    return [snap.by_id[s].name for s in sorted(outside) if s in snap.by_id and outside[s] is not Status.unknown]
 
 
 def _empty(zone: ZoneInfo, now: dt.datetime) -> Snapshot:
@@ -158,7 +182,7 @@ def router(ctx: RuntimeContext) -> APIRouter | None:
         pages.keep(site, snap, now)
         return {"ok": True, "site": site, "built_at": snap.built_at.isoformat()}
 
-    async def view(site: str) -> tuple[Peer, Snapshot | None, Verdict]:
+    async def view(site: str) -> tuple[Peer, Snapshot | None, Verdict, dict[str, Status]]:
         peer = rooms.get(site)
         if peer is None:
             raise ApiError(404, "not_found", f"no room {site!r} is watched here")
@@ -170,7 +194,12 @@ def router(ctx: RuntimeContext) -> APIRouter | None:
         hub = ctx.services.peers
         row = next((x for x in hub.status(now) if x["peer"] == site), None) if hub is not None else None
         v = verdict(row, held[0].built_at if held else None, held[1] if held else None, now)
-        return peer, held[0] if held else None, v
+        snap = held[0] if held else None
+        outside: dict[str, Status] = {}
+        if snap is not None and not v.live and hub is not None and hub.probes is not None:
+            outside = outside_states(hub.probes, site)
+            snap = overlay(snap, outside)  # what the colocation sees now from outside
+        return peer, snap, v, outside
 
     def lang_of(request: Request, snap: Snapshot | None) -> str:
         try:
@@ -181,9 +210,11 @@ def router(ctx: RuntimeContext) -> APIRouter | None:
     def name_of(peer: Peer) -> str:
         return peer.name or peer.id
 
-    def page(site: str, peer: Peer, snap: Snapshot | None, v: Verdict, lang: str, name: str, **extra: Any) -> str:
+    def page(site: str, peer: Peer, snap: Snapshot | None, v: Verdict, outside: dict[str, Status], lang: str,
+             name: str, **extra: Any) -> str:
         shown = snap or _empty(own_zone, ctx.clock())
-        room = SimpleNamespace(live=v.live, state=v.state, notice=notice(v, name_of(peer), lang, shown.zone))
+        said = notice(v, name_of(peer), lang, shown.zone, outside_names(snap, outside))
+        room = SimpleNamespace(live=v.live, state=v.state, notice=said)
         return render_status(name, lang, shown, SimpleNamespace(name=name_of(peer)), base=f"/status/{site}",
                              room=room, **extra)
 
@@ -191,20 +222,23 @@ def router(ctx: RuntimeContext) -> APIRouter | None:
 
     @r.get("/status/{site}", response_class=HTMLResponse, include_in_schema=False)
     async def room_page(site: str, request: Request) -> HTMLResponse:
-        peer, snap, v = await view(site)
-        return HTMLResponse(page(site, peer, snap, v, lang_of(request, snap), "status/page.html"), headers=headers)
+        peer, snap, v, outside = await view(site)
+        html = page(site, peer, snap, v, outside, lang_of(request, snap), "status/page.html")
+        return HTMLResponse(html, headers=headers)
 
     @r.get("/status/{site}/services", response_class=HTMLResponse, include_in_schema=False)
     async def room_services(site: str, request: Request, group: str | None = None, q: str | None = None,
                             page_no: int = Query(1, ge=1, alias="page")) -> HTMLResponse:
-        peer, snap, v = await view(site)
+        peer, snap, v, outside = await view(site)
         shown = snap or _empty(own_zone, ctx.clock())
         rows, count = services_page(shown, group=group, query=q, page=page_no, per_page=PER_PAGE)
-        html = page(site, peer, snap, v, lang_of(request, snap), "status/services.html", rows=rows, pages=count,
+        html = page(site, peer, snap, v, outside, lang_of(request, snap), "status/services.html", rows=rows,
+                    pages=count,
                     page=min(page_no, count), group=group, q=q or "")
         return HTMLResponse(html, headers=headers)
 
-    def room_json(site: str, peer: Peer, snap: Snapshot | None, v: Verdict, lang: str) -> dict[str, Any]:
+    def room_json(site: str, peer: Peer, snap: Snapshot | None, v: Verdict, outside: dict[str, Status],
+                  lang: str) -> dict[str, Any]:
         zone = snap.zone if snap else own_zone
         out = snapshot_json(snap or _empty(zone, ctx.clock()))
         if snap is None:
@@ -214,7 +248,8 @@ def router(ctx: RuntimeContext) -> APIRouter | None:
         out["site"] = {"id": site, "name": name_of(peer)}
         out["room"] = {"state": v.state, "since": v.since.isoformat() if v.since else None,
                        "as_of": v.as_of.isoformat() if v.as_of else None, "lang": lang,
-                       "notice": notice(v, name_of(peer), lang, zone)}
+                       "notice": notice(v, name_of(peer), lang, zone, outside_names(snap, outside)),
+                       "outside": {k: st.value for k, st in sorted(outside.items())}}
         return out
 
     @r.get("/api/v1/status/sites/{site}", tags=["status"], openapi_extra=PUBLIC, responses=ERROR_RESPONSES)
@@ -222,15 +257,15 @@ def router(ctx: RuntimeContext) -> APIRouter | None:
         """A watched room's status page as the colocation holds it: ``/api/v1/status``'s keys (``status``
         ``unknown`` and ``summary`` ``room_silent``, ``room_stopped``, ``room_not_heard``, ``room_stale`` or
         ``room_no_page`` when the room is not live), ``site`` and ``room`` (state, since, as_of, notice)."""
-        peer, snap, v = await view(site)
-        return room_json(site, peer, snap, v, lang_of(request, snap))
+        peer, snap, v, outside = await view(site)
+        return room_json(site, peer, snap, v, outside, lang_of(request, snap))
 
     @r.get("/api/v1/status/sites/{site}/services", tags=["status"], openapi_extra=PUBLIC, responses=ERROR_RESPONSES)
     async def room_services_json(site: str, group: str | None = None, q: str | None = None,
                                  page_no: int = Query(1, ge=1, alias="page"),
                                  per_page: int = Query(PER_PAGE, ge=1, le=500)) -> dict[str, Any]:
         """A watched room's services with their last known state and 90 daily uptimes, a page at a time."""
-        _peer, snap, v = await view(site)
+        _peer, snap, v, _outside = await view(site)
         shown = snap or _empty(own_zone, ctx.clock())
         rows, count = services_page(shown, group=group, query=q, page=page_no, per_page=per_page)
         return {"page": min(page_no, count), "pages": count, "room": {"state": v.state},

@@ -86,3 +86,17 @@ def test_the_notice_speaks_indonesian_first() -> None:
     v = verdict(row("silent"), T0, T0, T0)
     text = notice(v, "Ruang Server Diskominfo", "id", WITA)
     assert text is not None and "diam sejak 06-12-2026 10:02 WITA" in text, text
+
+
+def test_while_the_room_is_dark_the_services_probed_from_outside_show_what_the_colocation_sees_now() -> None:
+    from siaga.peers.status import overlay
+
+    seen = overlay(snap(), {"portal": Status.up, "absensi": Status.down, "unknown-one": Status.down})
+    assert (seen.by_id["portal"].status, seen.by_id["absensi"].status) == (Status.up, Status.down)
+    assert seen.by_id["absensi"].since is None  # the room said up: since when it is down is not known here
+    assert [r.id for r in seen.down] == ["absensi"] and seen.counts == {"up": 1, "down": 1, "unknown": 0,
+                                                                          "maintenance": 0}
+    assert seen.groups[0].services[1].status is Status.down and seen.status is Status.down
+    assert overlay(snap(), {"portal": Status.unknown}) == snap()  # nothing known from outside: the room's word
+    text = notice(verdict(row("silent"), T0, T0, T0), "Ruang", "id", WITA, ["Absensi"])
+    assert text is not None and text.endswith("Diperiksa dari luar barusan: Absensi.")
