@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from siaga.cli.main import app
 from siaga.config import parse_config
+from siaga.i18n import set_language
 from siaga.inventory import Inventory
 from siaga.runbooks import plan
 from siaga.runbooks.engine import run_plan
@@ -25,6 +26,13 @@ from siaga.runbooks.steps import StepContext
 
 pytestmark = pytest.mark.integration
 NOW = dt.datetime(2026, 12, 6, 3, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    set_language("en")  # the steps' lines are in the runner's language
+    yield
+    set_language(None)
 
 
 class Pager:

@@ -10,10 +10,11 @@ from pathlib import Path
 
 from siaga.backup import process
 from siaga.config.runbooks import Bmc
+from siaga.i18n import _
 from siaga.runbooks.steps.base import StepContext, trim
 from siaga.runbooks.steps.bmc import BmcError, password
 
-INSTALL_HINT = "install ipmitool (Debian: apt-get install ipmitool)"
+INSTALL_HINT = "apt-get install ipmitool"
 
 
 def ipmitool_args(bmc: Bmc, words: list[str], base_dir: Path | None = None, ipmitool: str = "ipmitool") -> list[str]:
@@ -38,14 +39,15 @@ async def ipmitool(bmc: Bmc, words: list[str], ctx: StepContext, timeout_s: floa
         done = await process.run(ipmitool_args(bmc, words, ctx.base_dir, ctx.ipmitool), env, timeout_s=timeout_s,
                                  secrets=[secret], merge_stderr=True)
     except TimeoutError:
-        raise BmcError(f"IPMI {bmc.address}:{bmc.port}: no answer within {timeout_s:.0f}s", retryable=True) from None
+        raise BmcError(_("IPMI {address}:{port}: no answer within {seconds:.0f} s").format(
+            address=bmc.address, port=bmc.port, seconds=timeout_s), retryable=True) from None
     except process.ProcessStartError as exc:
-        raise BmcError(f"{exc}: {INSTALL_HINT}") from None
+        raise BmcError(_("{error}: install ipmitool (Debian: {hint})").format(error=exc, hint=INSTALL_HINT)) from None
     out = trim(done.stdout.decode("utf-8", "replace"))
     if done.exit_code != 0:
         # ipmitool says the same for a wrong password and a BMC that did not answer: it may come back
-        raise BmcError(f"IPMI {bmc.address}:{bmc.port}: {out or f'ipmitool exit {done.exit_code}'}",
-                       retryable=True)
+        said = out or _("ipmitool ended with exit code {code}").format(code=done.exit_code)
+        raise BmcError(f"IPMI {bmc.address}:{bmc.port}: {said}", retryable=True)
     return out
 
 

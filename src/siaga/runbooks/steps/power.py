@@ -12,6 +12,7 @@ import time
 
 from siaga.backup import process
 from siaga.config.runbooks import Host
+from siaga.i18n import _
 from siaga.runbooks.plan import Action
 from siaga.runbooks.steps import ipmi, redfish
 from siaga.runbooks.steps.base import Outcome, StepContext
@@ -19,7 +20,7 @@ from siaga.runbooks.steps.bmc import BmcError
 from siaga.runbooks.steps.ssh import run_command
 from siaga.runbooks.steps.wait import port_open
 
-PING_HINT = "install ping (Debian: apt-get install iputils-ping)"
+PING_HINT = "apt-get install iputils-ping"
 REQUEST_S = 10.0
 """The longest one request to a BMC (or one ping) may take."""
 
@@ -40,7 +41,7 @@ async def pings(address: str, ctx: StepContext, timeout_s: float = 1.0) -> bool:
     try:
         done = await process.run(args, env, timeout_s=timeout_s + 5, merge_stderr=True)
     except process.ProcessStartError as exc:
-        raise BmcError(f"{exc}: {PING_HINT}") from None
+        raise BmcError(_("{error}: install ping (Debian: {hint})").format(error=exc, hint=PING_HINT)) from None
     if done.exit_code in (0, 1):  # 1: sent, no reply
         return done.exit_code == 0
     raise BmcError(f"ping {address}: {done.stdout.decode('utf-8', 'replace').strip()}", retryable=True)
@@ -61,10 +62,12 @@ async def is_off(action: Action, ctx: StepContext) -> bool:
 
 def _check_words(action: Action, until: str) -> str:
     if action.off_check == "power":
-        return f"power {until} (BMC)"
+        return _("power off (BMC)") if until == "off" else _("power on (BMC)")
     if action.off_check == "ping":
-        return f"{action.address} {'silent to' if until == 'off' else 'answering'} ping"
-    return f"{action.address}:{action.port} {'closed' if until == 'off' else 'open'}"
+        words = _("{address} silent to ping") if until == "off" else _("{address} answering ping")
+        return words.format(address=action.address)
+    words = _("{address}:{port} closed") if until == "off" else _("{address}:{port} open")
+    return words.format(address=action.address, port=action.port)
 
 
 async def wait_off(action: Action, ctx: StepContext, until: str = "off") -> Outcome:
@@ -78,15 +81,19 @@ async def wait_off(action: Action, ctx: StepContext, until: str = "off") -> Outc
         try:
             if await is_off(action, ctx) == (until == "off"):
                 waited = time.monotonic() - begin
-                return Outcome(True, f"{action.subject}: {what} after {waited:.1f}s",
+                return Outcome(True, _("{device}: {check} after {seconds:.1f} s").format(
+                    device=action.subject, check=what, seconds=waited),
                                {"waited_s": round(waited, 2), "off_check": action.off_check})
         except BmcError as exc:
             if not exc.retryable:
                 return Outcome(False, str(exc), {"off_check": action.off_check})
             last_error = str(exc)
         if time.monotonic() - begin >= action.off_wait_s:
-            tail = f" (last: {last_error})" if last_error else ""
-            return Outcome(False, f"{action.subject}: not {what} after {action.off_wait_s:.0f}s{tail}",
+            line = _("{device}: not {check} after {seconds:.0f} s").format(
+                device=action.subject, check=what, seconds=action.off_wait_s)
+            if last_error:
+                line += " " + _("(last: {error})").format(error=last_error)
+            return Outcome(False, line,
                            {"timed_out": True, "off_check": action.off_check})
         await asyncio.sleep(ctx.poll_s)
 
@@ -105,15 +112,17 @@ async def send(action: Action, ctx: StepContext) -> Outcome:
         if action.via == "redfish":
             assert host.bmc is not None
             before, path = await redfish.graceful_shutdown(host.bmc, ctx, timeout_s)
-            said = "already off" if before == "off" else "GracefulShutdown sent"
-            return Outcome(True, f"Redfish {host.bmc.address}{path}: {said} (was {before})",
+            said = _("already off") if before == "off" else _("GracefulShutdown sent")
+            return Outcome(True, _("Redfish {url}{path}: {said} (it was {state})").format(
+                url=host.bmc.address, path=path, said=said, state=before),
                            {"via": "redfish", "power_before": before, "system": path})
         if action.via == "ipmi":
             assert host.bmc is not None
-            before, said = await ipmi.soft_off(host.bmc, ctx, timeout_s)
-            said = "already off" if before == "off" else (said or "soft power off sent")
-            return Outcome(True, f"IPMI {host.bmc.address}:{host.bmc.port}: {said} (was {before})",
-                           {"via": "ipmi", "power_before": before})
+            before, printed = await ipmi.soft_off(host.bmc, ctx, timeout_s)
+            said = _("already off") if before == "off" else _("soft power off sent")
+            return Outcome(True, _("IPMI {address}:{port}: {said} (it was {state})").format(
+                address=host.bmc.address, port=host.bmc.port, said=said, state=before),
+                {"via": "ipmi", "power_before": before, "ipmitool": printed})
     except BmcError as exc:
         return Outcome(False, str(exc), {"via": action.via})
     sent = await run_command(action, ctx)

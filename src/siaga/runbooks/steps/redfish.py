@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from siaga.config.runbooks import Bmc
+from siaga.i18n import _
 from siaga.runbooks.steps.base import StepContext
 from siaga.runbooks.steps.bmc import BmcError, password
 
@@ -34,9 +35,11 @@ def _error(bmc: Bmc, exc: Exception) -> BmcError:
     import sushy.exceptions
 
     if isinstance(exc, sushy.exceptions.AccessError):
-        return BmcError(f"Redfish {bmc.address}: refused: wrong user or password, or {bmc.user} may not do this")
+        return BmcError(_("Redfish {url}: refused: wrong user or password, or {user} may not do this").format(
+            url=bmc.address, user=bmc.user))
     if isinstance(exc, sushy.exceptions.ResourceNotFoundError):
-        return BmcError(f"Redfish {bmc.address}: no system {system_path(bmc)} (set bmc.system)")
+        return BmcError(_("Redfish {url}: no system {path} (set bmc.system)").format(
+            url=bmc.address, path=system_path(bmc)))
     return BmcError(f"Redfish {bmc.address}: {exc}", retryable=True)
 
 
@@ -52,8 +55,8 @@ def _system(bmc: Bmc, secret: str, base_dir: Path | None, timeout_s: float) -> A
     if path is None:
         members = sorted(conn.get_system_collection().members_identities)
         if len(members) != 1:
-            raise BmcError(f"Redfish {bmc.address}: {len(members)} systems ({', '.join(members) or '-'}): "
-                           "set bmc.system to one")
+            raise BmcError(_("Redfish {url}: {count} systems ({systems}): set bmc.system to one").format(
+                url=bmc.address, count=len(members), systems=", ".join(members) or "-"))
         path = members[0]
     return conn.get_system(path)
 
