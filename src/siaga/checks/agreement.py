@@ -70,6 +70,7 @@ class Call(StrEnum):
     disputed = "disputed"  # down from the room, the colocation's probes pass: no page (the colocation words it)
     uplink = "uplink"  # the colocation is silent and every check it probes is down here: held, no page
     taken = "taken"  # the colocation paged this outage while the room was silent: not paged twice
+    pending = "pending"  # the colocation's word since the outage was confirmed here not heard yet: held
 
 
 @dataclass(frozen=True)
@@ -80,11 +81,16 @@ class ColoView:
     verdicts: Mapping[str, Status] = field(default_factory=dict)  # per check id it probes
     agree: int | None = None
     paged: frozenset[str] = frozenset()  # services whose outage it paged and still holds
+    told_at: dt.datetime | None = None  # when the colocation sent this word (its clock; both on NTP)
 
 
-def room_call(service: str, checks: Sequence[str], own: Mapping[str, Status], colo: ColoView | None) -> Call:
+def room_call(service: str, checks: Sequence[str], own: Mapping[str, Status], colo: ColoView | None,
+              since: dt.datetime | None = None) -> Call:
     """The room's decision on ``service`` (its ``checks``), from its own verdicts (``own``: every check of the
-    room) and what its colocation told (None: no colocation)."""
+    room), what its colocation told (None: no colocation) and ``since`` when the outage was confirmed here.
+
+    A probed check's outage is decided on a word the colocation sent *after* ``since``: an older one may not
+    tell an outage it paged meanwhile (heartbeats queued while the room was frozen arrive late, in order)."""
     down_here = [c for c in checks if own.get(c) is Status.down]
     if not down_here:
         return Call.up
@@ -96,6 +102,10 @@ def room_call(service: str, checks: Sequence[str], own: Mapping[str, Status], co
         if colo.link is PeerLink.silent and _all_down_here(colo.verdicts, own):
             return Call.uplink
         return Call.down  # the only location that answers
+    if any(c not in colo.verdicts for c in down_here):
+        return Call.down  # a check only the room probes: the room alone
+    if since is not None and (colo.told_at is None or colo.told_at <= since):
+        return Call.pending
     for check in down_here:
         if agreed_down({ROOM: Status.down, COLO: colo.verdicts.get(check, Status.unknown)}, colo.agree):
             return Call.down

@@ -15,8 +15,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -103,7 +105,7 @@ class ProbeDesk:
         room = self.rooms.get(peer.id)
         if room is not None:
             return {"probes": {k: v.value for k, v in room.verdicts().items()}, "agree": peer.agree,
-                    "paged": sorted(room.plan.taken)}
+                    "paged": sorted(room.plan.taken), "told_at": self.ctx.clock().isoformat()}
         if peer.role is PeerRole.watched_by and self.room_sink is not None:
             probed = statuses(self.hub.states[peer.id].summary.get("probes"))
             own = self.room_sink.own()
@@ -209,13 +211,16 @@ class ProbeDesk:
 class AgreedSink:
     """The room's ``service.down`` conditions, passed on when the locations agree (see :func:`room_call`)."""
 
-    def __init__(self, inner: AlertSink, monitor: Monitor, hub: PeerHub, colo: Peer) -> None:
+    def __init__(self, inner: AlertSink, monitor: Monitor, hub: PeerHub, colo: Peer,
+                 clock: Callable[[], dt.datetime]) -> None:
         self.inner = inner
+        self.clock = clock
         self.monitor = monitor
         self.hub = hub
         self.colo = colo
         self.service_of = {c.check_id: c.service for c in monitor.checks}
         self.latest: dict[str, Condition] = {}  # the monitor's last service.down condition per service
+        self.since: dict[str, dt.datetime] = {}  # when the monitor's active condition arrived here
         self.raised: set[str] = set()
         self.calls: dict[str, Call] = {}
 
@@ -227,15 +232,20 @@ class AgreedSink:
         summary = state.summary
         agree = summary.get("agree")
         paged = summary.get("paged")
+        told_at = None
+        with contextlib.suppress(TypeError, ValueError):
+            told_at = dt.datetime.fromisoformat(summary["told_at"]) if summary.get("told_at") else None
         return ColoView(link_of(state), statuses(summary.get("probes")),
                         agree if isinstance(agree, int) and agree >= 1 else None,
-                        frozenset(str(s) for s in paged) if isinstance(paged, list) else frozenset())
+                        frozenset(str(s) for s in paged) if isinstance(paged, list) else frozenset(), told_at)
 
     def submit(self, condition: Condition) -> None:
         if condition.rule != "service.down":
             self.inner.submit(condition)
             return
         self.latest[condition.subject] = condition
+        if condition.active:
+            self.since.setdefault(condition.subject, self.clock())
         self._apply(condition.subject, self.view())
 
     def reassess(self) -> None:
@@ -245,7 +255,7 @@ class AgreedSink:
 
     def _apply(self, service: str, view: ColoView) -> None:
         condition = self.latest[service]
-        call = room_call(service, self.monitor.checks_of.get(service, []), self.own(), view)
+        call = room_call(service, self.monitor.checks_of.get(service, []), self.own(), view, self.since.get(service))
         if self.calls.get(service) != call and call is not Call.up:
             log.info("service %s: %s", service, call.value, extra={"service": service, "call": call.value})
         self.calls[service] = call
@@ -255,6 +265,7 @@ class AgreedSink:
                                                                                                            view)}))
         elif not condition.active:  # always on: an alert raised before a restart clears too
             self.raised.discard(service)
+            self.since.pop(service, None)
             del self.latest[service]
             self.inner.submit(condition)
 
@@ -272,7 +283,7 @@ def agreed_sink(ctx: Any, monitor: Monitor, inner: AlertSink | None) -> AlertSin
     colo = next(iter(hub.config.by_role(PeerRole.watched_by)), None)
     if colo is None:
         return inner
-    sink = AgreedSink(inner, monitor, hub, colo)
+    sink = AgreedSink(inner, monitor, hub, colo, ctx.clock)
     hub.probes.room_sink = sink
     return sink
 

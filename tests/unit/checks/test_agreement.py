@@ -75,6 +75,18 @@ def test_a_silent_colocation_and_every_probed_check_down_here_is_the_uplink_not_
     assert room_call("portal", ["portal-http"], {"portal-http": DOWN, "mail-tcp": DOWN}, stopped) is Call.down
 
 
+def test_the_room_waits_for_a_word_the_colocation_sent_after_the_outage_was_confirmed_here() -> None:
+    own = {"portal-http": DOWN}
+    stale = ColoView(PeerLink.heard, {"portal-http": DOWN}, told_at=T0)  # queued while the room was frozen
+    assert room_call("portal", ["portal-http"], own, stale, since=T0 + dt.timedelta(seconds=1)) is Call.pending
+    fresh = ColoView(PeerLink.heard, {"portal-http": DOWN}, told_at=T0 + dt.timedelta(seconds=2))
+    assert room_call("portal", ["portal-http"], own, fresh, since=T0 + dt.timedelta(seconds=1)) is Call.down
+    taken = ColoView(PeerLink.heard, {"portal-http": DOWN}, paged=frozenset({"portal"}), told_at=T0)
+    assert room_call("portal", ["portal-http"], own, taken, since=T0 + dt.timedelta(seconds=1)) is Call.taken
+    # a check the colocation does not probe needs no word from it
+    assert room_call("intranet", ["intranet-http"], {"intranet-http": DOWN}, stale, since=T0) is Call.down
+
+
 def test_an_outage_the_colocation_paged_is_not_paged_again_by_the_room() -> None:
     colo = ColoView(PeerLink.heard, {"portal-http": DOWN}, paged=frozenset({"portal"}))
     assert room_call("portal", ["portal-http"], {"portal-http": DOWN}, colo) is Call.taken

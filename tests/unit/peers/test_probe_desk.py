@@ -66,7 +66,8 @@ async def test_the_colocation_warns_uplink_down_once_and_clears_it() -> None:
     await desk.assess(NOW + dt.timedelta(seconds=2))
     assert alerts.raised[-1] == ("bontang", False, UPLINK_RULE)
     peer = hub.config.sites[0]
-    assert desk.summary_for(peer) == {"probes": {"portal-http": "up"}, "agree": None, "paged": []}
+    assert desk.summary_for(peer) == {"probes": {"portal-http": "up"}, "agree": None, "paged": [],
+                                      "told_at": NOW.isoformat()}
 
 
 @pytest.mark.asyncio
@@ -103,7 +104,9 @@ def room_side() -> tuple[AgreedSink, PeerHub, Inner, Any]:
     monitor = SimpleNamespace(checks=[SimpleNamespace(check_id="portal-http", service="portal")],
                               states={"portal-http": CheckState(Status.down)}, checks_of={"portal": ["portal-http"]})
     inner = Inner()
-    return AgreedSink(inner, monitor, hub, peers.sites[0]), hub, inner, monitor  # type: ignore[arg-type]
+    clock = SimpleNamespace(now=NOW)
+    sink = AgreedSink(inner, monitor, hub, peers.sites[0], lambda: clock.now)  # type: ignore[arg-type]
+    return sink, hub, inner, clock
 
 
 def down(active: bool = True) -> Condition:
@@ -111,12 +114,19 @@ def down(active: bool = True) -> Condition:
                      severity=Severity.critical, at=NOW, fire_at_once=True)
 
 
+def told(seconds: float) -> str:
+    return (NOW + dt.timedelta(seconds=seconds)).isoformat()
+
+
 def test_the_room_holds_an_outage_the_colocation_sees_passing_and_passes_it_on_when_they_agree() -> None:
-    sink, hub, inner, _monitor = room_side()
-    hub.heard("colo", {"probes": {"portal-http": "up"}}, NOW)
+    sink, hub, inner, _clock = room_side()
+    hub.heard("colo", {"probes": {"portal-http": "up"}, "told_at": told(-1)}, NOW)
     sink.submit(down())
+    assert inner.got == [] and sink.calls["portal"].value == "pending"  # its word is older than the outage
+    hub.heard("colo", {"probes": {"portal-http": "up"}, "told_at": told(1)}, NOW)
+    sink.reassess()
     assert inner.got == [] and sink.calls["portal"].value == "disputed"
-    hub.heard("colo", {"probes": {"portal-http": "down"}}, NOW)
+    hub.heard("colo", {"probes": {"portal-http": "down"}, "told_at": told(2)}, NOW)
     sink.reassess()
     sink.reassess()
     assert len(inner.got) == 1 and inner.got[0].params["locations"] == {
@@ -129,7 +139,7 @@ def test_the_room_holds_an_outage_the_colocation_sees_passing_and_passes_it_on_w
 
 
 def test_the_room_does_not_page_what_the_colocation_paged_nor_what_its_own_uplink_explains() -> None:
-    sink, hub, inner, _monitor = room_side()
+    sink, hub, inner, _clock = room_side()
     hub.heard("colo", {"probes": {"portal-http": "down"}, "paged": ["portal"]}, NOW)
     sink.submit(down())
     assert inner.got == [] and sink.calls["portal"].value == "taken"
@@ -141,7 +151,7 @@ def test_the_room_does_not_page_what_the_colocation_paged_nor_what_its_own_uplin
 
 
 def test_a_room_without_a_colocation_that_probes_pages_alone() -> None:
-    sink, hub, inner, _monitor = room_side()
+    sink, hub, inner, _clock = room_side()
     hub.heard("colo", {}, NOW)
     sink.submit(down())
     assert len(inner.got) == 1
