@@ -32,7 +32,7 @@ FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "siaga.web", "siaga.*.component",  # components, the web app and the routers of the parts
         "siaga.backup.api", "siaga.checks.status.router", "siaga.notify.web", "siaga.sources.http.push",
         "siaga.sources.simulator", "siaga.peers.web", "siaga.peers.record_web", "siaga.peers.outbox_component",
-        "siaga.peers.ack_web", "siaga.peers.ack_link",
+        "siaga.peers.ack_web", "siaga.peers.ack_link", "siaga.peers.ack_mirror",
         "siaga.peers.status_feed", "siaga.peers.status_web",
         "siaga.runbooks.web",
     )),

@@ -144,6 +144,8 @@ MESSAGES: dict[str, str] = {
     "note.silenced": N_("maintenance window {window}: nobody is paged while it lasts"),
     "note.resumed.window": N_("pages on its own again: the maintenance window ended"),
     "note.resumed.cause": N_("pages on its own again: its probable cause is over"),
+    "note.paged_by_peer": N_("{peer} senses this too and pages it: not paged here while {peer} is heard"),
+    "note.resumed.peer": N_("pages here again: {peer} is no longer heard"),
     "note.withheld": N_("withheld: the alert was {alert_state} before this {msg_kind} left"),
     "note.sent": N_("{msg_kind} to {address}: sent in {latency_ms} ms"),
     "note.failed": N_("{msg_kind} to {address}: failed after {latency_ms} ms ({error})"),

@@ -42,6 +42,8 @@ from siaga.store.types import UTCDateTime
 log = logging.getLogger("siaga.notify")
 
 LINK_MAX_ALERTS = 10
+PEER_PREFIX = "peer:"
+"""``suppressed_by`` of an alert a peer pages itself (:attr:`Notifier.elsewhere`)."""
 LEASE = dt.timedelta(seconds=60)
 """A message being sent is hidden this long; after a crash mid-send it is sent again (at least once)."""
 
@@ -95,6 +97,9 @@ class Notifier:
     calendar: Calendar = field(init=False)
     storm: StormState = field(default_factory=StormState)
     on_sent: Callable[[OutMessage], None] | None = None
+    elsewhere: Callable[[Alert], str | None] | None = None
+    """At a colocation: ``peer:<room>`` when a room that is heard senses and pages this alert itself (one page
+    per event: this siaga then holds its pages, as for a maintenance window); set by ``siaga.peers.ack_mirror``."""
 
     def __post_init__(self) -> None:
         cfg = self.config
@@ -251,8 +256,10 @@ class Notifier:
                 if causes is None:
                     causes = self._causes(conn, [a for _, a in pairs])
                 folded = self._folded_into(alert, history[r.alert_id], causes)
+            paged_by = (self.elsewhere(alert) if self.elsewhere is not None and window is None and folded is None
+                        and alert.state is not AlertState.resolved else None)
             suppressed_by = (window.id if window is not None
-                             else f"cause:alert-{folded[0]}" if folded is not None else None)
+                             else f"cause:alert-{folded[0]}" if folded is not None else paged_by)
             if suppressed_by != r.suppressed_by:
                 conn.execute(update(notify_alerts).where(notify_alerts.c.alert_id == r.alert_id)
                              .values(suppressed_by=suppressed_by))
@@ -261,7 +268,7 @@ class Notifier:
                 pages = plan_followup(policy, alert, history[r.alert_id], folded[1], now, self.calendar)
             else:
                 pages = [] if policy is None else plan(policy, alert, history[r.alert_id], now, self.calendar,
-                                                       suppressed=window is not None)
+                                                       suppressed=window is not None or paged_by is not None)
             for page in pages:
                 self._queue_page(conn, alert, page, now, policy.id if policy is not None else None,
                                  about=folded[0] if folded is not None else None)
@@ -277,9 +284,15 @@ class Notifier:
             told = ", ".join(w.id for w in folded[1])
             self._alert_event(conn, [alert.id], "notify_folded", now, note=note_of(
                 Message("note.folded", {"cause_alert": folded[0], "told": told})))
+        elif after is not None and after.startswith(PEER_PREFIX):
+            self._alert_event(conn, [alert.id], "notify_silenced", now,
+                              note=note_of(Message("note.paged_by_peer", {"peer": after[len(PEER_PREFIX):]})))
         elif after is not None:
             self._alert_event(conn, [alert.id], "notify_silenced", now,
                               note=note_of(Message("note.silenced", {"window": after})))
+        elif before is not None and before.startswith(PEER_PREFIX):
+            self._alert_event(conn, [alert.id], "notify_resumed", now,
+                              note=note_of(Message("note.resumed.peer", {"peer": before[len(PEER_PREFIX):]})))
         elif before is not None:
             key = "note.resumed.cause" if before.startswith("cause:") else "note.resumed.window"
             self._alert_event(conn, [alert.id], "notify_resumed", now, note=note_of(Message(key)))

@@ -16,6 +16,7 @@ from siaga.checks import component as checks
 from siaga.cluster import component as cluster
 from siaga.inventory import component as inventory
 from siaga.notify import component as notify
+from siaga.peers import ack_mirror as peer_acks
 from siaga.peers import component as peers
 from siaga.peers import outbox_component as peer_outbox
 from siaga.peers import status_feed as peer_status
@@ -46,6 +47,7 @@ COMPONENTS: list[ComponentEntry | str] = [
     runbooks.component,  # triggered runbooks: auto runs, failures paged (needs .alerts, .inventory)
     peer_outbox.component,  # sends this site's record to the peers watching it
     peer_status.component,  # sends this site's public status page to the peers watching it
+    peer_acks.component,  # at a colocation: its acknowledgements reach the rooms, the rooms' reach its alerts
 ]
 
 # Added by `siaga demo` after COMPONENTS: simulated sensors and the like.

@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import create_engine
 
+from siaga.alerts.model import AlertState
 from siaga.peers import acks
 from siaga.peers.ack_tables import peer_acks
 from siaga.peers.signing import SignatureRefused
@@ -78,3 +79,23 @@ def test_an_ack_waits_until_confirmed_and_is_applied_once() -> None:
         assert acks.outcome_of(conn, "colo", first) is None
         acks.remember(conn, "colo", acks.PeerAck(first, 7, "andi", "cli", AT), "already", AT)
         assert acks.outcome_of(conn, "colo", first) == "already"
+
+
+def test_what_a_heard_room_has_open_it_pages_itself() -> None:
+    from dataclasses import replace
+
+    from siaga.alerts.model import Alert, Severity, SubjectKind
+    from siaga.i18n.messages import Message
+    from siaga.peers.ack_mirror import room_pages
+    from siaga.peers.watch import PeerState
+
+    def alert(rule: str, subject: str) -> Alert:
+        return Alert(1, rule, subject, SubjectKind.service, AlertState.firing, Severity.critical, Message("x"), AT)
+
+    told = {"alerts": [{"rule": "service.down", "subject": "portal", "severity": "critical"}]}
+    heard = PeerState("bontang", started_at=AT, last_heartbeat_at=AT, summary=told)
+    assert room_pages(alert("service.down", "portal"), [heard]) == "peer:bontang"
+    assert room_pages(alert("service.down", "absensi"), [heard]) is None  # the room does not have it
+    assert room_pages(alert("peer.service.down", "portal"), [heard]) is None  # the colocation's own
+    for quiet in ({"alarm_since": AT}, {"goodbye_at": AT}, {"last_heartbeat_at": None}):
+        assert room_pages(alert("service.down", "portal"), [replace(heard, **quiet)]) is None  # type: ignore[arg-type]

@@ -1,0 +1,78 @@
+"""One event, one acknowledgement: the colocation's alert that stands for a room's alert (the outage it paged for
+a silent room) sends its acknowledgement to the room, and follows the room's; never an echo back."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from siaga.alerts.manager import AlertManager
+from siaga.alerts.model import AlertState, Condition, Severity, SubjectKind, Transition
+from siaga.alerts.store import acknowledge
+from siaga.i18n.messages import Message
+from siaga.peers import ack_mirror, acks, outbox, record
+from siaga.store import create_engine_for, sqlite_url
+from siaga.store.migrate import upgrade
+
+T0 = dt.datetime(2026, 7, 16, 2, 0, tzinfo=dt.UTC)
+
+
+def _down(service: str) -> Condition:
+    return Condition("service.down", service, SubjectKind.service, True, Severity.critical, T0,
+                     summary=Message("system.down", {"component": service}), fire_at_once=True)
+
+
+def test_the_colocations_alert_and_the_rooms_acknowledge_each_other(db_engine: Engine, tmp_path: Path) -> None:
+    room = create_engine_for(sqlite_url(tmp_path / "room.db"))
+    upgrade(room)
+    with room.begin() as conn:
+        outbox.set_recording(conn, True)
+    at_room = AlertManager(room, clock=lambda: T0)
+    at_room.submit(_down("portal"))
+    at_room.submit(_down("absensi"))
+    portal, absensi = at_room.get("service.down", "portal"), at_room.get("service.down", "absensi")
+    assert portal is not None and absensi is not None
+
+    def deliver(after: int) -> int:
+        with room.connect() as conn:
+            events = outbox.batch(conn, "bontang", after)
+        with db_engine.begin() as conn:
+            record.apply(conn, "bontang", events, 0.0)
+        return events[-1]["seq"] if events else after
+
+    sent = deliver(0)
+    at_colo = AlertManager(db_engine, clock=lambda: T0)
+    for service in ("portal", "absensi"):  # the outages the colocation paged while the room was silent
+        at_colo.system_alert(f"bontang/{service}", True, rule="peer.service.down", severity=Severity.critical,
+                             peer="bontang", service=service)
+    ours = {a.params["service"]: a for a in at_colo.active()}
+    assert ack_mirror.counterpart(ours["portal"], "bontang") == ("service.down", "portal")
+
+    # acknowledged at the colocation: queued for the room's alert it stands for
+    acked = at_colo.ack(ours["portal"].id, "andi", via="link")
+    tr = Transition(acked, AlertState.firing, T0, by="andi", via="link", event="acknowledged")
+    with db_engine.begin() as conn:
+        queued = ack_mirror.forward(conn, tr, ["bontang"], "colo")
+        assert len(queued) == 1
+        waiting = acks.waiting(conn, "bontang")
+        assert [(w.alert_id, w.by, w.via) for w in waiting] == [(portal.id, "andi", "link")]
+        # one that came from the room is never sent back
+        echo = Transition(acked, AlertState.firing, T0, by="andi", via="peer:bontang", event="acknowledged")
+        assert ack_mirror.forward(conn, echo, ["bontang"], "colo") == []
+
+    # acknowledged at the room: the colocation's alert for the same outage follows
+    with room.begin() as conn:
+        acknowledge(conn, absensi.id, "budi", T0 + dt.timedelta(minutes=1), via="telegram")
+    with db_engine.connect() as conn:
+        cursor, _ = ack_mirror._acknowledged_rows(conn, ["bontang"], None)
+    deliver(sent)
+    with db_engine.connect() as conn:
+        _cursor, rows = ack_mirror._acknowledged_rows(conn, ["bontang"], cursor)
+        _, at_start = ack_mirror._acknowledged_rows(conn, ["bontang"], None)  # a restart sees it too
+    assert [r["subject"] for _room, r in rows] == ["absensi"] == [r["subject"] for _room, r in at_start]
+    followers = ack_mirror.mirrored(at_colo.active(), "bontang", rows[0][1])
+    assert [a.params["service"] for a in followers] == ["absensi"]
+    assert ack_mirror.mirrored(at_colo.active(), "other-room", rows[0][1]) == []
+    room.dispose()
