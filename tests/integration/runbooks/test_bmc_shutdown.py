@@ -95,7 +95,8 @@ def check_web(redfish: Any) -> dict[str, str]:
 def test_shutdown_follows_the_inventory_and_waits_for_each_power_state(tmp_path, redfish_bmc, ipmi_bmc):
     redfish = redfish_bmc("srv-web", "srv-other")
     ipmi = ipmi_bmc(delay=0.5, check=check_web(redfish))  # it notes whether srv-web was off when asked
-    result = run(site(tmp_path, redfish, ipmi))
+    path = site(tmp_path, redfish, ipmi)
+    result = run(path)
     assert result.status == "done", result.as_json()
     assert [(s.action.subject, s.action.via) for s in result.steps] == [("srv-web", "redfish"), ("srv-db", "ipmi")]
     assert redfish.resets() == ["srv-web"]  # one GracefulShutdown, to its own system only
@@ -106,6 +107,9 @@ def test_shutdown_follows_the_inventory_and_waits_for_each_power_state(tmp_path,
     web, db = (s.outcome for s in result.steps)
     assert web.facts["power_before"] == "on" and web.facts["off_check"] == "power"
     assert db.facts["power_before"] == "on" and db.facts["waited_s"] >= 0.3  # it waited for the soft off
+    again = run(path)  # a second run finds both off and asks neither BMC again
+    assert again.status == "done" and [s.outcome.facts["power_before"] for s in again.steps] == ["off", "off"]
+    assert redfish.resets() == ["srv-web"] and [e["event"] for e in ipmi.events()] == events
 
 
 def test_a_bmc_refusing_the_password_stops_the_runbook_and_pages(tmp_path, redfish_bmc, ipmi_bmc):

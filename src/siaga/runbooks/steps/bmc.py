@@ -1,7 +1,10 @@
 """What the Redfish and IPMI paths share: :class:`BmcError` (a BMC that refused, did not answer or cannot be
-used as configured) and the BMC password, read from its file or the environment when used."""
+used as configured), the BMC password, read from its file or the environment when used, and the config's
+files as paths."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from siaga.config.runbooks import Bmc
 from siaga.config.secrets import SecretError
@@ -24,4 +27,10 @@ def password(bmc: Bmc, ctx: StepContext) -> str:
     return secret.rstrip("\r\n")
 
 
-__all__ = ["BmcError", "password"]
+def resolve(path: str, base_dir: Path | None) -> str:
+    """A file of the config (a password, a CA bundle) as a path: relative ones from the config's folder."""
+    p = Path(path)
+    return str(p if p.is_absolute() or base_dir is None else base_dir / p)
+
+
+__all__ = ["BmcError", "password", "resolve"]

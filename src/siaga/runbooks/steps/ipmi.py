@@ -12,7 +12,7 @@ from siaga.backup import process
 from siaga.config.runbooks import Bmc
 from siaga.i18n import _
 from siaga.runbooks.steps.base import StepContext, trim
-from siaga.runbooks.steps.bmc import BmcError, password
+from siaga.runbooks.steps.bmc import BmcError, password, resolve
 
 INSTALL_HINT = "apt-get install ipmitool"
 
@@ -22,8 +22,7 @@ def ipmitool_args(bmc: Bmc, words: list[str], base_dir: Path | None = None, ipmi
     args = [ipmitool, "-I", "lanplus", "-C", str(bmc.cipher_suite), "-H", bmc.address, "-p", str(bmc.port),
             "-U", bmc.user, "-N", "1", "-R", "2"]
     if bmc.password_file is not None:
-        p = Path(bmc.password_file)
-        args += ["-f", str(p if p.is_absolute() or base_dir is None else base_dir / p)]
+        args += ["-f", resolve(bmc.password_file, base_dir)]
     else:
         args += ["-E"]
     return [*args, *words]

@@ -112,7 +112,8 @@ async def send(action: Action, ctx: StepContext) -> Outcome:
         if action.via == "redfish":
             assert host.bmc is not None
             before, path = await redfish.graceful_shutdown(host.bmc, ctx, timeout_s)
-            said = _("already off") if before == "off" else _("GracefulShutdown sent")
+            said = {"off": _("already off"), "poweringoff": _("already powering off")}.get(
+                before, _("GracefulShutdown sent"))
             return Outcome(True, _("Redfish {url}{path}: {said} (it was {state})").format(
                 url=host.bmc.address, path=path, said=said, state=before),
                            {"via": "redfish", "power_before": before, "system": path})

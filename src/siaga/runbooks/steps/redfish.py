@@ -12,7 +12,7 @@ from typing import Any
 from siaga.config.runbooks import Bmc
 from siaga.i18n import _
 from siaga.runbooks.steps.base import StepContext
-from siaga.runbooks.steps.bmc import BmcError, password
+from siaga.runbooks.steps.bmc import BmcError, password, resolve
 
 SYSTEMS = "/redfish/v1/Systems/"
 
@@ -25,10 +25,7 @@ def system_path(bmc: Bmc) -> str | None:
 
 
 def _verify(bmc: Bmc, base_dir: Path | None) -> bool | str:
-    if bmc.ca_file is not None:
-        p = Path(bmc.ca_file)
-        return str(p if p.is_absolute() or base_dir is None else base_dir / p)
-    return bmc.verify_tls
+    return resolve(bmc.ca_file, base_dir) if bmc.ca_file is not None else bmc.verify_tls
 
 
 def _error(bmc: Bmc, exc: Exception) -> BmcError:
@@ -62,7 +59,8 @@ def _system(bmc: Bmc, secret: str, base_dir: Path | None, timeout_s: float) -> A
 
 
 def _call(bmc: Bmc, ctx: StepContext, timeout_s: float, shutdown: bool) -> tuple[str, str]:
-    """(power state before, system path), after asking for a graceful shutdown when ``shutdown`` and it is on."""
+    """(power state before, system path), after asking for a graceful shutdown when ``shutdown`` and it is
+    neither off nor powering off already."""
     import requests
     import sushy
 
@@ -70,7 +68,7 @@ def _call(bmc: Bmc, ctx: StepContext, timeout_s: float, shutdown: bool) -> tuple
         system = _system(bmc, password(bmc, ctx), ctx.base_dir, timeout_s)
         state = system.power_state
         before = state.value.lower() if state is not None else "unknown"
-        if shutdown and state is not sushy.PowerState.OFF:
+        if shutdown and state not in (sushy.PowerState.OFF, sushy.PowerState.POWERING_OFF):
             system.reset_system(sushy.ResetType.GRACEFUL_SHUTDOWN)
         return before, str(system.path)
     except BmcError:
