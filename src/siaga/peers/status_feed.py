@@ -2,7 +2,7 @@
 
 Every heartbeat interval it takes the room's status snapshot (the one ``/status`` shows) and, when a state
 on it changed (:func:`siaga.peers.status.digest`) or :data:`~siaga.peers.status.REFRESH_S` passed since the
-last delivery, POSTs it signed to the colocation's ``/api/v1/peer/status``. A delivery that fails is tried
+last delivery, POSTs it signed (and gzipped) to the colocation's ``/api/v1/peer/status``. A delivery that fails is tried
 again at the next interval. Runs only on a room with public services and a ``watched_by`` peer.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import json
 import logging
 import time
@@ -57,10 +58,12 @@ class StatusFeed:
         d = digest(doc)
         if d == self.sent_digest and time.monotonic() - self.sent_at < REFRESH_S:
             return True
-        body = json.dumps(doc, separators=(",", ":")).encode()
+        # gzip: a page of thousands of services with 90 bars each is tens of MB of JSON, and repeats itself
+        body = gzip.compress(json.dumps(doc, separators=(",", ":")).encode(), compresslevel=6)
         headers = sign(self.secret, method="POST", path=STATUS_PATH, body=body, sender=cfg.peers.site_id or "",
                        now=time.time())
         headers["Content-Type"] = "application/json"
+        headers["Content-Encoding"] = "gzip"
         try:
             r = await self.client.post(STATUS_PATH, content=body, headers=headers)
         except httpx.HTTPError as exc:

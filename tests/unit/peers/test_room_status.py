@@ -100,3 +100,16 @@ def test_while_the_room_is_dark_the_services_probed_from_outside_show_what_the_c
     assert overlay(snap(), {"portal": Status.unknown}) == snap()  # nothing known from outside: the room's word
     text = notice(verdict(row("silent"), T0, T0, T0), "Ruang", "id", WITA, ["Absensi"])
     assert text is not None and text.endswith("Diperiksa dari luar barusan: Absensi.")
+
+
+def test_a_gzipped_page_is_unpacked_and_a_page_too_large_unpacked_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gzip
+
+    from siaga.peers import status_web
+
+    doc = json.dumps(document(snap(), site="bontang", name="D", language="id")).encode()
+    assert status_web.unpacked(gzip.compress(doc), "gzip") == doc
+    assert status_web.unpacked(doc, None) == doc
+    monkeypatch.setattr(status_web, "MAX_BODY", 1000)
+    assert status_web.unpacked(gzip.compress(b"0" * 5000), "gzip") is None  # a small body that unpacks big
+    assert status_web.unpacked(b"0" * 1001, None) is None
