@@ -27,6 +27,9 @@ from siaga.peers.signing import SignatureRefused
 from siaga.runtime import RuntimeContext
 
 log = logging.getLogger("siaga.peers")
+ANSWERED_PATH = "/api/v1/peers/heartbeat"
+"""The path an answer is signed for: the heartbeat's, as the peer's router sees it (like the request's signature,
+never the URL's own path, which a proxy in front of the peer may prefix)."""
 
 
 class AckLink:
@@ -54,7 +57,7 @@ class AckLink:
         if not isinstance(data, dict) or not data.get("acks"):
             return
         try:
-            acks.verify_answer(self.hub.secrets[peer.id], peer=peer.id, path=response.request.url.path,
+            acks.verify_answer(self.hub.secrets[peer.id], peer=peer.id, path=ANSWERED_PATH,
                                request_nonce=request_nonce, headers=response.headers, body=response.content,
                                now=time.time(), window_s=self.hub.config.max_clock_skew.total_seconds())
             carried = acks.from_wire(data["acks"])

@@ -78,7 +78,8 @@ async def heartbeat(request: Request, ctx: RuntimeContext = Depends(get_ctx)) ->
         log.warning("acknowledgements for the peer not read", extra={"peer": peer, "error": str(exc)})
         waiting = []
     if waiting:
-        content, headers = ack_link.signed_answer(hub, peer, request.url.path, request.headers[HEADER_NONCE], waiting)
+        content, headers = ack_link.signed_answer(hub, peer, ack_link.ANSWERED_PATH, request.headers[HEADER_NONCE],
+                                                  waiting)
         return Response(content, media_type="application/json", headers=headers)
     return {"ok": True, "site": hub.site_id}
 
