@@ -110,6 +110,8 @@ FAMILIES: dict[str, Family] = {
         Family("siaga_peer_outbox_lag_seconds", "gauge",
                "Age of the oldest event each watching peer has not acknowledged (0 when none waits).", ("peer",)),
         Family("siaga_peer_records", "gauge", "Events of each watched room's record applied here.", ("site",)),
+        Family("siaga_peer_status_page_age_seconds", "gauge",
+               "Seconds since each watched room last sent its public status page here (absent: never).", ("site",)),
         Family("siaga_peer_acks_applied", "counter",
                "Acknowledgements a peer made of this site's alerts, applied here, by peer and outcome "
                "(acknowledged, already, resolved, unknown).", ("peer", "outcome")),
@@ -292,6 +294,14 @@ def peer_record_metrics(conn: Connection, now: dt.datetime, cfg: SiteConfig) -> 
         for site, n in conn.execute(select(peer_records.c.site, func.count()).group_by(peer_records.c.site)):
             applied.add_metric([str(site)], float(n))
         out.append(applied)
+        from siaga.peers.status_web import META_PREFIX as PAGE_PREFIX
+        from siaga.store.schema import meta
+
+        age = gauge("siaga_peer_status_page_age_seconds")
+        for key, at in conn.execute(select(meta.c.key, meta.c.updated_at).where(meta.c.key.like(PAGE_PREFIX + "%"))):
+            if isinstance(at, dt.datetime):
+                age.add_metric([str(key)[len(PAGE_PREFIX):]], max(0.0, (now - at).total_seconds()))
+        out.append(age)
     return out
 
 
