@@ -41,6 +41,7 @@ from siaga.vocab import Condition
 
 if TYPE_CHECKING:
     from siaga.cluster.handoff import Publisher
+    from siaga.cluster.rule_keeper import RuleShardKeeper
 
 ROLE_PREFIX = RULES_ROLE_PREFIX
 REPLAY = dt.timedelta(minutes=15)
@@ -127,9 +128,11 @@ class ShardedRules:
     """
 
     def __init__(self, config: SiteConfig, shards: int, holds: Callable[[int], bool],
-                 publish: Callable[[list[Handoff]], None], *, publisher: Publisher | None = None) -> None:
+                 publish: Callable[[list[Handoff]], None], *, publisher: Publisher | None = None,
+                 keeper: RuleShardKeeper | None = None) -> None:
         self.config = config
         self.publisher = publisher  # what ``publish`` belongs to (started and stopped by the rules component)
+        self.keeper = keeper  # what ``holds`` asks (run by the rules component)
         self.shards = shards
         self.holds = holds
         self.publish = publish

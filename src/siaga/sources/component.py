@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from siaga.alerts.manager import AlertManager
-from siaga.cluster import rule_shards
 from siaga.cluster.handoff import Listener, Publisher, dsn
+from siaga.cluster.rule_keeper import RuleShardKeeper
 from siaga.cluster.rule_shards import ShardedRules, load_shard, share_key
 from siaga.readings.query import last_readings
 from siaga.readings.rollup import RollupMaintainer
@@ -41,7 +41,6 @@ from siaga.store.engine import spool_dir
 from siaga.store.events import set_meta
 
 if TYPE_CHECKING:
-    from siaga.cluster.component import Cluster
     from siaga.vocab import Condition
 
 log = logging.getLogger("siaga.rules")
@@ -61,7 +60,7 @@ def build(ctx: RuntimeContext, manager: AlertManager) -> tuple[Ingest, ReadingWr
     rules: Rules = RulesEngine(cfg, now=now, last_seen=seen)
     cluster = ctx.services.cluster
     if cluster is not None and cluster.shared:
-        rules = sharded_rules(ctx, cluster)
+        rules = sharded_rules(ctx)
     ingest = Ingest(cfg, rules=rules, alerts=manager, clock=ctx.clock)
     rollup = RollupMaintainer(ctx.engine, cfg.readings, interval=cfg.readings.rollup_every, clock=ctx.clock)
     writer = ReadingWriter(
@@ -71,15 +70,13 @@ def build(ctx: RuntimeContext, manager: AlertManager) -> tuple[Ingest, ReadingWr
     return ingest, writer, rollup
 
 
-def sharded_rules(ctx: RuntimeContext, cluster: Cluster) -> ShardedRules:
-    """Several processes on PostgreSQL: the rules in shards, each a lease role; the others' readings handed
-    over (:mod:`siaga.cluster.handoff`)."""
+def sharded_rules(ctx: RuntimeContext) -> ShardedRules:
+    """Several processes on PostgreSQL: the rules in shards, each under a lease spread over the live processes
+    (:mod:`siaga.cluster.rule_keeper`); the others' readings handed over (:mod:`siaga.cluster.handoff`)."""
     publisher = Publisher(dsn(ctx.engine))
     shards = ctx.config.runtime.rule_shards
-    for k in range(shards):
-        cluster.declare(rule_shards.role(k))
-    return ShardedRules(ctx.config, shards, lambda k: cluster.holds(rule_shards.role(k)), publisher.publish,
-                        publisher=publisher)
+    keeper = RuleShardKeeper(ctx.engine, shards, lease_s=ctx.config.runtime.lease, clock=ctx.clock)
+    return ShardedRules(ctx.config, shards, keeper.holds, publisher.publish, publisher=publisher, keeper=keeper)
 
 
 def spool_path(ctx: RuntimeContext) -> Path:
@@ -142,8 +139,9 @@ async def run_shards(ctx: RuntimeContext, ingest: Ingest, rules: ShardedRules, m
     its sensors' recent readings) within :data:`SHARD_POLL_SECONDS`; the readings other processes hand over
     are fed as they come; about once a second, time passes (holds, stale sensors) and this process's
     share is written for ``siaga cluster status``."""
-    assert rules.publisher is not None
+    assert rules.publisher is not None and rules.keeper is not None
     rules.publisher.start()
+    keeping = asyncio.ensure_future(rules.keeper.run(ctx.session_id, stop))
     listener = Listener(dsn(ctx.engine), lambda items: ingest.apply_rules(lambda: rules.observe_remote(items)),
                         lambda: ingest.apply_rules(rules.reload_all))
     listener.start()
@@ -165,6 +163,7 @@ async def run_shards(ctx: RuntimeContext, ingest: Ingest, rules: ShardedRules, m
                 with contextlib.suppress(Exception):
                     await asyncio.to_thread(_write_share, ctx, rules, listener, now)
     finally:
+        await keeping  # gives the shards up (the next holders take them at once)
         listener.stop()
         rules.publisher.stop()
 

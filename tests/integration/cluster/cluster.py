@@ -184,10 +184,11 @@ class Cluster:
 
 @contextlib.contextmanager
 def cluster(tmp_path: Path, db_url: str, pages: Pages, n: int, lease_s: float = LEASE_S,
-            sensors: int = 3, mqtt_port: int | None = None) -> Iterator[Cluster]:
+            sensors: int = 3, mqtt_port: int | None = None, rule_shards: int = 4) -> Iterator[Cluster]:
     """``n`` ``siaga serve`` on one config and one PostgreSQL database, each up with the notify role taken."""
     path = tmp_path / "siaga.yaml"
-    path.write_text(site(db_url, pages.url, sensors=sensors, lease_s=lease_s, mqtt_port=mqtt_port))
+    path.write_text(site(db_url, pages.url, sensors=sensors, lease_s=lease_s, mqtt_port=mqtt_port,
+                         rule_shards=rule_shards))
     (tmp_path / "gw.token").write_text(PUSH_TOKEN + "\n")
     (tmp_path / "state").mkdir(exist_ok=True)
     db = create_engine_for(db_url)

@@ -30,7 +30,7 @@ from .cluster import LEASE_S, Cluster, Pages, cluster, wait_for
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 SENSORS = 6
-SHARDS = 4  # site()'s runtime.rule_shards
+SHARDS = 6  # runtime.rule_shards: two per process
 
 
 @pytest.fixture
@@ -97,9 +97,12 @@ def test_three_processes_share_the_messages_page_a_leak_once_and_take_over_a_kil
         tmp_path: Path, postgres_url: str, pages: Pages, broker: Mosquitto) -> None:
     pub = Publisher(broker.port)
     try:
-        with cluster(tmp_path, postgres_url, pages, 3, sensors=SENSORS, mqtt_port=broker.port) as c:
+        with cluster(tmp_path, postgres_url, pages, 3, sensors=SENSORS, mqtt_port=broker.port,
+                     rule_shards=SHARDS) as c:
             # every shard held somewhere, and every process subscribed, before the room speaks
-            wait_for(lambda: all(c.holder(f"rules.{k}") for k in range(SHARDS)))
+            # the shards spread over the three processes (each takes at most ceil(6 / 3) = 2)
+            wait_for(lambda: len({h[0] for k in range(SHARDS) if (h := c.holder(f"rules.{k}"))}) == 3
+                     and all(c.holder(f"rules.{k}") for k in range(SHARDS)))
             wait_for(lambda: len(s := share(c)) == 3 and all(v.get("mqtt_connected") for v in s.values()))
             time.sleep(0.3)  # their SUBSCRIBE is on its way
             sessions = {int(p.proc.pid) for p in c.processes}
