@@ -136,21 +136,23 @@ class Publisher:
                 conn.close()
 
 
-class Listener:
-    """Receives the readings handed off by every process and gives them to ``on_items`` (its thread)."""
+class ChannelListener:
+    """``LISTEN`` on one channel from a thread of its own; each notification's payload to ``on_payload``.
+    ``on_gap`` is called when listening starts again after its connection failed (what was sent meanwhile
+    is lost here)."""
 
-    def __init__(self, conninfo: str, on_items: Callable[[list[Handoff]], object],
-                 on_gap: Callable[[], object]) -> None:
+    def __init__(self, conninfo: str, channel: str, on_payload: Callable[[str], object],
+                 on_gap: Callable[[], object] = lambda: None) -> None:
         self.conninfo = conninfo
-        self.on_items = on_items
+        self.channel = channel
+        self.on_payload = on_payload
         self.on_gap = on_gap
-        self.received = 0
         self.listening = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="siaga-handoff-listen", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"siaga-listen-{self.channel}", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -163,25 +165,40 @@ class Listener:
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self.conninfo, autocommit=True) as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")
+                    conn.execute(f"LISTEN {self.channel}")
                     self.listening.set()
                     if not first:
-                        self.on_gap()  # what was sent while not listening is lost here: load from the store
+                        self.on_gap()
                     first = False
                     while not self._stop.is_set():
                         for n in conn.notifies(timeout=0.5):
-                            items = parse(n.payload)
-                            if items:
-                                self.received += len(items)
-                                try:
-                                    self.on_items(items)
-                                except Exception:
-                                    log.exception("cluster: handing readings to the rules failed")
+                            try:
+                                self.on_payload(n.payload)
+                            except Exception:
+                                log.exception("cluster: handling a notification failed",
+                                              extra={"channel": self.channel})
             except psycopg.Error as exc:
                 self.listening.clear()
-                if not first or self._stop.is_set():
-                    log.warning("cluster: not listening for handed-off readings; trying again",
-                                extra={"error": str(exc)})
+                if not self._stop.is_set():
+                    log.warning("cluster: not listening; trying again", extra={"channel": self.channel,
+                                                                               "error": str(exc)})
                 first = False
                 self._stop.wait(RETRY_S)
         self.listening.clear()
+
+
+class Listener(ChannelListener):
+    """Receives the readings handed off by every process and gives them to ``on_items`` (its thread); a
+    listener that was away asks for its shards to be loaded again (``on_gap``)."""
+
+    def __init__(self, conninfo: str, on_items: Callable[[list[Handoff]], object],
+                 on_gap: Callable[[], object]) -> None:
+        super().__init__(conninfo, CHANNEL, self._payload, on_gap)
+        self.on_items = on_items
+        self.received = 0
+
+    def _payload(self, payload: str) -> None:
+        items = parse(payload)
+        if items:
+            self.received += len(items)
+            self.on_items(items)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from siaga.backup.status import verified_copy_lookup
 from siaga.notify.engine import Notifier
 from siaga.notify.keyfile import load_or_create_key
-from siaga.notify.service import NotifyService
+from siaga.notify.service import WAKE_CHANNEL, NotifyService
 from siaga.notify.transports import DemoTransports, Transports
 from siaga.runtime.components import Component
 from siaga.store.engine import spool_dir
@@ -95,9 +95,23 @@ def component(ctx: RuntimeContext) -> list[Component] | None:
         if manager is not None:
             queue = manager.subscribe()
             tasks.append(asyncio.create_task(svc.consume(queue, stop)))
+        wake = None
+        cluster = ctx.services.cluster
+        if cluster is not None and cluster.shared:  # woken when another process stores an alert's change
+            from siaga.cluster.handoff import ChannelListener, dsn
+
+            loop = asyncio.get_running_loop()
+
+            def woken(*_payload: object) -> None:
+                loop.call_soon_threadsafe(svc.woken)
+
+            wake = ChannelListener(dsn(ctx.engine), WAKE_CHANNEL, woken, woken)
+            wake.start()
         try:
             await svc.run(stop)
         finally:
+            if wake is not None:
+                await asyncio.to_thread(wake.stop)
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

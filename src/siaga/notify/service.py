@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, select, text
 
 from siaga.alerts.model import Alert, Transition
 from siaga.cluster.leases import Fence, LeaseLost
@@ -38,6 +38,8 @@ T = TypeVar("T")
 log = logging.getLogger("siaga.notify")
 
 IDLE = 1.0
+WAKE_CHANNEL = "siaga_notify"
+"""Several processes: one that stored transitions it does not send wakes the ``notify`` holder on it."""
 """Seconds between looks when nothing wakes the worker, and how often every followed alert is planned
 again (escalation steps, repeats and time windows fall due on the clock). A published transition or a
 finished send wakes the worker at once; such a round plans only the alerts that just changed, so a new
@@ -145,6 +147,12 @@ class NotifyService:
                 getter.cancel()
             stopper.cancel()
 
+    def woken(self) -> None:
+        """Another process stored transitions (``NOTIFY siaga_notify``): plan every alert now (call on the
+        event loop's thread)."""
+        self._planned_all_at = None
+        self.kick.set()
+
     # -- the loop ---------------------------------------------------------------------------------
     async def step(self) -> dt.datetime | None:
         """One round: store new transitions, plan, batch, start due sends. Returns the next wake time."""
@@ -220,7 +228,8 @@ class NotifyService:
 
     async def _follow(self, transitions: list[Transition], now: dt.datetime) -> None:
         """A process that does not hold ``notify``: store the transitions it saw (the holder plans them at its
-        next round, within :data:`IDLE`), page nothing itself."""
+        next round: at once when it listens for :data:`WAKE_CHANNEL`, else within :data:`IDLE`), page nothing
+        itself."""
         ready = [tr for tr in transitions if tr.alert.id > 0]
         self._unstored = [tr for tr in transitions if tr.alert.id <= 0] + self._unstored
         if not ready:
@@ -229,6 +238,8 @@ class NotifyService:
         def work(conn: Connection) -> None:
             for tr in ready:
                 self.notifier.observe(conn, tr, now)
+            if conn.dialect.name == "postgresql":  # the holder plans them at once (at this commit), not within IDLE
+                conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": WAKE_CHANNEL})
 
         try:
             await self.db(work)

@@ -122,9 +122,11 @@ def test_three_processes_share_the_messages_page_a_leak_once_and_take_over_a_kil
             assert len(sessions) == 3
 
             # a leak repeated by the sensor reaches several processes: one alert, one page
+            sent_at = time.monotonic()
             for _ in range(3):
                 pub.send(0, 1)
             wait_for(lambda: len(pages_of(c, pages, "leak-0")) >= 1, timeout=20)
+            latency = {"leak_to_page_s": round(pages.got[-1][0] - sent_at, 3)}
             time.sleep(2 * LEASE_S)
             assert len(pages_of(c, pages, "leak-0")) == 1, pages.got
 
@@ -141,9 +143,12 @@ def test_three_processes_share_the_messages_page_a_leak_once_and_take_over_a_kil
             assert new_token > token
             # the new holder evaluates leak-1 (heard by whichever live process) and it pages once
             before = len(pages_of(c, pages, "leak-1"))
+            sent_at = time.monotonic()
             for _ in range(2):
                 pub.send(1, 1)
             wait_for(lambda: len(pages_of(c, pages, "leak-1")) > before, timeout=20)
+            latency["after_takeover_s"] = round(pages.got[-1][0] - sent_at, 3)
+            print(f"shard takeover {took:.2f} s; leak to page {latency}")
             time.sleep(2 * LEASE_S)
             assert len(pages_of(c, pages, "leak-1")) == before + 1, pages.got
             assert len(pages_of(c, pages, "leak-0")) == 1, pages.got
