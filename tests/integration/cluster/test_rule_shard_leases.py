@@ -1,0 +1,87 @@
+"""The rule shards' leases on a real PostgreSQL, two keepers on one store with their clocks in the test's hand:
+a lone process holds every shard, a second one gets half once the first gives its excess up, and a process
+that stops renewing leaves its shards to the other as soon as their leases end."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine
+
+from siaga.cluster.rule_keeper import RuleShardKeeper, fair_share
+from siaga.store import create_engine_for, upgrade
+from siaga.store.sessions import heartbeat, start_session
+
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
+
+T0 = dt.datetime(2026, 12, 6, 6, 0, tzinfo=dt.UTC)
+LEASE_S = 3.0
+SHARDS = 6
+
+
+@pytest.fixture
+def engine(postgres_url: str) -> Iterator[Engine]:
+    e = create_engine_for(postgres_url)
+    upgrade(e)
+    try:
+        yield e
+    finally:
+        e.dispose()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.s = 0.0
+
+    def now(self) -> dt.datetime:
+        return T0 + dt.timedelta(seconds=self.s)
+
+    def mono(self) -> float:
+        return self.s
+
+
+def keeper(engine: Engine, clock: Clock, name: str) -> RuleShardKeeper:
+    with engine.begin() as conn:
+        session = start_session(conn, clock.now(), host="uji", pid=len(name))
+    k = RuleShardKeeper(engine, SHARDS, lease_s=LEASE_S, clock=clock.now, monotonic=clock.mono)
+    k.session_id, k.holder = session, f"uji:{name}:{session}"
+    return k
+
+
+def beat(engine: Engine, clock: Clock, *keepers: RuleShardKeeper) -> None:
+    """What the cluster keeper does every third of the lease: the sessions are seen alive."""
+    with engine.begin() as conn:
+        for k in keepers:
+            assert k.session_id is not None
+            heartbeat(conn, k.session_id, clock.now())
+
+
+def test_shards_spread_over_the_live_keepers_and_a_silent_ones_shards_are_taken_when_its_leases_end(
+        engine: Engine) -> None:
+    assert fair_share(8, 3) == 3 and fair_share(6, 0) == 6
+    clock = Clock()
+    a = keeper(engine, clock, "a")
+    a._round(clock.mono())
+    assert a.held() == list(range(SHARDS))  # alone: every shard
+    b = keeper(engine, clock, "b")
+    beat(engine, clock, a, b)
+    b._round(clock.mono())
+    assert b.held() == []  # all taken by a, whose leases run
+    clock.s += 1.0
+    beat(engine, clock, a, b)
+    a._round(clock.mono())
+    assert len(a.held()) == 3  # above its share: the excess given up at once
+    b._round(clock.mono())
+    assert len(b.held()) == 3 and not set(a.held()) & set(b.held())
+    # a stops renewing (killed): b takes its shards once their leases have ended, not before
+    for _ in range(3):
+        clock.s += 1.0
+        beat(engine, clock, b)
+        b._round(clock.mono())
+    assert len(b.held()) == 3  # a's leases (renewed at 1 s) end at 4 s
+    clock.s += 0.1
+    b._round(clock.mono())
+    assert b.held() == list(range(SHARDS))
+    assert a.held() == []  # by its own clock, a holds nothing once its leases ran out
