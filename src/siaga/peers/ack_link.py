@@ -10,6 +10,7 @@ sender's request nonce.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -23,11 +24,17 @@ from siaga.alerts.store import AlertError, get_alert
 from siaga.config.peers import Peer
 from siaga.peers import acks
 from siaga.peers.hub import PeerHub
-from siaga.peers.signing import SignatureRefused
+from siaga.peers.signing import HEADER_NONCE, SignatureRefused, sign
 from siaga.runtime import RuntimeContext
 
 log = logging.getLogger("siaga.peers")
 ANSWERED_PATH = "/api/v1/peers/heartbeat"
+WAIT_PATH = "/api/v1/peers/acks/wait"
+WAIT_S = 2.5
+"""How long the peer may hold a wait for acknowledgements before it answers with none (shorter than the web
+server's graceful stop, 3 s, so a stopping peer answers every held wait rather than cutting it)."""
+MAX_PAUSE_S = 5.0
+HOLD_LOOK_S = 0.25
 """The path an answer is signed for: the heartbeat's, as the peer's router sees it (like the request's signature,
 never the URL's own path, which a proxy in front of the peer may prefix)."""
 
@@ -45,8 +52,10 @@ class AckLink:
         done = list(self.confirming.get(peer_id, []))
         return {"acks_applied": done} if done else {}
 
-    async def answered(self, peer: Peer, request_nonce: str, response: httpx.Response, extra: dict[str, Any]) -> None:
-        """The peer answered our heartbeat (200): drop what it has now been told; apply what it carries."""
+    async def answered(self, peer: Peer, request_nonce: str, response: httpx.Response, extra: dict[str, Any],
+                       path: str | None = None) -> None:
+        """The peer answered our heartbeat or our wait (200): drop what it has now been told; apply what it
+        carries (``path``: the one the answer is signed for, the heartbeat's by default)."""
         told = {c["event_id"] for c in extra.get("acks_applied", [])}
         if told:
             self.confirming[peer.id] = [c for c in self.confirming[peer.id] if c["event_id"] not in told]
@@ -57,7 +66,7 @@ class AckLink:
         if not isinstance(data, dict) or not data.get("acks"):
             return
         try:
-            acks.verify_answer(self.hub.secrets[peer.id], peer=peer.id, path=ANSWERED_PATH,
+            acks.verify_answer(self.hub.secrets[peer.id], peer=peer.id, path=path or ANSWERED_PATH,
                                request_nonce=request_nonce, headers=response.headers, body=response.content,
                                now=time.time(), window_s=self.hub.config.max_clock_skew.total_seconds())
             carried = acks.from_wire(data["acks"])
@@ -73,6 +82,31 @@ class AckLink:
             return
         known = {c["event_id"] for c in self.confirming[peer.id]}
         self.confirming[peer.id] += [r for r in results if r["event_id"] not in known]
+
+    async def wait_loop(self, peer: Peer, client: httpx.AsyncClient, stop: asyncio.Event) -> None:
+        """Ask ``peer`` for acknowledgements of our alerts and let it hold the answer until it has one (up to
+        :data:`WAIT_S`): a request this siaga makes (NAT-proof, like the heartbeat) that the peer answers at
+        once when someone acknowledges there, so the acknowledgement arrives within a round trip, not a
+        heartbeat interval. Failures fall back to the heartbeats' answers, which carry the same."""
+        pause = 1.0
+        while not stop.is_set():
+            extra = self.extra(peer.id)
+            body = json.dumps({"wait_s": WAIT_S, **extra}).encode()
+            headers = sign(self.hub.secrets[peer.id], method="POST", path=WAIT_PATH, body=body,
+                           sender=self.hub.site_id, now=time.time())
+            headers["Content-Type"] = "application/json"
+            try:
+                r = await client.post(WAIT_PATH, content=body, headers=headers, timeout=WAIT_S + 10)
+                ok = r.status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            if ok:
+                pause = 1.0
+                await self.answered(peer, headers[HEADER_NONCE], r, extra, path=WAIT_PATH)
+                continue
+            with contextlib.suppress(TimeoutError):  # the peer away, or too old to know the wait: heartbeats
+                await asyncio.wait_for(stop.wait(), pause)
+            pause = min(MAX_PAUSE_S, pause * 2)
 
     def apply(self, peer_id: str, carried: list[acks.PeerAck]) -> list[dict[str, str]]:
         """Apply each acknowledgement once (blocking: the alert manager writes the store)."""
@@ -113,6 +147,18 @@ class AckLink:
         return "acknowledged"
 
 
+async def held_answer(ctx: RuntimeContext, hub: PeerHub, peer: str, data: dict[str, Any], request_nonce: str,
+                      stop_at: float) -> tuple[bytes, dict[str, str]]:
+    """At the peer that was asked to wait: take the confirmations, then answer as soon as acknowledgements wait
+    for ``peer`` (looked at every :data:`HOLD_LOOK_S`), or with none at ``stop_at`` (monotonic), signed."""
+    now = ctx.clock()
+    waiting = await ctx.run_db(lambda conn: answer(conn, hub, peer, data, now))
+    while not waiting and time.monotonic() < stop_at:
+        await asyncio.sleep(HOLD_LOOK_S)
+        waiting = await ctx.run_db(lambda conn: acks.waiting(conn, peer))
+    return signed_answer(hub, peer, WAIT_PATH, request_nonce, waiting)
+
+
 def answer(conn: Connection, hub: PeerHub, peer: str, data: dict[str, Any], now: dt.datetime
            ) -> list[acks.PeerAck]:
     """At the peer that was sent a heartbeat: take its confirmations; what waits for it (to answer with)."""
@@ -132,4 +178,4 @@ def signed_answer(hub: PeerHub, peer: str, path: str, request_nonce: str, waitin
     return body, headers
 
 
-__all__ = ["AckLink", "answer", "signed_answer"]
+__all__ = ["ANSWERED_PATH", "WAIT_PATH", "AckLink", "answer", "held_answer", "signed_answer"]

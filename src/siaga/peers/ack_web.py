@@ -4,12 +4,16 @@ heartbeat and stops the room's escalation (``siaga.peers.acks``)."""
 
 from __future__ import annotations
 
+import json
+import time
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends
+from fastapi import APIRouter, Body, Depends, Request, Response
 
 from siaga.alerts.store import AlertError
-from siaga.peers import acks
+from siaga.peers import ack_link, acks
+from siaga.peers.signing import HEADER_NONCE
+from siaga.peers.web import hub_of, signed_request
 from siaga.runtime.context import RuntimeContext
 from siaga.web.auth.roles import Scope
 from siaga.web.deps import get_ctx
@@ -22,6 +26,20 @@ def router(ctx: RuntimeContext) -> APIRouter | None:
     if not peers.sites:
         return None
     r = APIRouter(prefix="/api/v1/peers", tags=["peers"], responses=ERROR_RESPONSES)
+
+    @r.post("/acks/wait", include_in_schema=False)
+    async def wait(request: Request, ctx: RuntimeContext = Depends(get_ctx)) -> Response:
+        """Signed by a peer: held until an acknowledgement of its alerts is made here (or ``wait_s``, at most
+        :data:`~siaga.peers.ack_link.WAIT_S`), answered signed over its request nonce (siaga.peers.ack_link)."""
+        peer, body = await signed_request(request, ctx)
+        try:
+            data = json.loads(body)
+            wait_s = min(ack_link.WAIT_S, max(0.0, float(data.get("wait_s", 0))))
+        except (ValueError, TypeError, AttributeError):
+            raise ApiError(422, "bad_wait", "a wait is {wait_s: seconds, acks_applied: [...]}") from None
+        content, headers = await ack_link.held_answer(ctx, hub_of(ctx), peer, data, request.headers[HEADER_NONCE],
+                                                      time.monotonic() + wait_s)
+        return Response(content, media_type="application/json", headers=headers)
 
     @r.post("/{site}/alerts/{alert_id}/ack")
     async def acknowledge(site: str, alert_id: int, note: str | None = Body(None, embed=True, max_length=1000),

@@ -197,6 +197,8 @@ async def run(ctx: RuntimeContext, stop: asyncio.Event) -> None:
     assert hub is not None
     link = PeerLink(ctx, hub)
     tasks = [asyncio.create_task(link.send_loop(p, stop)) for p in hub.config.sites]
+    tasks += [asyncio.create_task(link.acks.wait_loop(p, link.clients[p.id], stop))  # acknowledgements made there
+              for p in hub.config.sites if p.role.value == "watched_by"]
     tasks += [asyncio.create_task(link.poll_loop(p, stop)) for p in hub.config.sites
               if p.health_poll is not None and p.role.value == "watches"]
     tasks.append(asyncio.create_task(link.watch_loop(stop)))
