@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,6 +37,7 @@ from siaga.notify.tables import (
     notify_maintenance,
     notify_messages,
 )
+from siaga.runbooks.approval import approval_url
 from siaga.store.types import UTCDateTime
 
 log = logging.getLogger("siaga.notify")
@@ -340,7 +341,9 @@ class Notifier:
                      now: dt.datetime) -> None:
         """Write the message's text about the alerts ``ids`` (in the recipient's language)."""
         snaps = self._snapshots(conn, ids)
-        alerts = [alert_from_json(snaps[i]) for i in ids if i in snaps]
+        # a runbook's approval request carries a link signed for this recipient, like the acknowledgement link
+        alerts = [replace(a, summary=approval_url(self.key, self.public_url, a.summary, recipient.key))
+                  for a in (alert_from_json(snaps[i]) for i in ids if i in snaps)]
         lang = self._language(recipient)
         by = via = note = None
         if kind is Kind.acknowledged and alerts:

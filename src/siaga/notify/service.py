@@ -62,7 +62,7 @@ class RunbookApprovals(Protocol):
     """What the Telegram bot asks of runbooks when an Approve button is pressed
     (``siaga.runbooks.component.approve``, set by the runbooks component)."""
 
-    async def __call__(self, token: str, approver: str, *, via: str, person: str | None = None) -> Approval: ...
+    async def __call__(self, token: str, *, via: str, person: str | None = None) -> Approval: ...
 
 
 @dataclass(frozen=True)

@@ -166,7 +166,7 @@ class TelegramBot:
             await self.api.answer_callback_query(cq_id, self._(N_("You may not act on this alert.")))
             return
         name = self.svc.notifier.people[person].name
-        done = await self.svc.approve_runbook(token, name, via="telegram", person=person)
+        done = await self.svc.approve_runbook(token, via="telegram", person=person)
         if done.refused is not None:
             await self.api.answer_callback_query(cq_id, self._(N_("This approval cannot be used: {reason}.")).format(
                 reason=done.refused)[:190])

@@ -1,21 +1,26 @@
 """One-tap approval links of ``approve`` runbooks: signed (HMAC-SHA256, the key of the acknowledgement links,
-the same token shape as :mod:`siaga.notify.ack`), expiring, naming the runbook and its proposal. Pure.
+the same token shape as :mod:`siaga.notify.ack`), expiring, naming the runbook, its proposal and the recipient
+the link was sent to (``person:<id>`` or ``group:<id>``), like the acknowledgement links: each person the
+proposal is sent to gets a link of their own, made when their message is written. Pure.
 
-Single use is the caller's part: an approver's use of a link is spent (``notify.links.spend_nonce`` on
-``<nonce>:<approver>``), so a replayed approval does nothing; the run, once started, is spent too.
+Single use is the caller's part: a person's approval of a proposal is spent once
+(``notify.links.spend_nonce`` on :func:`spent_key`), so a replayed approval, or the same person approving again
+by another way (the link, then Telegram), does nothing; the run, once started, is spent too.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
-import secrets
 from dataclasses import dataclass
 
+from siaga.i18n.messages import Message
 from siaga.notify.ack import TokenError, opened, seal
 
 APPROVAL_TTL = dt.timedelta(hours=1)
 APPROVAL_PATH = "/runbooks/approve/"
+PROPOSED_RULE = "runbook.proposed"
 _IN_TEXT = re.compile(re.escape(APPROVAL_PATH) + r"([A-Za-z0-9_.=-]+)")
 
 
@@ -23,14 +28,20 @@ _IN_TEXT = re.compile(re.escape(APPROVAL_PATH) + r"([A-Za-z0-9_.=-]+)")
 class ApprovalClaim:
     runbook: str
     proposal: int
+    recipient: str  # "person:<id>" or "group:<id>": whom the link was sent to
     expires: dt.datetime
-    nonce: str
+
+    @property
+    def person(self) -> str | None:
+        """The person the link was sent to (None for a group's link)."""
+        kind, _, ident = self.recipient.partition(":")
+        return ident if kind == "person" and ident else None
 
 
-def sign_approval(key: bytes, runbook: str, proposal: int, now: dt.datetime,
-                  ttl: dt.timedelta = APPROVAL_TTL, nonce: str | None = None) -> str:
-    return seal(key, {"k": "runbook", "b": runbook, "p": proposal, "e": int((now + ttl).timestamp()),
-                      "n": nonce or secrets.token_urlsafe(9)})
+def sign_approval(key: bytes, runbook: str, proposal: int, recipient: str, expires: dt.datetime) -> str:
+    """A link for ``recipient`` (``person:<id>``, ``group:<id>``) to approve ``proposal`` of ``runbook`` until
+    ``expires`` (the proposal's time plus :data:`APPROVAL_TTL`, the same for every recipient and round)."""
+    return seal(key, {"k": "runbook", "b": runbook, "p": proposal, "r": recipient, "e": int(expires.timestamp())})
 
 
 def verify_approval(key: bytes, token: str, now: dt.datetime) -> ApprovalClaim:
@@ -39,8 +50,8 @@ def verify_approval(key: bytes, token: str, now: dt.datetime) -> ApprovalClaim:
     try:
         if body["k"] != "runbook":
             raise ValueError("not an approval link")
-        claim = ApprovalClaim(str(body["b"]), int(str(body["p"])),
-                              dt.datetime.fromtimestamp(int(str(body["e"])), dt.UTC), str(body["n"]))
+        claim = ApprovalClaim(str(body["b"]), int(str(body["p"])), str(body["r"]),
+                              dt.datetime.fromtimestamp(int(str(body["e"])), dt.UTC))
     except (ValueError, KeyError, TypeError):
         raise TokenError("malformed link") from None
     if not signed:
@@ -50,6 +61,20 @@ def verify_approval(key: bytes, token: str, now: dt.datetime) -> ApprovalClaim:
     return claim
 
 
+def approval_url(key: bytes, public_url: str, summary: Message, recipient: str) -> Message:
+    """``summary`` of a ``runbook.proposed`` alert with its ``url`` the approval link signed for ``recipient``
+    (``person:<id>``, ``group:<id>``); any other summary as it is. Pure: notify calls it per message."""
+    params = summary.params
+    if summary.key != PROPOSED_RULE or "proposal" not in params or "expires" not in params:
+        return summary
+    try:
+        token = sign_approval(key, str(params["runbook"]), int(params["proposal"]), recipient,
+                              dt.datetime.fromtimestamp(int(params["expires"]), dt.UTC))
+    except (TypeError, ValueError):
+        return summary
+    return Message(summary.key, {**params, "url": f"{public_url.rstrip('/')}{APPROVAL_PATH}{token}"}, summary.text)
+
+
 def approval_token_in(text: str) -> str | None:
     """The approval token of the first approval link in ``text`` (a message that proposes a runbook), if any:
     a Telegram Approve button stands for that link and is checked at use exactly as the link is."""
@@ -57,18 +82,27 @@ def approval_token_in(text: str) -> str | None:
     return found.group(1) if found else None
 
 
+def spent_key(proposal: int, person: str | None) -> str:
+    """The single-use key of ``person``'s approval of ``proposal`` (None: of the run's start)."""
+    text = f"runbook:{proposal}" if person is None else f"runbook:{proposal}:{person}"
+    return text if len(text) <= 64 else "runbook:" + hashlib.sha256(text.encode()).hexdigest()[:56]
+
+
 @dataclass(frozen=True)
 class Approval:
     """What one use of an approval (a link's form, a Telegram button) did. ``refused``: why it counts for
-    nothing (a bad, expired or foreign token, an unknown runbook, a replay: ``used already``); else the approvals
-    so far and whether this one started the run."""
+    nothing (a bad, expired or foreign token, an unknown runbook or person, a group's link used on the web, a
+    replay: ``used already``); else the approvals so far and whether this one started the run; ``name``: the
+    approver's name."""
 
     runbook: str
     refused: str | None = None
     count: int = 0
     needed: int = 1
     started: bool = False
+    name: str = ""
 
 
-__all__ = ["APPROVAL_PATH", "APPROVAL_TTL", "Approval", "ApprovalClaim", "approval_token_in", "sign_approval",
-           "verify_approval"]
+__all__ = ["APPROVAL_PATH", "APPROVAL_TTL", "PROPOSED_RULE", "Approval", "ApprovalClaim", "approval_token_in",
+           "approval_url", "sign_approval",
+           "spent_key", "verify_approval"]

@@ -4,8 +4,9 @@ firing alert triggers (:mod:`siaga.runbooks.trigger`), records ``runbook.trigger
 - ``auto``: plans it from the inventory and runs it at once; a failing step (``on_failure: stop``) pages
   through the hub (a ``runbook.failed`` system alert on the subject ``runbook:<id>``);
 - ``approve``: records ``runbook.proposed`` and tells people through the hub (a ``runbook.proposed`` system
-  alert whose message carries a signed one-tap approval link, ``/runbooks/approve/<token>``, valid one hour);
-  the run starts once ``approvals`` different people approved (:mod:`siaga.runbooks.web`);
+  alert; notify writes into each recipient's message a one-tap approval link signed for that recipient,
+  ``/runbooks/approve/<token>``, valid one hour from the proposal: ``runbooks.approval.approval_url``); the run
+  starts once ``approvals`` different people approved (:mod:`siaga.runbooks.web`, the Telegram button);
 - ``manual``: records ``runbook.suggested``.
 
 One run of a runbook at a time: a trigger while it runs is recorded and not run again.
@@ -23,7 +24,7 @@ from siaga.config.runbooks import Runbook, RunbookMode
 from siaga.i18n.messages import Message
 from siaga.inventory import Inventory, TargetError
 from siaga.notify.ack import TokenError
-from siaga.runbooks.approval import APPROVAL_PATH, Approval, sign_approval, verify_approval
+from siaga.runbooks.approval import APPROVAL_TTL, PROPOSED_RULE, Approval, spent_key, verify_approval
 from siaga.runbooks.engine import run_plan
 from siaga.runbooks.plan import plan
 from siaga.runbooks.steps import StepContext
@@ -33,7 +34,6 @@ from siaga.store.events import record_event
 from siaga.vocab import Severity
 
 log = logging.getLogger("siaga.runbooks")
-PROPOSED_RULE = "runbook.proposed"
 
 
 def component(ctx: RuntimeContext) -> Component | None:
@@ -76,19 +76,22 @@ async def execute(ctx: RuntimeContext, book: Runbook, cause: Mapping[str, Any], 
 
 
 async def propose(ctx: RuntimeContext, book: Runbook, cause: Mapping[str, Any]) -> None:
-    """Record the proposal and send its approval link to people through the hub."""
-    from siaga.notify.component import key_path, public_url
-    from siaga.notify.keyfile import load_or_create_key
+    """Record the proposal and tell people through the hub. The alert names the proposal and when its links
+    expire; notify puts into each recipient's message a link signed for that recipient
+    (:func:`siaga.runbooks.approval.approval_url`); ``url`` (the dashboard's runbooks page) stands where no
+    recipient is known."""
+    from siaga.notify.component import public_url
 
     proposal = await record(ctx, "runbook.proposed", {"runbook": book.id, "approvals": book.approvals, **cause})
     if proposal is None or ctx.services.alerts is None:
         return
-    token = sign_approval(load_or_create_key(key_path(ctx)), book.id, proposal, ctx.clock())
-    url = f"{public_url(ctx).rstrip('/')}{APPROVAL_PATH}{token}"
+    expires = int((ctx.clock() + APPROVAL_TTL).timestamp())
     ctx.services.alerts.system_alert(
         f"runbook:{book.id}", True, rule=PROPOSED_RULE, severity=Severity.critical,
-        summary=Message(PROPOSED_RULE, {"runbook": book.id, "approvals": book.approvals, "url": url,
-                                        "rule": cause.get("rule"), "subject": cause.get("subject")}),
+        summary=Message(PROPOSED_RULE, {"runbook": book.id, "approvals": book.approvals,
+                                        "url": f"{public_url(ctx).rstrip('/')}/runbooks", "proposal": proposal,
+                                        "expires": expires, "rule": cause.get("rule"),
+                                        "subject": cause.get("subject")}),
     )
 
 
@@ -96,11 +99,12 @@ _RUNS: set[asyncio.Task[None]] = set()
 """Runs started by an approval (kept referenced until they end)."""
 
 
-async def approve(ctx: RuntimeContext, token: str, approver: str, *, via: str = "link",
-                  person: str | None = None) -> Approval:
-    """One approval of a proposal, checked at use: the token must be signed by this siaga and unexpired; each
-    approver's use is spent once (``<nonce>:<approver>``, so the same person approving twice counts once); the
-    run starts when ``approvals`` different approvers approved, and only once (``<nonce>:run``)."""
+async def approve(ctx: RuntimeContext, token: str, *, via: str = "link", person: str | None = None) -> Approval:
+    """One approval of a proposal by a person, checked at use: the token must be signed by this siaga and
+    unexpired. The approver is ``person`` when the caller knows who acts (the Telegram account's person, a
+    dashboard account's person), else the person the link was signed for (a group's link approves nobody on
+    the web). Each person's approval of a proposal is spent once, whatever the way (link, Telegram), so one
+    person counts once; the run starts when ``approvals`` different people approved, and only once."""
     from siaga.notify.component import key_path
     from siaga.notify.keyfile import load_or_create_key
     from siaga.notify.links import spend_nonce
@@ -114,32 +118,37 @@ async def approve(ctx: RuntimeContext, token: str, approver: str, *, via: str = 
     book = ctx.config.runbooks.book(claim.runbook)
     if book is None:
         return Approval(claim.runbook, "no such runbook")
-    who = approver.lower()
+    who = person if person is not None else claim.person
+    if who is None:
+        return Approval(book.id, "this link was sent to a group: approve with your own link or on Telegram",
+                        needed=book.approvals)
+    people = {p.id: p for p in ctx.config.people}
+    if who not in people:
+        return Approval(book.id, "no such person", needed=book.approvals)
+    name = people[who].name or who
 
     def spend(conn: Any) -> tuple[bool, int, bool]:
-        if not spend_nonce(conn, f"{claim.nonce}:{who}", f"runbook:{book.id}", [], now):
+        if not spend_nonce(conn, spent_key(claim.proposal, who), claim.recipient, [], now):
             return False, 0, False
-        approvers = {str((e.data or {}).get("approver", "")).lower()
+        approvers = {str((e.data or {}).get("person", ""))
                      for e in recent_events(conn, subject=book.id, kind="runbook.approved", limit=50)
                      if (e.data or {}).get("proposal") == claim.proposal}
         approvers.add(who)
-        start = len(approvers) >= book.approvals and spend_nonce(conn, f"{claim.nonce}:run", f"runbook:{book.id}",
-                                                                 [], now)
+        start = len(approvers) >= book.approvals and spend_nonce(conn, spent_key(claim.proposal, None),
+                                                                 f"runbook:{book.id}", [], now)
         return True, len(approvers), start
 
     fresh, count, start = await ctx.run_db(spend)
     if not fresh:
-        return Approval(book.id, "used already", needed=book.approvals)
-    data: dict[str, Any] = {"runbook": book.id, "proposal": claim.proposal, "approver": approver,
+        return Approval(book.id, "used already", needed=book.approvals, name=name)
+    data: dict[str, Any] = {"runbook": book.id, "proposal": claim.proposal, "approver": name, "person": who,
                             "approvals": count, "needed": book.approvals, "via": via}
-    if person is not None:
-        data["person"] = person
-    await record(ctx, "runbook.approved", data, actor=approver)
+    await record(ctx, "runbook.approved", data, actor=name)
     if start:
-        task = asyncio.create_task(execute(ctx, book, {"proposal": claim.proposal}, actor=approver))
+        task = asyncio.create_task(execute(ctx, book, {"proposal": claim.proposal}, actor=name))
         _RUNS.add(task)
         task.add_done_callback(_RUNS.discard)
-    return Approval(book.id, None, count, book.approvals, start)
+    return Approval(book.id, None, count, book.approvals, start, name)
 
 
 def offer_approvals(ctx: RuntimeContext) -> None:
@@ -148,8 +157,8 @@ def offer_approvals(ctx: RuntimeContext) -> None:
     if svc is None or svc.approve_runbook is not None:
         return
 
-    async def by_button(token: str, approver: str, *, via: str, person: str | None = None) -> Approval:
-        return await approve(ctx, token, approver, via=via, person=person)
+    async def by_button(token: str, *, via: str, person: str | None = None) -> Approval:
+        return await approve(ctx, token, via=via, person=person)
 
     svc.approve_runbook = by_button
 

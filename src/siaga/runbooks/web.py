@@ -1,17 +1,19 @@
 """HTTP of runbooks: the landing page of a one-tap approval link.
 
-``GET /runbooks/approve/{token}`` shows the runbook's plan and a form (your name, Approve): it changes
-nothing, so link-preview bots approve nothing. ``POST`` approves: the link must be signed by this siaga and
-unexpired; each approver's use is spent once (a replay does nothing); the run starts once ``approvals``
-different people approved, and only once. The page has no inline script or style (CSP-clean).
+Each link is signed for the person it was sent to (:mod:`siaga.runbooks.approval`), so the page says who
+approves and asks for no name. ``GET /runbooks/approve/{token}`` shows the runbook's plan, the approver and an
+Approve button: it changes nothing, so link-preview bots approve nothing. ``POST`` approves as that person: the
+link must be signed by this siaga and unexpired; each person's approval is spent once, whatever the way (a
+replay, or the link after the Telegram button, does nothing); the run starts once ``approvals`` different
+people approved, and only once. A group's link approves nobody here (its members use their own link or
+Telegram). The page has no inline script or style (CSP-clean).
 """
 
 from __future__ import annotations
 
 import html
-from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse
 
 from siaga.config.runbooks import Runbook
@@ -45,7 +47,8 @@ def _error(ctx: RuntimeContext, reason: str, status: int) -> HTMLResponse:
     return _page(ctx, f'<p class="error">{html.escape(line)}</p>', status)
 
 
-def _claim(ctx: RuntimeContext, token: str) -> tuple[ApprovalClaim, Runbook] | str:
+def _claim(ctx: RuntimeContext, token: str) -> tuple[ApprovalClaim, Runbook, str] | str:
+    """The link's claim, its runbook and the name of the person it was signed for; else why it cannot be used."""
     try:
         claim = verify_approval(load_or_create_key(key_path(ctx)), token, ctx.clock())
     except TokenError as exc:
@@ -53,7 +56,12 @@ def _claim(ctx: RuntimeContext, token: str) -> tuple[ApprovalClaim, Runbook] | s
     book = ctx.config.runbooks.book(claim.runbook)
     if book is None:
         return "no such runbook"
-    return claim, book
+    if claim.person is None:
+        return "this link was sent to a group: approve with your own link or on Telegram"
+    name = next((p.name for p in ctx.config.people if p.id == claim.person), None)
+    if name is None:
+        return "no such person"
+    return claim, book, name
 
 
 @router.get("/runbooks/approve/{token}", response_class=HTMLResponse, include_in_schema=False)
@@ -61,7 +69,7 @@ async def approve_page(token: str, ctx: RuntimeContext = Depends(get_ctx)) -> HT
     found = _claim(ctx, token)
     if isinstance(found, str):
         return _error(ctx, found, 400)
-    _claimed, book = found
+    _claimed, book, name = found
     with using_language(ctx.config.site.language.value):
         try:
             lines = plan_lines(plan(book, ctx.services.inventory or Inventory.from_config(ctx.config),
@@ -70,30 +78,26 @@ async def approve_page(token: str, ctx: RuntimeContext = Depends(get_ctx)) -> HT
             lines = [str(exc)]
         ask = _("Approve runbook {id}? It runs once {count} people approved.").format(id=book.id,
                                                                                     count=book.approvals)
+        you = _("You approve as {name}.").format(name=name)
         body = (f"<p>{html.escape(ask)}</p>"
                 f"<pre>{html.escape(chr(10).join(lines))}</pre>"
-                f'<form method="post"><p><label>{html.escape(_("Your name"))}<br>'
-                '<input name="name" required maxlength="64" autocomplete="name"></label></p>'
+                f'<form method="post"><p>{html.escape(you)}</p>'
                 f'<button type="submit">{html.escape(_("Approve"))}</button></form>')
     return _page(ctx, body)
 
 
 @router.post("/runbooks/approve/{token}", response_class=HTMLResponse, include_in_schema=False)
-async def approve_post(token: str, request: Request, ctx: RuntimeContext = Depends(get_ctx)) -> HTMLResponse:
+async def approve_post(token: str, ctx: RuntimeContext = Depends(get_ctx)) -> HTMLResponse:
     found = _claim(ctx, token)
     if isinstance(found, str):
         return _error(ctx, found, 400)
-    raw = (await request.body()).decode("utf-8", "replace")
-    name = " ".join((parse_qs(raw).get("name") or [""])[0].split())[:64]
-    if not name:
-        return _error(ctx, "say who approves", 400)
-    done = await approve(ctx, token, name, via="link")
+    done = await approve(ctx, token, via="link")  # as the person the link was signed for; a form's fields count not
     if done.refused is not None:
         return _error(ctx, done.refused, 410 if done.refused == "used already" else 400)
     with using_language(ctx.config.site.language.value):
         line = (_("Approved by {name}: runbook {id} runs now.") if done.started
                 else _("Approved by {name}: {count} of {needed} approvals.")).format(
-                    name=name, id=done.runbook, count=done.count, needed=done.needed)
+                    name=done.name, id=done.runbook, count=done.count, needed=done.needed)
     return _page(ctx, f"<p>{html.escape(line)}</p>")
 
 

@@ -1,11 +1,14 @@
 """Approvals of an ``approve`` runbook through the real web app, the steps on a real sshd (tests/conftest.py):
-with ``approvals: 2`` nothing runs until two different people approved; the same person approving twice (the
-link replayed, the name in other case) counts once; the run starts once."""
+each link is signed for one person; with ``approvals: 2`` nothing runs until two different people approved; the
+same person approving twice (the link replayed, under a typed name, by link then by Telegram) counts once; a link
+for one person changed to name another, or expired, approves nothing; the run starts once."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +19,7 @@ from sqlalchemy import Engine
 from siaga.config import LoadedConfig, parse_config
 from siaga.notify.component import key_path
 from siaga.notify.keyfile import load_or_create_key
-from siaga.runbooks.approval import sign_approval
+from siaga.runbooks.approval import approval_token_in, sign_approval, verify_approval
 from siaga.runbooks.component import record
 from siaga.runtime.context import RuntimeContext
 from siaga.store.events import recent_events
@@ -34,6 +37,10 @@ store: {{data_dir: {tmp_path / "state"}}}
 web: {{public_url: "http://siaga.test"}}
 rooms: [{{id: ruang-server, name: Ruang Server}}]
 racks: [{{id: R1, room: ruang-server}}]
+people:
+  - {{id: andi, name: Andi Pratama}}
+  - {{id: budi, name: Budi Santoso}}
+  - {{id: sari, name: Sari Wulandari}}
 devices: [{{id: srv-web, kind: server, rack: R1, u: 3}}]
 runbooks:
   hosts:
@@ -58,10 +65,22 @@ def _engine(tmp_path: Path) -> Engine:
     return eng
 
 
-async def proposal_token(ctx: RuntimeContext) -> str:
+async def proposal_tokens(ctx: RuntimeContext, *people: str, expires: dt.datetime | None = None) -> list[str]:
+    """A proposal recorded and its links, one signed for each of ``people`` (as notify signs them)."""
     proposal = await record(ctx, "runbook.proposed", {"runbook": "shutdown-r1", "rule": "leak", "subject": "R1"})
     assert proposal is not None
-    return sign_approval(load_or_create_key(key_path(ctx)), "shutdown-r1", proposal, dt.datetime.now(dt.UTC))
+    until = expires or dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    return [sign_approval(load_or_create_key(key_path(ctx)), "shutdown-r1", proposal, f"person:{p}", until)
+            for p in people]
+
+
+def tampered(token: str, **changes: object) -> str:
+    """``token`` with its signed body changed (the signature kept)."""
+    payload, _, sig = token.partition(".")
+    body = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    body.update(changes)
+    data = base64.urlsafe_b64encode(json.dumps(body, separators=(",", ":")).encode()).rstrip(b"=").decode()
+    return f"{data}.{sig}"
 
 
 def kinds(ctx: RuntimeContext, kind: str) -> list[Any]:
@@ -80,18 +99,23 @@ async def until(what: Any, within_s: float = 20.0) -> Any:
 async def test_two_approvals_need_two_different_people_and_one_person_counts_once(tmp_path: Path, sshd) -> None:
     ctx = runbook_site(tmp_path, sshd, approvals=2)
     log = tmp_path / "calls.log"
-    token = await proposal_token(ctx)
+    andi, budi, sari = await proposal_tokens(ctx, "andi", "budi", "sari")
     app = create_app(ctx, routers=["siaga.runbooks.web:router"])
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://siaga.test") as web:
-        url = f"/runbooks/approve/{token}"
-        first = await web.post(url, data={"name": "Andi"})
-        assert first.status_code == 200 and "1 of 2 approvals" in first.text
-        assert (await web.post(url, data={"name": "Andi"})).status_code == 410  # the link replayed
-        assert (await web.post(url, data={"name": "  andi "})).status_code == 410  # the same person, spelt otherwise
+        url = f"/runbooks/approve/{andi}"
+        page = await web.get(url)  # the page says who approves and asks for no name
+        assert "You approve as Andi Pratama." in page.text and "<input" not in page.text
+        first = await web.post(url)
+        assert first.status_code == 200 and "Andi Pratama: 1 of 2 approvals" in first.text
+        assert (await web.post(url)).status_code == 410  # the link replayed
+        assert (await web.post(url, data={"name": "Budi"})).status_code == 410  # a typed name is no one: still andi
+        for forged in (tampered(andi, r="person:budi"), tampered(budi, r="person:andi", p=0)):
+            refused = await web.post(f"/runbooks/approve/{forged}")  # andi's link made to name budi
+            assert refused.status_code == 400 and "not signed" in refused.text
         await asyncio.sleep(0.3)
         assert not log.exists() and kinds(ctx, "runbook.run.started") == []  # one person: nothing ran
 
-        second = await web.post(url, data={"name": "Budi"})
+        second = await web.post(f"/runbooks/approve/{budi}")
         assert second.status_code == 200 and "runs now" in second.text
 
         def ended() -> list[Any]:
@@ -100,21 +124,36 @@ async def test_two_approvals_need_two_different_people_and_one_person_counts_onc
 
         await until(ended)
         assert log.read_text().split() == ["called"]
-        late = await web.post(url, data={"name": "Sari"})  # a third approval after the run starts nothing
+        late = await web.post(f"/runbooks/approve/{sari}")  # a third approval after the run starts nothing
         assert late.status_code == 200 and "runs now" not in late.text
         await asyncio.sleep(0.3)
         assert log.read_text().split() == ["called"] and len(ended()) == 1
     approved = kinds(ctx, "audit.runbook.approved")
-    assert sorted(e.actor for e in approved) == ["Andi", "Budi", "Sari"]
+    assert sorted((e.actor, e.data["person"], e.data["via"]) for e in approved) == [
+        ("Andi Pratama", "andi", "link"), ("Budi Santoso", "budi", "link"), ("Sari Wulandari", "sari", "link")]
     assert [e.data["approvals"] for e in reversed(approved)] == [1, 2, 3]
+    ctx.engine.dispose()
+
+
+async def test_an_expired_link_approves_nothing(tmp_path: Path, sshd) -> None:
+    ctx = runbook_site(tmp_path, sshd, approvals=1)
+    [andi] = await proposal_tokens(ctx, "andi", expires=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
+    app = create_app(ctx, routers=["siaga.runbooks.web:router"])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://siaga.test") as web:
+        for ask in (web.get, web.post):
+            answer = await ask(f"/runbooks/approve/{andi}")
+            assert answer.status_code == 400 and "expired" in answer.text
+    assert kinds(ctx, "runbook.approved") == [] and kinds(ctx, "runbook.run.started") == []
+    assert not (tmp_path / "calls.log").exists()
     ctx.engine.dispose()
 
 
 async def test_telegram_approve_buttons_are_checked_at_use_like_the_link(tmp_path: Path, sshd, engine,
                                                                           receiver, mailbox) -> None:
-    """The approval request sent on Telegram carries an Approve button; the bot's callback approves as the person
-    the pressing account is linked to; with ``approvals: 2`` the run starts at the second person; the same
-    person pressing again, or anyone after the link's hour, does nothing."""
+    """The approval request sent on Telegram carries an Approve button and a link signed for its person; the bot's
+    callback approves as the person the pressing account is linked to; with ``approvals: 2`` the run starts at
+    the second person; the same person approving by link and then by the button, or pressing again, or anyone
+    after the link's hour, does nothing."""
     from siaga.alerts.impact import impact_resolver
     from siaga.alerts.manager import AlertManager
     from siaga.notify.component import ManagerActions
@@ -148,6 +187,7 @@ runbooks:
     manager = AlertManager(engine, impact_of=impact_resolver(cfg), clock=clock)
     manager.load()
     svc, _fake = make_service(engine, cfg, tmp_path, clock)
+    svc.notifier.key = load_or_create_key(key_path(ctx))  # one key for ack and approval links, as in serve
     svc.actions = ManagerActions(manager)
     ctx.services.alerts = manager
     ctx.services.notify = svc
@@ -187,9 +227,17 @@ runbooks:
             answers += 1
             return str((await asyncio.to_thread(receiver.wait_tg, "answerCallbackQuery", answers))[-1]["text"])
 
-        first = await press(555, "1001", "cq1")
-        assert "Andi Pratama" in first and "1" in first and "2" in first
-        replay = await press(555, "1001", "cq2")  # the same person again: counts for nothing
+        links = {chat: approval_token_in(by_chat[chat]["text"]) for chat in ("1001", "1002")}
+        key = load_or_create_key(key_path(ctx))
+        assert {c: verify_approval(key, str(t), clock()).person for c, t in links.items()} == {
+            "1001": "andi", "1002": "sari"}  # each person's message carries a link signed for them
+        app = create_app(ctx, routers=["siaga.runbooks.web:router"])
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://siaga.test") as web:
+            by_link = await web.post(f"/runbooks/approve/{links['1001']}")  # andi approves by his link
+        assert by_link.status_code == 200 and "Andi Pratama: 1 " in by_link.text  # 1 of 2 (dari 2)
+        first = await press(555, "1001", "cq1")  # and then by the button: the same person counts once
+        assert "used already" in first
+        replay = await press(555, "1001", "cq2")
         assert "Andi Pratama" not in replay
         await asyncio.sleep(0.3)
         assert not log.exists() and kinds(ctx, "runbook.run.started") == []
@@ -203,7 +251,7 @@ runbooks:
 
         await until(ended)
         assert log.read_text().split() == ["called"]
-        edits = await asyncio.to_thread(receiver.wait_tg, "editMessageText", 2)
+        edits = await asyncio.to_thread(receiver.wait_tg, "editMessageText", 1)
         last = next(e for e in reversed(edits) if str(e["chat_id"]) == "1002")
         assert "Sari Wulandari" in last["text"]  # the message says who approved; only ack and resolve are left
         assert [b["callback_data"][:3] for b in last["reply_markup"]["inline_keyboard"][0]] == ["ack", "res"]
@@ -214,7 +262,7 @@ runbooks:
         assert log.read_text().split() == ["called"] and len(ended()) == 1
         approved = kinds(ctx, "audit.runbook.approved")
         assert sorted((e.actor, e.data["person"], e.data["via"]) for e in approved) == [
-            ("Andi Pratama", "andi", "telegram"), ("Sari Wulandari", "sari", "telegram")]
+            ("Andi Pratama", "andi", "link"), ("Sari Wulandari", "sari", "telegram")]
     finally:
         stop.set()
         await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 15)

@@ -4,7 +4,8 @@
   timeline and the audit log hold the trigger, the step and the end;
 - an ``approve`` runbook's one-tap approval link reaches people; nothing runs before the approval (the sshd
   command log stays empty, also after the landing page was opened); the approval runs it once; the same
-  approval replayed, another approval after the run, an expired or a forged link run nothing more."""
+  approval replayed (also under a typed name), an expired or a forged link run nothing more; the link is signed
+  for the person it was sent to and the approval is theirs."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from siaga.runbooks.approval import sign_approval
+from siaga.runbooks.approval import sign_approval, verify_approval
 from siaga.store.events import recent_events
 
 from .peers import Receiver
@@ -100,6 +101,7 @@ def test_an_approve_runbook_runs_only_after_its_approval_and_only_once(tmp_path:
             url = wait_for(link)
             page = httpx.get(url, timeout=5)
             assert page.status_code == 200 and "shutdown-r1" in page.text
+            assert "Andi Pratama" in page.text and "<input" not in page.text  # who approves: the link says, no name
             assert "<script" not in page.text and "style=" not in page.text and "<style" not in page.text
             assert not log.exists()  # proposed and looked at: nothing ran
 
@@ -108,21 +110,23 @@ def test_an_approve_runbook_runs_only_after_its_approval_and_only_once(tmp_path:
                     return len(recent_events(conn, subject="shutdown-r1", kind="runbook.run.ended"))
 
             key = (tmp_path / "state" / "ack.key").read_bytes().strip()
-            expired = sign_approval(key, "shutdown-r1", 1, dt.datetime.now(dt.UTC) - dt.timedelta(hours=2))
+            token = url.rsplit("/", 1)[1]
+            assert verify_approval(key, token, dt.datetime.now(dt.UTC)).person == "andi"  # signed for andi
+            expired = sign_approval(key, "shutdown-r1", 1, "person:andi", dt.datetime.now(dt.UTC) - dt.timedelta(1))
             base = url.rsplit("/", 1)[0]
-            assert httpx.post(f"{base}/{expired}", data={"name": "Andi"}, timeout=5).status_code == 400
+            assert httpx.post(f"{base}/{expired}", timeout=5).status_code == 400
             forged = url[:-3] + ("AAA" if not url.endswith("AAA") else "BBB")
-            assert httpx.post(forged, data={"name": "Andi"}, timeout=5).status_code == 400
+            assert httpx.post(forged, timeout=5).status_code == 400
             assert not log.exists() and runs() == 0
 
-            assert httpx.post(url, data={"name": "Andi"}, timeout=5).status_code == 200
+            assert httpx.post(url, timeout=5).status_code == 200
             wait_for(lambda: runs() == 1)
             assert log.read_text().split() == ["called"]
-            assert httpx.post(url, data={"name": "Andi"}, timeout=5).status_code == 410  # replayed
-            assert httpx.post(url, data={"name": "Budi"}, timeout=5).status_code == 200  # after the run
+            assert httpx.post(url, timeout=5).status_code == 410  # replayed
+            assert httpx.post(url, data={"name": "Budi"}, timeout=5).status_code == 410  # a typed name is no one
             with siaga.db.connect() as conn:
                 approved = recent_events(conn, subject="shutdown-r1", kind="audit.runbook.approved")
-            assert {e.actor for e in approved} == {"Andi", "Budi"}
+            assert [(e.actor, e.data["person"], e.data["via"]) for e in approved] == [("Andi Pratama", "andi", "link")]
             assert runs() == 1 and log.read_text().split() == ["called"]
     finally:
         receiver.stop()
