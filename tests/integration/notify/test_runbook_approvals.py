@@ -112,6 +112,12 @@ async def test_two_approvals_need_two_different_people_and_one_person_counts_onc
         for forged in (tampered(andi, r="person:budi"), tampered(budi, r="person:andi", p=0)):
             refused = await web.post(f"/runbooks/approve/{forged}")  # andi's link made to name budi
             assert refused.status_code == 400 and "not signed" in refused.text
+        claim = verify_approval(load_or_create_key(key_path(ctx)), andi, dt.datetime.now(dt.UTC))
+        group = sign_approval(load_or_create_key(key_path(ctx)), "shutdown-r1", claim.proposal, "group:tim",
+                              claim.expires)  # a group's link names nobody: no approval on the web
+        for ask in (web.get, web.post):
+            refused = await ask(f"/runbooks/approve/{group}")
+            assert refused.status_code == 400 and "sent to a group" in refused.text
         await asyncio.sleep(0.3)
         assert not log.exists() and kinds(ctx, "runbook.run.started") == []  # one person: nothing ran
 
