@@ -272,7 +272,8 @@ class Mqtt(SecretPairs):
             "Share the sensors' messages across several siaga processes through an MQTT shared subscription "
             "(`$share/<shared_group>/<topic>`: each message goes to one process). `auto`: on when the store "
             "is PostgreSQL (several processes may run), off on SQLite (one process). When shared, each "
-            "process connects as `<client_id>-<host>-<pid>` with a session of `shared_session_expiry_s`."
+            "process connects as `<client_id>-<host>-<pid>` with a session of `shared_session_expiry_s`. One "
+            "process on PostgreSQL: `off` keeps the broker's queue of what is published while siaga restarts."
         ),
     )
     shared_group: str = Field(

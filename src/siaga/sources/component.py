@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sqlalchemy import delete
+
 from siaga.alerts.manager import AlertManager
 from siaga.cluster.handoff import Listener, Publisher, dsn
 from siaga.cluster.rule_keeper import RuleShardKeeper
@@ -39,6 +41,7 @@ from siaga.runtime.context import RuntimeContext
 from siaga.sources.ingest import Ingest, Rules
 from siaga.store.engine import spool_dir
 from siaga.store.events import set_meta
+from siaga.store.schema import meta
 
 if TYPE_CHECKING:
     from siaga.vocab import Condition
@@ -166,6 +169,8 @@ async def run_shards(ctx: RuntimeContext, ingest: Ingest, rules: ShardedRules, m
         await keeping  # gives the shards up (the next holders take them at once)
         listener.stop()
         rules.publisher.stop()
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(_forget_share, ctx)
 
 
 def _load_shards(ctx: RuntimeContext, ingest: Ingest, rules: ShardedRules, manager: AlertManager) -> None:
@@ -204,6 +209,13 @@ def _write_share(ctx: RuntimeContext, rules: ShardedRules, listener: Listener, n
     }
     with ctx.engine.begin() as conn:
         set_meta(conn, share_key(ctx.session_id), json.dumps(share), at=now)
+
+
+def _forget_share(ctx: RuntimeContext) -> None:
+    """A clean stop: this run's share leaves ``meta`` (a crashed run's stays, shown by no live process)."""
+    if ctx.session_id is not None:
+        with ctx.engine.begin() as conn:
+            conn.execute(delete(meta).where(meta.c.key == share_key(ctx.session_id)))
 
 
 def _tick(ingest: Ingest, manager: AlertManager, now: dt.datetime) -> None:
