@@ -14,7 +14,9 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import threading
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -46,6 +48,7 @@ class AckLink:
         self.ctx = ctx
         self.hub = hub
         self.confirming: dict[str, list[dict[str, str]]] = {p.id: [] for p in hub.config.sites}
+        self._applying = threading.Lock()  # the wait's answer and a heartbeat's may carry the same one at once
 
     def extra(self, peer_id: str) -> dict[str, Any]:
         """What the next heartbeat to ``peer_id`` carries for the acknowledgements (confirmations)."""
@@ -110,6 +113,10 @@ class AckLink:
 
     def apply(self, peer_id: str, carried: list[acks.PeerAck]) -> list[dict[str, str]]:
         """Apply each acknowledgement once (blocking: the alert manager writes the store)."""
+        with self._applying:
+            return self._apply(peer_id, carried)
+
+    def _apply(self, peer_id: str, carried: list[acks.PeerAck]) -> list[dict[str, str]]:
         engine = self.ctx.engine
         out = []
         for ack in carried:
@@ -148,12 +155,14 @@ class AckLink:
 
 
 async def held_answer(ctx: RuntimeContext, hub: PeerHub, peer: str, data: dict[str, Any], request_nonce: str,
-                      stop_at: float) -> tuple[bytes, dict[str, str]]:
+                      stop_at: float, gone: Callable[[], Awaitable[bool]] | None = None
+                      ) -> tuple[bytes, dict[str, str]]:
     """At the peer that was asked to wait: take the confirmations, then answer as soon as acknowledgements wait
-    for ``peer`` (looked at every :data:`HOLD_LOOK_S`), or with none at ``stop_at`` (monotonic), signed."""
+    for ``peer`` (looked at every :data:`HOLD_LOOK_S`), or with none at ``stop_at`` (monotonic) or once the
+    asker is ``gone``, signed."""
     now = ctx.clock()
     waiting = await ctx.run_db(lambda conn: answer(conn, hub, peer, data, now))
-    while not waiting and time.monotonic() < stop_at:
+    while not waiting and time.monotonic() < stop_at and not (gone is not None and await gone()):
         await asyncio.sleep(HOLD_LOOK_S)
         waiting = await ctx.run_db(lambda conn: acks.waiting(conn, peer))
     return signed_answer(hub, peer, WAIT_PATH, request_nonce, waiting)

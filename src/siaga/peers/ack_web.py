@@ -38,7 +38,7 @@ def router(ctx: RuntimeContext) -> APIRouter | None:
         except (ValueError, TypeError, AttributeError):
             raise ApiError(422, "bad_wait", "a wait is {wait_s: seconds, acks_applied: [...]}") from None
         content, headers = await ack_link.held_answer(ctx, hub_of(ctx), peer, data, request.headers[HEADER_NONCE],
-                                                      time.monotonic() + wait_s)
+                                                      time.monotonic() + wait_s, request.is_disconnected)
         return Response(content, media_type="application/json", headers=headers)
 
     @r.post("/{site}/alerts/{alert_id}/ack")
