@@ -232,11 +232,21 @@ def router(ctx: RuntimeContext) -> APIRouter | None:
                              room=room, **extra)
 
     headers = {"Cache-Control": "public, max-age=5"}
+    rendered: dict[tuple[Any, ...], str] = {}
 
     @r.get("/status/{site}", response_class=HTMLResponse, include_in_schema=False)
     async def room_page(site: str, request: Request) -> HTMLResponse:
         peer, snap, v, outside = await view(site)
-        html = page(site, peer, snap, v, outside, lang_of(request, snap), "status/page.html")
+        lang = lang_of(request, snap)
+        # the public comes all at once when the room is down: one render per page, language and verdict
+        seen = tuple(sorted((k, st.value) for k, st in outside.items()))
+        key = (site, lang, snap.built_at if snap else None, v, seen)
+        html = rendered.get(key)
+        if html is None:
+            html = page(site, peer, snap, v, outside, lang, "status/page.html")
+            if len(rendered) >= 64:
+                rendered.clear()
+            rendered[key] = html
         return HTMLResponse(html, headers=headers)
 
     @r.get("/status/{site}/services", response_class=HTMLResponse, include_in_schema=False)
