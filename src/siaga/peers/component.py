@@ -139,11 +139,13 @@ class PeerLink:
         stored: dict[str, str] = {}
         last_store = 0.0
         while not stop.is_set():
-            for peer, d in self.hub.assess(self.ctx.clock()):
+            decided = self.hub.assess(self.ctx.clock())
+            for peer, d in decided:
                 await self.tell(peer, d.active, d.rule, d.severity, d.params)
             if self.hub.probes is not None:
                 await self.hub.probes.assess(self.ctx.clock())
-            if time.monotonic() - last_store >= 1.0:
+            if decided or time.monotonic() - last_store >= 1.0:  # an alarm raised or cleared is kept at once
+                # (a restart right after it must not forget it)
                 last_store = time.monotonic()
                 await self.keep(stored)
             with contextlib.suppress(TimeoutError):

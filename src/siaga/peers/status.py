@@ -184,11 +184,16 @@ class Verdict:
 
 
 def verdict(row: Mapping[str, Any] | None, as_of: dt.datetime | None, received_at: dt.datetime | None,
-            now: dt.datetime) -> Verdict:
+            now: dt.datetime, window_s: float | None = None) -> Verdict:
     """The colocation's view of a room from its peer row (:func:`siaga.peers.hub.status_row`) and the page
-    it holds (made ``as_of`` by the room, received ``received_at``)."""
+    it holds (made ``as_of`` by the room, received ``received_at``). With ``window_s`` (the room's silence
+    window) a room not heard for longer is never live, even before its alarm is raised (the first window
+    after the colocation's own restart)."""
     status = (row or {}).get("status")
     heard = _at((row or {}).get("last_heartbeat_at"))
+    age = (row or {}).get("age_s")
+    if status == "up" and window_s is not None and isinstance(age, int | float) and age > window_s:
+        status = "waiting"
     if status == "silent":
         return Verdict("silent", heard or _at((row or {}).get("silent_since")), as_of)
     if status == "stopped":

@@ -206,7 +206,8 @@ def router(ctx: RuntimeContext) -> APIRouter | None:
         now = ctx.clock()
         hub = ctx.services.peers
         row = next((x for x in hub.status(now) if x["peer"] == site), None) if hub is not None else None
-        v = verdict(row, held[0].built_at if held else None, held[1] if held else None, now)
+        v = verdict(row, held[0].built_at if held else None, held[1] if held else None, now,
+                    peer.silence_window.total_seconds())
         snap = held[0] if held else None
         outside: dict[str, Status] = {}
         if snap is not None and not v.live and hub is not None and hub.probes is not None:

@@ -113,3 +113,11 @@ def test_a_gzipped_page_is_unpacked_and_a_page_too_large_unpacked_is_refused(mon
     monkeypatch.setattr(status_web, "MAX_BODY", 1000)
     assert status_web.unpacked(gzip.compress(b"0" * 5000), "gzip") is None  # a small body that unpacks big
     assert status_web.unpacked(b"0" * 1001, None) is None
+
+
+def test_a_room_not_heard_for_longer_than_its_window_is_never_live_even_before_its_alarm() -> None:
+    now = T0 + dt.timedelta(seconds=10)
+    fresh = {"status": "up", "last_heartbeat_at": T0.isoformat(), "age_s": 10.0}
+    assert verdict(fresh, T0, now, now, window_s=30.0).live
+    v = verdict(fresh, T0, now, now, window_s=3.0)  # e.g. the first window after the colocation restarted
+    assert (v.state, v.since, v.summary) == ("not_heard", T0, "room_not_heard")
