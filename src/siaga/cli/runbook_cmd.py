@@ -12,8 +12,9 @@ from typing import Any
 import typer
 
 from siaga.cli.common import ConfigOption, ExitCode, JsonOption, LangOption, fail, load_or_exit, use_language
+from siaga.cli.sensing_common import site_zone
 from siaga.config import LoadedConfig
-from siaga.i18n import _
+from siaga.i18n import _, get_language
 from siaga.inventory import Inventory, TargetError
 from siaga.inventory.messages import target_error_line
 
@@ -146,13 +147,13 @@ def run_command(
     ctx = StepContext(base_dir=loaded.base_dir, standby=_standby_activator(loaded))
     result = asyncio.run(run_plan(p, ctx, actor=actor, record=_store_recorder(loaded, actor)))
     if as_json:
-        typer.echo(json.dumps(result.as_json(), ensure_ascii=False, indent=2))
+        typer.echo(json.dumps(result.as_json(get_language(), site_zone(loaded)), ensure_ascii=False, indent=2))
     else:
         for step in result.steps:
             mark = _("ok") if step.outcome.ok else _("FAILED")
             typer.echo(f"{step.action.number}. {step.action.kind} {step.action.subject}: {mark}")
             if step.outcome.output:
-                typer.echo("   " + step.outcome.output.replace("\n", "\n   "))
+                typer.echo("   " + step.outcome.text(get_language(), site_zone(loaded)).replace("\n", "\n   "))
         typer.echo(_("runbook {id}: {status}").format(id=p.runbook.id, status=result.status))
     if result.status == "failed":
         raise typer.Exit(ExitCode.FAILURE)
@@ -171,6 +172,7 @@ def drill_command(
     from siaga.runbooks.drill import DrillRefused, run_drill
     from siaga.runbooks.messages import skipped_line
     from siaga.runbooks.steps import Outcome, StepContext
+    from siaga.runbooks.steps.base import said, words
 
     loaded = load_or_exit(config)
     use_language(lang, loaded)
@@ -182,7 +184,7 @@ def drill_command(
         from siaga.standby.actions import answers
 
         if mgr is None:
-            return Outcome(False, f"no standby of {service} here")
+            return Outcome(False, said("runbook.step.standby.none", service=service))
         return Outcome(*await answers(mgr, service))
 
     ctx = StepContext(base_dir=loaded.base_dir, standby=_standby_activator(loaded, kind="drill"))
@@ -193,7 +195,7 @@ def drill_command(
     except DrillRefused as exc:
         fail(str(exc), ExitCode.USAGE)
     if as_json:
-        typer.echo(json.dumps(result.as_json(), ensure_ascii=False, indent=2))
+        typer.echo(json.dumps(result.as_json(get_language(), site_zone(loaded)), ensure_ascii=False, indent=2))
     else:
         for skipped in result.skipped:
             typer.echo(f"-  {skipped_line(skipped)}")
@@ -201,12 +203,14 @@ def drill_command(
             mark = _("ok") if step.outcome.ok else _("FAILED")
             typer.echo(f"{step.action.number}. {step.action.kind} {step.action.subject}: {mark}")
             if step.outcome.output:
-                typer.echo("   " + step.outcome.output.replace("\n", "\n   "))
+                typer.echo("   " + step.outcome.text(get_language(), site_zone(loaded)).replace("\n", "\n   "))
         for what, outcome in result.answers:
-            typer.echo(f"   {what}: {_('ok') if outcome.ok else _('FAILED')} {outcome.output}")
+            typer.echo(f"   {what}: {_('ok') if outcome.ok else _('FAILED')} "
+                       f"{outcome.text(get_language(), site_zone(loaded))}")
         if result.ok:
             typer.echo(_("recovery drill of runbook {id}: ok, the service answers from the standby {seconds} s "
                          "after the trigger").format(id=p.runbook.id, seconds=f"{result.rto_s or 0:.1f}"))
     if not result.ok:
-        fail(_("recovery drill of runbook {id} FAILED: {error}").format(id=p.runbook.id, error=result.error),
+        error = words(result.error, get_language(), site_zone(loaded)) if result.error else ""
+        fail(_("recovery drill of runbook {id} FAILED: {error}").format(id=p.runbook.id, error=error),
              ExitCode.FAILURE)

@@ -176,6 +176,45 @@ MESSAGES: dict[str, str] = {
                             "is not heard: {detail}"),
     "peer.service.down.back": N_("{service} of {name} answers again from here"),
     "runbook.failed": N_("runbook {runbook} stopped: step {number} ({kind} {subject}) failed: {output}"),
+    # what a runbook's steps say (siaga.runbooks.steps), kept as keys in the timeline and the audit log
+    "runbook.step.timeout": N_("no result within {timeout} s"),
+    "runbook.step.ssh.timeout": N_("ssh {address}: no answer within {timeout} s"),
+    "runbook.step.dns.error": N_("DNS {server} could not be asked: {error}"),
+    "runbook.step.dns.refused": N_("DNS {server}: update refused: {rcode}"),
+    "runbook.step.dns.pointed": N_("{name} now points at {address} (was {old})"),
+    "runbook.step.dns.pointed_ttl": N_("{name} now points at {address} (was {old}); clients may still use the "
+                                       "old address for up to {ttl} s"),
+    "runbook.step.wait.open": N_("{address}:{port} answers after {seconds} s"),
+    "runbook.step.wait.closed": N_("{address}:{port} is closed after {seconds} s"),
+    "runbook.step.wait.not_open": N_("{address}:{port} still does not answer after {timeout} s"),
+    "runbook.step.wait.not_closed": N_("{address}:{port} still answers after {timeout} s"),
+    "runbook.step.standby.none": N_("no standby can be activated here for {service} (standbys: in siaga.yaml)"),
+    "runbook.step.standby.timeout": N_("the standby of {service} did not answer within {timeout} s"),
+    "runbook.step.power.done": N_("{device}: {check} after {seconds} s"),
+    "runbook.step.power.timeout": N_("{device}: not {check} after {timeout} s"),
+    "runbook.step.power.timeout_last": N_("{device}: not {check} after {timeout} s (last: {error})"),
+    "runbook.check.power.off": N_("power off (BMC)"),
+    "runbook.check.power.on": N_("power on (BMC)"),
+    "runbook.check.ping.off": N_("{address} silent to ping"),
+    "runbook.check.ping.on": N_("{address} answering ping"),
+    "runbook.check.port.off": N_("{address}:{port} closed"),
+    "runbook.check.port.on": N_("{address}:{port} open"),
+    "runbook.step.redfish.sent": N_("Redfish {url}{path}: GracefulShutdown sent (it was {state})"),
+    "runbook.step.redfish.off": N_("Redfish {url}{path}: already off"),
+    "runbook.step.redfish.powering_off": N_("Redfish {url}{path}: already powering off"),
+    "runbook.step.ipmi.sent": N_("IPMI {address}:{port}: soft power off sent (it was {state})"),
+    "runbook.step.ipmi.off": N_("IPMI {address}:{port}: already off"),
+    "runbook.bmc.redfish.refused": N_("Redfish {url}: refused: wrong user or password, or {user} may not do this"),
+    "runbook.bmc.redfish.no_system": N_("Redfish {url}: no system {path} (set bmc.system)"),
+    "runbook.bmc.redfish.systems": N_("Redfish {url}: {count} systems ({systems}): set bmc.system to one"),
+    "runbook.bmc.ipmi.timeout": N_("IPMI {address}:{port}: no answer within {timeout} s"),
+    "runbook.bmc.ipmi.exit": N_("IPMI {address}:{port}: ipmitool ended with exit code {code}"),
+    "runbook.bmc.missing": N_("{error}: install {program} (Debian: {hint})"),
+    "runbook.drill.step_failed": N_("step {number} ({kind} {subject}): {output}"),
+    "runbook.drill.answer_failed": N_("{what} failed: {output}"),
+    "runbook.drill.name_error": N_("{name} could not be asked: {error}"),
+    "runbook.drill.name_answers": N_("{name} answers {found}"),
+    "runbook.drill.name_wrong": N_("{name} answers {found}, not {address}"),
     "runbook.proposed": N_("runbook {runbook} waits for approval ({approvals} needed) after {rule} on {subject}: "
                            "approve at {url}"),
     "alert.generic": N_("{rule} on {subject}"),
@@ -266,7 +305,8 @@ WORDS: dict[str, dict[str, str]] = {
 
 TIMES = frozenset({"last_seen", "slot", "cause_since", "since", "at"})
 MEASURES = frozenset({"value", "threshold"})
-NUMBERS = frozenset({"days_left", "count", "alert_count", "services_down", "latency_ms", "limit_ms", "seconds"})
+NUMBERS = frozenset({"days_left", "count", "alert_count", "services_down", "latency_ms", "limit_ms", "seconds",
+                     "timeout", "ttl"})
 COMPUTED = frozenset({"where"})
 
 
@@ -336,7 +376,7 @@ def _field(name: str, params: Mapping[str, Any], lang: str, zone: ZoneInfo, g: C
     value = params.get(name)
     if value is None or value == "":
         return "?"
-    if isinstance(value, str) and value.startswith(NOTE_MARK):  # a message inside (a check's failure in {detail})
+    if isinstance(value, str) and NOTE_MARK in value:  # a message inside (a check's failure in {detail})
         return note_text(value, lang, zone) or ""
     if kind == "time":
         return _time(value, zone, lang)
@@ -400,7 +440,11 @@ def note_message(note: str | None) -> Message | None:
 
 
 def note_text(note: str | None, lang: str, zone: ZoneInfo) -> str | None:
-    """A stored note worded for a reader of ``lang``: siaga's own notes rendered, a person's as written."""
+    """A stored note worded for a reader of ``lang``: siaga's own notes rendered, a person's as written.
+    Lines of several notes (a runbook step's output: what was sent, then how long the host took to be off),
+    or of notes among a program's own lines, are rendered line by line."""
+    if note and "\n" in note and NOTE_MARK in note:
+        return "\n".join(note_text(line, lang, zone) or "" for line in note.split("\n"))
     message = note_message(note)
     return render(message, lang, zone) if message is not None else note
 

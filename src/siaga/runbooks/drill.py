@@ -29,12 +29,14 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from siaga.config.runbooks import DnsStep, RunbooksConfig, SshStep
 from siaga.errors import SiagaError
 from siaga.runbooks.engine import Record, RunResult, run_plan
 from siaga.runbooks.plan import Action, Plan, Reason
 from siaga.runbooks.steps import Outcome, StepContext
+from siaga.runbooks.steps.base import said, words
 
 DRILL_FORMS: dict[str, str] = {
     "dns": "drill_name",
@@ -122,15 +124,16 @@ class DrillResult:
     """The end state checked after the steps: (what, outcome) for each drill name and each standby."""
     error: str | None = None
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self, lang: str = "en", zone: ZoneInfo | None = None) -> dict[str, Any]:
+        """The drill with every line worded for a reader of ``lang``."""
         return {
             "runbook": self.runbook, "started_at": self.started_at.isoformat(), "ok": self.ok,
             "rto_s": None if self.rto_s is None else round(self.rto_s, 3),
-            "steps": (self.run.as_json()["steps"] if self.run is not None else []),
+            "steps": (self.run.as_json(lang, zone)["steps"] if self.run is not None else []),
             "skipped": [{"number": s.action.number, "kind": s.action.kind, "subject": s.action.subject,
                          "why": s.reason.code} for s in self.skipped],
-            "answers": [{"what": what, "ok": o.ok, "output": o.output} for what, o in self.answers],
-            "error": self.error,
+            "answers": [{"what": what, "ok": o.ok, "output": o.text(lang, zone)} for what, o in self.answers],
+            "error": words(self.error, lang, zone) if self.error else None,
         }
 
 
@@ -146,9 +149,12 @@ async def name_answers(action: Action, timeout_s: float = 5.0) -> Outcome:
     try:
         found, _ttl = await current(action.dns, action.name, rdtype_of(action.address), timeout_s)
     except Exception as exc:
-        return Outcome(False, f"{action.name}: {type(exc).__name__}: {exc}")
+        return Outcome(False, said("runbook.drill.name_error", name=action.name, error=f"{type(exc).__name__}: {exc}"))
     ok = found == [action.address]
-    return Outcome(ok, f"{action.name} -> {', '.join(found) or '-'}" + ("" if ok else f" (not {action.address})"))
+    shown = ", ".join(found) or "-"
+    if ok:
+        return Outcome(True, said("runbook.drill.name_answers", name=action.name, found=shown))
+    return Outcome(False, said("runbook.drill.name_wrong", name=action.name, found=shown, address=action.address))
 
 
 async def run_drill(
@@ -187,10 +193,12 @@ async def run_drill(
         if result.ok:
             result.rto_s = time.monotonic() - begin
         else:
-            result.error = next(f"{what}: {o.output}" for what, o in result.answers if not o.ok)
+            result.error = next(said("runbook.drill.answer_failed", what=what, output=o.output)
+                                for what, o in result.answers if not o.ok)
     else:
         bad = next((s for s in result.run.steps if not s.outcome.ok), None)
-        result.error = (f"step {bad.action.number} ({bad.action.kind} {bad.action.subject}): {bad.outcome.output}"
+        result.error = (said("runbook.drill.step_failed", number=bad.action.number, kind=bad.action.kind,
+                             subject=bad.action.subject, output=bad.outcome.output)
                         if bad is not None else result.run.status)
     record(ENDED, {"runbook": book, "ok": result.ok, "rto_s": None if result.rto_s is None else round(result.rto_s, 3),
                    "started_at": result.started_at.isoformat(), "steps": len(result.run.steps),

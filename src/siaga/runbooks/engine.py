@@ -14,12 +14,13 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from siaga.config.runbooks import OnFailure
 from siaga.i18n.messages import Message
 from siaga.runbooks.plan import Action, Plan
 from siaga.runbooks.steps import STEP_KINDS, Outcome, StepContext
-from siaga.runbooks.steps.base import trim
+from siaga.runbooks.steps.base import said, trim
 from siaga.vocab import Severity
 
 log = logging.getLogger("siaga.runbooks")
@@ -50,12 +51,14 @@ class RunResult:
     status: str = "running"  # done, failed (a step with on_failure stop failed), partial (continued past one)
     steps: list[StepResult] = field(default_factory=list)
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self, lang: str = "en", zone: ZoneInfo | None = None) -> dict[str, Any]:
+        """The result with each step's output worded for a reader of ``lang``."""
         return {
             "runbook": self.runbook, "dry_run": self.dry_run, "status": self.status,
             "steps": [
                 {"number": s.action.number, "kind": s.action.kind, "subject": s.action.subject, "ok": s.outcome.ok,
-                 "output": s.outcome.output, "facts": s.outcome.facts, "duration_s": round(s.duration_s, 3)}
+                 "output": s.outcome.text(lang, zone), "facts": s.outcome.facts,
+                 "duration_s": round(s.duration_s, 3)}
                 for s in self.steps
             ],
         }
@@ -86,7 +89,7 @@ async def run_plan(
         try:
             outcome = await asyncio.wait_for(STEP_KINDS[action.kind](action, ctx), action.timeout_s + 1.0)
         except TimeoutError:
-            outcome = Outcome(False, f"no result within {action.timeout_s:.0f}s")
+            outcome = Outcome(False, said("runbook.step.timeout", timeout=round(action.timeout_s)))
         except Exception as exc:  # a step's own bug must still stop the runbook and page
             log.exception("runbook %s step %s failed", book, action.number)
             outcome = Outcome(False, trim(f"{type(exc).__name__}: {exc}"))

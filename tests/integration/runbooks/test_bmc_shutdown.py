@@ -118,7 +118,7 @@ def test_a_bmc_refusing_the_password_stops_the_runbook_and_pages(tmp_path, redfi
     result = run(site(tmp_path, redfish, ipmi, redfish_password="salah"), pager)
     assert result.status == "failed"
     assert [s.outcome.ok for s in result.steps] == [False]
-    assert "wrong user or password" in result.steps[0].outcome.output
+    assert "wrong user or password" in result.steps[0].outcome.text()
     assert redfish.resets() == [] and redfish.power("srv-web") == "On"
     assert [e["event"] for e in ipmi.events()] == ["started"]  # the database server was left alone
     assert [(p["component"], p["rule"], p["active"]) for p in pager.pages] == [
@@ -133,7 +133,7 @@ def test_a_stopped_bmc_fails_at_once_and_pages(tmp_path, redfish_bmc, ipmi_bmc):
     result = run(site(tmp_path, redfish, ipmi), pager)
     assert time.monotonic() - begin < 5  # refused connections are not waited out
     assert result.status == "failed" and len(result.steps) == 1
-    assert "Redfish" in result.steps[0].outcome.output
+    assert "Redfish" in result.steps[0].outcome.text()
     assert [e["event"] for e in ipmi.events()] == ["started"]
     assert [p["rule"] for p in pager.pages] == ["runbook.failed"]
 
@@ -144,7 +144,7 @@ def test_an_ipmi_bmc_with_a_wrong_password_fails_the_step(tmp_path, ipmi_bmc):
     result = run(site(tmp_path, None, ipmi), Pager())
     assert result.status == "failed"
     assert [(s.action.subject, s.outcome.ok) for s in result.steps] == [("srv-db", False)]
-    assert "IPMI 127.0.0.1" in result.steps[0].outcome.output
+    assert "IPMI 127.0.0.1" in result.steps[0].outcome.text()
     assert ipmi.power() == "on" and [e["event"] for e in ipmi.events()] == ["started"]
 
 
@@ -214,8 +214,8 @@ def test_the_ping_off_check_waits_until_the_host_stops_answering(tmp_path, netns
         out = asyncio.run(wait_off(action, ctx))
     finally:
         gone.join()
-    assert out.ok, out.output
-    assert out.facts["waited_s"] >= 0.5 and "silent to ping" in out.output
+    assert out.ok, out.text()
+    assert out.facts["waited_s"] >= 0.5 and "silent to ping" in out.text()
 
 
 def test_a_power_step_waits_for_the_bmc_to_report_the_host_off(tmp_path, ipmi_bmc):
@@ -240,6 +240,6 @@ def test_a_power_step_waits_for_the_bmc_to_report_the_host_off(tmp_path, ipmi_bm
     environ = {"PATH": os.environ["PATH"], "SIAGA_BMC_PASSWORD": Path(ipmi.password_file).read_text().strip()}
     result = asyncio.run(run_plan(p, StepContext(base_dir=tmp_path, environ=environ, poll_s=0.1)))
     off, on = (s.outcome for s in result.steps)
-    assert off.ok and off.facts["waited_s"] >= 0.2, off.output
-    assert not on.ok and on.facts["timed_out"] and "not power on (BMC)" in on.output
+    assert off.ok and off.facts["waited_s"] >= 0.2, off.text()
+    assert not on.ok and on.facts["timed_out"] and "not power on (BMC)" in on.text()
     assert result.status == "failed"

@@ -193,6 +193,8 @@ async def test_a_failing_step_fails_the_drill_and_is_recorded_without_a_time() -
     result = await run_drill(plan(book, Inventory.from_config(cfg), cfg.runbooks, now), cfg.runbooks,
                              StepContext(poll_s=0.05), clock=lambda: now,
                              record=lambda k, d: lines.append((k, dict(d))))
-    assert not result.ok and result.rto_s is None and "step 1 (wait" in str(result.error)
+    assert not result.ok and result.rto_s is None
+    assert "step 1 (wait" in result.as_json()["error"] and "still does not answer" in result.as_json()["error"]
+    assert "langkah 1 (wait" in result.as_json("id")["error"]  # kept as a message key, worded per reader
     assert [k for k, _ in lines] == ["runbook.drill.started", "runbook.drill.step", "runbook.drill.ended"]
     assert lines[-1][1]["ok"] is False and lines[-1][1]["rto_s"] is None

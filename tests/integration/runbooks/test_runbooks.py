@@ -127,7 +127,7 @@ def test_dns_failover_then_failback_on_bind(tmp_path, sshd, standins, bind):
     assert answer(bind) == ["10.9.0.5"]
     facts = result.steps[0].outcome.facts
     assert facts["old"] == ["10.0.0.10"] and facts["old_ttl"] == 300
-    assert "up to 300 s" in result.steps[0].outcome.output
+    assert "up to 300 s" in result.steps[0].outcome.text()
     result, _ = run(path, "failback")
     assert result.status == "done"
     assert answer(bind) == ["10.0.0.10"]

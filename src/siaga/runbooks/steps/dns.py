@@ -16,7 +16,7 @@ import dns.update
 from siaga.config.runbooks import DnsServer
 from siaga.config.secrets import SecretError
 from siaga.runbooks.plan import Action
-from siaga.runbooks.steps.base import Outcome, StepContext
+from siaga.runbooks.steps.base import Outcome, StepContext, said
 
 DEFAULT_TTL = 60
 
@@ -60,13 +60,17 @@ async def point(server: DnsServer, name: str, address: str, ttl: int | None, ctx
         update.replace(absolute(name, server.zone), new_ttl, rdtype, address)
         response = await dns.asyncquery.tcp(update, server.address, timeout=timeout_s, port=server.port)
     except (OSError, TimeoutError, dns.exception.DNSException) as exc:
-        return Outcome(False, f"DNS {server.address}:{server.port}: {exc}")
+        return Outcome(False, said("runbook.step.dns.error", server=f"{server.address}:{server.port}", error=str(exc)))
     rcode = response.rcode()
     facts = {"old": old, "old_ttl": old_ttl, "new": address, "ttl": new_ttl}
     if rcode != dns.rcode.NOERROR:
-        return Outcome(False, f"update refused: {dns.rcode.to_text(rcode)}", facts)
-    stale = f"; clients may still use the old address for up to {old_ttl} s" if old and old_ttl else ""
-    return Outcome(True, f"{name}: {', '.join(old) or '-'} -> {address}{stale}", facts)
+        return Outcome(False, said("runbook.step.dns.refused", server=f"{server.address}:{server.port}",
+                                   rcode=dns.rcode.to_text(rcode)), facts)
+    shown = ", ".join(old) or "-"
+    if old and old_ttl:  # clients may still use the old address for up to its TTL
+        return Outcome(True, said("runbook.step.dns.pointed_ttl", name=name, old=shown, address=address,
+                                  ttl=old_ttl), facts)
+    return Outcome(True, said("runbook.step.dns.pointed", name=name, old=shown, address=address), facts)
 
 
 async def run(action: Action, ctx: StepContext) -> Outcome:

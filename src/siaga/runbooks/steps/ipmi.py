@@ -10,8 +10,7 @@ from pathlib import Path
 
 from siaga.backup import process
 from siaga.config.runbooks import Bmc
-from siaga.i18n import _
-from siaga.runbooks.steps.base import StepContext, trim
+from siaga.runbooks.steps.base import StepContext, said, trim
 from siaga.runbooks.steps.bmc import BmcError, password, resolve
 
 INSTALL_HINT = "apt-get install ipmitool"
@@ -38,15 +37,17 @@ async def ipmitool(bmc: Bmc, words: list[str], ctx: StepContext, timeout_s: floa
         done = await process.run(ipmitool_args(bmc, words, ctx.base_dir, ctx.ipmitool), env, timeout_s=timeout_s,
                                  secrets=[secret], merge_stderr=True)
     except TimeoutError:
-        raise BmcError(_("IPMI {address}:{port}: no answer within {seconds:.0f} s").format(
-            address=bmc.address, port=bmc.port, seconds=timeout_s), retryable=True) from None
+        raise BmcError(said("runbook.bmc.ipmi.timeout", address=bmc.address, port=bmc.port,
+                            timeout=round(timeout_s)), retryable=True) from None
     except process.ProcessStartError as exc:
-        raise BmcError(_("{error}: install ipmitool (Debian: {hint})").format(error=exc, hint=INSTALL_HINT)) from None
+        raise BmcError(said("runbook.bmc.missing", error=str(exc), program="ipmitool", hint=INSTALL_HINT)) from None
     out = trim(done.stdout.decode("utf-8", "replace"))
     if done.exit_code != 0:
         # ipmitool says the same for a wrong password and a BMC that did not answer: it may come back
-        said = out or _("ipmitool ended with exit code {code}").format(code=done.exit_code)
-        raise BmcError(f"IPMI {bmc.address}:{bmc.port}: {said}", retryable=True)
+        if not out:
+            raise BmcError(said("runbook.bmc.ipmi.exit", address=bmc.address, port=bmc.port, code=done.exit_code),
+                           retryable=True)
+        raise BmcError(f"IPMI {bmc.address}:{bmc.port}: {out}", retryable=True)
     return out
 
 

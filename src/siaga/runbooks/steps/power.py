@@ -12,10 +12,9 @@ import time
 
 from siaga.backup import process
 from siaga.config.runbooks import Host
-from siaga.i18n import _
 from siaga.runbooks.plan import Action
 from siaga.runbooks.steps import ipmi, redfish
-from siaga.runbooks.steps.base import Outcome, StepContext
+from siaga.runbooks.steps.base import Outcome, StepContext, said
 from siaga.runbooks.steps.bmc import BmcError
 from siaga.runbooks.steps.ssh import run_command
 from siaga.runbooks.steps.wait import port_open
@@ -41,7 +40,7 @@ async def pings(address: str, ctx: StepContext, timeout_s: float = 1.0) -> bool:
     try:
         done = await process.run(args, env, timeout_s=timeout_s + 5, merge_stderr=True)
     except process.ProcessStartError as exc:
-        raise BmcError(_("{error}: install ping (Debian: {hint})").format(error=exc, hint=PING_HINT)) from None
+        raise BmcError(said("runbook.bmc.missing", error=str(exc), program="ping", hint=PING_HINT)) from None
     if done.exit_code in (0, 1):  # 1: sent, no reply
         return done.exit_code == 0
     raise BmcError(f"ping {address}: {done.stdout.decode('utf-8', 'replace').strip()}", retryable=True)
@@ -61,13 +60,13 @@ async def is_off(action: Action, ctx: StepContext) -> bool:
 
 
 def _check_words(action: Action, until: str) -> str:
+    """What "off" (or "on") means for this host, as a message key: ``runbook.check.<off_check>.<until>``."""
+    state = "off" if until == "off" else "on"
     if action.off_check == "power":
-        return _("power off (BMC)") if until == "off" else _("power on (BMC)")
+        return said(f"runbook.check.power.{state}")
     if action.off_check == "ping":
-        words = _("{address} silent to ping") if until == "off" else _("{address} answering ping")
-        return words.format(address=action.address)
-    words = _("{address}:{port} closed") if until == "off" else _("{address}:{port} open")
-    return words.format(address=action.address, port=action.port)
+        return said(f"runbook.check.ping.{state}", address=action.address)
+    return said(f"runbook.check.port.{state}", address=action.address, port=action.port)
 
 
 async def wait_off(action: Action, ctx: StepContext, until: str = "off") -> Outcome:
@@ -81,18 +80,18 @@ async def wait_off(action: Action, ctx: StepContext, until: str = "off") -> Outc
         try:
             if await is_off(action, ctx) == (until == "off"):
                 waited = time.monotonic() - begin
-                return Outcome(True, _("{device}: {check} after {seconds:.1f} s").format(
-                    device=action.subject, check=what, seconds=waited),
+                return Outcome(True, said("runbook.step.power.done", device=action.subject, check=what,
+                                          seconds=round(waited, 1)),
                                {"waited_s": round(waited, 2), "off_check": action.off_check})
         except BmcError as exc:
             if not exc.retryable:
                 return Outcome(False, str(exc), {"off_check": action.off_check})
             last_error = str(exc)
         if time.monotonic() - begin >= action.off_wait_s:
-            line = _("{device}: not {check} after {seconds:.0f} s").format(
-                device=action.subject, check=what, seconds=action.off_wait_s)
-            if last_error:
-                line += " " + _("(last: {error})").format(error=last_error)
+            timeout = round(action.off_wait_s)
+            line = (said("runbook.step.power.timeout_last", device=action.subject, check=what, timeout=timeout,
+                         error=last_error) if last_error else
+                    said("runbook.step.power.timeout", device=action.subject, check=what, timeout=timeout))
             return Outcome(False, line,
                            {"timed_out": True, "off_check": action.off_check})
         await asyncio.sleep(ctx.poll_s)
@@ -112,17 +111,15 @@ async def send(action: Action, ctx: StepContext) -> Outcome:
         if action.via == "redfish":
             assert host.bmc is not None
             before, path = await redfish.graceful_shutdown(host.bmc, ctx, timeout_s)
-            said = {"off": _("already off"), "poweringoff": _("already powering off")}.get(
-                before, _("GracefulShutdown sent"))
-            return Outcome(True, _("Redfish {url}{path}: {said} (it was {state})").format(
-                url=host.bmc.address, path=path, said=said, state=before),
+            key = {"off": "runbook.step.redfish.off", "poweringoff": "runbook.step.redfish.powering_off"}.get(
+                before, "runbook.step.redfish.sent")
+            return Outcome(True, said(key, url=host.bmc.address, path=path, state=before),
                            {"via": "redfish", "power_before": before, "system": path})
         if action.via == "ipmi":
             assert host.bmc is not None
             before, printed = await ipmi.soft_off(host.bmc, ctx, timeout_s)
-            said = _("already off") if before == "off" else _("soft power off sent")
-            return Outcome(True, _("IPMI {address}:{port}: {said} (it was {state})").format(
-                address=host.bmc.address, port=host.bmc.port, said=said, state=before),
+            key = "runbook.step.ipmi.off" if before == "off" else "runbook.step.ipmi.sent"
+            return Outcome(True, said(key, address=host.bmc.address, port=host.bmc.port, state=before),
                 {"via": "ipmi", "power_before": before, "ipmitool": printed})
     except BmcError as exc:
         return Outcome(False, str(exc), {"via": action.via})

@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from siaga.config.runbooks import Bmc
-from siaga.i18n import _
-from siaga.runbooks.steps.base import StepContext
+from siaga.runbooks.steps.base import StepContext, said
 from siaga.runbooks.steps.bmc import BmcError, password, resolve
 
 SYSTEMS = "/redfish/v1/Systems/"
@@ -32,11 +31,9 @@ def _error(bmc: Bmc, exc: Exception) -> BmcError:
     import sushy.exceptions
 
     if isinstance(exc, sushy.exceptions.AccessError):
-        return BmcError(_("Redfish {url}: refused: wrong user or password, or {user} may not do this").format(
-            url=bmc.address, user=bmc.user))
+        return BmcError(said("runbook.bmc.redfish.refused", url=bmc.address, user=bmc.user))
     if isinstance(exc, sushy.exceptions.ResourceNotFoundError):
-        return BmcError(_("Redfish {url}: no system {path} (set bmc.system)").format(
-            url=bmc.address, path=system_path(bmc)))
+        return BmcError(said("runbook.bmc.redfish.no_system", url=bmc.address, path=system_path(bmc)))
     return BmcError(f"Redfish {bmc.address}: {exc}", retryable=True)
 
 
@@ -52,8 +49,8 @@ def _system(bmc: Bmc, secret: str, base_dir: Path | None, timeout_s: float) -> A
     if path is None:
         members = sorted(conn.get_system_collection().members_identities)
         if len(members) != 1:
-            raise BmcError(_("Redfish {url}: {count} systems ({systems}): set bmc.system to one").format(
-                url=bmc.address, count=len(members), systems=", ".join(members) or "-"))
+            raise BmcError(said("runbook.bmc.redfish.systems", url=bmc.address, count=len(members),
+                                systems=", ".join(members) or "-"))
         path = members[0]
     return conn.get_system(path)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from siaga.backup import process
 from siaga.config.runbooks import Host
 from siaga.runbooks.plan import Action
-from siaga.runbooks.steps.base import Outcome, StepContext, trim
+from siaga.runbooks.steps.base import Outcome, StepContext, said, trim
 
 
 def _resolve(path: str, base_dir: Path | None) -> str:
@@ -39,7 +39,8 @@ async def run_command(action: Action, ctx: StepContext) -> Outcome:
             ssh_args(action.host, action.command, ctx.base_dir), env, timeout_s=action.timeout_s, merge_stderr=True
         )
     except TimeoutError:
-        return Outcome(False, f"ssh {action.host.address}: no answer within {action.timeout_s:.0f}s")
+        return Outcome(False, said("runbook.step.ssh.timeout", address=action.host.address,
+                                   timeout=round(action.timeout_s)))
     except process.ProcessStartError as exc:
         return Outcome(False, str(exc))
     out = trim(done.stdout.decode("utf-8", "replace"))

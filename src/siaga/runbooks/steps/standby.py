@@ -6,14 +6,14 @@ from __future__ import annotations
 import asyncio
 
 from siaga.runbooks.plan import Action
-from siaga.runbooks.steps.base import Outcome, StepContext
+from siaga.runbooks.steps.base import Outcome, StepContext, said
 
 
 async def run(action: Action, ctx: StepContext) -> Outcome:
     if ctx.standby is None:
-        return Outcome(False, f"no standby can be activated here for {action.subject} (standbys: in siaga.yaml)")
+        return Outcome(False, said("runbook.step.standby.none", service=action.subject))
     try:
         return await asyncio.wait_for(ctx.standby(action.subject), action.timeout_s)
     except TimeoutError:
-        return Outcome(False, f"the standby of {action.subject} did not answer within {action.timeout_s:.0f}s",
-                       {"timed_out": True})
+        return Outcome(False, said("runbook.step.standby.timeout", service=action.subject,
+                                   timeout=round(action.timeout_s)), {"timed_out": True})

@@ -7,7 +7,7 @@ import contextlib
 import time
 
 from siaga.runbooks.plan import Action
-from siaga.runbooks.steps.base import Outcome, StepContext
+from siaga.runbooks.steps.base import Outcome, StepContext, said
 
 
 async def port_open(address: str, port: int, timeout_s: float = 1.0) -> bool:
@@ -28,9 +28,13 @@ async def wait_port(address: str, port: int, until: str, timeout_s: float, poll_
     while True:
         if await port_open(address, port) == (until == "open"):
             waited = time.monotonic() - begin
-            return Outcome(True, f"{address}:{port} {until} after {waited:.1f}s", {"waited_s": round(waited, 2)})
+            key = "runbook.step.wait.open" if until == "open" else "runbook.step.wait.closed"
+            return Outcome(True, said(key, address=address, port=port, seconds=round(waited, 1)),
+                           {"waited_s": round(waited, 2)})
         if time.monotonic() - begin >= timeout_s:
-            return Outcome(False, f"{address}:{port} not {until} after {timeout_s:.0f}s", {"timed_out": True})
+            key = "runbook.step.wait.not_open" if until == "open" else "runbook.step.wait.not_closed"
+            return Outcome(False, said(key, address=address, port=port, timeout=round(timeout_s)),
+                           {"timed_out": True})
         await asyncio.sleep(poll_s)
 
 
