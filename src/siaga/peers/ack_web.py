@@ -18,6 +18,7 @@ from siaga.runtime.context import RuntimeContext
 from siaga.web.auth.roles import Scope
 from siaga.web.deps import get_ctx
 from siaga.web.errors import ERROR_RESPONSES, ApiError
+from siaga.web.params import RowId
 from siaga.web.security import scope_required
 
 
@@ -42,7 +43,7 @@ def router(ctx: RuntimeContext) -> APIRouter | None:
         return Response(content, media_type="application/json", headers=headers)
 
     @r.post("/{site}/alerts/{alert_id}/ack")
-    async def acknowledge(site: str, alert_id: int, note: str | None = Body(None, embed=True, max_length=1000),
+    async def acknowledge(site: str, alert_id: RowId, note: str | None = Body(None, embed=True, max_length=1000),
                           me: Any = Depends(scope_required(Scope.ack)),
                           ctx: RuntimeContext = Depends(get_ctx)) -> dict[str, Any]:
         """Acknowledge alert ``alert_id`` of the peer ``site`` (from the record it sent here): queued for the
