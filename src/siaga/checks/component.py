@@ -1,5 +1,8 @@
 """The ``checks`` component of ``siaga serve``: the :class:`~siaga.checks.engine.ChecksEngine` on the
-runtime, with the alert manager's hooks and, in the demo, the local stand-in."""
+runtime, with the alert manager's hooks and, in the demo, the local stand-in.
+
+On PostgreSQL every process runs it, each on its share of the services (the shard map of
+:mod:`siaga.cluster.shards`: slots as leases); the daily tallies are the ``checks`` role's."""
 
 from __future__ import annotations
 
@@ -40,6 +43,9 @@ def component(rt: RuntimeContext) -> Component | None:
         rt.config, base_dir=rt.loaded.base_dir, clock=rt.clock, redirects=redirects, probes=probes,
     )
     rt.services.checks = engine
+    cluster = rt.services.cluster
+    if cluster is not None and cluster.shared:
+        engine.share(cluster.shard("checks"), cluster.declare("checks"), None)
 
     async def run(ctx: RuntimeContext, stop: asyncio.Event) -> None:
         # looked up when it starts, not in the factory: the status page makes its cache when the app is built
@@ -47,10 +53,13 @@ def component(rt: RuntimeContext) -> Component | None:
         from siaga.peers.probes import agreed_sink  # probes from both places: down when the locations agree
 
         engine.monitor.sink = agreed_sink(ctx, engine.monitor, sink)
+        adopt = getattr(ctx.services.alerts, "adopt", None)  # AlertManager.adopt; a plain sink has none
+        if engine.shard is not None and callable(adopt):
+            engine.take_up = adopt
         status_cache = ctx.services.status_cache
         fresh = None  # the status page: built now (first view fast), then kept as fresh as the docs say
         if status_cache is not None:
-            fresh = asyncio.create_task(status_cache.keep_fresh(stop, lambda: dict(engine.monitor.service_status)))
+            fresh = asyncio.create_task(status_cache.keep_fresh(stop, engine.live_status))
         if standin is not None:
             await standin.start()
             engine.ctx.redirects.update(standin.redirects())
@@ -62,4 +71,4 @@ def component(rt: RuntimeContext) -> Component | None:
             if standin is not None:
                 await standin.stop()
 
-    return Component("checks", run, role="checks")
+    return Component("checks", run)

@@ -25,6 +25,7 @@ from sqlalchemy import Connection
 from siaga.alerts.model import Alert, AlertSink
 from siaga.checks import records
 from siaga.checks.base import CheckResult, Probe, ProbeContext, run_once, utcnow
+from siaga.checks.confirm import Status
 from siaga.checks.heartbeat import HeartbeatBook
 from siaga.checks.monitor import Monitor
 from siaga.checks.registry import probe_for
@@ -35,9 +36,14 @@ from siaga.config.models import SiteConfig
 from siaga.store.engine import first_error_line
 
 if TYPE_CHECKING:
+    from siaga.cluster.leases import Fence
+    from siaga.cluster.shards import Share
     from siaga.store.engine import RunsDb
 
 log = logging.getLogger("siaga.checks")
+FOLLOW_S = 0.2
+"""How often a process sharing the checks looks whether its share changed (a local look, no query)."""
+
 Batch = tuple[list[Any], list[Any], list[Any]]
 """Check changes, states (check id, service, state) and heartbeat pings waiting to be written."""
 
@@ -114,6 +120,13 @@ class ChecksEngine:
         self.restored = False
         self.store_failing = False
         self._held: Batch = ([], [], [])
+        # several processes (PostgreSQL): each runs the services of the slots it holds (siaga.cluster.shards)
+        self.shard: Share | None = None
+        self.tally_fence: Fence | None = None  # the daily tallies: one process (the "checks" role)
+        self.take_up: Callable[[set[str]], object] | None = None  # the alert manager takes up a service's alerts
+        self.slot_of = {svc: 0 for svc in self.checks_of}
+        self.running: set[int] = set()  # the slots whose checks are on the scheduler here
+        self.moves = 0  # slots taken up or given up (for /metrics)
 
     # --- what the web and the CLI use --------------------------------------------------------------
 
@@ -127,8 +140,29 @@ class ChecksEngine:
         return True
 
     def on_result(self, result: CheckResult) -> float:
+        if self.shard is not None:  # an attempt that ended after its slot left this process: not ours to fold
+            check = self.monitor.by_id.get(result.check_id)
+            if check is None or not self.shard.owns(check.service):
+                return check.interval_s if check is not None else 60.0  # (off the scheduler soon, if it moved)
         self.last_results[result.check_id] = result
         return self.monitor.handle(result)
+
+    def share(self, shard: Share, tally_fence: Fence, take_up: Callable[[set[str]], object] | None) -> None:
+        """Run only this process's share of the checks (whole services, by slot) from now on."""
+        from siaga.cluster.shards import slot_of
+
+        self.shard, self.tally_fence, self.take_up = shard, tally_fence, take_up
+        self.slot_of = {svc: slot_of(svc, shard.slots) for svc in self.checks_of}
+
+    def live_status(self) -> dict[str, Status]:
+        """The services' status as this process's checks see them: all of them, or its share."""
+        status = self.monitor.service_status
+        if self.shard is None:
+            return dict(status)
+        return {svc: st for svc, st in status.items() if self.slot_of.get(svc) in self.running}
+
+    def services_in(self, slots: set[int]) -> set[str]:
+        return {svc for svc, slot in self.slot_of.items() if slot in slots}
 
     async def run_once(self, check_id: str) -> CheckResult:
         """Run one check now, outside the schedule (``siaga checks run``)."""
@@ -144,10 +178,18 @@ class ChecksEngine:
 
     # --- persistence -------------------------------------------------------------------------------
 
-    def restore(self, conn: Connection) -> None:
-        self.monitor.restore((cid, st) for cid, _svc, st in records.load_states(conn))
+    def restore(self, conn: Connection, services: set[str] | None = None) -> None:
+        """Load the checks' last states and the heartbeats' last pings (of ``services`` only: a shard moved here)."""
+        self.monitor.restore((cid, st) for cid, svc, st in records.load_states(conn)
+                             if services is None or svc in services)
+        self.refresh_pings(conn)
+
+    def refresh_pings(self, conn: Connection) -> None:
+        """Take the heartbeats' pings from the store when newer (another process of the cluster heard them)."""
         for key, at, failed, count in records.load_pings(conn):
-            self.heartbeats.restore(key, at, count, failed)
+            last = self.heartbeats.last(key)
+            if last is None or at > last.at:
+                self.heartbeats.restore(key, at, count, failed)
 
     def take_batch(self) -> Batch:
         """What waits to be written (first what the store refused before); taken on the event loop's thread."""
@@ -196,6 +238,22 @@ class ChecksEngine:
 
     # --- running -----------------------------------------------------------------------------------
 
+    async def follow(self, rt: RunsDb) -> None:
+        """Sharing the checks: follow this process's share. A slot that left stops at once (its checks off
+        the scheduler, its states written for the next holder); a slot that came takes up its checks' last
+        states and its services' open alerts from the store before its first check, so a service that was
+        already down continues its alert (no second page) and a recovery resolves it."""
+        await _follow(self, rt)
+
+    async def refresh(self, rt: RunsDb) -> None:
+        """Sharing the checks: the pings other processes heard reach the heartbeats run here."""
+        if not self.heartbeat_check:
+            return
+        try:
+            await rt.run_db(self.refresh_pings)
+        except Exception as exc:
+            log.warning("checks: cannot read the heartbeats' pings; next round", extra={"error": first_error_line(exc)})
+
     async def write(self, rt: RunsDb) -> bool:
         """Write what waits; when the store fails, keep it for the next round (checks go on meanwhile)."""
         batch = self.take_batch()
@@ -216,6 +274,8 @@ class ChecksEngine:
         return True
 
     async def tally(self, rt: RunsDb) -> None:
+        if self.tally_fence is not None and not self.tally_fence.held():
+            return  # another process of the cluster holds the "checks" role: it tallies
         try:
             await rt.run_db(self.recompute_daily)
         except Exception as exc:
@@ -223,13 +283,14 @@ class ChecksEngine:
 
     async def run(self, rt: RunsDb, stop: asyncio.Event) -> None:
         """Run the checks until ``stop``. A store that fails holds results back, it never ends the checks."""
-        if not self.restored:  # once: a restart keeps the states it has in memory
+        if not self.restored and self.shard is None:  # once: a restart keeps the states it has in memory
             await rt.run_db(self.restore)
             self.restored = True
         async with _session(self.concurrency) as session:
             self.ctx.session = session
+            self.running = set()
             self.scheduler = Scheduler(
-                self.probes.values(), self.ctx, self.on_result,
+                self.probes.values() if self.shard is None else (), self.ctx, self.on_result,
                 concurrency=self.concurrency, per_host=self.per_host,
             )
             halt = asyncio.Event()  # the scheduler's own: ending the checks never sets siaga's stop
@@ -237,13 +298,20 @@ class ChecksEngine:
             try:
                 last_daily = 0.0
                 loop = asyncio.get_running_loop()
+                last_write = loop.time()
                 while not stop.is_set():
                     with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(self.flush_s):
+                        async with asyncio.timeout(self.flush_s if self.shard is None else FOLLOW_S):
                             await stop.wait()
                     if sched.done():  # it raised, or ended by itself: the supervisor restarts us
                         sched.result()
                         raise RuntimeError("the checks scheduler ended by itself")
+                    if self.shard is not None:
+                        await self.follow(rt)
+                        if loop.time() - last_write < self.flush_s:
+                            continue
+                        await self.refresh(rt)
+                    last_write = loop.time()
                     await self.write(rt)
                     if loop.time() - last_daily >= self.daily_s:
                         last_daily = loop.time()
@@ -256,6 +324,47 @@ class ChecksEngine:
                     log.error("checks: results not written at stop", extra={"changes": len(self._held[0])})
                 if stop.is_set():
                     await self.tally(rt)
+
+
+async def _follow(engine: ChecksEngine, rt: RunsDb) -> None:
+    """Put the checks of the slots this process now holds on the scheduler, take the others off (see
+    :meth:`ChecksEngine.follow`)."""
+    shard, scheduler = engine.shard, engine.scheduler
+    if shard is None or scheduler is None:
+        return
+    held = shard.held_slots()
+    if held == engine.running:
+        return
+    lost, gained = engine.running - held, held - engine.running
+    engine.running = engine.running - lost
+    for svc in engine.services_in(lost):
+        for cid in engine.checks_of[svc]:
+            scheduler.remove(cid)
+    if lost:
+        engine.moves += len(lost)
+        await engine.write(rt)  # the states of what leaves, for the next holder
+    if gained:
+        services = engine.services_in(gained)
+        await rt.run_db(lambda conn: engine.restore(conn, services))
+        if engine.take_up is not None:
+            await asyncio.to_thread(engine.take_up, services)
+        held_now = shard.held_slots()
+        gained &= held_now  # what was lost again meanwhile is not started
+        engine.running |= gained
+        engine.moves += len(gained)
+        now = engine.clock()
+        for svc in engine.services_in(gained):
+            for cid in engine.checks_of[svc]:
+                # the cadence the last holder kept: next run one interval after its last (no burst of a
+                # whole share at once); a check never run yet runs now
+                last = engine.monitor.states[cid].last_at
+                if last is None:
+                    scheduler.add(engine.probes[cid])
+                    continue
+                due = (last - now).total_seconds() + engine.monitor.by_id[cid].interval_s
+                scheduler.add(engine.probes[cid], first_in=max(0.0, due), spread=False)
+        log.info("checks: share changed", extra={"slots": len(engine.running), "gained": len(gained),
+                                                 "lost": len(lost)})
 
 
 def _session(concurrency: int) -> aiohttp.ClientSession:

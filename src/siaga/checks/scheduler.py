@@ -60,7 +60,7 @@ class Scheduler:
         self.rng = rng or random.Random()
         self.monotonic = monotonic
         self._entries: dict[str, _Entry] = {}
-        self._heap: list[tuple[float, int, str]] = []
+        self._heap: list[tuple[float, int, str, _Entry]] = []
         self._seq = 0
         self._global = asyncio.Semaphore(concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
@@ -71,14 +71,19 @@ class Scheduler:
         for probe in probes:
             self.add(probe)
 
-    def add(self, probe: Probe, *, first_in: float = 0.0) -> None:
-        """Schedule a check: its first run ``first_in`` seconds from now (at once by default)."""
+    def add(self, probe: Probe, *, first_in: float = 0.0, spread: bool = True) -> None:
+        """Schedule a check: its first run ``first_in`` seconds from now (at once by default); ``spread=False``
+        keeps the phase ``first_in`` gives (a check that moved from another process keeps its cadence)."""
         check = probe.check
         # later rounds fall anywhere in the interval (at most a minute, so long intervals stay near their phase)
-        spread = self.rng.uniform(0, min(check.interval_s, 60.0))
-        entry = _Entry(probe, check.target_host() or check.check_id, check.interval_s, spread=spread)
+        spread_s = self.rng.uniform(0, min(check.interval_s, 60.0)) if spread else 0.0
+        entry = _Entry(probe, check.target_host() or check.check_id, check.interval_s, spread=spread_s)
         self._entries[check.check_id] = entry
         self._push(self.monotonic() + first_in, check.check_id)
+
+    def remove(self, check_id: str) -> None:
+        """Stop running a check (its slot moved to another process); an attempt in flight ends unplanned."""
+        self._entries.pop(check_id, None)
 
     def run_now(self, check_id: str) -> None:
         """Move a check to the front (a person asked for it)."""
@@ -87,7 +92,7 @@ class Scheduler:
 
     def _push(self, due: float, check_id: str) -> None:
         self._seq += 1
-        heapq.heappush(self._heap, (due, self._seq, check_id))
+        heapq.heappush(self._heap, (due, self._seq, check_id, self._entries[check_id]))
         self._wake.set()
 
     @property
@@ -101,10 +106,10 @@ class Scheduler:
             while not stop.is_set():
                 now = self.monotonic()
                 while self._heap and self._heap[0][0] <= now:
-                    due, _seq, check_id = heapq.heappop(self._heap)
+                    due, _seq, check_id, planned = heapq.heappop(self._heap)
                     entry = self._entries.get(check_id)
-                    if entry is None or entry.running:
-                        continue  # removed, or a run_now while an attempt is in flight
+                    if entry is not planned or entry.running:
+                        continue  # removed (or removed and added again), or a run_now while an attempt is in flight
                     entry.running = True
                     task = asyncio.create_task(self._attempt(entry, due), name=f"check:{check_id}")
                     self._tasks.add(task)
@@ -140,7 +145,7 @@ class Scheduler:
                 log.exception("handling the result of check %s failed", check_id)
         finally:
             entry.running = False
-        if check_id in self._entries:
+        if self._entries.get(check_id) is entry:  # not removed (nor removed and added again)
             nxt = due + delay
             if entry.spread and delay >= entry.interval_s:  # the first regular round after the start: spread
                 nxt += entry.spread

@@ -46,6 +46,10 @@ def status(
                 messages=share.get("mqtt_messages", 0), readings=share.get("readings", 0),
                 handed_off=share.get("handed_off", 0), handed_in=share.get("handed_in", 0),
                 shards=", ".join(str(k) for k in share.get("shards", [])) or "-"))
+    for duty, entry in data["shards"].items():
+        shares = ", ".join(f"{session}: {n}" for session, n in sorted(entry["by_session"].items())) or "-"
+        typer.echo(_("shard map of {duty}: {slots} slots; by session: {shares}; moving: {moving}").format(
+            duty=duty, slots=entry["slots"], shares=shares, moving=entry["unheld"]))
     if not data["roles"]:
         typer.echo(_("roles: none taken (one process on SQLite holds every role)") if not shared
                    else _("roles: none taken yet"))

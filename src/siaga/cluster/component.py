@@ -11,6 +11,12 @@ monotonic clock, which runs on while a process is paused): a process stopped wit
 lease finds, when it wakes, that it holds nothing, before its first write. Writes a role makes in the
 store check the token too (:meth:`RoleFence.check`).
 
+A duty shared across processes (the checks: :meth:`Cluster.shard`) is cut into slots, each a lease
+too: every round the keeper reads the live members, computes the shard map
+(:mod:`siaga.cluster.shards`), takes or renews the slots the map gives this process, and gives up the
+others in two steps: at once locally (:meth:`Shard.owns` says no, so their work stops), then in the
+store at the next round (the lease is released and the new owner takes it).
+
 On SQLite there is one process (``siaga serve`` refuses a second one: :mod:`siaga.cluster.single`):
 every role is held, with token 1, and nothing is written.
 """
@@ -18,6 +24,7 @@ every role is held, with token 1, and nothing is written.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import datetime as dt
 import logging
@@ -31,7 +38,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from siaga.cluster import leases
+from siaga.cluster import leases, shards
+from siaga.cluster.members import members, membership_window
 from siaga.runtime.components import Component, ComponentRun
 from siaga.store.engine import first_error_line
 from siaga.store.sessions import heartbeat
@@ -67,15 +75,28 @@ class Cluster:
         self._held: dict[str, _Held] = {}
         self.error: str | None = None
         self._next_expiry: dt.datetime | None = None  # when the first lease another process holds ends
+        self.duties: dict[str, int] = {}  # a duty shared across processes (checks) -> its number of slots
+        self.live: list[str] = []  # the live processes (session ids) at the last round: the shard map's input
+        self._leaving: set[str] = set()  # slot roles given up here (their work stops), released at the next round
+        # its own thread: a renewal never waits behind other work in the default pool (slow writes, snapshots)
+        self._thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="siaga-leases")
 
     def declare(self, role: str) -> RoleFence:
         if role not in self.roles:
             self.roles.append(role)
         return RoleFence(self, role)
 
+    def shard(self, duty: str, slots: int = shards.SLOTS) -> Shard:
+        """Share ``duty`` across the live processes: its slots become leases this keeper takes (the map's
+        share of this process) and gives up (the map gave them to another)."""
+        self.duties[duty] = slots
+        return Shard(self, duty, slots)
+
     def holds(self, role: str) -> bool:
         if not self.shared:
             return True
+        if role in self._leaving:
+            return False
         held = self._held.get(role)
         return held is not None and self.monotonic() < held.until
 
@@ -88,8 +109,16 @@ class Cluster:
     def held_roles(self) -> dict[str, int]:
         return {r: t for r in self.roles if (t := self.token(r)) is not None}
 
+    def held_slots(self, duty: str) -> list[int]:
+        """The slots of ``duty`` this process runs now (all of them on SQLite)."""
+        return [s for s in range(self.duties.get(duty, 0)) if self.holds(shards.role(duty, s))]
+
     # -- the keeper ---------------------------------------------------------------------------------
-    def _round(self, session_id: int | None) -> dict[str, leases.Lease | str | None]:
+    def _round(self, session_id: int | None, leaving: set[str]
+               ) -> tuple[dict[str, leases.Lease | str | None], set[str], list[str]]:
+        """Take or renew the roles and this process's share of every duty's slots; release the slots given
+        up at the previous round (their work has stopped since). Returns the leases, the slot roles wanted,
+        and the live members."""
         out: dict[str, leases.Lease | str | None] = {}
         now = self.clock()
         lease = dt.timedelta(seconds=self.lease_s)
@@ -99,13 +128,31 @@ class Cluster:
         if session_id is not None:
             with self.engine.begin() as conn:
                 heartbeat(conn, session_id, now)
-        return out
+        wanted: set[str] = set()
+        names: list[str] = []
+        if self.duties and session_id is not None:
+            with self.engine.begin() as conn:
+                names = shards.live(members(conn, now, membership_window(self.lease_s, True)), now,
+                                    membership_window(self.lease_s, True))
+                if str(session_id) not in names:
+                    names = sorted([*names, str(session_id)], key=lambda s: (len(s), s))
+                for duty, slots in self.duties.items():
+                    wanted |= {shards.role(duty, s) for s in shards.slots_of(str(session_id), names, duty, slots)}
+                for role in sorted(leaving - wanted):
+                    held = self._held.get(role)
+                    if held is not None:
+                        leases.release(conn, role, self.holder, held.token)
+                for role in sorted(wanted):
+                    out[role] = leases.take_or_renew(conn, role, self.holder, session_id, now, lease)
+        return out, wanted, names
 
     async def renew(self, session_id: int | None) -> None:
         """One round: take or renew every role (a role not renewed is lost locally when its lease ends)."""
         started = self.monotonic()
+        leaving = set(self._leaving)
         try:
-            got = await asyncio.to_thread(self._round, session_id)
+            got, wanted, names = await asyncio.get_running_loop().run_in_executor(
+                self._thread, self._round, session_id, leaving)
         except DBAPIError as exc:
             if self.error is None:
                 log.warning("cluster: cannot renew the leases; roles end when their lease does",
@@ -121,13 +168,20 @@ class Cluster:
             if lease is None or lease.holder != self.holder:
                 if lease is not None and (self._next_expiry is None or lease.expires_at < self._next_expiry):
                     self._next_expiry = lease.expires_at
-                if before is not None:
+                if before is not None and "/" not in role:
                     log.warning("cluster: role taken over by another process", extra={"role": role})
                 self._held.pop(role, None)
                 continue
-            if before is None or before.token != lease.token:
+            if (before is None or before.token != lease.token) and "/" not in role:
                 log.info("cluster: role taken", extra={"role": role, "token": lease.token})
             self._held[role] = _Held(lease.token, started + self.lease_s)
+        if self.duties:
+            self.live = names
+            for role in leaving - wanted:  # released in this round
+                self._held.pop(role, None)
+            # a slot the map now gives another: its work stops at once (holds() says no), its lease is
+            # released at the next round, so the next holder never starts it while this one still runs it
+            self._leaving = {r for r in self._held if "/" in r and r not in wanted}
 
     async def run(self, session_id: int | None, stop: asyncio.Event) -> None:
         if not self.shared:
@@ -144,7 +198,7 @@ class Cluster:
                 await asyncio.wait_for(stop.wait(), pause)
         held, self._held = self._held, {}
         with contextlib.suppress(DBAPIError):
-            await asyncio.to_thread(self._release, held)
+            await asyncio.get_running_loop().run_in_executor(self._thread, self._release, held)
 
     def _release(self, held: dict[str, _Held]) -> None:
         with self.engine.begin() as conn:
@@ -181,6 +235,25 @@ class Cluster:
                     log.warning("cluster: role lost; its component stopped", extra={"role": role})
 
         return gated_run
+
+
+@dataclass(frozen=True)
+class Shard:
+    """A duty shared across the live processes (:mod:`siaga.cluster.shards`): which work items run here."""
+
+    cluster: Cluster
+    duty: str
+    slots: int
+
+    def owns(self, key: str) -> bool:
+        """Whether this process runs work item ``key`` now (always, on SQLite)."""
+        return self.cluster.holds(shards.role(self.duty, shards.slot_of(key, self.slots)))
+
+    def fence(self, key: str) -> RoleFence:
+        return RoleFence(self.cluster, shards.role(self.duty, shards.slot_of(key, self.slots)))
+
+    def held_slots(self) -> set[int]:
+        return set(self.cluster.held_slots(self.duty))
 
 
 @dataclass(frozen=True)

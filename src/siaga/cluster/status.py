@@ -1,5 +1,6 @@
 """What ``siaga cluster status``, the dashboard and ``/metrics`` say about the cluster: the live processes
-(from their runtime sessions) and who holds each role, since when, with which token."""
+(from their runtime sessions), who holds each role, since when, with which token, and the shard map (how
+many slots of each shared duty each process holds; slots held by nobody are moving)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,18 @@ def cluster_status(conn: Connection, now: dt.datetime, *, lease_s: float, shared
         rows = all_leases(conn)
     except DBAPIError:  # the table is not there yet (a store migrated by an older siaga)
         rows = []
+    slots = [lease for lease in rows if "/" in lease.role]
+    rows = [lease for lease in rows if "/" not in lease.role]
+    shard_map: dict[str, dict[str, Any]] = {}
+    for lease in slots:
+        duty = lease.role.split("/", 1)[0]
+        entry = shard_map.setdefault(duty, {"slots": 0, "unheld": 0, "by_session": {}})
+        entry["slots"] += 1
+        if lease.expires_at > now:
+            key = str(lease.session_id)
+            entry["by_session"][key] = entry["by_session"].get(key, 0) + 1
+        else:
+            entry["unheld"] += 1
     roles = []
     for lease in rows:
         held = lease.expires_at > now
@@ -66,7 +79,9 @@ def cluster_status(conn: Connection, now: dt.datetime, *, lease_s: float, shared
             "last_seen_age_s": round((now - m.last_seen_at).total_seconds(), 3),
             "roles": sorted(by_session.get(m.session_id, [])),
             "ingest": share.get(m.session_id, {}),
+            "shards": {duty: e["by_session"].get(str(m.session_id), 0) for duty, e in shard_map.items()},
         } for m in live],
         "rule_shards": rule_shards,
         "roles": roles,
+        "shards": shard_map,
     }

@@ -105,6 +105,9 @@ FAMILIES: dict[str, Family] = {
                "handed_in (from other processes, for the shards it holds).", ("session", "kind")),
         Family("siaga_cluster_rule_shard_session", "gauge",
                "The shard map: the session (process) holding each rule shard (-1: nobody).", ("shard",)),
+        Family("siaga_cluster_shard_slots", "gauge",
+               "The shard map: slots of each shared duty (checks) held by each process (session; none: moving).",
+               ("duty", "session")),
         Family("siaga_peer_outbox_depth", "gauge",
                "Events of this site's record not yet acknowledged by each peer that watches it.", ("peer",)),
         Family("siaga_peer_outbox_lag_seconds", "gauge",
@@ -271,7 +274,12 @@ def cluster_metrics(conn: Connection, now: dt.datetime, cfg: SiteConfig) -> Iter
     shard_map = gauge("siaga_cluster_rule_shard_session")
     for r in data["rule_shards"]:
         shard_map.add_metric([str(r["shard"])], float(r["session"] if r["session"] is not None else -1))
-    return [processes, token, expires, share, shard_map]
+    slots = gauge("siaga_cluster_shard_slots")
+    for duty, entry in data["shards"].items():
+        for session, n in entry["by_session"].items():
+            slots.add_metric([duty, session], float(n))
+        slots.add_metric([duty, "none"], float(entry["unheld"]))
+    return [processes, token, expires, share, shard_map, slots]
 
 
 def peer_record_metrics(conn: Connection, now: dt.datetime, cfg: SiteConfig) -> Iterable[Metric]:

@@ -30,6 +30,42 @@ LEASE_S = 1.5
 T = TypeVar("T")
 
 
+def tcp_checks(port: int, n: int, down_port: int = 0, down: int = 0, interval_s: float = 10) -> str:
+    """``n`` services with one TCP check each at ``port`` (and ``down`` more at ``down_port``, where nothing
+    listens: each of them goes down at its first failure and pages)."""
+    services = [f"  - {{id: s{i}, name: S{i}, criticality: high}}" for i in range(n + down)]
+    checks = [f"  - {{service: s{i}, type: tcp, host: 127.0.0.1, port: {port if i < n else down_port}, "
+              f"interval_s: {interval_s}, timeout_s: 2, confirm: {{failures: 1}}}}" for i in range(n + down)]
+    return "services:\n" + "\n".join(services) + "\nchecks:\n" + "\n".join(checks) + "\n"
+
+
+class Listener:
+    """A TCP port that takes every connection and closes it (thousands of checks, one socket)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4096)
+        self.port = int(self.sock.getsockname()[1])
+        self.accepted = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            conn.close()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -82,8 +118,9 @@ class Pages:
 
 
 def site(db_url: str, hook: str, sensors: int = 3, lease_s: float = LEASE_S, mqtt_port: int | None = None,
-         rule_shards: int = 4) -> str:
-    """The cluster's config: leak sensors pushed over HTTP, or published on ``room/leak-<n>`` to a broker."""
+         rule_shards: int = 4, extra: str = "") -> str:
+    """The cluster's config: leak sensors pushed over HTTP, or published on ``room/leak-<n>`` to a broker
+    (``extra``: more of the config, such as services and checks)."""
     source = "{type: http, gateway: gw}" if mqtt_port is None else "{type: mqtt, topic: room/leak-%d}"
     lines = "\n".join(
         f"  - {{id: leak-{i}, kind: leak, rack: R1, zone: floor, source: {source.replace('%d', str(i))}}}"
@@ -108,7 +145,7 @@ escalation:
     steps: [{{people: [andi], channels: [hook]}}]
 sensors:
 {lines}
-"""
+{extra}"""
 
 
 @dataclass
@@ -184,11 +221,13 @@ class Cluster:
 
 @contextlib.contextmanager
 def cluster(tmp_path: Path, db_url: str, pages: Pages, n: int, lease_s: float = LEASE_S,
-            sensors: int = 3, mqtt_port: int | None = None, rule_shards: int = 4) -> Iterator[Cluster]:
-    """``n`` ``siaga serve`` on one config and one PostgreSQL database, each up with the notify role taken."""
+            sensors: int = 3, mqtt_port: int | None = None, rule_shards: int = 4, extra: str = "",
+            up_timeout: float = 60.0) -> Iterator[Cluster]:
+    """``n`` ``siaga serve`` on one config and one PostgreSQL database, each up with the notify role taken
+    (``extra``: more of the config, such as services and checks)."""
     path = tmp_path / "siaga.yaml"
     path.write_text(site(db_url, pages.url, sensors=sensors, lease_s=lease_s, mqtt_port=mqtt_port,
-                         rule_shards=rule_shards))
+                         rule_shards=rule_shards, extra=extra))
     (tmp_path / "gw.token").write_text(PUSH_TOKEN + "\n")
     (tmp_path / "state").mkdir(exist_ok=True)
     db = create_engine_for(db_url)
@@ -199,7 +238,7 @@ def cluster(tmp_path: Path, db_url: str, pages: Pages, n: int, lease_s: float = 
         for _ in range(n):
             c.start()
         for p in c.processes:
-            wait_for(p.up)
+            wait_for(p.up, timeout=up_timeout)
         wait_for(lambda: c.holder())
         yield c
     finally:

@@ -231,7 +231,7 @@ def router(ctx: RuntimeContext) -> APIRouter | None:
     def live() -> dict[str, Status] | None:
         """The running engine's states (None when checks run in no engine of this process)."""
         engine = ctx.services.checks
-        return dict(engine.monitor.service_status) if engine is not None else None
+        return engine.live_status() if engine is not None else None  # in a cluster: this process's share
 
     def live_since(service: str) -> dt.datetime | None:
         engine = ctx.services.checks

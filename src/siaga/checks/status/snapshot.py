@@ -160,6 +160,7 @@ class SnapshotBuilder:
         self.live_status = live_status
         self.live_since = live_since
         self.services: list[Service] = [s for s in cfg.services if s.public]
+        self._checked = {c.service for c in cfg.checks if c.enabled}
         self.group_order: list[str] = []
         for s in self.services:
             g = s.group or OTHER_GROUP
@@ -193,14 +194,18 @@ class SnapshotBuilder:
             for sid, st in status_now.items():
                 if st == Status.down:
                     since[sid] = self.live_since(sid) if self.live_since else None
-            return status_now, since
-        per: dict[str, list[Status]] = {}
+            if all(s.id in status_now for s in self.cfg.services if s.id in self._checked):
+                return status_now, since
+        per: dict[str, list[Status]] = {}  # the store's (the share of the other processes of a cluster)
         for r in conn.execute(select(check_states.c.service, check_states.c.status, check_states.c.since)):
             st = Status(r.status)
             per.setdefault(r.service, []).append(st)
             if st == Status.down and (since.get(r.service) is None or (r.since and r.since < since[r.service])):
                 since[r.service] = r.since
-        return {sid: worst(sts) for sid, sts in per.items()}, since
+        stored = {sid: worst(sts) for sid, sts in per.items()}
+        if status_now is not None:
+            stored.update(status_now)
+        return stored, since
 
     def build(self) -> Snapshot:
         started = time.perf_counter()
