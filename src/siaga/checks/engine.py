@@ -343,6 +343,7 @@ async def _follow(engine: ChecksEngine, rt: RunsDb) -> None:
     if lost:
         engine.moves += len(lost)
         await engine.write(rt)  # the states of what leaves, for the next holder
+        shard.let_go(lost)
     if gained:
         services = engine.services_in(gained)
         await rt.run_db(lambda conn: engine.restore(conn, services))

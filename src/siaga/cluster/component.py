@@ -78,6 +78,7 @@ class Cluster:
         self.duties: dict[str, int] = {}  # a duty shared across processes (checks) -> its number of slots
         self.live: list[str] = []  # the live processes (session ids) at the last round: the shard map's input
         self._leaving: set[str] = set()  # slot roles given up here (their work stops), released at the next round
+        self._let_go: set[str] = set()  # leaving slots whose work has stopped and been written: free to release
         # its own thread: a renewal never waits behind other work in the default pool (slow writes, snapshots)
         self._thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="siaga-leases")
 
@@ -149,7 +150,7 @@ class Cluster:
     async def renew(self, session_id: int | None) -> None:
         """One round: take or renew every role (a role not renewed is lost locally when its lease ends)."""
         started = self.monotonic()
-        leaving = set(self._leaving)
+        leaving = self._leaving & self._let_go  # released once their work has stopped (else: at lease end)
         try:
             got, wanted, names = await asyncio.get_running_loop().run_in_executor(
                 self._thread, self._round, session_id, leaving)
@@ -179,9 +180,11 @@ class Cluster:
             self.live = names
             for role in leaving - wanted:  # released in this round
                 self._held.pop(role, None)
+            self._let_go -= leaving
             # a slot the map now gives another: its work stops at once (holds() says no), its lease is
             # released at the next round, so the next holder never starts it while this one still runs it
             self._leaving = {r for r in self._held if "/" in r and r not in wanted}
+            self._let_go &= self._leaving
 
     async def run(self, session_id: int | None, stop: asyncio.Event) -> None:
         if not self.shared:
@@ -254,6 +257,11 @@ class Shard:
 
     def held_slots(self) -> set[int]:
         return set(self.cluster.held_slots(self.duty))
+
+    def let_go(self, slots: set[int]) -> None:
+        """The work of ``slots`` has stopped here and is written: their leases may be released (the next
+        owner starts from what was written)."""
+        self.cluster._let_go |= {shards.role(self.duty, s) for s in slots}
 
 
 @dataclass(frozen=True)

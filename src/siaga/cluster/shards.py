@@ -54,6 +54,10 @@ class Share(Protocol):
         """The slots this process runs now."""
         ...
 
+    def let_go(self, slots: set[int]) -> None:
+        """The work of these slots has stopped here and is written: their leases may go to their next owner."""
+        ...
+
 
 def _weight(*parts: str) -> int:
     return int.from_bytes(hashlib.blake2b("\x1f".join(parts).encode(), digest_size=8).digest(), "big")
