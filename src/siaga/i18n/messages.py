@@ -210,6 +210,12 @@ MESSAGES: dict[str, str] = {
     "runbook.bmc.ipmi.timeout": N_("IPMI {address}:{port}: no answer within {timeout} s"),
     "runbook.bmc.ipmi.exit": N_("IPMI {address}:{port}: ipmitool ended with exit code {code}"),
     "runbook.bmc.missing": N_("{error}: install {program} (Debian: {hint})"),
+    "standby.step.answers": N_("the standby of {service} answers its checks after {seconds} s (files {files}, "
+                               "database {database})"),
+    "standby.step.failed": N_("the standby of {service} failed: {error}"),
+    "standby.step.no_checks": N_("the standby of {service} has no check to ask (checks: with service {service})"),
+    "standby.step.check_fails": N_("check {check} fails: {detail}"),
+    "standby.step.checks_pass": N_("the standby of {service}: {count} checks pass"),
     "runbook.drill.step_failed": N_("step {number} ({kind} {subject}): {output}"),
     "runbook.drill.answer_failed": N_("{what} failed: {output}"),
     "runbook.drill.name_error": N_("{name} could not be asked: {error}"),

@@ -38,6 +38,7 @@ from siaga.config.backup import BackupJob
 from siaga.config.checks import HttpCheck, TcpCheck, TlsCheck
 from siaga.config.secrets import SecretError
 from siaga.config.standby import Standby, standby_jobs
+from siaga.i18n.messages import Message, note_of
 from siaga.standby.freshness import StandbyFacts, assess
 from siaga.standby.tables import standby_runs
 from siaga.vocab import Condition
@@ -346,10 +347,11 @@ async def activate(site: BackupSite, service: str, *, kind: str = "activate") ->
     for the step's outcome."""
     result = await drill(site, service, kind=kind)
     line = (
-        f"standby {service} answers its checks after {result.took_s or 0:.1f}s "
-        f"(files {result.files_snapshot or '-'}, database {result.database_snapshot or '-'})"
+        note_of(Message("standby.step.answers", {"service": service, "seconds": round(result.took_s or 0, 1),
+                                                 "files": result.files_snapshot or "-",
+                                                 "database": result.database_snapshot or "-"}))
         if result.ok
-        else f"standby {service} failed: {result.error}"
+        else note_of(Message("standby.step.failed", {"service": service, "error": result.error or "?"}))
     )
     facts = {"took_s": round(result.took_s or 0, 2), "data_at": result.data_at.isoformat() if result.data_at else None}
     return result.ok, line, facts
@@ -360,10 +362,11 @@ async def answers(site: BackupSite, service: str) -> tuple[bool, str]:
     results = await run_checks(site, standby_for(site, service))
     bad = [c for c in results if not c.ok]
     if not results:
-        return False, f"standby {service}: no check to ask (checks: with service {service})"
+        return False, note_of(Message("standby.step.no_checks", {"service": service}))
     if bad:
-        return False, f"check {bad[0].check_id}: {bad[0].message}"
-    return True, f"standby {service}: {len(results)} check(s) pass"
+        return False, note_of(Message("standby.step.check_fails", {"check": bad[0].check_id,
+                                                                    "detail": bad[0].message}))
+    return True, note_of(Message("standby.step.checks_pass", {"service": service, "count": len(results)}))
 
 
 # --- records -------------------------------------------------------------------------------------

@@ -184,7 +184,7 @@ async def test_the_standby_serves_the_newest_verified_snapshot_and_keeps_serving
     assert [(a.kind, a.subject) for a in p.actions] == [("standby", "portal")]
     ran = await run_plan(p, StepContext(standby=take_over))
     assert ran.status == "done", ran.as_json()
-    assert "answers its checks" in ran.steps[0].outcome.output
+    assert "answers its checks" in ran.steps[0].outcome.text()
     assert last_run(site.engine, "portal", kind="activate") is not None
     assert (await run_plan(p, StepContext())).status == "failed"  # no standby here: the step fails, said why
 
@@ -341,6 +341,6 @@ def test_the_standby_commands_refresh_drill_and_report(tmp_path: Path, restic_bi
     (row,) = json.loads(out)
     assert code == 0 and row["drill_ok"] and row["problems"] == [], out
     code, out = siaga("runbook", "run", "ambil-alih")
-    assert code == 0 and "answers its checks" in out, out
+    assert code == 0 and "menjawab pemeriksaannya" in out, out  # the site speaks Indonesian
     code, out = siaga("audit", "--lang", "en")
     assert code == 0 and "The switch to the warm standby is rehearsed and timed" in out, out
