@@ -125,7 +125,8 @@ def site(db_url: str, hook: str, sensors: int = 3, lease_s: float = LEASE_S, mqt
     lines = "\n".join(
         f"  - {{id: leak-{i}, kind: leak, rack: R1, zone: floor, source: {source.replace('%d', str(i))}}}"
         for i in range(sensors))
-    mqtt = "" if mqtt_port is None else f"mqtt: {{host: 127.0.0.1, port: {mqtt_port}, client_id: siaga-uji}}\n"
+    mqtt = "" if mqtt_port is None else (f"mqtt: {{host: 127.0.0.1, port: {mqtt_port}, client_id: siaga-uji, "
+                                         "unreachable_alert_s: 1s}\n")
     return f"""
 site: {{name: Diskominfo Uji, timezone: Asia/Makassar, language: id}}
 store: {{data_dir: state, database_url: "{db_url}"}}

@@ -1,7 +1,8 @@
 """Three ``siaga serve`` on one PostgreSQL and one mosquitto (MQTT 5): the sensors' messages are split through
 a shared subscription (each process takes a share, every reading is stored once), a sensor's rules run in
-the one process holding its shard (a leak heard by several processes pages once), and a shard whose holder
-is killed is taken by another within the lease + 1 s, which pages the next leak."""
+the one process holding its shard (a leak heard by several processes pages once), a shard whose holder
+is killed is taken by another within the lease + 1 s, which pages the next leak, and a broker that stops
+pages once, not once per process."""
 
 from __future__ import annotations
 
@@ -154,5 +155,21 @@ def test_three_processes_share_the_messages_page_a_leak_once_and_take_over_a_kil
             time.sleep(LEASE_S)  # a second alert (another process) would have paged by now
             assert len(pages_of(c, pages, "leak-1")) == before + 1, pages.got
             assert len(pages_of(c, pages, "leak-0")) == 1, pages.got
+
+            # the broker stops: no process hears the sensors; one of them (the notify holder) says so, once
+            # (a short unreachable_alert_s: a slow start may have raised, and resolved, one already)
+            with c.db.connect() as conn:
+                before_stop = int(conn.execute(select(func.coalesce(func.max(alerts.c.id), 0))).scalar_one())
+            broker.stop()
+
+            def broker_pages() -> list[dict[str, Any]]:
+                with c.db.connect() as conn:
+                    ids = {str(i) for i in conn.execute(select(alerts.c.id).where(
+                        alerts.c.subject == "mqtt", alerts.c.id > before_stop)).scalars()}
+                return [b for _, _, b in pages.got if set(str(b.get("siaga_alerts", "")).split(",")) & ids]
+
+            wait_for(lambda: len(broker_pages()) >= 1, timeout=20)
+            time.sleep(LEASE_S)
+            assert len(broker_pages()) == 1, pages.got
     finally:
         pub.close()

@@ -70,6 +70,18 @@ class MqttStats:
     restarts: int = 0  # times the subscriber process ended unexpectedly and was started again
 
 
+@dataclass(frozen=True)
+class SharedJudge:
+    """Several processes share the messages (``mqtt.shared``): one process's lost connection is not a deaf
+    site, since the broker deals its share to the connected ones. So the broker counts as unreachable only
+    when no live process is connected, and one process judges it (the holder of ``notify``), so that an
+    outage raises one alert and one page."""
+
+    judges: Callable[[], bool]  # this process judges now
+    others_connected: Callable[[], bool]  # another live process is connected to the broker now
+    adopt: Callable[[], bool]  # take up the open mqtt.unreachable alert from the store; whether there is one
+
+
 class MqttSource:
     """Subscribes to the sensors' topics and feeds the shared ingest path."""
 
@@ -102,6 +114,8 @@ class MqttSource:
         self.connected_event = threading.Event()
         self.subscriber_pid: int | None = None  # the subscriber process, while one runs
         self._receiver: Receiver | None = None  # thread mode
+        self.judge: SharedJudge | None = None  # several processes: who judges the broker's reachability
+        self._judging = False
 
     # --- what the receiver reports (paho's thread, or the reader of the subscriber's output) ------------
 
@@ -176,6 +190,9 @@ class MqttSource:
     # --- the system alert for an unreachable broker ----------------------------------------------
 
     def _check_unreachable(self) -> None:
+        if self.judge is not None:
+            self._check_shared(self.judge)
+            return
         since = self.stats.disconnected_since
         if since is not None and not self._alerted and self.monotonic() - since >= self.cfg.unreachable_alert_s:
             self._alerted = True
@@ -188,6 +205,33 @@ class MqttSource:
             self._alerted = False
             log.info("MQTT broker %s:%s reachable again", self.cfg.host, self.cfg.port)
             self._submit(False, Message("mqtt.reachable", {"host": self.cfg.host, "port": self.cfg.port}), None)
+
+    def _check_shared(self, judge: SharedJudge) -> None:
+        try:
+            judges = judge.judges()
+            if not judges:
+                self._judging = False
+                self._alerted = False  # the judge takes up what this process raised, and resolves it
+                return
+            if not self._judging:
+                self._alerted = judge.adopt()
+                self._judging = True
+            since = self.stats.disconnected_since
+            long_down = since is not None and self.monotonic() - since >= self.cfg.unreachable_alert_s
+            if long_down and not self._alerted and not judge.others_connected():
+                self._alerted = True
+                assert since is not None
+                down_s = self.monotonic() - since
+                summary = Message("mqtt.unreachable", {"host": self.cfg.host, "port": self.cfg.port, "down_s": down_s})
+                log.error("%s: no siaga process receives sensor readings over MQTT (%s)", summary.english(),
+                          self.stats.last_error or "no answer")
+                self._submit(True, summary, down_s)
+            elif self._alerted and (since is None or judge.others_connected()):
+                self._alerted = False
+                log.info("MQTT broker %s:%s reachable again", self.cfg.host, self.cfg.port)
+                self._submit(False, Message("mqtt.reachable", {"host": self.cfg.host, "port": self.cfg.port}), None)
+        except Exception as exc:  # the store cannot say: judged again at the next check
+            self._rlog.warning("mqtt_judge", f"cannot judge the broker's reachability for the site: {exc!r}")
 
     def _submit(self, active: bool, summary: Message, down_s: float | None) -> None:
         if self.alerts is None:

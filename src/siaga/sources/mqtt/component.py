@@ -6,12 +6,25 @@ Not started by ``siaga demo`` (its readings come from the simulator; a demo mach
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 
 from siaga.config.secrets import SecretError
 from siaga.runtime.components import Component, ComponentError
 from siaga.runtime.context import RuntimeContext
-from siaga.sources.mqtt.client import MqttSource
+from siaga.sources.mqtt.client import UNREACHABLE_RULE, MqttSource, SharedJudge
 from siaga.sources.mqtt.routes import TopicTable
+
+
+def others_connected(ctx: RuntimeContext) -> bool:
+    """Whether another live process says (its share in ``meta``, written every second) it is connected."""
+    from siaga.cluster.members import members
+    from siaga.cluster.status import shares
+
+    now = ctx.clock()
+    with ctx.engine.connect() as conn:
+        live = {m.session_id for m in members(conn, now, dt.timedelta(seconds=ctx.config.runtime.lease))}
+        said = shares(conn)
+    return any(said.get(s, {}).get("mqtt_connected") for s in live if s != ctx.session_id)
 
 
 def shared(setting: str, dialect: str) -> bool:
@@ -35,6 +48,13 @@ def component(ctx: RuntimeContext) -> Component | None:
                         clock=ctx.clock, durable=writer.when_durable if writer is not None else None,
                         shared=shared(cfg.mqtt.shared, ctx.engine.dialect.name))
     ctx.services.mqtt = source
+    cluster, manager = ctx.services.cluster, ctx.services.alerts
+    if source.shared and cluster is not None and cluster.shared and manager is not None:
+        source.judge = SharedJudge(
+            judges=lambda: cluster.holds("notify") if "notify" in cluster.roles else True,
+            others_connected=lambda: others_connected(ctx),
+            adopt=lambda: manager.adopt(["mqtt"]) >= 0 and manager.get(UNREACHABLE_RULE, "mqtt") is not None,
+        )
 
     async def run(ctx: RuntimeContext, stop: asyncio.Event) -> None:
         try:
