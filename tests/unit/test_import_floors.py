@@ -33,7 +33,7 @@ FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "siaga.backup.api", "siaga.checks.status.router", "siaga.notify.web", "siaga.sources.http.push",
         "siaga.sources.simulator", "siaga.peers.web", "siaga.peers.record_web", "siaga.peers.outbox_component",
         "siaga.peers.ack_web", "siaga.peers.ack_link", "siaga.peers.ack_mirror",
-        "siaga.peers.status_feed", "siaga.peers.status_web",
+        "siaga.peers.status_feed", "siaga.peers.status_web", "siaga.peers.inbound",
         "siaga.runbooks.web",
     )),
     ("cli", ("siaga.cli", "siaga.__main__")),

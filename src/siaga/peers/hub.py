@@ -26,14 +26,17 @@ META_PREFIX = "peer."
 """Each peer's last state is kept in the store's ``meta`` table under ``peer.<id>`` (JSON)."""
 
 
+def peer_secret(peer: Peer, base_dir: Path | None) -> bytes:
+    """The secret ``peer`` and this siaga share, as every signer and verifier uses it (spaces around it are not
+    part of it). Raises :class:`siaga.config.secrets.SecretError` when it cannot be had."""
+    secret = peer.read_secret("secret", base_dir)
+    assert secret is not None  # required by the model
+    return secret.strip().encode()
+
+
 def read_secrets(peers: Peers, base_dir: Path | None) -> dict[str, bytes]:
     """Every peer's shared secret (raises :class:`siaga.config.secrets.SecretError` when one cannot be had)."""
-    out: dict[str, bytes] = {}
-    for peer in peers.sites:
-        secret = peer.read_secret("secret", base_dir)
-        assert secret is not None  # required by the model
-        out[peer.id] = secret.strip().encode()
-    return out
+    return {peer.id: peer_secret(peer, base_dir) for peer in peers.sites}
 
 
 class PeerHub:

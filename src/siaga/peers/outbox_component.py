@@ -14,6 +14,7 @@ import httpx
 
 from siaga.config.peers import Peer, PeerRole
 from siaga.peers import outbox
+from siaga.peers.hub import peer_secret
 from siaga.peers.sender import OutboxSender
 from siaga.runtime.components import Component
 from siaga.runtime.context import RuntimeContext
@@ -56,7 +57,7 @@ def component(ctx: RuntimeContext) -> Component | None:
         clients = [_client(ctx, p) for p in targets]
         senders = [
             OutboxSender(ctx.engine, site_id, p.id, p.url,
-                         (p.read_secret("secret", ctx.loaded.base_dir) or "").encode(), client)
+                         peer_secret(p, ctx.loaded.base_dir), client)
             for p, client in zip(targets, clients, strict=True)
         ]
         try:

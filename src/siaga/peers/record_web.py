@@ -19,8 +19,8 @@ from fastapi import APIRouter, Depends, Request
 
 from siaga.config.peers import PeerRole
 from siaga.peers import record
+from siaga.peers.inbound import RoomRequests
 from siaga.peers.sender import RECORDS_PATH
-from siaga.peers.signing import SignatureRefused, Verifier
 from siaga.runtime.context import RuntimeContext
 from siaga.web.deps import get_ctx
 from siaga.web.errors import ApiError
@@ -28,27 +28,14 @@ from siaga.web.errors import ApiError
 log = logging.getLogger(__name__)
 
 def router(ctx: RuntimeContext) -> APIRouter | None:
-    peers = ctx.config.peers
-    rooms = peers.by_role(PeerRole.watches)
-    if not rooms:
+    if not ctx.config.peers.by_role(PeerRole.watches):
         return None
-    secrets = {p.id: (p.read_secret("secret", ctx.loaded.base_dir) or "").encode() for p in rooms}
-    verifier = Verifier(secrets, window_s=peers.max_clock_skew.total_seconds())
+    rooms = RoomRequests(ctx, RECORDS_PATH, "record")
     r = APIRouter(prefix="/api/v1/peer", tags=["peers"])
 
     @r.post("/records", include_in_schema=False)
     async def records(request: Request, ctx: RuntimeContext = Depends(get_ctx)) -> dict[str, Any]:
-        body = await request.body()
-        hub = ctx.services.peers  # the heartbeats' verifier when it runs: one nonce memory, one refusal count
-        check = hub.verifier if hub is not None else verifier
-        try:
-            site = check.verify("POST", RECORDS_PATH, request.headers, body, time.time())
-            if site not in secrets:
-                check.refused[(site, "unknown_peer")] += 1
-                raise SignatureRefused("unknown_peer", site, "not a room this siaga watches")
-        except SignatureRefused as exc:
-            log.warning("peers: record refused (%s) from %s", exc.reason, exc.peer or request.client)
-            raise ApiError(401, "peer_refused", str(exc), details={"reason": exc.reason}) from None
+        site, body = await rooms.verified(request, ctx)
         try:
             events = json.loads(body)["events"]
             if not isinstance(events, list):

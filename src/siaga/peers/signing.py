@@ -108,7 +108,7 @@ class Verifier:
         if not sender or not ts or not nonce or not sig:
             raise SignatureRefused("missing", None, "not a signed peer request (X-Siaga-* headers missing)")
         secret = self.secrets.get(sender)
-        if secret is None:
+        if not secret:  # an empty key would let anyone sign: a peer without its secret is refused
             raise SignatureRefused("unknown_peer", None, "unknown peer")
         expected = signature(secret, method, path, ts, nonce, sender, body)
         if not hmac.compare_digest(expected.encode(), sig.encode()):

@@ -22,6 +22,7 @@ from siaga.checks.status.router import StatusCache
 from siaga.checks.status.snapshot import SnapshotBuilder
 from siaga.config.peers import Peer, PeerRole
 from siaga.peers.component import client_for
+from siaga.peers.hub import peer_secret
 from siaga.peers.signing import sign
 from siaga.peers.status import REFRESH_S, digest, document
 from siaga.runtime.components import Component
@@ -96,7 +97,7 @@ def component(ctx: RuntimeContext) -> Component | None:
     async def run(ctx: RuntimeContext, stop: asyncio.Event) -> None:
         feeds: list[Any] = []
         for p in targets:
-            secret = (p.read_secret("secret", ctx.loaded.base_dir) or "").strip().encode()
+            secret = peer_secret(p, ctx.loaded.base_dir)
             feeds.append(StatusFeed(ctx, p, secret, client_for(p, ctx.loaded.base_dir)))
         try:
             await asyncio.gather(*(f.run(stop) for f in feeds))

@@ -22,7 +22,6 @@ import datetime as dt
 import json
 import logging
 import threading
-import time
 import zlib
 from collections.abc import Mapping, Sequence
 from types import SimpleNamespace
@@ -39,7 +38,7 @@ from siaga.checks.status.router import PER_PAGE, PUBLIC, local_time, render_stat
 from siaga.checks.status.snapshot import Snapshot, services_page
 from siaga.config.peers import Peer, PeerRole
 from siaga.i18n import normalize_language, translator
-from siaga.peers.signing import SignatureRefused, Verifier
+from siaga.peers.inbound import RoomRequests
 from siaga.peers.status import DocumentError, Verdict, overlay, snapshot_of, verdict
 from siaga.peers.status_feed import STATUS_PATH
 from siaga.runtime.context import RuntimeContext
@@ -160,25 +159,14 @@ def router(ctx: RuntimeContext) -> APIRouter | None:
     rooms = {p.id: p for p in peers.by_role(PeerRole.watches)}
     if not rooms:
         return None
-    secrets = {p.id: (p.read_secret("secret", ctx.loaded.base_dir) or "").strip().encode() for p in rooms.values()}
-    fallback = Verifier(secrets, window_s=peers.max_clock_skew.total_seconds())
+    inbound = RoomRequests(ctx, STATUS_PATH, "status page")
     pages = RoomPages()
     own_zone = site_zone(ctx.config)
     r = APIRouter()
 
     @r.post(STATUS_PATH, include_in_schema=False)
     async def receive(request: Request, ctx: RuntimeContext = Depends(get_ctx)) -> dict[str, Any]:
-        body = await request.body()
-        hub = ctx.services.peers  # the heartbeats' verifier when it runs: one nonce memory, one refusal count
-        check = hub.verifier if hub is not None else fallback
-        try:
-            site = check.verify("POST", STATUS_PATH, request.headers, body, time.time())
-            if site not in rooms:
-                check.refused[(site, "unknown_peer")] += 1
-                raise SignatureRefused("unknown_peer", site, "not a room this siaga watches")
-        except SignatureRefused as exc:
-            log.warning("peers: status page refused (%s) from %s", exc.reason, exc.peer or request.client)
-            raise ApiError(401, "peer_refused", str(exc), details={"reason": exc.reason}) from None
+        site, body = await inbound.verified(request, ctx)
         try:
             raw = unpacked(body, request.headers.get("Content-Encoding"))
             if raw is None:

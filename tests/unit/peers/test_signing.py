@@ -70,3 +70,9 @@ def test_nonces_are_forgotten_after_twice_the_window_and_stay_bounded() -> None:
     assert len(v._nonces) <= 10
     v.verify("POST", "/p", signed(path="/p", now=NOW + 200), b'{"kind": "heartbeat"}', NOW + 200)
     assert len(v._nonces) == 1
+
+
+def test_a_peer_whose_secret_could_not_be_read_is_refused_not_let_in() -> None:
+    # an empty key would make every request "signed": anyone could sign with it
+    v = Verifier({"bontang": b""}, window_s=30)
+    assert refusal(v, signed(secret=b"")) == "unknown_peer"
