@@ -33,7 +33,7 @@ from siaga.web.auth.roles import Scope
 from siaga.web.auth.throttle import Throttle
 from siaga.web.errors import install_error_handlers
 from siaga.web.limits import JsonDepthLimit
-from siaga.web.live import Broker
+from siaga.web.live import LIVE_CHANNEL, TOPICS, Broker
 from siaga.web.security import Principal, check_csrf, identify, is_https, require_scope
 from siaga.web.views.headline import headline
 
@@ -74,6 +74,8 @@ class Dashboard:
         self.templates.env.globals["vendor"] = sorted(vendor_dirs())
         self._poller: asyncio.Task[None] | None = None
         self.polls = 0  # rounds the live poller has looked at the store (it compares each with the one before)
+        self.notices = 0  # changes the store told (PostgreSQL: LISTEN siaga_live)
+        self._listener: Any = None  # siaga.cluster.handoff.ChannelListener on PostgreSQL, once a page listens
 
     # --- the runtime ------------------------------------------------------------------------------------
 
@@ -177,9 +179,32 @@ class Dashboard:
     # --- live updates -----------------------------------------------------------------------------------
 
     def start_poller(self) -> None:
-        """Watch the store for changes while some page listens (works across processes, e.g. PostgreSQL)."""
+        """Watch the store for changes while some page listens. On PostgreSQL the store says what changed
+        (``LISTEN siaga_live``, fed by the tables' triggers at every writer's commit, whichever process
+        wrote); the store is polled only while that listener is not listening (it connects, or lost its
+        connection) and on SQLite."""
+        if self.engine.dialect.name == "postgresql" and self._listener is None:
+            from siaga.cluster.handoff import ChannelListener, dsn
+
+            loop = asyncio.get_running_loop()
+            self.broker.bind(loop)
+            self._listener = ChannelListener(dsn(self.engine), LIVE_CHANNEL, self._notified,
+                                             on_gap=lambda: self._notified("alerts,readings,services,backups"))
+            self._listener.start()
         if self._poller is None or self._poller.done():
             self._poller = asyncio.get_running_loop().create_task(self._poll(), name="siaga:web-live")
+
+    def _notified(self, payload: str) -> None:
+        """A notice of the store (the listener's thread): the topics it names changed."""
+        for topic in payload.split(","):
+            if topic in TOPICS:
+                self.notices += 1
+                self.broker.publish(topic)
+
+    def stop_listening(self) -> None:
+        if self._listener is not None:
+            self._listener.stop()
+            self._listener = None
 
     async def _poll(self) -> None:
         last: dict[str, tuple[Any, ...]] = {}
@@ -195,6 +220,10 @@ class Dashboard:
                 return {k: f(conn) for k, f in checks.items()}
 
         while self.broker.subscribers:
+            if self._listener is not None and self._listener.listening.is_set():
+                last = {}  # the store tells; when it stops telling, start again from what it is then
+                await asyncio.sleep(self.poll_interval)
+                continue
             try:
                 now = await asyncio.to_thread(versions)
             except Exception:  # the store is briefly away: try again next round
@@ -262,6 +291,7 @@ def install(app: FastAPI, ctx: Any) -> FastAPI:
 
 
 async def stop(dash: Dashboard) -> None:
+    await asyncio.to_thread(dash.stop_listening)
     if dash._poller is not None:
         dash._poller.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -2,7 +2,9 @@
 
 Pages listen on ``/events`` (htmx's SSE extension) and re-fetch the fragments an event names
 (``alerts``, ``readings``, ``services``, ``backups``). The broker only says *what* changed; the
-fragment routes decide what each person may see.
+fragment routes decide what each person may see. What changes reaches the broker from the routes of this
+process and, on PostgreSQL, from the store itself (``LISTEN siaga_live``: every process's writes), else
+from a poller that compares the tables' versions every second.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 TOPICS = ("alerts", "readings", "services", "backups")
+LIVE_CHANNEL = "siaga_live"
+"""PostgreSQL: the channel the tables' triggers notify with the topic that changed (migration
+``cluster_0002``), so a change made by any process reaches the pages of every process."""
 
 
 class Broker:
