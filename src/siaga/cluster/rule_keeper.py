@@ -1,4 +1,4 @@
-"""The leases of the rule shards (``rules.<n>``), spread evenly over the live processes.
+"""The leases of the rule shards (``rules/<n>``), spread evenly over the live processes.
 
 Each process takes at most its fair share, ``ceil(shards / live processes)``, where a process is live
 when its session was beaten within one lease (the cluster keeper beats it every third of the

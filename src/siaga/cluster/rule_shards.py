@@ -4,7 +4,7 @@ With MQTT shared subscriptions the processes split the sensors' messages, so no 
 readings of a sensor; a rule over a sensor's history (a hold time, hysteresis, a rate, the dew point of
 a humidity and a temperature sensor) must still be evaluated in one place. The sensors are cut into
 ``runtime.rule_shards`` shards (a sensor falls in :func:`shard_of` its group key; a humidity sensor goes
-with the temperature sensor its dew point is computed from); shard ``k`` is the lease role ``rules.<k>``
+with the temperature sensor its dew point is computed from); shard ``k`` is the lease role ``rules/<k>``
 (:mod:`siaga.cluster.leases`), so exactly one live process evaluates it.
 
 :class:`ShardedRules` stands where one :class:`~siaga.rules.engine.RulesEngine` stands in a single

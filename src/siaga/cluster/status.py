@@ -15,8 +15,9 @@ from siaga.cluster.leases import all_leases
 from siaga.cluster.members import members, membership_window
 from siaga.store.schema import meta
 
-RULES_ROLE_PREFIX = "rules."
-"""A rule shard's lease role is ``rules.<n>`` (:mod:`siaga.cluster.rule_shards`)."""
+RULES_ROLE_PREFIX = "rules/"
+"""A rule shard's lease role is ``rules/<n>``: a slot of the duty ``rules`` in the shard map
+(:mod:`siaga.cluster.rule_shards`, :mod:`siaga.cluster.rule_keeper`)."""
 SHARE_PREFIX = "cluster.share."
 """The ``meta`` key under which each process writes its share of the work: ``cluster.share.<session id>``."""
 
@@ -69,7 +70,7 @@ def cluster_status(conn: Connection, now: dt.datetime, *, lease_s: float, shared
     rule_shards = sorted(
         ({"shard": int(lease.role[len(RULES_ROLE_PREFIX):]), "session": lease.session_id if lease.expires_at > now
           else None, "holder": lease.holder if lease.expires_at > now else None}
-         for lease in rows if lease.role.startswith(RULES_ROLE_PREFIX)),
+         for lease in slots if lease.role.startswith(RULES_ROLE_PREFIX)),
         key=lambda r: int(r["shard"] or 0))
     return {
         "backend": "postgresql" if shared else "sqlite",

@@ -37,7 +37,7 @@ class RuntimeSettings(Strict):
         default=8, ge=1, le=256,
         description=(
             "Several siaga processes on one PostgreSQL: the sensors' rules are evaluated in this many shards, "
-            "each held (under a lease, role rules.<n>) by one process, which gets the readings the others "
+            "each held (under a lease, role rules/<n>) by one process, which gets the readings the others "
             "receive (PostgreSQL NOTIFY). Ignored on SQLite (one process evaluates everything)."
         ),
     )

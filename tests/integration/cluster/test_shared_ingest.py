@@ -13,7 +13,7 @@ import os
 import shutil
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +95,23 @@ def pages_of(c: Cluster, pages: Pages, sensor: str) -> list[dict[str, Any]]:
     return [body for _, _, body in pages.got if set(str(body.get("siaga_alerts", "")).split(",")) & ids]
 
 
+def state(c: Cluster, pages: Pages) -> str:
+    """What a failed wait reports: readings stored, each process's share, alerts, pages, shard holders."""
+    with c.db.connect() as conn:
+        rows = conn.execute(select(alerts.c.id, alerts.c.rule, alerts.c.subject, alerts.c.state)).all()
+    holders = {k: c.holder(f"rules/{k}") for k in range(SHARDS)}
+    paged = [b.get("siaga_alerts") for _, _, b in pages.got]
+    return (f"stored {stored(c)}; shares {share(c)}; alerts {rows}; pages {paged}; "
+            f"shard holders {holders}; alive {[p.proc.poll() is None for p in c.processes]}")
+
+
+def until(c: Cluster, pages: Pages, what: Callable[[], Any], timeout: float = 20) -> Any:
+    try:
+        return wait_for(what, timeout=timeout)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; {state(c, pages)}") from None
+
+
 def test_three_processes_share_the_messages_page_a_leak_once_and_take_over_a_killed_shard(
         tmp_path: Path, postgres_url: str, pages: Pages, broker: Mosquitto) -> None:
     pub = Publisher(broker.port)
@@ -103,8 +120,8 @@ def test_three_processes_share_the_messages_page_a_leak_once_and_take_over_a_kil
                      rule_shards=SHARDS) as c:
             # every shard held somewhere, and every process subscribed, before the room speaks
             # the shards spread over the three processes (each takes at most ceil(6 / 3) = 2)
-            wait_for(lambda: len({h[0] for k in range(SHARDS) if (h := c.holder(f"rules.{k}"))}) == 3
-                     and all(c.holder(f"rules.{k}") for k in range(SHARDS)))
+            wait_for(lambda: len({h[0] for k in range(SHARDS) if (h := c.holder(f"rules/{k}"))}) == 3
+                     and all(c.holder(f"rules/{k}") for k in range(SHARDS)))
             wait_for(lambda: len(s := share(c)) == 3 and all(v.get("mqtt_connected") for v in s.values()))
             time.sleep(0.3)  # their SUBSCRIBE is on its way
             sessions = {int(p.proc.pid) for p in c.processes}
@@ -118,7 +135,7 @@ def test_three_processes_share_the_messages_page_a_leak_once_and_take_over_a_kil
                     break
             else:
                 raise AssertionError(f"a process got no share of {pub.sent} messages: {share(c)}")
-            wait_for(lambda: stored(c) == pub.sent, timeout=20)
+            until(c, pages, lambda: stored(c) == pub.sent)
             got = wait_for(lambda: (s := share(c)) and sum(v["mqtt_messages"] for v in s.values()) == pub.sent
                            and s, timeout=10)
             assert all(v["mqtt_messages"] > 0 for v in got.values()), got  # a share each, nothing twice
@@ -128,19 +145,19 @@ def test_three_processes_share_the_messages_page_a_leak_once_and_take_over_a_kil
             sent_at = time.monotonic()
             for _ in range(3):
                 pub.send(0, 1)
-            wait_for(lambda: len(pages_of(c, pages, "leak-0")) >= 1, timeout=20)
+            until(c, pages, lambda: len(pages_of(c, pages, "leak-0")) >= 1)
             latency = {"leak_to_page_s": round(pages.got[-1][0] - sent_at, 3)}
             time.sleep(LEASE_S)  # a second alert (another process) would have paged by now
             assert len(pages_of(c, pages, "leak-0")) == 1, pages.got
 
             # kill -9 of the holder of leak-1's shard: another process takes it within the lease + 1 s
             shard = shard_of("leak-1", SHARDS)
-            pid, token = wait_for(lambda: c.holder(f"rules.{shard}"))
+            pid, token = wait_for(lambda: c.holder(f"rules/{shard}"))
             killed_at = time.monotonic()
             os.kill(pid, signal.SIGKILL)
             c.process_of(pid).proc.wait(10)
             _new_pid, new_token = wait_for(
-                lambda: (h := c.holder(f"rules.{shard}")) is not None and h[0] != pid and h, timeout=10)
+                lambda: (h := c.holder(f"rules/{shard}")) is not None and h[0] != pid and h, timeout=10)
             took = time.monotonic() - killed_at
             assert took <= LEASE_S + 1.0, took
             assert new_token > token
@@ -149,7 +166,7 @@ def test_three_processes_share_the_messages_page_a_leak_once_and_take_over_a_kil
             sent_at = time.monotonic()
             for _ in range(2):
                 pub.send(1, 1)
-            wait_for(lambda: len(pages_of(c, pages, "leak-1")) > before, timeout=20)
+            until(c, pages, lambda: len(pages_of(c, pages, "leak-1")) > before)
             latency["after_takeover_s"] = round(pages.got[-1][0] - sent_at, 3)
             print(f"shard takeover {took:.2f} s; leak to page {latency}")
             time.sleep(LEASE_S)  # a second alert (another process) would have paged by now
@@ -168,7 +185,7 @@ def test_three_processes_share_the_messages_page_a_leak_once_and_take_over_a_kil
                         alerts.c.subject == "mqtt", alerts.c.id > before_stop)).scalars()}
                 return [b for _, _, b in pages.got if set(str(b.get("siaga_alerts", "")).split(",")) & ids]
 
-            wait_for(lambda: len(broker_pages()) >= 1, timeout=20)
+            until(c, pages, lambda: len(broker_pages()) >= 1)
             time.sleep(LEASE_S)
             assert len(broker_pages()) == 1, pages.got
     finally:
