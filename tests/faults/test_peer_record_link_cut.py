@@ -15,14 +15,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import select
 
 from siaga.alerts.tables import alert_events, alerts
 from siaga.peers import outbox, record
 from siaga.peers.sender import RECORDS_PATH
 from siaga.peers.signing import sign
-from siaga.peers.tables import peer_outbox
-from siaga.peers.testlink import SECRET, PeerLink
+from siaga.peers.testlink import SECRET, PeerLink, colo_ids, room_ids
 from siaga.store import create_engine_for, sqlite_url
 from siaga.store.testserver import PostgresServer, pg_bindir
 
@@ -57,18 +56,6 @@ def wait_for(what, timeout: float = 60.0):  # type: ignore[no-untyped-def]
             return found
         time.sleep(0.2)
     raise AssertionError(f"not within {timeout} s: {what.__doc__}")
-
-
-def room_ids(room: Engine) -> list[str]:
-    with room.connect() as conn:
-        newest = conn.execute(select(func.max(peer_outbox.c.seq))).scalar_one() or 0
-        store = outbox.store_id(conn) if newest else ""
-    return [f"ruang:{store}:{seq}" for seq in range(1, int(newest) + 1)]
-
-
-def colo_ids(colo: Engine) -> list[str]:
-    with colo.connect() as conn:
-        return record.event_ids(conn, "ruang")
 
 
 def wave(link: PeerLink, client: httpx.Client, wet: float) -> None:
