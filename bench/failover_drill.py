@@ -54,8 +54,9 @@ from siaga.inventory import Inventory
 from siaga.runbooks.drill import name_answers
 from siaga.runbooks.engine import run_plan
 from siaga.runbooks.plan import plan
-from siaga.runbooks.steps import Outcome, StepContext
-from siaga.standby.actions import activate, answers, drill, refresh
+from siaga.runbooks.steps import StepContext
+from siaga.runbooks.steps.standby import activator
+from siaga.standby.actions import answers, drill, refresh
 from siaga.store import create_engine_for, sqlite_url, upgrade
 from siaga.store.testserver import PostgresServer, pg_bindir
 
@@ -133,14 +134,9 @@ async def run_failover(cfg: Any, mgr: BackupManager, book: Any) -> tuple[float, 
     """Run the failover runbook from its start to the portal's name resolving to the standby at the authoritative
     server and the portal answering its check from the standby: (seconds, the old record's TTL, each step's
     seconds)."""
-
-    async def take_over(service: str) -> Outcome:
-        ok, line, facts = await activate(mgr, service)
-        return Outcome(ok, line, facts)
-
-    begin = time.monotonic()
+    begin = time.monotonic()  # what siaga.runbooks.component.execute does when a trigger starts the runbook
     p = plan(book, Inventory.from_config(cfg), cfg.runbooks, dt.datetime.now(dt.UTC))
-    result = await run_plan(p, StepContext(standby=take_over))
+    result = await run_plan(p, StepContext(standby=activator(mgr)))
     assert result.status == "done", result.as_json()
     dns_action = next(a for a in p.actions if a.kind == "dns")
     deadline = begin + 120

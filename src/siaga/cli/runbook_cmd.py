@@ -111,14 +111,9 @@ def _standby_activator(loaded: LoadedConfig, kind: str = "activate") -> Any:
     mgr = _standby_manager(loaded)
     if mgr is None:
         return None
-    from siaga.runbooks.steps import Outcome
-    from siaga.standby.actions import activate
+    from siaga.runbooks.steps.standby import activator
 
-    async def take_over(service: str) -> Any:
-        ok, line, facts = await activate(mgr, service, kind=kind)
-        return Outcome(ok, line, facts)
-
-    return take_over
+    return activator(mgr, kind)
 
 
 @app.command("run")

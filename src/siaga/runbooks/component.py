@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from siaga.config.runbooks import Runbook, RunbookMode
@@ -27,7 +27,8 @@ from siaga.notify.ack import TokenError
 from siaga.runbooks.approval import APPROVAL_TTL, PROPOSED_RULE, Approval, spent_key, verify_approval
 from siaga.runbooks.engine import run_plan
 from siaga.runbooks.plan import plan
-from siaga.runbooks.steps import StepContext
+from siaga.runbooks.steps import Outcome, StepContext
+from siaga.runbooks.steps.standby import activator
 from siaga.runbooks.trigger import triggered
 from siaga.runtime import Component, RuntimeContext
 from siaga.store.events import record_event
@@ -68,11 +69,23 @@ async def execute(ctx: RuntimeContext, book: Runbook, cause: Mapping[str, Any], 
         await record(ctx, "runbook.run.refused", {"runbook": book.id, "error": str(exc), **cause})
         return
     lines: list[tuple[str, dict[str, Any]]] = []
-    result = await run_plan(p, StepContext(base_dir=ctx.loaded.base_dir), actor=actor,
+    result = await run_plan(p, StepContext(base_dir=ctx.loaded.base_dir, standby=_standby(ctx)), actor=actor,
                             record=lambda k, d: lines.append((k, dict(d))), pager=ctx.services.alerts)
     for kind, data in lines:
         await record(ctx, kind, {**data, **cause}, actor)
     log.info("runbook %s: %s", book.id, result.status)
+
+
+def _standby(ctx: RuntimeContext) -> Callable[[str], Awaitable[Outcome]] | None:
+    """The ``standby`` step's action in ``siaga serve`` (None without standbys): the backup component's manager,
+    or one of the runbook's own when the site has standbys but the component does not run."""
+    if not ctx.config.standbys:
+        return None
+    from siaga.backup.manager import BackupManager
+
+    mgr = ctx.services.backup or BackupManager(ctx.config, engine=ctx.engine, base_dir=ctx.loaded.base_dir,
+                                                clock=ctx.clock)
+    return activator(mgr)
 
 
 async def propose(ctx: RuntimeContext, book: Runbook, cause: Mapping[str, Any]) -> None:

@@ -19,7 +19,7 @@ import pytest
 from siaga.runbooks.approval import sign_approval, verify_approval
 from siaga.store.events import recent_events
 
-from .peers import Receiver
+from .peers import Receiver, free_port
 from .served import serve, site, wait_for
 
 pytestmark = pytest.mark.integration
@@ -129,4 +129,59 @@ def test_an_approve_runbook_runs_only_after_its_approval_and_only_once(tmp_path:
             assert [(e.actor, e.data["person"], e.data["via"]) for e in approved] == [("Andi Pratama", "andi", "link")]
             assert runs() == 1 and log.read_text().split() == ["called"]
     finally:
+        receiver.stop()
+
+
+def test_a_triggered_runbooks_standby_step_makes_the_standby_take_over(tmp_path: Path) -> None:
+    """The ``standby`` step of a runbook a trigger starts in ``siaga serve`` reloads the warm standby and waits for
+    it to answer the service's check (as ``siaga runbook run`` does), not "no standby"."""
+    import subprocess
+    import sys
+
+    from siaga.standby.actions import StandbyResult, record
+
+    receiver = Receiver().start()
+    log = tmp_path / "reload.log"
+    (tmp_path / "pw").write_text("rahasia\n")
+    served_dir = tmp_path / "standby" / "www"
+    served_dir.mkdir(parents=True)
+    (served_dir / "index.html").write_text("<h1>Portal Bontang</h1>\n")
+    http_port = free_port()
+    web = subprocess.Popen([sys.executable, "-m", "http.server", str(http_port), "--bind", "127.0.0.1",
+                            "--directory", str(served_dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    parts = f"""
+sensors:
+  - {{id: leak-r1-floor, kind: leak, rack: R1, zone: floor, source: {{type: http, gateway: gw}}}}
+services:
+  - {{id: portal, name: Portal}}
+targets: [{{id: colo, type: local, path: "{tmp_path / 'repo'}", password_file: pw, offsite: true}}]
+backups: [{{id: portal-files, target: colo, services: [portal], paths: ["{tmp_path / 'src'}"], rpo: 6h}}]
+checks: [{{type: http, service: portal, url: "http://portal.invalid/", keyword: Portal Bontang}}]
+standbys:
+  - {{service: portal, web_root: "{served_dir}", schedule: null, command: [sh, -c, "echo reload >> {log}"],
+     check_url: "http://127.0.0.1:{http_port}", answer_within_s: 10}}
+runbooks:
+  books:
+    - id: failover-portal
+      mode: auto
+      trigger: {{rule: leak, subject: R1}}
+      steps: [{{kind: standby, service: portal}}]
+"""
+    try:
+        with serve(tmp_path, lambda port: site(port, f"{receiver.url}/hook", parts), running="runbooks") as siaga:
+            now = dt.datetime.now(dt.UTC)
+            record(siaga.db, StandbyResult("portal", "refresh", now, ok=True, checks_ok=True), now)  # kept warm
+            siaga.push("leak-r1-floor", 1)
+
+            def step() -> list[object]:
+                """the standby step in the timeline"""
+                with siaga.db.connect() as conn:
+                    return list(recent_events(conn, subject="failover-portal", kind="runbook.step"))
+
+            found = wait_for(step)[0]
+            assert found.data is not None and found.data["ok"] is True, found.data  # type: ignore[attr-defined]
+            assert log.read_text().split() == ["reload"]  # the standby's command ran once
+    finally:
+        web.terminate()
+        web.wait(5)
         receiver.stop()
