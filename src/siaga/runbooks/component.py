@@ -72,7 +72,7 @@ async def execute(ctx: RuntimeContext, book: Runbook, cause: Mapping[str, Any], 
     result = await run_plan(p, StepContext(base_dir=ctx.loaded.base_dir, standby=_standby(ctx)), actor=actor,
                             record=lambda k, d: lines.append((k, dict(d))), pager=ctx.services.alerts)
     for kind, data in lines:
-        await record(ctx, kind, {**data, **cause}, actor)
+        await record(ctx, kind, {**cause, **data}, actor)  # a step's own subject, not the alert's
     log.info("runbook %s: %s", book.id, result.status)
 
 

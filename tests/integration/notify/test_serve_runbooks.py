@@ -180,6 +180,7 @@ runbooks:
 
             found = wait_for(step)[0]
             assert found.data is not None and found.data["ok"] is True, found.data  # type: ignore[attr-defined]
+            assert found.data["subject"] == "portal" and found.data["alert"]  # type: ignore[attr-defined]
             assert log.read_text().split() == ["reload"]  # the standby's command ran once
     finally:
         web.terminate()
