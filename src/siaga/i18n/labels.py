@@ -77,6 +77,7 @@ ALERT_EVENT: dict[str, str] = {
     "notified": N_("notified"),
     "notify_failed": N_("notification failed"),
     "notify_demo": N_("notification not sent (siaga demo)"),
+    "notify_possibly_sent": N_("notification possibly sent (its sender stopped before recording it)"),
     # notify's decisions about paging the alert (siaga.notify.records.DECISIONS)
     "notify_folded": N_("folded into its cause's incident"),
     "notify_silenced": N_("silenced (maintenance)"),

@@ -150,6 +150,8 @@ MESSAGES: dict[str, str] = {
     "note.sent": N_("{msg_kind} to {address}: sent in {latency_ms} ms"),
     "note.failed": N_("{msg_kind} to {address}: failed after {latency_ms} ms ({error})"),
     "note.demo": N_("{msg_kind} to {address}: not sent (siaga demo)"),
+    "note.possibly_sent": N_("{msg_kind} to {address}: possibly sent (its sender stopped before recording it); "
+                             "sent again"),
     "note.fallback": N_("fallback from {channel}"),
     "note.from_memory": N_("sent from memory: the store could not write"),
     # siaga itself
@@ -297,6 +299,7 @@ OUTCOME_WORDS: dict[str, str] = {
     "ok": N_("sent"),
     "error": N_("failed"),
     "demo": N_("not sent (siaga demo)"),
+    "possibly_sent": N_("possibly sent"),
 }
 
 WORDS: dict[str, dict[str, str]] = {

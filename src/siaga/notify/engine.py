@@ -484,11 +484,35 @@ class Notifier:
         ))
         rows = self._recheck(conn, rows, now)
         until = now + LEASE
+        for r in rows:
+            if r.claimed_at is not None:  # an earlier claim ran out unrecorded: its sender died or hung mid-send
+                self._possibly_sent(conn, r, now)
         if rows:
             conn.execute(update(notify_messages).where(notify_messages.c.id.in_([r.id for r in rows]))
-                         .values(next_attempt_at=until))
+                         .values(next_attempt_at=until, claimed_at=now))
         return [OutMessage(r.id, Kind(r.kind), Recipient.parse(r.recipient), r.channel, r.address, r.title, r.body,
                            r.body_full, tuple(r.alert_ids), r.attempts, r.external_ref, until) for r in rows]
+
+    def idempotent(self, channel: str) -> bool:
+        """The channel carries a key the receiver drops a double by (a webhook's ``Idempotency-Key``)."""
+        spec = self.config.notification.channels.get(channel)
+        return spec is not None and spec.type == "webhook"
+
+    def _possibly_sent(self, conn: Connection, row: Any, now: dt.datetime) -> None:
+        """A message claimed again after an earlier claim ran out without a recorded result: that attempt
+        may have reached people. It is sent again (a page is never dropped); on a channel without an
+        idempotency key the earlier attempt is recorded as ``possibly_sent`` (timeline, /metrics)."""
+        log.warning("notify: message %s on %s claimed again: the earlier claim (%s) ran out unrecorded",
+                    row.id, row.channel, row.claimed_at.isoformat())
+        if self.idempotent(row.channel):
+            return  # sent again with the same key: the receiver drops the double
+        address = row.address or row.recipient
+        note = note_of(Message("note.possibly_sent", {"msg_kind": row.kind, "address": address}))
+        conn.execute(insert(notify_attempts).values(
+            message_id=row.id, at=row.claimed_at, channel=row.channel, outcome="possibly_sent",
+            latency_ms=0, error=note))
+        self._alert_event(conn, [int(a) for a in row.alert_ids], "notify_possibly_sent", now, note=note,
+                          by=row.recipient, via=row.channel[:50])
 
     def release_claim(self, conn: Connection, msg: OutMessage, now: dt.datetime) -> None:
         """A claimed message this process will not send (it lost the notify role): due again now, for the
@@ -497,7 +521,7 @@ class Notifier:
             return
         conn.execute(update(notify_messages).where(
             notify_messages.c.id == msg.id, notify_messages.c.status == "pending",
-            notify_messages.c.next_attempt_at == msg.claimed_until).values(next_attempt_at=now))
+            notify_messages.c.next_attempt_at == msg.claimed_until).values(next_attempt_at=now, claimed_at=None))
 
     def next_due(self, conn: Connection) -> dt.datetime | None:
         return conn.execute(select(notify_messages.c.next_attempt_at).where(notify_messages.c.status == "pending")
@@ -520,7 +544,7 @@ class Notifier:
         if result.ok:
             conn.execute(update(notify_messages).where(notify_messages.c.id == msg.id).values(
                 status="demo" if result.demo else "sent", attempts=attempts, sent_at=None if result.demo else now,
-                last_error=None,
+                last_error=None, claimed_at=None,
                 external_ref=result.external_ref if result.external_ref is not None else msg.external_ref,
             ))
             return
@@ -528,10 +552,11 @@ class Notifier:
         if result.retryable and attempts < limit:
             conn.execute(update(notify_messages).where(notify_messages.c.id == msg.id).values(
                 attempts=attempts, next_attempt_at=now + self.backoff(attempts), last_error=result.error,
+                claimed_at=None,
             ))
             return
         conn.execute(update(notify_messages).where(notify_messages.c.id == msg.id).values(
-            status="failed", attempts=attempts, last_error=result.error,
+            status="failed", attempts=attempts, last_error=result.error, claimed_at=None,
         ))
         log.warning("notify: message %s to %s on %s failed: %s", msg.id, msg.recipient.key, msg.channel, result.error)
         self._fall_back(conn, msg, now)

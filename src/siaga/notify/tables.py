@@ -71,6 +71,7 @@ notify_messages = Table(
     Column("last_error", Text(), nullable=True),
     Column("fallback", JSON(), nullable=False),  # channels still to try, in order
     Column("external_ref", JSON(), nullable=True),  # e.g. Telegram chat and message ids
+    Column("claimed_at", UTCDateTime(), nullable=True),  # claimed for sending, no result recorded yet
     Index("ix_notify_messages_status_next", "status", "next_attempt_at"),
 )
 """One message as sent (or to be sent) to one address: the outbox proper."""

@@ -16,7 +16,7 @@ LABELS: tuple[str, ...] = (
     N_("created"), N_("noted"), N_("note"), N_("notification"), N_("severity_changed"),
     N_("notification.planned"), N_("notification.skipped"), N_("notified"), N_("notify_failed"),
     N_("notification.withheld"), N_("notify_folded"), N_("notify_silenced"), N_("notify_resumed"),
-    N_("notify_demo"), N_("demo"),
+    N_("notify_demo"), N_("demo"), N_("notify_possibly_sent"), N_("possibly_sent"),
     # page titles
     N_("Room map"), N_("No room in the configuration."),
 )

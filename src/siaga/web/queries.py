@@ -155,7 +155,7 @@ def backups_version(conn: Connection) -> tuple[Any, ...]:
 
 
 # What the notification part also writes on alert_events (one line per attempt) for the reports.
-NOTIFY_EVENTS = frozenset({"notified", "notify_failed", "notify_demo"})
+NOTIFY_EVENTS = frozenset({"notified", "notify_failed", "notify_demo", "notify_possibly_sent"})
 
 
 def timeline(conn: Connection, alert_id: int, *, lang: str, zone: ZoneInfo) -> list[dict[str, Any]]:
