@@ -221,7 +221,8 @@ def alert_timeline(
 
     lang = get_language()
     for e in entries:
-        extra = f" {word(OUTCOME_WORDS, e.outcome, lang)} {e.latency_ms} ms" if e.what == "attempt" else ""
+        timed = f" {e.latency_ms} ms" if e.outcome != "possibly_sent" else ""  # no answer was ever timed
+        extra = f" {word(OUTCOME_WORDS, e.outcome, lang)}{timed}" if e.what == "attempt" else ""
         error = note_text(e.error, lang, zone)
         err = f" — {error}" if error else ""
         kind = labels.alert_event(e.kind) if e.what == "decision" else word(MESSAGE_KIND_WORDS, e.kind, lang)

@@ -189,7 +189,8 @@ def notification_attempts(conn: Connection, alert_id: int, *, lang: str, zone: Z
         if e.what == "decision":
             continue  # notify wrote it on alert_events: the alert's own timeline has it
         if e.what == "attempt":
-            latency = f"{e.latency_ms} ms" if e.latency_ms is not None else None
+            timed = e.latency_ms is not None and e.outcome != "possibly_sent"  # no answer was ever timed
+            latency = f"{e.latency_ms} ms" if timed else None
             kind, outcome = word(MESSAGE_KIND_WORDS, e.kind, lang), word(OUTCOME_WORDS, e.outcome, lang)
             detail = " · ".join(x for x in (kind, outcome, latency, note_text(e.error, lang, zone)) if x)
             out.append({"at": e.at, "kind": "notification", "by": e.recipient, "via": e.channel, "note": None,
