@@ -82,7 +82,9 @@ FAMILIES: dict[str, Family] = {
                ("job", "target")),
         Family("siaga_notification_latency_seconds", "histogram",
                "How long each delivery attempt took, by channel (successful attempts).", ("channel",)),
-        Family("siaga_notification_attempts", "counter", "Delivery attempts, by channel and outcome.",
+        Family("siaga_notification_attempts", "counter",
+               "Delivery attempts, by channel and outcome (ok, error, demo, possibly_sent: a sender died "
+               "mid-send on a channel without an idempotency key, the page was sent again).",
                ("channel", "outcome")),
         Family("siaga_web_live_subscribers", "gauge", "Pages listening for live updates."),
         Family("siaga_peer_up", "gauge",

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from siaga.i18n.messages import note_text
 from siaga.notify.records import timeline
 from siaga.notify.tables import notify_attempts, notify_messages
+from siaga.web.metrics import notification_metrics
 from siaga.web.queries import timeline as dashboard_timeline
 
 from .conftest import FakeClock, leak, make_service, site_config
@@ -62,10 +63,13 @@ async def test_an_email_resend_records_the_earlier_attempt_as_possibly_sent(tmp_
         [msg] = conn.execute(select(notify_messages)).all()
         assert msg.status == "sent"
         entries = [e for e in timeline(conn, 1) if e.what == "attempt"]
+        counted = {tuple(x.labels.values()): x.value for m in notification_metrics(conn, clock(), cfg)
+                   if m.name == "siaga_notification_attempts" for x in m.samples}
         shown = [e for e in dashboard_timeline(conn, 1, lang="id", zone=ZoneInfo("UTC")) if e["kind"] == "notification"]
     assert [e.outcome for e in entries] == ["possibly_sent", "ok"]
     assert "possibly sent" in note_text(entries[0].error, "en", ZoneInfo("UTC"))
     assert "mungkin" in note_text(entries[0].error, "id", ZoneInfo("UTC"))
     assert [e["state"] for e in shown] == ["possibly_sent", "ok"] and "mungkin terkirim" in shown[0]["detail"]
     assert " ms" not in shown[0]["detail"]
+    assert counted[("email", "possibly_sent")] == 1 and counted[("email", "ok")] == 1
     await svc.transports.aclose()
