@@ -78,7 +78,8 @@ def timing(heartbeat: float | None, window: float | None) -> str:
                                                            ("silence_window", window)) if value is not None)
 
 
-def room_config(colo_url: str, sensors: int, heartbeat: float | None = None, window: float | None = None) -> str:
+def room_config(colo_url: str, sensors: int, heartbeat: float | None = None, window: float | None = None,
+                rules: str = "") -> str:
     leaks = "\n".join(
         f"  - {{id: leak-{i}, kind: leak, rack: R{i}, zone: floor, source: {{type: http, gateway: gw}}}}"
         for i in range(sensors))
@@ -94,6 +95,7 @@ sensors:
 peers:
   site_id: ruang
   sites: [{{id: colo, role: watched_by, url: "{colo_url}", secret_file: peer.secret{timing(heartbeat, window)}}}]
+{f"rules: {rules}" if rules else ""}
 """
 
 
@@ -130,6 +132,7 @@ class PeerLink:
     middle: bool = False  # through a third namespace (needed by :meth:`slow`)
     heartbeat: float | None = None  # seconds; None: the config's default
     window: float | None = None
+    rules: str = ""  # the room's ``rules:`` (flow YAML), e.g. "{flapping: {enabled: false}}"
     tag: str = field(default_factory=lambda: str(os.getpid() % 200 + 20))
     room: Site = field(init=False)
     colo: Site = field(init=False)
@@ -264,7 +267,8 @@ class PeerLink:
 
     def start(self, timeout: float = 60.0) -> None:
         hb, window = self.heartbeat, self.window
-        for site, text in ((self.room, room_config(f"http://{self.link_colo}:{PORT}", self.sensors, hb, window)),
+        for site, text in ((self.room, room_config(f"http://{self.link_colo}:{PORT}", self.sensors, hb, window,
+                                                   self.rules)),
                            (self.colo, colo_config(f"http://{self.link_room}:{PORT}", self.colo_store_url, hb,
                                                    window))):
             site.folder.mkdir(parents=True, exist_ok=True)
