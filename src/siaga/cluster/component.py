@@ -79,6 +79,7 @@ class Cluster:
         self.live: list[str] = []  # the live processes (session ids) at the last round: the shard map's input
         self._leaving: set[str] = set()  # slot roles given up here (their work stops), released at the next round
         self._let_go: set[str] = set()  # leaving slots whose work has stopped and been written: free to release
+        self._alone: bool | None = None  # no other live process at the last round that reached the store
         # its own thread: a renewal never waits behind other work in the default pool (slow writes, snapshots)
         self._thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="siaga-leases")
 
@@ -129,6 +130,8 @@ class Cluster:
         if session_id is not None:
             with self.engine.begin() as conn:
                 heartbeat(conn, session_id, now)
+                window = membership_window(self.lease_s, True)
+                self._alone = all(m.session_id == session_id for m in members(conn, now, window))
         wanted: set[str] = set()
         names: list[str] = []
         if self.duties and session_id is not None:
@@ -156,9 +159,21 @@ class Cluster:
                 self._thread, self._round, session_id, leaving)
         except DBAPIError as exc:
             if self.error is None:
-                log.warning("cluster: cannot renew the leases; roles end when their lease does",
-                            extra={"error": first_error_line(exc)})
+                log.warning("cluster: cannot reach the store to renew the leases; this process keeps the roles it "
+                            "held until the store answers again", extra={"error": first_error_line(exc)})
             self.error = first_error_line(exc)
+            # Paging never waits for the store: a holder cut off from PostgreSQL goes on with its duties (the
+            # notify holder pages from memory). A process that still reaches the store may take a role once
+            # its lease runs out, so in such a split both act for a while: a page may come twice, never none.
+            # When the store answers, the next round renews each role or finds it taken and lets it go; a
+            # process paused past its lease (SIGSTOP) finds that out at once when the store does answer.
+            until = started + self.lease_s
+            self._held = {role: _Held(h.token, max(h.until, until)) for role, h in self._held.items()}
+            if self._alone is not False:  # alone (or not known yet, the store gone at start): every duty is ours
+                mine = [*self.roles, *(shards.role(d, s) for d, n in self.duties.items() for s in range(n))]
+                for role in mine:
+                    if role not in self._held and role not in self._leaving:
+                        self._held[role] = _Held(0, until)
             return
         self.error = None
         self._next_expiry = None

@@ -57,6 +57,7 @@ class RuleShardKeeper:
         self._held: dict[int, tuple[int, float]] = {}  # shard -> (token, held until, monotonic)
         self._next_expiry: dt.datetime | None = None
         self.error: str | None = None
+        self._alone: bool | None = None  # no other live process at the last round that reached the store
 
     def holds(self, shard: int) -> bool:
         held = self._held.get(shard)
@@ -70,6 +71,7 @@ class RuleShardKeeper:
         lease = dt.timedelta(seconds=self.lease_s)
         with self.engine.connect() as conn:
             live = {m.session_id for m in members(conn, now, lease)}
+        self._alone = live <= {self.session_id}
         if self.session_id is not None:
             live.add(self.session_id)
         cap = fair_share(self.shards, len(live))
@@ -109,9 +111,10 @@ class RuleShardKeeper:
                 self.error = None
             except DBAPIError as exc:
                 if self.error is None:
-                    log.warning("cluster: cannot renew the rule shards; they end when their lease does",
-                                extra={"error": str(exc).splitlines()[0]})
+                    log.warning("cluster: cannot reach the store to renew the rule shards; this process goes on "
+                                "evaluating the shards it held", extra={"error": str(exc).splitlines()[0]})
                 self.error = str(exc)
+                self._keep_through_outage()
             pause = self.lease_s / 3
             if self._next_expiry is not None:  # try again as soon as another's lease ends (a quick takeover)
                 pause = min(pause, max(0.05, (self._next_expiry - self.clock()).total_seconds() + 0.05))
@@ -120,6 +123,17 @@ class RuleShardKeeper:
         held, self._held = self._held, {}
         with contextlib.suppress(DBAPIError):
             await asyncio.to_thread(self._release, held)
+
+    def _keep_through_outage(self) -> None:
+        """The store is away: go on evaluating the shards held (a leak must page while PostgreSQL is down, and
+        nobody can be handed a reading now). Another process that still reaches the store may take them once
+        their lease runs out, so in such a split both evaluate for a while: a page may come twice, never none.
+        When the store is back the next round renews them, or finds them taken and lets them go."""
+        until = self.monotonic() + self.lease_s
+        self._held = {k: (token, max(was, until)) for k, (token, was) in self._held.items()}
+        if self._alone is not False:  # alone (or not known yet: the store gone at start): every shard is ours
+            for k in range(self.shards):
+                self._held.setdefault(k, (0, until))
 
     def _release(self, held: dict[int, tuple[int, float]]) -> None:
         with self.engine.begin() as conn:

@@ -26,11 +26,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import delete
+from sqlalchemy.exc import DBAPIError
 
 from siaga.alerts.manager import AlertManager
 from siaga.cluster.handoff import Listener, Publisher, dsn
 from siaga.cluster.rule_keeper import RuleShardKeeper
-from siaga.cluster.rule_shards import ShardedRules, load_shard, share_key
+from siaga.cluster.rule_shards import ShardedRules, ShardState, load_shard, share_key
 from siaga.readings.query import last_readings
 from siaga.readings.rollup import RollupMaintainer
 from siaga.readings.spool import ReadingSpool
@@ -39,7 +40,7 @@ from siaga.rules.engine import RulesEngine
 from siaga.runtime.components import Component, ComponentError
 from siaga.runtime.context import RuntimeContext
 from siaga.sources.ingest import Ingest, Rules
-from siaga.store.engine import spool_dir
+from siaga.store.engine import first_error_line, spool_dir
 from siaga.store.events import set_meta
 from siaga.store.schema import meta
 
@@ -181,6 +182,13 @@ def _load_shards(ctx: RuntimeContext, ingest: Ingest, rules: ShardedRules, manag
             manager.adopt(sensors)
             with ctx.engine.connect() as conn:
                 state = load_shard(conn, sensors, now)
+        except DBAPIError as exc:
+            # The store is away: the shard is evaluated from now on without its history (a leak must page
+            # while PostgreSQL is down). Its open alerts are not taken up, so one may be raised again: a
+            # page may come twice, never none.
+            log.warning("rules: the store cannot be read; shard %d starts without its history", shard,
+                        extra={"shard": shard, "error": first_error_line(exc)})
+            state = ShardState()
         except Exception:
             ctx.logger.exception("rules: loading shard %d from the store failed; trying again", shard)
             ingest.apply_rules(functools.partial(rules.unload, shard))
