@@ -15,22 +15,50 @@ port that accepts and closes: more than the processes can run, so each runs as m
 at the port over ``--window`` s after the shares settle, with each process's CPU seconds (from
 /proc/<pid>/stat) over the same window: ``checks_per_cpu_s`` per process count is the figure to judge per
 core (target: 3 processes >= 0.9 x the checks per CPU second of 1). ``--takeover 0`` skips the takeover
-trials. (Ingest readings/s with 1-3 processes and the province-sized site are not measured here yet.)
+trials.
+
+``--scaling`` also measures ingest (``--scaling ingest`` or ``--scaling checks`` runs one of the two): a
+mosquitto started here, 1, 2 and 3 processes sharing its messages through an MQTT 5 shared subscription
+(``mqtt.shared: auto``, on with PostgreSQL), the load generator (``python -m siaga.sources.mqtt.loadgen``,
+QoS 1, as fast as the broker takes them) publishing one reading per message for ``--ingest-sensors``
+temperature sensors; over ``--window`` s once every process has its share: readings stored per second (rows
+in PostgreSQL), each process's messages and CPU seconds, ``readings_per_cpu_s`` and the per-core ratio
+(target >= 0.9, as for checks).
+
+``--province``: a province-sized site on ``--processes`` processes: ``--rooms`` rooms x ``--room-sensors``
+temperature sensors at one reading each 10 s over MQTT (300 readings/s at 10 x 300; the load generator
+starts before the processes, so no sensor is ever silent), ``--endpoints`` TCP checks at 1/min (to one
+local port that accepts and closes), and, over ``--province-window`` s, a leak published every
+``--leak-every`` s (a new leak sensor each time, spread over the rooms): leak->page p50/p99 from the
+publish to the page at the webhook receiver (target p99 < 250 ms), the leaks' pages lost and doubled,
+other pages, readings stored per second, checks per second, each process's CPU. Each part runs alone:
+
+    PYTHONPATH=src .venv/bin/python bench/cluster.py --takeover 0 --scaling ingest --quick
+    PYTHONPATH=src .venv/bin/python bench/cluster.py --takeover 0 --province
+
+The full run (``--scaling --province``, takeover 20 trials): about 35-45 min on the 2-core machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import datetime as dt
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections import Counter
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from siaga.store.testserver import PostgresServer, pg_bindir
 
@@ -48,9 +76,23 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU seconds so far of a process and its live children (Linux /proc): ``siaga serve``
+    with MQTT runs its subscriber in a process of its own (``mqtt.subscriber: process``)."""
+    ticks: dict[int, int] = {}
+    parent: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        p = int(stat.parent.name)
+        parent[p], ticks[p] = int(fields[1]), int(fields[11]) + int(fields[12])
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        total += ticks.get(p, 0)
+        todo += [child for child, ppid in parent.items() if ppid == p]
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def scaling(url_of: object, checks: int, window: float, lease: float) -> dict[str, object]:
@@ -63,16 +105,7 @@ def scaling(url_of: object, checks: int, window: float, lease: float) -> dict[st
             with tempfile.TemporaryDirectory() as d, harness.cluster(
                     Path(d), url_of(f"scaling{n}"), pages, n, lease_s=lease,  # type: ignore[operator]
                     extra=harness.tcp_checks(listener.port, checks, interval_s=1), up_timeout=600) as c:
-                def settled(c: object = c, n: int = n) -> bool:
-                    from siaga.cluster.status import cluster_status
-                    from siaga.store.types import utcnow
-
-                    with c.db.connect() as conn:  # type: ignore[attr-defined]
-                        st = cluster_status(conn, utcnow(), lease_s=lease, shared=True)
-                    by = st["shards"].get("checks", {}).get("by_session", {})
-                    return len(by) == n and sum(by.values()) == 64
-
-                harness.wait_for(settled, timeout=300)
+                harness.wait_for(lambda c=c, n=n: checks_settled(c, n, lease), timeout=300)
                 time.sleep(3)
                 pids = [p.proc.pid for p in c.processes]
                 cpu0 = [cpu_seconds(pid) for pid in pids]
@@ -94,74 +127,416 @@ def scaling(url_of: object, checks: int, window: float, lease: float) -> dict[st
     return out
 
 
+def site_config(db_url: str, hook: str, mqtt_port: int, sensors: list[tuple[str, str, str, float]],
+                rooms: int, extra: str = "", lease_s: float = 5.0) -> str:
+    """A site of ``rooms`` rooms whose sensors (id, kind, room, interval s) publish on ``prov/<id>`` to the
+    broker at ``mqtt_port``, paging the webhook ``hook`` (``extra``: services and checks)."""
+    room_list = ", ".join(f"{{id: r{k:02d}, name: Ruang {k:02d}}}" for k in range(rooms))
+    lines = "\n".join(f"  - {{id: {sid}, kind: {kind}, room: {room}, interval_s: {interval:g}, "
+                      f"source: {{type: mqtt, topic: prov/{sid}}}}}" for sid, kind, room, interval in sensors)
+    return f"""
+site: {{name: Provinsi Uji, timezone: Asia/Makassar, language: id}}
+store: {{data_dir: state, database_url: "{db_url}"}}
+runtime: {{lease: {lease_s:g}}}
+mqtt: {{host: 127.0.0.1, port: {mqtt_port}, client_id: siaga-prov}}
+rooms: [{room_list}]
+people:
+  - {{id: andi, name: Andi Pratama, contacts: {{hook: ""}}}}
+notification:
+  channels: {{hook: {{type: webhook, url: "{hook}"}}}}
+  storm: {{group_window: 0s, rate_per_minute: 100}}
+escalation:
+  - id: all
+    match: {{severity_at_least: info}}
+    steps: [{{people: [andi], channels: [hook]}}]
+sensors:
+{lines}
+{extra}"""
+
+
+class Drained(harness.Cluster):  # type: ignore[misc,name-defined]
+    """The harness's cluster, each process's stderr read as it comes (the last lines kept): thousands of
+    checks and sensors can say more than a pipe holds, and a process blocked on its stderr stops."""
+
+    tails: dict[int, deque[str]]
+
+    def start(self) -> Any:
+        p = super().start()
+        tail: deque[str] = deque(maxlen=40)
+        self.tails = getattr(self, "tails", {})
+        self.tails[p.proc.pid] = tail
+        threading.Thread(target=lambda: tail.extend(p.proc.stderr), daemon=True).start()
+        return p
+
+    def said(self) -> str:
+        return "; ".join(f"{pid}: {''.join(t)[-1500:]}" for pid, t in getattr(self, "tails", {}).items() if t)
+
+
+@contextlib.contextmanager
+def started(work: Path, config: str, n: int, up_timeout: float) -> Iterator[Any]:
+    """``n`` ``siaga serve`` on ``config`` (the harness's processes), each up with notify running."""
+    from siaga.store import create_engine_for, upgrade
+
+    path = work / "siaga.yaml"
+    path.write_text(config)
+    (work / "state").mkdir(exist_ok=True)
+    db = create_engine_for(config.split('database_url: "', 1)[1].split('"', 1)[0])
+    upgrade(db)
+    env = {**os.environ, "PYTHONPATH": f"{harness.ROOT / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    c = Drained(db, path, [], env)
+    try:
+        for _ in range(n):
+            c.start()
+        try:
+            for p in c.processes:
+                harness.wait_for(lambda p=p: p.proc.poll() is not None or p.up(), timeout=up_timeout)
+                if p.proc.poll() is not None:
+                    raise AssertionError("siaga serve ended")
+            harness.wait_for(lambda: c.holder(), timeout=up_timeout)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: {c.said()}") from None
+        yield c
+    finally:
+        c.stop_all()
+        db.dispose()
+
+
+def loadgen(port: int, sensors: list[str], count: int, rate: float) -> subprocess.Popen[str]:
+    """The MQTT load generator, its own process: ``count`` QoS 1 readings on ``prov/<sensor>``, round robin
+    (``rate`` per second, 0: as fast as the broker takes them)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "siaga.sources.mqtt.loadgen", "--port", str(port), "--count", str(count),
+         "--sensors", ",".join(sensors), "--prefix", "prov/", "--rate", str(rate)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def stored(c: Any) -> int:
+    from sqlalchemy import func, select
+
+    from siaga.readings.tables import readings
+
+    with c.db.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(readings)).scalar_one())
+
+
+def shares_of(c: Any) -> dict[int, dict[str, Any]]:
+    from siaga.cluster.status import shares
+
+    with c.db.connect() as conn:
+        return shares(conn)
+
+
+def checks_settled(c: Any, n: int, lease: float) -> bool:
+    """Every slot of the checks' shard map held, by ``n`` sessions."""
+    from siaga.cluster.status import cluster_status
+    from siaga.store.types import utcnow
+
+    with c.db.connect() as conn:
+        st = cluster_status(conn, utcnow(), lease_s=lease, shared=True)
+    by = st["shards"].get("checks", {}).get("by_session", {})
+    return len(by) == n and sum(by.values()) == 64
+
+
+def mqtt_shared(c: Any, n: int) -> bool:
+    """Every one of the ``n`` processes connected to the broker and given a share of the messages."""
+    s = shares_of(c)
+    return len(s) == n and all(v.get("mqtt_connected") and v.get("mqtt_messages", 0) > 0 for v in s.values())
+
+
+class Window:
+    """CPU seconds of the processes, readings stored, checks accepted and messages per process over a window."""
+
+    def __init__(self, c: Any, listener: Any | None = None) -> None:
+        self.c, self.listener = c, listener
+        self.pids = [p.proc.pid for p in c.processes]
+        self.cpu0 = [cpu_seconds(pid) for pid in self.pids]
+        self.stored0 = stored(c)
+        self.checks0 = listener.accepted if listener is not None else 0
+        self.msgs0 = {k: v.get("mqtt_messages", 0) for k, v in shares_of(c).items()}
+        self.t0 = time.monotonic()
+
+    def end(self) -> dict[str, Any]:
+        dt_s = time.monotonic() - self.t0
+        cpu = [cpu_seconds(pid) - c0 for pid, c0 in zip(self.pids, self.cpu0, strict=True)]
+        rows = stored(self.c) - self.stored0
+        checks = (self.listener.accepted - self.checks0) if self.listener is not None else 0
+        msgs = {k: v.get("mqtt_messages", 0) - self.msgs0.get(k, 0) for k, v in shares_of(self.c).items()}
+        return {"seconds": round(dt_s, 2), "rows": rows, "checks": checks, "cpu_s": sum(cpu),
+                "readings_per_s": round(rows / dt_s, 1), "checks_per_s": round(checks / dt_s, 1),
+                "messages_by_process": sorted(msgs.values(), reverse=True),
+                "cpu_s_per_s": [round(x / dt_s, 3) for x in cpu]}
+
+
+def ingest_scaling(url_of: Callable[[str], str], sensors: int, window: float, lease: float) -> dict[str, Any]:
+    """Readings stored per second and CPU per process with 1, 2, 3 processes sharing the MQTT messages
+    (the load generator as fast as the broker takes them; each count on a fresh database and broker)."""
+    from siaga.sources.mqtt.testbroker import Mosquitto
+
+    out: dict[str, Any] = {}
+    ids = [f"t{i:04d}" for i in range(sensors)]
+    for n in (1, 2, 3):
+        pages = harness.Pages()
+        try:
+            with tempfile.TemporaryDirectory() as d, Mosquitto(Path(d) / "broker") as broker:
+                config = site_config(url_of(f"ingest{n}"), pages.url, broker.port,
+                                     [(sid, "temperature", "r00", 1) for sid in ids], 1, lease_s=lease)
+                work = Path(d) / "site"
+                work.mkdir()
+                with started(work, config, n, up_timeout=300) as c:
+                    gen = loadgen(broker.port, ids, 50_000_000, 0)
+                    try:
+                        harness.wait_for(lambda c=c, n=n: mqtt_shared(c, n), timeout=120)
+                        time.sleep(3)
+                        w = Window(c)
+                        time.sleep(window)
+                        got = w.end()
+                    finally:
+                        stop(gen)
+        finally:
+            pages.close()
+        out[str(n)] = {"readings_per_s": got["readings_per_s"], "messages_by_process": got["messages_by_process"],
+                       "cpu_s_per_s": got["cpu_s_per_s"],
+                       "readings_per_cpu_s": round(got["rows"] / max(got["cpu_s"], 1e-9), 1)}
+    one, three = out["1"]["readings_per_cpu_s"], out["3"]["readings_per_cpu_s"]
+    out["per_core_ratio_3_to_1"] = round(three / one, 3) if one else None
+    out["target_ratio"] = 0.9
+    out["sensors"] = sensors
+    out["load_avg"] = os.getloadavg()[0]
+    return out
+
+
+class Leaks:
+    """A room gateway publishing leaks (QoS 1, MQTT 5) on ``prov/<leak sensor>``, each timed at its publish."""
+
+    def __init__(self, port: int) -> None:
+        import paho.mqtt.client as paho
+
+        self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="leak-gateway",  # type: ignore[attr-defined]
+                                  protocol=paho.MQTTv5)
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        self.sent: dict[str, float] = {}  # leak sensor -> monotonic time of its publish
+
+    def send(self, sensor: str, value: int) -> float:
+        at = time.monotonic()
+        ts = dt.datetime.now(dt.UTC).isoformat()
+        self.client.publish(f"prov/{sensor}", json.dumps({"value": value, "ts": ts}), qos=1).wait_for_publish(10)
+        return at
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def subjects(c: Any) -> dict[str, str]:
+    """Alert id -> its subject (a page names its alerts' ids, not the sensor)."""
+    from sqlalchemy import select
+
+    from siaga.alerts.tables import alerts
+
+    with c.db.connect() as conn:
+        return {str(i): str(subj) for i, subj in conn.execute(select(alerts.c.id, alerts.c.subject))}
+
+
+def alert_ids(body: dict[str, Any]) -> list[str]:
+    return str(body.get("siaga_alerts", "")).split(",")
+
+
+def province(url: str, processes: int, rooms: int, room_sensors: int, endpoints: int, window: float,
+             leak_every: float, lease: float) -> dict[str, Any]:
+    """The province-sized site under its load, with leak->page latency measured while it runs."""
+    from siaga.sources.mqtt.testbroker import Mosquitto
+
+    temps = [(f"t-r{k:02d}-{j:03d}", "temperature", f"r{k:02d}", 10.0)
+             for j in range(room_sensors) for k in range(rooms)]
+    n_leaks = max(1, int(window / leak_every))
+    leaks = [(f"leak-{i:03d}", "leak", f"r{i % rooms:02d}", 3600.0) for i in range(n_leaks)]
+    rate = len(temps) / 10.0  # each sensor one reading per 10 s
+    listener = harness.Listener()
+    pages = harness.Pages()
+    latencies: list[float] = []
+    gen: subprocess.Popen[str] | None = None
+    started_at = time.monotonic()
+    try:
+        with tempfile.TemporaryDirectory() as d, Mosquitto(Path(d) / "broker") as broker:
+            config = site_config(url, pages.url, broker.port, temps + leaks, rooms, lease_s=lease,
+                                 extra=harness.tcp_checks(listener.port, endpoints, interval_s=60))
+            work = Path(d) / "site"
+            work.mkdir()
+            # the room gateways publish from before the processes start: no sensor is ever silent
+            gen = loadgen(broker.port, [t[0] for t in temps], int(rate * 7200), rate)
+            leak_gw = Leaks(broker.port)
+            try:
+                with started(work, config, processes, up_timeout=1200) as c:
+                    up_s = time.monotonic() - started_at
+                    harness.wait_for(lambda: checks_settled(c, processes, lease), timeout=600)
+                    harness.wait_for(lambda: mqtt_shared(c, processes), timeout=120)
+                    time.sleep(5)
+                    w = Window(c, listener)
+                    pushed: dict[str, float] = {}
+                    t_next = time.monotonic()
+                    for sid, _kind, _room, _i in leaks:
+                        time.sleep(max(0.0, t_next - time.monotonic()))
+                        pushed[sid] = leak_gw.send(sid, 1)
+                        t_next += leak_every
+                    time.sleep(max(0.0, t_next - time.monotonic()))
+                    load = w.end()
+                    # the last leaks' pages, and any second page of a leak
+                    deadline = time.monotonic() + 15
+                    while time.monotonic() < deadline:
+                        names = subjects(c)
+                        paged = {names.get(a) for _, _, b in pages.got for a in alert_ids(b)}
+                        if all(sid in paged for sid in pushed):
+                            break
+                        time.sleep(0.2)
+                    time.sleep(3 * lease)
+                    names = subjects(c)
+                    first: dict[str, float] = {}
+                    per_leak: Counter[str] = Counter()
+                    other = 0
+                    for at, _key, body in pages.got:
+                        subj = {names.get(a) for a in alert_ids(body)}
+                        hit = [s for s in subj if s in pushed]
+                        if not hit:
+                            other += 1
+                        for sid in hit:
+                            per_leak[sid] += 1
+                            first.setdefault(sid, at)
+                    latencies = [first[sid] - pushed[sid] for sid in pushed if sid in first]
+                    alive = sum(p.proc.poll() is None for p in c.processes)
+            finally:
+                leak_gw.close()
+                stop(gen)
+    finally:
+        listener.close()
+        pages.close()
+    return {
+        "processes": processes, "alive_at_end": alive, "rooms": rooms, "sensors": len(temps),
+        "readings_per_s_published": rate, "endpoints": endpoints, "check_interval_s": 60,
+        "up_s": round(up_s, 1), "window_s": load["seconds"],
+        "readings_per_s_stored": load["readings_per_s"], "messages_by_process": load["messages_by_process"],
+        "checks_per_s": load["checks_per_s"], "checks_per_s_expected": round(endpoints / 60, 1),
+        "cpu_s_per_s": load["cpu_s_per_s"],
+        "leaks": len(pushed), "leak_every_s": leak_every,
+        "leak_to_page_p50_s": round(statistics.median(latencies), 3) if latencies else None,
+        "leak_to_page_p99_s": round(percentile(latencies, 0.99), 3) if latencies else None,
+        "leak_to_page_max_s": round(max(latencies), 3) if latencies else None,
+        "target_p99_s": 0.25,
+        "pages_lost": sum(1 for sid in pushed if per_leak[sid] == 0),
+        "pages_doubled": sum(n - 1 for n in per_leak.values() if n > 1),
+        "other_pages": other,
+        "load_avg": os.getloadavg()[0],
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--trials", type=int, default=20)
+    ap.add_argument("--trials", "--takeover", dest="trials", type=int, default=20,
+                    help="takeover trials (0: no takeover part)")
     ap.add_argument("--lease", type=float, default=5.0)
     ap.add_argument("--processes", type=int, default=3)
-    ap.add_argument("--scaling", action="store_true", help="also measure checks/s with 1, 2, 3 processes")
+    ap.add_argument("--scaling", nargs="?", const="checks,ingest", default="",
+                    help="also measure checks/s and ingest readings/s with 1, 2, 3 processes "
+                    "(--scaling checks or --scaling ingest: one of them)")
     ap.add_argument("--checks", type=int, default=3000, help="checks for --scaling (each at 1 s)")
+    ap.add_argument("--ingest-sensors", type=int, default=100, help="sensors for --scaling ingest")
     ap.add_argument("--window", type=float, default=20.0, help="seconds measured for --scaling")
-    ap.add_argument("--quick", action="store_true", help="3 takeover trials, 600 checks, 8 s windows")
+    ap.add_argument("--province", action="store_true", help="also run the province-sized site")
+    ap.add_argument("--rooms", type=int, default=10)
+    ap.add_argument("--room-sensors", type=int, default=300, help="sensors per room, one reading each 10 s")
+    ap.add_argument("--endpoints", type=int, default=20_000, help="TCP checks at 1/min")
+    ap.add_argument("--province-window", type=float, default=120.0, help="seconds of leaks under the load")
+    ap.add_argument("--leak-every", type=float, default=2.0, help="seconds between two leaks")
+    ap.add_argument("--quick", action="store_true",
+                    help="3 takeover trials, 600 checks, 8 s windows; province: 2 rooms x 50 sensors, "
+                    "2,000 endpoints, 20 s of leaks")
     args = ap.parse_args()
     if args.quick:
         args.trials, args.checks, args.window = min(args.trials, 3), min(args.checks, 600), min(args.window, 8.0)
+        args.rooms, args.room_sensors = min(args.rooms, 2), min(args.room_sensors, 50)
+        args.endpoints, args.province_window = min(args.endpoints, 2000), min(args.province_window, 20.0)
+    parts = {x.strip() for x in args.scaling.split(",") if x.strip()}
+    if parts - {"checks", "ingest"}:
+        sys.exit(f"--scaling: checks, ingest or both, not {args.scaling!r}")
+    if ("ingest" in parts or args.province) and shutil.which("mosquitto") is None:
+        sys.exit("no mosquitto (scripts/setup.sh installs it)")
     bindir = pg_bindir()
     if bindir is None:
         sys.exit("no PostgreSQL binaries")
     server = PostgresServer(bindir).start()
     pages = harness.Pages()
-    scaled: dict[str, object] | None = None
+    scaled: dict[str, object] = {}
+    prov: dict[str, Any] | None = None
     takeovers: list[float] = []
     pushed: list[str] = []
     try:
         import psycopg
-
-        with psycopg.connect(server.url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as conn:
-            conn.execute("CREATE DATABASE siaga_bench")
-        url = server.url.rsplit("/", 1)[0] + "/siaga_bench"
 
         def url_of(name: str) -> str:
             with psycopg.connect(server.url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as conn:
                 conn.execute(f"CREATE DATABASE {name}")
             return server.url.rsplit("/", 1)[0] + "/" + name
 
-        if args.scaling:
-            scaled = scaling(url_of, args.checks, args.window, args.lease)
-        with tempfile.TemporaryDirectory() as d:
-            work = Path(d)
-            with harness.cluster(work, url, pages, args.processes, lease_s=args.lease, sensors=args.trials) as c:
-                for trial in range(args.trials if args.trials > 0 else 0):
-                    pid, _token = harness.wait_for(c.holder)
-                    survivor = c.others(pid)[0]
-                    before = len(pages.got)
-                    killed_at = time.monotonic()
-                    os.kill(pid, signal.SIGKILL)
-                    c.process_of(pid).proc.wait()
-                    sensor = f"leak-{trial}"
-                    survivor.push(sensor, 1)
-                    pushed.append(sensor)
-                    harness.wait_for(lambda b=before: len(pages.got) > b, timeout=120)
-                    takeovers.append(pages.got[before][0] - killed_at)
-                    replacement = c.start()
-                    harness.wait_for(replacement.up, timeout=180)
-                time.sleep(3 * args.lease)
+        if "checks" in parts:
+            scaled["checks"] = scaling(url_of, args.checks, args.window, args.lease)
+            print(json.dumps({"scaling_checks": scaled["checks"]}), file=sys.stderr, flush=True)
+        if "ingest" in parts:
+            scaled["ingest"] = ingest_scaling(url_of, args.ingest_sensors, args.window, args.lease)
+            print(json.dumps({"scaling_ingest": scaled["ingest"]}), file=sys.stderr, flush=True)
+        if args.province:
+            prov = province(url_of("province"), args.processes, args.rooms, args.room_sensors, args.endpoints,
+                            args.province_window, args.leak_every, args.lease)
+            print(json.dumps({"province": prov}), file=sys.stderr, flush=True)
+        if args.trials > 0:
+            url = url_of("siaga_bench")
+            with tempfile.TemporaryDirectory() as d:
+                work = Path(d)
+                with harness.cluster(work, url, pages, args.processes, lease_s=args.lease,
+                                     sensors=args.trials) as c:
+                    for trial in range(args.trials):
+                        pid, _token = harness.wait_for(c.holder)
+                        survivor = c.others(pid)[0]
+                        before = len(pages.got)
+                        killed_at = time.monotonic()
+                        os.kill(pid, signal.SIGKILL)
+                        c.process_of(pid).proc.wait()
+                        sensor = f"leak-{trial}"
+                        survivor.push(sensor, 1)
+                        pushed.append(sensor)
+                        harness.wait_for(lambda b=before: len(pages.got) > b, timeout=120)
+                        takeovers.append(pages.got[before][0] - killed_at)
+                        replacement = c.start()
+                        harness.wait_for(replacement.up, timeout=180)
+                    time.sleep(3 * args.lease)
     finally:
         pages.close()
         server.remove()
     counts = Counter(body.get("siaga_alerts") for _, _, body in pages.got)
+    lost = max(0, len(pushed) - len(counts))
+    doubled = sum(n - 1 for n in counts.values() if n > 1)
     print(json.dumps({
         "takeover": {"lease_s": args.lease, "trials": len(takeovers), "processes": args.processes,
                      "p50_s": round(statistics.median(takeovers), 3) if takeovers else None,
                      "p99_s": round(percentile(takeovers, 0.99), 3) if takeovers else None,
                      "max_s": round(max(takeovers), 3) if takeovers else None,
-                     "target_s": args.lease + 1},
-        "pages_sent": len(pages.got),
-        "pages_lost": max(0, len(pushed) - len(counts)),
-        "pages_doubled": sum(n - 1 for n in counts.values() if n > 1),
-        "scaling": {"checks": scaled, "checks_at_1s": args.checks, "window_s": args.window,
-                    "ingest": "not measured yet"} if scaled is not None else None,
-        "province": None,
+                     "target_s": args.lease + 1, "pages_sent": len(pages.got),
+                     "pages_lost": lost, "pages_doubled": doubled} if takeovers else None,
+        # every leak pushed, in the takeover trials and the province: paged once
+        "pages_lost": lost + (prov["pages_lost"] if prov else 0),
+        "pages_doubled": doubled + (prov["pages_doubled"] if prov else 0),
+        "scaling": {**scaled, "checks_at_1s": args.checks, "window_s": args.window} if scaled else None,
+        "province": prov,
+        "load_avg_at_end": os.getloadavg(),
     }))
 
 
