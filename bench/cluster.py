@@ -325,9 +325,9 @@ class Leaks:
                                   protocol=paho.MQTTv5)
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
-        self.sent: dict[str, float] = {}  # leak sensor -> monotonic time of its publish
 
     def send(self, sensor: str, value: int) -> float:
+        """Publish, and return the monotonic time just before it."""
         at = time.monotonic()
         ts = dt.datetime.now(dt.UTC).isoformat()
         self.client.publish(f"prov/{sensor}", json.dumps({"value": value, "ts": ts}), qos=1).wait_for_publish(10)
