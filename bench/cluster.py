@@ -20,23 +20,27 @@ trials.
 ``--scaling`` also measures ingest (``--scaling ingest`` or ``--scaling checks`` runs one of the two): a
 mosquitto started here, 1, 2 and 3 processes sharing its messages through an MQTT 5 shared subscription
 (``mqtt.shared: auto``, on with PostgreSQL), the load generator (``python -m siaga.sources.mqtt.loadgen``,
-QoS 1, as fast as the broker takes them) publishing one reading per message for ``--ingest-sensors``
-temperature sensors; over ``--window`` s once every process has its share: readings stored per second (rows
-in PostgreSQL), each process's messages and CPU seconds, ``readings_per_cpu_s`` and the per-core ratio
-(target >= 0.9, as for checks).
+QoS 1, as fast as it can) publishing ``--ingest-batch`` readings per message (default 100, through a batch
+gateway; at 1 a message the load generator's own ~1,000 messages/s bound the rate, not siaga) for
+``--ingest-sensors`` temperature sensors; over ``--window`` s once every process has its share: readings
+stored per second (rows in PostgreSQL), each process's messages and CPU seconds (its subscriber process
+counted), ``readings_per_cpu_s`` and the per-core ratio (target >= 0.9, as for checks).
 
 ``--province``: a province-sized site on ``--processes`` processes: ``--rooms`` rooms x ``--room-sensors``
 temperature sensors at one reading each 10 s over MQTT (300 readings/s at 10 x 300; the load generator
 starts before the processes, so no sensor is ever silent), ``--endpoints`` TCP checks at 1/min (to one
-local port that accepts and closes), and, over ``--province-window`` s, a leak published every
-``--leak-every`` s (a new leak sensor each time, spread over the rooms): leak->page p50/p99 from the
-publish to the page at the webhook receiver (target p99 < 250 ms), the leaks' pages lost and doubled,
-other pages, readings stored per second, checks per second, each process's CPU. Each part runs alone:
+local port that accepts and closes; measured once a minute of them has run), and, over
+``--province-window`` s, a leak published every ``--leak-every`` s (a new leak sensor each time, spread
+over the rooms): leak->page p50/p99 from the publish to the page at the webhook receiver (target p99 <
+250 ms), the leaks' pages lost and doubled, other pages, readings stored per second, checks per second,
+each process's CPU. The top-level ``pages_lost``/``pages_doubled`` count the takeover's leaks and the
+province's. Each part runs alone:
 
     PYTHONPATH=src .venv/bin/python bench/cluster.py --takeover 0 --scaling ingest --quick
     PYTHONPATH=src .venv/bin/python bench/cluster.py --takeover 0 --province
 
-The full run (``--scaling --province``, takeover 20 trials): about 35-45 min on the 2-core machine.
+The full run (``--scaling --province``, takeover 20 trials): about 20-30 min on the 2-core machine (an
+estimate: the province part alone, with its minute of checks before the 120 s window, about 6-8 min).
 """
 
 from __future__ import annotations
@@ -129,8 +133,9 @@ def scaling(url_of: object, checks: int, window: float, lease: float) -> dict[st
 
 def site_config(db_url: str, hook: str, mqtt_port: int, sensors: list[tuple[str, str, str, float]],
                 rooms: int, extra: str = "", lease_s: float = 5.0) -> str:
-    """A site of ``rooms`` rooms whose sensors (id, kind, room, interval s) publish on ``prov/<id>`` to the
-    broker at ``mqtt_port``, paging the webhook ``hook`` (``extra``: services and checks)."""
+    """A site of ``rooms`` rooms whose sensors (id, kind, room, interval s) publish on ``prov/<id>`` (or
+    in batches on ``prov/batch``, a gateway) to the broker at ``mqtt_port``, paging the webhook ``hook``
+    (``extra``: services and checks)."""
     room_list = ", ".join(f"{{id: r{k:02d}, name: Ruang {k:02d}}}" for k in range(rooms))
     lines = "\n".join(f"  - {{id: {sid}, kind: {kind}, room: {room}, interval_s: {interval:g}, "
                       f"source: {{type: mqtt, topic: prov/{sid}}}}}" for sid, kind, room, interval in sensors)
@@ -138,7 +143,8 @@ def site_config(db_url: str, hook: str, mqtt_port: int, sensors: list[tuple[str,
 site: {{name: Provinsi Uji, timezone: Asia/Makassar, language: id}}
 store: {{data_dir: state, database_url: "{db_url}"}}
 runtime: {{lease: {lease_s:g}}}
-mqtt: {{host: 127.0.0.1, port: {mqtt_port}, client_id: siaga-prov}}
+mqtt: {{host: 127.0.0.1, port: {mqtt_port}, client_id: siaga-prov,
+        gateways: [{{id: prov, topic: prov/batch, format: batch}}]}}
 rooms: [{room_list}]
 people:
   - {{id: andi, name: Andi Pratama, contacts: {{hook: ""}}}}
@@ -201,12 +207,15 @@ def started(work: Path, config: str, n: int, up_timeout: float) -> Iterator[Any]
         db.dispose()
 
 
-def loadgen(port: int, sensors: list[str], count: int, rate: float) -> subprocess.Popen[str]:
-    """The MQTT load generator, its own process: ``count`` QoS 1 readings on ``prov/<sensor>``, round robin
-    (``rate`` per second, 0: as fast as the broker takes them)."""
+def loadgen(port: int, sensors: list[str], count: int, rate: float, batch: int = 1) -> subprocess.Popen[str]:
+    """The MQTT load generator, its own process: ``count`` QoS 1 messages, round robin over ``sensors``
+    (``rate`` per second, 0: as fast as it can): one reading each on ``prov/<sensor>``, or ``batch``
+    readings each on ``prov/batch`` (stamped from an hour ago, each sensor's 1 ms apart, steady values)."""
+    mode = ["--mode", "single"] if batch == 1 else [
+        "--mode", "batch", "--batch", str(batch), "--topic", "prov/batch", "--ts-base", str(int(time.time()) - 3600)]
     return subprocess.Popen(
         [sys.executable, "-m", "siaga.sources.mqtt.loadgen", "--port", str(port), "--count", str(count),
-         "--sensors", ",".join(sensors), "--prefix", "prov/", "--rate", str(rate)],
+         "--sensors", ",".join(sensors), "--prefix", "prov/", "--rate", str(rate), *mode],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
 
@@ -254,7 +263,8 @@ def mqtt_shared(c: Any, n: int) -> bool:
 
 
 class Window:
-    """CPU seconds of the processes, readings stored, checks accepted and messages per process over a window."""
+    """CPU seconds of the processes, readings stored, checks accepted (and the most in one second: checks at
+    one interval started together run together) and messages per process over a window."""
 
     def __init__(self, c: Any, listener: Any | None = None) -> None:
         self.c, self.listener = c, listener
@@ -264,8 +274,20 @@ class Window:
         self.checks0 = listener.accepted if listener is not None else 0
         self.msgs0 = {k: v.get("mqtt_messages", 0) for k, v in shares_of(c).items()}
         self.t0 = time.monotonic()
+        self.peak = 0
+        self.done = threading.Event()
+        if listener is not None:
+            threading.Thread(target=self._sample, daemon=True).start()
+
+    def _sample(self) -> None:
+        assert self.listener is not None
+        last = self.checks0
+        while not self.done.wait(1.0):
+            now = self.listener.accepted
+            self.peak, last = max(self.peak, now - last), now
 
     def end(self) -> dict[str, Any]:
+        self.done.set()
         dt_s = time.monotonic() - self.t0
         cpu = [cpu_seconds(pid) - c0 for pid, c0 in zip(self.pids, self.cpu0, strict=True)]
         rows = stored(self.c) - self.stored0
@@ -273,13 +295,16 @@ class Window:
         msgs = {k: v.get("mqtt_messages", 0) - self.msgs0.get(k, 0) for k, v in shares_of(self.c).items()}
         return {"seconds": round(dt_s, 2), "rows": rows, "checks": checks, "cpu_s": sum(cpu),
                 "readings_per_s": round(rows / dt_s, 1), "checks_per_s": round(checks / dt_s, 1),
+                "checks_most_in_1s": self.peak,
                 "messages_by_process": sorted(msgs.values(), reverse=True),
                 "cpu_s_per_s": [round(x / dt_s, 3) for x in cpu]}
 
 
-def ingest_scaling(url_of: Callable[[str], str], sensors: int, window: float, lease: float) -> dict[str, Any]:
+def ingest_scaling(url_of: Callable[[str], str], sensors: int, batch: int, window: float,
+                   lease: float) -> dict[str, Any]:
     """Readings stored per second and CPU per process with 1, 2, 3 processes sharing the MQTT messages
-    (the load generator as fast as the broker takes them; each count on a fresh database and broker)."""
+    (the load generator as fast as it can, ``batch`` readings a message; each count on a fresh database
+    and broker)."""
     from siaga.sources.mqtt.testbroker import Mosquitto
 
     out: dict[str, Any] = {}
@@ -293,7 +318,7 @@ def ingest_scaling(url_of: Callable[[str], str], sensors: int, window: float, le
                 work = Path(d) / "site"
                 work.mkdir()
                 with started(work, config, n, up_timeout=300) as c:
-                    gen = loadgen(broker.port, ids, 50_000_000, 0)
+                    gen = loadgen(broker.port, ids, 50_000_000, 0, batch)
                     try:
                         harness.wait_for(lambda c=c, n=n: mqtt_shared(c, n), timeout=120)
                         time.sleep(3)
@@ -311,6 +336,7 @@ def ingest_scaling(url_of: Callable[[str], str], sensors: int, window: float, le
     out["per_core_ratio_3_to_1"] = round(three / one, 3) if one else None
     out["target_ratio"] = 0.9
     out["sensors"] = sensors
+    out["readings_per_message"] = batch
     out["load_avg"] = os.getloadavg()[0]
     return out
 
@@ -381,6 +407,8 @@ def province(url: str, processes: int, rooms: int, room_sensors: int, endpoints:
                     up_s = time.monotonic() - started_at
                     harness.wait_for(lambda: checks_settled(c, processes, lease), timeout=600)
                     harness.wait_for(lambda: mqtt_shared(c, processes), timeout=120)
+                    # a check's first run is one interval after its slot came: a minute of checks run
+                    harness.wait_for(lambda: listener.accepted >= endpoints, timeout=600)
                     time.sleep(5)
                     w = Window(c, listener)
                     pushed: dict[str, float] = {}
@@ -426,6 +454,7 @@ def province(url: str, processes: int, rooms: int, room_sensors: int, endpoints:
         "up_s": round(up_s, 1), "window_s": load["seconds"],
         "readings_per_s_stored": load["readings_per_s"], "messages_by_process": load["messages_by_process"],
         "checks_per_s": load["checks_per_s"], "checks_per_s_expected": round(endpoints / 60, 1),
+        "checks_most_in_1s": load["checks_most_in_1s"],
         "cpu_s_per_s": load["cpu_s_per_s"],
         "leaks": len(pushed), "leak_every_s": leak_every,
         "leak_to_page_p50_s": round(statistics.median(latencies), 3) if latencies else None,
@@ -450,6 +479,9 @@ def main() -> None:
                     "(--scaling checks or --scaling ingest: one of them)")
     ap.add_argument("--checks", type=int, default=3000, help="checks for --scaling (each at 1 s)")
     ap.add_argument("--ingest-sensors", type=int, default=100, help="sensors for --scaling ingest")
+    ap.add_argument("--ingest-batch", type=int, default=100,
+                    help="readings per message for --scaling ingest (1: one a message, the load generator's "
+                    "~1,000 messages/s then bound the rate, not siaga)")
     ap.add_argument("--window", type=float, default=20.0, help="seconds measured for --scaling")
     ap.add_argument("--province", action="store_true", help="also run the province-sized site")
     ap.add_argument("--rooms", type=int, default=10)
@@ -459,12 +491,12 @@ def main() -> None:
     ap.add_argument("--leak-every", type=float, default=2.0, help="seconds between two leaks")
     ap.add_argument("--quick", action="store_true",
                     help="3 takeover trials, 600 checks, 8 s windows; province: 2 rooms x 50 sensors, "
-                    "2,000 endpoints, 20 s of leaks")
+                    "2,000 endpoints, 60 s of leaks")
     args = ap.parse_args()
     if args.quick:
         args.trials, args.checks, args.window = min(args.trials, 3), min(args.checks, 600), min(args.window, 8.0)
         args.rooms, args.room_sensors = min(args.rooms, 2), min(args.room_sensors, 50)
-        args.endpoints, args.province_window = min(args.endpoints, 2000), min(args.province_window, 20.0)
+        args.endpoints, args.province_window = min(args.endpoints, 2000), min(args.province_window, 60.0)
     parts = {x.strip() for x in args.scaling.split(",") if x.strip()}
     if parts - {"checks", "ingest"}:
         sys.exit(f"--scaling: checks, ingest or both, not {args.scaling!r}")
@@ -491,7 +523,8 @@ def main() -> None:
             scaled["checks"] = scaling(url_of, args.checks, args.window, args.lease)
             print(json.dumps({"scaling_checks": scaled["checks"]}), file=sys.stderr, flush=True)
         if "ingest" in parts:
-            scaled["ingest"] = ingest_scaling(url_of, args.ingest_sensors, args.window, args.lease)
+            scaled["ingest"] = ingest_scaling(url_of, args.ingest_sensors, args.ingest_batch, args.window,
+                                              args.lease)
             print(json.dumps({"scaling_ingest": scaled["ingest"]}), file=sys.stderr, flush=True)
         if args.province:
             prov = province(url_of("province"), args.processes, args.rooms, args.room_sensors, args.endpoints,
