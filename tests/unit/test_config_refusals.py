@@ -244,3 +244,42 @@ def test_check_exits_2_on_a_short_repeat(tmp_path: Path) -> None:
     result = check(site)
     assert result.exit_code == 2
     assert re.match(rf"{re.escape(str(site))}:9: escalation\[0\]\.repeat_every: repeat_every 20s", result.stderr)
+
+
+# --- schedules: empty means on demand ---------------------------------------------------------------
+
+ON_DEMAND = """\
+site: {name: Test}
+services:
+  - {id: portal, name: Portal}
+targets:
+  - id: colo
+    type: local
+    path: /r
+    password_file: /p
+    retention: {keep_daily: 7, schedule: ""}
+    check: {schedule: " "}
+backups:
+  - {id: web, target: colo, services: [portal], paths: [/srv], schedule: "", drill: {schedule: ""}}
+standbys:
+  - {service: portal, web_root: /var/www/portal, schedule: ""}
+"""
+
+
+def test_an_empty_schedule_is_accepted_and_runs_on_demand_only() -> None:
+    from siaga.backup.component import scheduled_tasks
+
+    cfg = parse_config(ON_DEMAND, "site.yaml")
+    assert cfg.standbys[0].schedule is None and cfg.backups[0].schedule is None
+    assert cfg.backups[0].drill.schedule is None and cfg.targets[0].retention is not None
+    assert cfg.targets[0].retention.schedule is None and cfg.targets[0].check is not None
+    assert cfg.targets[0].check.schedule is None
+    assert scheduled_tasks(cfg) == []  # nothing is run by the clock: only `siaga backup ...` / `siaga standby ...`
+    with_clock = ON_DEMAND.replace('/var/www/portal, schedule: ""', '/var/www/portal, schedule: "0 1 * * *"')
+    assert {t.name for t in scheduled_tasks(parse_config(with_clock, "site.yaml"))} == {"standby portal"}
+
+
+def test_a_schedule_that_is_not_cron_is_still_refused() -> None:
+    bad = ON_DEMAND.replace('web_root: /var/www/portal, schedule: ""', "web_root: /var/www/portal, schedule: often")
+    [(line, field, message)] = problems_of(bad)
+    assert (line, field) == (14, "standbys[0].schedule") and "not a cron expression" in message

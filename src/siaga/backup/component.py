@@ -52,7 +52,7 @@ def scheduled_tasks(config: SiteConfig) -> list[Task]:
             tasks.append(
                 Task(f"retention {target.id}", target.retention.schedule, "retention", target.id, target.catch_up)
             )
-        if target.check is not None:
+        if target.check is not None and target.check.schedule:
             tasks.append(Task(f"check {target.id}", target.check.schedule, "check", target.id, target.catch_up))
     for standby in config.standbys:
         if standby.schedule:

@@ -28,7 +28,8 @@ from siaga.config.types import (
 
 
 def _cron(value: str | None) -> str | None:
-    if value is None:
+    """A cron expression as written; empty (or blank) means no schedule: the step runs on demand only."""
+    if value is None or not value.strip():
         return None
     from croniter import croniter
 
@@ -58,7 +59,9 @@ class Retention(Strict):
     )
     schedule: str | None = Field(
         default="30 3 * * 0",
-        description="When to forget and prune (cron, site time zone); prune never runs with a backup.",
+        description=(
+            "When to forget and prune (cron, site time zone); empty: on demand. Prune never runs with a backup."
+        ),
     )
 
     @field_validator("schedule")
@@ -83,8 +86,8 @@ class Retention(Strict):
 class RollingCheck(Strict):
     """A rolling integrity check: ``restic check --read-data-subset=k/N`` so every pack is read every N days."""
 
-    schedule: str = Field(
-        default="0 4 * * *", description="When to check (cron, site time zone); daily by default."
+    schedule: str | None = Field(
+        default="0 4 * * *", description="When to check (cron, site time zone); daily by default; empty: on demand."
     )
     read_data_days: int = Field(
         default=30, ge=1, le=1000, description="N: every pack of the repository is read once in N days."
