@@ -17,15 +17,51 @@ reading that arrived while nobody held the shard is evaluated now); readings han
 and follow. Only the final state of each rule is submitted after a replay, and the open alerts of the
 shard's sensors are taken up from the store first, so nothing is raised or resolved twice.
 
-Pure apart from the two callables it is given (``holds``, ``publish``); the loading from the store is
-:func:`load_shard`.
+Hand-over without a gap
+-----------------------
+The store is not enough for a shard taken over: a reading's receiver commits it in group (the readings
+writer, every ``readings.flush_interval``), so a reading received just before the new holder reads the
+store (:func:`load_shard`) is not there yet; if it was handed off while the shard had no engine here, the
+new holder did not keep it either, and a leak reported once could never page. So every process keeps
+:class:`Recent`: what it saw in the last :func:`recent_window` seconds (longer than a reading's time from
+receipt to commit), every hand-off it heard and the readings it evaluated itself (never handed off). The
+argument, for a reading ``r`` of shard ``k`` received by process A, and B taking ``k``:
+
+- A receives ``r`` while nobody evaluates ``k`` here (its holder died and the lease has not been taken,
+  or it is being handed over): A hands it off all the same (``observe`` publishes whenever A has no
+  engine for ``k`` and knows the sensor), and every process listens, A and B included.
+- B's listener gets ``r`` before B marks ``k`` as loading (:meth:`ShardedRules.to_load`, under the ingest
+  lock like every hand-off fed here): it goes to B's :class:`Recent`. The marking takes a snapshot of
+  the shard's recent items, and the replay is the union of the store's rows and that snapshot,
+  deduplicated by (sensor, ts), in timestamp order (:meth:`ShardedRules.build`). If ``r`` left the window
+  before the marking, it was received more than the window before the store is read, so it is committed
+  and the store has it.
+- B's listener gets ``r`` after the marking: it waits in the shard and is fed after the replay
+  (:meth:`ShardedRules.install`), as before. Both orders are therefore covered, and a reading in both
+  the store and the recent items is replayed once (an engine ignores a reading not newer than its last).
+- The old holder was alive and let ``k`` go (it was above its share, or its lease ran out): the readings
+  it received itself and evaluated were never handed off, so when it lets a shard go it hands off its
+  own recent ones of that shard (:meth:`ShardedRules._let_go`); they reach B before or after the marking
+  as above. A holder killed cannot hand anything off; but an MQTT message is acknowledged to the broker
+  only once its readings are safe (committed or spooled), so what it received and had not committed is
+  delivered again to a live process, and goes the way of the first point.
+
+What this does not cover: a listener that was away (its connection failed) loses the notifications sent
+meanwhile and loads its shards again (``reload_all``); and a reading whose commit takes longer than the
+window (the store in trouble). :class:`Recent` is bounded (:data:`RECENT_MAX` items; ``dropped`` counts the
+ones pushed out early).
+
+Pure apart from the callables it is given (``holds``, ``publish``, ``monotonic``); the loading from the
+store is :func:`load_shard`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -48,6 +84,9 @@ REPLAY = dt.timedelta(minutes=15)
 """How far back a shard taken over replays its sensors' readings: longer than the hold times, rate
 windows and flapping windows siaga's presets use."""
 REPLAY_MAX_ROWS = 200_000
+RECENT_MIN_S = 5.0
+RECENT_MAX = 100_000
+"""At most this many recent items are kept (about 10 s of 10,000 readings a second)."""
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 Handoff = tuple[str, float | None, int, int]
@@ -79,6 +118,47 @@ def shard_of(key: str, shards: int) -> int:
 def shard_map(config: SiteConfig, shards: int) -> dict[str, int]:
     """Sensor id -> its shard."""
     return {s: shard_of(k, shards) for s, k in group_keys(config).items()}
+
+
+def recent_window(config: SiteConfig) -> float:
+    """How long a process keeps recent hand-offs: longer than a reading takes from receipt to commit (the
+    writer commits at least every ``readings.flush_interval``, plus the time a flush takes)."""
+    return max(RECENT_MIN_S, 3 * config.readings.flush_interval)
+
+
+class Recent:
+    """The items of the last ``window_s`` seconds (by ``monotonic``), each with its shard and whether this
+    process received it itself and evaluated it (never handed off); at most ``max_items``."""
+
+    def __init__(self, window_s: float, max_items: int = RECENT_MAX,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.window_s = window_s
+        self.max_items = max_items
+        self.monotonic = monotonic
+        self._items: deque[tuple[float, int, Handoff, bool]] = deque()
+        self.dropped = 0  # pushed out by the bound before their window ended
+
+    def add(self, shard: int, item: Handoff, own: bool) -> None:
+        now = self.monotonic()
+        self._items.append((now, shard, item, own))
+        self._prune(now)
+
+    def _prune(self, now: float) -> None:
+        old = now - self.window_s
+        items = self._items
+        while items and items[0][0] < old:
+            items.popleft()
+        while len(items) > self.max_items:
+            items.popleft()
+            self.dropped += 1
+
+    def of(self, shard: int, *, own: bool = False) -> list[Handoff]:
+        """The shard's items still in the window, oldest first (``own``: only those evaluated here)."""
+        self._prune(self.monotonic())
+        return [item for _t, k, item, mine in self._items if k == shard and (mine or not own)]
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 def _ms(ts: dt.datetime) -> int:
@@ -114,10 +194,11 @@ def load_shard(conn: Connection, sensors: Sequence[str], now: dt.datetime) -> Sh
 
 
 class _Shard:
-    __slots__ = ("engine", "waiting")
+    __slots__ = ("engine", "recent", "waiting")
 
-    def __init__(self) -> None:
+    def __init__(self, recent: list[Handoff]) -> None:
         self.engine: RulesEngine | None = None  # None while it is being loaded
+        self.recent = recent  # the recent items when it was taken: replayed with the store's rows
         self.waiting: list[Handoff] = []  # handed off while loading: fed after the replay
 
 
@@ -129,7 +210,7 @@ class ShardedRules:
 
     def __init__(self, config: SiteConfig, shards: int, holds: Callable[[int], bool],
                  publish: Callable[[list[Handoff]], None], *, publisher: Publisher | None = None,
-                 keeper: RuleShardKeeper | None = None) -> None:
+                 keeper: RuleShardKeeper | None = None, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.config = config
         self.publisher = publisher  # what ``publish`` belongs to (started and stopped by the rules component)
         self.keeper = keeper  # what ``holds`` asks (run by the rules component)
@@ -143,6 +224,7 @@ class ShardedRules:
         self._sub = {k: config.model_copy(update={"sensors": [s for s in config.sensors if self.shard[s.id] == k]})
                      for k in self.sensors_of}
         self._held: dict[int, _Shard] = {}
+        self.recent = Recent(recent_window(config), monotonic=monotonic)
         self.handed_off = 0  # readings sent to another process's shard
         self.received = 0  # readings handed to this process's shards by others
         self.evaluated = 0  # readings evaluated here
@@ -165,24 +247,28 @@ class ShardedRules:
                 ) -> list[Condition]:
         at = received_at or ts
         here = self._engine(sensor)
+        item: Handoff = (sensor, value, _ms(ts), _ms(at))
         if isinstance(here, RulesEngine):
             self.evaluated += 1
+            self.recent.add(self.shard[sensor], item, True)
             return here.observe(sensor, value, ts, received_at)
-        item: Handoff = (sensor, value, _ms(ts), _ms(at))
         if isinstance(here, _Shard):
+            self.recent.add(self.shard[sensor], item, True)
             here.waiting.append(item)
             return []
-        if sensor in self.shard:
+        if sensor in self.shard:  # its shard held elsewhere, or by nobody right now: every process listens
             self.handed_off += 1
             self.publish([item])
         return []
 
     def presence(self, sensor: str, online: bool, at: dt.datetime) -> list[Condition]:
         here = self._engine(sensor)
-        if isinstance(here, RulesEngine):
-            return here.presence(sensor, online, at)
         item: Handoff = (sensor, None, 1 if online else 0, _ms(at))
+        if isinstance(here, RulesEngine):
+            self.recent.add(self.shard[sensor], item, True)
+            return here.presence(sensor, online, at)
         if isinstance(here, _Shard):
+            self.recent.add(self.shard[sensor], item, True)
             here.waiting.append(item)
         elif sensor in self.shard:
             self.publish([item])
@@ -192,7 +278,7 @@ class ShardedRules:
         out: list[Condition] = []
         for k, held in list(self._held.items()):
             if not self.holds(k):
-                del self._held[k]  # lost (taken over, or not renewed): its state goes with it
+                self._let_go(k)  # lost (taken over, or not renewed): its state goes with it
                 continue
             if held.engine is not None:
                 out += held.engine.tick(now)
@@ -203,6 +289,10 @@ class ShardedRules:
         """Readings another process received for a shard held here (others are not this process's)."""
         out: list[Condition] = []
         for item in items:
+            k = self.shard.get(item[0])
+            if k is None:
+                continue
+            self.recent.add(k, item, False)  # kept a while, in case this process takes (or takes again) the shard
             here = self._engine(item[0])
             if isinstance(here, _Shard):
                 here.waiting.append(item)
@@ -218,27 +308,40 @@ class ShardedRules:
         shards lost are let go. Conditions: none (the signature of ``Ingest.apply_rules``)."""
         for k in list(self._held):
             if not self.holds(k):
-                del self._held[k]
+                self._let_go(k)
         for k in self.sensors_of:
             if k not in self._held and self.holds(k):
-                self._held[k] = _Shard()
+                self._held[k] = _Shard(self.recent.of(k))  # what came before now: replayed; after: waits
         return []
+
+    def _let_go(self, shard: int) -> None:
+        """``shard`` is no longer held here: forget its state, and hand off the readings this process
+        evaluated of it in the last seconds (the next holder may read the store before they are committed)."""
+        del self._held[shard]
+        own = self.recent.of(shard, own=True)
+        if own:
+            self.handed_off += len(own)
+            self.publish(own)
 
     def build(self, shard: int, state: ShardState, now: dt.datetime) -> tuple[RulesEngine, list[Condition]]:
         """A fresh engine for ``shard`` from the store's state (outside the ingest lock): the replayed
-        readings, and the final condition of each rule that changed during the replay."""
+        readings (the store's and the recent ones when it was taken, see the module's docstring), and the
+        final condition of each rule that changed during the replay."""
         engine = RulesEngine(self._sub[shard], now=now, last_seen=state.last_seen)
+        held = self._held.get(shard)
         last: dict[tuple[str, str], Condition] = {}
-        for sensor, value, ts in state.rows:
-            for c in engine.observe(sensor, value, _at(ts), state.last_seen.get(sensor)):
+        for item in replay(state, held.recent if held is not None else []):
+            for c in _feed(engine, item):
                 last[(c.rule, c.subject)] = c
         return engine, list(last.values())
 
     def install(self, shard: int, engine: RulesEngine, now: dt.datetime) -> list[Condition]:
         """Put the loaded engine in place (under the ingest lock) and feed it what waited meanwhile."""
         held = self._held.get(shard)
-        if held is None or not self.holds(shard):
-            self._held.pop(shard, None)
+        if held is None:
+            return []
+        if not self.holds(shard):
+            self._let_go(shard)
             return []
         held.engine = engine
         out: list[Condition] = []
@@ -264,6 +367,24 @@ class ShardedRules:
 
     def held_shards(self) -> list[int]:
         return sorted(k for k, h in self._held.items() if h.engine is not None)
+
+
+def replay(state: ShardState, recent: Sequence[Handoff]) -> list[Handoff]:
+    """The union of the store's rows and the recent items, deduplicated by (sensor, ts), in timestamp order
+    (a store row received at the sensor's last contact); the recent presences follow, in their order."""
+    seen = {(sensor, ts) for sensor, _v, ts in state.rows}
+    out: list[Handoff] = []
+    for sensor, value, ts in state.rows:
+        last = state.last_seen.get(sensor)
+        out.append((sensor, value, ts, _ms(last) if last is not None else ts))
+    more: list[Handoff] = []
+    for item in recent:
+        if item[1] is not None and (item[0], item[2]) not in seen:
+            seen.add((item[0], item[2]))
+            more.append(item)
+    if more:
+        out = sorted([*out, *more], key=lambda item: item[2])  # stable: equal timestamps keep their order
+    return out + [item for item in recent if item[1] is None]
 
 
 def _feed(engine: RulesEngine, item: Handoff) -> list[Condition]:
