@@ -72,7 +72,9 @@ def _latest(rows: Sequence[Row]) -> dict[str, tuple[int, float]]:
 def _upsert_last(conn: Connection, latest: Mapping[str, tuple[int, float]], now: dt.datetime) -> None:
     if not latest:
         return
-    values = [{"sensor": s, "ts": t, "value": v, "received_at": now} for s, (t, v) in latest.items()]
+    # in the sensors' order: several processes upserting the same sensors take the row locks in one order
+    # (any other order can deadlock two writers, and PostgreSQL then aborts one of them)
+    values = [{"sensor": s, "ts": t, "value": v, "received_at": now} for s, (t, v) in sorted(latest.items())]
     ins = pg_insert(sensor_last) if conn.dialect.name == "postgresql" else sqlite_insert(sensor_last)
     stmt = ins.on_conflict_do_update(
         index_elements=[sensor_last.c.sensor],
@@ -83,7 +85,7 @@ def _upsert_last(conn: Connection, latest: Mapping[str, tuple[int, float]], now:
 
 
 def _add_counters(conn: Connection, deltas: Mapping[str, int], now: dt.datetime) -> None:
-    for reason, n in deltas.items():
+    for reason, n in sorted(deltas.items()):
         if n <= 0:
             continue
         done = conn.execute(
@@ -96,7 +98,7 @@ def _add_counters(conn: Connection, deltas: Mapping[str, int], now: dt.datetime)
 
 
 def _add_topics(conn: Connection, deltas: Mapping[str, int], now: dt.datetime) -> None:
-    for topic, n in deltas.items():
+    for topic, n in sorted(deltas.items()):
         done = conn.execute(
             update(unmapped_topics)
             .where(unmapped_topics.c.topic == topic)

@@ -17,6 +17,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from siaga import __version__
+from siaga.cluster.members import membership_window
 from siaga.config import ConfigError, LoadedConfig
 from siaga.i18n import _, ngettext, using_language
 from siaga.runtime.components import Component, ComponentEntry, load_components
@@ -93,9 +94,14 @@ async def run_siaga(
 
     started = ctx.clock()
 
+    shared = ctx.engine.dialect.name == "postgresql"  # several processes may run on this store
+    alive_within = membership_window(ctx.config.runtime.lease, shared)
+
     def _start(conn: Connection) -> int:
         previous = last_session(conn)
-        if previous is not None and previous.stopped_at is None:
+        # on a shared store the last session may be another process, running: not a run that stopped badly
+        if previous is not None and previous.stopped_at is None and not (
+                shared and previous.last_seen_at >= started - alive_within):
             log.warning(
                 "the previous run did not stop cleanly",
                 extra={"session": previous.id, "last_seen_at": previous.last_seen_at.isoformat()},

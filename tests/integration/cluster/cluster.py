@@ -153,6 +153,10 @@ sensors:
 class Process:
     port: int
     proc: subprocess.Popen[str]
+    log: Path  # its stderr (a file: a pipe nobody reads fills up and stops the process)
+
+    def log_tail(self, n: int = 3000) -> str:
+        return self.log.read_text(errors="replace")[-n:] if self.log.exists() else ""
 
     @property
     def base(self) -> str:
@@ -164,7 +168,7 @@ class Process:
 
     def up(self) -> bool:
         if self.proc.poll() is not None:
-            raise AssertionError(f"siaga serve ended: {self.proc.communicate()[1][-3000:]}")
+            raise AssertionError(f"siaga serve ended: {self.log_tail()}")
         with contextlib.suppress(httpx.TransportError, ValueError):
             return httpx.get(f"{self.base}/healthz", timeout=1).json()["components"].get("notify") == "running"
         return False
@@ -179,12 +183,14 @@ class Cluster:
 
     def start(self) -> Process:
         port = free_port()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "siaga", "serve", "--config", str(self.config), "--port", str(port),
-             "--log-format", "text", "--log-level", "warning"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=self.env,
-        )
-        p = Process(port, proc)
+        log = self.config.parent / f"serve-{len(self.processes)}.log"
+        with log.open("a") as err:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "siaga", "serve", "--config", str(self.config), "--port", str(port),
+                 "--log-format", "text", "--log-level", "warning"],
+                stdout=subprocess.DEVNULL, stderr=err, text=True, env=self.env,
+            )
+        p = Process(port, proc, log)
         self.processes.append(p)
         return p
 

@@ -102,7 +102,8 @@ def state(c: Cluster, pages: Pages) -> str:
     holders = {k: c.holder(f"rules/{k}") for k in range(SHARDS)}
     paged = [b.get("siaga_alerts") for _, _, b in pages.got]
     return (f"stored {stored(c)}; shares {share(c)}; alerts {rows}; pages {paged}; "
-            f"shard holders {holders}; alive {[p.proc.poll() is None for p in c.processes]}")
+            f"shard holders {holders}; alive {[p.proc.poll() is None for p in c.processes]}; "
+            f"logs {[p.log_tail(1500) for p in c.processes]}")
 
 
 def until(c: Cluster, pages: Pages, what: Callable[[], Any], timeout: float = 20) -> Any:
