@@ -67,6 +67,15 @@ class Scope:
             or alert.subject in self.subjects
         )
 
+    def merged(self, other: Scope) -> Scope:
+        """One scope of two that turned out the same incident (a provisional one and the store's)."""
+        last = max((t for t in (self.last_alert_at, other.last_alert_at) if t is not None), default=None)
+        return dataclasses.replace(
+            self, rooms=self.rooms | other.rooms, racks=self.racks | other.racks, devices=self.devices | other.devices,
+            subjects=self.subjects | other.subjects, open_alerts=self.open_alerts | other.open_alerts,
+            last_alert_at=last, closed=self.closed and other.closed,
+        )
+
     def with_alert(self, alert: Alert, at: dt.datetime) -> Scope:
         imp = alert.impact
         last = self.last_alert_at if self.last_alert_at is not None and at <= self.last_alert_at else at
@@ -142,6 +151,24 @@ def adopted(book: Book, alerts: list[Alert], subjects: set[str]) -> Book:
     return dataclasses.replace(book, open=open_, by_id=by_id, hold=hold)
 
 
+def joined(book: Book, provisional_id: int, stored: Alert) -> Book:
+    """``book`` once the store said that the alert it opened as ``provisional_id`` was open already: raised
+    by another process first (``siaga.alerts.store.claim_alert``). The stored alert takes its place (this
+    process now follows it: it sees its changes and may resolve it) and leaves the incident it had joined;
+    the stored alert joins its own incident when the book has it."""
+    key = book.by_id.get(provisional_id)
+    if key is None or stored.key != key:  # resolved here meanwhile (the writes waited): nothing to follow
+        return book
+    scopes = {i: dataclasses.replace(s, open_alerts=s.open_alerts - {provisional_id})
+              for i, s in book.incidents.items()}
+    if stored.incident_id in scopes and stored.active:
+        inc = stored.incident_id
+        scopes[inc] = scopes[inc].with_alert(stored, scopes[inc].last_alert_at or stored.started_at)
+    by_id = {i: k for i, k in book.by_id.items() if i != provisional_id}
+    return dataclasses.replace(book, open={**book.open, key: stored}, by_id={**by_id, stored.id: key},
+                               incidents=scopes)
+
+
 # Writes: what the keeper applies to the store, in order, in one transaction -------------------------
 
 @dataclass(frozen=True)
@@ -172,6 +199,16 @@ class AddEvent:
 
 
 @dataclass(frozen=True)
+class Leave:
+    """The condition of a stored alert cleared here: this process no longer sees it. The resolution that
+    follows (its update, timeline line and incident close) stands only when no other live process still
+    sees it (``siaga.alerts.store.leave``); else the alert stays open for them and leaves this book only."""
+
+    alert: Alert
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
 class OpenIncident:
     id: int  # provisional
     title: Message
@@ -179,6 +216,7 @@ class OpenIncident:
     room: str | None
     rack: str | None
     subject: str
+    alert_id: int | None = None  # the alert whose firing opened it
 
 
 @dataclass(frozen=True)
@@ -188,6 +226,7 @@ class TouchIncident:
     id: int
     at: dt.datetime
     reopen: bool
+    alert_id: int | None = None  # the alert that joined it
 
 
 @dataclass(frozen=True)
@@ -195,9 +234,10 @@ class CloseIncident:
     id: int
     at: dt.datetime
     subject: str
+    alert_id: int | None = None  # the alert whose end closed it
 
 
-Write = InsertAlert | UpdateAlert | AddEvent | OpenIncident | TouchIncident | CloseIncident
+Write = InsertAlert | UpdateAlert | AddEvent | Leave | OpenIncident | TouchIncident | CloseIncident
 
 
 class Outcome(NamedTuple):
@@ -219,10 +259,11 @@ def rename_alert(alert: Alert, alert_ids: Mapping[int, int], incident_ids: Mappi
 
 
 def rename_write(w: Write, alert_ids: Mapping[int, int], incident_ids: Mapping[int, int]) -> Write:
-    if isinstance(w, InsertAlert | UpdateAlert | AddEvent):
+    if isinstance(w, InsertAlert | UpdateAlert | AddEvent | Leave):
         return dataclasses.replace(w, alert=rename_alert(w.alert, alert_ids, incident_ids))
     if isinstance(w, OpenIncident | TouchIncident | CloseIncident):
-        return dataclasses.replace(w, id=incident_ids.get(w.id, w.id))
+        alert_id = alert_ids.get(w.alert_id, w.alert_id) if w.alert_id is not None else None
+        return dataclasses.replace(w, id=incident_ids.get(w.id, w.id), alert_id=alert_id)
     raise TypeError(w)
 
 
@@ -231,14 +272,14 @@ def renamed(book: Book, alert_ids: Mapping[int, int], incident_ids: Mapping[int,
     if not alert_ids and not incident_ids:
         return book
     open_ = {k: rename_alert(a, alert_ids, incident_ids) for k, a in book.open.items()}
-    scopes = {}
+    scopes: dict[int, Scope] = {}
     for scope in book.incidents.values():
         new = dataclasses.replace(
             scope,
             id=incident_ids.get(scope.id, scope.id),
             open_alerts=frozenset(alert_ids.get(i, i) for i in scope.open_alerts),
         )
-        scopes[new.id] = new
+        scopes[new.id] = new.merged(scopes[new.id]) if new.id in scopes else new
     return dataclasses.replace(book, open=open_, by_id={a.id: k for k, a in open_.items()}, incidents=scopes)
 
 
@@ -254,8 +295,8 @@ def step(book: Book, c: Condition, settings: Settings) -> Outcome:
     current = book.open.get(c.key)
     if current is None:
         return _open_alert(book, c, settings) if c.active else Outcome(book, [], [])
-    if not c.active:
-        return _resolve(book, current, c.at)  # the rule's own words are the alert's summary, not a person's note
+    if not c.active:  # the rule's own words are the alert's summary, not a person's note
+        return _resolve(book, current, c.at, cleared=True)
     alert = current
     events: list[str] = []
     flapping = bool(c.params.get("flapping"))
@@ -339,15 +380,15 @@ def _join_incident(book: Book, alert: Alert, at: dt.datetime, settings: Settings
     hinted = alert.params.get("join_incident")  # an observer that knows the cause (checks' correlation)
     if isinstance(hinted, int) and hinted in book.incidents:
         scope = book.incidents[hinted]
-        return book, scope.id, [TouchIncident(scope.id, at, reopen=scope.closed)]
+        return book, scope.id, [TouchIncident(scope.id, at, reopen=scope.closed, alert_id=alert.id)]
     for scope in _ordered(book.incidents):
         recent = scope.last_alert_at is not None and at - scope.last_alert_at <= settings.group_window
         if (recent or scope.open_alerts) and (not scope.closed or recent) and scope.related(alert):
-            return book, scope.id, [TouchIncident(scope.id, at, reopen=scope.closed)]
+            return book, scope.id, [TouchIncident(scope.id, at, reopen=scope.closed, alert_id=alert.id)]
     book, inc_id = _provisional(book)
     imp = alert.impact
     book = dataclasses.replace(book, incidents={**book.incidents, inc_id: Scope(inc_id)})
-    return book, inc_id, [OpenIncident(inc_id, alert.summary, at, imp.room, imp.rack, alert.subject)]
+    return book, inc_id, [OpenIncident(inc_id, alert.summary, at, imp.room, imp.rack, alert.subject, alert.id)]
 
 
 def _attach(book: Book, scope_id: int, alert: Alert, at: dt.datetime) -> Book:
@@ -364,11 +405,13 @@ def _resolve(
     via: str | None = None,
     note: str | None = None,
     written: bool = False,
+    cleared: bool = False,
 ) -> Outcome:
-    """Close ``alert`` (``written``: another process already wrote the resolution itself)."""
+    """Close ``alert`` (``written``: another process already wrote the resolution itself; ``cleared``: its
+    condition cleared here, which resolves it only when no other process still sees it: :class:`Leave`)."""
     previous = alert.state
+    writes: list[Write] = [Leave(alert, at)] if cleared else []
     alert = dataclasses.replace(alert, state=AlertState.resolved, resolved_at=at)
-    writes: list[Write] = []
     if not written:
         writes.append(UpdateAlert(alert, at))
     writes.append(AddEvent(alert, "resolved", at, by=by, via=via, note=note, own_line=not written))
@@ -391,7 +434,7 @@ def _leave_incident(book: Book, alert: Alert, at: dt.datetime) -> tuple[Book, li
     writes: list[Write] = []
     if not scope.open_alerts and not scope.closed:
         scope = dataclasses.replace(scope, closed=True)
-        writes.append(CloseIncident(scope.id, at, alert.subject))
+        writes.append(CloseIncident(scope.id, at, alert.subject, alert.id))
     return dataclasses.replace(book, incidents={**book.incidents, scope.id: scope}), writes
 
 

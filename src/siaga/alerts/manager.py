@@ -23,8 +23,11 @@ import asyncio
 import dataclasses
 import datetime as dt
 import logging
+import os
+import socket
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Engine, select
 
@@ -35,6 +38,7 @@ from siaga.alerts.lifecycle import (
     Book,
     CloseIncident,
     InsertAlert,
+    Leave,
     OpenIncident,
     Outcome,
     TouchIncident,
@@ -58,7 +62,22 @@ RETRY_S = 1.0
 UNAVAILABLE_AFTER_S = 60.0
 PROBE_S = 5.0
 STORE_RULE = "store.unavailable"
-"""While the store refuses writes, they are tried again at most this often (by the alerts' own clock)."""
+WITNESS_WINDOW_S = 90.0
+PROCESS_RULES = frozenset({"sensor.faulty", STORE_RULE, "siaga.degraded", "mqtt.unreachable"})
+"""The alerts a process raises about what it alone sees (its refused readings, its store, its components,
+its broker connection): resolved by any process once every process that saw one has ended (nobody is
+left to say it cleared). Others (the rules', the checks') are taken over with their shard or role."""
+
+
+@dataclass
+class _Applied:
+    """What a batch of writes did in the store."""
+
+    alert_ids: dict[int, int] = field(default_factory=dict)  # provisional alert id -> the store's
+    incident_ids: dict[int, int] = field(default_factory=dict)  # provisional incident id -> the store's
+    joined: dict[int, Alert] = field(default_factory=dict)  # provisional id -> the open alert raised elsewhere
+    left: set[int] = field(default_factory=set)  # cleared here, still seen by another process: stays open
+    witnessed: set[int] = field(default_factory=set)  # alerts this process now witnesses
 
 
 class _Subscriber:
@@ -93,6 +112,9 @@ class AlertManager:
         sync_interval_s: float = SYNC_INTERVAL_S,
         spool: Spool | None = None,
         unavailable_after_s: float = UNAVAILABLE_AFTER_S,
+        session: Callable[[], int | None] = lambda: None,
+        witness_window_s: float = WITNESS_WINDOW_S,
+        process: str | None = None,
     ) -> None:
         self.engine = engine
         self.impact_of: ImpactOf = impact_of or (lambda _k, _s: Impact())
@@ -113,6 +135,12 @@ class AlertManager:
         self.last_error: str | None = None
         self._last_probe: dt.datetime | None = None
         self.aliases: dict[int, int] = {}  # provisional alert id -> the store's
+        # one open alert per (rule, subject) across the cluster: this process witnesses the alerts it sees
+        self.session = session  # its runtime session (None: no witness is recorded)
+        self.witness_window = dt.timedelta(seconds=witness_window_s)  # a witness not seen for this long has ended
+        self.process = process or f"{socket.gethostname()}:{os.getpid()}"
+        self._witnessed: set[int] = set()
+        self.joined = 0  # alerts raised here that another process had raised first
         self.published = 0
         self.errors = 0
 
@@ -187,14 +215,15 @@ class AlertManager:
         writes = [write_from_json(r) for r in records]
         try:
             with self.engine.begin() as conn:
-                alert_ids, _ = self._apply(conn, writes, late=len(writes))
+                done = self._apply(conn, writes, late=len(writes))
                 set_meta(conn, self.spool.meta_key, str(records[-1]["_id"]))
         except Exception as exc:  # the store still cannot write: they wait (in the spool too) for the next try
             self._failed(self.clock(), exc)
             self._waiting, self._spooled_last = writes, str(records[-1]["_id"])
             log.warning("alert manager: %d spooled write(s) of an earlier run wait for the store", len(writes))
             return lowest_id(writes)
-        self.aliases.update(alert_ids)
+        self.aliases.update(done.alert_ids)
+        self.aliases.update({i: a.id for i, a in done.joined.items()})
         self.spool.clear()
         log.warning("alert manager: %d spooled write(s) of an earlier run stored", len(writes))
         return lowest_id(writes)
@@ -250,7 +279,7 @@ class AlertManager:
             return transitions
         try:
             with self.engine.begin() as conn:
-                alert_ids, incident_ids = self._apply(conn, batch, late=len(self._waiting))
+                done = self._apply(conn, batch, late=len(self._waiting))
                 if self.spool is not None and self._spooled_last is not None:
                     set_meta(conn, self.spool.meta_key, self._spooled_last)
         except Exception as exc:  # told anyway; the writes wait in order for the next change or tick
@@ -270,10 +299,30 @@ class AlertManager:
             self._spooled_last = None
         self._waiting = []
         self.failing_since = None
+        return self._applied(done, transitions)
+
+    def _applied(self, done: _Applied, transitions: list[Transition]) -> list[Transition]:
+        """The book once the store took a batch; the transitions to publish with the store's ids. An alert
+        another process had raised first is not news (nothing to publish: it was paged once, there), nor is
+        one cleared here that another process still sees."""
+        alert_ids, incident_ids = done.alert_ids, done.incident_ids
         self.aliases.update(alert_ids)
-        self.book = lifecycle.renamed(self.book, alert_ids, incident_ids)
-        return [t if (a := lifecycle.rename_alert(t.alert, alert_ids, incident_ids)) is t.alert
-                else Transition(a, t.previous, t.at, t.by, t.via, t.note, t.event) for t in transitions]
+        self.aliases.update({i: a.id for i, a in done.joined.items()})
+        self._witnessed |= done.witnessed
+        self.joined += len(done.joined)
+        book = self.book
+        for provisional, stored in done.joined.items():
+            book = lifecycle.joined(book, provisional, stored)
+        self.book = lifecycle.renamed(book, alert_ids, incident_ids)
+        out = []
+        for t in transitions:
+            if t.alert.id in done.joined:
+                continue
+            a = lifecycle.rename_alert(t.alert, alert_ids, incident_ids)
+            if a.id in done.left:
+                continue
+            out.append(t if a is t.alert else Transition(a, t.previous, t.at, t.by, t.via, t.note, t.event))
+        return out
 
     def _spool(self, writes: list[Write]) -> None:
         if self.spool is not None and writes:
@@ -284,19 +333,77 @@ class AlertManager:
             self.failing_since = at
         self.last_error = first_error_line(exc)
 
-    def _apply(self, conn: Connection, writes: list[Write], *, late: int) -> tuple[dict[int, int], dict[int, int]]:
-        """Apply ``writes`` in order; the first ``late`` ones waited for the store. Returns the store's ids
-        of the provisional alert and incident ids."""
-        alert_ids: dict[int, int] = {}
-        incident_ids: dict[int, int] = {}
+    def _apply(self, conn: Connection, writes: list[Write], *, late: int) -> _Applied:
+        """Apply ``writes`` in order; the first ``late`` ones waited for the store. A new alert first claims
+        its (rule, subject): when another process holds it open already, this one joins that alert instead
+        (witness, a line on its timeline) and its own writes are dropped. A :class:`Leave` whose alert
+        another live process still sees drops the resolution that follows it."""
+        done = _Applied()
+        session = self.session()
+        inserts = {w.alert.id: w for w in writes if isinstance(w, InsertAlert)}
+        unclaimed = set(inserts)
+        incomplete: set[int] = set()  # claimed before its incident was made: its row gets the incident later
+
+        def witness(alert_id: int, at: dt.datetime) -> None:
+            if session is not None:
+                store.witness(conn, alert_id, session, at)
+                done.witnessed.add(alert_id)
+
+        def claim(provisional: int) -> None:
+            unclaimed.discard(provisional)
+            w = inserts[provisional]
+            alert = lifecycle.rename_alert(w.alert, done.alert_ids, done.incident_ids)
+            if alert.incident_id is not None and alert.incident_id < 0:
+                alert = dataclasses.replace(alert, incident_id=None)
+                incomplete.add(provisional)
+            for _ in range(3):  # (an open one found taken may be resolved before it is read: try again)
+                new_id = store.claim_alert(conn, alert, w.at)
+                if new_id is not None:
+                    done.alert_ids[provisional] = new_id
+                    witness(new_id, w.at)
+                    return
+                stored = store.open_alert(conn, alert.rule, alert.subject)
+                if stored is not None:
+                    done.joined[provisional] = stored
+                    witness(stored.id, w.at)
+                    store.add_event(conn, stored, "note", w.at, by="siaga",
+                                    note=note_of(Message("note.witness_joined", {"process": self.process})))
+                    log.info("alert manager: %s on %s is open already (alert #%d): joined it",
+                             alert.rule, alert.subject, stored.id)
+                    return
+            raise RuntimeError(f"cannot claim the alert {alert.rule} on {alert.subject}")
+
         for i, w in enumerate(writes):
-            w = lifecycle.rename_write(w, alert_ids, incident_ids)
+            about = w.alert_id if isinstance(w, OpenIncident | TouchIncident | CloseIncident) else w.alert.id
+            if about in unclaimed and isinstance(w, OpenIncident | TouchIncident | InsertAlert):
+                claim(about)
+            if about in done.joined:
+                stored_incident = done.joined[about].incident_id
+                if not isinstance(w, OpenIncident):
+                    continue
+                if stored_incident is not None:  # what else grouped with it here joins the stored one's incident
+                    done.incident_ids[w.id] = stored_incident
+                    continue
+            provisional = about
+            w = lifecycle.rename_write(w, done.alert_ids, done.incident_ids)
+            about = w.alert_id if isinstance(w, OpenIncident | TouchIncident | CloseIncident) else w.alert.id
+            if about in done.left:
+                continue
             if isinstance(w, InsertAlert):
-                alert_ids[w.alert.id] = store.insert_alert(conn, w.alert, w.at)
+                if provisional in incomplete:
+                    store.update_alert(conn, w.alert, w.at)
             elif isinstance(w, UpdateAlert):
                 store.update_alert(conn, w.alert, w.at)
+            elif isinstance(w, Leave):
+                if w.alert.id > 0:
+                    self._witnessed.discard(w.alert.id)
+                    others = store.leave(conn, w.alert.id, session, w.at, self.witness_window)
+                    if others:
+                        done.left.add(w.alert.id)
+                        store.add_event(conn, w.alert, "note", w.at, by="siaga", note=note_of(
+                            Message("note.still_seen", {"process": self.process, "others": others})))
             elif isinstance(w, AddEvent):
-                alert = lifecycle.rename_alert(w.alert, alert_ids, incident_ids)
+                alert = lifecycle.rename_alert(w.alert, done.alert_ids, done.incident_ids)
                 late_note = note_of(Message("note.stored_late"))
                 note = w.note if not (w.opening and i < late and w.note is None) else late_note
                 if w.own_line:
@@ -307,7 +414,7 @@ class AlertManager:
                                                 "severity": alert.severity.value, "incident_id": alert.incident_id})
             elif isinstance(w, OpenIncident):
                 inc_id = store.insert_incident(conn, w.title, w.at, w.room, w.rack)
-                incident_ids[w.id] = inc_id
+                done.incident_ids[w.id] = inc_id
                 record_event(conn, "incident.opened", subject=w.subject, at=w.at,
                              data={"incident_id": inc_id, "title": w.title.to_json()})
             elif isinstance(w, TouchIncident):
@@ -315,7 +422,7 @@ class AlertManager:
             elif isinstance(w, CloseIncident):
                 store.set_incident(conn, w.id, closed_at=w.at)
                 record_event(conn, "incident.closed", subject=w.subject, at=w.at, data={"incident_id": w.id})
-        return alert_ids, incident_ids
+        return done
 
     def _publish_all(self, transitions: Iterable[Transition]) -> None:
         for t in transitions:
@@ -329,9 +436,22 @@ class AlertManager:
             with self._lock:
                 outcome = lifecycle.step(self.book, condition, self.settings)
                 self._publish_all(self._keep(outcome, f"{condition.rule} on {condition.subject}", condition.at))
+                if condition.active:
+                    self._witness(condition)
         except Exception:  # the ingest path must go on; the failure is visible in logs and `errors`
             self.errors += 1
             log.exception("alert manager: cannot take condition %s on %s", condition.rule, condition.subject)
+
+    def _witness(self, condition: Condition) -> None:
+        """This process sees an open alert it has not said it sees (one another process raised, or an
+        earlier run): it becomes a witness, so the alert stays open while this process still sees it."""
+        alert = self.book.get(condition.key)
+        session = self.session()
+        if alert is None or alert.id <= 0 or alert.id in self._witnessed or session is None or self._waiting:
+            return
+        with self.engine.begin() as conn:
+            store.witness(conn, alert.id, session, condition.at)
+        self._witnessed.add(alert.id)
 
     def submit_many(self, conditions: Iterable[Condition]) -> None:
         for c in conditions:
@@ -422,6 +542,7 @@ class AlertManager:
                 self._store_alert(now)
                 if not self._waiting and (self._last_sync is None or now - self._last_sync >= self.sync_interval):
                     self._last_sync = now
+                    self._sweep(now)
                     self._sync(now)
         except Exception:
             self.errors += 1
@@ -459,6 +580,17 @@ class AlertManager:
         else:
             return
         self._publish_all(self._keep(lifecycle.step(self.book, condition, self.settings), "the store alert", now))
+
+    def _sweep(self, now: dt.datetime) -> None:
+        """Resolve the alerts of :data:`PROCESS_RULES` that only ended processes saw (taken up by every
+        book at its next sync, this one's right after)."""
+        if self.session() is None:
+            return
+        with self.engine.begin() as conn:
+            ended = store.resolve_unwitnessed(conn, PROCESS_RULES, now, self.witness_window)
+        if ended:
+            log.warning("alert manager: alert(s) %s resolved: every process that saw them has ended", ended)
+        self._witnessed &= set(self.book.by_id)
 
     def _sync(self, now: dt.datetime) -> None:
         ids = [i for i in self.book.by_id if i > 0]

@@ -11,6 +11,7 @@ from siaga.alerts.lifecycle import (
     AddEvent,
     CloseIncident,
     InsertAlert,
+    Leave,
     OpenIncident,
     TouchIncident,
     UpdateAlert,
@@ -20,7 +21,7 @@ from siaga.alerts.serialise import alert_from_json, alert_to_json
 from siaga.i18n.messages import Message
 
 KINDS: dict[str, type[Any]] = {
-    "insert_alert": InsertAlert, "update_alert": UpdateAlert, "add_event": AddEvent,
+    "insert_alert": InsertAlert, "update_alert": UpdateAlert, "add_event": AddEvent, "leave": Leave,
     "open_incident": OpenIncident, "touch_incident": TouchIncident, "close_incident": CloseIncident,
 }
 _NAMES = {cls: name for name, cls in KINDS.items()}
@@ -62,7 +63,7 @@ def lowest_id(writes: list[Write]) -> int:
     """The lowest provisional id the writes use (0 when none): new ones of this run go below it."""
     ids = [0]
     for w in writes:
-        if isinstance(w, InsertAlert | UpdateAlert | AddEvent):
+        if isinstance(w, InsertAlert | UpdateAlert | AddEvent | Leave):
             ids.append(w.alert.id)
             ids.append(w.alert.incident_id or 0)
         else:

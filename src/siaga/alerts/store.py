@@ -12,13 +12,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Insert, Row, delete, exists, func, insert, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from siaga.alerts.model import Alert, AlertState, Severity, SubjectKind
 from siaga.alerts.serialise import impact_fields, impact_from_fields
-from siaga.alerts.tables import alert_events, alerts, incidents
+from siaga.alerts.tables import OPEN_ONLY, alert_events, alert_witnesses, alerts, incidents
 from siaga.errors import SiagaError
-from siaga.i18n.messages import Message, person_note
+from siaga.i18n.messages import Message, note_of, person_note
+from siaga.store.schema import runtime_sessions
 
 ACTIVE_STATES = (AlertState.pending.value, AlertState.firing.value, AlertState.acknowledged.value)
 
@@ -121,6 +123,82 @@ def _values(alert: Alert, now: dt.datetime) -> dict[str, Any]:
 def insert_alert(conn: Connection, alert: Alert, now: dt.datetime) -> int:
     result = conn.execute(insert(alerts).values(**_values(alert, now)).returning(alerts.c.id))
     return int(result.scalar_one())
+
+
+def _insert_or_nothing(conn: Connection) -> Any:
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)
+
+
+def claim_alert(conn: Connection, alert: Alert, now: dt.datetime) -> int | None:
+    """Insert ``alert`` unless an open alert of its (rule, subject) exists (another process raised it first:
+    the partial unique index ``ux_alerts_open_rule_subject`` says so, even when both insert at once).
+    Returns the new row's id, or None when it was taken."""
+    stmt: Insert = _insert_or_nothing(conn)(alerts).values(**_values(alert, now))
+    stmt = stmt.on_conflict_do_nothing(  # type: ignore[attr-defined]
+        index_elements=[alerts.c.rule, alerts.c.subject], index_where=text(OPEN_ONLY))  # (a literal: a bound
+    # parameter would not match the index's predicate once the statement is prepared)
+    found = conn.execute(stmt.returning(alerts.c.id)).scalar_one_or_none()
+    return int(found) if found is not None else None
+
+
+def open_alert(conn: Connection, rule: str, subject: str) -> Alert | None:
+    """The open alert of (rule, subject), if there is one (there is at most one)."""
+    row = conn.execute(select(alerts).where(alerts.c.rule == rule, alerts.c.subject == subject,
+                                            alerts.c.state.in_(ACTIVE_STATES))).first()
+    return alert_from_row(row) if row is not None else None
+
+
+def witness(conn: Connection, alert_id: int, session_id: int, at: dt.datetime) -> None:
+    """Record that the process of ``session_id`` sees the condition of open alert ``alert_id``."""
+    stmt = _insert_or_nothing(conn)(alert_witnesses).values(alert_id=alert_id, session_id=session_id, since=at)
+    conn.execute(stmt.on_conflict_do_nothing())
+
+
+def _alive(now: dt.datetime, within: dt.timedelta) -> Any:
+    """A witness whose runtime session runs: not stopped, seen within ``within``."""
+    return exists().where(runtime_sessions.c.id == alert_witnesses.c.session_id,
+                          runtime_sessions.c.stopped_at.is_(None),
+                          runtime_sessions.c.last_seen_at >= now - within)
+
+
+def leave(conn: Connection, alert_id: int, session_id: int | None, now: dt.datetime, within: dt.timedelta) -> int:
+    """The process of ``session_id`` no longer sees the condition of ``alert_id``: its witness goes. Returns
+    how many other live processes still see it (0: it resolves; the witnesses go too). The alert's row is
+    locked first, so two processes leaving at once see each other's leave: exactly one of them resolves."""
+    conn.execute(select(alerts.c.id).where(alerts.c.id == alert_id).with_for_update())
+    if session_id is not None:
+        conn.execute(delete(alert_witnesses).where(alert_witnesses.c.alert_id == alert_id,
+                                                   alert_witnesses.c.session_id == session_id))
+    others = conn.execute(select(func.count()).select_from(alert_witnesses)
+                          .where(alert_witnesses.c.alert_id == alert_id, _alive(now, within))).scalar_one()
+    if not others:
+        conn.execute(delete(alert_witnesses).where(alert_witnesses.c.alert_id == alert_id))
+    return int(others)
+
+
+def resolve_unwitnessed(conn: Connection, rules: Iterable[str], now: dt.datetime, within: dt.timedelta) -> list[int]:
+    """Resolve the open alerts of ``rules`` (those a process raises about what it alone sees) whose every
+    witness's session has ended (stopped, or not seen within ``within``): nobody sees them any more.
+    Returns their ids (each resolved once, however many processes sweep at once)."""
+    watched = exists().where(alert_witnesses.c.alert_id == alerts.c.id)
+    seen = exists().where(alert_witnesses.c.alert_id == alerts.c.id, _alive(now, within))
+    ids = conn.execute(select(alerts.c.id).where(alerts.c.state.in_(ACTIVE_STATES), alerts.c.rule.in_(list(rules)),
+                                                 watched, ~seen)).scalars().all()
+    done: list[int] = []
+    note = note_of(Message("note.witnesses_ended"))
+    for alert_id in ids:
+        row = conn.execute(
+            update(alerts).where(alerts.c.id == alert_id, alerts.c.state.in_(ACTIVE_STATES))
+            .values(state=AlertState.resolved.value, resolved_at=now, updated_at=now)
+            .returning(alerts.c.id)).first()
+        if row is None:  # resolved meanwhile (by a person, by another process's sweep)
+            continue
+        alert = get_alert(conn, alert_id)
+        assert alert is not None
+        add_event(conn, alert, "resolved", now, by="siaga", note=note)
+        conn.execute(delete(alert_witnesses).where(alert_witnesses.c.alert_id == alert_id))
+        done.append(alert_id)
+    return done
 
 
 def update_alert(conn: Connection, alert: Alert, now: dt.datetime) -> None:

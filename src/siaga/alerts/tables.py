@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Column, Float, ForeignKey, Index, String, Table, Text
+from sqlalchemy import JSON, Boolean, Column, Float, ForeignKey, Index, Integer, String, Table, Text, text
 
 from siaga.store.schema import BigId, metadata
 from siaga.store.types import UTCDateTime
+
+OPEN_ONLY = "state <> 'resolved'"
+"""The rows the one-open-alert index covers (an alert not resolved)."""
 
 incidents = Table(
     "incidents",
@@ -53,8 +56,24 @@ alerts = Table(
     Index("ix_alerts_rule_subject", "rule", "subject"),
     Index("ix_alerts_started_at", "started_at"),
     Index("ix_alerts_incident_id", "incident_id"),
+    # one truth across the processes of a cluster: at most one open alert per (rule, subject)
+    Index("ux_alerts_open_rule_subject", "rule", "subject", unique=True,
+          postgresql_where=text(OPEN_ONLY), sqlite_where=text(OPEN_ONLY)),
 )
-"""One episode of one rule on one subject: pending → firing → acknowledged → resolved."""
+"""One episode of one rule on one subject: pending → firing → acknowledged → resolved. At most one is
+open per (rule, subject): a second process that raises it joins the open one (``siaga.alerts.store.claim``)."""
+
+alert_witnesses = Table(
+    "alert_witnesses",
+    metadata,
+    Column("alert_id", BigId, ForeignKey("alerts.id"), primary_key=True, autoincrement=False),
+    Column("session_id", Integer(), primary_key=True, autoincrement=False),  # a runtime_sessions row
+    Column("since", UTCDateTime(), nullable=False),
+    Index("ix_alert_witnesses_session_id", "session_id"),
+)
+"""The ``siaga serve`` processes (runtime sessions) that see an open alert's condition: the alert resolves
+when the last live one stops seeing it; a process whose session ended (stopped, or not seen within the
+membership window) no longer counts."""
 
 alert_events = Table(
     "alert_events",

@@ -138,6 +138,10 @@ MESSAGES: dict[str, str] = {
     "standby.check": N_("the standby of {service} does not answer its checks: {error}"),
     # what siaga writes on an alert's timeline (notes of siaga itself, never a person's words)
     "note.stored_late": N_("stored late"),
+    "note.witness_joined": N_("also seen by siaga process {process}: one alert for all of them"),
+    "note.still_seen": N_("siaga process {process} no longer sees it; other processes still do: {others}"),
+    "note.witnesses_ended": N_("resolved: every siaga process that saw it has ended"),
+    "note.merged_duplicate": N_("resolved at the upgrade: a second open alert of the same rule and subject"),
     "note.no_address": N_("no address on {channels}"),
     "note.folded": N_("folded into the incident of alert #{cause_alert} (its probable cause, already paged to "
                       "{told}): a follow-up to them instead of pages of its own"),

@@ -9,7 +9,7 @@ import os
 import signal
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,15 +24,6 @@ from .cluster import LEASE_S, Cluster, Listener, Pages, cluster, tcp_checks, wai
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 UP, DOWN, INTERVAL_S = 3000, 12, 10.0
-
-
-@pytest.fixture
-def pages() -> Iterator[Pages]:
-    p = Pages()
-    try:
-        yield p
-    finally:
-        p.close()
 
 
 def shares(c: Cluster) -> dict[str, int]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -17,15 +16,6 @@ from siaga.web.auth import accounts
 from .cluster import Pages, cluster, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
-
-
-@pytest.fixture
-def pages() -> Iterator[Pages]:
-    p = Pages()
-    try:
-        yield p
-    finally:
-        p.close()
 
 
 def test_a_leak_heard_by_one_process_reaches_the_pages_open_on_another(

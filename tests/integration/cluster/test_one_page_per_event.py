@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,15 +21,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 SETTLE_S = 3 * LEASE_S
 """After the page, long enough for a second sender (if there were one) to have sent it too."""
-
-
-@pytest.fixture
-def pages() -> Iterator[Pages]:
-    p = Pages()
-    try:
-        yield p
-    finally:
-        p.close()
 
 
 def paged_once_each(pages: Pages, expected: int) -> list[str]:

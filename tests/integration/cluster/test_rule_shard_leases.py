@@ -5,13 +5,11 @@ that stops renewing leaves its shards to the other as soon as their leases end."
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine
 
 from siaga.cluster.rule_keeper import RuleShardKeeper, fair_share
-from siaga.store import create_engine_for, upgrade
 from siaga.store.sessions import heartbeat, start_session
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
@@ -19,16 +17,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 T0 = dt.datetime(2026, 12, 6, 6, 0, tzinfo=dt.UTC)
 LEASE_S = 3.0
 SHARDS = 6
-
-
-@pytest.fixture
-def engine(postgres_url: str) -> Iterator[Engine]:
-    e = create_engine_for(postgres_url)
-    upgrade(e)
-    try:
-        yield e
-    finally:
-        e.dispose()
 
 
 class Clock:

@@ -36,15 +36,6 @@ SHARDS = 6  # runtime.rule_shards: two per process
 
 
 @pytest.fixture
-def pages() -> Iterator[Pages]:
-    p = Pages()
-    try:
-        yield p
-    finally:
-        p.close()
-
-
-@pytest.fixture
 def broker(tmp_path: Path) -> Iterator[Mosquitto]:
     if shutil.which("mosquitto") is None:
         pytest.skip("mosquitto is not installed (scripts/setup.sh installs it)")
