@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -43,6 +43,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("siaga.checks")
 FOLLOW_S = 0.2
 """How often a process sharing the checks looks whether its share changed (a local look, no query)."""
+CATCH_UP_S = 10.0
+"""Checks never run (or overdue) make their first run within this many seconds of coming here (a start, a
+share taken over), spread by their phase: the status page knows them soon, without one burst."""
 
 Batch = tuple[list[Any], list[Any], list[Any]]
 """Check changes, states (check id, service, state) and heartbeat pings waiting to be written."""
@@ -160,6 +163,16 @@ class ChecksEngine:
         if self.shard is None:
             return dict(status)
         return {svc: st for svc, st in status.items() if self.slot_of.get(svc) in self.running}
+
+    def schedule(self, check_ids: Iterable[str]) -> None:
+        """Put checks on the scheduler, each at its phase (``siaga.checks.scheduler.first_run_in``) from its
+        last run (here, before a restart, or in the process that held it); one in doubt at once (its retry)."""
+        assert self.scheduler is not None
+        now = self.clock()
+        for cid in check_ids:
+            state = self.monitor.states[cid]
+            age = None if state.last_at is None else max(0.0, (now - state.last_at).total_seconds())
+            self.scheduler.add(self.probes[cid], last_age_s=age, at_once=state.in_doubt)
 
     def services_in(self, slots: set[int]) -> set[str]:
         return {svc for svc, slot in self.slot_of.items() if slot in slots}
@@ -290,9 +303,11 @@ class ChecksEngine:
             self.ctx.session = session
             self.running = set()
             self.scheduler = Scheduler(
-                self.probes.values() if self.shard is None else (), self.ctx, self.on_result,
-                concurrency=self.concurrency, per_host=self.per_host,
+                (), self.ctx, self.on_result, concurrency=self.concurrency, per_host=self.per_host,
+                catch_up_s=CATCH_UP_S,
             )
+            if self.shard is None:
+                self.schedule(self.probes)
             halt = asyncio.Event()  # the scheduler's own: ending the checks never sets siaga's stop
             sched = asyncio.create_task(self.scheduler.run(halt), name="checks:scheduler")
             try:
@@ -353,17 +368,9 @@ async def _follow(engine: ChecksEngine, rt: RunsDb) -> None:
         gained &= held_now  # what was lost again meanwhile is not started
         engine.running |= gained
         engine.moves += len(gained)
-        now = engine.clock()
-        for svc in engine.services_in(gained):
-            for cid in engine.checks_of[svc]:
-                # the cadence the last holder kept: next run one interval after its last (no burst of a
-                # whole share at once); a check never run yet runs now
-                last = engine.monitor.states[cid].last_at
-                if last is None:
-                    scheduler.add(engine.probes[cid])
-                    continue
-                due = (last - now).total_seconds() + engine.monitor.by_id[cid].interval_s
-                scheduler.add(engine.probes[cid], first_in=max(0.0, due), spread=False)
+        # each check at its phase, as the last holder ran it (no burst of a whole share at once); one never
+        # run yet (or overdue) within CATCH_UP_S
+        engine.schedule(cid for svc in engine.services_in(gained) for cid in engine.checks_of[svc])
         log.info("checks: share changed", extra={"slots": len(engine.running), "gained": len(gained),
                                                  "lost": len(lost)})
 

@@ -1,14 +1,24 @@
 """The scheduler: runs every check on its cadence, spread out, bounded, polite per host.
 
-- At once, then spread: every check runs as soon as siaga starts (bounded by the limits below), so the
-  status page knows each service within seconds; its second regular run is pushed back by a random part
-  of its interval (jitter; at most 60 s), so from then on 10,000 checks at 60 s make an even ~167 a second
-  instead of a burst each minute.
+- A stable phase: each check has its own place in its interval (:func:`phase_of`, a hash of its id, the
+  same in every process and run), and its regular runs fall on that phase on the wall clock
+  (:func:`nearest_point`): 20,000 checks at 60 s make an even ~333 a second, in one process or shared by
+  several, and a check that moves to another process keeps its place, so a share taken over does not run
+  all at once.
+- The first run here (:func:`first_run_in`): a check that ran within its interval (before a restart, or
+  in the process that held it) runs at its next phase point, at least half an interval after that run; a
+  check never run or overdue (its last run more than an interval ago) catches up within
+  ``catch_up_s`` (at most its interval), spread over that window by its phase, so the status page knows
+  every service within seconds of a start without the whole site starting in the same second; a check
+  in doubt (a failure to confirm) runs at once.
 - Cadence: the next run is planned from the previous *due* time, not from when it finished, so
   slow answers do not make checks drift; a check never has two attempts in flight.
 - Bounds: at most ``concurrency`` attempts at once, and at most ``per_host`` at once against one
-  host:port (politeness: a shared hosting server with 500 sites is not hit 500 times at once).
-- The delay after each result comes from ``on_result`` (short while a check is in doubt).
+  host:port (politeness: a shared hosting server with 500 sites is not hit 500 times at once); at most
+  ``burst`` attempts start per turn of the event loop, so what else the loop carries (a leak's page)
+  does not wait behind a whole round due at once.
+- The delay after each result comes from ``on_result`` (short while a check is in doubt); a regular
+  delay (one interval) lands on the check's phase point nearest to it.
 - Schedule lag (actual start - due time) is sampled for the capacity figures.
 """
 
@@ -16,9 +26,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import heapq
 import logging
-import random
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -31,13 +42,42 @@ log = logging.getLogger("siaga.checks")
 OnResult = Callable[[CheckResult], float]
 
 
+def phase_of(check_id: str) -> float:
+    """A check's place in its interval, in [0, 1): stable across processes, runs and Python versions."""
+    return int.from_bytes(hashlib.blake2b(check_id.encode(), digest_size=8).digest(), "big") / 2**64
+
+
+def nearest_point(t: float, interval_s: float, phase: float) -> float:
+    """The phase point nearest ``t`` (wall-clock seconds): the times ``(k + phase) * interval_s``."""
+    offset = phase * interval_s
+    return offset + round((t - offset) / interval_s) * interval_s
+
+
+def next_point(t: float, interval_s: float, phase: float) -> float:
+    """The first phase point at or after ``t`` (wall-clock seconds)."""
+    offset = phase * interval_s
+    return offset + math.ceil((t - offset) / interval_s) * interval_s
+
+
+def first_run_in(interval_s: float, phase: float, now: float, last_age_s: float | None, catch_up_s: float) -> float:
+    """Seconds from ``now`` (wall clock) to a check's first run in this scheduler.
+
+    ``last_age_s``: how long ago the check last ran (anywhere), None when it never ran. Run within the
+    interval: its next phase point at least half an interval after that run (no second run right after
+    the other process's). Never run or overdue: within ``catch_up_s`` (at most its interval), at its
+    phase's share of that window."""
+    if last_age_s is None or last_age_s >= interval_s:
+        return phase * min(interval_s, catch_up_s)
+    return max(0.0, next_point(now - last_age_s + interval_s / 2, interval_s, phase) - now)
+
+
 @dataclass
 class _Entry:
     probe: Probe
     host: str
     interval_s: float
+    phase: float
     running: bool = False
-    spread: float = 0.0  # added once, to the first regular (not in doubt) run after the first
 
 
 class Scheduler:
@@ -49,16 +89,22 @@ class Scheduler:
         *,
         concurrency: int = 512,
         per_host: int = 16,
-        rng: random.Random | None = None,
+        catch_up_s: float = 0.0,
+        burst: int = 64,
         monotonic: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
         lag_samples: int = 20_000,
     ) -> None:
+        """``catch_up_s``: the window over which checks never run (or overdue) make their first run
+        (0: at once)."""
         self.ctx = ctx
         self.on_result = on_result
         self.concurrency = concurrency
         self.per_host = per_host
-        self.rng = rng or random.Random()
+        self.catch_up_s = catch_up_s
+        self.burst = burst
         self.monotonic = monotonic
+        self.wall = wall
         self._entries: dict[str, _Entry] = {}
         self._heap: list[tuple[float, int, str, _Entry]] = []
         self._seq = 0
@@ -71,14 +117,14 @@ class Scheduler:
         for probe in probes:
             self.add(probe)
 
-    def add(self, probe: Probe, *, first_in: float = 0.0, spread: bool = True) -> None:
-        """Schedule a check: its first run ``first_in`` seconds from now (at once by default); ``spread=False``
-        keeps the phase ``first_in`` gives (a check that moved from another process keeps its cadence)."""
+    def add(self, probe: Probe, *, last_age_s: float | None = None, at_once: bool = False) -> None:
+        """Schedule a check (see :func:`first_run_in`); ``last_age_s``: seconds since it last ran, anywhere
+        (None: never); ``at_once``: its first run now (a check in doubt: its retry is due)."""
         check = probe.check
-        # later rounds fall anywhere in the interval (at most a minute, so long intervals stay near their phase)
-        spread_s = self.rng.uniform(0, min(check.interval_s, 60.0)) if spread else 0.0
-        entry = _Entry(probe, check.target_host() or check.check_id, check.interval_s, spread=spread_s)
+        entry = _Entry(probe, check.target_host() or check.check_id, check.interval_s, phase_of(check.check_id))
         self._entries[check.check_id] = entry
+        first_in = 0.0 if at_once else first_run_in(check.interval_s, entry.phase, self.wall(), last_age_s,
+                                                    self.catch_up_s)
         self._push(self.monotonic() + first_in, check.check_id)
 
     def remove(self, check_id: str) -> None:
@@ -105,12 +151,14 @@ class Scheduler:
         try:
             while not stop.is_set():
                 now = self.monotonic()
-                while self._heap and self._heap[0][0] <= now:
+                started = 0
+                while self._heap and self._heap[0][0] <= now and started < self.burst:
                     due, _seq, check_id, planned = heapq.heappop(self._heap)
                     entry = self._entries.get(check_id)
                     if entry is not planned or entry.running:
                         continue  # removed (or removed and added again), or a run_now while an attempt is in flight
                     entry.running = True
+                    started += 1
                     task = asyncio.create_task(self._attempt(entry, due), name=f"check:{check_id}")
                     self._tasks.add(task)
                     task.add_done_callback(self._tasks.discard)
@@ -120,7 +168,7 @@ class Scheduler:
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(wait):
                             await self._wake.wait()
-                else:
+                else:  # more due (or the burst's bound reached): let the loop turn first
                     await asyncio.sleep(0)
         finally:
             for task in list(self._tasks):
@@ -147,12 +195,12 @@ class Scheduler:
             entry.running = False
         if self._entries.get(check_id) is entry:  # not removed (nor removed and added again)
             nxt = due + delay
-            if entry.spread and delay >= entry.interval_s:  # the first regular round after the start: spread
-                nxt += entry.spread
-                entry.spread = 0.0
+            if delay >= entry.interval_s:  # a regular round: on (or back on) the check's phase
+                offset = self.wall() - self.monotonic()
+                nxt = nearest_point(nxt + offset, entry.interval_s, entry.phase) - offset
             now = self.monotonic()
-            if nxt < now:  # fell behind: do not burst to catch up, start again from now
-                nxt = now + min(delay, 1.0) * self.rng.random()
+            if nxt < now:  # fell behind: do not burst to catch up, start again from now (spread by phase)
+                nxt = now + min(delay, 1.0) * entry.phase
             self._push(nxt, check_id)
 
     def lag_percentile(self, q: float) -> float | None:
