@@ -1,8 +1,9 @@
 """The cluster of ``siaga serve`` processes on one store: the roles this process holds, and who is alive.
 
-:class:`Cluster` (``ctx.services.cluster``) keeps this process's leases (:mod:`siaga.cluster.leases`):
-every third of the lease it takes or renews each declared role, and beats its runtime session (so
-:func:`siaga.cluster.members.members` is fresh to the lease). A component declared with ``role=`` runs only while this
+:class:`Cluster` (``ctx.services.cluster``) keeps this process's leases (a
+:class:`siaga.cluster.leases.Keeper`, like the rule shards' keeper): every third of the lease it takes or
+renews each declared role, and beats its runtime session (so :func:`siaga.cluster.members.members` is
+fresh to the lease). A component declared with ``role=`` runs only while this
 process holds that role (the supervisor wraps it with :meth:`Cluster.gated`): it is started when the
 lease is taken, and its stop event is set when the lease is lost (not renewed in time, taken over).
 
@@ -28,8 +29,6 @@ import concurrent.futures
 import contextlib
 import datetime as dt
 import logging
-import os
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,33 +52,19 @@ log = logging.getLogger("siaga.cluster")
 POLL_S = 0.1
 
 
-@dataclass
-class _Held:
-    token: int
-    until: float  # monotonic
-
-
-class Cluster:
+class Cluster(leases.Keeper):
     """This process's roles (one per singleton duty) and their leases."""
 
     def __init__(self, engine: Engine, *, lease_s: float, shared: bool,
                  clock: Callable[[], dt.datetime] = utcnow, monotonic: Callable[[], float] = time.monotonic) -> None:
-        self.engine = engine
-        self.lease_s = lease_s
+        super().__init__(engine, lease_s=lease_s, clock=clock, monotonic=monotonic)
         self.shared = shared
-        self.clock = clock
-        self.monotonic = monotonic
         self.roles: list[str] = []
-        self.session_id: int | None = None
-        self.holder = f"{socket.gethostname()}:{os.getpid()}"
-        self._held: dict[str, _Held] = {}
-        self.error: str | None = None
-        self._next_expiry: dt.datetime | None = None  # when the first lease another process holds ends
+        self._held: dict[str, leases.Held] = {}
         self.duties: dict[str, int] = {}  # a duty shared across processes (checks) -> its number of slots
         self.live: list[str] = []  # the live processes (session ids) at the last round: the shard map's input
         self._leaving: set[str] = set()  # slot roles given up here (their work stops), released at the next round
         self._let_go: set[str] = set()  # leaving slots whose work has stopped and been written: free to release
-        self._alone: bool | None = None  # no other live process at the last round that reached the store
         # its own thread: a renewal never waits behind other work in the default pool (slow writes, snapshots)
         self._thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="siaga-leases")
 
@@ -162,18 +147,9 @@ class Cluster:
                 log.warning("cluster: cannot reach the store to renew the leases; this process keeps the roles it "
                             "held until the store answers again", extra={"error": first_error_line(exc)})
             self.error = first_error_line(exc)
-            # Paging never waits for the store: a holder cut off from PostgreSQL goes on with its duties (the
-            # notify holder pages from memory). A process that still reaches the store may take a role once
-            # its lease runs out, so in such a split both act for a while: a page may come twice, never none.
-            # When the store answers, the next round renews each role or finds it taken and lets it go; a
-            # process paused past its lease (SIGSTOP) finds that out at once when the store does answer.
-            until = started + self.lease_s
-            self._held = {role: _Held(h.token, max(h.until, until)) for role, h in self._held.items()}
-            if self._alone is not False:  # alone (or not known yet, the store gone at start): every duty is ours
-                mine = [*self.roles, *(shards.role(d, s) for d, n in self.duties.items() for s in range(n))]
-                for role in mine:
-                    if role not in self._held and role not in self._leaving:
-                        self._held[role] = _Held(0, until)
+            mine = [*self.roles, *(shards.role(d, s) for d, n in self.duties.items() for s in range(n))]
+            self._held = leases.keep_through_outage(
+                self._held, [r for r in mine if r not in self._leaving], started + self.lease_s, self._alone)
             return
         self.error = None
         self._next_expiry = None
@@ -182,15 +158,14 @@ class Cluster:
             if isinstance(lease, str):
                 continue  # the row was busy: what is held stays held until its lease ends (next round: again)
             if lease is None or lease.holder != self.holder:
-                if lease is not None and (self._next_expiry is None or lease.expires_at < self._next_expiry):
-                    self._next_expiry = lease.expires_at
+                self.note_theirs(lease)
                 if before is not None and "/" not in role:
                     log.warning("cluster: role taken over by another process", extra={"role": role})
                 self._held.pop(role, None)
                 continue
             if (before is None or before.token != lease.token) and "/" not in role:
                 log.info("cluster: role taken", extra={"role": role, "token": lease.token})
-            self._held[role] = _Held(lease.token, started + self.lease_s)
+            self._held[role] = leases.Held(lease.token, started + self.lease_s)
         if self.duties:
             self.live = names
             for role in leaving - wanted:  # released in this round
@@ -205,23 +180,14 @@ class Cluster:
         if not self.shared:
             await stop.wait()
             return
-        self.holder = f"{socket.gethostname()}:{os.getpid()}:{session_id}"
-        self.session_id = session_id
-        while not stop.is_set():
-            await self.renew(session_id)
-            pause = self.lease_s / 3
-            if self._next_expiry is not None:  # try again as soon as another's lease ends (a quick takeover)
-                pause = min(pause, max(0.05, (self._next_expiry - self.clock()).total_seconds() + 0.05))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), pause)
-        held, self._held = self._held, {}
-        with contextlib.suppress(DBAPIError):
-            await asyncio.get_running_loop().run_in_executor(self._thread, self._release, held)
+        await self.keep(session_id, stop)
 
-    def _release(self, held: dict[str, _Held]) -> None:
-        with self.engine.begin() as conn:
-            for role, h in held.items():
-                leases.release(conn, role, self.holder, h.token)
+    def give_all_up(self) -> dict[str, leases.Held]:
+        held, self._held = self._held, {}
+        return held
+
+    async def in_thread(self, fn: Callable[..., object], *args: object) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
 
     # -- roles in the supervisor ----------------------------------------------------------------------
     async def _until(self, want: bool, role: str, stop: asyncio.Event) -> None:

@@ -12,23 +12,40 @@ The token is the fence: a write made for a role checks, in its own transaction, 
 carries the writer's holder and token and has not expired (:func:`check`, which locks the row ``FOR
 SHARE`` so no takeover commits in between). A paused old holder that wakes finds a higher token and
 writes nothing. Times are the processes' clocks (UTC): keep the machines on NTP.
+
+The keeping of the leases held here has one home, :class:`Keeper`, for both keepers of a process (the
+roles and check slots of :class:`siaga.cluster.component.Cluster`, the rule shards of
+:class:`siaga.cluster.rule_keeper.RuleShardKeeper`): a round (:meth:`Keeper.renew`) every third of the
+lease or just after another's lease ends (:func:`next_round_in`), each lease :class:`Held` until ``lease``
+after the start of its last renewal by the monotonic clock, kept while the store is away
+(:func:`keep_through_outage`), and given up at a clean stop (:func:`release_all`). What each keeper
+takes in a round is its own.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
+import os
+import socket
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
-from sqlalchemy import Connection, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from siaga.cluster.tables import cluster_leases
 from siaga.errors import SiagaError
+from siaga.store.types import utcnow
 
 BUSY = "busy"
 """What :func:`take_or_renew` says when the row is locked by another transaction right now (a takeover, or
 a write of the holder checking its fence): nothing is known, try again at the next round."""
+
+K = TypeVar("K")
 
 
 class LeaseLost(SiagaError):
@@ -113,3 +130,93 @@ def release(conn: Connection, role: str, holder: str, token: int) -> None:
 
 def all_leases(conn: Connection) -> list[Lease]:
     return [_lease(r) for r in conn.execute(select(cluster_leases).order_by(cluster_leases.c.role))]
+
+
+@dataclass(frozen=True)
+class Held:
+    """A lease held here: its fencing token (0: taken while the store was away), and until when by this
+    process's monotonic clock (which runs on while it is paused: a process stopped past its lease finds
+    that it holds nothing before its first write)."""
+
+    token: int
+    until: float
+
+
+def keep_through_outage(held: Mapping[K, Held], ours: Iterable[K], until: float, alone: bool | None) -> dict[K, Held]:
+    """What this process holds while the store does not answer: every lease held, kept at least ``until``;
+    and when it was ``alone`` at the last round that reached the store (or does not know: the store gone
+    at start), every one of ``ours`` too.
+
+    Paging never waits for the store: a holder cut off from PostgreSQL goes on with its duties (the notify
+    holder pages from memory, a rule shard's holder evaluates its sensors). A process that still reaches
+    the store may take a lease once it runs out, so in such a split both act for a while: a page may come
+    twice, never none. When the store answers, the next round renews each lease or finds it taken and
+    lets it go; a process paused past its lease (SIGSTOP) finds that out at once when the store does
+    answer."""
+    kept = {k: Held(h.token, max(h.until, until)) for k, h in held.items()}
+    if alone is not False:
+        for k in ours:
+            kept.setdefault(k, Held(0, until))
+    return kept
+
+
+def next_round_in(lease_s: float, next_expiry: dt.datetime | None, now: dt.datetime) -> float:
+    """Seconds to the next round: a third of the lease, or sooner, just after the first lease held by
+    another process ends (``next_expiry``: a quick takeover)."""
+    pause = lease_s / 3
+    if next_expiry is not None:
+        pause = min(pause, max(0.05, (next_expiry - now).total_seconds() + 0.05))
+    return pause
+
+
+def release_all(engine: Engine, holder: str, held: Mapping[str, Held]) -> None:
+    """A clean stop: give every lease held up (role -> :class:`Held`), so the next holders take them at once."""
+    with engine.begin() as conn:
+        for role, h in held.items():
+            release(conn, role, holder, h.token)
+
+
+class Keeper:
+    """A process's keeper of some leases: :meth:`keep` runs a round (:meth:`renew`, the subclass's) every
+    :func:`next_round_in`, and at stop releases what :meth:`give_all_up` returns."""
+
+    def __init__(self, engine: Engine, *, lease_s: float, clock: Callable[[], dt.datetime] = utcnow,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.engine = engine
+        self.lease_s = lease_s
+        self.clock = clock
+        self.monotonic = monotonic
+        self.holder = f"{socket.gethostname()}:{os.getpid()}"
+        self.session_id: int | None = None
+        self.error: str | None = None  # the store's error at the last round, None when it answered
+        self._next_expiry: dt.datetime | None = None  # when the first lease another process holds ends
+        self._alone: bool | None = None  # no other live process at the last round that reached the store
+
+    async def renew(self, session_id: int | None) -> None:
+        """One round: take or renew this keeper's leases (a lease not renewed is lost here when it ends)."""
+        raise NotImplementedError
+
+    def give_all_up(self) -> dict[str, Held]:
+        """At stop: hold nothing from now on; the leases held (role -> :class:`Held`), to be released."""
+        raise NotImplementedError
+
+    def note_theirs(self, lease: Lease | None) -> None:
+        """A lease wanted here is another process's (None: another created it first): the next round comes
+        just after the first such lease ends."""
+        if lease is not None and (self._next_expiry is None or lease.expires_at < self._next_expiry):
+            self._next_expiry = lease.expires_at
+
+    async def in_thread(self, fn: Callable[..., object], *args: object) -> None:
+        """Run ``fn(*args)`` (a store call) off the event loop."""
+        await asyncio.to_thread(fn, *args)
+
+    async def keep(self, session_id: int | None, stop: asyncio.Event) -> None:
+        self.session_id = session_id
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{session_id}"
+        while not stop.is_set():
+            await self.renew(session_id)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), next_round_in(self.lease_s, self._next_expiry, self.clock()))
+        held = self.give_all_up()
+        with contextlib.suppress(DBAPIError):
+            await self.in_thread(release_all, self.engine, self.holder, held)
