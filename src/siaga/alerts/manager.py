@@ -46,12 +46,12 @@ from siaga.alerts.lifecycle import (
     Write,
 )
 from siaga.alerts.model import Alert, AlertState, Condition, Impact, Severity, SubjectKind, Transition
-from siaga.alerts.spooled import lowest_id, write_from_json, write_to_json
+from siaga.alerts.spooled import renumbered, write_from_json, write_to_json
 from siaga.alerts.tables import alerts as alerts_table
 from siaga.i18n.messages import Message, note_of, person_note
 from siaga.store.engine import first_error_line
 from siaga.store.events import get_meta, record_event, set_meta
-from siaga.store.spool import Spool
+from siaga.store.spool import Adopted, Spool
 from siaga.store.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -130,6 +130,7 @@ class AlertManager:
         self._last_sync: dt.datetime | None = None
         self.spool = spool
         self._spooled_last: str | None = None  # id of the last spooled record of the waiting writes
+        self._held: list[tuple[Spool | Adopted, str]] = []  # spool files of earlier runs whose writes wait
         self.unavailable_after = dt.timedelta(seconds=unavailable_after_s)
         self.failing_since: dt.datetime | None = None  # the store refused a write (or the probe) since
         self.last_error: str | None = None
@@ -202,31 +203,42 @@ class AlertManager:
         return len(found)
 
     def _replay_spool(self) -> int:
-        """Write what an earlier run spooled and did not get into the store (skipping what it did, by the
-        spool's mark). Returns the lowest provisional id it used (new ones go below)."""
+        """Write what earlier runs spooled and did not get into the store (skipping what they did, by each
+        file's mark): the orphan spool files of processes gone (see :mod:`siaga.store.spool`), and this
+        process's own. Returns the lowest provisional id it used (new ones go below)."""
         if self.spool is None:
             return 0
+        files: list[Spool | Adopted] = [*self.spool.adopt(), self.spool]
+        writes: list[Write] = []
+        held: list[tuple[Spool | Adopted, str]] = []
+        lowest = self.book.last_provisional
         with self.engine.connect() as conn:
-            mark = get_meta(conn, self.spool.meta_key)
-        records = self.spool.read(after=mark)
-        if not records:
-            self.spool.clear()
-            return 0
-        writes = [write_from_json(r) for r in records]
+            for f in files:
+                records = f.read(after=get_meta(conn, f.meta_key))
+                if not records:
+                    _spool_done(f)
+                    continue
+                more, lowest = renumbered([write_from_json(r) for r in records], lowest)
+                writes += more
+                held.append((f, str(records[-1]["_id"])))
+        if not writes:
+            return lowest
         try:
             with self.engine.begin() as conn:
                 done = self._apply(conn, writes, late=len(writes))
-                set_meta(conn, self.spool.meta_key, str(records[-1]["_id"]))
-        except Exception as exc:  # the store still cannot write: they wait (in the spool too) for the next try
+                for f, last in held:
+                    set_meta(conn, f.meta_key, last)
+        except Exception as exc:  # the store still cannot write: they wait (in their spools too) for the next try
             self._failed(self.clock(), exc)
-            self._waiting, self._spooled_last = writes, str(records[-1]["_id"])
+            self._waiting, self._held = writes, held
             log.warning("alert manager: %d spooled write(s) of an earlier run wait for the store", len(writes))
-            return lowest_id(writes)
+            return lowest
         self.aliases.update(done.alert_ids)
         self.aliases.update({i: a.id for i, a in done.joined.items()})
-        self.spool.clear()
+        for f, _ in held:
+            _spool_done(f)
         log.warning("alert manager: %d spooled write(s) of an earlier run stored", len(writes))
-        return lowest_id(writes)
+        return lowest
 
     # Queries ------------------------------------------------------------------------------------------
 
@@ -280,6 +292,8 @@ class AlertManager:
         try:
             with self.engine.begin() as conn:
                 done = self._apply(conn, batch, late=len(self._waiting))
+                for f, last in self._held:
+                    set_meta(conn, f.meta_key, last)
                 if self.spool is not None and self._spooled_last is not None:
                     set_meta(conn, self.spool.meta_key, self._spooled_last)
         except Exception as exc:  # told anyway; the writes wait in order for the next change or tick
@@ -296,7 +310,9 @@ class AlertManager:
             log.warning("alert manager: %d waiting write(s) stored late", len(self._waiting))
             if self.spool is not None:
                 self.spool.clear()
-            self._spooled_last = None
+            for f, _ in self._held:
+                _spool_done(f)
+            self._spooled_last, self._held = None, []
         self._waiting = []
         self.failing_since = None
         return self._applied(done, transitions)
@@ -617,3 +633,11 @@ class AlertManager:
                 by=ev.by if ev else None, via=ev.via if ev else None, note=ev.note if ev else None,
             )
             self._publish_all(self._keep(outcome, f"alert #{row.id} changed elsewhere", now))
+
+
+def _spool_done(f: Spool | Adopted) -> None:
+    """Everything of spool file ``f`` is in the store: empty it (this process's) or remove it (adopted)."""
+    if isinstance(f, Adopted):
+        f.remove()
+    else:
+        f.clear()

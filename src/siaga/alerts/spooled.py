@@ -16,6 +16,7 @@ from siaga.alerts.lifecycle import (
     TouchIncident,
     UpdateAlert,
     Write,
+    rename_write,
 )
 from siaga.alerts.serialise import alert_from_json, alert_to_json
 from siaga.i18n.messages import Message
@@ -59,13 +60,24 @@ def write_from_json(data: dict[str, Any]) -> Write:
     return w
 
 
-def lowest_id(writes: list[Write]) -> int:
-    """The lowest provisional id the writes use (0 when none): new ones of this run go below it."""
-    ids = [0]
+def renumbered(writes: list[Write], below: int) -> tuple[list[Write], int]:
+    """``writes`` with their provisional (negative) ids given new ones below ``below``, and the lowest
+    used: spools of several processes each count from -1, and their writes must not meet."""
+    n = below
+    alert_ids: dict[int, int] = {}
+    incident_ids: dict[int, int] = {}
+
+    def fresh(ids: dict[int, int], i: int | None) -> None:
+        nonlocal n
+        if i is not None and i < 0 and i not in ids:
+            n -= 1
+            ids[i] = n
+
     for w in writes:
         if isinstance(w, InsertAlert | UpdateAlert | AddEvent | Leave):
-            ids.append(w.alert.id)
-            ids.append(w.alert.incident_id or 0)
+            fresh(alert_ids, w.alert.id)
+            fresh(incident_ids, w.alert.incident_id)
         else:
-            ids.append(w.id)
-    return min(ids)
+            fresh(incident_ids, w.id)
+            fresh(alert_ids, w.alert_id)
+    return [rename_write(w, alert_ids, incident_ids) for w in writes], min(n, below)

@@ -63,6 +63,7 @@ class MemoryPage:
     language: str
     at: dt.datetime
     result: AttemptResult | None = None  # None while it is being sent
+    foreign: bool = False  # from the spool of an earlier run or another process: a provisional id not this run's
 
 
 @dataclass
@@ -133,7 +134,8 @@ class MemoryPager:
     # -- into the store, once it is back ---------------------------------------------------------------
     def recordable(self, stored_id: Callable[[int], int | None]) -> list[tuple[MemoryPage, int | None]]:
         """Sent pages, with the store's id of their alert when the alert manager knows it."""
-        return [(p, stored_id(p.alert.id)) for p in self.pages if p.result is not None]
+        return [(p, None if p.foreign and p.alert.id <= 0 else stored_id(p.alert.id))
+                for p in self.pages if p.result is not None]
 
     def record(self, conn: Connection, pages: list[tuple[MemoryPage, int | None]]) -> list[MemoryPage]:
         """Write sent pages to the outbox as sent (a failed one as pending: the outbox retries it); a page
@@ -196,13 +198,25 @@ class MemoryPager:
         return [p for p in self.pages if p.result is not None and not p.result.ok]
 
     # -- the spool (a restart while the store is away must not page again) -----------------------------
-    def restore(self, records: list[dict[str, Any]]) -> None:
-        """Take back the pages an earlier run sent from memory and did not record (from its spool)."""
+    def restore(self, records: list[dict[str, Any]]) -> list[MemoryPage]:
+        """Take back the pages an earlier run (or another process, gone) sent from memory and did not record
+        (from its spool): they are recorded with this run's, and their alerts not paged again from memory."""
+        out = []
         for r in records:
             with contextlib.suppress(KeyError, ValueError, TypeError):
-                page = page_from_json(r)
+                page = dataclasses.replace(page_from_json(r), foreign=True)
                 self.pages.append(page)
                 self.followed.setdefault(page.episode, page.alert)
+                out.append(page)
+        return out
+
+    def drop(self, pages: list[MemoryPage]) -> None:
+        """Forget restored ``pages`` unrecorded (their spool is let go: another process takes them up)."""
+        gone = {id(p) for p in pages}
+        self.pages = [p for p in self.pages if id(p) not in gone]
+        for ep in {p.episode for p in pages}:
+            if not any(p.episode == ep for p in self.pages):
+                self.followed.pop(ep, None)
 
 
 def page_to_json(p: MemoryPage) -> dict[str, Any]:

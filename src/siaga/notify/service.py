@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -31,7 +32,7 @@ from siaga.notify.tables import notify_messages
 from siaga.notify.transports import Transports
 from siaga.runbooks.approval import Approval
 from siaga.store.engine import first_error_line
-from siaga.store.spool import Spool
+from siaga.store.spool import Adopted, Spool
 from siaga.store.types import utcnow
 
 T = TypeVar("T")
@@ -48,6 +49,8 @@ open alerts on a quiet machine, 20-60 ms on a busy one)."""
 
 LATEST_KEPT = 50_000
 """Alerts whose latest published state the worker keeps for the check at send time (oldest dropped first)."""
+ADOPT_EVERY_S = 5.0
+"""How often the sending process looks for the spools of processes gone (their pages sent from memory)."""
 
 
 class AlertActions(Protocol):
@@ -106,6 +109,8 @@ class NotifyService:
         self.spool = spool  # ... and on disk, so that a restart meanwhile does not page them again
         if spool is not None:
             self.memory.restore(spool.read())
+        self._adopted: list[tuple[Adopted, list[MemoryPage]]] = []  # spools of processes gone, until recorded
+        self._adopt_at = 0.0  # (monotonic) the next look for them
         self.stored_id: Callable[[int], int | None] = lambda i: i if i > 0 else None  # the alert manager's
         self.store_error: str | None = None  # why the last round could not write (None: it could)
         self.store_failing_since: dt.datetime | None = None
@@ -163,8 +168,10 @@ class NotifyService:
             transitions.append(self.queue.get_nowait())
         now = self.clock()
         if self.fence is not None and not self.fence.held():
+            self._let_go_spools()
             await self._follow(transitions, now)
             return None
+        self._adopt_spools()
         # an alert the store has not numbered yet (the alert manager could not write it) waits, and pages
         # from memory meanwhile
         transitions = [self._stored(tr) for tr in transitions]
@@ -214,6 +221,7 @@ class NotifyService:
         self.memory.forget(recorded)
         if recorded and self.spool is not None and not self.memory.unrecorded:
             self.spool.clear()  # all in the store (a crash before this: the next start finds them written)
+        self._spools_recorded()
         self._unstored = held + self._unstored
         if held:
             self._page_from_memory(held, now)
@@ -247,6 +255,38 @@ class NotifyService:
             self._unstored = ready + self._unstored
             raise
         return None
+
+    # -- spools of processes gone (see siaga.store.spool) -------------------------------------------
+    def _adopt_spools(self) -> None:
+        """This process plans and sends: take up the pages that processes gone (or an older siaga) sent from
+        memory and did not record, so they are recorded (once) and their alerts not paged again."""
+        if self.spool is None or time.monotonic() < self._adopt_at:
+            return
+        self._adopt_at = time.monotonic() + ADOPT_EVERY_S
+        for f in self.spool.adopt():
+            pages = self.memory.restore(f.read())
+            if pages:
+                log.warning("notify: %d page(s) sent from memory by a process gone, from %s", len(pages), f.path)
+            self._adopted.append((f, pages))
+
+    def _spools_recorded(self) -> None:
+        """Remove the adopted spools whose pages are all in the store."""
+        left = []
+        unrecorded = {id(p) for p in self.memory.pages}
+        for f, pages in self._adopted:
+            if any(id(p) in unrecorded for p in pages):
+                left.append((f, pages))
+            else:
+                f.remove()
+        self._adopted = left
+
+    def _let_go_spools(self) -> None:
+        """Another process plans now: let it have the adopted spools (and forget their pages here)."""
+        for f, pages in self._adopted:
+            self.memory.drop(pages)
+            f.release()
+        self._adopted = []
+        self._adopt_at = 0.0
 
     def _stored(self, tr: Transition) -> Transition:
         if tr.alert.id > 0:

@@ -304,20 +304,25 @@ class ReadingWriter:
             self._release(mark)
 
     def _replay_spool(self) -> None:
+        """Write the spooled rows back: orphans adopted from processes gone, then this process's own file;
+        each file is emptied (own) or removed (adopted) once all its rows are in."""
         assert self.spool is not None
         n = 0
-        try:
-            for chunk in self.spool.chunks():
-                write_rows(self.engine, chunk, None, self.clock())
-                n += len(chunk)
-                if self.on_flushed is not None:
-                    self.on_flushed(min(r[1] for r in chunk))
-        except Exception:
-            log.exception("readings: writing the spool %s back failed; tried again at the next flush", self.spool.path)
-            return
-        self.spool.clear()
-        self.spool.replayed += n
-        log.info("readings: %d spooled readings written back to the store", n)
+        for part in self.spool.parts():
+            try:
+                for chunk in part.chunks():
+                    write_rows(self.engine, chunk, None, self.clock())
+                    n += len(chunk)
+                    if self.on_flushed is not None:
+                        self.on_flushed(min(r[1] for r in chunk))
+                part.done()
+            except Exception:
+                part.release()
+                log.exception("readings: writing the spool %s back failed; tried again at the next flush", part.path)
+                break
+        if n:
+            self.spool.replayed += n
+            log.info("readings: %d spooled readings written back to the store", n)
 
     async def flush(self) -> int:
         async with self._lock:
