@@ -297,8 +297,7 @@ def disk_full(work: Path) -> dict[str, object]:
             paged_while_full = bool(pages)
             code, health = serve.health()
             store_alert = hook.wait(STORE, 1, timeout=15)
-            spooled = (work / "spool" / "alerts.jsonl").read_text().count("\n") if (
-                work / "spool" / "alerts.jsonl").exists() else 0
+            spooled = sum(f.read_text().count("\n") for f in (work / "spool").glob("alerts.*.jsonl"))  # one per process
             filler.unlink()
             serve.wait_health(200, timeout=30)
             time.sleep(3)  # a page sent twice would come now
