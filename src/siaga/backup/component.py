@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from siaga.backup.site import in_english
 from siaga.config.models import SiteConfig
-from siaga.i18n import N_, _
+from siaga.i18n import N_, _, get_language
+from siaga.i18n.messages import Message, note_text, render
 from siaga.vocab import Condition
 
 if TYPE_CHECKING:
@@ -168,21 +170,21 @@ def record_late(mgr: BackupManager, task: Task, due: dt.datetime, now: dt.dateti
 async def run_task(mgr: BackupManager, task: Task) -> None:
     if task.kind == "backup":
         result = await mgr.run_job(task.subject, scheduled=True)
-        log.info("scheduled backup %s: %s", task.subject, "ok" if result.ok else result.error)
+        log.info("scheduled backup %s: %s", task.subject, "ok" if result.ok else in_english(result.error))
     elif task.kind == "drill":
         drill = await mgr.drill(task.subject, scheduled=True)
-        log.info("scheduled drill %s: %s", task.subject, "ok" if drill.ok else drill.error)
+        log.info("scheduled drill %s: %s", task.subject, "ok" if drill.ok else in_english(drill.error))
     elif task.kind == "retention":
         await mgr.forget(task.subject, dry_run=False)
         await mgr.prune(task.subject)
     elif task.kind == "check":
         check = await mgr.check(task.subject)
-        log.info("check %s (%s): %s", task.subject, check.subset, "ok" if check.ok else check.error)
+        log.info("check %s (%s): %s", task.subject, check.subset, "ok" if check.ok else in_english(check.error))
     elif task.kind == "standby":
         from siaga.standby.actions import refresh
 
         done = await refresh(mgr, task.subject)
-        log.info("standby %s refreshed: %s", task.subject, "ok" if done.ok else done.error)
+        log.info("standby %s refreshed: %s", task.subject, "ok" if done.ok else in_english(done.error))
         await asyncio.to_thread(mgr.publish)
 
 
@@ -266,7 +268,7 @@ async def demo_round(mgr: BackupManager) -> None:
         for step, action in ((N_("backup"), mgr.run_job), (N_("restore drill"), mgr.drill)):
             try:
                 result = await action(job.id)
-                ok, reason = bool(getattr(result, "ok", False)), getattr(result, "error", None)
+                ok, reason = bool(getattr(result, "ok", False)), words(getattr(result, "error", None), mgr.tz)
             except Exception as exc:
                 ok, reason = False, _first_line(exc)
             if ok:
@@ -280,7 +282,15 @@ async def demo_round(mgr: BackupManager) -> None:
 
 
 def _first_line(exc: BaseException) -> str:
+    why = getattr(exc, "why", None)
+    if isinstance(why, Message):
+        return render(why, get_language(), ZoneInfo("UTC"))
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def words(note: str | None, zone: ZoneInfo) -> str | None:
+    """A stored failure worded in the language siaga speaks now."""
+    return note_text(note, get_language(), zone)
 
 
 class _ServiceSink:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from siaga.backup import process
 from siaga.backup.site import BackupError
 from siaga.config.backup import BackupJob
-from siaga.config.types import format_duration
+from siaga.i18n.messages import Message
 
 HOOK_OUTPUT_LIMIT = 400
 
@@ -21,13 +21,15 @@ async def run_hooks(job: BackupJob, commands: list[list[str]], extra_env: Mappin
         try:
             done = await process.run(argv, env, timeout_s=timeout, merge_stderr=True)
         except process.ProcessStartError as exc:
-            raise BackupError(f"hook {argv[0]} of job {job.id} cannot start: {exc.reason}", "hook") from None
+            raise BackupError(Message("backup.hook.start", {"hook": argv[0], "job": job.id, "error": exc.reason}),
+                              "hook") from None
         except TimeoutError:
-            over = format_duration(job.hooks.timeout)
-            raise BackupError(f"hook {argv[0]} of job {job.id} ran over {over}", "hook") from None
+            raise BackupError(Message("backup.hook.timeout", {"hook": argv[0], "job": job.id, "limit_s": timeout}),
+                              "hook") from None
         if done.exit_code != 0:
             tail = done.stdout.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
             raise BackupError(
-                f"hook {argv[0]} of job {job.id} failed (exit {done.exit_code}): {tail[0][:HOOK_OUTPUT_LIMIT]}",
+                Message("backup.hook.failed", {"hook": argv[0], "job": job.id, "code": done.exit_code,
+                                               "output": tail[0][:HOOK_OUTPUT_LIMIT] or "-"}),
                 "hook",
             )

@@ -21,6 +21,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from siaga.i18n.messages import Message, note_of
+
 CHUNK = 1 << 20
 DELTA_MAX_SHARE = 0.25
 """A file manifest is stored as a difference while at most this share of its files differ from its base."""
@@ -283,7 +285,7 @@ def build_file_manifest(
 @dataclass(frozen=True)
 class Verification:
     checked: int
-    problems: list[str]
+    problems: list[str]  # each a message behind the note mark (worded per reader by note_text)
     bytes: int
 
     @property
@@ -303,24 +305,27 @@ def verify_restored_files(manifest: FileManifest, restored_root: Path, *, max_pr
         try:
             st = restored.stat()
         except OSError:
-            problems.append(f"missing: {path}")
+            problems.append(note_of(Message("backup.problem.missing", {"path": path})))
             continue
         checked += 1
         total += st.st_size
         if st.st_size != entry.size:
-            problems.append(f"size differs: {path} ({st.st_size} bytes, manifest {entry.size})")
+            problems.append(note_of(Message("backup.problem.size", {"path": path, "size": st.st_size,
+                                                                    "expected": entry.size})))
             continue
         if entry.sha256 is None:
             continue
         if hash_file(restored) != entry.sha256:
-            problems.append(f"content differs: {path}")
+            problems.append(note_of(Message("backup.problem.content", {"path": path})))
     for dirpath, _dirs, files in os.walk(restored_root):
         for name in files:
             full = os.path.join(dirpath, name)
             if full not in seen:
-                problems.append(f"not in manifest: /{os.path.relpath(full, restored_root)}")
+                extra = f"/{os.path.relpath(full, restored_root)}"
+                problems.append(note_of(Message("backup.problem.extra", {"path": extra})))
     if len(problems) > max_problems:
-        problems = [*problems[:max_problems], f"... and {len(problems) - max_problems} more"]
+        more = len(problems) - max_problems
+        problems = [*problems[:max_problems], note_of(Message("backup.problem.more", {"count": more}))]
     return Verification(checked, problems, total)
 
 

@@ -30,6 +30,7 @@ from siaga.config.backup import BackupJob, Target
 from siaga.config.models import SiteConfig
 from siaga.config.secrets import SecretError
 from siaga.errors import SiagaError
+from siaga.i18n.messages import Message, note_of, note_text
 from siaga.store.types import utcnow
 
 _LOCKS: dict[tuple[int, str], asyncio.Lock] = {}
@@ -45,11 +46,32 @@ def repository_lock(location: str) -> asyncio.Lock:
 
 
 class BackupError(SiagaError):
-    """A backup step failed; ``str()`` is one line naming what and where."""
+    """A backup step failed; ``why`` says what and where as a message worded per reader (a ``backup.*`` or
+    ``standby.*`` key), ``str()`` is that line in English (logs)."""
 
-    def __init__(self, message: str, kind: str = "other") -> None:
-        super().__init__(message)
+    def __init__(self, message: Message | str, kind: str = "other") -> None:
+        why = message if isinstance(message, Message) else Message(text=message)
+        super().__init__(why.english())
+        self.why = why
         self.kind = kind
+
+
+def failure_note(exc: BaseException) -> str:
+    """What a run stores (``error`` of backup_runs, backup_drills, backup_checks, standby_runs) of why it failed:
+    siaga's own message behind the note mark, worded for each reader by :func:`siaga.i18n.messages.note_text`;
+    an error of the OS or a driver as its type and first line (no sentence of ours)."""
+    why = getattr(exc, "why", None)
+    if isinstance(why, Message) and why.key:
+        return note_of(why)
+    text = str(exc).strip(" \t\r\n")
+    if isinstance(why, Message) and why.text:
+        return why.text
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+
+
+def in_english(note: str | None) -> str:
+    """A stored failure in English with UTC times (for logs)."""
+    return note_text(note, "en", ZoneInfo("UTC")) or ""
 
 
 class BackupSite:
@@ -93,21 +115,24 @@ class BackupSite:
         for job in self.config.backups:
             if job.id == job_id:
                 return job
-        known = ", ".join(j.id for j in self.config.backups) or "none configured"
-        raise BackupError(f"unknown backup job {job_id!r} (known: {known})", "usage")
+        known = ", ".join(j.id for j in self.config.backups)
+        raise BackupError(Message("backup.unknown_job", {"job": job_id, "known": known}) if known
+                          else Message("backup.unknown_job.none", {"job": job_id}), "usage")
 
     def target(self, target_id: str) -> Target:
         for target in self.config.targets:
             if target.id == target_id:
                 return target
-        known = ", ".join(t.id for t in self.config.targets) or "none configured"
-        raise BackupError(f"unknown backup target {target_id!r} (known: {known})", "usage")
+        known = ", ".join(t.id for t in self.config.targets)
+        raise BackupError(Message("backup.unknown_target", {"target": target_id, "known": known}) if known
+                          else Message("backup.unknown_target.none", {"target": target_id}), "usage")
 
     def repository(self, target_id: str) -> Repository:
         try:
             return repository_for(self.target(target_id), self.base_dir)
         except SecretError as exc:
-            raise BackupError(f"target {target_id}: {exc}", "config") from None
+            raise BackupError(Message("backup.target_secret", {"target": target_id, "error": str(exc)}),
+                              "config") from None
 
     def drill_target(self, job: BackupJob) -> str:
         """The off-site target a drill restores from: the job's own when off site, else its first off-site copy."""
@@ -132,7 +157,8 @@ class BackupSite:
         try:
             return await execute.run(args, repo, environ=self.environ, **kw)
         except SecretError as exc:
-            raise BackupError(f"target {repo.id}: {exc}", "config") from None
+            raise BackupError(Message("backup.target_secret", {"target": repo.id, "error": str(exc)}),
+                              "config") from None
 
     async def unlock(self, repo: Repository) -> None:
         """Remove stale locks (of dead restic processes) before an exclusive step."""

@@ -58,19 +58,31 @@ def connect_failure(exc: OSError, target: str) -> Message:
 
 
 def stored_reason(result: CheckResult) -> str:
-    """What the check's state and history store for ``result``: its message key behind the note mark (worded per
-    reader by :func:`siaga.i18n.messages.note_text`), or the text as it is."""
+    """What the check's state and history store for ``result`` (up or down): its message key behind the note mark
+    (worded per reader by :func:`siaga.i18n.messages.note_text`), or the text as it is."""
     return note_of(result.why) if result.why is not None and result.why.key else result.message
 
 
 @dataclass(frozen=True)
 class Observation:
-    """A successful probe: how long it took and what it saw."""
+    """A successful probe: how long it took and what it saw (``said``: a ``check.ok.*`` message worded per reader;
+    ``message``: a line of a probe that has none, shown as it is)."""
 
     latency_ms: float | None = None
     message: str = ""
     warning: str | None = None  # up, but something needs attention soon (a certificate expiring)
     details: dict[str, Any] = field(default_factory=dict)
+    said: Message | None = None
+    warned: Message | None = None  # the warning as a message
+
+    @property
+    def text(self) -> str:
+        """What it saw, in English (logs, tests)."""
+        return self.said.english() if self.said is not None else self.message
+
+    @property
+    def warning_text(self) -> str | None:
+        return self.warned.english() if self.warned is not None else self.warning
 
 
 @dataclass(frozen=True)
@@ -86,7 +98,8 @@ class CheckResult:
     retryable: bool = True
     warning: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
-    why: Message | None = None  # a failure's message key and parameters (``message`` is it in English)
+    why: Message | None = None  # what it saw (down or up) as a message key and parameters; ``message``: in English
+    warned: Message | None = None  # ``warning`` as a message key and parameters
 
 
 @dataclass
@@ -135,8 +148,8 @@ async def run_once(probe: Probe, ctx: ProbeContext) -> CheckResult:
     else:
         latency = obs.latency_ms if obs.latency_ms is not None else _ms(start)
         return CheckResult(
-            check.check_id, check.service, ctx.clock(), True, latency, obs.message, warning=obs.warning,
-            details=obs.details,
+            check.check_id, check.service, ctx.clock(), True, latency, obs.text, warning=obs.warning_text,
+            details=obs.details, why=obs.said, warned=obs.warned,
         )
     return CheckResult(check.check_id, check.service, ctx.clock(), False, _ms(start), why.english(), why=why)
 

@@ -34,7 +34,8 @@ class DatabaseProbe:
         text = None if value is None else str(value)
         if check.expected is not None and text != check.expected:
             raise CheckFailed(Message("check.db_result", {"got": repr(text), "expected": repr(check.expected)}))
-        return Observation(latency_ms=latency, message=f"query ok in {latency:.0f} ms ({text})")
+        return Observation(latency_ms=latency,
+                           said=Message("check.ok.db", {"latency_ms": round(latency), "result": text or "-"}))
 
     async def _postgresql(self, host: str, port: int, password: str | None) -> Any:
         import psycopg

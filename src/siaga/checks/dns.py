@@ -57,6 +57,5 @@ class DnsProbe:
                          "got": ", ".join(got)}),
                 details={"answers": got},
             )
-        return Observation(
-            latency_ms=latency, message=f"{check.record_type} {', '.join(got)}", details={"answers": got}
-        )
+        return Observation(latency_ms=latency, details={"answers": got}, said=Message(
+            "check.ok.dns", {"record_type": check.record_type, "answers": ", ".join(got) or "-"}))

@@ -77,5 +77,5 @@ class HeartbeatProbe:
         reason = heartbeat_verdict(self.check, last, book.listening_since, ctx.clock())
         if reason is not None:
             raise CheckFailed(reason, retryable=False)
-        message = f"last ping {last.at:%Y-%m-%d %H:%M:%S} UTC" if last else "waiting for the first ping"
-        return Observation(latency_ms=None, message=message)
+        said = Message("check.ok.heartbeat", {"at": last.at.isoformat()}) if last else Message("check.ok.waiting")
+        return Observation(latency_ms=None, said=said)

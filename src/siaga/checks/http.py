@@ -95,7 +95,8 @@ class HttpProbe:
                 raise CheckFailed(Message("check.keyword_found", {"keyword": check.keyword_absent}), details=details)
             if self._json_path is not None:
                 self._assert_json(text)
-        return Observation(latency_ms=latency, message=f"HTTP {status} in {latency:.0f} ms", details=details)
+        return Observation(latency_ms=latency, details=details,
+                           said=Message("check.ok.http", {"status": status, "latency_ms": round(latency)}))
 
     def _assert_json(self, text: str) -> None:
         check = self.check

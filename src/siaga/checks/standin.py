@@ -32,7 +32,7 @@ class StandInProbe:
     async def probe(self, ctx: ProbeContext) -> Observation:
         if self.check.service in self.standin.down:
             raise CheckFailed(Message("check.standin"))
-        return Observation(latency_ms=1.0, message="demo stand-in (not checked for real)")
+        return Observation(latency_ms=1.0, said=Message("check.ok.standin"))
 
 
 def _json_body(path: str | None, expected: Any) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import time
 
 from siaga.checks.base import CheckFailed, Observation, ProbeContext, connect_failure
 from siaga.config.checks import TcpCheck
+from siaga.i18n.messages import Message
 
 
 class TcpProbe:
@@ -25,4 +26,5 @@ class TcpProbe:
         writer.close()
         with contextlib.suppress(OSError):
             await writer.wait_closed()
-        return Observation(latency_ms=latency, message=f"port {self.check.port} open in {latency:.0f} ms")
+        return Observation(latency_ms=latency,
+                           said=Message("check.ok.tcp", {"port": self.check.port, "latency_ms": round(latency)}))

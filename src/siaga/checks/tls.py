@@ -70,8 +70,7 @@ class TlsProbe:
             raise CheckFailed(Message("check.tls_expired", {"date": f"{not_after:%Y-%m-%d}"}), retryable=False,
                               details=details)
         level = "critical" if left < check.critical_days else "warning" if left < check.warning_days else None
-        warning = f"certificate expires in {left:.1f} days ({not_after:%Y-%m-%d})" if level else None
+        warned = Message("check.tls_expiring", {"days_left": round(left, 1), "date": f"{not_after:%Y-%m-%d}"})
         details["level"] = level
-        return Observation(
-            latency_ms=latency, message=f"certificate valid {left:.0f} more days", warning=warning, details=details
-        )
+        said = Message("check.ok.tls", {"days_left": round(left)})
+        return Observation(latency_ms=latency, details=details, said=said, warned=warned if level else None)

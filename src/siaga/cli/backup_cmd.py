@@ -24,6 +24,7 @@ from siaga.cli.common import (
 )
 from siaga.i18n import _, get_language
 from siaga.i18n.formats import duration
+from siaga.i18n.messages import note_text, render
 
 T = TypeVar("T")
 
@@ -41,6 +42,11 @@ def _manager(config: str, *, restic: str | None = None, lang: str | None = None)
     return BackupManager(loaded.config, engine=engine, base_dir=loaded.base_dir, restic_command=restic)
 
 
+def said(note: str | None) -> str:
+    """A stored failure (a message behind the note mark, or a line as it is) worded in the CLI's language."""
+    return note_text(note, get_language(), ZoneInfo("UTC")) or ""
+
+
 def _run(work: Coroutine[Any, Any, T]) -> T:
     from siaga.backup.manager import BackupError
     from siaga.backup.restic.errors import ResticError
@@ -48,9 +54,10 @@ def _run(work: Coroutine[Any, Any, T]) -> T:
     try:
         return asyncio.run(work)
     except BackupError as exc:
-        fail(str(exc), ExitCode.USAGE if exc.kind in ("usage", "config") else ExitCode.FAILURE)
+        code = ExitCode.USAGE if exc.kind in ("usage", "config") else ExitCode.FAILURE
+        fail(render(exc.why, get_language(), ZoneInfo("UTC")), code)
     except ResticError as exc:
-        fail(str(exc))
+        fail(render(exc.why, get_language(), ZoneInfo("UTC")))
     except KeyboardInterrupt:
         fail(_("interrupted (restic was stopped with SIGINT; its lock is removed on the next run)"))
 
@@ -84,7 +91,7 @@ def run(
     mgr = _manager(config, restic=restic)
     result = _run(mgr.run_job(job))
     if not result.ok:
-        fail(_("backup {job}: {error}").format(job=job, error=result.error))
+        fail(_("backup {job}: {error}").format(job=job, error=said(result.error)))
     added = (result.bytes_added or 0) / 1e6
     typer.echo(
         _(
@@ -181,7 +188,7 @@ def check(
     mgr = _manager(config, restic=restic)
     result = _run(mgr.check(target, subset=subset))
     if not result.ok:
-        fail(_("check of {target} failed: {error}").format(target=target, error=result.error))
+        fail(_("check of {target} failed: {error}").format(target=target, error=said(result.error)))
     typer.echo(
         _("check of {target}: ok (read data subset {subset}, {seconds}s)").format(
             target=target, subset=result.subset or "-", seconds=f"{result.duration_s:.1f}"
@@ -201,10 +208,10 @@ def drill(
     age = duration(result.snapshot_age_s or 0, get_language())
     if not result.ok:
         for problem in result.problems[:10]:
-            typer.echo(f"  {problem}", err=True)
+            typer.echo(f"  {said(problem)}", err=True)
         fail(
             _("drill {job} FAILED on {target}: {error}").format(
-                job=job, target=result.target, error=result.error
+                job=job, target=result.target, error=said(result.error)
             )
         )
     typer.echo(

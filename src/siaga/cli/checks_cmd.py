@@ -113,7 +113,8 @@ def run(
     for r in results:
         mark = _("ok") if r.ok else _("FAILED")
         latency = f" ({r.latency_ms:.0f} ms)" if r.latency_ms is not None else ""
-        warn = f" — {r.warning}" if r.warning else ""
+        warned = render(r.warned, get_language(), site_zone(cfg)) if r.warned is not None else r.warning
+        warn = f" — {warned}" if warned else ""
         text = render(r.why, get_language(), site_zone(cfg)) if r.why is not None else r.message
         typer.echo(f"{r.check_id}: {mark}{latency}: {text}{warn}")
         failed += not r.ok

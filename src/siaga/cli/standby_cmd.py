@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import typer
 
-from siaga.cli.backup_cmd import ResticOption, _local, _manager, _run
+from siaga.cli.backup_cmd import ResticOption, _local, _manager, _run, said
 from siaga.cli.common import ConfigOption, ExitCode, LangOption, fail
 from siaga.i18n import _, get_language
 from siaga.i18n.formats import duration
+from siaga.i18n.messages import render
 
 app = typer.Typer(help="Warm standbys: restored from verified snapshots, checked, and the recovery drill.",
                   no_args_is_help=True)
@@ -18,13 +20,22 @@ app = typer.Typer(help="Warm standbys: restored from verified snapshots, checked
 JsonOption = typer.Option(False, "--json", help="JSON for machines.")
 
 
+def _check_line(check: Any) -> str:
+    """What a check of the standby saw, worded in the CLI's language."""
+    return render(check.why, get_language(), ZoneInfo("UTC")) if check.why is not None else str(check.message)
+
+
 def _report(result: Any, as_json: bool, what: str) -> None:
     if as_json:
-        typer.echo(json.dumps(result.as_dict(), indent=2))
+        out = result.as_dict()
+        out["error"] = said(result.error) or None
+        out["checks"] = [{**c, "message": _check_line(check)} for c, check in zip(out["checks"], result.checks,
+                                                                                   strict=True)]
+        typer.echo(json.dumps(out, indent=2))
     else:
         for check in result.checks:
             mark = _("ok") if check.ok else _("FAILED")
-            typer.echo(f"  {check.check_id}: {mark} {check.message}")
+            typer.echo(f"  {check.check_id}: {mark} {_check_line(check)}")
         if result.ok:
             typer.echo(
                 _("{what} of the standby of {service}: ok in {took}s — files {files}, database {database}").format(
@@ -34,10 +45,11 @@ def _report(result: Any, as_json: bool, what: str) -> None:
             )
     if not result.ok:
         fail(_("{what} of the standby of {service} FAILED: {error}").format(
-            what=what, service=result.service, error=result.error), ExitCode.FAILURE)
+            what=what, service=result.service, error=said(result.error)), ExitCode.FAILURE)
     if result.checks_ok is False:
         if not as_json:
-            typer.echo(_("the standby does not answer its checks: {error}").format(error=result.error), err=True)
+            typer.echo(_("the standby does not answer its checks: {error}").format(error=said(result.error)),
+                       err=True)
         raise typer.Exit(ExitCode.FAILURE)
 
 
@@ -113,7 +125,7 @@ def status(config: str = ConfigOption, as_json: bool = JsonOption, lang: str | N
                 refreshed=_local(dt_or_none(row["last_refresh_at"]), mgr.tz), drill=drill_text))
             for cond in conds:
                 if cond.subject == row["service"]:
-                    typer.echo(f"  ! {cond.summary}")
+                    typer.echo(f"  ! {render(cond.summary, get_language(), mgr.tz)}")
     if conds:
         raise typer.Exit(ExitCode.FAILURE)
 

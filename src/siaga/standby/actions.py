@@ -28,11 +28,10 @@ from siaga.backup import process, records
 from siaga.backup.actions.restore import load_dump
 from siaga.backup.dumps import create_database, drop_database, dump_filename, parse_server_url, swap_database
 from siaga.backup.restic.commands import restore_command
-from siaga.backup.restic.errors import ResticError
 from siaga.backup.restic.repository import Repository
-from siaga.backup.site import BackupError, BackupSite, repository_lock
+from siaga.backup.site import BackupError, BackupSite, failure_note, repository_lock
 from siaga.backup.snapshots import Snapshot
-from siaga.checks.base import CheckResult, ProbeContext, run_once
+from siaga.checks.base import CheckResult, ProbeContext, run_once, stored_reason
 from siaga.checks.registry import probe_for
 from siaga.config.backup import BackupJob
 from siaga.config.checks import HttpCheck, TcpCheck, TlsCheck
@@ -86,8 +85,9 @@ def standby_for(site: BackupSite, service: str) -> Standby:
     for sb in site.config.standbys:
         if sb.service == service:
             return sb
-    known = ", ".join(s.service for s in site.config.standbys) or "none configured"
-    raise BackupError(f"no standby for service {service!r} (standbys: {known})", "usage")
+    known = ", ".join(s.service for s in site.config.standbys)
+    raise BackupError(Message("standby.unknown", {"service": service, "known": known}) if known
+                      else Message("standby.unknown.none", {"service": service}), "usage")
 
 
 # --- what to restore -----------------------------------------------------------------------------
@@ -107,10 +107,8 @@ async def newest_verified(site: BackupSite, job: BackupJob) -> tuple[Repository,
     drilled = set(records.verified_snapshot_ids(site.engine, target))
     good = verified(snaps, drilled, records.last_good_check_time(site.engine, target))
     if not good:
-        raise BackupError(
-            f"no verified snapshot of job {job.id} on {repo.display} ({len(snaps)} unverified): "
-            f"a standby only restores what a drill or a check verified (siaga backup drill {job.id})"
-        )
+        raise BackupError(Message("standby.unverified", {"job": job.id, "repository": repo.display,
+                                                         "count": len(snaps)}))
     return repo, good[-1]
 
 
@@ -120,7 +118,8 @@ def _served_path(snap: Snapshot, sb: Standby) -> Path:
     for path in snap.paths:
         if wanted is None or path.rstrip("/") == wanted or path.rstrip("/").endswith("/" + wanted.lstrip("/")):
             return Path(path.lstrip("/"))
-    raise BackupError(f"snapshot {snap.short_id} holds {list(snap.paths)}, not {sb.files_path}", "config")
+    raise BackupError(Message("standby.paths", {"snapshot": snap.short_id, "paths": ", ".join(snap.paths) or "-",
+                                                "wanted": sb.files_path}), "config")
 
 
 # --- the atomic switch ---------------------------------------------------------------------------
@@ -133,8 +132,7 @@ def releases_dir(web_root: Path) -> Path:
 def switch_web_root(web_root: Path, served: Path) -> None:
     """Point ``web_root`` (a symlink) at ``served`` in one ``rename``: readers see the old tree or the new one."""
     if web_root.exists() and not web_root.is_symlink():
-        raise BackupError(f"{web_root} is a real folder: siaga keeps a standby web root as a symlink (move it away)",
-                          "config")
+        raise BackupError(Message("standby.real_folder", {"path": str(web_root)}), "config")
     tmp = web_root.with_name(f".{web_root.name}.switch")
     tmp.unlink(missing_ok=True)
     os.symlink(served, tmp)
@@ -161,7 +159,8 @@ async def _restore_files(site: BackupSite, sb: Standby, repo: Repository, snap: 
         await site.run_restic(restore_command(site.restic, repo, snap.id, str(release)), repo)
         served = release / _served_path(snap, sb)
         if not served.is_dir():
-            raise BackupError(f"snapshot {snap.short_id} restored no folder {served.relative_to(release)}")
+            raise BackupError(Message("standby.no_folder", {"snapshot": snap.short_id,
+                                                            "path": str(served.relative_to(release))}))
     except BaseException:
         await asyncio.to_thread(shutil.rmtree, release, True)
         raise
@@ -174,9 +173,10 @@ async def _load_database(site: BackupSite, sb: Standby, job: BackupJob, repo: Re
     try:
         server = parse_server_url(sb.database_url, site.environ)
     except (ValueError, SecretError) as exc:
-        raise BackupError(f"standby {sb.service}: database_url: {exc}", "config") from None
+        raise BackupError(Message("standby.database_url", {"service": sb.service, "error": str(exc)}),
+                          "config") from None
     if not server.database:
-        raise BackupError(f"standby {sb.service}: name the database in database_url (…/dbname)", "config")
+        raise BackupError(Message("standby.database_name", {"service": sb.service}), "config")
     fresh = f"{server.database}_siaga_new"[:63]
     admin = server.with_database("postgres")
     await asyncio.to_thread(drop_database, admin, fresh)
@@ -228,12 +228,16 @@ async def _start(site: BackupSite, sb: Standby) -> None:
     try:
         done = await process.run(sb.command, dict(os.environ), timeout_s=sb.command_timeout_s, merge_stderr=True)
     except process.ProcessStartError as exc:
-        raise BackupError(f"standby {sb.service}: command: {exc}", "config") from None
+        raise BackupError(Message("standby.command.start", {"service": sb.service,
+                                                             "error": f"{exc.program}: {exc.reason}"}),
+                          "config") from None
     except TimeoutError:
-        raise BackupError(f"standby {sb.service}: command ran over {sb.command_timeout_s:g} s") from None
+        raise BackupError(Message("standby.command.timeout", {"service": sb.service,
+                                                              "limit_s": sb.command_timeout_s})) from None
     if done.exit_code != 0:
         tail = done.stdout.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
-        raise BackupError(f"standby {sb.service}: command exit {done.exit_code}: {tail[0]}")
+        raise BackupError(Message("standby.command.exit", {"service": sb.service, "code": done.exit_code,
+                                                           "output": tail[0] or "-"}))
 
 
 # --- refresh and drill ---------------------------------------------------------------------------
@@ -242,9 +246,9 @@ async def _start(site: BackupSite, sb: Standby) -> None:
 async def _refresh(site: BackupSite, sb: Standby, result: StandbyResult) -> None:
     files_job, db_job = standby_jobs(sb, site.config.backups)
     if sb.web_root is not None and files_job is None:
-        raise BackupError(f"no backup job with paths protects service {sb.service}", "config")
+        raise BackupError(Message("standby.no_files_job", {"service": sb.service}), "config")
     if sb.database_url is not None and db_job is None:
-        raise BackupError(f"no backup job with a database protects service {sb.service}", "config")
+        raise BackupError(Message("standby.no_database_job", {"service": sb.service}), "config")
     taken: list[dt.datetime] = []
     release: tuple[Path, Path] | None = None
     fresh_db: str | None = None
@@ -290,7 +294,8 @@ async def _answering(site: BackupSite, sb: Standby, result: StandbyResult, *, wa
         await asyncio.sleep(0.2)
     if not result.checks_ok:
         bad = next(c for c in result.checks if not c.ok)
-        result.error = f"check {bad.check_id}: {bad.message}"
+        result.error = note_of(Message("standby.step.check_fails", {"check": bad.check_id,
+                                                                    "detail": stored_reason(bad)}))
 
 
 async def refresh(site: BackupSite, service: str, *, kind: str = "refresh") -> StandbyResult:
@@ -303,10 +308,8 @@ async def refresh(site: BackupSite, service: str, *, kind: str = "refresh") -> S
             await _refresh(site, sb, result)
             await _answering(site, sb, result, wait_s=sb.answer_within_s)
             result.ok = True
-        except (ResticError, BackupError, OSError, ValueError) as exc:
-            result.error = str(exc)
-        except Exception as exc:  # a database driver error: still a failed refresh, recorded
-            result.error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        except Exception as exc:  # restic, a backup step, the OS or a database driver: a failed refresh, recorded
+            result.error = failure_note(exc)
     result.took_s = time.monotonic() - begin
     record(site.engine, result, site.clock())
     log.info("standby %s %s: ok=%s checks=%s took %.1fs", sb.service, kind, result.ok, result.checks_ok,
@@ -332,10 +335,8 @@ async def drill(site: BackupSite, service: str, *, cold: bool = False, kind: str
                 await _start(site, sb)
             await _answering(site, sb, result, wait_s=sb.answer_within_s)
             result.ok = bool(result.checks_ok)
-        except (ResticError, BackupError, OSError, ValueError) as exc:
-            result.error = str(exc)
-        except Exception as exc:
-            result.error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        except Exception as exc:  # as in refresh: recorded as a failed drill
+            result.error = failure_note(exc)
     result.took_s = time.monotonic() - begin
     record(site.engine, result, site.clock())
     return result
@@ -365,7 +366,7 @@ async def answers(site: BackupSite, service: str) -> tuple[bool, str]:
         return False, note_of(Message("standby.step.no_checks", {"service": service}))
     if bad:
         return False, note_of(Message("standby.step.check_fails", {"check": bad[0].check_id,
-                                                                    "detail": bad[0].message}))
+                                                                    "detail": stored_reason(bad[0])}))
     return True, note_of(Message("standby.step.checks_pass", {"service": service, "count": len(results)}))
 
 

@@ -68,7 +68,7 @@ def build(dash: Dashboard, lang: str) -> Overview:
         sensors_total=len(sensors),
         sensors_offline=offline,
         services_down=down,
-        backups=backup_rows(dash),
+        backups=backup_rows(dash, lang),
         value_total=sum(d.value for d in dash.cfg.devices),
         peers=peer_rows(dash),
         cluster=cluster_card(dash),
@@ -170,8 +170,9 @@ def service_rows(dash: Dashboard, lang: str = "en") -> list[dict[str, Any]] | No
     return out
 
 
-def backup_rows(dash: Dashboard) -> list[dict[str, Any]] | None:
-    """Backup jobs: last success, snapshot age against the RPO, the last drill and its measured RTO."""
+def backup_rows(dash: Dashboard, lang: str) -> list[dict[str, Any]] | None:
+    """Backup jobs: last success, snapshot age against the RPO, the last drill and its measured RTO; why the last
+    run failed worded for a reader of ``lang``."""
     if not getattr(dash.cfg, "backups", None):
         return None
     try:
@@ -187,7 +188,8 @@ def backup_rows(dash: Dashboard) -> list[dict[str, Any]] | None:
         age = f.snapshot_age_s
         fresh = None if age is None or f.rpo_s is None else age <= f.rpo_s
         out.append({"id": f.job, "target": f.target, "last_ok": f.last_success_at, "last_run_at": f.last_run_at,
-                    "last_run_ok": f.last_run_ok, "last_error": f.last_error, "age_s": age, "rpo_s": f.rpo_s,
+                    "last_run_ok": f.last_run_ok, "age_s": age, "rpo_s": f.rpo_s,
+                    "last_error": note_text(f.last_error, lang, dash.zone),
                     "fresh": fresh, "rto_s_target": f.rto_s_target, "drill_at": f.drill_at,
                     "drill_ok": f.drill_ok, "drill_rto_s": f.drill_rto_s, "bytes_added": f.bytes_added})
     return out

@@ -238,7 +238,7 @@ def router(dash: Dashboard) -> APIRouter:
 
     @r.get("/backups", response_class=HTMLResponse)
     def backups_page(request: Request, me: Principal = viewer) -> Response:
-        return dash.render(request, "backups.html", me, backups=overview.backup_rows(dash),
+        return dash.render(request, "backups.html", me, backups=overview.backup_rows(dash, dash.language(me, request)),
                            runs=overview.backup_runs(dash))
 
     @r.get("/runbooks", response_class=HTMLResponse)

@@ -73,7 +73,7 @@ def test_backup_commands_from_init_to_restore(tmp_path: Path, restic_bin: object
     assert code == 0, out
     assert (target / str(src).lstrip("/") / "index.html").read_text() == "<h1>Bontang</h1>"
     code, out = siaga("restore", "portal-berkas", "--to", str(target))
-    assert code == 2 and "never overwrites" in out
+    assert code == 2 and "tidak pernah menimpa" in out, out  # in the site's language
 
     code, out = siaga("backup", "drill", "nope")
-    assert code == 2 and "unknown backup job 'nope'" in out
+    assert code == 2 and "tugas cadangan nope tidak dikenal" in out, out

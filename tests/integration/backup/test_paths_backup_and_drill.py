@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from siaga.backup.manifest import build_file_manifest
 from siaga.backup.records import KEEP_MANIFESTS, manifest_for
 from siaga.backup.restic.errors import ResticFailure
+from siaga.backup.site import in_english
 from siaga.backup.tables import backup_manifests, backup_snapshots
 
 if TYPE_CHECKING:
@@ -113,7 +114,7 @@ async def test_a_drill_whose_restored_file_differs_from_the_manifest_fails(site:
         )
     drill = await mgr.drill("portal-files")
     assert not drill.ok
-    assert drill.problems == [f"content differs: {victim}"]
+    assert [in_english(p) for p in drill.problems] == [f"content differs: {victim}"]
     assert "backup.drill" in site.sink.active("portal-files")
 
 
@@ -172,7 +173,7 @@ async def test_a_drill_fails_when_a_file_differs_from_a_manifest_stored_as_a_dif
         )
     drill = await mgr.drill("portal-files")
     assert not drill.ok
-    assert drill.problems == [f"content differs: {changed}"]
+    assert [in_english(p) for p in drill.problems] == [f"content differs: {changed}"]
 
 
 async def test_a_difference_is_never_stored_against_a_base_gone_from_the_store(site: Site) -> None:
@@ -200,7 +201,7 @@ async def test_wrong_password_is_one_clear_error_and_an_alert(site: Site) -> Non
     result = await mgr.run_job("portal-files")
     assert not result.ok
     assert result.error_kind == ResticFailure.wrong_password.value
-    assert result.error is not None and "wrong password" in result.error and "\n" not in result.error
+    assert result.error is not None and "wrong password" in in_english(result.error) and "\n" not in result.error
     assert "backup.failed" in site.sink.active("portal-files")
 
 
@@ -208,7 +209,7 @@ async def test_no_repository_says_how_to_create_it(site: Site) -> None:
     mgr = site.manager(_targets(site)[:1], [{"id": "portal-files", "target": "colo", "paths": [str(site.tmp)]}])
     result = await mgr.run_job("portal-files")
     assert result.error_kind == "no_repository"
-    assert "siaga backup init" in (result.error or "")
+    assert "siaga backup init" in in_english(result.error)
 
 
 async def test_retention_preview_never_forgets_the_newest_verified_snapshot(site: Site) -> None:

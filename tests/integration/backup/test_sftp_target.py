@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from siaga.backup.site import in_english
+
 if TYPE_CHECKING:
     from conftest import SftpServer, Site
 
@@ -56,9 +58,9 @@ async def test_an_unreachable_colocation_is_a_clear_error_and_an_alert(site: Sit
     )
     result = await mgr.run_job("portal-berkas")
     assert not result.ok and result.error_kind == "unreachable"
-    assert result.error is not None and "cannot reach repository colo-kaltim" in result.error
+    assert result.error is not None and "cannot reach repository colo-kaltim" in in_english(result.error)
     # ssh's own reason follows; usually "Connection refused", but under load another process may take the
     # freed port and ssh then reports an EOF: either way one line, classified as unreachable.
     assert "\n" not in result.error
-    assert any(reason in result.error for reason in ("Connection refused", "EOF", "closed", "reset"))
+    assert any(reason in in_english(result.error) for reason in ("Connection refused", "EOF", "closed", "reset"))
     assert "backup.failed" in site.sink.active("portal-berkas")

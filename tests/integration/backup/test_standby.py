@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from siaga.backup.manager import BackupManager
+from siaga.backup.site import in_english
 from siaga.config import parse_config
 from siaga.standby.actions import drill as standby_drill
 from siaga.standby.actions import last_run, refresh, standby_conditions
@@ -116,7 +117,7 @@ async def test_the_standby_serves_the_newest_verified_snapshot_and_keeps_serving
 
     # No verified snapshot yet: nothing is restored, the refresh fails and says why.
     first = await refresh(mgr, "portal")
-    assert not first.ok and "no verified snapshot" in str(first.error)
+    assert not first.ok and "no verified snapshot" in in_english(first.error)
     assert not nginx.web_root.exists()
 
     assert (await mgr.drill("portal-files")).ok  # verifies versi 1
@@ -330,7 +331,7 @@ def test_the_standby_commands_refresh_drill_and_report(tmp_path: Path, restic_bi
     for step in (("backup", "init", "colo"), ("backup", "run", "portal-files")):
         assert siaga(*step)[0] == 0
     code, out = siaga("standby", "refresh", "portal")
-    assert code == 1 and "tidak ada snapshot terverifikasi" not in out and "no verified snapshot" in out, out
+    assert code == 1 and "belum ada snapshot terverifikasi" in out and "no verified snapshot" not in out, out
     assert siaga("backup", "drill", "portal-files")[0] == 0
     code, out = siaga("standby", "refresh", "portal")
     assert code == 0 and "penyegaran standby portal: berhasil" in out, out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -14,6 +15,7 @@ from siaga.checks.heartbeat import HeartbeatBook, HeartbeatProbe
 from siaga.checks.tcp import TcpProbe
 from siaga.checks.tls import TlsProbe
 from siaga.config.checks import DatabaseCheck, DnsCheck, HeartbeatCheck, TcpCheck, TlsCheck
+from siaga.i18n.messages import render
 
 pytestmark = pytest.mark.integration
 
@@ -72,7 +74,8 @@ async def test_a_certificate_expiring_in_3_days_is_critical(tls_peer_3_days, pro
     assert result.ok, result.message  # not expired yet: up, but with a warning
     assert result.details["level"] == "critical"
     assert 2.9 < result.details["days_left"] <= 3.0
-    assert result.warning and "expires in 3.0 days" in result.warning
+    assert result.warning and "expires in 3 days" in result.warning
+    assert result.warned is not None and "kedaluwarsa dalam 3 hari" in render(result.warned, "id", ZoneInfo("UTC"))
 
 
 async def test_an_expired_certificate_is_down_at_once(tls_peer_3_days, probe_ctx: ProbeContext) -> None:

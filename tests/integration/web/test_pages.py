@@ -223,3 +223,23 @@ def test_the_runbooks_page_shows_each_plan_and_the_latest_records(as_viewer: Tes
     assert "runbook.run.ended" in text and "andi" in text
     drill = text.split('class="drill"', 1)[1].split("</p>", 1)[0]  # the latest recovery drill and its RTO
     assert "12.5" in drill and 'class="ok"' in drill
+
+
+def test_the_backups_page_words_why_the_last_run_failed_for_the_reader(as_viewer: TestClient, site: Ctx) -> None:
+    from siaga.backup.restic.errors import ResticFailure, describe
+    from siaga.backup.tables import backup_runs
+    from siaga.i18n.messages import note_of
+
+    failed = {"target": "colo-kaltim", "operation": "backup", "scheduled": True, "started_at": NOW,
+              "finished_at": NOW, "ok": False, "duration_s": 3.0}
+    with site.engine.begin() as conn:
+        conn.execute(backup_runs.insert().values(
+            job="db-utama", error=note_of(describe(ResticFailure.wrong_password, "colo-kaltim")), **failed))
+        conn.execute(backup_runs.insert().values(  # a row written before keys: shown as it was written
+            job="portal-berkas", error="restic failed on colo-kaltim: an old line", **failed))
+    page = as_viewer.get("/backups").text
+    assert "kata sandi repositori colo-kaltim salah" in page, page
+    assert "wrong password" not in page and "\x1e" not in page and "restic.wrong_password" not in page
+    assert "restic failed on colo-kaltim: an old line" in page
+    as_viewer.cookies.set("siaga_lang", "en")
+    assert "wrong password for repository colo-kaltim" in as_viewer.get("/backups").text

@@ -98,3 +98,22 @@ def test_a_job_that_never_succeeded_breaks_its_rpo_counted_from_its_first_attemp
     active = {c.rule for c in mgr.conditions() if c.active and c.subject == "portal-berkas"}
     assert {"backup.failed", "backup.rpo"} <= active
     assert not {c.rule for c in mgr.conditions() if c.active and c.subject == "db-utama"} & {"backup.rpo"}
+
+
+async def test_why_the_last_run_failed_is_worded_in_the_readers_language(ctx: RuntimeContext) -> None:
+    from siaga.backup.restic.errors import ResticFailure, describe
+    from siaga.i18n.messages import note_of
+
+    dashboard_of(ctx)
+    with ctx.engine.begin() as conn:
+        secret, _ = accounts.create_token(conn, "reader", ["read"], NOW, actor="test")
+    run = records.start_run(ctx.engine, job="portal-berkas", target="colo-kaltim", operation="backup", at=NOW)
+    records.finish_run(ctx.engine, run, at=NOW, ok=False,
+                       error=note_of(describe(ResticFailure.locked, "colo-kaltim")))
+    app = create_app(ctx, routers=["siaga.backup.api:router"])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://siaga.test",
+                                 headers={"Authorization": f"Bearer {secret}"}) as client:
+        said = {lang: {j["job"]: j for j in (await client.get("/api/v1/backups", headers={
+            "Accept-Language": lang})).json()["jobs"]}["portal-berkas"]["last_error"] for lang in ("id", "en")}
+    assert said["id"].startswith("repositori colo-kaltim sedang dikunci proses restic lain")
+    assert said["en"].startswith("repository colo-kaltim is locked by another restic run")

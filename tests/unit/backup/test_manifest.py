@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
@@ -23,6 +24,7 @@ from siaga.backup.manifest import (
     store_form,
     verify_restored_files,
 )
+from siaga.i18n.messages import note_text
 
 PG_DUMP = (
     b"--\n-- PostgreSQL database dump\n--\nSET x = 1;\n"
@@ -88,7 +90,9 @@ def test_manifest_reuses_hashes_of_unchanged_files_and_drill_verification_sees_c
     (copy / "c").write_text("extra")
     check = verify_restored_files(first, restored)
     assert check.checked == 2
-    assert check.problems == [f"content differs: {src}/b", f"not in manifest: {src}/c"]
+    said = [note_text(p, "en", ZoneInfo("UTC")) for p in check.problems]
+    assert said == [f"content differs: {src}/b", f"not in the manifest: {src}/c"]
+    assert note_text(check.problems[0], "id", ZoneInfo("UTC")) == f"isinya berbeda: {src}/b"
 
 
 def _tree(root: Path, count: int) -> Path:

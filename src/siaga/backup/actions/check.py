@@ -9,7 +9,7 @@ from siaga.backup.restic.commands import check_command
 from siaga.backup.restic.errors import ResticError
 from siaga.backup.results import CheckResult
 from siaga.backup.retention import check_subset
-from siaga.backup.site import BackupSite, repository_lock
+from siaga.backup.site import BackupSite, failure_note, repository_lock
 
 
 async def check(site: BackupSite, target_id: str, *, subset: str | None = None) -> CheckResult:
@@ -25,7 +25,7 @@ async def check(site: BackupSite, target_id: str, *, subset: str | None = None) 
         async with repository_lock(repo.location):
             await site.run_restic(check_command(site.restic, repo, subset=subset), repo)
     except ResticError as exc:
-        error = str(exc)
+        error = failure_note(exc)
     result = CheckResult(target_id, error is None, subset, time.monotonic() - begin, error)
     records.record_check(
         site.engine,

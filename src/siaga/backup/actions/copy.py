@@ -9,9 +9,10 @@ from siaga.backup import records
 from siaga.backup.restic.commands import copy_command
 from siaga.backup.restic.errors import ResticError
 from siaga.backup.restic.repository import Repository
-from siaga.backup.site import BackupError, BackupSite, repository_lock
+from siaga.backup.site import BackupError, BackupSite, failure_note, repository_lock
 from siaga.backup.snapshots import RUN_TAG_PREFIX
 from siaga.config.backup import BackupJob
+from siaga.i18n.messages import Message
 
 
 async def copy_snapshot(
@@ -40,7 +41,8 @@ async def copy_snapshot(
             )
             found = await site.list_snapshots(destination, tags=[f"{RUN_TAG_PREFIX}{run_tag}"])
         if not found:
-            raise BackupError(f"copy of {snapshot_id[:8]} to {destination.display} wrote no snapshot")
+            raise BackupError(Message("backup.copy_none", {"snapshot": snapshot_id[:8],
+                                                           "repository": destination.display}))
         new_id = found[-1].short_id
         records.record_snapshot(
             site.engine,
@@ -52,7 +54,7 @@ async def copy_snapshot(
             seen_at=site.clock(),
         )
     except (ResticError, BackupError) as exc:
-        error = str(exc)
+        error = failure_note(exc)
         kind = exc.kind.value if isinstance(exc, ResticError) else exc.kind
     records.finish_run(
         site.engine,

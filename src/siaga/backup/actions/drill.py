@@ -15,13 +15,13 @@ from siaga.backup.actions.restore import load_dump
 from siaga.backup.dumps import count_rows, create_database, drop_database, parse_server_url, scratch_name
 from siaga.backup.manifest import DatabaseManifest, FileManifest, verify_restored_files
 from siaga.backup.restic.commands import restore_command
-from siaga.backup.restic.errors import ResticError
 from siaga.backup.restic.repository import Repository
 from siaga.backup.results import DrillResult
-from siaga.backup.site import BackupError, BackupSite, repository_lock
+from siaga.backup.site import BackupError, BackupSite, failure_note, repository_lock
 from siaga.backup.snapshots import Snapshot
 from siaga.config.backup import BackupJob
 from siaga.config.secrets import SecretError
+from siaga.i18n.messages import Message, note_of
 
 
 async def drill(site: BackupSite, job_id: str, *, scheduled: bool = False) -> DrillResult:
@@ -36,26 +36,23 @@ async def drill(site: BackupSite, job_id: str, *, scheduled: bool = False) -> Dr
         async with repository_lock(repo.location):
             snaps = await site.list_snapshots(repo, job_id=job.id)
             if not snaps:
-                raise BackupError(f"no snapshot of job {job.id} on {repo.display} to drill")
+                raise BackupError(Message("backup.drill.no_snapshot", {"job": job.id, "repository": repo.display}))
             snap = snaps[-1]
             result.snapshot_id = snap.short_id
             result.snapshot_age_s = (started - snap.time).total_seconds()
             manifest = records.manifest_for(site.engine, snap.run_tag) if snap.run_tag else None
             if manifest is None:
-                raise BackupError(
-                    f"snapshot {snap.short_id} of job {job.id} has no manifest recorded by siaga: cannot verify it"
-                )
+                raise BackupError(Message("backup.drill.no_manifest", {"snapshot": snap.short_id, "job": job.id}))
             if isinstance(manifest, FileManifest):
                 await _drill_files(site, job, repo, snap, manifest, result)
             else:
                 await _drill_database(site, job, repo, snap, manifest, result)
         result.ok = not result.problems
         if not result.ok:
-            result.error = f"{len(result.problems)} problem(s): {result.problems[0]}"
-    except (ResticError, BackupError, OSError) as exc:
-        result.error = str(exc)
-    except Exception as exc:  # a database driver error: still a failed drill, recorded
-        result.error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            result.error = note_of(Message("backup.drill.problems", {"count": len(result.problems),
+                                                                     "problem": result.problems[0]}))
+    except Exception as exc:  # restic, a backup step, the OS or a database driver: still a failed drill, recorded
+        result.error = failure_note(exc)
     records.record_drill(
         site.engine,
         job=job.id,
@@ -108,11 +105,11 @@ async def _drill_database(
     result: DrillResult,
 ) -> None:
     if not job.drill.scratch_database_url:
-        raise BackupError(f"job {job.id}: set drill.scratch_database_url to drill a database dump", "config")
+        raise BackupError(Message("backup.drill.no_scratch", {"job": job.id}), "config")
     try:
         server = parse_server_url(job.drill.scratch_database_url, site.environ)
     except (ValueError, SecretError) as exc:
-        raise BackupError(f"job {job.id}: drill.scratch_database_url: {exc}", "config") from None
+        raise BackupError(Message("backup.drill.scratch_url", {"job": job.id, "error": str(exc)}), "config") from None
     name = scratch_name(job.id, site.clock().strftime("%Y%m%d%H%M%S"))
     await asyncio.to_thread(create_database, server, name)
     try:
@@ -125,13 +122,13 @@ async def _drill_database(
         result.bytes_restored = size
         problems: list[str] = []
         if digest != manifest.sha256:
-            problems.append(f"dump content differs from what was backed up (sha256 {digest[:12]})")
+            problems.append(note_of(Message("backup.problem.dump", {"digest": digest[:12]})))
         for table, rows in sorted(manifest.tables.items()):
             got = counts.get(table)
             if got is None:
-                problems.append(f"table missing after load: {table}")
+                problems.append(note_of(Message("backup.problem.table_missing", {"table": table})))
             elif got != rows:
-                problems.append(f"row count differs: {table} has {got}, dump had {rows}")
+                problems.append(note_of(Message("backup.problem.rows", {"table": table, "got": got, "expected": rows})))
         result.checked = len(manifest.tables)
         result.problems = problems
     finally:

@@ -27,6 +27,7 @@ from siaga.backup.restic.repository import Repository
 from siaga.backup.site import BackupError, BackupSite, repository_lock
 from siaga.backup.snapshots import Snapshot
 from siaga.config.secrets import SecretError
+from siaga.i18n.messages import Message
 
 log = logging.getLogger("siaga.backup")
 
@@ -51,11 +52,11 @@ async def restore(
     target_id = from_target or job.target
     repo = site.repository(target_id)
     if (to is None) == (to_database is None):
-        raise BackupError("say where to restore: --to PATH or --to-database URL", "usage")
+        raise BackupError(Message("backup.restore.where"), "usage")
     if to_database is not None and job.database is None:
-        raise BackupError(f"job {job.id} backs up files: restore it with --to PATH", "usage")
+        raise BackupError(Message("backup.restore.files_job", {"job": job.id}), "usage")
     if to is not None and _not_empty(to) and not overwrite:
-        raise BackupError(f"{to} is not empty: siaga never overwrites (choose an empty folder or --overwrite)", "usage")
+        raise BackupError(Message("backup.restore.not_empty", {"path": str(to)}), "usage")
     begin = time.monotonic()
     async with repository_lock(repo.location):
         snaps = await site.list_snapshots(repo, job_id=job.id)
@@ -68,19 +69,16 @@ async def restore(
             try:
                 server = parse_server_url(to_database, site.environ)
             except (ValueError, SecretError) as exc:
-                raise BackupError(f"--to-database: {exc}", "usage") from None
+                raise BackupError(Message("backup.restore.database_url", {"error": str(exc)}), "usage") from None
             if not server.database:
-                raise BackupError("--to-database: name the database in the URL (…/dbname)", "usage")
+                raise BackupError(Message("backup.restore.database_name"), "usage")
             admin = server.with_database("postgres" if server.type.value == "postgresql" else None)
             state = await asyncio.to_thread(database_state, admin, server.database)
             if state is None:
                 await asyncio.to_thread(create_database, admin, server.database)
             elif state > 0 and not overwrite:
-                raise BackupError(
-                    f"database {server.database} on {server.display} already has {state} tables: siaga never "
-                    "overwrites (choose a new database name or --overwrite)",
-                    "usage",
-                )
+                raise BackupError(Message("backup.restore.database_full", {
+                    "database": server.database, "server": server.display, "count": state}), "usage")
             await load_dump(site, repo, chosen.id, dump_filename(job.id, job.database), server)
     return chosen.id, time.monotonic() - begin
 
@@ -88,13 +86,14 @@ async def restore(
 def pick(snaps: list[Snapshot], wanted: str | None, job_id: str, repo: Repository) -> Snapshot:
     """The snapshot asked for (an id prefix, ``latest`` or None for the newest)."""
     if not snaps:
-        raise BackupError(f"no snapshot of job {job_id} on {repo.display}")
+        raise BackupError(Message("backup.no_snapshot", {"job": job_id, "repository": repo.display}))
     if wanted is None or wanted == "latest":
         return snaps[-1]
     for snap in snaps:
         if snap.id.startswith(wanted):
             return snap
-    raise BackupError(f"no snapshot {wanted} of job {job_id} on {repo.display}", "usage")
+    raise BackupError(Message("backup.no_such_snapshot", {"snapshot": wanted, "job": job_id,
+                                                          "repository": repo.display}), "usage")
 
 
 async def load_dump(
@@ -122,14 +121,16 @@ async def load_dump(
             await loader.close_input()
             loaded = await loader.wait()
     except process.ProcessStartError as exc:
-        raise BackupError(f"loading the dump into {server.display}: {exc}", "config") from None
+        raise BackupError(Message("backup.load.start", {"server": server.display, "error": str(exc)}),
+                          "config") from None
     errors = [
         line
         for line in loaded.stderr.splitlines()
         if "ERROR" in line and "does not exist" not in line and "role" not in line
     ]
     if loaded.exit_code != 0:
-        raise BackupError(f"loading the dump into {server.display} failed: {errors[:1] or loaded.exit_code}")
+        raise BackupError(Message("backup.load.failed", {"server": server.display,
+                                                         "error": errors[0] if errors else f"exit {loaded.exit_code}"}))
     if errors:
         log.warning("loading into %s: %d errors, first: %s", server.display, len(errors), errors[0])
     return digest.hexdigest(), size

@@ -43,10 +43,11 @@ from siaga.backup.restic.commands import (
 from siaga.backup.restic.errors import ResticError, classify
 from siaga.backup.restic.repository import Repository
 from siaga.backup.results import RunResult
-from siaga.backup.site import BackupError, BackupSite, repository_lock
+from siaga.backup.site import BackupError, BackupSite, failure_note, repository_lock
 from siaga.backup.snapshots import RUN_TAG_PREFIX, parse_summary
 from siaga.config.backup import BackupJob
 from siaga.config.secrets import SecretError
+from siaga.i18n.messages import Message
 
 log = logging.getLogger("siaga.backup")
 MANIFEST_NICE = 10
@@ -91,7 +92,7 @@ async def run_job(
         result.bytes_processed = summary.get("total_bytes_processed")
         result.files = summary.get("total_files_processed")
         if not result.snapshot_id:
-            raise BackupError(f"restic wrote no snapshot for job {job.id} on {repo.display}")
+            raise BackupError(Message("backup.no_snapshot_written", {"job": job.id, "repository": repo.display}))
         kept = records.record_backup(
             site.engine,
             run_tag=run_tag,
@@ -111,7 +112,7 @@ async def run_job(
             )
         result.ok = True
     except (ResticError, BackupError) as exc:
-        result.error = str(exc)
+        result.error = failure_note(exc)
         result.error_kind = exc.kind.value if isinstance(exc, ResticError) else exc.kind
     result.duration_s = time.monotonic() - begin
     records.finish_run(
@@ -166,7 +167,7 @@ async def _backup_paths(
     paths = [str(site.resolve(p)) for p in job.paths]
     missing = _missing(paths)
     if missing:
-        raise BackupError(f"job {job.id}: path {missing[0]} does not exist", "source_failed")
+        raise BackupError(Message("backup.path_missing", {"job": job.id, "path": missing[0]}), "source_failed")
     args = backup_paths_command(
         site.restic, repo, paths, excludes=job.exclude, tags=tags, limit_upload_kib=job.limit_upload_kib
     )
@@ -245,7 +246,7 @@ async def _backup_database(
     try:
         inv = dump_invocation(db, base_dir=site.base_dir, environ=site.environ)
     except SecretError as exc:
-        raise BackupError(f"job {job.id}: {exc}", "config") from None
+        raise BackupError(Message("backup.dump_secret", {"job": job.id, "error": str(exc)}), "config") from None
     args = backup_stdin_command(site.restic, repo, filename, tags=tags, limit_upload_kib=job.limit_upload_kib)
     counter = DumpCounter(db.type.value if db.type.value == "postgresql" else "mysql")
     dump_args = (site.tool(inv.args[0]), *inv.args[1:])
@@ -254,7 +255,9 @@ async def _backup_database(
             dumped, broken = await _stream_dump(dump_args, {**os.environ, **inv.env}, restic_proc, counter, on_chunk)
         except process.ProcessStartError as exc:
             await restic_proc.stop()
-            raise BackupError(f"job {job.id}: cannot run {dump_args[0]}: {exc.reason}", "source_failed") from None
+            raise BackupError(Message("backup.dump_start", {"job": job.id, "program": dump_args[0],
+                                                            "error": exc.reason}),
+                              "source_failed") from None
         err_text = dumped.stderr.strip()
         if dumped.exit_code != 0 or broken:
             # Never close restic's input on a failed dump: it would store what it got as a snapshot.
@@ -264,7 +267,7 @@ async def _backup_database(
             if broken:
                 raise classify(done.exit_code, done.stderr, repository=repo.display)
             why = err_text.splitlines()[-1] if err_text else f"exit {dumped.exit_code}"
-            raise BackupError(f"database dump of job {job.id} failed ({why}); no snapshot was kept", "source_failed")
+            raise BackupError(Message("backup.dump_failed", {"job": job.id, "error": why}), "source_failed")
         counter.finish()
         await restic_proc.close_input()
         done = await restic_proc.wait()

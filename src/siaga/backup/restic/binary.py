@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from siaga.backup.restic.errors import ResticError, ResticFailure
+from siaga.i18n.messages import Message
 
-INSTALL_HINT = "install it with `apt-get install restic` (Debian/Ubuntu) or from https://restic.net"
 _VERSION = re.compile(r"restic\s+(\d+)\.(\d+)\.(\d+)")
 
 
@@ -82,15 +82,18 @@ def find_restic(command: str | None = None) -> ResticBinary:
     name = command or "restic"
     path = name if Path(name).is_absolute() and Path(name).exists() else shutil.which(name)
     if path is None:
-        raise ResticError(ResticFailure.missing_binary, f"restic not found ({name}): {INSTALL_HINT}")
+        raise ResticError(ResticFailure.missing_binary, Message("restic.missing", {"program": name}))
     try:
         done = subprocess.run([path, "version"], capture_output=True, text=True, timeout=30, check=False)
     except OSError as exc:
         raise ResticError(
-            ResticFailure.missing_binary, f"cannot run {path}: {exc.strerror}; {INSTALL_HINT}"
+            ResticFailure.missing_binary,
+            Message("restic.cannot_run", {"program": path, "error": exc.strerror or str(exc)}),
         ) from None
     try:
         version = parse_version(done.stdout)
     except ValueError as exc:
-        raise ResticError(ResticFailure.missing_binary, f"{path} does not look like restic: {exc}") from None
+        raise ResticError(
+            ResticFailure.missing_binary, Message("restic.not_restic", {"program": path, "error": str(exc)})
+        ) from None
     return ResticBinary(path=path, version=version)

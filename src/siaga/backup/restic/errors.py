@@ -1,4 +1,5 @@
-"""Failures of restic, classified from exit code and stderr into messages people can act on."""
+"""Failures of restic, classified from exit code and stderr into messages people can act on: a ``restic.*`` key
+of :data:`siaga.i18n.messages.MESSAGES` and its parameters (restic's own line only as ``{error}``)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import re
 from enum import StrEnum
 
 from siaga.errors import SiagaError
+from siaga.i18n.messages import Message
 
 
 class ResticFailure(StrEnum):
@@ -27,14 +29,17 @@ RETRYABLE = frozenset({ResticFailure.locked, ResticFailure.unreachable, ResticFa
 
 
 class ResticError(SiagaError):
-    """restic (or what feeds it) failed; ``kind`` says how, ``str()`` is one clear line."""
+    """restic (or what feeds it) failed; ``kind`` says how, ``why`` is the message worded per reader, ``str()``
+    one clear line in English (logs)."""
 
     def __init__(
-        self, kind: ResticFailure, message: str, *, exit_code: int | None = None, stderr: str = ""
+        self, kind: ResticFailure, message: Message | str, *, exit_code: int | None = None, stderr: str = ""
     ) -> None:
-        super().__init__(message, retryable=kind in RETRYABLE)
+        why = message if isinstance(message, Message) else Message(text=message)
+        super().__init__(why.english(), retryable=kind in RETRYABLE)
         self.kind = kind
-        self.message = message
+        self.why = why
+        self.message = why.english()
         self.exit_code = exit_code
         self.stderr = stderr
 
@@ -105,25 +110,25 @@ def classify(exit_code: int, stderr: str, *, repository: str) -> ResticError:
     return ResticError(kind, describe(kind, repository, stderr), exit_code=exit_code, stderr=stderr)
 
 
-def describe(kind: ResticFailure, repository: str, stderr: str = "") -> str:
-    """One line: what went wrong, where, and what to do."""
-    if kind is ResticFailure.wrong_password:
-        return f"wrong password for repository {repository}: check password_file / the ${{ENV}} of the target"
-    if kind is ResticFailure.no_repository:
-        return f"no restic repository at {repository}: create it with `siaga backup init TARGET`"
-    if kind is ResticFailure.already_exists:
-        return f"a restic repository already exists at {repository}"
-    if kind is ResticFailure.locked:
-        return f"repository {repository} is locked by another restic run; siaga unlocks stale locks, try again later"
+def describe(kind: ResticFailure, repository: str, stderr: str = "") -> Message:
+    """What went wrong, where, and what to do: a ``restic.*`` message."""
+    simple = {
+        ResticFailure.wrong_password: "restic.wrong_password",
+        ResticFailure.no_repository: "restic.no_repository",
+        ResticFailure.already_exists: "restic.already_exists",
+        ResticFailure.locked: "restic.locked",
+        ResticFailure.interrupted: "restic.interrupted",
+        ResticFailure.no_space: "restic.no_space",
+    }
+    if kind in simple:
+        return Message(simple[kind], {"repository": repository})
     if kind is ResticFailure.unreachable:
         pattern = dict(_PATTERNS)[ResticFailure.unreachable]
         line = next((ln.strip() for ln in stderr.splitlines() if pattern.search(ln)), "")
-        detail = ": " + line.removeprefix("Fatal:").strip() if line else ""
-        return f"cannot reach repository {repository}{detail}"
+        if not line:
+            return Message("restic.unreachable", {"repository": repository})
+        why = line.removeprefix("Fatal:").strip()
+        return Message("restic.unreachable.why", {"repository": repository, "error": why})
     if kind is ResticFailure.incomplete:
-        return f"backup to {repository} is incomplete: some files could not be read ({_first_line(stderr)})"
-    if kind is ResticFailure.interrupted:
-        return f"restic on {repository} was interrupted"
-    if kind is ResticFailure.no_space:
-        return f"no space left while writing to {repository}"
-    return f"restic failed on {repository}: {_first_line(stderr)}"
+        return Message("restic.incomplete", {"repository": repository, "error": _first_line(stderr)})
+    return Message("restic.failed", {"repository": repository, "error": _first_line(stderr)})

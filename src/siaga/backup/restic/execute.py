@@ -18,6 +18,7 @@ from siaga.backup import process
 from siaga.backup.process import RESTIC, Completed, Running, masked
 from siaga.backup.restic.errors import ResticError, ResticFailure, classify
 from siaga.backup.restic.repository import Repository
+from siaga.i18n.messages import Message
 
 log = logging.getLogger("siaga.backup.restic")
 
@@ -47,9 +48,7 @@ def restic_env(
 
 
 def _not_found(exc: process.ProcessStartError) -> ResticError:
-    from siaga.backup.restic.binary import INSTALL_HINT
-
-    return ResticError(ResticFailure.missing_binary, f"restic not found ({exc.program}): {INSTALL_HINT}")
+    return ResticError(ResticFailure.missing_binary, Message("restic.missing", {"program": exc.program}))
 
 
 @contextlib.asynccontextmanager
