@@ -271,9 +271,10 @@ class Mqtt(SecretPairs):
         description=(
             "Share the sensors' messages across several siaga processes through an MQTT shared subscription "
             "(`$share/<shared_group>/<topic>`: each message goes to one process). `auto`: on when the store "
-            "is PostgreSQL (several processes may run), off on SQLite (one process). When shared, each "
-            "process connects as `<client_id>-<host>-<pid>` with a session of `shared_session_expiry_s`. One "
-            "process on PostgreSQL: `off` keeps the broker's queue of what is published while siaga restarts."
+            "is PostgreSQL (several processes may run), off on SQLite (one process). When shared, the "
+            "processes hold MQTT slots (leases `mqtt/<n>`, as many as processes) and connect as "
+            "`<client_id>-<n>` with a persistent session of `shared_session_expiry_s`: what the broker "
+            "queued for a process that died is taken by the next holder of its slot."
         ),
     )
     shared_group: str = Field(
@@ -282,12 +283,15 @@ class Mqtt(SecretPairs):
         description="The shared subscription's group: every siaga process of one site uses the same.",
     )
     shared_session_expiry_s: int = Field(
-        default=0,
+        default=3600,
         ge=0,
         description=(
-            "How long the broker keeps a shared subscriber's session after it disconnects. 0 (the default): "
-            "a process that dies stops getting messages at once (the broker gives its share to the live "
-            "ones); more keeps its share queued for it until it is back, and lost if it is not."
+            "How long the broker keeps a slot's session (its subscription and the messages queued for it) "
+            "while no siaga process holds the slot: a process killed is replaced within `runtime.lease`, so "
+            "this matters when every process is down. Longer keeps more of an outage's readings; the broker "
+            "holds them meanwhile (per session at most mosquitto's `max_queued_messages`) and drops them "
+            "when the session expires. 0: the session ends at the disconnect (what was in flight to a "
+            "process killed is lost, and nothing is queued while every process is down)."
         ),
     )
     subscriber: Literal["process", "thread"] = Field(

@@ -16,7 +16,10 @@ Two ways to run it (``mqtt.subscriber``):
   (or once ingest returns, when no ``durable`` is given: tests and benches of the source alone).
 
 Either way: QoS 1 with a persistent session (:mod:`siaga.sources.mqtt.receiver`), so what is
-published while siaga is away is delivered when it is back; a broker unreachable for
+published while siaga is away is delivered when it is back. Several processes sharing the messages
+(``mqtt.shared``) run one client per MQTT slot they hold (:mod:`siaga.cluster.slots`), each taking up
+the persistent session of ``<client_id>-<n>``: what the broker queued for a process killed is taken
+by the next holder of its slot; a broker unreachable for
 ``unreachable_alert_s`` raises the system condition ``mqtt.unreachable`` (critical: while it lasts
 no leak is heard), cleared when the connection is back; malformed payloads are counted per reason
 through ``IngestSink.reject``, logged at most once a minute per reason, never a crash. Storing happens
@@ -37,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from siaga.cluster.slots import SlotKeeper
 from siaga.config.sources import Mqtt
 from siaga.i18n.messages import Message
 from siaga.sources.mqtt.receiver import ClientSettings, Receiver
@@ -112,21 +116,26 @@ class MqttSource:
         self._rlog = RateLimitedLog(log)
         self._stopping = False
         self.connected_event = threading.Event()
-        self.subscriber_pid: int | None = None  # the subscriber process, while one runs
-        self._receiver: Receiver | None = None  # thread mode
+        self.subscriber_pid: int | None = None  # the (last started) subscriber process, while one runs
         self.judge: SharedJudge | None = None  # several processes: who judges the broker's reachability
         self._judging = False
+        self.slots: SlotKeeper | None = None  # several processes on PostgreSQL: the MQTT slots held here
+        self.session_id: int | None = None  # this process's runtime session (the slot keeper's member id)
+        self._up: set[int | None] = set()  # the sessions (slots; None: the only one) connected now
+        self.clients: dict[int | None, int | None] = {}  # the clients running: slot -> subscriber pid
 
     # --- what the receiver reports (paho's thread, or the reader of the subscriber's output) ------------
 
-    def connected(self, session_present: bool, topics: int) -> None:
+    def connected(self, session_present: bool, topics: int, slot: int | None = None) -> None:
+        self._up.add(slot)
         self.stats.connected = True
         self.stats.connects += 1
         self.stats.disconnected_since = None
         self.stats.last_error = None
         log.info(
-            "connected to %s:%s (session %s, %d topics)",
+            "connected to %s:%s (session %s, %d topics%s)",
             self.cfg.host, self.cfg.port, "resumed" if session_present else "new", topics,
+            "" if slot is None else f", slot {slot}",
         )
         self.connected_event.set()
 
@@ -134,25 +143,17 @@ class MqttSource:
         self.stats.last_error = f"broker refused the connection: {reason}"
         self._rlog.warning("mqtt_refused", f"{self.cfg.host}:{self.cfg.port}: {reason}")
 
-    def disconnected(self, reason: str) -> None:
-        if self.stats.connected and not self._stopping:
+    def disconnected(self, reason: str, slot: int | None = None, stopping: bool | None = None) -> None:
+        was = slot in self._up
+        self._up.discard(slot)
+        if was and not (self._stopping if stopping is None else stopping):
             log.warning("disconnected from %s:%s: %s; reconnecting", self.cfg.host, self.cfg.port, reason)
+        if self._up:
+            return  # another of this process's sessions is connected: the broker is reachable
         self.stats.connected = False
         self.connected_event.clear()
         if self.stats.disconnected_since is None:
             self.stats.disconnected_since = self.monotonic()
-
-    def message(self, mid: int, qos: int, readings: list[RawReading], problems: list[Problem]) -> None:
-        mark = 0
-        try:
-            mark = self.received(1, readings, problems)
-        finally:
-            receiver = self._receiver
-            if qos and receiver is not None and receiver.manual_ack:
-                if self.durable is None or not mark:
-                    receiver.ack(mid, qos)
-                else:
-                    self.durable(mark, lambda: receiver.ack(mid, qos))
 
     def received(self, messages: int, readings: list[RawReading], problems: list[Problem]) -> int:
         """Hand ``messages`` messages' readings to ingest and count their problems; returns the write mark.
@@ -177,15 +178,6 @@ class MqttSource:
             self.sink.reject(reason, detail, source="mqtt", topic=unmapped_topic(problem))
             self._rlog.warning(reason, detail)
         return mark
-
-    def _event(self, item: tuple[Any, ...]) -> None:
-        kind = item[0]
-        if kind == "connected":
-            self.connected(bool(item[1]), int(item[2]))
-        elif kind == "refused":
-            self.refused(str(item[1]))
-        elif kind == "disconnected":
-            self.disconnected(str(item[1]))
 
     # --- the system alert for an unreachable broker ----------------------------------------------
 
@@ -250,12 +242,13 @@ class MqttSource:
             )
         )
 
-    async def _watch(self, stop: asyncio.Event, ended: threading.Event | None = None) -> None:
-        """Check the broker's reachability until ``stop`` is set (or the subscriber process ``ended``)."""
+    async def _watch(self, stop: asyncio.Event, ended: threading.Event | None = None, check: bool = True) -> None:
+        """Check the broker's reachability (``check``) until ``stop`` is set (or the subscriber process ``ended``)."""
         while not stop.is_set() and not (ended is not None and ended.is_set()):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0 if ended is None else 0.2)
-            self._check_unreachable()
+            if check:
+                self._check_unreachable()
 
     # --- running ------------------------------------------------------------------------------------
 
@@ -264,47 +257,145 @@ class MqttSource:
         settings = ClientSettings.resolve(self.cfg, self.base_dir, self.shared)  # raises SecretError
         self.stats.disconnected_since = self.monotonic()
         self._stopping = False
-        if self.cfg.subscriber == "thread":
-            await self._run_thread(settings, stop)
+        if self.shared and self.slots is not None:
+            await self._run_slots(settings, self.slots, stop)
         else:
-            await self._run_process(settings, stop)
+            # one process: its fixed client id (shared without a cluster, as on SQLite: slot 0's)
+            await self._run_client(settings.for_slot(0) if self.shared else settings, _Link(self, None), stop)
+        self._stopping = True
 
-    async def _run_thread(self, settings: ClientSettings, stop: asyncio.Event) -> None:
-        receiver = Receiver(settings, self.table, self, manual_ack=self.durable is not None)
-        self._receiver = receiver
-        receiver.start()
+    async def _run_client(self, settings: ClientSettings, link: _Link, stop: asyncio.Event,
+                          check: bool = True) -> None:
+        if self.cfg.subscriber == "thread":
+            await self._run_thread(settings, link, stop, check)
+        else:
+            await self._run_process(settings, link, stop, check)
+
+    async def _run_slots(self, settings: ClientSettings, keeper: SlotKeeper, stop: asyncio.Event) -> None:
+        """One client per slot held here: started when the slot is taken, stopped when it is given up or lost
+        (the lease is released only once its client is gone: two clients never share a client id)."""
+        keeper_stop = asyncio.Event()
+        keeper_task = asyncio.create_task(keeper.run(self.session_id, keeper_stop))
+        running: dict[int, tuple[asyncio.Event, asyncio.Task[None]]] = {}
+        retry_at: dict[int, float] = {}
         try:
-            await self._watch(stop)
+            while not stop.is_set():
+                wanted = set(keeper.held()) if not keeper_task.done() else set()
+                for slot, (own_stop, task) in list(running.items()):
+                    if slot not in wanted:
+                        own_stop.set()
+                    if task.done():
+                        del running[slot]
+                        if not task.cancelled() and (exc := task.exception()) is not None:
+                            log.error("mqtt: the client of slot %d failed: %r", slot, exc)
+                            retry_at[slot] = self.monotonic() + self.cfg.reconnect_min_s
+                        if slot not in wanted:
+                            keeper.let_go(slot)
+                for slot in sorted(wanted - running.keys()):
+                    if self.monotonic() < retry_at.get(slot, 0.0):
+                        continue
+                    own_stop = asyncio.Event()
+                    link = _Link(self, slot)
+                    running[slot] = (own_stop, asyncio.create_task(
+                        self._run_client(settings.for_slot(slot), link, own_stop, check=False)))
+                self._check_unreachable()
+                await keeper.wait_changed(0.2)
         finally:
             self._stopping = True
+            for own_stop, _task in running.values():
+                own_stop.set()
+            await asyncio.gather(*(task for _s, task in running.values()), return_exceptions=True)
+            keeper_stop.set()  # the leases go once every client is gone
+            await keeper_task
+
+    async def _run_thread(self, settings: ClientSettings, link: _Link, stop: asyncio.Event, check: bool) -> None:
+        receiver = Receiver(settings, self.table, link, manual_ack=self.durable is not None)
+        link.receiver = receiver
+        self.clients[link.slot] = None
+        receiver.start()
+        try:
+            await self._watch(stop, check=check)
+        finally:
+            link.stopping = True
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(receiver.unsubscribe)
             await asyncio.to_thread(receiver.stop)
-            self._receiver = None
+            link.receiver = None
+            self.clients.pop(link.slot, None)
+            self.disconnected("stopped", link.slot, stopping=True)
 
-    async def _run_process(self, settings: ClientSettings, stop: asyncio.Event) -> None:
+    async def _run_process(self, settings: ClientSettings, link: _Link, stop: asyncio.Event, check: bool) -> None:
         delay = self.cfg.reconnect_min_s
         while not stop.is_set():
-            sub = SubscriberProcess(settings, self.table, self._event, self.received, self.durable)
+            sub = SubscriberProcess(settings, self.table, link.event, self.received, self.durable)
             await asyncio.to_thread(sub.start)
             self.subscriber_pid = sub.pid
+            self.clients[link.slot] = sub.pid
             started = self.monotonic()
             try:
-                await self._watch(stop, sub.ended)
+                await self._watch(stop, sub.ended, check)
             finally:
                 if stop.is_set() or not sub.ended.is_set():
-                    self._stopping = True
+                    link.stopping = True
                 await asyncio.to_thread(sub.stop)
-                self.subscriber_pid = None
+                self.clients.pop(link.slot, None)
+                if self.subscriber_pid == sub.pid:
+                    self.subscriber_pid = None
             if stop.is_set():
+                self.disconnected("stopped", link.slot, stopping=True)
                 break
             # the subscriber died: no reading arrives until it is back
-            self.disconnected("the subscriber process ended")
+            self.disconnected("the subscriber process ended", link.slot)
             self.stats.restarts += 1
             log.error("mqtt: the subscriber process ended unexpectedly; starting it again in %.1f s", delay)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
-            self._check_unreachable()
+            if check:
+                self._check_unreachable()
             delay = self.cfg.reconnect_min_s if self.monotonic() - started > 60 else min(
                 delay * 2, self.cfg.reconnect_max_s
             )
+
+
+class _Link:
+    """One broker session run here (a slot's; None: the only one): reports to the source under its slot and
+    acknowledges its own receiver's messages (``subscriber: thread``)."""
+
+    def __init__(self, source: MqttSource, slot: int | None) -> None:
+        self.source = source
+        self.slot = slot
+        self.receiver: Receiver | None = None
+        self.stopping = False
+
+    def connected(self, session_present: bool, topics: int) -> None:
+        self.stopping = False
+        self.source.connected(session_present, topics, self.slot)
+
+    def refused(self, reason: str) -> None:
+        self.source.refused(reason)
+
+    def disconnected(self, reason: str) -> None:
+        self.source.disconnected(reason, self.slot, self.stopping or self.source._stopping)
+
+    def message(self, mid: int, qos: int, readings: list[RawReading], problems: list[Problem]) -> None:
+        source = self.source
+        mark = 0
+        try:
+            mark = source.received(1, readings, problems)
+        finally:
+            receiver = self.receiver
+            if qos and receiver is not None and receiver.manual_ack:
+                if source.durable is None or not mark:
+                    receiver.ack(mid, qos)
+                else:
+                    source.durable(mark, lambda: receiver.ack(mid, qos))
+
+    def event(self, item: tuple[Any, ...]) -> None:
+        """What the subscriber process reports (its reader thread)."""
+        kind = item[0]
+        if kind == "connected":
+            self.connected(bool(item[1]), int(item[2]))
+        elif kind == "refused":
+            self.refused(str(item[1]))
+        elif kind == "disconnected":
+            self.disconnected(str(item[1]))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
+from siaga.cluster.slots import SlotKeeper
 from siaga.config.secrets import SecretError
 from siaga.runtime.components import Component, ComponentError
 from siaga.runtime.context import RuntimeContext
@@ -49,6 +50,9 @@ def component(ctx: RuntimeContext) -> Component | None:
                         shared=shared(cfg.mqtt.shared, ctx.engine.dialect.name))
     ctx.services.mqtt = source
     cluster, manager = ctx.services.cluster, ctx.services.alerts
+    if source.shared and cluster is not None and cluster.shared:
+        # several processes: each runs the sessions of the MQTT slots it holds (siaga.cluster.slots)
+        source.slots = SlotKeeper(ctx.engine, lease_s=ctx.config.runtime.lease, clock=ctx.clock)
     if source.shared and cluster is not None and cluster.shared and manager is not None:
         source.judge = SharedJudge(
             judges=lambda: cluster.holds("notify") if "notify" in cluster.roles else True,
@@ -57,6 +61,7 @@ def component(ctx: RuntimeContext) -> Component | None:
         )
 
     async def run(ctx: RuntimeContext, stop: asyncio.Event) -> None:
+        source.session_id = ctx.session_id
         try:
             await source.run(stop)
         except SecretError as exc:

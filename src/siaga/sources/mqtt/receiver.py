@@ -7,7 +7,9 @@ changes, and each message's readings and problems.
 
 - QoS 1 with a persistent session under a fixed client id (MQTT 5: clean_start False and a session
   expiry; 3.1.1: clean_session False): the broker keeps what is published while siaga is away and
-  delivers it on reconnect.
+  delivers it on reconnect. Several processes sharing the messages: the client id is a slot's,
+  ``<client_id>-<n>`` (:mod:`siaga.cluster.slots`), so a session outlives the process that opened it and
+  whoever takes the slot next gets what was queued for it.
 - Reconnects with exponential backoff (paho's, from ``reconnect_min_s`` up to ``reconnect_max_s``).
 - With ``manual_ack`` a QoS 1/2 message is acknowledged only when :meth:`Receiver.ack` is called
   with its id (the subscriber process does so once siaga's ingest path has its readings).
@@ -16,8 +18,6 @@ changes, and each message's readings and problems.
 from __future__ import annotations
 
 import dataclasses
-import os
-import socket
 import ssl
 import threading
 import time
@@ -45,14 +45,14 @@ class ClientSettings:
     ca_file: str | None = None
     cert_file: str | None = None
     key_file: str | None = None
-    shared_group: str | None = None  # subscribe as $share/<group>/<topic>, one session per process
-    process_id: str = ""  # appended to the client id when shared (host and pid)
+    shared_group: str | None = None  # subscribe as $share/<group>/<topic>, one session per slot
+    slot: int | None = None  # the slot whose session this client takes up when shared (siaga.cluster.slots)
 
     @property
     def client_id(self) -> str:
-        if self.shared_group is None:
+        if self.shared_group is None or self.slot is None:
             return self.cfg.client_id
-        return f"{self.cfg.client_id}-{self.process_id}"[:128]
+        return f"{self.cfg.client_id}-{self.slot}"
 
     @property
     def session_expiry_s(self) -> int:
@@ -62,15 +62,24 @@ class ClientSettings:
         """What to subscribe to for ``topic`` (its shared subscription when shared)."""
         return f"$share/{self.shared_group}/{topic}" if self.shared_group is not None else topic
 
+    @property
+    def persistent(self) -> bool:
+        """Whether the broker keeps the session after a disconnect (and queues for it)."""
+        return self.session_expiry_s > 0
+
+    def for_slot(self, slot: int) -> ClientSettings:
+        """The settings of a shared client taking up slot ``slot``'s session (client id ``<client_id>-<slot>``)."""
+        return dataclasses.replace(self, slot=slot)
+
     @classmethod
-    def resolve(cls, cfg: Mqtt, base_dir: Path | None, shared: bool = False) -> ClientSettings:
+    def resolve(cls, cfg: Mqtt, base_dir: Path | None, shared: bool = False, slot: int | None = None
+                ) -> ClientSettings:
         """Read the password file and make the TLS paths absolute (raises SecretError). ``shared``: one of
-        several siaga processes sharing the messages (MQTT shared subscriptions)."""
+        several siaga processes sharing the messages (MQTT shared subscriptions), as ``slot``."""
         settings = cls._resolve(cfg, base_dir)
         if not shared:
             return settings
-        return dataclasses.replace(settings, shared_group=cfg.shared_group,
-                                   process_id=f"{socket.gethostname()}-{os.getpid()}")
+        return dataclasses.replace(settings, shared_group=cfg.shared_group, slot=slot)
 
     @classmethod
     def _resolve(cls, cfg: Mqtt, base_dir: Path | None) -> ClientSettings:
@@ -174,10 +183,14 @@ class Receiver:
         self.client.loop_start()
 
     def unsubscribe(self, timeout_s: float = 2.0) -> None:
-        """A shared subscriber about to stop: ask the broker to send it nothing more (the next messages go to
-        the other processes), and wait for its answer. What it sent before is handed over and acknowledged
-        as usual; with a session that ends at the disconnect, nothing is left behind in it."""
-        if self.settings.shared_group is None or not self.client.is_connected():
+        """A shared subscriber whose session ends at the disconnect (``shared_session_expiry_s: 0``), about to
+        stop: ask the broker to send it nothing more (the next messages go to the other processes), and wait
+        for its answer. What it sent before is handed over and acknowledged as usual.
+
+        A persistent slot session keeps its subscription: what the broker deals it after the stop is queued
+        in the session for the next holder of the slot (another process takes it within a round of the
+        slot keeper), and nothing is lost when every process stops at once."""
+        if self.settings.shared_group is None or self.settings.persistent or not self.client.is_connected():
             return
         done = threading.Event()
         self.client.on_unsubscribe = lambda *_a: done.set()
