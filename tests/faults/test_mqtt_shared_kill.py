@@ -37,6 +37,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 SENSORS = 4
 RATE = 400  # messages a second
+LEASE_S = 3.0  # runtime.lease: the killed process's slot is free this long after its last renewal
 CLUSTER_PY = Path(__file__).resolve().parents[1] / "integration" / "cluster" / "cluster.py"
 
 
@@ -137,8 +138,8 @@ def test_a_process_killed_mid_stream_loses_no_reading_of_the_shared_subscription
 def run(helpers: ModuleType, tmp_path: Path, postgres_url: str, pages: object, broker: Mosquitto) -> None:
     gateway: Gateway | None = None
     try:
-        with helpers.cluster(tmp_path, postgres_url, pages, 2, sensors=SENSORS, mqtt_port=broker.port,
-                             rule_shards=2) as c:
+        with helpers.cluster(tmp_path, postgres_url, pages, 2, lease_s=LEASE_S, sensors=SENSORS,
+                             mqtt_port=broker.port, rule_shards=2) as c:
             # both processes hold a slot and run its session
             helpers.wait_for(lambda: sorted(h[0] for h in slot_holders(c).values() if h)
                              == sorted(p.proc.pid for p in c.processes), timeout=15)
@@ -168,8 +169,10 @@ def run(helpers: ModuleType, tmp_path: Path, postgres_url: str, pages: object, b
             try:
                 helpers.wait_for(all_stored, timeout=30)
             except AssertionError:
-                raise AssertionError(f"stored {stored(c)} of {sent} readings sent; slots {slot_holders(c)}; "
-                                     f"the killed process held {victim_slot}") from None
+                raise AssertionError(
+                    f"stored {stored(c)} of {sent} readings sent; slots {slot_holders(c)}; the killed process held "
+                    f"{victim_slot}; messages per session {messages(c)}; "
+                    f"logs {[p.log_tail(600) for p in c.processes]}") from None
             time.sleep(0.5)
             assert stored(c) == sent  # exactly once: nothing lost, nothing doubled (unique on sensor and ts)
             after = slot_holders(c)

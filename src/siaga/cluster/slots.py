@@ -30,8 +30,6 @@ import contextlib
 import datetime as dt
 import logging
 import math
-import os
-import socket
 import time
 from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
@@ -106,55 +104,49 @@ def holders_of(conn: Connection, now: dt.datetime) -> dict[int, tuple[int | None
     return out
 
 
-class SlotKeeper:
-    """Takes, renews and gives up this process's MQTT slots; says which it holds now."""
+class SlotKeeper(leases.Keeper):
+    """Takes, renews and gives up this process's MQTT slots; says which it holds now (:meth:`held`) and when
+    that changes (:attr:`changed`)."""
 
     def __init__(self, engine: Engine, *, lease_s: float, clock: Callable[[], dt.datetime] = utcnow,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
-        self.engine = engine
-        self.lease_s = lease_s
-        self.clock = clock
-        self.monotonic = monotonic
-        self.session_id: int | None = None
-        self.holder = f"{socket.gethostname()}:{os.getpid()}"
-        self._held: dict[int, tuple[int, float]] = {}  # slot -> (token, held until: monotonic)
+        super().__init__(engine, lease_s=lease_s, clock=clock, monotonic=monotonic)
+        self._held: dict[int, leases.Held] = {}  # slot -> its token, held until (monotonic)
         self._leaving: set[int] = set()  # given up: their client stops, then the lease is released
         self._let_go: set[int] = set()  # leaving slots whose client has stopped
         self._free_since: dict[int, float] = {}  # monotonic time each free slot was first seen free
-        self._next_expiry: dt.datetime | None = None
-        self.error: str | None = None
         self.changed = asyncio.Event()  # set when the slots held here change
 
     def held(self) -> list[int]:
         """The slots whose client runs here now (held, not being given up)."""
         now = self.monotonic()
-        return sorted(s for s, (_t, until) in self._held.items() if now < until and s not in self._leaving)
+        return sorted(s for s, h in self._held.items() if now < h.until and s not in self._leaving)
 
     def let_go(self, slot: int) -> None:
         """The client of a slot given up has stopped: its lease may be released."""
         self._let_go.add(slot)
 
-    def _round(self, started: float) -> bool:
-        """One round; whether the slots held here changed."""
-        before = self.held()
+    def _round(self, started: float) -> None:
         now = self.clock()
         lease = dt.timedelta(seconds=self.lease_s)
         me = self.session_id if self.session_id is not None else -1
         with self.engine.begin() as conn:
-            for slot in sorted(self._leaving & self._let_go):
-                token = self._held.pop(slot, (0, 0.0))[0]
-                leases.release(conn, role(slot), self.holder, token)
+            for slot in sorted(self._leaving & self._let_go):  # their client is gone: the next holder may come
+                held = self._held.pop(slot, None)
+                if held is not None:
+                    leases.release(conn, role(slot), self.holder, held.token)
                 self._leaving.discard(slot)
                 self._let_go.discard(slot)
         with self.engine.connect() as conn:
             live = {m.session_id for m in members(conn, now, lease)}
             rows = holders_of(conn, now)
+        self._alone = live <= {self.session_id}
         holders: dict[int, int | None] = {}
         for slot, (session, holder) in rows.items():
             if holder == self.holder or slot in self._leaving:
                 holders[slot] = me
             elif holder:
-                holders[slot] = session if session is not None else -2 - slot  # held, by a process without a session
+                holders[slot] = session if session is not None else -2 - slot  # held by a process without a session
             else:
                 holders[slot] = None
         for slot in list(self._free_since):
@@ -175,53 +167,44 @@ class SlotKeeper:
             if isinstance(got, str):
                 continue  # busy: what is held stays held until its lease ends
             if got is None or got.holder != self.holder:
-                if got is not None and (self._next_expiry is None or got.expires_at < self._next_expiry):
-                    self._next_expiry = got.expires_at
+                self.note_theirs(got)
                 self._held.pop(slot, None)
                 continue
-            self._held[slot] = (got.token, started + self.lease_s)
+            self._held[slot] = leases.Held(got.token, started + self.lease_s)
             self._free_since.pop(slot, None)
             if slot not in self._leaving:
                 self._let_go.discard(slot)
-        return self.held() != before
+
+    async def renew(self, session_id: int | None) -> None:
+        started = self.monotonic()
+        before = self.held()
+        try:
+            await asyncio.to_thread(self._round, started)
+            self.error = None
+        except Exception as exc:  # the store away (or a bug): the slots held stay held meanwhile
+            if self.error is None:
+                log.warning("cluster: cannot renew the MQTT slots; this process keeps the slots it held",
+                            extra={"error": (str(exc).splitlines() or [repr(exc)])[0]})
+                if not isinstance(exc, DBAPIError):
+                    log.exception("cluster: the MQTT slot keeper failed")
+            self.error = str(exc) or repr(exc)
+            # the broker keeps for a slot what nobody takes: keep running the sessions held, take no other
+            self._held = leases.keep_through_outage(self._held, (), self.monotonic() + self.lease_s, False)
+        if self.held() != before:
+            self.changed.set()
+        if self._leaving:  # release a slot given up as soon as its client stopped
+            self._next_expiry = min(self._next_expiry or self.clock(), self.clock())
 
     async def run(self, session_id: int | None, stop: asyncio.Event) -> None:
-        self.session_id = session_id
-        self.holder = f"{socket.gethostname()}:{os.getpid()}:{session_id}"
-        while not stop.is_set():
-            started = self.monotonic()
-            before = self.held()
-            try:
-                await asyncio.to_thread(self._round, started)
-                self.error = None
-            except DBAPIError as exc:
-                if self.error is None:
-                    log.warning("cluster: cannot reach the store to renew the MQTT slots; this process keeps the "
-                                "slots it held", extra={"error": str(exc).splitlines()[0]})
-                self.error = str(exc)
-                until = self.monotonic() + self.lease_s  # the broker keeps what another would have taken
-                self._held = {s: (t, max(was, until)) for s, (t, was) in self._held.items()}
-            if self.held() != before:
-                self.changed.set()
-            pause = self.lease_s / 3
-            if self._leaving:
-                pause = min(pause, 0.1)  # release a slot given up as soon as its client stopped
-            if self._next_expiry is not None:  # try again as soon as another's lease ends (a quick takeover)
-                pause = min(pause, max(0.05, (self._next_expiry - self.clock()).total_seconds() + 0.05))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), pause)
-        held, self._held = self._held, {}
+        await self.keep(session_id, stop)
         self.changed.set()
-        with contextlib.suppress(DBAPIError):
-            await asyncio.to_thread(self._release, held)
+
+    def give_all_up(self) -> dict[str, leases.Held]:
+        held, self._held = self._held, {}
+        return {role(s): h for s, h in held.items()}
 
     async def wait_changed(self, within_s: float) -> None:
         """Until the slots held here change, or ``within_s`` has passed."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.changed.wait(), within_s)
         self.changed.clear()
-
-    def _release(self, held: dict[int, tuple[int, float]]) -> None:
-        with self.engine.begin() as conn:
-            for slot, (token, _until) in held.items():
-                leases.release(conn, role(slot), self.holder, token)

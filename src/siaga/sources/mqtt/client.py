@@ -278,6 +278,7 @@ class MqttSource:
         keeper_task = asyncio.create_task(keeper.run(self.session_id, keeper_stop))
         running: dict[int, tuple[asyncio.Event, asyncio.Task[None]]] = {}
         retry_at: dict[int, float] = {}
+        next_check = 0.0
         try:
             while not stop.is_set():
                 wanted = set(keeper.held()) if not keeper_task.done() else set()
@@ -298,7 +299,9 @@ class MqttSource:
                     link = _Link(self, slot)
                     running[slot] = (own_stop, asyncio.create_task(
                         self._run_client(settings.for_slot(slot), link, own_stop, check=False)))
-                self._check_unreachable()
+                if self.monotonic() >= next_check:
+                    next_check = self.monotonic() + 1.0
+                    self._check_unreachable()
                 await keeper.wait_changed(0.2)
         finally:
             self._stopping = True

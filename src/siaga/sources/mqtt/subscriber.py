@@ -198,8 +198,9 @@ class Forwarder:
                 with self._lock:
                     self._flush_locked()
         if self.receiver is not None and not self.parent_gone:
-            # a shared subscriber: the broker sends the next messages to the other processes; what came
-            # before is still forwarded and acknowledged
+            # a shared subscriber whose session ends at the disconnect: the broker sends the next messages to
+            # the other processes; what came before is still forwarded and acknowledged (a persistent slot
+            # session keeps its subscription: Receiver.unsubscribe does nothing)
             with contextlib.suppress(Exception):
                 self.receiver.unsubscribe()
         with self._lock:
