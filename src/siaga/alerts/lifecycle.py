@@ -17,6 +17,11 @@ book and the same input give the same outcome, so the whole state machine is tes
   one. An incident closes when its last open alert resolves and reopens when a related alert follows
   within the window.
 
+One truth across processes: a condition that clears writes a :class:`Leave` before the resolution, which
+the keeper applies only when no other live process still sees the alert (else the alert leaves this book
+only); a new alert the store finds open already (raised by another process first) is :func:`joined`: the
+stored alert takes the place of the book's provisional one, and nothing is told.
+
 Ids: the store numbers alerts and incidents. A new one gets a provisional negative id in the book and in
 its writes; the keeper (:mod:`siaga.alerts.manager`) applies the writes in one transaction, learns the
 real ids and calls :func:`renamed` on the book (and :func:`rename_alert` on the transitions) before it

@@ -12,6 +12,12 @@
   writes are retried, and acknowledgements or resolutions written by another process (``siaga alerts
   ack``) are taken up.
 
+- One open alert per (rule, subject) across the processes on one store: a new alert claims its key
+  (``store.claim_alert``); when another process raised it first, this one joins it (a witness, a line on
+  its timeline) and publishes nothing. A :class:`~siaga.alerts.lifecycle.Leave` resolves only when no
+  other live process (runtime session) still witnesses the alert; the alerts of :data:`PROCESS_RULES`
+  that only ended processes saw are resolved by any live one (``tick``).
+
 Firing, hold times, severity, flapping and incident grouping are decided in ``siaga.alerts.lifecycle``.
 Thread-safe: sources may call ``submit`` from their own threads; subscribers get transitions on their
 own event loop.
