@@ -416,6 +416,8 @@ class AlertManager:
                     store.update_alert(conn, w.alert, w.at)
             elif isinstance(w, UpdateAlert):
                 store.update_alert(conn, w.alert, w.at)
+                if w.alert.state is AlertState.resolved:  # by a person, or by the last process that saw it
+                    store.forget_witnesses(conn, w.alert.id)
             elif isinstance(w, Leave):
                 if w.alert.id > 0:
                     self._witnessed.discard(w.alert.id)

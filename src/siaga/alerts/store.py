@@ -172,8 +172,13 @@ def leave(conn: Connection, alert_id: int, session_id: int | None, now: dt.datet
     others = conn.execute(select(func.count()).select_from(alert_witnesses)
                           .where(alert_witnesses.c.alert_id == alert_id, _alive(now, within))).scalar_one()
     if not others:
-        conn.execute(delete(alert_witnesses).where(alert_witnesses.c.alert_id == alert_id))
+        forget_witnesses(conn, alert_id)
     return int(others)
+
+
+def forget_witnesses(conn: Connection, alert_id: int) -> None:
+    """A resolved alert has no witnesses (they count for open ones only)."""
+    conn.execute(delete(alert_witnesses).where(alert_witnesses.c.alert_id == alert_id))
 
 
 def resolve_unwitnessed(conn: Connection, rules: Iterable[str], now: dt.datetime, within: dt.timedelta) -> list[int]:
@@ -196,7 +201,7 @@ def resolve_unwitnessed(conn: Connection, rules: Iterable[str], now: dt.datetime
         alert = get_alert(conn, alert_id)
         assert alert is not None
         add_event(conn, alert, "resolved", now, by="siaga", note=note)
-        conn.execute(delete(alert_witnesses).where(alert_witnesses.c.alert_id == alert_id))
+        forget_witnesses(conn, alert_id)
         done.append(alert_id)
     return done
 
@@ -325,6 +330,7 @@ def resolve(
     alert = dataclasses.replace(alert, state=AlertState.resolved, resolved_at=at)
     update_alert(conn, alert, at)
     add_event(conn, alert, "resolved", at, by=by, via=via, note=person_note(note))
+    forget_witnesses(conn, alert_id)
     return alert
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, Table, func, select
 
 from siaga.alerts import lifecycle, store
 from siaga.alerts.lifecycle import Leave, UpdateAlert
@@ -47,6 +47,11 @@ def open_rows(engine: Engine) -> list[int]:
         return [a.id for a in store.active_alerts(conn)]
 
 
+def count(engine: Engine, table: Table) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+
 def notes(engine: Engine, alert_id: int) -> list[str]:
     with engine.connect() as conn:
         return [m.key for e in store.events_of(conn, [alert_id]) if (m := note_message(e.note)) is not None]
@@ -60,8 +65,7 @@ def test_a_second_process_that_sees_the_fault_joins_the_open_alert(engine: Engin
     assert (a.published, b.published) == (1, 0)  # raised once, told once
     assert b.book.get(("sensor.faulty", "leak-r1")).id == alert_id  # type: ignore[union-attr]
     assert notes(engine, alert_id) == ["note.witness_joined"]
-    with engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(alert_witnesses)).scalar_one() == 2
+    assert count(engine, alert_witnesses) == 2
 
 
 def test_it_resolves_when_the_last_process_that_sees_it_stops_seeing_it(engine: Engine) -> None:
@@ -75,6 +79,7 @@ def test_it_resolves_when_the_last_process_that_sees_it_stops_seeing_it(engine: 
     assert notes(engine, alert_id) == ["note.witness_joined", "note.still_seen"]
     b.submit(faulty(False, T0 + dt.timedelta(seconds=9)))
     assert open_rows(engine) == [] and b.published == 1  # b tells the resolution, once
+    assert count(engine, alert_witnesses) == 0  # a resolved alert has none
     a.submit(faulty(True, T0 + dt.timedelta(seconds=20)))  # it comes back: a new episode, raised by a
     assert len(open_rows(engine)) == 1 and open_rows(engine) != [alert_id]
 
@@ -115,7 +120,7 @@ def test_two_raising_at_once_in_one_store_make_one_row(engine: Engine) -> None:
         existing = store.get_alert(conn, open_rows(engine)[0])
         assert existing is not None
         assert store.claim_alert(conn, existing, T0) is None
-        assert conn.execute(select(func.count()).select_from(alerts)).scalar_one() == 1
+    assert count(engine, alerts) == 1
 
 
 def test_the_lifecycle_leaves_before_it_resolves_a_cleared_condition_only() -> None:
