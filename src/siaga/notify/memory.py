@@ -7,8 +7,9 @@ sent, to be written to the outbox when the store is back (:meth:`MemoryPager.rec
 messages already sent, keyed like every page (alert, kind, step, round, recipient, channel), so the
 outbox's planner sees them in its history and never pages them again.
 
-Sent pages also go to the spool (``notify.jsonl`` in ``store.spool_dir``): a restart while the store is
-away takes them back (:meth:`MemoryPager.restore`) instead of paging again.
+Sent pages also go to the spool (``notify.<instance>.jsonl`` in ``store.spool_dir``, one per process): a
+restart while the store is away, or another process when this one died, takes them back
+(:meth:`MemoryPager.restore`) instead of paging again.
 
 Limits: alerts paged before the store went away wait for it to page their next steps (their history is
 in the store); a send that fails from memory is retried by the outbox (and falls back) once the store is
