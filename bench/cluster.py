@@ -59,7 +59,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -161,21 +161,11 @@ sensors:
 
 
 class Drained(harness.Cluster):  # type: ignore[misc,name-defined]
-    """The harness's cluster, each process's stderr read as it comes (the last lines kept): thousands of
-    checks and sensors can say more than a pipe holds, and a process blocked on its stderr stops."""
-
-    tails: dict[int, deque[str]]
-
-    def start(self) -> Any:
-        p = super().start()
-        tail: deque[str] = deque(maxlen=40)
-        self.tails = getattr(self, "tails", {})
-        self.tails[p.proc.pid] = tail
-        threading.Thread(target=lambda: tail.extend(p.proc.stderr), daemon=True).start()
-        return p
+    """The harness's cluster (each process's stderr goes to a file of its own: thousands of checks and
+    sensors can say more than a pipe holds, and a process blocked on its stderr stops)."""
 
     def said(self) -> str:
-        return "; ".join(f"{pid}: {''.join(t)[-1500:]}" for pid, t in getattr(self, "tails", {}).items() if t)
+        return "; ".join(f"{p.proc.pid}: {tail}" for p in self.processes if (tail := p.log_tail(1500)))
 
 
 @contextlib.contextmanager

@@ -128,6 +128,8 @@ class ChecksEngine:
         self.tally_fence: Fence | None = None  # the daily tallies: one process (the "checks" role)
         self.take_up: Callable[[set[str]], object] | None = None  # the alert manager takes up a service's alerts
         self.slot_of = {svc: 0 for svc in self.checks_of}
+        self._services_of_slot: dict[int, list[str]] = {0: list(self.checks_of)}
+        self._live: tuple[object, dict[str, Status]] | None = None  # what live_status built last, and from what
         self.running: set[int] = set()  # the slots whose checks are on the scheduler here
         self.moves = 0  # slots taken up or given up (for /metrics)
 
@@ -156,13 +158,27 @@ class ChecksEngine:
 
         self.shard, self.tally_fence, self.take_up = shard, tally_fence, take_up
         self.slot_of = {svc: slot_of(svc, shard.slots) for svc in self.checks_of}
+        self._services_of_slot = {}
+        for svc, slot in self.slot_of.items():
+            self._services_of_slot.setdefault(slot, []).append(svc)
+        self._live = None
 
     def live_status(self) -> dict[str, Status]:
-        """The services' status as this process's checks see them: all of them, or its share."""
+        """The services' status as this process's checks see them: all of them, or its share. The status
+        page asks every second: the same dict (do not change it) until a service's status or the share
+        changes, so 20,000 services are not copied each second on the event loop."""
+        running = self.running  # replaced, never changed in place: safe to read from the status page's thread
+        key = (self.monitor.status_version, frozenset(running) if self.shard is not None else None)
+        if self._live is not None and self._live[0] == key:
+            return self._live[1]
         status = self.monitor.service_status
         if self.shard is None:
-            return dict(status)
-        return {svc: st for svc, st in status.items() if self.slot_of.get(svc) in self.running}
+            live = dict(status)
+        else:
+            live = {svc: status[svc] for slot in running for svc in self._services_of_slot.get(slot, ())
+                    if svc in status}
+        self._live = (key, live)
+        return live
 
     def schedule(self, check_ids: Iterable[str]) -> None:
         """Put checks on the scheduler, each at its phase (``siaga.checks.scheduler.first_run_in``) from its
@@ -175,7 +191,7 @@ class ChecksEngine:
             self.scheduler.add(self.probes[cid], last_age_s=age, at_once=state.in_doubt)
 
     def services_in(self, slots: set[int]) -> set[str]:
-        return {svc for svc, slot in self.slot_of.items() if slot in slots}
+        return {svc for slot in slots for svc in self._services_of_slot.get(slot, ())}
 
     async def run_once(self, check_id: str) -> CheckResult:
         """Run one check now, outside the schedule (``siaga checks run``)."""
@@ -366,7 +382,7 @@ async def _follow(engine: ChecksEngine, rt: RunsDb) -> None:
             await asyncio.to_thread(engine.take_up, services)
         held_now = shard.held_slots()
         gained &= held_now  # what was lost again meanwhile is not started
-        engine.running |= gained
+        engine.running = engine.running | gained  # a new set: the status page reads it from its thread
         engine.moves += len(gained)
         # each check at its phase, as the last holder ran it (no burst of a whole share at once); one never
         # run yet (or overdue) within CATCH_UP_S

@@ -48,6 +48,7 @@ class Monitor:
     pending_changes: list[RecordedChange] = field(default_factory=list)
     dirty: set[str] = field(default_factory=set)
     warnings: dict[str, str] = field(default_factory=dict)  # check id -> warning text
+    status_version: int = 0  # counts the changes of ``service_status`` (its readers keep what they built from it)
 
     def __post_init__(self) -> None:
         self.by_id = {c.check_id: c for c in self.checks}
@@ -67,6 +68,7 @@ class Monitor:
             if check_id in self.by_id:
                 self.states[check_id] = state
         self.service_status = {sid: self._service_status(sid) for sid in self.checks_of}
+        self.status_version += 1
 
     def _service_status(self, service: str) -> Status:
         return worst([self.states[c].status for c in self.checks_of.get(service, [])])
@@ -124,7 +126,9 @@ class Monitor:
     def _service_changed(self, service_id: str, change: Change) -> None:
         before = self.service_status.get(service_id, Status.unknown)
         now = self._service_status(service_id)
-        self.service_status[service_id] = now
+        if now != before:
+            self.service_status[service_id] = now
+            self.status_version += 1
         if self.sink is None or (before == Status.down) == (now == Status.down):
             return
         svc = self.service_by_id.get(service_id)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -119,20 +119,12 @@ class Snapshot:
         return "incident" if self.open_incidents else "operational"
 
 
-def _total(tallies: Iterable[Tally | None]) -> Tally:
-    out = Tally()
-    for t in tallies:
-        if t is not None:
-            out = out + t
-    return out
-
-
 @dataclass
 class _Past:
     """Past days, reduced once per local day: per service the 89 bars and their sum."""
 
     today: dt.date
-    bars: dict[str, list[Bar]] = field(default_factory=dict)
+    bars: dict[str, tuple[Bar, ...]] = field(default_factory=dict)
     totals: dict[str, Tally] = field(default_factory=dict)
     group_days: dict[str, list[Tally]] = field(default_factory=dict)
 
@@ -170,21 +162,43 @@ class SnapshotBuilder:
         self._lock = threading.Lock()
 
     def _load_past(self, conn: Connection, today: dt.date) -> _Past:
+        """The past days' bars: one Bar object per (day, tally) shared by the services that have it (most
+        days of most services are alike: a full day up, or no data), and the work in proportion to the rows
+        stored, not to services x 89 days (20,000 services: 1.8 million bars, seconds of CPU in the thread
+        that shares the interpreter with the event loop carrying the pages)."""
         first = today - dt.timedelta(days=DAYS - 1)
         daily = records.read_daily(conn, first, today - dt.timedelta(days=1))
         past = _Past(today)
         days = [first + dt.timedelta(days=i) for i in range(DAYS - 1)]
-        for g in self.group_order:
-            past.group_days[g] = [Tally() for _ in days]
+        index = {d: i for i, d in enumerate(days)}
+        no_data = tuple(_bar(d, None) for d in days)
+        shared: dict[tuple[dt.date, Tally], Bar] = {}
+        sums = {g: [[0.0, 0.0, 0.0, 0.0] for _ in days] for g in self.group_order}  # per group and day
         for s in self.services:
-            mine = daily.get(s.id, {})
-            past.bars[s.id] = [_bar(d, mine.get(d)) for d in days]
-            past.totals[s.id] = _total(mine.values())
-            gd = past.group_days[s.group or OTHER_GROUP]
-            for i, d in enumerate(days):
-                t = mine.get(d)
-                if t is not None:
-                    gd[i] = gd[i] + t
+            mine = daily.get(s.id)
+            if not mine:
+                past.bars[s.id] = no_data
+                past.totals[s.id] = Tally()
+                continue
+            bars = list(no_data)
+            gd = sums[s.group or OTHER_GROUP]
+            total = [0.0, 0.0, 0.0, 0.0]
+            for d, t in mine.items():
+                i = index.get(d)
+                if i is None:
+                    continue
+                bar = shared.get((d, t))
+                if bar is None:
+                    bar = shared[(d, t)] = _bar(d, t)
+                bars[i] = bar
+                for acc in (gd[i], total):
+                    acc[0] += t.up_s
+                    acc[1] += t.down_s
+                    acc[2] += t.unknown_s
+                    acc[3] += t.maintenance_s
+            past.bars[s.id] = tuple(bars)
+            past.totals[s.id] = Tally(*total)
+        past.group_days = {g: [Tally(*day) for day in per_day] for g, per_day in sums.items()}
         return past
 
     def _current(self, conn: Connection) -> tuple[dict[str, Status], dict[str, dt.datetime | None]]:
