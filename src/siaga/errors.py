@@ -11,6 +11,7 @@ reads ``str(exc)``, one line a person can act on. Errors that are also a ``Value
      ├── UnknownLanguage             siaga.i18n        (a ValueError) no catalog for that language
      ├── SecretError                 siaga.config      a secret the config points at cannot be had
      ├── ConfigError                 siaga.config      the config cannot be used; ``problems`` says why
+     ├── Refusal                     siaga.config      (a ValueError) a validator's reason as a message key
      ├── TargetError                 siaga.inventory   (a LookupError) a target that cannot be found
      │    ├── UnknownTarget                              no such id (``choices``: did you mean)
      │    ├── AmbiguousTarget                            an id used in two sections: say ``kind:id``

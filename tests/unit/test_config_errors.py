@@ -62,13 +62,13 @@ def test_it_refuses_an_unknown_top_level_section() -> None:
 def test_it_names_a_wrong_type() -> None:
     [(line, field, message)] = problems_of(BASE.replace("height_u: 42", "height_u: tall"))
     assert (line, field) == (5, "racks[0].height_u")
-    assert "integer" in message and "'tall'" in message
+    assert "whole number" in message and "'tall'" in message
 
 
 def test_it_refuses_a_negative_value() -> None:
     [(line, field, message)] = problems_of(BASE.replace("value: 100", "value: -5"))
     assert (line, field) == (7, "devices[0].value")
-    assert "greater than or equal to 0" in message
+    assert "must be at least 0" in message
 
 
 def test_it_refuses_duplicate_ids() -> None:

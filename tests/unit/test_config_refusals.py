@@ -144,7 +144,7 @@ def test_a_billion_laughs_file_is_refused_at_once(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     # line 7 is `f:`, the first key whose aliases expand past the limit (9**6 values)
-    assert result.stderr.startswith(f"{site}:7: YAML aliases (*name) repeat more than 100000 values: refused")
+    assert result.stderr.startswith(f"{site}:7: YAML aliases (*name) repeat more than 100,000 values: refused")
 
 
 def test_an_alias_inside_itself_is_refused() -> None:
@@ -283,3 +283,49 @@ def test_a_schedule_that_is_not_cron_is_still_refused() -> None:
     bad = ON_DEMAND.replace('web_root: /var/www/portal, schedule: ""', "web_root: /var/www/portal, schedule: often")
     [(line, field, message)] = problems_of(bad)
     assert (line, field) == (14, "standbys[0].schedule") and "not a cron expression" in message
+
+
+# --- in the reader's language, keeping file:line: field -------------------------------------------------
+
+WORDED = """\
+site: {name: Test, language: LANG}
+rooms:
+  - {id: ruang, name: Ruang, buildng: A}
+services:
+  - {id: web, name: Web}
+standbys:
+  - {service: web, web_root: /w, schedule: often}
+"""
+
+
+@pytest.mark.parametrize(("args", "site_language", "lang"), [
+    (["--lang", "id"], "en", "id"),  # --lang wins
+    (["--lang", "en"], "id", "en"),
+    ([], "en", "en"),  # no --lang: the language the file gives its site
+    ([], "id", "id"),
+])
+def test_config_check_words_each_problem_in_the_clis_language(
+        tmp_path: Path, args: list[str], site_language: str, lang: str) -> None:
+    site = tmp_path / "siaga.yaml"
+    site.write_text(WORDED.replace("LANG", site_language), encoding="utf-8")
+    result = CliRunner().invoke(app, [*args, "config", "check", str(site)])
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert lines == {
+        "id": [f"{site}:3: rooms[0].buildng: kunci 'buildng' tidak dikenal; mungkin maksudnya 'building'?",
+               f"{site}:7: standbys[0].schedule: bukan ekspresi cron: 'often' (lima kolom: menit jam tanggal "
+               "bulan hari)"],
+        "en": [f"{site}:3: rooms[0].buildng: unknown key 'buildng'; did you mean 'building'?",
+               f"{site}:7: standbys[0].schedule: not a cron expression: 'often' (five fields: minute hour day month "
+               "weekday)"],
+    }[lang]
+
+
+def test_a_missing_secret_is_a_warning_in_the_clis_language(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SIAGA_T_HOOK", raising=False)
+    site = tmp_path / "siaga.yaml"
+    site.write_text(SECRETS, encoding="utf-8")
+    result = CliRunner().invoke(app, ["--lang", "id", "config", "check", str(site)])
+    assert result.exit_code == 0, result.output
+    assert f"{site}:5: notification.channels.hook.token: variabel lingkungan SIAGA_T_HOOK belum diisi" in (
+        result.stderr)

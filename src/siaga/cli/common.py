@@ -9,7 +9,7 @@ import typer
 from sqlalchemy import Engine
 
 from siaga.config import ConfigError, LoadedConfig, load_config
-from siaga.i18n import UnknownLanguage, set_language
+from siaga.i18n import UnknownLanguage, get_language, set_language
 
 DEFAULT_CONFIG = "siaga.yaml"
 
@@ -64,8 +64,10 @@ def load_or_exit(path: str | Path) -> LoadedConfig:
     try:
         loaded = load_config(path)
     except ConfigError as exc:
+        if _chosen_language is None and exc.language is not None:
+            set_language(exc.language)  # no --lang: the problems in the language the file gives its site
         for problem in exc.problems:
-            typer.echo(str(problem), err=True)
+            typer.echo(problem.worded(get_language()), err=True)
         raise typer.Exit(ExitCode.USAGE) from None
     use_language(None, loaded)
     return loaded

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from siaga.cli.common import ConfigOption, ExitCode, fail, load_or_exit
-from siaga.i18n import _, ngettext
+from siaga.i18n import _, get_language, ngettext
 
 app = typer.Typer(help="Check and document siaga.yaml.", no_args_is_help=True)
 
@@ -25,7 +25,7 @@ def check(
     loaded = load_or_exit(path or config)
     missing = loaded.start_problems()
     for problem in missing:
-        typer.echo(_("warning: {problem}").format(problem=problem), err=True)
+        typer.echo(_("warning: {problem}").format(problem=problem.worded(get_language())), err=True)
     if missing and strict:
         raise typer.Exit(ExitCode.USAGE)
     cfg = loaded.config

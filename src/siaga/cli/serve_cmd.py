@@ -11,7 +11,7 @@ import typer
 
 from siaga.cli.common import ConfigOption, ExitCode, fail, load_or_exit
 from siaga.config import ConfigError, LoadedConfig, load_config
-from siaga.i18n import _
+from siaga.i18n import _, get_language
 
 # The runtime (SQLAlchemy, FastAPI, uvicorn) is imported inside `start`: other commands start faster.
 
@@ -43,7 +43,7 @@ def require_runnable(loaded: LoadedConfig) -> None:
     what), and exit 2."""
     missing = loaded.start_problems()
     for problem in missing:
-        typer.echo(_("siaga: not starting: {problem}").format(problem=problem), err=True)
+        typer.echo(_("siaga: not starting: {problem}").format(problem=problem.worded(get_language())), err=True)
     if missing:
         raise typer.Exit(ExitCode.USAGE)
 

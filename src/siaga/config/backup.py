@@ -13,6 +13,7 @@ from typing import ClassVar
 
 from pydantic import Field, field_validator, model_validator
 
+from siaga.config.errors import Refusal
 from siaga.config.types import (
     ENV_REF,
     Duration,
@@ -34,7 +35,7 @@ def _cron(value: str | None) -> str | None:
     from croniter import croniter
 
     if not croniter.is_valid(value):
-        raise ValueError(f"not a cron expression: {value!r} (five fields: minute hour day month weekday)")
+        raise Refusal("config.cron", value=repr(value))
     return value
 
 

@@ -1,13 +1,31 @@
-"""Config problems a person can act on: file, line, field path, message."""
+"""Config problems a person can act on: file, line, field path, message.
+
+The message is a key of :data:`siaga.i18n.messages.MESSAGES` and its parameters where one exists (``said``),
+worded in the reader's language by :meth:`ConfigProblem.worded` (``siaga config check`` speaks ``--lang`` or the
+site's language); ``message`` is it in English (logs, tests). A validator refuses with :class:`Refusal` to give
+its reason as a key; a plain ``ValueError``'s sentence is shown as it is.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from siaga.errors import SiagaError
+from siaga.i18n.messages import Message, render
 
 Loc = tuple[str | int, ...]
+
+
+class Refusal(SiagaError, ValueError):
+    """A validator's reason as a ``config.*`` message key and its parameters; ``str()`` is it in English."""
+
+    def __init__(self, key: str, **params: Any) -> None:
+        self.why = Message(key, params)
+        super().__init__(self.why.english())
 
 
 @dataclass(frozen=True)
@@ -18,17 +36,32 @@ class ConfigProblem:
     line: int
     field: str
     message: str
+    said: Message | None = dataclasses.field(default=None, compare=False)
+
+    @classmethod
+    def of(cls, file: str, line: int, field_path: str, reason: Message | str) -> ConfigProblem:
+        """A problem whose reason is a message (worded per reader) or a sentence shown as it is."""
+        if isinstance(reason, Message):
+            return cls(file, line, field_path, reason.english(), reason if reason.key else None)
+        return cls(file, line, field_path, reason)
+
+    def worded(self, lang: str) -> str:
+        """``file:line: field: reason`` with the reason in ``lang``."""
+        reason = render(self.said, lang, ZoneInfo("UTC")) if self.said is not None else self.message
+        where = f"{self.file}:{self.line}"
+        return f"{where}: {self.field}: {reason}" if self.field else f"{where}: {reason}"
 
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}"
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        return self.worded("en")
 
 
 class ConfigError(SiagaError):
-    """The config cannot be used; ``problems`` says every reason found."""
+    """The config cannot be used; ``problems`` says every reason found; ``language``: the site's language the
+    file names, when it could be read (to word the problems in it)."""
 
-    def __init__(self, problems: Sequence[ConfigProblem]) -> None:
+    def __init__(self, problems: Sequence[ConfigProblem], *, language: str | None = None) -> None:
         self.problems = list(problems)
+        self.language = language
         super().__init__("\n".join(str(p) for p in self.problems))
 
 

@@ -17,10 +17,11 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from siaga.config.errors import ConfigError, ConfigProblem, Loc, dotted
+from siaga.config.errors import ConfigError, ConfigProblem, Loc, Refusal, dotted
 from siaga.config.models import SiteConfig
 from siaga.config.references import check_references
 from siaga.config.types import ENV_REF, SECRET_KEY
+from siaga.i18n.messages import Message
 
 URL_PASSWORD = re.compile(r"^[a-z0-9+.-]+://[^/:@]+:([^@/]+)@", re.IGNORECASE)
 
@@ -48,7 +49,7 @@ class LoadedConfig:
         from siaga.config.sources import demo_only_sources
 
         found = missing_secrets(self.config, self.base_dir, environ) + demo_only_sources(self.config)
-        problems = [ConfigProblem(str(self.path), self.line_of(loc), dotted(loc), msg) for loc, msg in found]
+        problems = [ConfigProblem.of(str(self.path), self.line_of(loc), dotted(loc), msg) for loc, msg in found]
         return sorted(problems, key=lambda p: p.line)
 
 
@@ -80,8 +81,8 @@ class _LineIndex:
         return best
 
 
-def _duplicate_keys(node: yaml.Node | None, loc: Loc = ()) -> list[tuple[Loc, int, str]]:
-    out: list[tuple[Loc, int, str]] = []
+def _duplicate_keys(node: yaml.Node | None, loc: Loc = ()) -> list[tuple[Loc, int, Message]]:
+    out: list[tuple[Loc, int, Message]] = []
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
         for k, v in node.value:
@@ -91,7 +92,7 @@ def _duplicate_keys(node: yaml.Node | None, loc: Loc = ()) -> list[tuple[Loc, in
                     (
                         (*loc, name),
                         k.start_mark.line + 1,
-                        f"key {name!r} appears twice (first on line {seen[name]})",
+                        Message("config.duplicate", {"key": repr(name), "first": seen[name]}),
                     )
                 )
             else:
@@ -136,7 +137,18 @@ def _unwrap(tp: Any) -> Any:
     return tp
 
 
-def _message(err: Any, loc: Loc) -> str:
+PYDANTIC_KINDS: dict[str, str] = {
+    "greater_than": "gt", "greater_than_equal": "ge", "less_than": "lt", "less_than_equal": "le",
+    "string_too_short": "min_length", "string_too_long": "max_length", "too_short": "min_length",
+    "too_long": "max_length", "literal_error": "expected", "enum": "expected",
+    "string_pattern_mismatch": "pattern", "int_parsing": "", "int_type": "", "int_from_float": "",
+    "float_parsing": "", "float_type": "", "bool_parsing": "", "bool_type": "", "string_type": "",
+    "list_type": "", "dict_type": "", "model_type": "", "model_attributes_type": "",
+}
+"""pydantic's error types worded by siaga (``config.value.<type>``), with the ``ctx`` value each names."""
+
+
+def _message(err: Any, loc: Loc) -> Message | str:
     kind = err["type"]
     if kind == "extra_forbidden":
         parent = _model_at(loc[:-1])
@@ -144,11 +156,24 @@ def _message(err: Any, loc: Loc) -> str:
         if parent is not None:
             close = difflib.get_close_matches(name, list(parent.model_fields), n=1)
             if close:
-                return f"unknown key {name!r}; did you mean {close[0]!r}?"
-            return f"unknown key {name!r}; known keys: {', '.join(parent.model_fields)}"
-        return f"unknown key {name!r}"
+                return Message("config.unknown_key.close", {"key": repr(name), "close": repr(close[0])})
+            return Message("config.unknown_key.known", {"key": repr(name), "known": ", ".join(parent.model_fields)})
+        return Message("config.unknown_key", {"key": repr(name)})
     if kind == "missing":
-        return "required but missing"
+        return Message("config.missing")
+    refusal = (err.get("ctx") or {}).get("error")
+    if isinstance(refusal, Refusal):
+        return refusal.why
+    shown = "input" in err and not isinstance(err["input"], dict | list)
+    if kind in PYDANTIC_KINDS:
+        params: dict[str, Any] = {}
+        if PYDANTIC_KINDS[kind]:
+            params["limit"] = str((err.get("ctx") or {}).get(PYDANTIC_KINDS[kind], "?"))
+        key = f"config.value.{kind}"
+        if shown:
+            params["got"] = repr(err["input"])
+            key += ".got"
+        return Message(key, params)
     msg = str(err["msg"])
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
@@ -178,24 +203,16 @@ def _clean_loc(raw: tuple[Any, ...], data: Any) -> Loc:
     return tuple(out)
 
 
-def _secret_findings(data: Any, loc: Loc = ()) -> list[tuple[Loc, str]]:
-    out: list[tuple[Loc, str]] = []
+def _secret_findings(data: Any, loc: Loc = ()) -> list[tuple[Loc, Message]]:
+    out: list[tuple[Loc, Message]] = []
     if isinstance(data, dict):
         for k, v in data.items():
             here = (*loc, str(k))
             if isinstance(v, str) and SECRET_KEY.search(str(k)) and not ENV_REF.match(v.strip()):
-                out.append(
-                    (
-                        here,
-                        f"inline secret: move it to a file ({k}_file: /etc/siaga/{k}) "
-                        f"or an environment variable ({k}: ${{SIAGA_{str(k).upper()}}})",
-                    )
-                )
+                out.append((here, Message("config.inline_secret", {
+                    "file": f"{k}_file: /etc/siaga/{k}", "env": f"{k}: ${{SIAGA_{str(k).upper()}}}"})))
             elif isinstance(v, str) and URL_PASSWORD.match(v) and not ENV_REF.match(v.strip()):
-                out.append(
-                    (here, "inline password in a URL: put the whole URL in an environment variable, "
-                           "e.g. ${SIAGA_DATABASE_URL}")
-                )
+                out.append((here, Message("config.inline_url_password", {"env": "${SIAGA_DATABASE_URL}"})))
             else:
                 out += _secret_findings(v, here)
     elif isinstance(data, list):
@@ -234,25 +251,21 @@ def _alias_growth(root: yaml.Node | None, filename: str) -> ConfigProblem | None
             continue
         if key in on_path:
             line = node.start_mark.line + 1
-            return ConfigProblem(filename, line, "", "a YAML alias refers to the node that holds it (a loop)")
+            return ConfigProblem.of(filename, line, "", Message("config.alias_loop"))
         own.add(key)
         on_path.add(key)
         stack.append((node, True))
         for child in children:
             if id(child) in on_path:
                 line = child.start_mark.line + 1
-                return ConfigProblem(filename, line, "", "a YAML alias refers to the node that holds it (a loop)")
+                return ConfigProblem.of(filename, line, "", Message("config.alias_loop"))
             if id(child) not in expanded:
                 stack.append((child, False))
     if expanded[id(root)] - len(own) > MAX_ALIAS_VALUES:
         line = root.start_mark.line + 1
         if isinstance(root, yaml.MappingNode):  # name the first section that blows up
             line = next((k.start_mark.line + 1 for k, v in root.value if expanded[id(v)] > MAX_ALIAS_VALUES), line)
-        return ConfigProblem(
-            filename, line, "",
-            f"YAML aliases (*name) repeat more than {MAX_ALIAS_VALUES} values: refused (a \"billion laughs\" "
-            "file?); write the repeated parts out or use fewer aliases",
-        )
+        return ConfigProblem.of(filename, line, "", Message("config.alias_bomb", {"count": MAX_ALIAS_VALUES}))
     return None
 
 
@@ -268,7 +281,7 @@ def _parse(text: str, filename: str) -> tuple[SiteConfig, _LineIndex]:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark is not None else 1
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([ConfigProblem(filename, line, "", f"not valid YAML: {problem}")]) from None
+        raise ConfigError([ConfigProblem.of(filename, line, "", Message("config.yaml", {"error": problem}))]) from None
     bomb = _alias_growth(root, filename)
     if bomb is not None:
         raise ConfigError([bomb])
@@ -280,15 +293,16 @@ def _parse(text: str, filename: str) -> tuple[SiteConfig, _LineIndex]:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark is not None else 1
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([ConfigProblem(filename, line, "", f"not valid YAML: {problem}")]) from None
+        raise ConfigError([ConfigProblem.of(filename, line, "", Message("config.yaml", {"error": problem}))]) from None
     if data is None:
-        raise ConfigError([ConfigProblem(filename, 1, "", "the file is empty: start from `siaga init`")])
+        raise ConfigError([ConfigProblem.of(filename, 1, "", Message("config.empty"))])
     if not isinstance(data, dict):
-        raise ConfigError([ConfigProblem(filename, index.line(()), "", "the top level must be a mapping of sections")])
+        raise ConfigError([ConfigProblem.of(filename, index.line(()), "", Message("config.top_level"))])
+    language = _site_language(data)
 
-    problems = [ConfigProblem(filename, line, dotted(loc), msg) for loc, line, msg in duplicates]
+    problems = [ConfigProblem.of(filename, line, dotted(loc), msg) for loc, line, msg in duplicates]
     inline = _secret_findings(data)
-    problems += [ConfigProblem(filename, index.line(loc), dotted(loc), msg) for loc, msg in inline]
+    problems += [ConfigProblem.of(filename, index.line(loc), dotted(loc), msg) for loc, msg in inline]
     told = {loc for loc, _msg in inline}
     try:
         cfg = SiteConfig.model_validate(data)
@@ -299,15 +313,24 @@ def _parse(text: str, filename: str) -> tuple[SiteConfig, _LineIndex]:
                 continue  # an inline secret, said once already
             is_key = err["type"] == "extra_forbidden"
             problems.append(
-                ConfigProblem(filename, index.line(loc, key=is_key), dotted(loc), _message(err, loc))
+                ConfigProblem.of(filename, index.line(loc, key=is_key), dotted(loc), _message(err, loc))
             )
-        raise ConfigError(sorted(problems, key=lambda p: p.line)) from None
+        raise ConfigError(sorted(problems, key=lambda p: p.line), language=language) from None
     problems += [
-        ConfigProblem(filename, index.line(loc), dotted(loc), msg) for loc, msg in check_references(cfg)
+        ConfigProblem.of(filename, index.line(loc), dotted(loc), msg) for loc, msg in check_references(cfg)
     ]
     if problems:
-        raise ConfigError(sorted(problems, key=lambda p: p.line))
+        raise ConfigError(sorted(problems, key=lambda p: p.line), language=language)
     return cfg, index
+
+
+def _site_language(data: dict[Any, Any]) -> str | None:
+    """``site.language`` as the file writes it, when it is one siaga speaks (to word the file's problems in it)."""
+    from siaga.i18n import LANGUAGES
+
+    site = data.get("site")
+    wanted = site.get("language") if isinstance(site, dict) else None
+    return wanted if isinstance(wanted, str) and wanted in LANGUAGES else None
 
 
 def parse_config(text: str, filename: str = "siaga.yaml") -> SiteConfig:
@@ -321,8 +344,9 @@ def load_config(path: str | Path) -> LoadedConfig:
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError([ConfigProblem(str(p), 0, "", "no such file: create one with `siaga init`")]) from None
+        raise ConfigError([ConfigProblem.of(str(p), 0, "", Message("config.no_file"))]) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([ConfigProblem(str(p), 0, "", f"cannot read: {exc}")]) from None
+        unreadable = Message("config.unreadable", {"error": str(exc)})
+        raise ConfigError([ConfigProblem.of(str(p), 0, "", unreadable)]) from None
     cfg, lines = _parse(text, str(p))
     return LoadedConfig(cfg, p.absolute(), lines)

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from siaga.config.errors import Loc
 from siaga.config.types import ENV_PART, SecretUse
+from siaga.i18n.messages import Message
 
 
 @dataclass(frozen=True)
@@ -82,25 +83,25 @@ def _unset(text: str, environ: Mapping[str, str]) -> list[str]:
 
 def missing_secrets(
     cfg: BaseModel, base_dir: Path, environ: Mapping[str, str] | None = None
-) -> list[tuple[Loc, str]]:
+) -> list[tuple[Loc, Message | str]]:
     """``(loc, message)`` for every reference this machine cannot resolve: an unset variable, a file that
     is absent or unreadable (relative paths from ``base_dir``, the config's folder)."""
     env = os.environ if environ is None else environ
-    out: list[tuple[Loc, str]] = []
+    out: list[tuple[Loc, Message | str]] = []
     for ref in secret_references(cfg):
         if ref.how in ("env", "text"):
             for name in _unset(ref.value, env):
-                out.append((ref.loc, f"environment variable {name} is not set"))
+                out.append((ref.loc, Message("config.secret.env_unset", {"name": name})))
             continue
         path = Path(ref.value)
         if not path.is_absolute():
             path = base_dir / path
         if not path.exists():
-            out.append((ref.loc, f"file {path} does not exist on this machine"))
+            out.append((ref.loc, Message("config.secret.no_file", {"path": str(path)})))
         elif not path.is_file():
-            out.append((ref.loc, f"{path} is not a file"))
+            out.append((ref.loc, Message("config.secret.not_file", {"path": str(path)})))
         elif not os.access(path, os.R_OK):
-            out.append((ref.loc, f"file {path} cannot be read by this user"))
+            out.append((ref.loc, Message("config.secret.unreadable", {"path": str(path)})))
     return out
 
 
