@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 Row = tuple[str, int, float]
 REPLAY_CHUNK = 20_000  # rows per transaction when the spool is written back
+READ_BLOCK = 1 << 20  # bytes read at a time when the spool is written back
 ADOPT_EVERY_S = 5.0  # how often a process looks for orphan spool files (of processes that died)
 
 
@@ -47,9 +48,7 @@ class Part:
         """The spooled rows, ``size`` at a time; torn or unreadable lines are skipped (and logged)."""
         chunk: list[Row] = []
         bad = 0
-        with self.spool._lock:
-            data = self.file.read(self._size)
-        for raw in data.splitlines(keepends=True):
+        for raw in self._lines():
             parts = raw.decode("utf-8", "replace").split("\t") if raw.endswith(b"\n") else []
             try:
                 sensor, ts, value = parts
@@ -64,6 +63,20 @@ class Part:
             yield chunk
         if bad:
             log.warning("readings spool %s: %d unreadable lines skipped (cut short by a crash)", self.path, bad)
+
+    def _lines(self) -> Iterator[bytes]:
+        """The file's lines up to its size when this part was made, read a block at a time."""
+        at, tail = 0, b""
+        while at < self._size:
+            with self.spool._lock:
+                block = self.file.read_at(at, min(READ_BLOCK, self._size - at))
+            if not block:
+                break
+            at += len(block)
+            *lines, tail = (tail + block).split(b"\n")
+            yield from (line + b"\n" for line in lines)
+        if tail:
+            yield tail  # cut short by a crash: no newline
 
     def done(self) -> None:
         """Its rows are in the store: empty the own file (unless appended to meanwhile), remove an orphan."""

@@ -116,18 +116,22 @@ class SpoolFile:
     def size(self) -> int:
         return os.fstat(self._fd()).st_size if self.fd is not None else 0
 
-    def read(self, limit: int | None = None) -> bytes:
-        """The file's bytes (the first ``limit`` of them)."""
+    def read(self) -> bytes:
+        """The file's bytes."""
         fd = self._fd()
-        size = os.fstat(fd).st_size if limit is None else limit
+        size = os.fstat(fd).st_size
         chunks, at = [], 0
         while at < size:
-            chunk = os.pread(fd, min(size - at, 1 << 20), at)
+            chunk = self.read_at(at, size - at)
             if not chunk:
                 break
             chunks.append(chunk)
             at += len(chunk)
         return b"".join(chunks)
+
+    def read_at(self, offset: int, n: int) -> bytes:
+        """Up to ``n`` bytes from ``offset``."""
+        return os.pread(self._fd(), n, offset)
 
     def truncate(self, expected: int | None = None) -> bool:
         """Empty the file (only when it still has ``expected`` bytes, when given); True when emptied."""

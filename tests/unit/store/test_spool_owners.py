@@ -126,3 +126,15 @@ def test_jsonl_spools_of_processes_at_once_lose_nothing_and_an_orphan_is_adopted
     adopted.remove()
     assert _written(tmp_path) == Counter(f"{n}\t{i}" for n in ("a", "b") for i in range(N))
     assert [p.name for p in tmp_path.iterdir() if not p.name.startswith("out.")] == []
+
+
+def test_a_spool_is_read_back_a_block_at_a_time_and_a_torn_line_is_skipped(tmp_path: Path, monkeypatch: object) -> None:
+    import siaga.readings.spool as module
+
+    monkeypatch.setattr(module, "READ_BLOCK", 7)  # type: ignore[attr-defined]  # lines cross every block
+    spool = ReadingSpool(tmp_path / "readings.spool")
+    spool.append([("temp-r1", i, i / 3) for i in range(50)])
+    assert spool._file is not None
+    spool._file.append(b"temp-r1\t99\t1.")  # the process died mid-append
+    (part,) = spool.parts()
+    assert [r for c in part.chunks(size=16) for r in c] == [("temp-r1", i, i / 3) for i in range(50)]
