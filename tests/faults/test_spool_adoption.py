@@ -6,6 +6,7 @@ sends now, never sent again. (A process "dies" here by letting its spool's lock 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import sqlite3
 from pathlib import Path
@@ -122,6 +123,40 @@ async def test_pages_a_process_gone_sent_from_memory_are_recorded_once_by_the_se
         rows = [(r.status, list(r.alert_ids)) for r in conn.execute(select(notify_messages))]
     assert rows == [("sent", [7])] and len(hook.pages(store_drills.LEAK)) == 1
     assert not list((tmp_path / "spool").glob("notify.gone.jsonl")) and second.problems() == []
+    await second.transports.aclose()
+    hook.close()
+    engine.dispose()
+
+
+class _NotHeld:
+    """The ``notify`` role's fence of a process that does not hold it (any more)."""
+
+    def held(self) -> bool:
+        return False
+
+
+async def test_a_process_that_loses_the_notify_role_lets_the_adopted_pages_go(
+        tmp_path: Path, store_drills: ModuleType) -> None:
+    hook = store_drills.Hook()
+    engine = create_engine_for(sqlite_url(tmp_path / "siaga.db"))
+    upgrade(engine)
+    unnumbered = dataclasses.replace(LEAK, id=-3)  # not in the store yet: its page cannot be recorded
+    first = _service(tmp_path, store_drills, hook, engine, "gone")
+    first._page_from_memory([Transition(unnumbered, None, T0, event="firing")], T0)
+    await first.settle()
+    await first.transports.aclose()
+    assert first.spool is not None and len(first.spool) == 1
+    died(first.spool)
+    second = _service(tmp_path, store_drills, hook, engine, "now")
+    await second.step()
+    assert second.memory.unrecorded == 1  # adopted, waiting for its alert
+    assert Spool(tmp_path / "spool", "notify", instance="x").adopt() == []
+    second.fence = _NotHeld()  # type: ignore[assignment]
+    await second.step()  # another process sends now: it takes them up
+    assert second.memory.unrecorded == 0
+    (free,) = Spool(tmp_path / "spool", "notify", instance="x").adopt()
+    assert free.path.name == "notify.gone.jsonl" and len(free.read()) == 1
+    free.release()
     await second.transports.aclose()
     hook.close()
     engine.dispose()
