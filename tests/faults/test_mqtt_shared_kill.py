@@ -139,7 +139,7 @@ def run(helpers: ModuleType, tmp_path: Path, postgres_url: str, pages: object, b
     gateway: Gateway | None = None
     try:
         with helpers.cluster(tmp_path, postgres_url, pages, 2, lease_s=LEASE_S, sensors=SENSORS,
-                             mqtt_port=broker.port, rule_shards=2) as c:
+                             mqtt_port=broker.port, rule_shards=2, up_timeout=120) as c:
             # both processes hold a slot and run its session
             helpers.wait_for(lambda: sorted(h[0] for h in slot_holders(c).values() if h)
                              == sorted(p.proc.pid for p in c.processes), timeout=15)
@@ -157,10 +157,10 @@ def run(helpers: ModuleType, tmp_path: Path, postgres_url: str, pages: object, b
             victim.proc.wait(10)
             time.sleep(0.3)
             c.start()  # started again (it, or the survivor, takes the free slot once the lease ends)
-            time.sleep(3.0)
+            time.sleep(2.0)  # the stream goes on while the slot is free
             gateway.close()
             sent = gateway.sent
-            assert sent > 1500 and gateway.failed == 0, (sent, gateway.failed)
+            assert sent > 1000 and gateway.failed == 0, (sent, gateway.failed)
 
             def all_stored() -> bool:
                 """every reading sent stored"""
