@@ -69,10 +69,12 @@ UNAVAILABLE_AFTER_S = 60.0
 PROBE_S = 5.0
 STORE_RULE = "store.unavailable"
 WITNESS_WINDOW_S = 90.0
-PROCESS_RULES = frozenset({"sensor.faulty", STORE_RULE, "siaga.degraded", "mqtt.unreachable"})
+PROCESS_RULES = frozenset({"sensor.faulty", STORE_RULE, "siaga.degraded", "mqtt.unreachable", "peer.silent",
+                           "peer.unreachable", "peer.uplink_down", "peer.service.down"})
 """The alerts a process raises about what it alone sees (its refused readings, its store, its components,
-its broker connection): resolved by any process once every process that saw one has ended (nobody is
-left to say it cleared). Others (the rules', the checks') are taken over with their shard or role."""
+its broker connection, the peers it watches): resolved by any process once every process that saw one has
+ended (nobody is left to say it cleared). Others (the rules', the checks') are taken over with their shard
+or role."""
 
 
 @dataclass

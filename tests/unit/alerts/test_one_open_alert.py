@@ -146,8 +146,10 @@ def test_joined_puts_the_stored_alert_in_place_of_the_provisional_one() -> None:
 
 
 def test_the_process_rules_are_the_ones_raised_per_process() -> None:
+    from siaga.peers import probes, watch
     from siaga.rules.faulty import FAULTY_RULE
     from siaga.runtime.degraded import RULE as DEGRADED_RULE
     from siaga.sources.mqtt.client import UNREACHABLE_RULE
 
-    assert {FAULTY_RULE, STORE_RULE, DEGRADED_RULE, UNREACHABLE_RULE} == PROCESS_RULES
+    peers = {watch.SILENT_RULE, watch.UNREACHABLE_RULE, probes.UPLINK_RULE, probes.TAKEOVER_RULE}
+    assert {FAULTY_RULE, STORE_RULE, DEGRADED_RULE, UNREACHABLE_RULE} | peers == PROCESS_RULES
