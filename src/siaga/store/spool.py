@@ -102,7 +102,11 @@ class SpoolFile:
         return self.fd
 
     def append(self, data: bytes) -> None:
-        """Append ``data`` and fsync; on failure the file is cut back to where it was, and OSError raised."""
+        """Append ``data`` and fsync; on failure the file is cut back to where it was, and OSError raised.
+        A file removed under it (a clean-up of an old, empty file in /var/tmp) is made again first, with
+        what it held: what is appended must be found by name after a crash."""
+        if self.fd is not None and not _same_file(self.fd, self.path):
+            self._relink()
         fd = self._fd()
         start = os.fstat(fd).st_size
         try:
@@ -112,6 +116,19 @@ class SpoolFile:
             with contextlib.suppress(OSError):
                 os.ftruncate(fd, start)  # no half-written tail that a later append would glue onto
             raise
+
+    def _relink(self) -> None:
+        held = self.read()
+        new = SpoolFile.own(self.path)
+        try:
+            if held:
+                new.append(held)
+        except OSError:
+            new.remove()
+            raise
+        log.warning("spool: %s was removed under this process; made again", self.path)
+        self.release()
+        self.fd, new.fd = new.fd, None
 
     def size(self) -> int:
         return os.fstat(self._fd()).st_size if self.fd is not None else 0

@@ -8,6 +8,7 @@ a child killed with SIGKILL leaves its file to the first process that looks.
 from __future__ import annotations
 
 import itertools
+import json
 import multiprocessing
 import os
 import signal
@@ -138,3 +139,12 @@ def test_a_spool_is_read_back_a_block_at_a_time_and_a_torn_line_is_skipped(tmp_p
     spool._file.append(b"temp-r1\t99\t1.")  # the process died mid-append
     (part,) = spool.parts()
     assert [r for c in part.chunks(size=16) for r in c] == [("temp-r1", i, i / 3) for i in range(50)]
+
+
+def test_a_spool_file_removed_under_its_process_is_made_again_with_what_it_held(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, "alerts")
+    spool.append([{"n": 1}])
+    spool.path.unlink()  # systemd-tmpfiles cleaning /var/tmp, say
+    spool.append([{"n": 2}])
+    assert [json.loads(line)["n"] for line in spool.path.read_text().splitlines()] == [1, 2]  # found by name
+    assert [r["n"] for r in spool.read()] == [1, 2] and spool.failed == 0
