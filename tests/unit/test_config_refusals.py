@@ -329,3 +329,15 @@ def test_a_missing_secret_is_a_warning_in_the_clis_language(tmp_path: Path, monk
     assert result.exit_code == 0, result.output
     assert f"{site}:5: notification.channels.hook.token: variabel lingkungan SIAGA_T_HOOK belum diisi" in (
         result.stderr)
+
+
+def test_a_reference_to_nothing_is_worded_for_each_reader() -> None:
+    text = BASE + "racks:\n  - {id: R1, room: ruang-servr}\nrooms:\n  - {id: ruang-server, name: Ruang}\n"
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "site.yaml")
+    [problem] = info.value.problems
+    assert problem.worded("en") == (
+        "site.yaml:5: racks[0].room: unknown room 'ruang-servr'; did you mean 'ruang-server'?")
+    assert problem.worded("id") == (
+        "site.yaml:5: racks[0].room: ruang 'ruang-servr' tidak dikenal; mungkin maksudnya 'ruang-server'?")
+    assert str(problem) == problem.worded("en") and problem.message.startswith("unknown room")

@@ -1,7 +1,7 @@
 """Checks that span more than one field: ids, references, rack units, dependency cycles.
 
 Pure: takes a validated :class:`SiteConfig`, returns ``(loc, message)`` pairs for the loader to
-place on a line of the file.
+place on a line of the file (the message a ``config.*`` key worded per reader, or a sentence shown as it is).
 """
 
 from __future__ import annotations
@@ -18,13 +18,17 @@ from siaga.config.rules import rule_references
 from siaga.config.runbooks import check_runbook_references
 from siaga.config.sources import check_source_references
 from siaga.config.standby import check_standby_references, check_standby_steps
+from siaga.i18n.messages import Message
 
-Finding = tuple[Loc, str]
+Finding = tuple[Loc, Message | str]
 
 
-def _hint(value: str, known: Iterable[str]) -> str:
+def _unknown(what: str, value: str, known: Iterable[str]) -> Message:
+    """``unknown room 'x'`` (``config.ref.<what>``), with the nearest known id when one is close."""
     close = difflib.get_close_matches(value, list(known), n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    if close:
+        return Message(f"config.ref.{what}.close", {"value": repr(value), "close": repr(close[0])})
+    return Message(f"config.ref.{what}", {"value": repr(value)})
 
 
 def _ids(section: str, items: Sequence[object]) -> tuple[dict[str, int], list[Finding]]:
@@ -34,7 +38,8 @@ def _ids(section: str, items: Sequence[object]) -> tuple[dict[str, int], list[Fi
         ident = str(getattr(item, "id"))  # noqa: B009 - every section item has an id
         if ident in seen:
             findings.append(
-                ((section, i, "id"), f"duplicate id {ident!r}: already used by {section}[{seen[ident]}]")
+                ((section, i, "id"), Message("config.duplicate_id", {"id": repr(ident),
+                                                                     "other": f"{section}[{seen[ident]}]"}))
             )
         else:
             seen[ident] = i
@@ -59,7 +64,7 @@ def check_references(cfg: SiteConfig) -> list[Finding]:
 
     def ref(loc: Loc, value: str | None, known: dict[str, int], what: str) -> None:
         if value is not None and value not in known:
-            findings.append((loc, f"unknown {what} {value!r}{_hint(value, known)}"))
+            findings.append((loc, _unknown(what, value, known)))
 
     room_by_id = {r.id: r for r in cfg.rooms}
     tiles: dict[tuple[str, int, int], str] = {}
@@ -72,14 +77,14 @@ def check_references(cfg: SiteConfig) -> list[Finding]:
                 findings.append(
                     (
                         ("racks", i, "position"),
-                        f"tile ({pos.column}, {pos.row}) is outside room {room.id}'s grid "
-                        f"of {room.grid.columns} columns and {room.grid.rows} rows",
+                        Message("config.tile_outside", {"tile": f"({pos.column}, {pos.row})", "room": room.id,
+                                                        "columns": room.grid.columns, "rows": room.grid.rows}),
                     )
                 )
             key = (rack.room, pos.column, pos.row)
             if key in tiles:
                 findings.append(
-                    (("racks", i, "position"), f"rack {tiles[key]} already stands on this tile")
+                    (("racks", i, "position"), Message("config.tile_taken", {"rack": tiles[key]}))
                 )
             else:
                 tiles[key] = rack.id
@@ -91,10 +96,11 @@ def check_references(cfg: SiteConfig) -> list[Finding]:
         ref(("devices", i, "room"), dev.room, rooms, "room")
         dev_rack: Rack | None = rack_by_id.get(dev.rack) if dev.rack else None
         if dev.rack is None and dev.u is not None:
-            findings.append((("devices", i, "u"), "a rack unit needs a rack: set rack or remove u"))
+            findings.append((("devices", i, "u"), Message("config.u_without_rack")))
         if dev_rack is not None and dev.room is not None and dev.room != dev_rack.room:
             findings.append(
-                (("devices", i, "room"), f"rack {dev_rack.id} stands in room {dev_rack.room}, not {dev.room}")
+                (("devices", i, "room"), Message("config.rack_elsewhere", {"rack": dev_rack.id, "room": dev_rack.room,
+                                                                           "written": dev.room}))
             )
         if dev_rack is not None and dev.u is not None:
             top = dev.u + dev.height_u - 1
@@ -102,14 +108,16 @@ def check_references(cfg: SiteConfig) -> list[Finding]:
                 findings.append(
                     (
                         ("devices", i, "u"),
-                        f"units {dev.u}-{top} do not fit in rack {dev_rack.id} of {dev_rack.height_u}U",
+                        Message("config.units_overflow", {"units": f"{dev.u}-{top}", "rack": dev_rack.id,
+                                                          "height": f"{dev_rack.height_u}U"}),
                     )
                 )
             for unit in range(dev.u, min(top, dev_rack.height_u) + 1):
                 other = occupied.get((dev_rack.id, unit))
                 if other is not None:
                     findings.append(
-                        (("devices", i, "u"), f"U{unit} of rack {dev_rack.id} is already taken by {other}")
+                        (("devices", i, "u"), Message("config.unit_taken", {"unit": f"U{unit}", "rack": dev_rack.id,
+                                                                            "device": other}))
                     )
                     break
             for unit in range(dev.u, min(top, dev_rack.height_u) + 1):
@@ -120,7 +128,7 @@ def check_references(cfg: SiteConfig) -> list[Finding]:
             ref(("services", i, "runs_on", j), dev_id, devices, "device")
         for j, dep in enumerate(svc.depends_on):
             if dep == svc.id:
-                findings.append((("services", i, "depends_on", j), "a service cannot depend on itself"))
+                findings.append((("services", i, "depends_on", j), Message("config.depends_on_itself")))
             else:
                 ref(("services", i, "depends_on", j), dep, services, "service")
     findings += _cycles(cfg, services)
@@ -132,13 +140,14 @@ def check_references(cfg: SiteConfig) -> list[Finding]:
         ref(("sensors", i, "rack"), sensor.rack, racks, "rack")
         ref(("sensors", i, "device"), sensor.device, devices, "device")
         if sensor.room is None and sensor.rack is None and sensor.device is None:
-            findings.append((("sensors", i), "say where it hangs: room, rack (with zone) or device"))
+            findings.append((("sensors", i), Message("config.sensor_nowhere")))
         if sensor.zone is not None and sensor.rack is None:
-            findings.append((("sensors", i, "zone"), "a zone is a place on a rack: set rack too"))
+            findings.append((("sensors", i, "zone"), Message("config.zone_without_rack")))
         srack = rack_by_id.get(sensor.rack) if sensor.rack else None
         if srack is not None and sensor.room is not None and sensor.room != srack.room:
             findings.append(
-                (("sensors", i, "room"), f"rack {srack.id} stands in room {srack.room}, not {sensor.room}")
+                (("sensors", i, "room"), Message("config.rack_elsewhere", {"rack": srack.id, "room": srack.room,
+                                                                           "written": sensor.room}))
             )
     findings += check_findings(list(cfg.checks), set(services))
     findings += maintenance_findings(list(cfg.maintenance), set(services))
@@ -168,7 +177,8 @@ def _cycles(cfg: SiteConfig, index: dict[str, int]) -> list[Finding]:
                     reported.add(key)
                     first = cycle[0]
                     findings.append(
-                        (("services", index[first], "depends_on"), "dependency cycle: " + " -> ".join(cycle))
+                        (("services", index[first], "depends_on"),
+                         Message("config.dependency_cycle", {"cycle": " -> ".join(cycle)}))
                     )
             elif state.get(nxt) is None:
                 visit(nxt, path)
