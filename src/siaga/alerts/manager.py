@@ -14,9 +14,9 @@
 
 - One open alert per (rule, subject) across the processes on one store: a new alert claims its key
   (``store.claim_alert``); when another process raised it first, this one joins it (a witness, a line on
-  its timeline) and publishes nothing. A :class:`~siaga.alerts.lifecycle.Leave` resolves only when no
-  other live process (runtime session) still witnesses the alert; the alerts of :data:`PROCESS_RULES`
-  that only ended processes saw are resolved by any live one (``tick``).
+  its timeline) and publishes nothing. For the alerts of :data:`PROCESS_RULES` (a process's own), a
+  :class:`~siaga.alerts.lifecycle.Leave` resolves only when no other live process (runtime session) still
+  witnesses the alert, and one that only ended processes saw is resolved by any live one (``tick``).
 
 Firing, hold times, severity, flapping and incident grouping are decided in ``siaga.alerts.lifecycle``.
 Thread-safe: sources may call ``submit`` from their own threads; subscribers get transitions on their
@@ -72,9 +72,11 @@ WITNESS_WINDOW_S = 90.0
 PROCESS_RULES = frozenset({"sensor.faulty", STORE_RULE, "siaga.degraded", "mqtt.unreachable", "peer.silent",
                            "peer.unreachable", "peer.uplink_down", "peer.service.down"})
 """The alerts a process raises about what it alone sees (its refused readings, its store, its components,
-its broker connection, the peers it watches): resolved by any process once every process that saw one has
-ended (nobody is left to say it cleared). Others (the rules', the checks') are taken over with their shard
-or role."""
+its broker connection, the peers it watches). Each process that sees one is its witness: it resolves when the
+last live witness stops seeing it, and any live process resolves one that only ended processes saw (nobody is
+left to say it cleared). The others (the rules', the checks', the backups') are one process's at a time, the
+holder of their shard or role: whoever holds it when the condition clears resolves it (a shard or slot
+moved to a live process must not wait for its former holder)."""
 
 
 @dataclass
@@ -368,8 +370,8 @@ class AlertManager:
         unclaimed = set(inserts)
         incomplete: set[int] = set()  # claimed before its incident was made: its row gets the incident later
 
-        def witness(alert_id: int, at: dt.datetime) -> None:
-            if session is not None:
+        def witness(alert_id: int, rule: str, at: dt.datetime) -> None:
+            if session is not None and rule in PROCESS_RULES:
                 store.witness(conn, alert_id, session, at)
                 done.witnessed.add(alert_id)
 
@@ -384,12 +386,12 @@ class AlertManager:
                 new_id = store.claim_alert(conn, alert, w.at)
                 if new_id is not None:
                     done.alert_ids[provisional] = new_id
-                    witness(new_id, w.at)
+                    witness(new_id, alert.rule, w.at)
                     return
                 stored = store.open_alert(conn, alert.rule, alert.subject)
                 if stored is not None:
                     done.joined[provisional] = stored
-                    witness(stored.id, w.at)
+                    witness(stored.id, alert.rule, w.at)
                     store.add_event(conn, stored, "note", w.at, by="siaga",
                                     note=note_of(Message("note.witness_joined", {"process": self.process})))
                     log.info("alert manager: %s on %s is open already (alert #%d): joined it",
@@ -421,7 +423,7 @@ class AlertManager:
                 if w.alert.state is AlertState.resolved:  # by a person, or by the last process that saw it
                     store.forget_witnesses(conn, w.alert.id)
             elif isinstance(w, Leave):
-                if w.alert.id > 0:
+                if w.alert.id > 0 and w.alert.rule in PROCESS_RULES:
                     self._witnessed.discard(w.alert.id)
                     others = store.leave(conn, w.alert.id, session, w.at, self.witness_window)
                     if others:
@@ -473,7 +475,8 @@ class AlertManager:
         earlier run): it becomes a witness, so the alert stays open while this process still sees it."""
         alert = self.book.get(condition.key)
         session = self.session()
-        if alert is None or alert.id <= 0 or alert.id in self._witnessed or session is None or self._waiting:
+        if (alert is None or alert.id <= 0 or alert.id in self._witnessed or session is None or self._waiting
+                or alert.rule not in PROCESS_RULES):
             return
         with self.engine.begin() as conn:
             store.witness(conn, alert.id, session, condition.at)

@@ -112,6 +112,17 @@ def test_an_alert_only_ended_processes_saw_is_resolved_by_a_live_one(engine: Eng
     assert timeline[-1] == "resolved"
 
 
+def test_a_shard_s_alert_is_resolved_by_its_holder_without_waiting_for_the_former_one(engine: Engine) -> None:
+    """A rule shard or checks slot moved between live processes: the new holder decides alone."""
+    a, b = manager(engine, "a"), manager(engine, "b")
+    leak = Condition("leak", "leak-r1", SubjectKind.sensor, True, Severity.critical, T0, fire_at_once=True)
+    a.submit(leak)
+    b.submit(leak)  # the shard's new holder: the same alert, joined
+    assert len(open_rows(engine)) == 1 and b.published == 0 and count(engine, alert_witnesses) == 0
+    b.submit(Condition("leak", "leak-r1", SubjectKind.sensor, False, Severity.critical, T0 + dt.timedelta(seconds=3)))
+    assert open_rows(engine) == [] and b.published == 1
+
+
 def test_two_raising_at_once_in_one_store_make_one_row(engine: Engine) -> None:
     """The index holds even when the managers' books do not know of each other (claim_alert by hand)."""
     a = manager(engine, "a")
