@@ -341,3 +341,14 @@ def test_a_reference_to_nothing_is_worded_for_each_reader() -> None:
     assert problem.worded("id") == (
         "site.yaml:5: racks[0].room: ruang 'ruang-servr' tidak dikenal; mungkin maksudnya 'ruang-server'?")
     assert str(problem) == problem.worded("en") and problem.message.startswith("unknown room")
+
+
+def test_a_validators_refusal_is_worded_for_each_reader() -> None:
+    text = BASE + ("targets:\n  - {id: colo, type: local, path: /r, password_file: /p}\n"
+                   "backups:\n  - {id: web, target: colo}\n")
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "site.yaml")
+    [problem] = info.value.problems
+    assert problem.said is not None and problem.said.key == "config.job.what"
+    assert problem.worded("id") == "site.yaml:7: backups[0]: sebutkan apa yang dicadangkan: paths, atau basis data"
+    assert problem.message == "say what to back up: paths, or a database"

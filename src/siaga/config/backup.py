@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from pydantic import Field, field_validator, model_validator
 
-from siaga.config.errors import Refusal
+from siaga.config.errors import Refusal, duplicate, unknown
 from siaga.config.types import (
     ENV_REF,
     Duration,
@@ -26,6 +26,7 @@ from siaga.config.types import (
     format_duration,
     parse_duration,
 )
+from siaga.i18n.messages import Message
 
 
 def _cron(value: str | None) -> str | None:
@@ -156,14 +157,14 @@ class Target(SecretPairs):
     @model_validator(mode="after")
     def _shape(self) -> Target:
         if self.type in (TargetType.local, TargetType.sftp) and not self.path:
-            raise ValueError(f"a {self.type.value} target needs a path")
+            raise Refusal("config.target.path", type=self.type.value)
         if self.type is TargetType.sftp and not self.host:
-            raise ValueError("an sftp target needs a host")
+            raise Refusal("config.target.host")
         if self.type in (TargetType.rest, TargetType.s3):
             if not self.url:
-                raise ValueError(f"a {self.type.value} target needs a url")
+                raise Refusal("config.target.url", type=self.type.value)
             if not (self.url.startswith(f"{self.type.value}:") or ENV_REF.match(self.url)):
-                raise ValueError(f"a {self.type.value} url starts with '{self.type.value}:'")
+                raise Refusal("config.target.scheme", type=self.type.value, scheme=f"'{self.type.value}:'")
         return self
 
     @property
@@ -291,11 +292,11 @@ class BackupJob(Strict):
     @model_validator(mode="after")
     def _what(self) -> BackupJob:
         if self.database is None and not self.paths:
-            raise ValueError("say what to back up: paths, or a database")
+            raise Refusal("config.job.what")
         if self.database is not None and self.paths:
-            raise ValueError("a job backs up paths or a database, not both: make two jobs")
+            raise Refusal("config.job.both")
         if self.target in self.copy_to:
-            raise ValueError("copy_to repeats the job's own target")
+            raise Refusal("config.job.copy_to_self")
         return self
 
     @property
@@ -313,43 +314,37 @@ BackupJobs = list[BackupJob]
 
 def check_backup_references(
     targets: list[Target], jobs: list[BackupJob], services: set[str]
-) -> list[tuple[tuple[str | int, ...], str]]:
+) -> list[tuple[tuple[str | int, ...], Message]]:
     """Cross-field problems of the backup sections: ids, target and service references."""
-    import difflib
-
-    findings: list[tuple[tuple[str | int, ...], str]] = []
-
-    def hint(value: str, known: set[str] | dict[str, int]) -> str:
-        close = difflib.get_close_matches(value, list(known), n=1)
-        return f"; did you mean {close[0]!r}?" if close else ""
+    findings: list[tuple[tuple[str | int, ...], Message]] = []
 
     tids: dict[str, int] = {}
     for i, t in enumerate(targets):
         if t.id in tids:
             findings.append(
-                (("targets", i, "id"), f"duplicate id {t.id!r}: already used by targets[{tids[t.id]}]")
+                (("targets", i, "id"), duplicate(t.id, f"targets[{tids[t.id]}]"))
             )
         tids.setdefault(t.id, i)
     jids: dict[str, int] = {}
     for i, job in enumerate(jobs):
         if job.id in jids:
             findings.append(
-                (("backups", i, "id"), f"duplicate id {job.id!r}: already used by backups[{jids[job.id]}]")
+                (("backups", i, "id"), duplicate(job.id, f"backups[{jids[job.id]}]"))
             )
         jids.setdefault(job.id, i)
         if job.target not in tids:
             findings.append(
-                (("backups", i, "target"), f"unknown target {job.target!r}{hint(job.target, tids)}")
+                (("backups", i, "target"), unknown("target", job.target, tids))
             )
         for j, other in enumerate(job.copy_to):
             if other not in tids:
                 findings.append(
-                    (("backups", i, "copy_to", j), f"unknown target {other!r}{hint(other, tids)}")
+                    (("backups", i, "copy_to", j), unknown("target", other, tids))
                 )
         for j, svc in enumerate(job.services):
             if svc not in services:
                 findings.append(
-                    (("backups", i, "services", j), f"unknown service {svc!r}{hint(svc, services)}")
+                    (("backups", i, "services", j), unknown("service", svc, services))
                 )
     return findings
 

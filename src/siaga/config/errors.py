@@ -9,7 +9,8 @@ its reason as a key; a plain ``ValueError``'s sentence is shown as it is.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import difflib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -63,6 +64,19 @@ class ConfigError(SiagaError):
         self.problems = list(problems)
         self.language = language
         super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def unknown(what: str, value: str, known: Iterable[str]) -> Message:
+    """``unknown room 'x'`` (``config.ref.<what>``), with the nearest known id when one is close."""
+    close = difflib.get_close_matches(value, list(known), n=1)
+    if close:
+        return Message(f"config.ref.{what}.close", {"value": repr(value), "close": repr(close[0])})
+    return Message(f"config.ref.{what}", {"value": repr(value)})
+
+
+def duplicate(ident: str, other: str) -> Message:
+    """``duplicate id 'x': already used by racks[0]``."""
+    return Message("config.duplicate_id", {"id": repr(ident), "other": other})
 
 
 def dotted(loc: Loc) -> str:

@@ -6,12 +6,11 @@ place on a line of the file (the message a ``config.*`` key worded per reader, o
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from siaga.config.backup import check_backup_references
 from siaga.config.checks import check_findings, maintenance_findings
-from siaga.config.errors import Loc
+from siaga.config.errors import Loc, duplicate, unknown
 from siaga.config.models import Rack, SiteConfig
 from siaga.config.notify_refs import check_notify_references
 from siaga.config.rules import rule_references
@@ -23,12 +22,6 @@ from siaga.i18n.messages import Message
 Finding = tuple[Loc, Message | str]
 
 
-def _unknown(what: str, value: str, known: Iterable[str]) -> Message:
-    """``unknown room 'x'`` (``config.ref.<what>``), with the nearest known id when one is close."""
-    close = difflib.get_close_matches(value, list(known), n=1)
-    if close:
-        return Message(f"config.ref.{what}.close", {"value": repr(value), "close": repr(close[0])})
-    return Message(f"config.ref.{what}", {"value": repr(value)})
 
 
 def _ids(section: str, items: Sequence[object]) -> tuple[dict[str, int], list[Finding]]:
@@ -38,8 +31,7 @@ def _ids(section: str, items: Sequence[object]) -> tuple[dict[str, int], list[Fi
         ident = str(getattr(item, "id"))  # noqa: B009 - every section item has an id
         if ident in seen:
             findings.append(
-                ((section, i, "id"), Message("config.duplicate_id", {"id": repr(ident),
-                                                                     "other": f"{section}[{seen[ident]}]"}))
+                ((section, i, "id"), duplicate(ident, f"{section}[{seen[ident]}]"))
             )
         else:
             seen[ident] = i
@@ -64,7 +56,7 @@ def check_references(cfg: SiteConfig) -> list[Finding]:
 
     def ref(loc: Loc, value: str | None, known: dict[str, int], what: str) -> None:
         if value is not None and value not in known:
-            findings.append((loc, _unknown(what, value, known)))
+            findings.append((loc, unknown(what, value, known)))
 
     room_by_id = {r.id: r for r in cfg.rooms}
     tiles: dict[tuple[str, int, int], str] = {}

@@ -83,11 +83,11 @@ def _unset(text: str, environ: Mapping[str, str]) -> list[str]:
 
 def missing_secrets(
     cfg: BaseModel, base_dir: Path, environ: Mapping[str, str] | None = None
-) -> list[tuple[Loc, Message | str]]:
+) -> list[tuple[Loc, Message]]:
     """``(loc, message)`` for every reference this machine cannot resolve: an unset variable, a file that
     is absent or unreadable (relative paths from ``base_dir``, the config's folder)."""
     env = os.environ if environ is None else environ
-    out: list[tuple[Loc, Message | str]] = []
+    out: list[tuple[Loc, Message]] = []
     for ref in secret_references(cfg):
         if ref.how in ("env", "text"):
             for name in _unset(ref.value, env):

@@ -13,8 +13,10 @@ import datetime as dt
 from pydantic import Field, field_validator, model_validator
 
 from siaga.config.backup import BackupJob, _cron
+from siaga.config.errors import Refusal, unknown
 from siaga.config.runbooks import RunbooksConfig, StandbyStep
 from siaga.config.types import Duration, EnvText, Seconds, Slug, Strict
+from siaga.i18n.messages import Message
 
 
 class Standby(Strict):
@@ -75,7 +77,7 @@ class Standby(Strict):
     @model_validator(mode="after")
     def _v_what(self) -> Standby:
         if self.web_root is None and self.database_url is None:
-            raise ValueError("say what to keep warm: web_root, database_url or both")
+            raise Refusal("config.standby.what")
         return self
 
 
@@ -97,48 +99,46 @@ def stale_after(standby: Standby, jobs: list[BackupJob]) -> dt.timedelta | None:
 
 def check_standby_references(
     standbys: list[Standby], jobs: list[BackupJob], services: set[str]
-) -> list[tuple[tuple[str | int, ...], str]]:
+) -> list[tuple[tuple[str | int, ...], Message]]:
     """Cross-field problems of ``standbys``: unknown services, a service kept twice, no job for what is kept."""
-    import difflib
-
-    findings: list[tuple[tuple[str | int, ...], str]] = []
+    findings: list[tuple[tuple[str | int, ...], Message]] = []
     seen: dict[str, int] = {}
     for i, sb in enumerate(standbys):
         if sb.service not in services:
-            close = difflib.get_close_matches(sb.service, list(services), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            findings.append((("standbys", i, "service"), f"unknown service {sb.service!r}{hint}"))
+            findings.append((("standbys", i, "service"), unknown("service", sb.service, services)))
             continue
         if sb.service in seen:
             first = seen[sb.service]
-            message = f"service {sb.service!r} already has a standby: standbys[{first}]"
-            findings.append((("standbys", i, "service"), message))
+            findings.append((("standbys", i, "service"), Message("config.standby.twice", {
+                "service": repr(sb.service), "other": f"standbys[{first}]"})))
         seen.setdefault(sb.service, i)
         files, database = standby_jobs(sb, jobs)
         if sb.web_root is not None and files is None:
             findings.append(
-                (("standbys", i, "web_root"), f"no backup job with paths protects service {sb.service!r}")
+                (("standbys", i, "web_root"), Message("standby.no_files_job", {"service": repr(sb.service)}))
             )
         if files is not None and sb.files_path is not None and sb.files_path not in files.paths:
             findings.append(
-                (("standbys", i, "files_path"), f"{sb.files_path!r} is not a path of job {files.id}: {files.paths}")
+                (("standbys", i, "files_path"), Message("config.standby.files_path", {
+                    "path": repr(sb.files_path), "job": files.id, "paths": ", ".join(files.paths)}))
             )
         if sb.database_url is not None and database is None:
             findings.append(
-                (("standbys", i, "database_url"), f"no backup job with a database protects service {sb.service!r}")
+                (("standbys", i, "database_url"), Message("standby.no_database_job", {"service": repr(sb.service)}))
             )
     return findings
 
 
-def check_standby_steps(runbooks: RunbooksConfig, standbys: list[Standby]) -> list[tuple[tuple[str | int, ...], str]]:
+def check_standby_steps(runbooks: RunbooksConfig, standbys: list[Standby]
+                        ) -> list[tuple[tuple[str | int, ...], Message]]:
     """Runbook steps of kind ``standby`` naming a service without a standby."""
     kept = {sb.service for sb in standbys}
-    findings: list[tuple[tuple[str | int, ...], str]] = []
+    findings: list[tuple[tuple[str | int, ...], Message]] = []
     for i, book in enumerate(runbooks.books):
         for j, step in enumerate(book.steps):
             if isinstance(step, StandbyStep) and step.service not in kept:
                 findings.append((("runbooks", "books", i, "steps", j, "service"),
-                                 f"service {step.service!r} has no standby (standbys: in siaga.yaml)"))
+                                 Message("config.standby.none", {"service": repr(step.service)})))
     return findings
 
 

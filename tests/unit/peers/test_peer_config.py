@@ -84,7 +84,7 @@ def test_config_check_resolves_the_peer_secret_file(tmp_path: Path) -> None:
     loaded = load_config(path)
     [(loc, message)] = missing_secrets(loaded.config, base_dir=tmp_path)
     assert loc == ("peers", "sites", 0, "secret_file")
-    assert "colo.secret" in message
+    assert "colo.secret" in message.english()
     (tmp_path / "colo.secret").write_text("s3cret\n", encoding="utf-8")
     assert missing_secrets(loaded.config, base_dir=tmp_path) == []
     assert loaded.config.peers.sites[0].read_secret("secret", tmp_path) == "s3cret"

@@ -77,7 +77,7 @@ def test_a_host_siaga_could_not_stop_is_refused_with_why(entry, words):
 def test_config_check_names_a_missing_bmc_password_file(tmp_path: Path):
     cfg = parse_config(site([{"device": "srv", "bmc": REDFISH}]))
     found = missing_secrets(cfg, tmp_path, {})
-    assert [(loc, msg.split(" ")[0]) for loc, msg in found] == [
+    assert [(loc, msg.english().split(" ")[0]) for loc, msg in found] == [
         (("runbooks", "hosts", 0, "bmc", "password_file"), "file")]
 
 
