@@ -365,6 +365,13 @@ class ShardedRules:
         self._held.clear()
         return []
 
+    def let_go_all(self) -> list[Condition]:
+        """A clean stop (before the leases are released): every shard held here is let go, its recent own
+        readings handed off (the next holder may read the store before this process's last flush)."""
+        for k in list(self._held):
+            self._let_go(k)
+        return []
+
     def held_shards(self) -> list[int]:
         return sorted(k for k, h in self._held.items() if h.engine is not None)
 

@@ -167,7 +167,11 @@ async def run_shards(ctx: RuntimeContext, ingest: Ingest, rules: ShardedRules, m
                 with contextlib.suppress(Exception):
                     await asyncio.to_thread(_write_share, ctx, rules, listener, now)
     finally:
-        await keeping  # gives the shards up (the next holders take them at once)
+        # a clean stop: what this process evaluated of its shards lately goes to their next holders first
+        # (the publisher still runs), then the keeper gives the leases up (the next holders take them at once)
+        with contextlib.suppress(Exception):
+            ingest.apply_rules(rules.let_go_all)
+        await keeping
         listener.stop()
         rules.publisher.stop()
         with contextlib.suppress(Exception):

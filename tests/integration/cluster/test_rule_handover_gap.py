@@ -109,7 +109,8 @@ def test_a_leak_received_while_its_shard_had_no_engine_pages_from_the_new_holder
         b.stop()
 
 
-def test_a_holder_that_lets_a_shard_go_hands_over_what_it_evaluated_itself(db_engine: Engine) -> None:
+@pytest.mark.parametrize("how", ["lease lost", "clean stop"])
+def test_a_holder_that_lets_a_shard_go_hands_over_what_it_evaluated_itself(db_engine: Engine, how: str) -> None:
     cfg = site()
     shard = shard_map(cfg, SHARDS)[LEAK]
     now = dt.datetime.now(dt.UTC)
@@ -117,9 +118,14 @@ def test_a_holder_that_lets_a_shard_go_hands_over_what_it_evaluated_itself(db_en
     try:
         a.take(shard, now)
         assert a.rules.observe(LEAK, 1.0, now, now) != []  # evaluated here, never handed off
-        a.held.discard(shard)  # above its share, or its lease ran out
-        with a.lock:
-            a.rules.tick(now)
+        if how == "lease lost":
+            a.held.discard(shard)  # above its share, or its lease ran out
+            with a.lock:
+                a.rules.tick(now)
+        else:  # siaga stops: its rules let every shard go before the keeper releases the leases
+            with a.lock:
+                a.rules.let_go_all()
+            a.held.discard(shard)
         assert a.rules.held_shards() == []
         wait_for(lambda: b.listener.received >= 1)
         b.take(shard, now)
