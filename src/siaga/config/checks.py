@@ -19,7 +19,9 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
+from siaga.config.errors import Refusal, unknown
 from siaga.config.types import EnvRef, EnvText, Seconds, SecretFile, SecretPairs, Slug, Strict
+from siaga.i18n.messages import Message
 
 RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "NS", "TXT", "SOA", "PTR", "SRV", "CAA")
 HEARTBEAT_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"  # a slug; a UUID is one too
@@ -97,7 +99,7 @@ class HttpCheck(CheckBase):
     def _http_url(cls, value: str) -> str:
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"not an http(s) URL: {value!r}")
+            raise Refusal("config.check.url", value=repr(value))
         return value
 
     @field_validator("expected_status")
@@ -105,7 +107,7 @@ class HttpCheck(CheckBase):
     def _statuses(cls, value: list[int]) -> list[int]:
         for code in value:
             if not 100 <= code <= 599:
-                raise ValueError(f"{code} is not an HTTP status code (100-599)")
+                raise Refusal("config.check.status", code=str(code))
         return value
 
     @field_validator("json_path")
@@ -118,7 +120,7 @@ class HttpCheck(CheckBase):
             try:
                 parse(value)
             except (JsonPathLexerError, JsonPathParserError, Exception) as exc:
-                raise ValueError(f"not a JSONPath expression: {value!r} ({exc})") from None
+                raise Refusal("config.check.json_path", value=repr(value), error=str(exc)) from None
         return value
 
     def target_host(self) -> str:
@@ -140,11 +142,11 @@ class TcpCheck(CheckBase):
 def _host_port(value: str, default_port: int) -> tuple[str, int]:
     m = re.fullmatch(r"\[([0-9a-fA-F:]+)\](?::(\d+))?|([^:]+)(?::(\d+))?|([0-9a-fA-F:]+)", value)
     if not m:
-        raise ValueError(f"not an address[:port]: {value!r}")
+        raise Refusal("config.check.address", value=repr(value))
     host = m.group(1) or m.group(3) or m.group(5)
     port = int(m.group(2) or m.group(4) or default_port)
     if not 1 <= port <= 65535:
-        raise ValueError(f"port {port} out of range")
+        raise Refusal("config.check.port", port=str(port))
     return host, port
 
 
@@ -167,7 +169,7 @@ class DnsCheck(CheckBase):
     def _record_type(cls, value: str) -> str:
         up = value.upper()
         if up not in RECORD_TYPES:
-            raise ValueError(f"unknown record type {value!r}; choose one of {', '.join(RECORD_TYPES)}")
+            raise Refusal("config.check.record_type", value=repr(value), known=", ".join(RECORD_TYPES))
         return up
 
     @field_validator("resolver")
@@ -178,7 +180,7 @@ class DnsCheck(CheckBase):
             try:
                 ipaddress.ip_address(host)
             except ValueError:
-                raise ValueError(f"resolver must be an IP address[:port], got {value!r}") from None
+                raise Refusal("config.check.resolver", value=repr(value)) from None
         return value
 
     def resolver_address(self) -> tuple[str, int] | None:
@@ -206,7 +208,7 @@ class TlsCheck(CheckBase):
     @model_validator(mode="after")
     def _order(self) -> TlsCheck:
         if self.critical_days > self.warning_days:
-            raise ValueError("critical_days must not exceed warning_days")
+            raise Refusal("config.check.days_order")
         return self
 
     def target_host(self) -> str:
@@ -289,34 +291,32 @@ class MaintenanceWindow(Strict):
     @model_validator(mode="after")
     def _order(self) -> MaintenanceWindow:
         if self.ends_at <= self.starts_at:
-            raise ValueError("ends_at must be after starts_at")
+            raise Refusal("config.maintenance.order")
         return self
 
 
-def check_findings(checks: list[CheckBase], services: set[str]) -> list[tuple[tuple[str | int, ...], str]]:
+def check_findings(checks: list[CheckBase], services: set[str]) -> list[tuple[tuple[str | int, ...], Message]]:
     """Cross-field problems of the checks: unknown services, duplicate ids and ping ids."""
-    import difflib
 
-    out: list[tuple[tuple[str | int, ...], str]] = []
+    out: list[tuple[tuple[str | int, ...], Message]] = []
     ids: dict[str, int] = {}
     pings: dict[str, int] = {}
     for i, check in enumerate(checks):
         if check.service not in services:
-            close = difflib.get_close_matches(check.service, list(services), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            out.append((("checks", i, "service"), f"unknown service {check.service!r}{hint}"))
+            out.append((("checks", i, "service"), unknown("service", check.service, services)))
         cid = check.check_id
         if cid in ids:
             out.append(
-                (("checks", i, "id"), f"duplicate check id {cid!r}: already used by checks[{ids[cid]}] "
-                                      "(give one of them an id)")
+                (("checks", i, "id"), Message("config.check.duplicate_id", {"id": repr(cid),
+                                                                            "other": f"checks[{ids[cid]}]"}))
             )
         else:
             ids[cid] = i
         if isinstance(check, HeartbeatCheck):
             key = check.ping_key
             if key in pings:
-                out.append((("checks", i, "ping_id"), f"ping id {key!r} already used by checks[{pings[key]}]"))
+                out.append((("checks", i, "ping_id"), Message("config.check.ping_id", {
+                    "id": repr(key), "other": f"checks[{pings[key]}]"})))
             else:
                 pings[key] = i
     return out
@@ -324,10 +324,10 @@ def check_findings(checks: list[CheckBase], services: set[str]) -> list[tuple[tu
 
 def maintenance_findings(
     windows: list[MaintenanceWindow], services: set[str]
-) -> list[tuple[tuple[str | int, ...], str]]:
-    out: list[tuple[tuple[str | int, ...], str]] = []
+) -> list[tuple[tuple[str | int, ...], Message]]:
+    out: list[tuple[tuple[str | int, ...], Message]] = []
     for i, window in enumerate(windows):
         for j, sid in enumerate(window.services):
             if sid not in services:
-                out.append((("maintenance", i, "services", j), f"unknown service {sid!r}"))
+                out.append((("maintenance", i, "services", j), unknown("service", sid, ())))
     return out

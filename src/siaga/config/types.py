@@ -25,6 +25,8 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, model_validator
 
+from siaga.config.errors import Refusal
+
 SLUG = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 Slug = Annotated[
@@ -55,7 +57,7 @@ class DurationText:
 
 
 def _duration_error(value: Any) -> ValueError:
-    return ValueError(f"not a duration: {value!r} ({DURATION_HINT})")
+    return Refusal("config.duration", value=repr(value))
 
 
 def parse_duration(value: Any) -> dt.timedelta:
@@ -63,7 +65,7 @@ def parse_duration(value: Any) -> dt.timedelta:
     or a number of seconds (``90``, ``"90"``, ``1.5``); a ``timedelta`` passes through. Never negative."""
     if isinstance(value, dt.timedelta):
         if value < dt.timedelta(0):
-            raise ValueError("a duration cannot be negative")
+            raise Refusal("config.duration.negative")
         return value
     if isinstance(value, bool):
         raise _duration_error(value)
@@ -71,7 +73,7 @@ def parse_duration(value: Any) -> dt.timedelta:
         if not math.isfinite(value):
             raise _duration_error(value)
         if value < 0:
-            raise ValueError("a duration cannot be negative")
+            raise Refusal("config.duration.negative")
         return dt.timedelta(seconds=float(value))
     if not isinstance(value, str):
         raise _duration_error(value)
@@ -86,7 +88,7 @@ def parse_duration(value: Any) -> dt.timedelta:
         unit = "m" if m.group(2) == "min" else m.group(2)
         size = _UNITS[unit]
         if size >= last:
-            raise ValueError(f"not a duration: {value!r} (units from the largest down, each once: 1h30m)")
+            raise Refusal("config.duration.order", value=repr(value))
         last = size
         total += float(m.group(1)) * size
         pos = m.end()
@@ -141,10 +143,7 @@ class SecretUse:
 def _env_only(value: str, info: ValidationInfo) -> str:
     if not ENV_REF.match(value.strip()):
         name = info.field_name or "this value"
-        raise ValueError(
-            f"{name} holds a secret: write it as an environment variable reference (${{SIAGA_...}}) "
-            f"or put it in a file ({name}_file)"
-        )
+        raise Refusal("config.secret.env_only", name=name, env="${SIAGA_...}", file=f"{name}_file")
     return value.strip()
 
 
@@ -171,9 +170,9 @@ class SecretPairs(Strict):
             for name, required in cls.secret_pairs.items():
                 inline, path = values.get(name), values.get(f"{name}_file")
                 if inline is not None and path is not None:
-                    raise ValueError(f"set {name} or {name}_file, not both")
+                    raise Refusal("config.secret.both", name=name, file=f"{name}_file")
                 if required and inline is None and path is None:
-                    raise ValueError(f"{name}_file (a file holding it) or {name}: ${{ENV_VAR}} is required")
+                    raise Refusal("config.secret.none", file=f"{name}_file", env=f"{name}: ${{ENV_VAR}}")
         return values
 
     def secret_ref(self, name: str) -> SecretRef | None:
