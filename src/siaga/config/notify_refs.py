@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from siaga.config.errors import Loc
+from siaga.config.errors import Loc, duplicate, unknown
 from siaga.config.types import SECRET_KEY, format_duration
+from siaga.i18n.messages import Message
 
 if TYPE_CHECKING:
     from siaga.config.models import SiteConfig
 
-Finding = tuple[Loc, str]
-
-
-def _hint(value: str, known: Iterable[str]) -> str:
-    close = difflib.get_close_matches(value, list(known), n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
+Finding = tuple[Loc, Message]
 
 
 def check_notify_references(cfg: SiteConfig) -> list[Finding]:
@@ -31,7 +25,7 @@ def check_notify_references(cfg: SiteConfig) -> list[Finding]:
 
     def ref(loc: Loc, value: str, known: set[str], what: str) -> None:
         if value not in known:
-            out.append((loc, f"unknown {what} {value!r}{_hint(value, known)}"))
+            out.append((loc, unknown(what, value, known)))
 
     for i, person in enumerate(cfg.people):
         for name in person.contacts:
@@ -40,7 +34,8 @@ def check_notify_references(cfg: SiteConfig) -> list[Finding]:
             ref(("people", i, "contacts", name), name, channels, "channel")
     for i, group in enumerate(note.groups):
         if group.id in groups:
-            out.append((("notification", "groups", i, "id"), f"duplicate id {group.id!r}"))
+            first = [g.id for g in note.groups].index(group.id)
+            out.append((("notification", "groups", i, "id"), duplicate(group.id, f"notification.groups[{first}]")))
         groups.add(group.id)
         for j, member in enumerate(group.members):
             ref(("notification", "groups", i, "members", j), member, people, "person")
@@ -51,21 +46,21 @@ def check_notify_references(cfg: SiteConfig) -> list[Finding]:
         loc: Loc = ("notification", "telegram_bot", "channel")
         ref(loc, bot, channels, "channel")
         if bot in note.channels and note.channels[bot].type != "telegram":
-            out.append((loc, f"channel {bot!r} is not a telegram channel"))
+            out.append((loc, Message("config.not_telegram", {"channel": repr(bot)})))
 
     policies: set[str] = set()
     group_window = note.storm.group_window
     for i, policy in enumerate(cfg.escalation):
         if policy.id in policies:
-            out.append((("escalation", i, "id"), f"duplicate id {policy.id!r}"))
+            first = [p.id for p in cfg.escalation].index(policy.id)
+            out.append((("escalation", i, "id"), duplicate(policy.id, f"escalation[{first}]")))
         policies.add(policy.id)
         every = policy.repeat_every
         if every is not None and every < group_window:
             out.append((
                 ("escalation", i, "repeat_every"),
-                f"repeat_every {format_duration(every)} is shorter than notification.storm.group_window "
-                f"{format_duration(group_window)}: reminders of one incident cannot leave more often than the window; "
-                f"make repeat_every at least {format_duration(group_window)} or shorten the window",
+                Message("config.repeat_short", {"every": format_duration(every),
+                                                "window": format_duration(group_window)}),
             ))
         for s, step in enumerate(policy.steps):
             at: Loc = ("escalation", i, "steps", s)
@@ -78,10 +73,10 @@ def check_notify_references(cfg: SiteConfig) -> list[Finding]:
                     ref((*at, key, j), c, channels, "channel")
             for key in ("when", "unless"):
                 for j, w in enumerate(getattr(step, key)):
-                    ref((*at, key, j), w, windows, "time window")
+                    ref((*at, key, j), w, windows, "window")
 
     places = {r.id for r in cfg.rooms} | {r.id for r in cfg.racks} | {d.id for d in cfg.devices}
     for i, window in enumerate(cfg.maintenance):
         for j, place in enumerate(window.places):
-            ref(("maintenance", i, "places", j), place, places, "room, rack or device")
+            ref(("maintenance", i, "places", j), place, places, "place")
     return out

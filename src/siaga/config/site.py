@@ -4,13 +4,13 @@ services and sensors (the inventory), with their value in rupiah."""
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 from enum import StrEnum
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
+from siaga.config.errors import Refusal, unknown
 from siaga.config.rules import RuleSet
 from siaga.config.sources import SensorSource
 from siaga.config.types import Duration, EnvText, Seconds, Slug, Strict, format_duration
@@ -62,7 +62,7 @@ class Site(Strict):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Asia/Makassar)") from exc
+            raise Refusal("config.time_zone", value=repr(value)) from exc
         return value
 
 
@@ -232,16 +232,11 @@ class Sensor(Strict):
         if self.check_in is None:
             return self
         if self.reports != "on_change":
-            raise ValueError(
-                f"check_in is for sensors that report on change: add reports: on_change to sensor {self.id!r}, "
-                "or drop check_in (a periodic sensor is judged by interval_s)"
-            )
+            raise Refusal("config.check_in.periodic", sensor=repr(self.id))
         interval = self.interval_s or SENSOR_KINDS[self.kind].interval_s
         if self.check_in.total_seconds() < interval:
-            raise ValueError(
-                f"check_in {format_duration(self.check_in)} of sensor {self.id!r} is shorter than its reporting "
-                f"interval ({interval:g}s): a device that reports on change checks in less often, not more"
-            )
+            raise Refusal("config.check_in.short", check_in=format_duration(self.check_in), sensor=repr(self.id),
+                          interval=f"{interval:g}s")
         return self
 
     def silent_after_s(self, factor: float = STALE_FACTOR) -> float:
@@ -259,19 +254,22 @@ class Sensor(Strict):
     @classmethod
     def _known_kind(cls, value: str) -> str:
         if value not in SENSOR_KINDS:
-            raise ValueError(_unknown("sensor kind", value, SENSOR_KINDS))
+            key, params = _unknown("kind", value, SENSOR_KINDS)
+            raise Refusal(key, **params)
         return value
 
     @field_validator("zone")
     @classmethod
     def _known_zone(cls, value: str | None) -> str | None:
         if value is not None and value not in RACK_ZONES:
-            raise ValueError(_unknown("zone", value, RACK_ZONES))
+            key, params = _unknown("zone", value, RACK_ZONES)
+            raise Refusal(key, **params)
         return value
 
 
-def _unknown(what: str, value: str, choices: Any) -> str:
-    names = list(choices)
-    close = difflib.get_close_matches(value, names, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else f"; choose one of {', '.join(names)}"
-    return f"unknown {what} {value!r}{hint}"
+def _unknown(what: str, value: str, choices: Any) -> tuple[str, dict[str, str]]:
+    """A ``config.ref.<what>`` key and its parameters: the nearest choice, else every choice."""
+    found = unknown(what, value, list(choices))
+    if found.key.endswith(".close"):
+        return found.key, dict(found.params)
+    return f"config.ref.{what}.choose", {"value": repr(value), "known": ", ".join(choices)}
