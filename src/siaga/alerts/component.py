@@ -29,7 +29,8 @@ def build(ctx: RuntimeContext) -> AlertManager:
                            unavailable_after_s=ctx.config.store.unavailable_after,
                            session=lambda: ctx.session_id,
                            witness_window_s=membership_window(ctx.config.runtime.lease,
-                                                              ctx.engine.dialect.name != "sqlite").total_seconds())
+                                                              ctx.engine.dialect.name != "sqlite").total_seconds(),
+                           witness_grace_s=ctx.config.runtime.witness_grace)
     manager.load(ctx.clock())
     return manager
 

@@ -124,6 +124,7 @@ class AlertManager:
         unavailable_after_s: float = UNAVAILABLE_AFTER_S,
         session: Callable[[], int | None] = lambda: None,
         witness_window_s: float = WITNESS_WINDOW_S,
+        witness_grace_s: float = 0.0,
         process: str | None = None,
     ) -> None:
         self.engine = engine
@@ -149,6 +150,10 @@ class AlertManager:
         # one open alert per (rule, subject) across the cluster: this process witnesses the alerts it sees
         self.session = session  # its runtime session (None: no witness is recorded)
         self.witness_window = dt.timedelta(seconds=witness_window_s)  # a witness not seen for this long has ended
+        # an alert only ended processes saw waits this long (gone that long, this process up that long) before
+        # it is resolved: a restarted process that still sees the fault joins it instead
+        self.witness_grace = dt.timedelta(seconds=witness_grace_s)
+        self._started_at = clock()
         self.process = process or f"{socket.gethostname()}:{os.getpid()}"
         self._witnessed: set[int] = set()
         self.joined = 0  # alerts raised here that another process had raised first
@@ -613,10 +618,10 @@ class AlertManager:
     def _sweep(self, now: dt.datetime) -> None:
         """Resolve the alerts of :data:`PROCESS_RULES` that only ended processes saw (taken up by every
         book at its next sync, this one's right after)."""
-        if self.session() is None:
+        if self.session() is None or now - self._started_at < self.witness_grace:
             return
         with self.engine.begin() as conn:
-            ended = store.resolve_unwitnessed(conn, PROCESS_RULES, now, self.witness_window)
+            ended = store.resolve_unwitnessed(conn, PROCESS_RULES, now, self.witness_window + self.witness_grace)
         if ended:
             log.warning("alert manager: alert(s) %s resolved: every process that saw them has ended", ended)
         self._witnessed &= set(self.book.by_id)

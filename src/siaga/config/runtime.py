@@ -33,6 +33,15 @@ class RuntimeSettings(Strict):
             "this) is replaced by a live process after this long. Ignored on SQLite (one process)."
         ),
     )
+    witness_grace: Seconds = Field(
+        default=300.0, ge=0, le=86400,
+        description=(
+            "An alert of what a siaga process sees by itself (a sensor faulty, the broker unreachable, the "
+            "store unavailable, siaga degraded, a peer silent) that only ended processes saw is resolved by a "
+            "live process once they have been gone this long and it has run this long itself: a process "
+            "restarted meanwhile that still sees the fault takes the alert up (no 'resolved' then a new page)."
+        ),
+    )
     rule_shards: int = Field(
         default=8, ge=1, le=256,
         description=(

@@ -118,7 +118,7 @@ class Pages:
 
 
 def site(db_url: str, hook: str, sensors: int = 3, lease_s: float = LEASE_S, mqtt_port: int | None = None,
-         rule_shards: int = 4, extra: str = "") -> str:
+         rule_shards: int = 4, extra: str = "", witness_grace: float = 0) -> str:
     """The cluster's config: leak sensors pushed over HTTP, or published on ``room/leak-<n>`` to a broker
     (``extra``: more of the config, such as services and checks)."""
     source = "{type: http, gateway: gw}" if mqtt_port is None else "{type: mqtt, topic: room/leak-%d}"
@@ -130,7 +130,7 @@ def site(db_url: str, hook: str, sensors: int = 3, lease_s: float = LEASE_S, mqt
     return f"""
 site: {{name: Diskominfo Uji, timezone: Asia/Makassar, language: id}}
 store: {{data_dir: state, database_url: "{db_url}"}}
-runtime: {{lease: {lease_s}, rule_shards: {rule_shards}}}
+runtime: {{lease: {lease_s}, rule_shards: {rule_shards}, witness_grace: {witness_grace}}}
 {mqtt}
 rooms: [{{id: ruang-server, name: Ruang Server}}]
 racks: [{{id: R1, room: ruang-server}}]

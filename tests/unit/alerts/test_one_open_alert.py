@@ -112,6 +112,30 @@ def test_an_alert_only_ended_processes_saw_is_resolved_by_a_live_one(engine: Eng
     assert timeline[-1] == "resolved"
 
 
+def test_an_alert_of_ended_processes_waits_the_grace_so_a_restarted_process_can_take_it_up(engine: Engine) -> None:
+    from siaga.store.sessions import heartbeat
+
+    a = manager(engine, "a")
+    a.submit(faulty(True))
+    with engine.begin() as conn:  # a stops (siaga restarted); b is the new run, up at once
+        stop_session(conn, a.session() or 0, T0)
+        session = start_session(conn, T0, host="ruang", pid=99)
+    now = [T0]
+    b = AlertManager(engine, clock=lambda: now[0], session=lambda: session, witness_window_s=90,
+                     witness_grace_s=300, process="b")
+    for seconds in (5, 120, 299):  # within the grace: still open (b may yet see the fault and join it)
+        now[0] = T0 + dt.timedelta(seconds=seconds)
+        with engine.begin() as conn:
+            heartbeat(conn, session, now[0])
+        b.tick(now[0])
+        assert open_rows(engine) == [1], seconds
+    now[0] = T0 + dt.timedelta(seconds=391)  # gone for the window and the grace, b up for the grace
+    with engine.begin() as conn:
+        heartbeat(conn, session, now[0])
+    b.tick(now[0])
+    assert open_rows(engine) == []
+
+
 def test_a_shard_s_alert_is_resolved_by_its_holder_without_waiting_for_the_former_one(engine: Engine) -> None:
     """A rule shard or checks slot moved between live processes: the new holder decides alone."""
     a, b = manager(engine, "a"), manager(engine, "b")
