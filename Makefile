@@ -17,7 +17,7 @@ lint: setup
 	$(VENV)/mypy
 
 test: setup lint
-	$(VENV)/pytest -q
+	$(VENV)/pytest -q -n 2
 
 unit: setup
 	$(VENV)/pytest -q tests/unit
