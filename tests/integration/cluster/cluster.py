@@ -4,6 +4,7 @@ that counts the pages (for the cluster tests and ``bench/cluster.py``)."""
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import os
 import signal
@@ -148,6 +149,20 @@ sensors:
 {lines}
 {extra}"""
 
+
+
+class Clock:
+    """A keeper's wall clock and monotonic clock in the test's hand (``s`` seconds after ``t0``)."""
+
+    def __init__(self, t0: dt.datetime = dt.datetime(2026, 12, 6, 6, 0, tzinfo=dt.UTC)) -> None:
+        self.t0 = t0
+        self.s = 0.0
+
+    def now(self) -> dt.datetime:
+        return self.t0 + dt.timedelta(seconds=self.s)
+
+    def mono(self) -> float:
+        return self.s
 
 @dataclass
 class Process:

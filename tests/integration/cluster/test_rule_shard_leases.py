@@ -4,30 +4,18 @@ that stops renewing leaves its shards to the other as soon as their leases end."
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 from sqlalchemy import Engine
 
 from siaga.cluster.rule_keeper import RuleShardKeeper, fair_share
 from siaga.store.sessions import heartbeat, start_session
 
+from .cluster import Clock
+
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
-T0 = dt.datetime(2026, 12, 6, 6, 0, tzinfo=dt.UTC)
 LEASE_S = 3.0
 SHARDS = 6
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.s = 0.0
-
-    def now(self) -> dt.datetime:
-        return T0 + dt.timedelta(seconds=self.s)
-
-    def mono(self) -> float:
-        return self.s
 
 
 def keeper(engine: Engine, clock: Clock, name: str) -> RuleShardKeeper:
