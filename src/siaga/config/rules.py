@@ -12,7 +12,9 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from siaga.config.errors import Refusal, unknown
 from siaga.config.types import Seconds, Strict
+from siaga.i18n.messages import Message
 from siaga.kinds import SENSOR_KINDS, ValueType
 
 
@@ -41,9 +43,9 @@ class Level(Strict):
     @model_validator(mode="after")
     def _clear_inside(self) -> Level:
         if self.above is not None and self.clear_above is not None and self.clear_above > self.above:
-            raise ValueError(f"clear_above ({self.clear_above}) must not be above `above` ({self.above})")
+            raise Refusal("config.rules.clear_above", clear=f"{self.clear_above:g}", limit=f"{self.above:g}")
         if self.below is not None and self.clear_below is not None and self.clear_below < self.below:
-            raise ValueError(f"clear_below ({self.clear_below}) must not be below `below` ({self.below})")
+            raise Refusal("config.rules.clear_below", clear=f"{self.clear_below:g}", limit=f"{self.below:g}")
         return self
 
 
@@ -129,9 +131,9 @@ class RuleSet(Strict):
         for key in value:
             k = SENSOR_KINDS.get(key)
             if k is None:
-                raise ValueError(f"unknown sensor kind {key!r}; choose one of {', '.join(SENSOR_KINDS)}")
+                raise Refusal("config.ref.kind.choose", value=repr(key), known=", ".join(SENSOR_KINDS))
             if k.value_type is not ValueType.NUMBER:
-                raise ValueError(f"{key!r} is an on/off kind: it has no thresholds")
+                raise Refusal("config.rules.on_off", kind=repr(key))
         return value
 
 
@@ -146,7 +148,7 @@ class Override(RuleSet):
     def _one_target(self) -> Override:
         targets = [t for t in (self.room, self.rack, self.sensor) if t is not None]
         if len(targets) != 1:
-            raise ValueError("an override names exactly one of room, rack or sensor")
+            raise Refusal("config.rules.override_one")
         return self
 
 
@@ -163,12 +165,12 @@ class RulesConfig(RuleSet):
 
 
 def rule_references(rules: RulesConfig, rooms: set[str], racks: set[str], sensors: set[str]) -> list[
-    tuple[tuple[str | int, ...], str]
+    tuple[tuple[str | int, ...], Message]
 ]:
     """Overrides that name a room, rack or sensor the config does not have."""
-    out: list[tuple[tuple[str | int, ...], str]] = []
+    out: list[tuple[tuple[str | int, ...], Message]] = []
     for i, ov in enumerate(rules.overrides):
         for field, value, known in (("room", ov.room, rooms), ("rack", ov.rack, racks), ("sensor", ov.sensor, sensors)):
             if value is not None and value not in known:
-                out.append((("rules", "overrides", i, field), f"unknown {field} {value!r}"))
+                out.append((("rules", "overrides", i, field), unknown(field, value, ())))
     return out

@@ -17,8 +17,9 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from siaga.config.errors import Loc
+from siaga.config.errors import Loc, Refusal, duplicate, unknown
 from siaga.config.types import Duration, EnvRef, SecretFile, SecretPairs, Slug, Strict
+from siaga.i18n.messages import Message
 
 
 class RunbookMode(StrEnum):
@@ -79,9 +80,9 @@ class Bmc(SecretPairs):
     def _address_fits_the_protocol(self) -> Bmc:
         is_url = self.address.startswith(("http://", "https://"))
         if self.protocol == "redfish" and not is_url:
-            raise ValueError("a Redfish BMC's address is its URL: https://...")
+            raise Refusal("config.bmc.redfish_url")
         if self.protocol == "ipmi" and is_url:
-            raise ValueError("an IPMI BMC's address is a name or IP address, not a URL")
+            raise Refusal("config.bmc.ipmi_address")
         return self
 
 
@@ -140,14 +141,14 @@ class Host(Strict):
         via = self.shutdown_via
         if via == "ssh" and (self.key_file is None or self.known_hosts_file is None or self.address is None):
             if self.bmc is None and self.key_file is None:
-                raise ValueError("set key_file and known_hosts_file (SSH) or bmc (Redfish or IPMI)")
-            raise ValueError("a shutdown over SSH needs address, key_file and known_hosts_file")
+                raise Refusal("config.host.how")
+            raise Refusal("config.host.ssh")
         if via in ("redfish", "ipmi") and (self.bmc is None or self.bmc.protocol != via):
-            raise ValueError(f"via: {via} needs a bmc with protocol: {via}")
+            raise Refusal("config.host.via", via=via)
         if self.off_by == "power" and self.bmc is None:
-            raise ValueError("off_check: power needs a bmc")
+            raise Refusal("config.host.power_check")
         if self.off_by in ("port", "ping") and self.address is None:
-            raise ValueError(f"off_check: {self.off_by} needs the host's address")
+            raise Refusal("config.host.address_check", check=self.off_by)
         return self
 
 
@@ -291,40 +292,41 @@ class RunbooksConfig(Strict):
 
 def check_runbook_references(
     cfg: RunbooksConfig, devices: set[str], targets: set[str]
-) -> list[tuple[Loc, str]]:
+) -> list[tuple[Loc, Message]]:
     """Every runbook reference that points nowhere: hosts' devices, steps' targets, devices and servers."""
-    findings: list[tuple[Loc, str]] = []
+    findings: list[tuple[Loc, Message]] = []
     seen: set[str] = set()
     for i, host in enumerate(cfg.hosts):
         if host.device not in devices:
-            findings.append((("runbooks", "hosts", i, "device"), f"unknown device {host.device!r}"))
+            findings.append((("runbooks", "hosts", i, "device"), unknown("device", host.device, devices)))
         if host.device in seen:
-            findings.append((("runbooks", "hosts", i, "device"), f"device {host.device!r} is listed twice"))
+            findings.append((("runbooks", "hosts", i, "device"), Message("config.host.twice",
+                                                                         {"device": repr(host.device)})))
         seen.add(host.device)
     servers = {d.id for d in cfg.dns}
     books: set[str] = set()
     for i, book in enumerate(cfg.books):
         if book.id in books:
-            findings.append((("runbooks", "books", i, "id"), f"duplicate id {book.id!r}"))
+            first = [b.id for b in cfg.books].index(book.id)
+            findings.append((("runbooks", "books", i, "id"), duplicate(book.id, f"runbooks.books[{first}]")))
         books.add(book.id)
         for j, step in enumerate(book.steps):
             loc: Loc = ("runbooks", "books", i, "steps", j)
             if isinstance(step, ShutdownStep) and step.target not in targets:
-                findings.append(((*loc, "target"), f"unknown room, rack or device {step.target!r}"))
+                findings.append(((*loc, "target"), unknown("place", step.target, targets)))
             elif isinstance(step, SshStep):
                 target = cfg.host(step.device)
                 if target is None:
-                    findings.append(((*loc, "device"), f"device {step.device!r} is not in runbooks.hosts"))
+                    findings.append(((*loc, "device"), Message("config.host.missing", {"device": repr(step.device)})))
                 elif target.key_file is None or target.known_hosts_file is None or target.address is None:
-                    findings.append(((*loc, "device"), f"host {step.device!r} has no address, key_file and "
-                                     "known_hosts_file: siaga cannot ssh to it"))
+                    findings.append(((*loc, "device"), Message("config.host.no_ssh", {"device": repr(step.device)})))
             elif isinstance(step, PowerStep) and cfg.host(step.device) is None:
-                findings.append(((*loc, "device"), f"device {step.device!r} is not in runbooks.hosts"))
+                findings.append(((*loc, "device"), Message("config.host.missing", {"device": repr(step.device)})))
             elif isinstance(step, DnsStep):
                 if step.server not in servers:
-                    findings.append(((*loc, "server"), f"unknown DNS server {step.server!r}"))
+                    findings.append(((*loc, "server"), unknown("dns_server", step.server, servers)))
                 if step.drill_server is not None and step.drill_server not in servers:
-                    findings.append(((*loc, "drill_server"), f"unknown DNS server {step.drill_server!r}"))
+                    findings.append(((*loc, "drill_server"), unknown("dns_server", step.drill_server, servers)))
     return findings
 
 
