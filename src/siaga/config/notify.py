@@ -18,6 +18,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from siaga.config.errors import Refusal
 from siaga.config.site import Criticality
 from siaga.config.types import Duration, EnvRef, SecretFile, SecretPairs, Slug, Strict, parse_duration
 from siaga.vocab import Severity
@@ -70,9 +71,9 @@ class WhatsAppChannel(_Channel):
         if isinstance(values, dict):
             provider = values.get("provider", "gateway")
             if provider == "meta" and not values.get("phone_number_id"):
-                raise ValueError("provider meta needs phone_number_id")
+                raise Refusal("config.notify.meta")
             if provider == "gateway" and not values.get("url"):
-                raise ValueError("provider gateway needs url")
+                raise Refusal("config.notify.gateway")
         return values
 
 
@@ -135,7 +136,7 @@ class WebhookChannel(_Channel):
     @classmethod
     def _http(cls, value: str) -> str:
         if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError("an http:// or https:// URL")
+            raise Refusal("config.notify.url")
         return value
 
 
@@ -206,7 +207,7 @@ class TimeWindow(Strict):
     def _hhmm(cls, value: str) -> str:
         m = _HHMM.match(value)
         if not m or (m.group(1) == "24" and m.group(2) != "00"):
-            raise ValueError(f"not a time of day: {value!r} (write HH:MM, e.g. 07:30)")
+            raise Refusal("config.notify.time_of_day", value=repr(value))
         return value
 
 
@@ -313,7 +314,7 @@ class Step(Strict):
     @model_validator(mode="after")
     def _someone(self) -> Step:
         if not self.people and not self.groups:
-            raise ValueError("a step tells someone: give people or groups")
+            raise Refusal("config.notify.step_who")
         return self
 
 
