@@ -5,8 +5,11 @@ holds the sensor's rule shard (:mod:`siaga.cluster.rule_shards`), sends it on th
 ``siaga_readings`` at once (before its own commit: the holder's rules must not wait for the writer's
 group commit; the store is the record a shard taken over replays). Every process listens; each takes
 the readings of the shards it holds. A notification carries a JSON list of ``[sensor, value, ts_ms,
-received_ms]`` (value ``null`` for the device's own online/offline word), cut to PostgreSQL's 8000-byte
-payload limit.
+received_ms]`` (value ``null`` for the device's own online/offline word), the readings of one shard
+each, behind the shard's number (``<shard>|<list>``), cut to PostgreSQL's 8000-byte payload limit. A
+process reads the list only of a shard it holds or is loading: the others' are kept as they came (the
+text, for the seconds :class:`~siaga.cluster.rule_shards.Recent` keeps them) and read only if that
+process takes their shard, so each reading handed off is parsed once, by its holder, not by every process.
 
 Two threads per process, each with its own connection (autocommit, outside the engine's pool):
 :class:`Publisher` (a queue the ingest path fills, drained into as few ``pg_notify`` calls as fit) and
@@ -36,6 +39,10 @@ log = logging.getLogger("siaga.cluster.handoff")
 CHANNEL = "siaga_readings"
 MAX_PAYLOAD = 7900  # PostgreSQL refuses a payload of 8000 bytes or more
 RETRY_S = 1.0
+LINGER_S = 0.005
+"""After the first reading to hand off, the publisher waits this long for more, so a busy ingest sends a few
+notifications a round trip, not one round trip a reading (the CPU that cost was most of what a second
+process added); a reading's way to its shard's holder is this much longer."""
 
 
 def dsn(engine: Engine) -> str:
@@ -43,38 +50,23 @@ def dsn(engine: Engine) -> str:
     return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def payloads(items: list[Handoff]) -> list[str]:
-    """``items`` as JSON lists, each under :data:`MAX_PAYLOAD` bytes."""
-    out: list[str] = []
-    chunk: list[str] = []
-    size = 2
-    for item in items:
-        part = json.dumps(item, separators=(",", ":"))
-        if chunk and size + len(part) + 1 > MAX_PAYLOAD:
-            out.append("[" + ",".join(chunk) + "]")
-            chunk, size = [], 2
-        chunk.append(part)
-        size += len(part) + 1
-    if chunk:
-        out.append("[" + ",".join(chunk) + "]")
-    return out
+def payloads(shard: int, items: list[Handoff]) -> list[str]:
+    """The readings of ``shard`` as ``<shard>|<JSON list>`` notifications, each under :data:`MAX_PAYLOAD` bytes
+    (the JSON is ASCII: a character is a byte)."""
+    head = f"{shard}|"
+    body = json.dumps(items, separators=(",", ":"))
+    if len(head) + len(body) < MAX_PAYLOAD or len(items) == 1:
+        return [head + body]
+    half = len(items) // 2
+    return payloads(shard, items[:half]) + payloads(shard, items[half:])
 
 
-def parse(payload: str) -> list[Handoff]:
-    """The handoffs of one notification; a payload siaga did not write gives none."""
-    try:
-        raw: Any = json.loads(payload)
-    except ValueError:
-        return []
-    out: list[Handoff] = []
-    if not isinstance(raw, list):
-        return out
-    for item in raw:
-        if (isinstance(item, list) and len(item) == 4 and isinstance(item[0], str)
-                and (item[1] is None or isinstance(item[1], int | float))
-                and isinstance(item[2], int) and isinstance(item[3], int)):
-            out.append((item[0], None if item[1] is None else float(item[1]), item[2], item[3]))
-    return out
+def split(payload: str) -> tuple[int, str] | None:
+    """A notification's shard and its list (still text); ``None`` for one siaga did not write."""
+    head, bar, body = payload.partition("|")
+    if not bar or not head.isdigit():
+        return None
+    return int(head), body
 
 
 class Publisher:
@@ -82,14 +74,14 @@ class Publisher:
 
     def __init__(self, conninfo: str) -> None:
         self.conninfo = conninfo
-        self.queue: queue.SimpleQueue[list[Handoff] | None] = queue.SimpleQueue()
+        self.queue: queue.SimpleQueue[tuple[int, list[Handoff]] | None] = queue.SimpleQueue()
         self.sent = 0
         self.failed = 0
         self._thread: threading.Thread | None = None
 
-    def publish(self, items: list[Handoff]) -> None:
-        """Thread-safe, never blocks."""
-        self.queue.put(items)
+    def publish(self, shard: int, items: list[Handoff]) -> None:
+        """Hand ``items`` (readings of ``shard``) to the shard's holder. Thread-safe, never blocks."""
+        self.queue.put((shard, items))
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="siaga-handoff-publish", daemon=True)
@@ -107,24 +99,28 @@ class Publisher:
             first = self.queue.get()
             if first is None:
                 break
-            items = list(first)
+            time.sleep(LINGER_S)
+            by_shard: dict[int, list[Handoff]] = {first[0]: list(first[1])}
             with contextlib.suppress(queue.Empty):
                 while True:
                     more = self.queue.get_nowait()
                     if more is None:
                         stopping = True
                         break
-                    items += more
+                    by_shard.setdefault(more[0], []).extend(more[1])
+            notes = [p for k, items in by_shard.items() for p in payloads(k, items)]
+            count = sum(len(items) for items in by_shard.values())
             try:
                 if conn is None or conn.closed:
                     conn = psycopg.connect(self.conninfo, autocommit=True)
-                for p in payloads(items):
-                    conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, p))
-                self.sent += len(items)
+                with conn.pipeline():  # one round trip for all of them
+                    for p in notes:
+                        conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, p))
+                self.sent += count
             except psycopg.Error as exc:
                 # the readings are in the store (or its spool): a shard's holder that missed them finds
                 # them when it loads the shard again; the rules of this moment miss them
-                self.failed += len(items)
+                self.failed += count
                 log.warning("cluster: cannot hand readings to their shard holders", extra={"error": str(exc)})
                 if conn is not None:
                     with contextlib.suppress(Exception):
@@ -188,17 +184,21 @@ class ChannelListener:
 
 
 class Listener(ChannelListener):
-    """Receives the readings handed off by every process and gives them to ``on_items`` (its thread); a
-    listener that was away asks for its shards to be loaded again (``on_gap``)."""
+    """Receives the readings handed off by every process and gives each notification's shard and list (still
+    text) to ``on_payload`` (its thread); a listener that was away asks for its shards to be loaded again
+    (``on_gap``)."""
 
-    def __init__(self, conninfo: str, on_items: Callable[[list[Handoff]], object],
+    def __init__(self, conninfo: str, on_payload: Callable[[int, str], object],
                  on_gap: Callable[[], object]) -> None:
         super().__init__(conninfo, CHANNEL, self._payload, on_gap)
-        self.on_items = on_items
-        self.received = 0
+        self.on_shard_payload = on_payload
+        self.received = 0  # notifications
+        self.foreign = 0  # notifications siaga did not write
 
     def _payload(self, payload: str) -> None:
-        items = parse(payload)
-        if items:
-            self.received += len(items)
-            self.on_items(items)
+        got = split(payload)
+        if got is None:
+            self.foreign += 1
+            return
+        self.received += 1
+        self.on_shard_payload(*got)

@@ -146,7 +146,8 @@ async def run_shards(ctx: RuntimeContext, ingest: Ingest, rules: ShardedRules, m
     assert rules.publisher is not None and rules.keeper is not None
     rules.publisher.start()
     keeping = asyncio.ensure_future(rules.keeper.run(ctx.session_id, stop))
-    listener = Listener(dsn(ctx.engine), lambda items: ingest.apply_rules(lambda: rules.observe_remote(items)),
+    listener = Listener(dsn(ctx.engine),
+                        lambda shard, body: ingest.apply_rules(lambda: rules.observe_payload(shard, body)),
                         lambda: ingest.apply_rules(rules.reload_all))
     listener.start()
     loop = asyncio.get_running_loop()

@@ -16,7 +16,7 @@ import yaml
 from sqlalchemy import Engine
 
 from siaga.cluster.handoff import Listener, Publisher, dsn
-from siaga.cluster.rule_shards import Handoff, ShardedRules, load_shard, shard_map
+from siaga.cluster.rule_shards import ShardedRules, load_shard, shard_map
 from siaga.config.loader import parse_config
 from siaga.config.models import SiteConfig
 from siaga.vocab import Condition
@@ -49,9 +49,9 @@ class Process:
         self.listener.start()
         assert self.listener.listening.wait(10)
 
-    def _remote(self, items: list[Handoff]) -> None:
+    def _remote(self, shard: int, body: str) -> None:
         with self.lock:
-            self.conditions += self.rules.observe_remote(items)
+            self.conditions += self.rules.observe_payload(shard, body)
 
     def take(self, shard: int, now: dt.datetime) -> None:
         """What ``run_shards`` does for a shard whose lease was taken: mark, load from the store, install."""
@@ -97,7 +97,7 @@ def test_a_leak_received_while_its_shard_had_no_engine_pages_from_the_new_holder
             if step == "reading":
                 assert a.rules.observe(LEAK, 1.0, now, now) == []  # nobody evaluates it here: handed off
                 heard += 1
-                wait_for(lambda h=heard: b.listener.received >= h)  # type: ignore[misc]
+                wait_for(lambda h=heard: b.listener.received >= h)
             elif step == "lease":
                 b.held.add(shard)  # the lease is b's; its rules have not marked the shard yet
             else:

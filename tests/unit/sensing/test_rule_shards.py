@@ -10,8 +10,8 @@ from pathlib import Path
 
 import yaml
 
-from siaga.cluster.handoff import MAX_PAYLOAD, parse, payloads
-from siaga.cluster.rule_shards import Handoff, ShardedRules, ShardState, shard_map
+from siaga.cluster.handoff import MAX_PAYLOAD, payloads, split
+from siaga.cluster.rule_shards import Handoff, ShardedRules, ShardState, parse, shard_map
 from siaga.config.loader import parse_config
 from siaga.config.models import SiteConfig
 from siaga.rules.resolve import dew_point_pairs
@@ -49,24 +49,28 @@ def test_readings_of_a_shard_held_elsewhere_are_handed_off_and_evaluated_by_the_
     leak = "leak-r1-ceiling"
     mine = shards[leak]
     sent: list[Handoff] = []
-    here = ShardedRules(cfg, 4, lambda k: k != mine, sent.extend)  # another process holds the leak's shard
-    holder = ShardedRules(cfg, 4, lambda k: k == mine, lambda _items: None)
+    here = ShardedRules(cfg, 4, lambda k: k != mine, lambda _k, items: sent.extend(items))  # held elsewhere
+    holder = ShardedRules(cfg, 4, lambda k: k == mine, lambda _k, _items: None)
     holder.to_load()
     assert holder.loading() == [mine]
     engine, replayed = holder.build(mine, ShardState(), at(0))
     assert replayed == [] and holder.install(mine, engine, at(0)) == []
     assert here.observe(leak, 1.0, at(1), at(1)) == []  # not evaluated here
     assert len(sent) == 1 and here.handed_off == 1
-    out = holder.observe_remote(sent)
+    [note] = payloads(mine, sent)
+    got = split(note)
+    assert got is not None and got[0] == mine
+    out = holder.observe_payload(*got)
     assert [(c.subject, c.active) for c in out if c.rule == "leak"] == [(leak, True)]
-    assert here.observe_remote(sent) == []  # a process that does not hold the shard ignores it
+    assert here.observe_payload(*got) == []  # a process that does not hold the shard keeps it, unread
+    assert here.recent.of(mine) == sent and here.received == 0
 
 
 def test_a_shard_taken_over_replays_its_readings_and_submits_each_rules_final_state_once() -> None:
     cfg = site()
     leak = "leak-r1-ceiling"
     shard = shard_map(cfg, 4)[leak]
-    rules = ShardedRules(cfg, 4, lambda k: k == shard, lambda _items: None)
+    rules = ShardedRules(cfg, 4, lambda k: k == shard, lambda _k, _items: None)
     rules.to_load()
     # wet, dry, wet again while nobody held the shard: the replay ends wet, one condition
     state = ShardState(last_seen={leak: at(3)}, rows=[(leak, 1.0, ms(1)), (leak, 0.0, ms(2)), (leak, 1.0, ms(3))])
@@ -85,7 +89,7 @@ def test_a_lost_shard_is_let_go_and_its_readings_handed_off() -> None:
     shard = shard_map(cfg, 4)[leak]
     held = {shard}
     sent: list[Handoff] = []
-    rules = ShardedRules(cfg, 4, lambda k: k in held, sent.extend)
+    rules = ShardedRules(cfg, 4, lambda k: k in held, lambda _k, items: sent.extend(items))
     rules.to_load()
     engine, _ = rules.build(shard, ShardState(), at(0))
     rules.install(shard, engine, at(0))
@@ -99,10 +103,13 @@ def test_handoff_payloads_stay_under_the_notify_limit_and_read_back() -> None:
     items: list[Handoff] = [(f"temp-{i:05d}", 21.5 + i / 1000, 1_765_000_000_000 + i, 1_765_000_000_001 + i)
                             for i in range(2000)]
     items.append(("leak-r1-ceiling", None, 0, 1_765_000_000_000))  # offline
-    out = payloads(items)
+    out = payloads(3, items)
     assert len(out) > 1 and all(len(p.encode()) < MAX_PAYLOAD for p in out)
-    assert [x for p in out for x in parse(p)] == items
+    read = [split(p) for p in out]
+    assert all(r is not None and r[0] == 3 for r in read)
+    assert [x for r in read if r is not None for x in parse(r[1])] == items
     assert parse("not json") == [] and parse('[["x", "wet", 1, 2]]') == []
+    assert split('[["x", 1.0, 1, 2]]') is None and split("x|[]") is None  # not siaga's: no shard
 
 
 def test_a_shard_holder_takes_up_the_open_alerts_another_process_raised_on_its_sensors() -> None:
