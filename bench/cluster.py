@@ -262,7 +262,9 @@ class Window:
         self.cpu0 = [cpu_seconds(pid) for pid in self.pids]
         self.stored0 = stored(c)
         self.checks0 = listener.accepted if listener is not None else 0
-        self.msgs0 = {k: v.get("mqtt_messages", 0) for k, v in shares_of(c).items()}
+        shares = shares_of(c)
+        self.msgs0 = {k: v.get("mqtt_messages", 0) for k, v in shares.items()}
+        self.stalls0 = {k: v.get("stalls") or {} for k, v in shares.items()}
         self.t0 = time.monotonic()
         self.peak = 0
         self.done = threading.Event()
@@ -282,12 +284,22 @@ class Window:
         cpu = [cpu_seconds(pid) - c0 for pid, c0 in zip(self.pids, self.cpu0, strict=True)]
         rows = stored(self.c) - self.stored0
         checks = (self.listener.accepted - self.checks0) if self.listener is not None else 0
-        msgs = {k: v.get("mqtt_messages", 0) - self.msgs0.get(k, 0) for k, v in shares_of(self.c).items()}
+        shares = shares_of(self.c)
+        msgs = {k: v.get("mqtt_messages", 0) - self.msgs0.get(k, 0) for k, v in shares.items()}
         return {"seconds": round(dt_s, 2), "rows": rows, "checks": checks, "cpu_s": sum(cpu),
                 "readings_per_s": round(rows / dt_s, 1), "checks_per_s": round(checks / dt_s, 1),
                 "checks_most_in_1s": self.peak,
                 "messages_by_process": sorted(msgs.values(), reverse=True),
-                "cpu_s_per_s": [round(x / dt_s, 3) for x in cpu]}
+                "cpu_s_per_s": [round(x / dt_s, 3) for x in cpu],
+                "stalls_by_process": [stalls_in(self.stalls0.get(k) or {}, v.get("stalls") or {})
+                                      for k, v in sorted(shares.items())]}
+
+
+def stalls_in(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """A process's event-loop lags and collector pauses over a window (its share's counts then and now; the
+    largest are since it started)."""
+    return {k: (round(v - before.get(k, 0), 3) if "over" in k or k.startswith("gc_full") else v)
+            for k, v in after.items()}
 
 
 def ingest_scaling(url_of: Callable[[str], str], sensors: int, batch: int, window: float,
@@ -482,6 +494,7 @@ def province(url: str, processes: int, rooms: int, room_sensors: int, endpoints:
         "checks_per_s": load["checks_per_s"], "checks_per_s_expected": round(endpoints / 60, 1),
         "checks_most_in_1s": load["checks_most_in_1s"],
         "cpu_s_per_s": load["cpu_s_per_s"],
+        "stalls_by_process": load["stalls_by_process"],
         "leaks": len(pushed), "leak_every_s": leak_every,
         "leak_to_page_p50_s": round(statistics.median(latencies), 3) if latencies else None,
         "leak_to_page_p99_s": round(percentile(latencies, 0.99), 3) if latencies else None,

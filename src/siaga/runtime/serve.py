@@ -23,6 +23,7 @@ from siaga.i18n import _, ngettext, using_language
 from siaga.runtime.components import Component, ComponentEntry, load_components
 from siaga.runtime.context import RuntimeContext
 from siaga.runtime.services import Services
+from siaga.runtime.stalls import STALLS
 from siaga.runtime.supervisor import GRACE_SECONDS, Supervisor
 from siaga.runtime.systemd import SystemdNotifier
 from siaga.store.engine import StoreError, first_error_line
@@ -121,6 +122,7 @@ async def run_siaga(
     log.info("siaga is running", extra={"session": session_id, "version": __version__})
     failure: str | None = None
     feeding = asyncio.create_task(notifier.feed_watchdog(stop), name="siaga:watchdog")
+    watching = asyncio.create_task(STALLS.watch_loop(stop), name="siaga:loop-lag")
     first_cycle = True
     try:
         while True:
@@ -163,9 +165,10 @@ async def run_siaga(
             log.info("config reloaded", extra={"session": session_id, "components": names})
     finally:
         notifier.stopping()
-        feeding.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await feeding
+        for task in (feeding, watching):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         for sig in installed:
             loop.remove_signal_handler(sig)
         stopped = ctx.clock()

@@ -39,6 +39,7 @@ from siaga.readings.writer import ReadingWriter
 from siaga.rules.engine import RulesEngine
 from siaga.runtime.components import Component, ComponentError
 from siaga.runtime.context import RuntimeContext
+from siaga.runtime.stalls import STALLS
 from siaga.sources.ingest import Ingest, Rules
 from siaga.store.engine import first_error_line, spool_dir
 from siaga.store.events import set_meta
@@ -219,6 +220,7 @@ def _write_share(ctx: RuntimeContext, rules: ShardedRules, listener: Listener, n
         "readings": ctx.services.ingest.counts.get("accepted", 0) if ctx.services.ingest is not None else 0,
         "handed_off": rules.handed_off, "handed_in": rules.received, "evaluated": rules.evaluated,
         "shards": rules.held_shards(),
+        "stalls": STALLS.summary(),  # this process's event-loop lag and collector pauses
     }
     with ctx.engine.begin() as conn:
         set_meta(conn, share_key(ctx.session_id), json.dumps(share), at=now)

@@ -28,6 +28,7 @@ from siaga.checks.tables import check_changes, check_states
 from siaga.kinds import SENSOR_KINDS
 from siaga.notify.tables import notify_attempts
 from siaga.readings.tables import ingest_counters
+from siaga.runtime.stalls import STALLS, Histogram
 from siaga.web import queries
 from siaga.web.auth.roles import Scope
 
@@ -87,6 +88,12 @@ FAMILIES: dict[str, Family] = {
                "mid-send on a channel without an idempotency key, the page was sent again).",
                ("channel", "outcome")),
         Family("siaga_web_live_subscribers", "gauge", "Pages listening for live updates."),
+        Family("siaga_event_loop_lag_seconds", "histogram",
+               "How late this process's event loop woke a task that slept 50 ms (a long callback holds every "
+               "component), since it started."),
+        Family("siaga_gc_pause_seconds", "histogram",
+               "This process's garbage collections (no thread runs meanwhile), by generation, since it started.",
+               ("generation",)),
         Family("siaga_peer_up", "gauge",
                "Each peer siaga: 1 heard within its silence window (or stopped on purpose), 0 silent.",
                ("peer", "role")),
@@ -341,6 +348,24 @@ class StoreCollector(Collector):
         live = gauge("siaga_web_live_subscribers")
         live.add_metric([], float(self.dash.broker.subscribers))
         yield live
+        yield from stall_metrics()
+
+
+def _buckets(h: Histogram) -> list[tuple[str, float]]:
+    return [("+Inf" if bound == float("inf") else str(bound), float(n)) for bound, n in h.cumulative()]
+
+
+def stall_metrics() -> Iterable[Metric]:
+    """This process's event-loop lag and garbage-collection pauses (:mod:`siaga.runtime.stalls`)."""
+    lag, gcs = STALLS.histograms()
+    fam = FAMILIES["siaga_event_loop_lag_seconds"]
+    loop = HistogramMetricFamily(fam.name, fam.help, labels=list(fam.labels))
+    loop.add_metric([], _buckets(lag), sum_value=lag.sum)
+    fam = FAMILIES["siaga_gc_pause_seconds"]
+    pauses = HistogramMetricFamily(fam.name, fam.help, labels=list(fam.labels))
+    for gen, h in sorted(gcs.items()):
+        pauses.add_metric([str(gen)], _buckets(h), sum_value=h.sum)
+    return [loop, pauses]
 
 
 def peer_metrics(dash: Dashboard) -> Iterable[Metric]:
