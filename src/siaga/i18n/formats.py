@@ -8,6 +8,7 @@ the zone is passed in (the site's, ``Asia/Makassar`` for Bontang), never read fr
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -24,6 +25,7 @@ def _locale(lang: str) -> str:
     return "en" if str(lang).lower().startswith("en") else "id"
 
 
+@functools.lru_cache(maxsize=8192)  # every check's line carries its latency: the same few values, again and again
 def number(value: float, lang: str, digits: int = 1) -> str:
     """``value`` with at most ``digits`` decimals (trailing zeros dropped) and the reader's separators."""
     if not math.isfinite(value):

@@ -21,6 +21,7 @@ nothing. A row written before keys existed carries its sentence in ``text`` and 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -598,8 +599,9 @@ def word(table: Mapping[str, str], value: str | None, lang: str) -> str:
     return translator(lang).gettext(label) if label else value
 
 
-def fields_of(template: str) -> list[str]:
-    return [name for _lit, name, _spec, _conv in string.Formatter().parse(template) if name]
+@functools.lru_cache(maxsize=1024)
+def fields_of(template: str) -> tuple[str, ...]:
+    return tuple(name for _lit, name, _spec, _conv in string.Formatter().parse(template) if name)
 
 
 def rule_title(rule: str, lang: str) -> str:
