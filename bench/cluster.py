@@ -298,8 +298,12 @@ class Window:
 def stalls_in(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     """A process's event-loop lags and collector pauses over a window (its share's counts then and now; the
     largest are since it started)."""
-    return {k: (round(v - before.get(k, 0), 3) if "over" in k or k.startswith("gc_full") else v)
-            for k, v in after.items()}
+    def since(k: str, v: Any) -> Any:
+        if isinstance(v, list):
+            return [x - y for x, y in zip(v, before.get(k) or [0] * len(v), strict=False)]
+        return round(v - before.get(k, 0), 3) if "over" in k or k.startswith("gc_full") else v
+
+    return {k: since(k, v) for k, v in after.items()}
 
 
 def ingest_scaling(url_of: Callable[[str], str], sensors: int, batch: int, window: float,
