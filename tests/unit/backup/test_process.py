@@ -36,13 +36,15 @@ async def test_a_missing_program_is_named() -> None:
 async def test_a_timeout_stops_the_program_with_its_policy_signal(tmp_path: Path) -> None:
     # The program writes which signal reached it: a restic-like policy must send SIGINT, not SIGTERM.
     marker = f"{tmp_path}/signal"
+    # short sleeps in a loop: the trap runs at once (a shell waiting on one long child may not), and a timeout
+    # long enough for the shell to have set its traps on a loaded machine
     script = (
-        f"trap 'echo INT > {marker}; kill $!; exit 130' INT; trap 'echo TERM > {marker}; kill $!; exit 143' TERM; "
-        "sleep 30 & wait"
+        f"trap 'echo INT > {marker}; exit 130' INT; trap 'echo TERM > {marker}; exit 143' TERM; "
+        "while :; do sleep 0.05; done"
     )
     policy = StopPolicy("test", signal.SIGINT, 5.0)
     with pytest.raises(TimeoutError):
-        await process.run(["sh", "-c", script], ENV, policy=policy, timeout_s=0.3)
+        await process.run(["sh", "-c", script], ENV, policy=policy, timeout_s=1.5)
     assert Path(marker).read_text().strip() == "INT"  # noqa: ASYNC240
 
 
