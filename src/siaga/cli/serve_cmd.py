@@ -69,7 +69,7 @@ def start(
     from siaga.runtime.heap import settle_heap
     from siaga.runtime.logs import configure_logging
     from siaga.runtime.serve import build_components, run_siaga
-    from siaga.runtime.stalls import STALLS, shorten_switch_interval
+    from siaga.runtime.stalls import STALLS
     from siaga.store import (
         StoreError,
         check_connection,
@@ -110,7 +110,6 @@ def start(
         components = build_components(ctx)
         settle_heap()  # what start-up built stays: full GC passes later skip it (short pauses)
         STALLS.install()  # ... and each pass is timed (/metrics, the cluster's shares)
-        shorten_switch_interval()
 
         def reload_config() -> LoadedConfig:
             fresh = load_config(loaded.path)

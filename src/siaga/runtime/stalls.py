@@ -16,23 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import sys
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 TICK_S = 0.05
-SWITCH_INTERVAL_S = 0.001
-"""How long a thread may hold the interpreter while another waits for it (CPython: 5 ms). The event loop
-and the store's threads wait for it many times in a page's way (every network call gives it up); behind a
-thread that computes (the status page's snapshot of 20,000 services, a readings batch), each wait was up to
-5 ms."""
 
-
-def shorten_switch_interval() -> None:
-    """Let a thread waiting for the interpreter have it sooner (:data:`SWITCH_INTERVAL_S`)."""
-    sys.setswitchinterval(SWITCH_INTERVAL_S)
 LAG_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 GC_BUCKETS = (0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0)
 

@@ -11,10 +11,14 @@ from siaga.checks.status.router import SNAPSHOT_TTL_S, StatusCache
 class Builder:
     def __init__(self) -> None:
         self.built = 0
+        self.changes = 0  # what the store says changed (another process's checks, an incident)
 
     def build(self) -> Any:
         self.built += 1
         return f"snapshot {self.built}"
+
+    def version(self) -> tuple[object, ...]:
+        return (self.changes,)
 
 
 class Clock:
@@ -66,3 +70,16 @@ async def test_keep_fresh_rebuilds_when_a_service_changes_state() -> None:
     stop.set()
     await asyncio.wait_for(task, 5)
     assert builder.built == 2
+
+
+async def test_a_snapshot_the_store_says_is_current_is_kept_and_one_it_says_is_not_is_rebuilt() -> None:
+    builder, clock = Builder(), Clock()
+    cache = StatusCache(builder, clock)  # type: ignore[arg-type]
+    await cache.get()
+    clock.now += 3 * SNAPSHOT_TTL_S
+    assert await cache.changed_elsewhere() is False  # nothing changed: current as of now
+    assert await cache.get() == "snapshot 1" and builder.built == 1
+    builder.changes += 1  # another process confirmed a service down
+    assert await cache.changed_elsewhere() is True
+    await cache.refresh()
+    assert await cache.get() == "snapshot 2"

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import sys
 import time
 
-from siaga.runtime.stalls import SWITCH_INTERVAL_S, Histogram, Stalls, shorten_switch_interval
+from siaga.runtime.stalls import Histogram, Stalls
 
 
 def test_values_fall_in_the_first_bucket_that_holds_them_and_read_back_cumulative() -> None:
@@ -53,11 +52,3 @@ def test_every_collection_is_timed_by_its_generation_until_uninstalled() -> None
     gc.collect()
     assert stalls.gc[2].count == full  # not counted once uninstalled
 
-
-def test_a_thread_waiting_for_the_interpreter_gets_it_within_a_millisecond() -> None:
-    before = sys.getswitchinterval()
-    try:
-        shorten_switch_interval()
-        assert sys.getswitchinterval() == SWITCH_INTERVAL_S == 0.001
-    finally:
-        sys.setswitchinterval(before)

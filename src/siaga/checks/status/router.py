@@ -41,6 +41,7 @@ from siaga.web.params import RowId
 log = logging.getLogger("siaga.checks.status")
 
 SNAPSHOT_TTL_S = 10.0
+REBUILD_AT_LEAST_S = 60.0  # today's tallies (uptime, the day's bar) move by the minute: rebuilt this often anyway
 CHANGE_GAP_S = 1.0  # a change of a service's state shows within this (rebuilt at most this often)
 SMALL_GROUP = 25  # groups up to this size list their services on the main page
 PER_PAGE = 100
@@ -49,24 +50,32 @@ PER_PAGE = 100
 class StatusCache:
     """The last snapshot, never older than the docs say.
 
-    While siaga runs checks, :meth:`keep_fresh` rebuilds it every ``SNAPSHOT_TTL_S`` seconds and at once
-    (at most every ``CHANGE_GAP_S``) when a service's state changes. A view takes the snapshot it finds;
-    one older than the TTL starts a rebuild in the background, one older than twice the TTL (nothing kept
-    it fresh) or invalidated (staff posted an incident) is rebuilt before the view is answered.
+    While siaga runs checks, :meth:`keep_fresh` rebuilds it at once (at most every ``CHANGE_GAP_S``) when a
+    service's state changes here, and every ``SNAPSHOT_TTL_S`` seconds asks the store whether anything the
+    page shows changed elsewhere (another process's checks, an incident posted through another process):
+    rebuilt then, and at least every ``REBUILD_AT_LEAST_S`` for today's tallies; a snapshot the store said was
+    current counts as fresh from that moment. A view takes the snapshot it finds; one older than the TTL
+    starts a rebuild in the background, one older than twice the TTL (nothing kept it fresh) or invalidated
+    (staff posted an incident) is rebuilt before the view is answered.
+
+    A site of 20,000 services rebuilt every 10 s in every process (about a second of interpreter time each,
+    which the event loop carrying the pages waits behind): now about once a minute while nothing changes.
     """
 
     def __init__(self, builder: SnapshotBuilder, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.builder = builder
         self.monotonic = monotonic
         self.snapshot: Snapshot | None = None
-        self.built = 0.0
+        self.built = 0.0  # (monotonic) when the snapshot's build started
+        self.current = 0.0  # (monotonic) when it was last known current: built, or the store said nothing changed
+        self.version: tuple[object, ...] | None = None  # the store's (SnapshotBuilder.version) when it was built
         self.dirty = False
         self.lock = asyncio.Lock()
         self.refreshing: asyncio.Task[None] | None = None
         self.pages: dict[tuple[Any, ...], tuple[int, str]] = {}
 
     async def get(self) -> Snapshot:
-        age = self.monotonic() - self.built
+        age = self.monotonic() - max(self.built, self.current)
         if self.snapshot is None or self.dirty or age > 2 * SNAPSHOT_TTL_S:
             await self.refresh(older_than=self.monotonic())
         elif age > SNAPSHOT_TTL_S and (self.refreshing is None or self.refreshing.done()):
@@ -81,9 +90,20 @@ class StatusCache:
                 return  # another view rebuilt it while this one waited
             self.dirty = False
             started = self.monotonic()
+            version = await asyncio.to_thread(self.builder.version)  # before: a change meanwhile builds again
             self.snapshot = await asyncio.to_thread(self.builder.build)
-            self.built = started
+            self.built = self.current = started
+            self.version = version
             self.pages.clear()
+
+    async def changed_elsewhere(self) -> bool:
+        """Whether the store has a change the snapshot lacks; when not, the snapshot counts as current now."""
+        checked = self.monotonic()
+        version = await asyncio.to_thread(self.builder.version)
+        if version != self.version:
+            return True
+        self.current = max(self.current, checked)
+        return False
 
     def invalidate(self) -> None:
         self.dirty = True
@@ -101,12 +121,17 @@ class StatusCache:
             if stop.is_set():
                 return
             now_states = states() if states is not None else None
-            if now_states != seen or self.dirty or self.monotonic() - last >= SNAPSHOT_TTL_S:
-                seen = now_states
-                try:
+            due = now_states != seen or self.dirty
+            try:
+                if not due and self.monotonic() - last >= SNAPSHOT_TTL_S:
+                    last = self.monotonic()
+                    due = self.monotonic() - self.built >= REBUILD_AT_LEAST_S or await self.changed_elsewhere()
+                if due:
+                    seen = now_states
                     await self.refresh()
-                except Exception:  # a store hiccup: the views keep the last snapshot, the next round tries again
-                    log.exception("status page: rebuilding the snapshot failed")
+                    last = self.monotonic()
+            except Exception:  # a store hiccup: the views keep the last snapshot, the next round tries again
+                log.exception("status page: rebuilding the snapshot failed")
                 last = self.monotonic()
 
 

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, func, select
 
 from siaga.checks import records
 from siaga.checks.confirm import Status, worst
 from siaga.checks.engine import site_zone, window_interval
-from siaga.checks.tables import check_states
+from siaga.checks.tables import check_changes, check_states, status_incidents, status_updates
 from siaga.checks.uptime import Tally
 from siaga.config.models import Service, SiteConfig
 
@@ -220,6 +220,16 @@ class SnapshotBuilder:
         if status_now is not None:
             stored.update(status_now)
         return stored, since
+
+    def version(self) -> tuple[object, ...]:
+        """What the page shows that another process or a person may have changed since: the last confirmed change
+        of a check's state, the last incident touched and the last update posted (index lookups, cheap)."""
+        with self.engine.connect() as conn:
+            return (
+                conn.execute(select(func.max(check_changes.c.id))).scalar(),
+                conn.execute(select(func.max(status_incidents.c.updated_at))).scalar(),
+                conn.execute(select(func.max(status_updates.c.id))).scalar(),
+            )
 
     def build(self) -> Snapshot:
         started = time.perf_counter()
