@@ -22,7 +22,6 @@ from collections.abc import Callable
 from typing import Any
 
 TICK_S = 0.05
-
 LAG_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 GC_BUCKETS = (0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0)
 
