@@ -41,7 +41,7 @@ MAX_PAYLOAD = 7900  # PostgreSQL refuses a payload of 8000 bytes or more
 RETRY_S = 1.0
 LINGER_S = 0.005
 """After the first reading to hand off, the publisher waits this long for more, so a busy ingest sends a few
-notifications a round trip, not one round trip a reading (the CPU that cost was most of what a second
+notifications a statement, not one round trip a reading (the CPU that cost was most of what a second
 process added); a reading's way to its shard's holder is this much longer."""
 
 
@@ -67,6 +67,12 @@ def split(payload: str) -> tuple[int, str] | None:
     if not bar or not head.isdigit():
         return None
     return int(head), body
+
+
+def notify_sql(n: int) -> str:
+    """One statement sending ``n`` notifications, in order (a round trip and one statement for a batch: an
+    execute each, even pipelined, cost the publisher a third more CPU a reading)."""
+    return "SELECT " + ", ".join(["pg_notify(%s, %s)"] * n)
 
 
 class Publisher:
@@ -113,9 +119,7 @@ class Publisher:
             try:
                 if conn is None or conn.closed:
                     conn = psycopg.connect(self.conninfo, autocommit=True)
-                with conn.pipeline():  # one round trip for all of them
-                    for p in notes:
-                        conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, p))
+                conn.execute(notify_sql(len(notes)), [x for p in notes for x in (CHANNEL, p)])
                 self.sent += count
             except psycopg.Error as exc:
                 # the readings are in the store (or its spool): a shard's holder that missed them finds

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from siaga.cluster.handoff import MAX_PAYLOAD, payloads, split
+from siaga.cluster.handoff import MAX_PAYLOAD, notify_sql, payloads, split
 from siaga.cluster.rule_shards import Handoff, ShardedRules, ShardState, parse, shard_map
 from siaga.config.loader import parse_config
 from siaga.config.models import SiteConfig
@@ -131,3 +131,8 @@ def test_a_shard_holder_takes_up_the_open_alerts_another_process_raised_on_its_s
     assert not again.transitions  # the same leak heard again: nothing new
     ended = lifecycle.step(book, wet("leak-a", active=False), settings)
     assert [t.alert.id for t in ended.transitions] == [41]  # and it resolves the adopted alert
+
+
+def test_a_batch_of_notifications_is_one_statement_in_their_order() -> None:
+    assert notify_sql(1) == "SELECT pg_notify(%s, %s)"
+    assert notify_sql(3) == "SELECT pg_notify(%s, %s), pg_notify(%s, %s), pg_notify(%s, %s)"
