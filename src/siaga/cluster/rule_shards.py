@@ -10,7 +10,7 @@ with the temperature sensor its dew point is computed from); shard ``k`` is the 
 :class:`ShardedRules` stands where one :class:`~siaga.rules.engine.RulesEngine` stands in a single
 process (``Ingest.rules``): a reading of a sensor whose shard this process holds is evaluated here at
 once; any other is handed off (:mod:`siaga.cluster.handoff`: PostgreSQL ``NOTIFY``) to the holder, which
-feeds it to its engine (:meth:`ShardedRules.observe_remote`). A shard taken over (its holder died, or
+feeds it to its engine (:meth:`ShardedRules.observe_payload`). A shard taken over (its holder died, or
 this process started) gets a fresh engine, loaded from the store: the sensors' last contact (stale
 sensors) and their readings of the last :data:`REPLAY` (so hold times and hysteresis go on, and a
 reading that arrived while nobody held the shard is evaluated now); readings handed off meanwhile wait
@@ -346,15 +346,6 @@ class ShardedRules:
         if shard not in self._held or not self.holds(shard):
             return []
         return self._feed_remote(parse(body))
-
-    def observe_remote(self, items: Iterable[Handoff]) -> list[Condition]:
-        """Readings another process received for a shard held here (others are not this process's)."""
-        items = list(items)
-        for item in items:
-            k = self.shard.get(item[0])
-            if k is not None:
-                self.recent.add(k, item, False)  # kept a while, in case this process takes (or takes again) the shard
-        return self._feed_remote(items)
 
     def _feed_remote(self, items: Iterable[Handoff]) -> list[Condition]:
         out: list[Condition] = []

@@ -15,6 +15,8 @@ since start, in the buckets of :data:`LAG_BUCKETS` and :data:`GC_BUCKETS` (secon
 from __future__ import annotations
 
 import asyncio
+import bisect
+import copy
 import gc
 import threading
 import time
@@ -36,13 +38,7 @@ class Histogram:
         self.max = 0.0
 
     def observe(self, value: float) -> None:
-        i = 0
-        for i, bound in enumerate(self.bounds):  # noqa: B007 (the index is the bucket)
-            if value <= bound:
-                break
-        else:
-            i = len(self.bounds)
-        self.counts[i] += 1
+        self.counts[bisect.bisect_left(self.bounds, value)] += 1  # the first bound at least the value
         self.sum += value
         self.max = max(self.max, value)
 
@@ -128,13 +124,7 @@ class Stalls:
     def histograms(self) -> tuple[Histogram, dict[int, Histogram]]:
         """Copies of the loop's lag and the collector's pauses per generation (for ``/metrics``)."""
         with self._lock:
-            return _copy(self.lag), {gen: _copy(h) for gen, h in self.gc.items()}
-
-
-def _copy(h: Histogram) -> Histogram:
-    out = Histogram(h.bounds)
-    out.counts, out.sum, out.max = list(h.counts), h.sum, h.max
-    return out
+            return copy.deepcopy(self.lag), copy.deepcopy(self.gc)
 
 
 STALLS = Stalls()

@@ -220,6 +220,7 @@ def _write_share(ctx: RuntimeContext, rules: ShardedRules, listener: Listener, n
         "readings": ctx.services.ingest.counts.get("accepted", 0) if ctx.services.ingest is not None else 0,
         "handed_off": rules.handed_off, "handed_in": rules.received, "evaluated": rules.evaluated,
         "shards": rules.held_shards(),
+        "handoffs_foreign": listener.foreign,  # notifications on the channel siaga did not write (ignored)
         "stalls": STALLS.summary(),  # this process's event-loop lag and collector pauses
     }
     with ctx.engine.begin() as conn:

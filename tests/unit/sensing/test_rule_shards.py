@@ -75,7 +75,9 @@ def test_a_shard_taken_over_replays_its_readings_and_submits_each_rules_final_st
     # wet, dry, wet again while nobody held the shard: the replay ends wet, one condition
     state = ShardState(last_seen={leak: at(3)}, rows=[(leak, 1.0, ms(1)), (leak, 0.0, ms(2)), (leak, 1.0, ms(3))])
     # a reading handed off during the load waits, and follows the replay
-    assert rules.observe_remote([(leak, 0.0, ms(4), ms(4))]) == []
+    [note] = payloads(shard, [(leak, 0.0, ms(4), ms(4))])
+    got = split(note)
+    assert got is not None and rules.observe_payload(*got) == []
     engine, replayed = rules.build(shard, state, at(5))
     assert [c.active for c in replayed if c.subject == leak and c.rule == "leak"] == [True]
     after = rules.install(shard, engine, at(5))

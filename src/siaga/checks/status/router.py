@@ -75,7 +75,7 @@ class StatusCache:
         self.pages: dict[tuple[Any, ...], tuple[int, str]] = {}
 
     async def get(self) -> Snapshot:
-        age = self.monotonic() - max(self.built, self.current)
+        age = self.monotonic() - self.current
         if self.snapshot is None or self.dirty or age > 2 * SNAPSHOT_TTL_S:
             await self.refresh(older_than=self.monotonic())
         elif age > SNAPSHOT_TTL_S and (self.refreshing is None or self.refreshing.done()):
