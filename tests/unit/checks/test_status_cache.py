@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
+import pytest
+
+from siaga.checks.status import router
 from siaga.checks.status.router import SNAPSHOT_TTL_S, StatusCache
 
 
@@ -83,3 +87,32 @@ async def test_a_snapshot_the_store_says_is_current_is_kept_and_one_it_says_is_n
     assert await cache.changed_elsewhere() is True
     await cache.refresh()
     assert await cache.get() == "snapshot 2"
+
+
+class Away(Builder):
+    """A store that went away after the first build."""
+
+    def build(self) -> Any:
+        if self.built:
+            raise ConnectionError("the store is away")
+        return super().build()
+
+
+async def test_a_store_away_keeps_the_last_snapshot_and_says_so_once_a_minute(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(router, "CHANGE_GAP_S", 0.01)
+    builder = Away()
+    cache = StatusCache(builder)  # type: ignore[arg-type]
+    n = 0
+    stop = asyncio.Event()
+    caplog.set_level(logging.WARNING, logger="siaga.checks.status")
+    task = asyncio.create_task(cache.keep_fresh(stop, lambda: n))  # a new state every round: a rebuild each
+    for n in range(1, 300):
+        if cache.failures >= 20:
+            break
+        await asyncio.sleep(0.01)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert cache.failures >= 20 and cache.snapshot == "snapshot 1"  # the page keeps the last one
+    said = [r for r in caplog.records if "rebuilding the snapshot failed" in r.getMessage()]
+    assert len(said) == 1 and "ConnectionError: the store is away" in said[0].getMessage()

@@ -35,6 +35,7 @@ from siaga.i18n import normalize_language, translator
 from siaga.i18n.formats import percent
 from siaga.i18n.zones import zone_abbreviation
 from siaga.runtime.context import RuntimeContext
+from siaga.sources.ratelimit import RateLimitedLog
 from siaga.web.errors import ERROR_RESPONSES
 from siaga.web.params import RowId
 
@@ -73,6 +74,8 @@ class StatusCache:
         self.lock = asyncio.Lock()
         self.refreshing: asyncio.Task[None] | None = None
         self.pages: dict[tuple[Any, ...], tuple[int, str]] = {}
+        self.failures = 0  # rounds of keep_fresh that failed (the store away): logged once a minute
+        self._rlog = RateLimitedLog(log, monotonic=monotonic)
 
     async def get(self) -> Snapshot:
         age = self.monotonic() - self.current
@@ -130,8 +133,11 @@ class StatusCache:
                     seen = now_states
                     await self.refresh()
                     last = self.monotonic()
-            except Exception:  # a store hiccup: the views keep the last snapshot, the next round tries again
-                log.exception("status page: rebuilding the snapshot failed")
+            except Exception as exc:  # a store hiccup: the views keep the last snapshot, the next round tries again
+                self.failures += 1
+                self._rlog.warning("status_snapshot", "status page: rebuilding the snapshot failed, the page shows "
+                                   f"the last one: {type(exc).__name__}: {exc}", reason="status_snapshot")
+                log.debug("status page: rebuilding the snapshot failed", exc_info=True)
                 last = self.monotonic()
 
 
