@@ -28,8 +28,8 @@ receipt to commit), every hand-off it heard and the readings it evaluated itself
 argument, for a reading ``r`` of shard ``k`` received by process A, and B taking ``k``:
 
 - A receives ``r`` while nobody evaluates ``k`` here (its holder died and the lease has not been taken,
-  or it is being handed over): A hands it off all the same (``observe`` publishes whenever A has no
-  engine for ``k`` and knows the sensor), and every process listens, A and B included.
+  or it is being handed over): A hands it off all the same (``observe`` keeps it whenever A has no
+  engine for ``k`` and knows the sensor, ``handoff`` sends it at the end of its batch), and every process listens, A and B included.
 - B's listener gets ``r`` before B marks ``k`` as loading (:meth:`ShardedRules.to_load`, under the ingest
   lock like every hand-off fed here): it goes to B's :class:`Recent`. The marking takes a snapshot of
   the shard's recent items, and the replay is the union of the store's rows and that snapshot,
@@ -275,6 +275,7 @@ class ShardedRules:
         self.evaluated = 0  # readings evaluated here
         self.lock = threading.Lock()  # taken by the loader only between the replay and the install
         self._last_received: tuple[dt.datetime, int] | None = None
+        self._outbox: dict[int, list[Handoff]] = {}  # to hand off at the end of the batch (see handoff)
 
     def _received_ms(self, at: dt.datetime) -> int:
         """``_ms(at)``, kept for the next reading: a message's readings share their time of receipt."""
@@ -309,9 +310,13 @@ class ShardedRules:
             self.recent.add(self.shard[sensor], item, True)
             here.waiting.append(item)
             return []
-        if sensor in self.shard:  # its shard held elsewhere, or by nobody right now: every process listens
-            self.handed_off += 1
-            self.publish(self.shard[sensor], [item])
+        k = self.shard.get(sensor)
+        if k is not None:  # its shard held elsewhere, or by nobody right now: every process listens
+            out = self._outbox.get(k)
+            if out is None:
+                self._outbox[k] = [item]
+            else:
+                out.append(item)
         return []
 
     def presence(self, sensor: str, online: bool, at: dt.datetime) -> list[Condition]:
@@ -324,8 +329,19 @@ class ShardedRules:
             self.recent.add(self.shard[sensor], item, True)
             here.waiting.append(item)
         elif sensor in self.shard:
-            self.publish(self.shard[sensor], [item])
+            self._outbox.setdefault(self.shard[sensor], []).append(item)
         return []
+
+    def handoff(self) -> None:
+        """Hand off what the readings observed since the last call left for other processes: one list per
+        shard (Ingest calls this at the end of each batch it takes, so a message of 100 readings is a few
+        hand-offs, not 100)."""
+        if not self._outbox:
+            return
+        outbox, self._outbox = self._outbox, {}
+        for k, items in outbox.items():
+            self.handed_off += len(items)
+            self.publish(k, items)
 
     def tick(self, now: dt.datetime) -> list[Condition]:
         out: list[Condition] = []

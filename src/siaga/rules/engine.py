@@ -337,6 +337,9 @@ class RulesEngine:
                 out.append(c)
         return out
 
+    def handoff(self) -> None:
+        """Nothing to hand on: one process evaluates every sensor (see ``Rules.handoff``)."""
+
     def observe_many(self, readings: Iterable[tuple[str, float, dt.datetime]], received_at: dt.datetime) -> list[
         Condition
     ]:

@@ -72,6 +72,10 @@ class Rules(Protocol):
 
     def tick(self, now: dt.datetime) -> list[Condition]: ...
 
+    def handoff(self) -> None:
+        """The end of a batch of readings: send on what it left for other processes (one process: nothing)."""
+        ...
+
 
 def to_ms(ts: dt.datetime) -> int:
     # exact (whole microseconds are exact in a double for ±285 years around 1970) and 3x faster than
@@ -210,6 +214,8 @@ class Ingest:
                 prev = self.last.get(r.sensor)
                 if prev is None or ts >= prev[0]:
                     self.last[r.sensor] = (ts, value, now)
+            if self.rules is not None:
+                self.rules.handoff()
             if accepted:
                 self.counts[ACCEPTED] += len(accepted)
                 self.by_source[(readings[0].source if readings else "", ACCEPTED)] += len(accepted)

@@ -96,6 +96,7 @@ def test_a_leak_received_while_its_shard_had_no_engine_pages_from_the_new_holder
         for step in steps:
             if step == "reading":
                 assert a.rules.observe(LEAK, 1.0, now, now) == []  # nobody evaluates it here: handed off
+                a.rules.handoff()  # the end of the batch (Ingest's call)
                 heard += 1
                 wait_for(lambda h=heard: b.listener.received >= h)
             elif step == "lease":

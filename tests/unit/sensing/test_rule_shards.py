@@ -56,6 +56,8 @@ def test_readings_of_a_shard_held_elsewhere_are_handed_off_and_evaluated_by_the_
     engine, replayed = holder.build(mine, ShardState(), at(0))
     assert replayed == [] and holder.install(mine, engine, at(0)) == []
     assert here.observe(leak, 1.0, at(1), at(1)) == []  # not evaluated here
+    assert sent == []  # handed off at the end of the batch (Ingest's call), not one notification a reading
+    here.handoff()
     assert len(sent) == 1 and here.handed_off == 1
     [note] = payloads(mine, sent)
     got = split(note)
@@ -64,6 +66,24 @@ def test_readings_of_a_shard_held_elsewhere_are_handed_off_and_evaluated_by_the_
     assert [(c.subject, c.active) for c in out if c.rule == "leak"] == [(leak, True)]
     assert here.observe_payload(*got) == []  # a process that does not hold the shard keeps it, unread
     assert here.recent.of(mine) == sent and here.received == 0
+
+
+def test_a_batch_ingested_hands_off_one_list_per_shard_in_the_readings_order() -> None:
+    from siaga.sources.ingest import Ingest
+    from siaga.sources.reading import RawReading
+
+    cfg = site()
+    shards = shard_map(cfg, 4)
+    temps = [s.id for s in cfg.sensors if s.kind == "temperature"]
+    sent: list[tuple[int, list[Handoff]]] = []
+    rules = ShardedRules(cfg, 4, lambda _k: False, lambda k, items: sent.append((k, list(items))))  # holds none
+    ingest = Ingest(cfg, rules=rules, clock=lambda: at(10))
+    batch = [RawReading(sid, 20.0 + i, at(i % 5)) for i, sid in enumerate(temps * 2)]
+    assert ingest.ingest(batch).accepted == len(batch)
+    assert sorted(k for k, _ in sent) == sorted(set(shards[s] for s in temps))  # one publish a shard
+    for k, items in sent:
+        assert [(s, v) for s, v, _ts, _r in items] == [(r.sensor, r.value) for r in batch if shards[r.sensor] == k]
+    assert rules.handed_off == len(batch)
 
 
 def test_a_shard_taken_over_replays_its_readings_and_submits_each_rules_final_state_once() -> None:
@@ -98,7 +118,9 @@ def test_a_lost_shard_is_let_go_and_its_readings_handed_off() -> None:
     held.clear()  # the lease was lost
     rules.tick(at(1))
     assert rules.held_shards() == []
-    assert rules.observe(leak, 1.0, at(2), at(2)) == [] and len(sent) == 1
+    assert rules.observe(leak, 1.0, at(2), at(2)) == []
+    rules.handoff()
+    assert len(sent) == 1
 
 
 def test_handoff_payloads_stay_under_the_notify_limit_and_read_back() -> None:
