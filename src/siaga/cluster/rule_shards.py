@@ -29,7 +29,8 @@ argument, for a reading ``r`` of shard ``k`` received by process A, and B taking
 
 - A receives ``r`` while nobody evaluates ``k`` here (its holder died and the lease has not been taken,
   or it is being handed over): A hands it off all the same (``observe`` keeps it whenever A has no
-  engine for ``k`` and knows the sensor, ``handoff`` sends it at the end of its batch), and every process listens, A and B included.
+  engine for ``k`` and knows the sensor, ``handoff`` sends it at the end of its batch), and every process
+  listens, A and B included.
 - B's listener gets ``r`` before B marks ``k`` as loading (:meth:`ShardedRules.to_load`, under the ingest
   lock like every hand-off fed here): it goes to B's :class:`Recent`. The marking takes a snapshot of
   the shard's recent items, and the replay is the union of the store's rows and that snapshot,

@@ -103,13 +103,14 @@ async def test_a_store_away_keeps_the_last_snapshot_and_says_so_once_a_minute(
     monkeypatch.setattr(router, "CHANGE_GAP_S", 0.01)
     builder = Away()
     cache = StatusCache(builder)  # type: ignore[arg-type]
-    n = 0
+    rounds = [0]
     stop = asyncio.Event()
     caplog.set_level(logging.WARNING, logger="siaga.checks.status")
-    task = asyncio.create_task(cache.keep_fresh(stop, lambda: n))  # a new state every round: a rebuild each
-    for n in range(1, 300):
+    task = asyncio.create_task(cache.keep_fresh(stop, lambda: rounds[0]))  # a new state each time: a rebuild
+    for _ in range(300):
         if cache.failures >= 20:
             break
+        rounds[0] += 1
         await asyncio.sleep(0.01)
     stop.set()
     await asyncio.wait_for(task, 5)
