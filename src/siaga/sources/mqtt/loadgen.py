@@ -1,6 +1,7 @@
 """A load generator for the MQTT tests and benchmarks, run as its own process
 (``python -m siaga.sources.mqtt.loadgen``): publishes COUNT messages with QoS 1 as fast as the broker
-takes them (or at --rate per second), then prints one JSON line with what it did.
+takes them (or at --rate per second; with ``--in-flight N`` never more than N unacknowledged, so a
+generator as fast as it can spends its CPU only on what the broker takes), then prints one JSON line with what it did.
 
 Payloads: `single` is {"value": v, "ts": t} on one topic per sensor (round robin over --sensors);
 `batch` is a JSON array of --batch items {"sensor", "value", "ts"} on --topic. ``t`` is the time of
@@ -36,6 +37,9 @@ def main() -> None:
     ap.add_argument("--prefix", default="bench/", help="single: topic is PREFIX + sensor id")
     ap.add_argument("--ts-base", type=float, default=None,
                     help="made-up timestamps from BASE (epoch s), each sensor's 1 ms apart")
+    ap.add_argument("--in-flight", type=int, default=0,
+                    help="QoS 1: wait before publishing while this many messages are not acknowledged "
+                    "(0: never wait, unacknowledged messages queue here)")
     args = ap.parse_args()
 
     sensors = args.sensors.split(",")
@@ -47,10 +51,13 @@ def main() -> None:
     client.max_queued_messages_set(0)
     acked = 0
     done = threading.Event()
+    window = threading.BoundedSemaphore(args.in_flight) if args.in_flight > 0 and args.qos > 0 else None
 
     def on_publish(_c: object, _u: object, _mid: int, _rc: object, _p: object) -> None:
         nonlocal acked
         acked += 1
+        if window is not None:
+            window.release()
         if acked >= args.count:
             done.set()
 
@@ -76,6 +83,8 @@ def main() -> None:
                 items = [{"sensor": sensors[(base + j) % n], "value": 20.0 + ((base + j) % n % 50) / 10,
                           "ts": args.ts_base + ((base + j) // n) / 1000} for j in range(args.batch)]
             payload = json.dumps(items)
+        if window is not None:
+            window.acquire()
         info = client.publish(topic, payload, qos=args.qos)
         if info.rc != mqtt.MQTT_ERR_SUCCESS and info.rc != mqtt.MQTT_ERR_QUEUE_SIZE:
             print(json.dumps({"error": f"publish rc {info.rc}"}), file=sys.stderr)
