@@ -352,3 +352,22 @@ def test_a_validators_refusal_is_worded_for_each_reader() -> None:
     assert problem.said is not None and problem.said.key == "config.job.what"
     assert problem.worded("id") == "site.yaml:7: backups[0]: sebutkan apa yang dicadangkan: paths, atau basis data"
     assert problem.message == "say what to back up: paths, or a database"
+
+
+@pytest.mark.parametrize(("text", "key", "indonesian"), [
+    ("sensors:\n  - {id: t1, kind: temperature, source: {type: mqtt, topic: ruang/+/suhu}}\n",
+     "config.topic.wildcards", "topik sebuah sensor tidak boleh memuat wildcard + atau # (pakai gateway)"),
+    ("sensors:\n  - {id: t1, kind: temperature, source: {type: modbus}}\n",
+     "config.source.not_built.modbus", "jenis sumber 'modbus' belum dibuat: jembatani perangkatnya ke MQTT"),
+    ("sensors:\n  - {id: t1, kind: temperature, source: {type: mqt, topic: a/b}}\n",
+     "config.source.type_unknown.close", "jenis sumber 'mqt' tidak dikenal; maksudnya 'mqtt'?"),
+    ("peers:\n  site_id: colo\n  sites:\n"
+     "    - {id: colo, url: https://colo.example/, role: watches, secret_file: /s}\n",
+     "config.peer.own_id", "id peer 'colo' adalah site_id siaga ini sendiri"),
+])
+def test_the_sources_and_peers_refusals_are_worded_for_each_reader(text: str, key: str, indonesian: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(BASE + text, "site.yaml")
+    said = [p for p in info.value.problems if p.said is not None and p.said.key == key]
+    assert said, [p.message for p in info.value.problems]
+    assert indonesian in said[0].worded("id")

@@ -17,6 +17,7 @@ from typing import Annotated, ClassVar
 from pydantic import Field, field_validator, model_validator
 
 from siaga.config.checks import DnsCheck, HttpCheck, TcpCheck, TlsCheck
+from siaga.config.errors import Refusal
 from siaga.config.types import Duration, EnvRef, SecretFile, SecretPairs, Slug, Strict
 
 
@@ -95,7 +96,7 @@ class Peer(SecretPairs):
     @classmethod
     def _http_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
-            raise ValueError("the peer's URL must start with http:// or https://")
+            raise Refusal("config.peer.url")
         return value.rstrip("/")
 
     @field_validator("status_host")
@@ -105,22 +106,22 @@ class Peer(SecretPairs):
             return None
         host = value.strip().lower().rstrip(".")
         if not host or "/" in host or ":" in host or " " in host:
-            raise ValueError("status_host is a host name only (status.example.go.id), without scheme, port or path")
+            raise Refusal("config.peer.status_host")
         return host
 
     @model_validator(mode="after")
     def _window_after_interval(self) -> Peer:
         if self.silence_window <= self.heartbeat_interval:
-            raise ValueError("silence_window must be longer than heartbeat_interval")
+            raise Refusal("config.peer.window")
         if self.heartbeat_interval < dt.timedelta(milliseconds=100):
-            raise ValueError("heartbeat_interval must be at least 100ms")
+            raise Refusal("config.peer.heartbeat")
         if self.role is PeerRole.watched_by and (self.probes or self.agree is not None):
-            raise ValueError("probes and agree belong to the watching siaga's entry for the room (role: watches)")
+            raise Refusal("config.peer.probes_role")
         ids = [c.check_id for c in self.probes]
         if len(set(ids)) != len(ids):
-            raise ValueError(f"duplicate probe ids: {sorted({i for i in ids if ids.count(i) > 1})}")
+            raise Refusal("config.peer.probe_ids", ids=", ".join(sorted({i for i in ids if ids.count(i) > 1})))
         if self.status_host is not None and self.role is not PeerRole.watches:
-            raise ValueError("status_host is for a room this siaga watches (role: watches)")
+            raise Refusal("config.peer.status_host_role")
         return self
 
 
@@ -141,17 +142,17 @@ class Peers(Strict):
     @model_validator(mode="after")
     def _ids(self) -> Peers:
         if self.sites and self.site_id is None:
-            raise ValueError("site_id is required when peers are listed (how the peers name this siaga)")
+            raise Refusal("config.peer.site_id")
         seen: set[str] = set()
         for peer in self.sites:
             if peer.id in seen:
-                raise ValueError(f"duplicate peer id {peer.id!r}")
+                raise Refusal("config.peer.duplicate", id=repr(peer.id))
             if peer.id == self.site_id:
-                raise ValueError(f"peer id {peer.id!r} is this siaga's own site_id")
+                raise Refusal("config.peer.own_id", id=repr(peer.id))
             seen.add(peer.id)
         hosts = [p.status_host for p in self.sites if p.status_host]
         if len(hosts) != len(set(hosts)):
-            raise ValueError("two rooms have the same status_host")
+            raise Refusal("config.peer.same_status_host")
         return self
 
     def peer(self, peer_id: str) -> Peer | None:

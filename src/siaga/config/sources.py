@@ -16,7 +16,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from siaga.config.errors import Loc
+from siaga.config.errors import Loc, Refusal
 from siaga.config.types import EnvRef, Seconds, SecretFile, SecretPairs, Slug
 from siaga.config.types import Strict as _Strict
 from siaga.snmp_profiles import PROFILES
@@ -98,9 +98,9 @@ class MqttSensorSource(_Transform):
     @model_validator(mode="after")
     def _topic_or_gateway(self) -> MqttSensorSource:
         if self.topic is None and self.gateway is None:
-            raise ValueError("say where its readings arrive: set topic, or gateway (an id of mqtt.gateways)")
+            raise Refusal("config.source.mqtt_where")
         if self.topic is not None and self.gateway is not None:
-            raise ValueError("set topic or gateway, not both")
+            raise Refusal("config.source.mqtt_both")
         return self
 
 
@@ -129,7 +129,7 @@ class HttpSensorSource(_Transform, SecretPairs):
     def _one_credential(self) -> HttpSensorSource:
         given = [k for k in ("token", "token_file", "token_sha256", "gateway") if getattr(self, k) is not None]
         if len(given) > 1:
-            raise ValueError(f"set only one of token, token_file, token_sha256 or gateway (got {', '.join(given)})")
+            raise Refusal("config.source.http_one", given=", ".join(given))
         return self
 
 
@@ -157,7 +157,7 @@ class SnmpSensorSource(_Strict):
     @model_validator(mode="after")
     def _metric_or_oid(self) -> SnmpSensorSource:
         if (self.metric is None) == (self.oid is None):
-            raise ValueError("set either metric (of a profile) or oid")
+            raise Refusal("config.source.snmp_metric")
         return self
 
 
@@ -169,21 +169,23 @@ class SimulatorSensorSource(_Strict):
 
 
 SOURCE_TYPES = ("mqtt", "http", "snmp", "simulator")
-NOT_BUILT = {"modbus": "bridge the device to MQTT (e.g. with modbus2mqtt) and use type: mqtt"}
-"""Source types people ask for that siaga does not read yet: refused, never accepted and then ignored."""
+NOT_BUILT = {"modbus": "config.source.not_built.modbus"}
+"""Source types people ask for that siaga does not read yet (each with its message key: what to do instead):
+refused, never accepted and then ignored."""
 
 
 def _known_type(value: Any) -> Any:
     if isinstance(value, dict):
         kind = value.get("type")
         if kind is None:
-            raise ValueError(f"say which source: type is one of {', '.join(SOURCE_TYPES)}")
+            raise Refusal("config.source.type_missing", known=", ".join(SOURCE_TYPES))
         if kind in NOT_BUILT:
-            raise ValueError(f"source type {kind!r} is not built yet: {NOT_BUILT[kind]}")
+            raise Refusal(NOT_BUILT[kind], type=repr(kind))
         if kind not in SOURCE_TYPES:
             close = difflib.get_close_matches(str(kind), SOURCE_TYPES, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; choose one of {', '.join(SOURCE_TYPES)}"
-            raise ValueError(f"unknown source type {kind!r}{hint}")
+            if close:
+                raise Refusal("config.source.type_unknown.close", type=repr(kind), close=repr(close[0]))
+            raise Refusal("config.source.type_unknown", type=repr(kind), known=", ".join(SOURCE_TYPES))
     return value
 
 
@@ -329,11 +331,11 @@ class SnmpV3(SecretPairs):
     @model_validator(mode="after")
     def _pairs(self) -> SnmpV3:
         if (self.auth_protocol is None) != (self.secret_ref("auth_password") is None):
-            raise ValueError("auth_protocol and auth_password_file go together (or auth_password: ${ENV})")
+            raise Refusal("config.source.snmp_auth", env="${ENV}")
         if (self.priv_protocol is None) != (self.secret_ref("priv_password") is None):
-            raise ValueError("priv_protocol and priv_password_file go together (or priv_password: ${ENV})")
+            raise Refusal("config.source.snmp_priv", env="${ENV}")
         if self.priv_protocol is not None and self.auth_protocol is None:
-            raise ValueError("privacy needs authentication: set auth_protocol and auth_password_file too")
+            raise Refusal("config.source.snmp_priv_auth")
         return self
 
 
@@ -359,9 +361,9 @@ class SnmpDevice(SecretPairs):
     @model_validator(mode="after")
     def _v3_user(self) -> SnmpDevice:
         if self.version == "v3" and self.v3 is None:
-            raise ValueError("version v3 needs a v3: block (user, auth_protocol, ...)")
+            raise Refusal("config.source.snmp_v3_block")
         if self.version == "v2c" and self.v3 is not None:
-            raise ValueError("a v3: block needs version: v3")
+            raise Refusal("config.source.snmp_v3_version")
         return self
 
 
@@ -390,7 +392,7 @@ class HttpGateway(SecretPairs):
     def _one_credential(self) -> HttpGateway:
         given = [k for k in ("token", "token_file", "token_sha256") if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError("set exactly one of token_file or token_sha256 (or token: ${ENV})")
+            raise Refusal("config.source.gateway_token", env="${ENV}")
         return self
 
 
@@ -412,15 +414,15 @@ Finding = tuple[Loc, str]
 
 def _check_topic(value: str, *, wildcards: bool) -> None:
     if not value or len(value.encode()) > 65535 or "\x00" in value:
-        raise ValueError("not a valid MQTT topic")
+        raise Refusal("config.topic.invalid")
     parts = value.split("/")
     for i, part in enumerate(parts):
         if ("+" in part or "#" in part) and not wildcards:
-            raise ValueError("a sensor's topic cannot hold the wildcards + or # (use a gateway)")
+            raise Refusal("config.topic.wildcards")
         if "#" in part and (part != "#" or i != len(parts) - 1):
-            raise ValueError("'#' must be a whole last level of the topic")
+            raise Refusal("config.topic.hash")
         if "+" in part and part != "+":
-            raise ValueError("'+' must be a whole level of the topic")
+            raise Refusal("config.topic.plus")
 
 
 def check_source_references(cfg: Any) -> list[Finding]:
