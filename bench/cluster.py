@@ -337,6 +337,11 @@ def stalls_in(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     return {k: since(k, v) for k, v in after.items()}
 
 
+INGEST_IN_FLIGHT = 500
+"""The load generator's unacknowledged messages at most: as fast as siaga takes them, and no faster (a
+generator that queues what the broker has not taken spends the CPU the processes measured need)."""
+
+
 def ingest_run(url_of: Callable[[str], str], n: int, ids: list[str], batch: int, window: float,
                lease: float) -> dict[str, Any]:
     """One count of readings stored per second and CPU with ``n`` processes (a fresh database and broker)."""
@@ -363,11 +368,6 @@ def ingest_run(url_of: Callable[[str], str], n: int, ids: list[str], batch: int,
         pages.close()
     return {"readings_per_s": got["readings_per_s"], "messages_by_process": got["messages_by_process"],
             "cpu_s_per_s": got["cpu_s_per_s"], "readings_per_cpu_s": round(got["rows"] / max(got["cpu_s"], 1e-9), 1)}
-
-
-INGEST_IN_FLIGHT = 500
-"""The load generator's unacknowledged messages at most: as fast as siaga takes them, and no faster (a
-generator that queues what the broker has not taken spends the CPU the processes measured need)."""
 
 
 def ingest_scaling(url_of: Callable[[str], str], sensors: int, batch: int, window: float,

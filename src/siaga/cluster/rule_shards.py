@@ -271,7 +271,7 @@ class ShardedRules:
                      for k in self.sensors_of}
         self._held: dict[int, _Shard] = {}
         self.recent = Recent(recent_window(config), monotonic=monotonic)
-        self.handed_off = 0  # readings sent to another process's shard
+        self.handed_off = 0  # readings (and devices' presence words) sent to another process's shard
         self.received = 0  # readings handed to this process's shards by others
         self.evaluated = 0  # readings evaluated here
         self.lock = threading.Lock()  # taken by the loader only between the replay and the install

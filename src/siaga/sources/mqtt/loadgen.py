@@ -1,7 +1,8 @@
 """A load generator for the MQTT tests and benchmarks, run as its own process
 (``python -m siaga.sources.mqtt.loadgen``): publishes COUNT messages with QoS 1 as fast as the broker
 takes them (or at --rate per second; with ``--in-flight N`` never more than N unacknowledged, so a
-generator as fast as it can spends its CPU only on what the broker takes), then prints one JSON line with what it did.
+generator as fast as it can spends its CPU only on what the broker takes), then prints one JSON line with
+what it did.
 
 Payloads: `single` is {"value": v, "ts": t} on one topic per sensor (round robin over --sensors);
 `batch` is a JSON array of --batch items {"sensor", "value", "ts"} on --topic. ``t`` is the time of
