@@ -53,6 +53,9 @@ from siaga.vocab import AlertSink, Condition, Severity, SubjectKind
 log = logging.getLogger("siaga.sources.mqtt")
 
 UNREACHABLE_RULE = "mqtt.unreachable"
+READOPT_S = 10.0
+"""How often the process judging the broker (several processes) looks again for an open ``mqtt.unreachable``
+alert it did not raise, while it has none: one raised by the judge before it can reach the store late."""
 
 
 def _utcnow() -> dt.datetime:
@@ -119,6 +122,7 @@ class MqttSource:
         self.subscriber_pid: int | None = None  # the (last started) subscriber process, while one runs
         self.judge: SharedJudge | None = None  # several processes: who judges the broker's reachability
         self._judging = False
+        self._adopted_at = 0.0  # (monotonic) when this judge last looked for an open unreachable alert
         self.slots: SlotKeeper | None = None  # several processes on PostgreSQL: the MQTT slots held here
         self.session_id: int | None = None  # this process's runtime session (the slot keeper's member id)
         self._up: set[int | None] = set()  # the sessions (slots; None: the only one) connected now
@@ -208,6 +212,13 @@ class MqttSource:
             if not self._judging:
                 self._alerted = judge.adopt()
                 self._judging = True
+                self._adopted_at = self.monotonic()
+            elif not self._alerted and self.monotonic() - self._adopted_at >= READOPT_S:
+                # the judge before this process may have raised the alert just as it lost the role, and the
+                # alert reached the store only after this process looked: look again now and then, so no
+                # "unreachable" is left open (and unresolved by anyone) while the broker answers
+                self._adopted_at = self.monotonic()
+                self._alerted = judge.adopt()
             since = self.stats.disconnected_since
             long_down = since is not None and self.monotonic() - since >= self.cfg.unreachable_alert_s
             if long_down and not self._alerted and not judge.others_connected():
