@@ -115,7 +115,10 @@ class StatusCache:
         """Rebuild now, then every ``SNAPSHOT_TTL_S`` s and soon after ``states()`` (the live service states)
         change, until ``stop``."""
         seen = states() if states is not None else None
-        await self.refresh()
+        try:
+            await self.refresh()
+        except Exception as exc:  # the store away at the start: tried again at the next round
+            self._failed(exc)
         last = self.monotonic()
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
@@ -134,11 +137,15 @@ class StatusCache:
                     await self.refresh()
                     last = self.monotonic()
             except Exception as exc:  # a store hiccup: the views keep the last snapshot, the next round tries again
-                self.failures += 1
-                self._rlog.warning("status_snapshot", "status page: rebuilding the snapshot failed, the page shows "
-                                   f"the last one: {type(exc).__name__}: {exc}", reason="status_snapshot")
-                log.debug("status page: rebuilding the snapshot failed", exc_info=True)
+                self._failed(exc)
                 last = self.monotonic()
+
+    def _failed(self, exc: Exception) -> None:
+        """A round of :meth:`keep_fresh` failed (the store away): counted, said once a minute."""
+        self.failures += 1
+        self._rlog.warning("status_snapshot", "status page: rebuilding the snapshot failed, the page shows "
+                           f"the last one: {type(exc).__name__}: {exc}", reason="status_snapshot")
+        log.debug("status page: rebuilding the snapshot failed", exc_info=True)
 
 
 def _env(lang: str) -> Environment:
