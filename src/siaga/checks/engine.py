@@ -33,6 +33,7 @@ from siaga.checks.scheduler import Scheduler
 from siaga.checks.uptime import Interval
 from siaga.config.checks import CheckBase, HeartbeatCheck, MaintenanceWindow
 from siaga.config.models import SiteConfig
+from siaga.sources.ratelimit import RateLimitedLog
 from siaga.store.engine import first_error_line
 
 if TYPE_CHECKING:
@@ -79,6 +80,10 @@ def checks_by_service(checks: Sequence[CheckBase]) -> dict[str, list[str]]:
     for c in checks:
         out.setdefault(c.service, []).append(c.check_id)
     return out
+
+
+class _SlotTaken(Exception):
+    """A write found that another process took one of its slots meanwhile: undone, made again without it."""
 
 
 class ChecksEngine:
@@ -132,6 +137,8 @@ class ChecksEngine:
         self._live: tuple[object, dict[str, Status]] | None = None  # what live_status built last, and from what
         self.running: set[int] = set()  # the slots whose checks are on the scheduler here
         self.moves = 0  # slots taken up or given up (for /metrics)
+        self.not_written = 0  # results of a slot another process took before they were written (it ran them again)
+        self._rlog = RateLimitedLog(log)
 
     # --- what the web and the CLI use --------------------------------------------------------------
 
@@ -249,10 +256,38 @@ class ChecksEngine:
         )
 
     def flush(self, conn: Connection, batch: Batch | None = None) -> int:
-        """Write a batch (by default: take one now; only safe when no results arrive meanwhile)."""
+        """Write a batch (by default: take one now; only safe when no results arrive meanwhile).
+
+        Sharing the checks, the changes and states of a service whose slot another process has taken since
+        (this one's lease ran out before it wrote them: a slow round, a pause) are not written: that process
+        started from what was written and runs the checks again, so each change is written once and a late
+        write never puts an older state over the new holder's. The slots are checked at the end of the write
+        (their leases locked until it commits, so a taker waits a moment, not the length of the write); when
+        one was taken, the write is undone and made again without it. The pings are every process's."""
         changes, states, pings = batch if batch is not None else self.take_batch()
-        records.write_batch(conn, changes, states, pings)
-        return len(changes) + len(states)
+        states = sorted(states, key=lambda s: s[0])  # rows in one order in every process: no deadlock between two
+        if self.shard is None or not (changes or states):
+            records.write_batch(conn, changes, states, pings)
+            return len(changes) + len(states)
+        services = {c.service for c in changes} | {svc for _, svc, _ in states}
+        try:
+            with conn.begin_nested():
+                records.write_batch(conn, changes, states, pings)
+                ours = self.shard.still_ours(conn, services)
+                if ours != services:
+                    raise _SlotTaken
+            return len(changes) + len(states)
+        except _SlotTaken:
+            pass  # undone, with the leases' locks taken in it: lock first this time (rare), then write what is ours
+        ours = self.shard.still_ours(conn, services)
+        kept_changes = [c for c in changes if c.service in ours]
+        kept_states = [s for s in states if s[1] in ours]
+        dropped = len(changes) - len(kept_changes) + len(states) - len(kept_states)
+        self.not_written += dropped
+        self._rlog.warning("checks: results not written", f"{dropped} results of checks whose slot another process "
+                           "took before they were written (it runs them again)", reason="checks.slot_taken")
+        records.write_batch(conn, kept_changes, kept_states, pings)
+        return len(kept_changes) + len(kept_states)
 
     def recompute_daily(self, conn: Connection, now: dt.datetime | None = None) -> int:
         now = now or self.clock()

@@ -30,7 +30,7 @@ import contextlib
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -232,6 +232,16 @@ class Shard:
     def owns(self, key: str) -> bool:
         """Whether this process runs work item ``key`` now (always, on SQLite)."""
         return self.cluster.holds(shards.role(self.duty, shards.slot_of(key, self.slots)))
+
+    def still_ours(self, conn: Connection, keys: Iterable[str]) -> set[str]:
+        """In a write's transaction: of work items ``keys``, those whose slot no other process has taken since
+        this one ran it (:func:`siaga.cluster.leases.still_held`; all of them on SQLite). Their lease rows
+        stay locked until the write commits."""
+        role_of = {k: shards.role(self.duty, shards.slot_of(k, self.slots)) for k in keys}
+        if not self.cluster.shared:
+            return set(role_of)
+        ours = leases.still_held(conn, role_of.values(), self.cluster.holder)
+        return {k for k, r in role_of.items() if r in ours}
 
     def fence(self, key: str) -> RoleFence:
         return RoleFence(self.cluster, shards.role(self.duty, shards.slot_of(key, self.slots)))

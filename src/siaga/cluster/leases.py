@@ -120,6 +120,23 @@ def check(conn: Connection, role: str, holder: str, token: int, now: dt.datetime
         raise LeaseLost(f"the lease of {role} is no longer held by {holder} (token {token})")
 
 
+def still_held(conn: Connection, roles: Iterable[str], holder: str) -> set[str]:
+    """Of ``roles``, those no other process has taken since ``holder`` had them: their row names ``holder``
+    (renewed or run out; a lease run out is renewed by its last holder, never taken back from another), or
+    no row is there. The rows are locked (shared) until the transaction ends, so a process taking one waits
+    for the write that follows to commit, and then reads it.
+
+    A slot's results are written only while this says so: a process whose lease ran out while it was slow
+    (a busy machine, a pause) and that another process has taken writes nothing over the new holder's."""
+    wanted = sorted(set(roles))
+    if not wanted:
+        return set()
+    q = (select(cluster_leases.c.role, cluster_leases.c.holder).where(cluster_leases.c.role.in_(wanted))
+         .order_by(cluster_leases.c.role).with_for_update(read=True))
+    taken = {r.role for r in conn.execute(q) if r.holder != holder}
+    return set(wanted) - taken
+
+
 def release(conn: Connection, role: str, holder: str, token: int) -> None:
     """Give the role up at a clean stop: its lease ends now (the next process takes it at once, not after the
     lease); the row stays, so the token keeps growing."""

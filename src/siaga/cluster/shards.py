@@ -23,7 +23,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterable, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 SLOTS = 64
 """Slots per duty: enough for even shares over a handful of processes, few enough leases to renew."""
@@ -52,6 +55,11 @@ class Share(Protocol):
 
     def held_slots(self) -> set[int]:
         """The slots this process runs now."""
+        ...
+
+    def still_ours(self, conn: Connection, keys: Iterable[str]) -> set[str]:
+        """In a write's transaction: of work items ``keys``, those no other process has taken since this one
+        ran them (their results may be written; the others' new holder has run them again)."""
         ...
 
     def let_go(self, slots: set[int]) -> None:
