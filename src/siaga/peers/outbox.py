@@ -44,12 +44,33 @@ their order). Migration ``peers_0001`` drops the triggers of these tables on dow
 GATE = f"EXISTS (SELECT 1 FROM meta WHERE key = '{RECORDING_KEY}' AND value = 'on')"
 
 
+ORDER_LOCK = 7_314_020_601
+"""PostgreSQL: the advisory lock a transaction takes to write its outbox lines, at its commit (held until the
+commit ends). Several processes write the store at once; with the lock, a line's sequence is drawn and
+committed in the same order as every other's, so a peer's cursor never passes a line that commits later
+(a line numbered before another but committed after it would be skipped for good). SQLite has one writer."""
+TRIGGERS_KEY = "peers.outbox.triggers"
+TRIGGERS_VERSION = "2"
+"""The triggers' version (meta ``peers.outbox.triggers``): a store recording with older ones gets them remade
+(1: lines written at once, numbered out of commit order on PostgreSQL; 2: at commit, in order)."""
+
+
+def order_lock(conn: Connection) -> None:
+    """Before writing outbox lines outside the triggers, as the last statement before the commit: take
+    :data:`ORDER_LOCK` (PostgreSQL; nothing on SQLite)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({ORDER_LOCK})")
+
+
 def _trigger_sql(dialect: str) -> list[str]:
-    """The statements that (re)make the triggers filling ``peer_outbox`` (idempotent)."""
+    """The statements that (re)make the triggers filling ``peer_outbox`` (idempotent). On PostgreSQL they are
+    constraint triggers deferred to the commit, where the line is numbered under :data:`ORDER_LOCK`: a
+    transaction holding it only writes its lines and commits, so it never waits for another's locks."""
     if dialect == "postgresql":
         out = [
             "CREATE OR REPLACE FUNCTION peer_outbox_tap() RETURNS trigger LANGUAGE plpgsql AS $$\n"
             f"BEGIN\n  IF {GATE} THEN\n"
+            f"    PERFORM pg_advisory_xact_lock({ORDER_LOCK});\n"
             "    INSERT INTO peer_outbox (tbl, row_key, subject, at_s) VALUES (TG_TABLE_NAME, NEW.id::text,\n"
             "      TG_ARGV[0] || (to_jsonb(NEW) ->> TG_ARGV[1]), extract(epoch from clock_timestamp()));\n"
             "  END IF;\n  RETURN NULL;\nEND $$"
@@ -57,7 +78,8 @@ def _trigger_sql(dialect: str) -> list[str]:
         for table, (_key, subject) in TAPS.items():
             prefix, column = subject.split("'")[1], subject.rsplit(".", 1)[1]
             out.append(f"DROP TRIGGER IF EXISTS peer_outbox_{table} ON {table}")
-            out.append(f"CREATE TRIGGER peer_outbox_{table} AFTER INSERT OR UPDATE ON {table} "
+            out.append(f"CREATE CONSTRAINT TRIGGER peer_outbox_{table} AFTER INSERT OR UPDATE ON {table} "
+                       "DEFERRABLE INITIALLY DEFERRED "
                        f"FOR EACH ROW EXECUTE FUNCTION peer_outbox_tap('{prefix}', '{column}')")
         return out
     return [
@@ -69,13 +91,17 @@ def _trigger_sql(dialect: str) -> list[str]:
 
 
 def set_recording(conn: Connection, on: bool) -> None:
-    """Record (or stop recording) every change of the recorded tables from now on (the first time on, the
-    store's triggers are made or remade)."""
-    if (get_meta(conn, RECORDING_KEY) == "on") != on:
-        if on:
+    """Record (or stop recording) every change of the recorded tables from now on (turned on, and whenever
+    they are of an older :data:`TRIGGERS_VERSION`, the store's triggers are made or remade: processes
+    starting together do it one after the other)."""
+    if on and get_meta(conn, TRIGGERS_KEY) != TRIGGERS_VERSION:
+        order_lock(conn)  # one process remakes them; the next finds them made
+        if get_meta(conn, TRIGGERS_KEY) != TRIGGERS_VERSION:
             store_id(conn)
             for statement in _trigger_sql(conn.dialect.name):
                 conn.exec_driver_sql(statement)
+            set_meta(conn, TRIGGERS_KEY, TRIGGERS_VERSION)
+    if (get_meta(conn, RECORDING_KEY) == "on") != on:
         set_meta(conn, RECORDING_KEY, "on" if on else "off")
 
 

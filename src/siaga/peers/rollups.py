@@ -42,6 +42,9 @@ def record_minutes(conn: Connection, start_ms: int, end_ms: int) -> int:
     if not buckets:
         return 0
     now_s = time.time()
+    from siaga.peers.outbox import order_lock  # (outbox imports this module)
+
+    order_lock(conn)  # numbered in commit order, like the triggers' lines
     conn.execute(insert(peer_outbox), [
         {"tbl": TABLE, "row_key": str(int(b)), "subject": SUBJECT, "at_s": now_s} for b in buckets
     ])

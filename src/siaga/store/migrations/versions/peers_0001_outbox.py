@@ -62,6 +62,8 @@ def downgrade() -> None:
         for table in TAPPED:
             for when in ("insert", "update"):
                 op.execute(f"DROP TRIGGER IF EXISTS peer_outbox_{table}_{when}")
+    # the recording's switch and the triggers' version go with the triggers: upgraded again, they are remade
+    op.execute("DELETE FROM meta WHERE key IN ('peers.outbox', 'peers.outbox.triggers')")
     op.drop_index("ix_peer_records_site_tbl_row_key", table_name="peer_records")
     op.drop_table("peer_records")
     op.drop_table("peer_outbox")
