@@ -82,10 +82,6 @@ def checks_by_service(checks: Sequence[CheckBase]) -> dict[str, list[str]]:
     return out
 
 
-class _SlotTaken(Exception):
-    """A write found that another process took one of its slots meanwhile: undone, made again without it."""
-
-
 class ChecksEngine:
     def __init__(
         self,
@@ -270,15 +266,17 @@ class ChecksEngine:
             records.write_batch(conn, changes, states, pings)
             return len(changes) + len(states)
         services = {c.service for c in changes} | {svc for _, svc, _ in states}
+        attempt = conn.begin_nested()
         try:
-            with conn.begin_nested():
-                records.write_batch(conn, changes, states, pings)
-                ours = self.shard.still_ours(conn, services)
-                if ours != services:
-                    raise _SlotTaken
+            records.write_batch(conn, changes, states, pings)
+            ours = self.shard.still_ours(conn, services)
+        except BaseException:
+            attempt.rollback()
+            raise
+        if ours == services:
+            attempt.commit()
             return len(changes) + len(states)
-        except _SlotTaken:
-            pass  # undone, with the leases' locks taken in it: lock first this time (rare), then write what is ours
+        attempt.rollback()  # undone, with the leases' locks taken in it: lock first this time (rare), then write ours
         ours = self.shard.still_ours(conn, services)
         kept_changes = [c for c in changes if c.service in ours]
         kept_states = [s for s in states if s[1] in ours]
