@@ -93,16 +93,56 @@ def room_pages(alert: Alert, rooms: Iterable[PeerState]) -> str | None:
     return None
 
 
-def _acknowledged_rows(conn: Connection, rooms: list[str], after: int | None
-                       ) -> tuple[int, list[tuple[str, dict[str, Any]]]]:
-    """The room alerts whose newest row in the record is acknowledged, among the rows applied since record id
-    ``after`` (None: every alert's newest row, at start): the newest record id looked at and (room, row) each."""
+def carried_late(waiting: Mapping[int, Transition], room: str, row: Mapping[str, Any]) -> list[Transition]:
+    """Acknowledgements made here before the room's record held their counterpart open (``waiting``, by our alert's
+    id): those the room's alert ``row``, open and just arrived, is the counterpart of."""
+    if str(row.get("state")) not in {s.value for s in OPEN}:
+        return []
+    key = (str(row.get("rule")), str(row.get("subject")))
+    return [tr for tr in waiting.values() if counterpart(tr.alert, room) == key]
+
+
+class Unmatched:
+    """Acknowledgements made here that no room's record held an open counterpart of yet (the room's alert fires
+    there after ours, or its record is on its way: carried when it arrives, :func:`carried_late`), and those the
+    store did not take (forwarded again); by our alert's id, kept while our alert stays acknowledged. In memory:
+    a restart forgets them (the acknowledgement itself is in our timeline)."""
+
+    def __init__(self) -> None:
+        self.waiting: dict[int, Transition] = {}
+        self.again: dict[int, Transition] = {}
+
+    def forwarded(self, tr: Transition, sent: list[str] | None) -> None:
+        """What :func:`forward` did with ``tr``: queued ``sent`` (none: its counterpart is not in a record yet),
+        or None when the store failed."""
+        if sent is None:
+            self.again[tr.alert.id] = tr
+            return
+        self.again.pop(tr.alert.id, None)
+        if not sent:
+            self.waiting[tr.alert.id] = tr
+
+    def keep_only(self, acknowledged: set[int]) -> None:
+        """Forget those whose alert is no longer acknowledged here (resolved: nothing left to carry)."""
+        for book in (self.waiting, self.again):
+            for gone in [k for k in book if k not in acknowledged]:
+                del book[gone]
+
+
+def carry(conn: Connection, late: list[Transition], room: str, row: Mapping[str, Any], origin: str) -> list[str]:
+    """Queue for ``room`` the acknowledgements ``late`` of its alert ``row`` (:func:`carried_late`); the event ids."""
+    return [acks.queue(conn, room, int(row["id"]), tr.by or tr.alert.acknowledged_by or "?", tr.at,
+                       via=tr.via or "api", origin=origin, note=tr.note) for tr in late]
+
+
+def _alert_rows(conn: Connection, rooms: list[str], after: int | None) -> tuple[int, list[tuple[str, dict[str, Any]]]]:
+    """The room alerts' newest rows among those applied since record id ``after`` (None: every alert's newest
+    row, at start): the newest record id looked at and (room, row) each."""
     if after is None:
         from siaga.peers.record import latest_rows
 
         newest = conn.execute(select(func.max(peer_records.c.id))).scalar_one_or_none() or 0
-        out = [(room, dict(vars(r))) for room in rooms for r in latest_rows(conn, room, "alerts")]
-        return int(newest), [(room, row) for room, row in out if str(row.get("state")) == "acknowledged"]
+        return int(newest), [(room, dict(vars(r))) for room in rooms for r in latest_rows(conn, room, "alerts")]
     q = (select(peer_records.c.id, peer_records.c.site, peer_records.c.row_key, peer_records.c.data)
          .where(peer_records.c.id > after, peer_records.c.tbl == "alerts", peer_records.c.site.in_(rooms))
          .order_by(peer_records.c.id).limit(1000))
@@ -112,8 +152,7 @@ def _acknowledged_rows(conn: Connection, rooms: list[str], after: int | None
         newest = max(newest, int(rid))
         if isinstance(data, Mapping):
             last[(str(site), str(key))] = dict(data)
-    return newest, [(site, row) for (site, _key), row in last.items()
-                    if row.get("state") == AlertState.acknowledged.value]
+    return newest, [(site, row) for (site, _key), row in last.items()]
 
 
 def _at(value: Any, now: dt.datetime) -> dt.datetime:
@@ -139,6 +178,20 @@ def component(ctx: RuntimeContext) -> Component | None:
 
         notify.notifier.elsewhere = elsewhere
 
+    unmatched = Unmatched()
+
+    async def forward_one(tr: Transition) -> None:
+        try:
+            sent: list[str] | None = await ctx.run_db(lambda conn: forward(conn, tr, rooms, origin))
+        except Exception as exc:  # the store: forwarded again at the next look
+            if tr.alert.id not in unmatched.again:
+                log.warning("acknowledgement not queued for the rooms yet; trying again",
+                            extra={"alert": tr.alert.id, "error": str(exc)})
+            sent = None
+        unmatched.forwarded(tr, sent)
+        for event_id in sent or ():
+            log.info("acknowledgement queued for the room", extra={"alert": tr.alert.id, "event": event_id})
+
     async def forward_loop(stop: asyncio.Event) -> None:
         manager = ctx.services.alerts
         if manager is None:
@@ -152,13 +205,7 @@ def component(ctx: RuntimeContext) -> Component | None:
                     continue
                 if tr.event != "acknowledged" or (tr.via or "").startswith(acks.VIA_PREFIX):
                     continue
-                try:
-                    sent = await ctx.run_db(lambda conn, tr=tr: forward(conn, tr, rooms, origin))  # type: ignore[misc]
-                except Exception:  # the store: this acknowledgement is not carried; logged
-                    log.exception("acknowledgement not queued for the rooms", extra={"alert": tr.alert.id})
-                    continue
-                for event_id in sent:
-                    log.info("acknowledgement queued for the room", extra={"alert": tr.alert.id, "event": event_id})
+                await forward_one(tr)
         finally:
             manager.unsubscribe(queue)
 
@@ -169,14 +216,28 @@ def component(ctx: RuntimeContext) -> Component | None:
         cursor: int | None = None  # at start: every room alert's newest state
         while not stop.is_set():
             try:
-                cursor, rows = await ctx.run_db(functools.partial(_acknowledged_rows, rooms=rooms, after=cursor))
+                for tr in list(unmatched.again.values()):
+                    await forward_one(tr)
+                unmatched.keep_only({a.id for a in manager.active() if a.state is AlertState.acknowledged})
+                newest, rows = await ctx.run_db(functools.partial(_alert_rows, rooms=rooms, after=cursor))
                 for room, row in rows:
+                    late = carried_late(unmatched.waiting, room, row)
+                    if late:
+                        queued = await ctx.run_db(functools.partial(carry, late=late, room=room, row=row,
+                                                                    origin=origin))
+                        for tr, event_id in zip(late, queued, strict=True):
+                            unmatched.waiting.pop(tr.alert.id, None)
+                            log.info("acknowledgement queued for the room (its alert arrived after it)",
+                                     extra={"alert": tr.alert.id, "room": room, "event": event_id})
+                    if str(row.get("state")) != AlertState.acknowledged.value:
+                        continue
                     for ours in mirrored(manager.active(), room, row):
                         by = str(row.get("acknowledged_by") or "?")
                         at = _at(row.get("acknowledged_at"), ctx.clock())
                         with contextlib.suppress(AlertError):
                             await asyncio.to_thread(manager.ack, ours.id, by, f"{acks.VIA_PREFIX}{room}", None, at)
                             log.info("acknowledged with the room", extra={"alert": ours.id, "room": room, "by": by})
+                cursor = newest  # once every row is done: a store that failed midway shows them again (both idempotent)
             except Exception:  # the store: looked at again next time
                 log.exception("the room's acknowledgements not looked at")
             with contextlib.suppress(TimeoutError):
@@ -188,4 +249,4 @@ def component(ctx: RuntimeContext) -> Component | None:
     return Component("peers.acks", run)
 
 
-__all__ = ["component", "counterpart", "forward", "mirrored", "room_pages"]
+__all__ = ["Unmatched", "carried_late", "carry", "component", "counterpart", "forward", "mirrored", "room_pages"]

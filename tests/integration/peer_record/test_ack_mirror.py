@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from siaga.alerts.manager import AlertManager
 from siaga.alerts.model import AlertState, Condition, Severity, SubjectKind, Transition
@@ -22,6 +23,12 @@ T0 = dt.datetime(2026, 7, 16, 2, 0, tzinfo=dt.UTC)
 def _down(service: str) -> Condition:
     return Condition("service.down", service, SubjectKind.service, True, Severity.critical, T0,
                      summary=Message("system.down", {"component": service}), fire_at_once=True)
+
+
+def acknowledged_rows(conn: Connection, after: int | None) -> tuple[int, list[tuple[str, dict[str, Any]]]]:
+    """The room alerts whose newest row is acknowledged, among those applied since ``after``."""
+    newest, rows = ack_mirror._alert_rows(conn, ["bontang"], after)
+    return newest, [(room, row) for room, row in rows if row.get("state") == "acknowledged"]
 
 
 def test_the_colocations_alert_and_the_rooms_acknowledge_each_other(db_engine: Engine, tmp_path: Path) -> None:
@@ -66,13 +73,56 @@ def test_the_colocations_alert_and_the_rooms_acknowledge_each_other(db_engine: E
     with room.begin() as conn:
         acknowledge(conn, absensi.id, "budi", T0 + dt.timedelta(minutes=1), via="telegram")
     with db_engine.connect() as conn:
-        cursor, _ = ack_mirror._acknowledged_rows(conn, ["bontang"], None)
+        cursor, _ = acknowledged_rows(conn, None)
     deliver(sent)
     with db_engine.connect() as conn:
-        _cursor, rows = ack_mirror._acknowledged_rows(conn, ["bontang"], cursor)
-        _, at_start = ack_mirror._acknowledged_rows(conn, ["bontang"], None)  # a restart sees it too
+        _cursor, rows = acknowledged_rows(conn, cursor)
+        _, at_start = acknowledged_rows(conn, None)  # a restart sees it too
     assert [r["subject"] for _room, r in rows] == ["absensi"] == [r["subject"] for _room, r in at_start]
     followers = ack_mirror.mirrored(at_colo.active(), "bontang", rows[0][1])
     assert [a.params["service"] for a in followers] == ["absensi"]
     assert ack_mirror.mirrored(at_colo.active(), "other-room", rows[0][1]) == []
+    room.dispose()
+
+
+def test_an_acknowledgement_made_before_the_rooms_alert_reached_the_record_is_carried_when_it_arrives(
+        db_engine: Engine, tmp_path: Path) -> None:
+    room = create_engine_for(sqlite_url(tmp_path / "room.db"))
+    upgrade(room)
+    with room.begin() as conn:
+        outbox.set_recording(conn, True)
+    at_colo = AlertManager(db_engine, clock=lambda: T0)
+    at_colo.system_alert("bontang/portal", True, rule="peer.service.down", severity=Severity.critical,
+                         peer="bontang", service="portal")
+    acked = at_colo.ack(at_colo.active()[0].id, "andi", via="link")  # seen from outside first, acknowledged here
+    tr = Transition(acked, AlertState.firing, T0, by="andi", via="link", event="acknowledged")
+    unmatched = ack_mirror.Unmatched()
+    with db_engine.begin() as conn:
+        sent = ack_mirror.forward(conn, tr, ["bontang"], "colo")
+        cursor, _ = ack_mirror._alert_rows(conn, ["bontang"], None)
+    assert sent == []  # the room's record holds no such alert yet: nothing to queue now
+    unmatched.forwarded(tr, sent)
+
+    # the room's own alert for the outage fires there a moment later, and its record arrives
+    at_room = AlertManager(room, clock=lambda: T0)
+    at_room.submit(_down("portal"))
+    portal = at_room.get("service.down", "portal")
+    assert portal is not None
+    with room.connect() as conn:
+        events = outbox.batch(conn, "bontang", 0)
+    with db_engine.begin() as conn:
+        record.apply(conn, "bontang", events, 0.0)
+        _, rows = ack_mirror._alert_rows(conn, ["bontang"], cursor)
+        late = [(row, t) for r, row in rows for t in ack_mirror.carried_late(unmatched.waiting, r, row)]
+        assert [t for _, t in late] == [tr]
+        ack_mirror.carry(conn, [tr], "bontang", late[0][0], "colo")
+        waiting = acks.waiting(conn, "bontang")
+    assert [(w.alert_id, w.by, w.via) for w in waiting] == [(portal.id, "andi", "link")]
+    # another room's alert of that name is not its counterpart; an alert resolved here has nothing left to carry
+    assert ack_mirror.carried_late(unmatched.waiting, "other-room", late[0][0]) == []
+    unmatched.keep_only(set())
+    assert unmatched.waiting == {}
+    # the store did not take it: forwarded again later
+    unmatched.forwarded(tr, None)
+    assert list(unmatched.again) == [acked.id]
     room.dispose()
