@@ -67,6 +67,8 @@ class Stalls:
         self.lag = Histogram(LAG_BUCKETS)
         self.gc = {gen: Histogram(GC_BUCKETS) for gen in (0, 1, 2)}
         self._gc_started: float | None = None
+        self._gc_cpu_started = 0.0
+        self.gc_cpu_max = 0.0  # the longest pass in this thread's CPU time: the rest of its wall time, others ran
         self._lock = threading.Lock()
         self._installed = False
 
@@ -85,13 +87,16 @@ class Stalls:
     def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
             self._gc_started = self.clock()
+            self._gc_cpu_started = time.thread_time()
             return
         started, self._gc_started = self._gc_started, None
         if started is None:
             return
         gen = info.get("generation", 2)
+        cpu = time.thread_time() - self._gc_cpu_started
         with self._lock:
             self.gc[gen if gen in self.gc else 2].observe(self.clock() - started)
+            self.gc_cpu_max = max(self.gc_cpu_max, cpu)
 
     # the event loop ----------------------------------------------------------------------------------------
     def lagged(self, seconds: float) -> None:
@@ -115,6 +120,7 @@ class Stalls:
                 "loop_lags_over_0_1s": self.lag.over(0.1),
                 "loop_lags_over_0_25s": self.lag.over(0.25),
                 "gc_pause_max_s": round(max(h.max for h in self.gc.values()), 4),
+                "gc_pause_max_cpu_s": round(self.gc_cpu_max, 4),  # of the same passes: what the collector did
                 "gc_pauses_over_0_1s": sum(h.over(0.1) for h in self.gc.values()),
                 "gc_pauses_over_0_1s_by_generation": [self.gc[gen].over(0.1) for gen in (0, 1, 2)],
                 "gc_full_passes": full.count,
