@@ -281,9 +281,11 @@ class ChecksEngine:
         kept_changes = [c for c in changes if c.service in ours]
         kept_states = [s for s in states if s[1] in ours]
         dropped = len(changes) - len(kept_changes) + len(states) - len(kept_states)
-        self.not_written += dropped
-        self._rlog.warning("checks: results not written", f"{dropped} results of checks whose slot another process "
-                           "took before they were written (it runs them again)", reason="checks.slot_taken")
+        if dropped:
+            self.not_written += dropped
+            self._rlog.warning("checks: results not written", f"{dropped} results of checks whose slot another "
+                               "process took before they were written (it runs them again)",
+                               reason="checks.slot_taken")
         records.write_batch(conn, kept_changes, kept_states, pings)
         return len(kept_changes) + len(kept_states)
 

@@ -14,20 +14,22 @@ import asyncio
 import ipaddress
 import socket
 import time
+from typing import Any
 
 from siaga.checks.base import CheckFailed, Observation, ProbeContext, connect_failure
 from siaga.config.checks import TcpCheck
 from siaga.i18n.messages import Message
 
 
-async def addresses(host: str, port: int) -> list[tuple[int, tuple[str, int]]]:
-    """Where ``host``:``port`` is, in the resolver's order, as (address family, address): an IP address as it
-    is (no lookup), a name through the loop's resolver (:class:`socket.gaierror` when it has none)."""
+async def addresses(host: str, port: int) -> list[tuple[int, tuple[Any, ...]]]:
+    """Where ``host``:``port`` is, in the resolver's order, as (address family, socket address): an IP address as
+    it is (no lookup), a name through the loop's resolver (:class:`socket.gaierror` when it has none; an IPv6
+    address keeps its flow and scope)."""
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        return [(family, (str(addr[0]), int(addr[1]))) for family, _type, _proto, _name, addr in infos]
+        return [(family, tuple(addr)) for family, _type, _proto, _name, addr in infos]
     return [(socket.AF_INET6 if ip.version == 6 else socket.AF_INET, (host, port))]
 
 

@@ -95,7 +95,9 @@ def set_recording(conn: Connection, on: bool) -> None:
     they are of an older :data:`TRIGGERS_VERSION`, the store's triggers are made or remade: processes
     starting together do it one after the other)."""
     if on and get_meta(conn, TRIGGERS_KEY) != TRIGGERS_VERSION:
-        order_lock(conn)  # one process remakes them; the next finds them made
+        if conn.dialect.name == "postgresql":  # one process remakes them, the next finds them made; not the
+            # order lock: a writer holding a table the remaking waits for may be committing under that one
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({ORDER_LOCK + 1})")
         if get_meta(conn, TRIGGERS_KEY) != TRIGGERS_VERSION:
             store_id(conn)
             for statement in _trigger_sql(conn.dialect.name):
