@@ -88,6 +88,11 @@ FAMILIES: dict[str, Family] = {
                "mid-send on a channel without an idempotency key, the page was sent again).",
                ("channel", "outcome")),
         Family("siaga_web_live_subscribers", "gauge", "Pages listening for live updates."),
+        Family("siaga_checks_slot_moves", "counter",
+               "Slots of the shared checks this process took up or gave up since it started (several processes)."),
+        Family("siaga_checks_results_not_written", "counter",
+               "Check results this process did not write because another process took their slot first (it runs "
+               "them again): a lease that ran out while this one was slow."),
         Family("siaga_event_loop_lag_seconds", "histogram",
                "How late this process's event loop woke a task that slept 50 ms (a long callback holds every "
                "component), since it started."),
@@ -349,6 +354,7 @@ class StoreCollector(Collector):
         live.add_metric([], float(self.dash.broker.subscribers))
         yield live
         yield from stall_metrics()
+        yield from checks_engine_metrics(self.dash)
 
 
 def _buckets(h: Histogram) -> list[tuple[str, float]]:
@@ -366,6 +372,18 @@ def stall_metrics() -> Iterable[Metric]:
     for gen, h in sorted(gcs.items()):
         pauses.add_metric([str(gen)], _buckets(h), sum_value=h.sum)
     return [loop, pauses]
+
+
+def checks_engine_metrics(dash: Dashboard) -> Iterable[Metric]:
+    """This process's share of the checks (``siaga.checks.engine``): its slots' moves and the results another
+    process's takeover left unwritten; nothing when it runs no checks."""
+    engine = dash.ctx.services.checks
+    if engine is None:
+        return []
+    moves, not_written = counter("siaga_checks_slot_moves"), counter("siaga_checks_results_not_written")
+    moves.add_metric([], float(engine.moves))
+    not_written.add_metric([], float(engine.not_written))
+    return [moves, not_written]
 
 
 def peer_metrics(dash: Dashboard) -> Iterable[Metric]:

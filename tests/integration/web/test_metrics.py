@@ -76,3 +76,16 @@ def test_the_grafana_dashboard_asks_only_for_families_siaga_serves(client: TestC
     for needed in ("siaga_temperature_celsius", "siaga_leak_detected", "siaga_alerts"):
         assert f"\n{needed}{{" in text
     assert {p["id"] for p in dash["panels"]} == set(range(1, len(dash["panels"]) + 1))
+
+
+def test_a_process_sharing_the_checks_says_its_slot_moves_and_what_a_takeover_left_unwritten(
+        client: TestClient, site: Ctx) -> None:
+    from siaga.checks.engine import ChecksEngine
+
+    assert "siaga_checks_results_not_written" not in _scrape(client, site)  # no checks run here: nothing said
+    engine = ChecksEngine(site.loaded.config, base_dir=ROOT)
+    engine.moves, engine.not_written = 5, 3
+    site.services.checks = engine
+    text = client.get("/metrics", headers=_token(site, "read")).text
+    assert re.search(r"^siaga_checks_slot_moves_total 5\.0$", text, re.M)
+    assert re.search(r"^siaga_checks_results_not_written_total 3\.0$", text, re.M)
