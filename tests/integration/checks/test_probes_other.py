@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.engine import make_url
 
+from integration.cluster.cluster import Listener
 from siaga.checks.base import ProbeContext, run_once
 from siaga.checks.database import DatabaseProbe
 from siaga.checks.dns import DnsProbe
@@ -34,32 +35,6 @@ async def test_an_open_port_is_up_and_a_closed_one_down(tcp_port: int, probe_ctx
     closed = _find_free_port()
     down = await run_once(TcpProbe(TcpCheck(service="mail", type="tcp", host="127.0.0.1", port=closed)), probe_ctx)
     assert not down.ok and down.message.startswith(f"cannot connect to 127.0.0.1:{closed}")
-
-
-class Listener:
-    """A plain listening socket in a thread of its own, accepting and closing (no asyncio objects here)."""
-
-    def __init__(self, host: str = "127.0.0.1") -> None:
-        import socket
-        import threading
-
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.sock = socket.socket(family, socket.SOCK_STREAM)
-        self.sock.bind((host, 0))
-        self.sock.listen(512)
-        self.port = int(self.sock.getsockname()[1])
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            conn.close()
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 async def test_a_tcp_check_leaves_nothing_for_the_garbage_collector(probe_ctx: ProbeContext) -> None:

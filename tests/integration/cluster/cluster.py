@@ -41,12 +41,13 @@ def tcp_checks(port: int, n: int, down_port: int = 0, down: int = 0, interval_s:
 
 
 class Listener:
-    """A TCP port that takes every connection and closes it (thousands of checks, one socket)."""
+    """A TCP port that takes every connection and closes it (thousands of checks, one socket; no asyncio objects
+    in the test's process)."""
 
-    def __init__(self) -> None:
-        self.sock = socket.socket()
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind((host, 0))
         self.sock.listen(4096)
         self.port = int(self.sock.getsockname()[1])
         self.accepted = 0
