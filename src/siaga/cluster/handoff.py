@@ -4,9 +4,13 @@ The process that received a reading stores it (the readings writer, as always) a
 holds the sensor's rule shard (:mod:`siaga.cluster.rule_shards`), sends it on the channel
 ``siaga_readings`` at once (before its own commit: the holder's rules must not wait for the writer's
 group commit; the store is the record a shard taken over replays). Every process listens; each takes
-the readings of the shards it holds. A notification carries a JSON list of ``[sensor, value, ts_ms,
-received_ms]`` (value ``null`` for the device's own online/offline word), the readings of one shard
-each, behind the shard's number (``<shard>|<list>``), cut to PostgreSQL's 8000-byte payload limit. A
+the readings of the shards it holds. A notification carries one or more parts, one a line: a JSON list
+of ``[sensor, value, ts_ms, received_ms]`` (value ``null`` for the device's own online/offline word), the
+readings of one shard, behind the shard's number (``<shard>|<list>``); a notification stays under
+PostgreSQL's 8000-byte payload limit. The parts are encoded by the thread that received the readings, at
+the end of its batch (while they are in its cache: the same encoding in the publisher's thread, woken
+every few milliseconds, cost three times the CPU), and the publisher packs the parts of all shards into
+as few notifications as fit (one wake-up of each listener per statement, not one a shard). A
 process reads the list only of a shard it holds or is loading: the others' are kept as they came (the
 text, for the seconds :class:`~siaga.cluster.rule_shards.Recent` keeps them) and read only if that
 process takes their shard, so each reading handed off is parsed once, by its holder, not by every process.
@@ -21,6 +25,7 @@ meanwhile are gone.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import queue
@@ -30,6 +35,7 @@ from collections.abc import Callable
 from typing import Any
 
 import psycopg
+from psycopg import pq
 from sqlalchemy import Engine
 
 from siaga.cluster.rule_shards import Handoff
@@ -61,18 +67,44 @@ def payloads(shard: int, items: list[Handoff]) -> list[str]:
     return payloads(shard, items[:half]) + payloads(shard, items[half:])
 
 
+def pack(parts: list[str]) -> list[str]:
+    """``parts`` (each under :data:`MAX_PAYLOAD`) as few notifications as fit, in order, one part a line."""
+    notes: list[str] = []
+    group: list[str] = []
+    size = 0
+    for p in parts:
+        if group and size + 1 + len(p) >= MAX_PAYLOAD:
+            notes.append("\n".join(group))
+            group, size = [], 0
+        size += len(p) + (1 if group else 0)
+        group.append(p)
+    if group:
+        notes.append("\n".join(group))
+    return notes
+
+
 def split(payload: str) -> tuple[int, str] | None:
-    """A notification's shard and its list (still text); ``None`` for one siaga did not write."""
+    """A part's shard and its list (still text); ``None`` for one siaga did not write."""
     head, bar, body = payload.partition("|")
     if not bar or not head.isdigit():
         return None
     return int(head), body
 
 
-def notify_sql(n: int) -> str:
+@functools.cache
+def notify_sql(n: int) -> bytes:
     """One statement sending ``n`` notifications, in order (a round trip and one statement for a batch: an
     execute each, even pipelined, cost the publisher a third more CPU a reading)."""
-    return "SELECT " + ", ".join(["pg_notify(%s, %s)"] * n)
+    return ("SELECT " + ", ".join(f"pg_notify(${2 * i + 1}, ${2 * i + 2})" for i in range(n))).encode()
+
+
+def send(pgconn: Any, notes: list[str]) -> None:
+    """Send ``notes`` on :data:`CHANNEL` in one statement through libpq itself (psycopg's cursor layer cost
+    the publisher more CPU than the notifications; the call lets other threads run while it waits)."""
+    channel = CHANNEL.encode()
+    res = pgconn.exec_params(notify_sql(len(notes)), [x for p in notes for x in (channel, p.encode())])
+    if res.status != pq.ExecStatus.TUPLES_OK:
+        raise psycopg.OperationalError(res.get_error_message() or pgconn.get_error_message())
 
 
 class Publisher:
@@ -80,14 +112,15 @@ class Publisher:
 
     def __init__(self, conninfo: str) -> None:
         self.conninfo = conninfo
-        self.queue: queue.SimpleQueue[tuple[int, list[Handoff]] | None] = queue.SimpleQueue()
+        self.queue: queue.SimpleQueue[tuple[list[str], int] | None] = queue.SimpleQueue()
         self.sent = 0
         self.failed = 0
         self._thread: threading.Thread | None = None
 
     def publish(self, shard: int, items: list[Handoff]) -> None:
-        """Hand ``items`` (readings of ``shard``) to the shard's holder. Thread-safe, never blocks."""
-        self.queue.put((shard, items))
+        """Hand ``items`` (readings of ``shard``) to the shard's holder: encoded here, in the caller's thread,
+        and sent from the publisher's. Thread-safe, never blocks."""
+        self.queue.put((payloads(shard, items), len(items)))
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="siaga-handoff-publish", daemon=True)
@@ -106,20 +139,19 @@ class Publisher:
             if first is None:
                 break
             time.sleep(LINGER_S)
-            by_shard: dict[int, list[Handoff]] = {first[0]: list(first[1])}
+            parts, count = list(first[0]), first[1]
             with contextlib.suppress(queue.Empty):
                 while True:
                     more = self.queue.get_nowait()
                     if more is None:
                         stopping = True
                         break
-                    by_shard.setdefault(more[0], []).extend(more[1])
-            notes = [p for k, items in by_shard.items() for p in payloads(k, items)]
-            count = sum(len(items) for items in by_shard.values())
+                    parts += more[0]
+                    count += more[1]
             try:
                 if conn is None or conn.closed:
                     conn = psycopg.connect(self.conninfo, autocommit=True)
-                conn.execute(notify_sql(len(notes)), [x for p in notes for x in (CHANNEL, p)])
+                send(conn.pgconn, pack(parts))
                 self.sent += count
             except psycopg.Error as exc:
                 # the readings are in the store (or its spool): a shard's holder that missed them finds
@@ -188,21 +220,25 @@ class ChannelListener:
 
 
 class Listener(ChannelListener):
-    """Receives the readings handed off by every process and gives each notification's shard and list (still
-    text) to ``on_payload`` (its thread); a listener that was away asks for its shards to be loaded again
-    (``on_gap``)."""
+    """Receives the readings handed off by every process and gives each notification's parts, (shard, list
+    still text) in order, to ``on_parts`` in one call (its thread); a listener that was away asks for its
+    shards to be loaded again (``on_gap``)."""
 
-    def __init__(self, conninfo: str, on_payload: Callable[[int, str], object],
+    def __init__(self, conninfo: str, on_parts: Callable[[list[tuple[int, str]]], object],
                  on_gap: Callable[[], object]) -> None:
         super().__init__(conninfo, CHANNEL, self._payload, on_gap)
-        self.on_shard_payload = on_payload
+        self.on_parts = on_parts
         self.received = 0  # notifications
-        self.foreign = 0  # notifications siaga did not write
+        self.foreign = 0  # notifications (parts of them) siaga did not write
 
     def _payload(self, payload: str) -> None:
-        got = split(payload)
-        if got is None:
-            self.foreign += 1
-            return
         self.received += 1
-        self.on_shard_payload(*got)
+        parts: list[tuple[int, str]] = []
+        for part in payload.split("\n"):
+            got = split(part)
+            if got is None:
+                self.foreign += 1
+            else:
+                parts.append(got)
+        if parts:
+            self.on_parts(parts)

@@ -364,6 +364,13 @@ class ShardedRules:
             return []
         return self._feed_remote(parse(body))
 
+    def observe_parts(self, parts: Iterable[tuple[int, str]]) -> list[Condition]:
+        """A notification's parts (:meth:`observe_payload` each, in order)."""
+        out: list[Condition] = []
+        for shard, body in parts:
+            out += self.observe_payload(shard, body)
+        return out
+
     def _feed_remote(self, items: Iterable[Handoff]) -> list[Condition]:
         out: list[Condition] = []
         received: tuple[int, dt.datetime] = (-1, EPOCH)  # the items of one message share their time of receipt

@@ -148,7 +148,7 @@ async def run_shards(ctx: RuntimeContext, ingest: Ingest, rules: ShardedRules, m
     rules.publisher.start()
     keeping = asyncio.ensure_future(rules.keeper.run(ctx.session_id, stop))
     listener = Listener(dsn(ctx.engine),
-                        lambda shard, body: ingest.apply_rules(lambda: rules.observe_payload(shard, body)),
+                        lambda parts: ingest.apply_rules(lambda: rules.observe_parts(parts)),
                         lambda: ingest.apply_rules(rules.reload_all))
     listener.start()
     loop = asyncio.get_running_loop()

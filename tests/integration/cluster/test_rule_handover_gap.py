@@ -49,9 +49,9 @@ class Process:
         self.listener.start()
         assert self.listener.listening.wait(10)
 
-    def _remote(self, shard: int, body: str) -> None:
+    def _remote(self, parts: list[tuple[int, str]]) -> None:
         with self.lock:
-            self.conditions += self.rules.observe_payload(shard, body)
+            self.conditions += self.rules.observe_parts(parts)
 
     def take(self, shard: int, now: dt.datetime) -> None:
         """What ``run_shards`` does for a shard whose lease was taken: mark, load from the store, install."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from siaga.cluster.handoff import MAX_PAYLOAD, notify_sql, payloads, split
+from siaga.cluster.handoff import MAX_PAYLOAD, notify_sql, pack, payloads, split
 from siaga.cluster.rule_shards import Handoff, ShardedRules, ShardState, parse, shard_map
 from siaga.config.loader import parse_config
 from siaga.config.models import SiteConfig
@@ -136,6 +136,17 @@ def test_handoff_payloads_stay_under_the_notify_limit_and_read_back() -> None:
     assert split('[["x", 1.0, 1, 2]]') is None and split("x|[]") is None  # not siaga's: no shard
 
 
+
+def test_parts_of_several_shards_pack_into_few_notifications_and_read_back_in_order() -> None:
+    items: list[Handoff] = [(f"temp-{i:05d}", 21.5, 1_765_000_000_000 + i, 1_765_000_000_001) for i in range(600)]
+    parts = [p for k in (5, 1, 5, 7) for p in payloads(k, items[k * 10:k * 10 + 40])]
+    notes = pack(parts)
+    assert len(notes) < len(parts) and all(len(n.encode()) < MAX_PAYLOAD for n in notes)
+    assert [p for n in notes for p in n.split("\n")] == parts  # every part, whole, in its order
+    assert pack([]) == [] and pack(["3|[]"]) == ["3|[]"]
+    big = payloads(2, items)  # a part near the limit goes alone
+    assert pack(big) == big
+
 def test_a_shard_holder_takes_up_the_open_alerts_another_process_raised_on_its_sensors() -> None:
     from siaga.alerts import lifecycle
     from siaga.alerts.model import Condition, Impact, Severity, SubjectKind
@@ -158,5 +169,5 @@ def test_a_shard_holder_takes_up_the_open_alerts_another_process_raised_on_its_s
 
 
 def test_a_batch_of_notifications_is_one_statement_in_their_order() -> None:
-    assert notify_sql(1) == "SELECT pg_notify(%s, %s)"
-    assert notify_sql(3) == "SELECT pg_notify(%s, %s), pg_notify(%s, %s), pg_notify(%s, %s)"
+    assert notify_sql(1) == b"SELECT pg_notify($1, $2)"
+    assert notify_sql(3) == b"SELECT pg_notify($1, $2), pg_notify($3, $4), pg_notify($5, $6)"
