@@ -85,6 +85,21 @@ def test_the_latest_reading_per_sensor_never_goes_back_in_time(db_engine: Engine
     assert last["t2"].value == 1.0
 
 
+
+@pytest.mark.parametrize("ids", [["NULL", "null", "r1.rak-2_suhu", "A9"], ['odd "id"', "with space", "b\\s", "{x,y}"]])
+def test_ids_values_and_times_come_back_exactly_as_written(db_engine: Engine, ids: list[str]) -> None:
+    """Slugs go to PostgreSQL as array literals built by hand ("NULL" is an id there, not a null); any other id
+    the way psycopg adapts it; every float comes back exactly, and each sensor's latest is its newest."""
+    values = [0.1 + 0.2, 5e-324, 1.7976931348623157e308, -1e-9, 123456.78901234567, -40.25]
+    rows = [(sid, ms(k) + 9_000_000_000_000, v) for sid in ids for k, v in enumerate(values)]
+    write_rows(db_engine, rows, None, T0)
+    with db_engine.connect() as conn:
+        got = sorted((r.sensor, r.ts, r.value) for r in conn.execute(select(readings)))
+        last = last_readings(conn)
+    assert got == sorted(rows)
+    assert {sid: last[sid].value for sid in ids} == dict.fromkeys(ids, -40.25)
+    assert all(last[sid].received_at == T0 for sid in ids)
+
 def test_a_large_batch_is_written_in_one_go(db_engine: Engine) -> None:
     rows = [(f"s{i % 50}", ms(i / 100), float(i % 97)) for i in range(20_000)]
     write_rows(db_engine, rows, {"accepted": 20_000}, T0)
