@@ -15,6 +15,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -99,6 +100,7 @@ class NotifyService:
         self.queue: asyncio.Queue[Transition] = asyncio.Queue()
         self.kick = asyncio.Event()
         self._db_lock = asyncio.Lock()
+        self._db_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="siaga-notify-db")
         self._sending: set[asyncio.Task[None]] = set()
         self._sem = asyncio.Semaphore(notifier.config.notification.delivery.concurrency)
         self.idle = idle
@@ -127,8 +129,8 @@ class NotifyService:
             with self.engine.begin() as conn:
                 return work(conn)
 
-        async with self._db_lock:
-            return await asyncio.to_thread(in_thread)
+        async with self._db_lock:  # one at a time: the pool's one thread, not the loop's shared executor
+            return await asyncio.get_running_loop().run_in_executor(self._db_pool, in_thread)
 
     # -- intake -----------------------------------------------------------------------------------
     def publish(self, tr: Transition) -> None:

@@ -1,7 +1,9 @@
 """Sending one message on one channel: apprise for most, siaga's own Bot API client for Telegram.
 
 One method to implement (``send``) and one error type that says whether trying again can help;
-the worker owns retries, backoff and fallback. Apprise's ``notify`` blocks, so it runs in a thread.
+the worker owns retries, backoff and fallback. Apprise's ``notify`` blocks, so it runs in a thread of the
+transports' own pool (not the event loop's default executor, where every store call of the process waits its
+turn: a page must not queue behind the readings' and the checks' writes).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +67,8 @@ class Transports:
         self.timeout = config.notification.delivery.timeout.total_seconds()
         self.http = http or httpx.AsyncClient(timeout=httpx.Timeout(self.timeout))
         self._bots: dict[str, BotApi] = {}
+        self._pool = ThreadPoolExecutor(max_workers=config.notification.delivery.concurrency,
+                                        thread_name_prefix="siaga-send")  # threads started as sends need them
 
     def warm_up(self) -> None:
         """Load apprise's plugins now (~150-250 ms, once per process) rather than on the first page."""
@@ -114,7 +119,8 @@ class Transports:
         seconds = max(1, int(self.timeout))
         url += ("&" if "?" in url else "?") + f"cto={seconds}&rto={seconds}"
         try:
-            await asyncio.wait_for(asyncio.to_thread(_apprise_send, url, msg.title, body), self.timeout + 2)
+            sending = asyncio.get_running_loop().run_in_executor(self._pool, _apprise_send, url, msg.title, body)
+            await asyncio.wait_for(sending, self.timeout + 2)
         except TimeoutError:
             raise DeliveryError(f"no answer within {self.timeout:g} s") from None
         return None

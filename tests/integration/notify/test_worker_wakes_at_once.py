@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 
 import pytest
@@ -65,3 +66,36 @@ async def test_escalation_keeps_its_time_while_new_alerts_keep_waking_the_worker
     mails = await asyncio.to_thread(mailbox.wait_for, 1)
     assert [m[1] for m in mails] == [["sari@example.id"]]  # about alert 1: the new ones are not 5 minutes old
     await svc.transports.aclose()
+
+
+async def test_a_page_does_not_wait_for_the_event_loops_busy_default_executor(tmp_path, engine, receiver,
+                                                                              mailbox) -> None:
+    """The store calls of the rest of the process (readings, checks, the status page) use the loop's default
+    executor; the worker's store transactions and its sends have pools of their own and do not queue there."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    cfg = site_config(tmp_path, f"{receiver.url}/hook", mailbox.port)
+    notifier = Notifier(cfg, key=b"k" * 64, public_url="http://siaga.test")
+    svc = NotifyService(engine, notifier, Transports(cfg, tmp_path), idle=POLL_S)
+    manager = AlertManager(engine)
+    loop = asyncio.get_running_loop()
+    waiting = ThreadPoolExecutor(1)  # the test's own wait: not the busy default executor either
+    stop = asyncio.Event()
+    worker = asyncio.create_task(svc.run(stop))
+    feed = asyncio.create_task(svc.consume(manager.subscribe(), stop))
+    threads = min(32, (os.cpu_count() or 1) + 4)  # the default executor's size
+    busy = [loop.run_in_executor(None, time.sleep, 3.0) for _ in range(threads)]  # every one of them, 3 s
+    try:
+        await asyncio.sleep(0.2)
+        start = time.monotonic()
+        manager.submit(wet("leak-a"))
+        pages = await loop.run_in_executor(waiting, receiver.wait_for, 1, 10.0)
+        waited = time.monotonic() - start
+    finally:
+        stop.set()
+        await asyncio.gather(*busy)
+        await asyncio.wait_for(asyncio.gather(worker, feed), 15)
+        await svc.transports.aclose()
+        waiting.shutdown()
+    assert len(pages) == 1
+    assert waited < 2.0, f"the page waited {waited:.2f} s for the default executor"  # 3 s when it shares it
