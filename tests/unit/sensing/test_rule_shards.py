@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from siaga.cluster.handoff import MAX_PAYLOAD, notify_sql, pack, payloads, split
+from siaga.cluster.handoff import MAX_PAYLOAD, Listener, notify_sql, pack, payloads, split
 from siaga.cluster.rule_shards import Handoff, ShardedRules, ShardState, parse, shard_map
 from siaga.config.loader import parse_config
 from siaga.config.models import SiteConfig
@@ -146,6 +146,15 @@ def test_parts_of_several_shards_pack_into_few_notifications_and_read_back_in_or
     assert pack([]) == [] and pack(["3|[]"]) == ["3|[]"]
     big = payloads(2, items)  # a part near the limit goes alone
     assert pack(big) == big
+
+
+def test_a_notifications_parts_reach_the_rules_in_one_call_and_foreign_lines_are_counted() -> None:
+    got: list[list[tuple[int, str]]] = []
+    listener = Listener("host=/nonexistent", got.append, lambda: None)  # not started: no connection
+    listener._payload('3|[]\nnot siaga\'s\n5|[["x",1.0,1,2]]')
+    listener._payload("nothing of ours")
+    assert got == [[(3, "[]"), (5, '[["x",1.0,1,2]]')]]
+    assert (listener.received, listener.foreign) == (2, 2)
 
 def test_a_shard_holder_takes_up_the_open_alerts_another_process_raised_on_its_sensors() -> None:
     from siaga.alerts import lifecycle
