@@ -30,6 +30,7 @@ from sqlalchemy import Connection, func, select
 
 from siaga.alerts.model import Alert, AlertState, Transition
 from siaga.alerts.store import AlertError
+from siaga.alerts.tables import alert_events
 from siaga.config.peers import PeerRole
 from siaga.peers import acks
 from siaga.peers.tables import peer_records
@@ -105,8 +106,9 @@ def carried_late(waiting: Mapping[int, Transition], room: str, row: Mapping[str,
 class Unmatched:
     """Acknowledgements made here that no room's record held an open counterpart of yet (the room's alert fires
     there after ours, or its record is on its way: carried when it arrives, :func:`carried_late`), and those the
-    store did not take (forwarded again); by our alert's id, kept while our alert stays acknowledged. In memory:
-    a restart forgets them (the acknowledgement itself is in our timeline)."""
+    store did not take (forwarded again); by our alert's id, kept while our alert stays acknowledged. Kept in
+    memory, and made again at start from the timeline (:func:`acknowledged_here`): a restart between our
+    acknowledgement and the room's alert forgets none."""
 
     def __init__(self) -> None:
         self.waiting: dict[int, Transition] = {}
@@ -127,6 +129,23 @@ class Unmatched:
         for book in (self.waiting, self.again):
             for gone in [k for k in book if k not in acknowledged]:
                 del book[gone]
+
+
+def acknowledged_here(conn: Connection, alerts: Iterable[Alert]) -> list[Transition]:
+    """The acknowledgements made here of ``alerts`` (acknowledged now), from their timeline: the newest
+    ``acknowledged`` event of each, unless it came from a peer. What :class:`Unmatched` starts with after a
+    restart: one already carried is carried again only if the room's alert is still open in the record, and
+    the room takes a second acknowledgement of one alert as the first."""
+    by_id = {a.id: a for a in alerts if a.state is AlertState.acknowledged}
+    if not by_id:
+        return []
+    q = (select(alert_events.c.alert_id, alert_events.c.at, alert_events.c.by, alert_events.c.via,
+                alert_events.c.note)
+         .where(alert_events.c.alert_id.in_(sorted(by_id)), alert_events.c.event == "acknowledged")
+         .order_by(alert_events.c.id))
+    newest = {int(r.alert_id): r for r in conn.execute(q)}
+    return [Transition(by_id[k], AlertState.firing, r.at, by=r.by, via=r.via, note=r.note, event="acknowledged")
+            for k, r in sorted(newest.items()) if not (r.via or "").startswith(acks.VIA_PREFIX)]
 
 
 def carry(conn: Connection, late: list[Transition], room: str, row: Mapping[str, Any], origin: str) -> list[str]:
@@ -216,6 +235,10 @@ def component(ctx: RuntimeContext) -> Component | None:
         cursor: int | None = None  # at start: every room alert's newest state
         while not stop.is_set():
             try:
+                if cursor is None:  # at start: what was acknowledged here before, from the timeline
+                    made = await ctx.run_db(functools.partial(acknowledged_here, alerts=manager.active()))
+                    for tr in made:
+                        unmatched.waiting.setdefault(tr.alert.id, tr)
                 for tr in list(unmatched.again.values()):
                     await forward_one(tr)
                 unmatched.keep_only({a.id for a in manager.active() if a.state is AlertState.acknowledged})
@@ -249,4 +272,5 @@ def component(ctx: RuntimeContext) -> Component | None:
     return Component("peers.acks", run)
 
 
-__all__ = ["Unmatched", "carried_late", "carry", "component", "counterpart", "forward", "mirrored", "room_pages"]
+__all__ = ["Unmatched", "acknowledged_here", "carried_late", "carry", "component", "counterpart", "forward", "mirrored",
+           "room_pages"]

@@ -126,3 +126,46 @@ def test_an_acknowledgement_made_before_the_rooms_alert_reached_the_record_is_ca
     unmatched.forwarded(tr, None)
     assert list(unmatched.again) == [acked.id]
     room.dispose()
+
+
+def test_a_colocation_restarted_before_the_rooms_alert_arrived_still_carries_its_acknowledgement(
+        db_engine: Engine, tmp_path: Path) -> None:
+    room = create_engine_for(sqlite_url(tmp_path / "room.db"))
+    upgrade(room)
+    with room.begin() as conn:
+        outbox.set_recording(conn, True)
+    at_colo = AlertManager(db_engine, clock=lambda: T0)
+    at_colo.system_alert("bontang/portal", True, rule="peer.service.down", severity=Severity.critical,
+                         peer="bontang", service="portal")
+    at_colo.system_alert("bontang/absensi", True, rule="peer.service.down", severity=Severity.critical,
+                         peer="bontang", service="absensi")
+    ours = {a.params["service"]: a for a in at_colo.active()}
+    at_colo.ack(ours["portal"].id, "andi", via="link", note="sudah dicek")  # made here, before the room's alert
+    at_colo.ack(ours["absensi"].id, "budi", via="peer:bontang")  # came from the room: never sent back
+
+    # the colocation restarts: a new manager, an empty book, made again from the timeline
+    again = AlertManager(db_engine, clock=lambda: T0 + dt.timedelta(minutes=5))
+    again.load()
+    with db_engine.connect() as conn:
+        made = ack_mirror.acknowledged_here(conn, again.active())
+    assert [(t.alert.id, t.by, t.via, t.note) for t in made] == [(ours["portal"].id, "andi", "link", "sudah dicek")]
+    unmatched = ack_mirror.Unmatched()
+    for t in made:
+        unmatched.waiting.setdefault(t.alert.id, t)
+
+    # the room's alert arrives after the restart: the acknowledgement made before it is carried
+    at_room = AlertManager(room, clock=lambda: T0)
+    at_room.submit(_down("portal"))
+    portal = at_room.get("service.down", "portal")
+    assert portal is not None
+    with room.connect() as conn:
+        events = outbox.batch(conn, "bontang", 0)
+    with db_engine.begin() as conn:
+        record.apply(conn, "bontang", events, 0.0)
+        _, rows = ack_mirror._alert_rows(conn, ["bontang"], None)
+        late = [(row, t) for r, row in rows for t in ack_mirror.carried_late(unmatched.waiting, r, row)]
+        assert [t.alert.id for _, t in late] == [ours["portal"].id]
+        ack_mirror.carry(conn, [late[0][1]], "bontang", late[0][0], "colo")
+        waiting = acks.waiting(conn, "bontang")
+    assert [(w.alert_id, w.by, w.via) for w in waiting] == [(portal.id, "andi", "link")]
+    room.dispose()
