@@ -134,8 +134,8 @@ class Unmatched:
 def acknowledged_here(conn: Connection, alerts: Iterable[Alert]) -> list[Transition]:
     """The acknowledgements made here of ``alerts`` (acknowledged now), from their timeline: the newest
     ``acknowledged`` event of each, unless it came from a peer. What :class:`Unmatched` starts with after a
-    restart: one already carried is carried again only if the room's alert is still open in the record, and
-    the room takes a second acknowledgement of one alert as the first."""
+    restart: one already carried is carried again only if the room's alert is still open in the record, and a
+    room whose alert is acknowledged already meets it with the outcome ``already`` (nothing changes there)."""
     by_id = {a.id: a for a in alerts if a.state is AlertState.acknowledged}
     if not by_id:
         return []
