@@ -116,7 +116,8 @@ FAMILIES: dict[str, Family] = {
         Family("siaga_cluster_ingest", "counter",
                "Each live process's share of the sensors' work since it started, by kind: mqtt_messages (its share "
                "of the shared subscription), readings (accepted), handed_off (to another rule shard's holder), "
-               "handed_in (from other processes, for the shards it holds).", ("session", "kind")),
+               "handed_in (from other processes, for the shards it holds), handoff_failed (readings it could not "
+               "hand off: PostgreSQL failed; stored all the same).", ("session", "kind")),
         Family("siaga_cluster_rule_shard_session", "gauge",
                "The shard map: the session (process) holding each rule shard (-1: nobody).", ("shard",)),
         Family("siaga_cluster_shard_slots", "gauge",
@@ -282,7 +283,7 @@ def cluster_metrics(conn: Connection, now: dt.datetime, cfg: SiteConfig) -> Iter
         expires.add_metric([r["role"]], float(r["expires_in_s"]))
     share = counter("siaga_cluster_ingest")
     for p in data["processes"]:
-        for kind in ("mqtt_messages", "readings", "handed_off", "handed_in"):
+        for kind in ("mqtt_messages", "readings", "handed_off", "handed_in", "handoff_failed"):
             if kind in p["ingest"]:
                 share.add_metric([str(p["session"]), kind], float(p["ingest"][kind]))
     shard_map = gauge("siaga_cluster_rule_shard_session")

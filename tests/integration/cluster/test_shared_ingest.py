@@ -131,6 +131,7 @@ def test_three_processes_share_the_messages_page_a_leak_once_and_take_over_a_kil
             got = wait_for(lambda: (s := share(c)) and sum(v["mqtt_messages"] for v in s.values()) == pub.sent
                            and s, timeout=10)
             assert all(v["mqtt_messages"] > 0 for v in got.values()), got  # a share each, nothing twice
+            assert all(v.get("handoff_failed") == 0 for v in got.values()), got  # every hand-off sent
             assert len(sessions) == 3
 
             # a leak repeated by the sensor reaches several processes: one alert, one page
