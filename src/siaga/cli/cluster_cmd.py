@@ -46,6 +46,9 @@ def status(
                 messages=share.get("mqtt_messages", 0), readings=share.get("readings", 0),
                 handed_off=share.get("handed_off", 0), handed_in=share.get("handed_in", 0),
                 shards=", ".join(str(k) for k in share.get("shards", [])) or "-"))
+            if share.get("handoff_failed"):
+                typer.echo(_("    {count} readings not handed to their shard holders: PostgreSQL failed (they are "
+                             "stored; their rules did not see them)").format(count=share["handoff_failed"]))
     for duty, entry in data["shards"].items():
         shares = ", ".join(f"{session}: {n}" for session, n in sorted(entry["by_session"].items())) or "-"
         typer.echo(_("shard map of {duty}: {slots} slots; by session: {shares}; moving: {moving}").format(
