@@ -31,11 +31,34 @@ def acknowledged_rows(conn: Connection, after: int | None) -> tuple[int, list[tu
     return newest, [(room, row) for room, row in rows if row.get("state") == "acknowledged"]
 
 
-def test_the_colocations_alert_and_the_rooms_acknowledge_each_other(db_engine: Engine, tmp_path: Path) -> None:
+def recording_room(tmp_path: Path) -> Engine:
+    """The room's store, recording its changes for the colocation."""
     room = create_engine_for(sqlite_url(tmp_path / "room.db"))
     upgrade(room)
     with room.begin() as conn:
         outbox.set_recording(conn, True)
+    return room
+
+
+def portal_alert_arrives(room: Engine, colo: Engine, waiting: dict[int, Transition], after: int | None
+                         ) -> tuple[int, list[tuple[dict[str, Any], Transition]]]:
+    """The room's own alert on the portal fires there and its record reaches the colocation: the room's alert id,
+    and each (row, acknowledgement waiting here) that :func:`ack_mirror.carried_late` finds for the rows applied
+    since record id ``after``."""
+    at_room = AlertManager(room, clock=lambda: T0)
+    at_room.submit(_down("portal"))
+    portal = at_room.get("service.down", "portal")
+    assert portal is not None
+    with room.connect() as conn:
+        events = outbox.batch(conn, "bontang", 0)
+    with colo.begin() as conn:
+        record.apply(conn, "bontang", events, 0.0)
+        _, rows = ack_mirror._alert_rows(conn, ["bontang"], after)
+    return portal.id, [(row, t) for r, row in rows for t in ack_mirror.carried_late(waiting, r, row)]
+
+
+def test_the_colocations_alert_and_the_rooms_acknowledge_each_other(db_engine: Engine, tmp_path: Path) -> None:
+    room = recording_room(tmp_path)
     at_room = AlertManager(room, clock=lambda: T0)
     at_room.submit(_down("portal"))
     at_room.submit(_down("absensi"))
@@ -87,10 +110,7 @@ def test_the_colocations_alert_and_the_rooms_acknowledge_each_other(db_engine: E
 
 def test_an_acknowledgement_made_before_the_rooms_alert_reached_the_record_is_carried_when_it_arrives(
         db_engine: Engine, tmp_path: Path) -> None:
-    room = create_engine_for(sqlite_url(tmp_path / "room.db"))
-    upgrade(room)
-    with room.begin() as conn:
-        outbox.set_recording(conn, True)
+    room = recording_room(tmp_path)
     at_colo = AlertManager(db_engine, clock=lambda: T0)
     at_colo.system_alert("bontang/portal", True, rule="peer.service.down", severity=Severity.critical,
                          peer="bontang", service="portal")
@@ -104,20 +124,12 @@ def test_an_acknowledgement_made_before_the_rooms_alert_reached_the_record_is_ca
     unmatched.forwarded(tr, sent)
 
     # the room's own alert for the outage fires there a moment later, and its record arrives
-    at_room = AlertManager(room, clock=lambda: T0)
-    at_room.submit(_down("portal"))
-    portal = at_room.get("service.down", "portal")
-    assert portal is not None
-    with room.connect() as conn:
-        events = outbox.batch(conn, "bontang", 0)
+    portal_id, late = portal_alert_arrives(room, db_engine, unmatched.waiting, cursor)
+    assert [t for _, t in late] == [tr]
     with db_engine.begin() as conn:
-        record.apply(conn, "bontang", events, 0.0)
-        _, rows = ack_mirror._alert_rows(conn, ["bontang"], cursor)
-        late = [(row, t) for r, row in rows for t in ack_mirror.carried_late(unmatched.waiting, r, row)]
-        assert [t for _, t in late] == [tr]
         ack_mirror.carry(conn, [tr], "bontang", late[0][0], "colo")
         waiting = acks.waiting(conn, "bontang")
-    assert [(w.alert_id, w.by, w.via) for w in waiting] == [(portal.id, "andi", "link")]
+    assert [(w.alert_id, w.by, w.via) for w in waiting] == [(portal_id, "andi", "link")]
     # another room's alert of that name is not its counterpart; an alert resolved here has nothing left to carry
     assert ack_mirror.carried_late(unmatched.waiting, "other-room", late[0][0]) == []
     unmatched.keep_only(set())
@@ -130,10 +142,7 @@ def test_an_acknowledgement_made_before_the_rooms_alert_reached_the_record_is_ca
 
 def test_a_colocation_restarted_before_the_rooms_alert_arrived_still_carries_its_acknowledgement(
         db_engine: Engine, tmp_path: Path) -> None:
-    room = create_engine_for(sqlite_url(tmp_path / "room.db"))
-    upgrade(room)
-    with room.begin() as conn:
-        outbox.set_recording(conn, True)
+    room = recording_room(tmp_path)
     at_colo = AlertManager(db_engine, clock=lambda: T0)
     at_colo.system_alert("bontang/portal", True, rule="peer.service.down", severity=Severity.critical,
                          peer="bontang", service="portal")
@@ -154,18 +163,10 @@ def test_a_colocation_restarted_before_the_rooms_alert_arrived_still_carries_its
         unmatched.waiting.setdefault(t.alert.id, t)
 
     # the room's alert arrives after the restart: the acknowledgement made before it is carried
-    at_room = AlertManager(room, clock=lambda: T0)
-    at_room.submit(_down("portal"))
-    portal = at_room.get("service.down", "portal")
-    assert portal is not None
-    with room.connect() as conn:
-        events = outbox.batch(conn, "bontang", 0)
+    portal_id, late = portal_alert_arrives(room, db_engine, unmatched.waiting, None)
+    assert [t.alert.id for _, t in late] == [ours["portal"].id]
     with db_engine.begin() as conn:
-        record.apply(conn, "bontang", events, 0.0)
-        _, rows = ack_mirror._alert_rows(conn, ["bontang"], None)
-        late = [(row, t) for r, row in rows for t in ack_mirror.carried_late(unmatched.waiting, r, row)]
-        assert [t.alert.id for _, t in late] == [ours["portal"].id]
         ack_mirror.carry(conn, [late[0][1]], "bontang", late[0][0], "colo")
         waiting = acks.waiting(conn, "bontang")
-    assert [(w.alert_id, w.by, w.via) for w in waiting] == [(portal.id, "andi", "link")]
+    assert [(w.alert_id, w.by, w.via) for w in waiting] == [(portal_id, "andi", "link")]
     room.dispose()
