@@ -36,7 +36,6 @@ from typing import Any
 
 import psycopg
 from psycopg import pq
-from sqlalchemy import Engine
 
 from siaga.cluster.rule_shards import Handoff
 
@@ -49,11 +48,6 @@ LINGER_S = 0.005
 """After the first reading to hand off, the publisher waits this long for more, so a busy ingest sends a few
 notifications a statement, not one round trip a reading (the CPU that cost was most of what a second
 process added); a reading's way to its shard's holder is this much longer."""
-
-
-def dsn(engine: Engine) -> str:
-    """The engine's URL as a libpq connection string."""
-    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def payloads(shard: int, items: list[Handoff]) -> list[str]:
