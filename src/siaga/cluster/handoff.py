@@ -36,7 +36,6 @@ from typing import Any
 
 import psycopg
 from psycopg import pq
-from sqlalchemy import Engine
 
 from siaga.cluster.rule_shards import Handoff
 
@@ -51,20 +50,26 @@ notifications a statement, not one round trip a reading (the CPU that cost was m
 process added); a reading's way to its shard's holder is this much longer."""
 
 
-def dsn(engine: Engine) -> str:
-    """The engine's URL as a libpq connection string."""
-    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 def payloads(shard: int, items: list[Handoff]) -> list[str]:
     """The readings of ``shard`` as ``<shard>|<JSON list>`` notifications, each under :data:`MAX_PAYLOAD` bytes
-    (the JSON is ASCII: a character is a byte)."""
+    (the JSON is ASCII: a character is a byte). The list is encoded once: a longer one is cut between two
+    items of the text (a sensor id, a number cannot hold ``],[``), not encoded again in halves."""
     head = f"{shard}|"
     body = json.dumps(items, separators=(",", ":"))
     if len(head) + len(body) < MAX_PAYLOAD or len(items) == 1:
         return [head + body]
-    half = len(items) // 2
-    return payloads(shard, items[:half]) + payloads(shard, items[half:])
+    room = MAX_PAYLOAD - len(head) - 4  # the brackets around a part's items
+    out: list[str] = []
+    group: list[str] = []
+    size = 0
+    for item in body[2:-2].split("],["):
+        if group and size + 3 + len(item) >= room:
+            out.append(head + "[[" + "],[".join(group) + "]]")
+            group, size = [], 0
+        size += len(item) + (3 if group else 0)
+        group.append(item)
+    out.append(head + "[[" + "],[".join(group) + "]]")
+    return out
 
 
 def pack(parts: list[str]) -> list[str]:

@@ -75,6 +75,7 @@ from siaga.config.models import SiteConfig
 from siaga.readings.tables import readings, sensor_last
 from siaga.rules.engine import RulesEngine
 from siaga.rules.resolve import dew_point_pairs
+from siaga.sources.ingest import to_ms
 from siaga.vocab import Condition
 
 if TYPE_CHECKING:
@@ -98,18 +99,25 @@ presence is value None with ts 1 (online) or 0 (offline)."""
 
 def parse(body: str) -> list[Handoff]:
     """The handoffs of a notification's list (:mod:`siaga.cluster.handoff`); a list siaga did not write gives
-    none."""
+    none, an item siaga did not write is left out."""
     try:
         raw: Any = json.loads(body)
     except ValueError:
         return []
-    out: list[Handoff] = []
-    if not isinstance(raw, list):
-        return out
+    if type(raw) is not list:
+        return []
+    try:  # the one pass a list siaga wrote takes (values are floats, or null for a presence)
+        out: list[Handoff] = [(s, v, t, r) for s, v, t, r in raw]
+        if all(type(s) is str and (type(v) is float or v is None) and type(t) is int and type(r) is int
+               for s, v, t, r in out):
+            return out
+    except (TypeError, ValueError):  # an item that is not four things
+        pass
+    out = []
     for item in raw:
         if (isinstance(item, list) and len(item) == 4 and isinstance(item[0], str)
-                and (item[1] is None or isinstance(item[1], int | float))
-                and isinstance(item[2], int) and isinstance(item[3], int)):
+                and (item[1] is None or (isinstance(item[1], int | float) and not isinstance(item[1], bool)))
+                and type(item[2]) is int and type(item[3]) is int):
             out.append((item[0], None if item[1] is None else float(item[1]), item[2], item[3]))
     return out
 
@@ -203,7 +211,8 @@ class Recent:
 
 
 def _ms(ts: dt.datetime) -> int:
-    return round(ts.timestamp() * 1000)
+    # the store's ms of a time (a reading handed off and the same one read back from the store are one)
+    return to_ms(ts)
 
 
 _from_timestamp = dt.datetime.fromtimestamp
@@ -276,6 +285,7 @@ class ShardedRules:
         self.evaluated = 0  # readings evaluated here
         self.lock = threading.Lock()  # taken by the loader only between the replay and the install
         self._last_received: tuple[dt.datetime, int] | None = None
+        self._last_stamp: tuple[dt.datetime, int] | None = None
         self._outbox: dict[int, list[Handoff]] = {}  # to hand off at the end of the batch (see handoff)
 
     def _received_ms(self, at: dt.datetime) -> int:
@@ -283,6 +293,14 @@ class ShardedRules:
         last = self._last_received
         if last is None or last[0] is not at:
             last = self._last_received = (at, _ms(at))
+        return last[1]
+
+    def _stamp_ms(self, ts: dt.datetime) -> int:
+        """``_ms(ts)``, kept for the next reading: a gateway's readings often share their timestamp (an equal
+        one, not the same object: compared, which costs a tenth of the conversion)."""
+        last = self._last_stamp
+        if last is None or last[0] != ts:
+            last = self._last_stamp = (ts, _ms(ts))
         return last[1]
 
     def knows(self, sensor: str) -> bool:
@@ -302,7 +320,7 @@ class ShardedRules:
                 ) -> list[Condition]:
         at = received_at or ts
         here = self._engine(sensor)
-        item: Handoff = (sensor, value, _ms(ts), self._received_ms(at))
+        item: Handoff = (sensor, value, self._stamp_ms(ts), self._received_ms(at))
         if isinstance(here, RulesEngine):
             self.evaluated += 1
             self.recent.add(self.shard[sensor], item, True)
@@ -362,7 +380,7 @@ class ShardedRules:
         self.recent.add_text(shard, body)
         if shard not in self._held or not self.holds(shard):
             return []
-        return self._feed_remote(parse(body))
+        return self._feed_remote(shard, parse(body))
 
     def observe_parts(self, parts: Iterable[tuple[int, str]]) -> list[Condition]:
         """A notification's parts (:meth:`observe_payload` each, in order)."""
@@ -371,19 +389,56 @@ class ShardedRules:
             out += self.observe_payload(shard, body)
         return out
 
-    def _feed_remote(self, items: Iterable[Handoff]) -> list[Condition]:
+    def _feed_remote(self, shard: int, items: list[Handoff]) -> list[Condition]:
+        """Readings handed off for ``shard``, held here: to its engine, or to wait while it loads. An item
+        whose sensor this process puts in another shard (a process on another version of siaga.yaml, for
+        the moment of a change) goes where this process puts it."""
+        held = self._held[shard]
+        engine = held.engine
+        of = self.shard
+        if engine is None:
+            mine = [item for item in items if of.get(item[0]) == shard]
+            held.waiting += mine
+            return self._feed_elsewhere(shard, items) if len(mine) != len(items) else []
         out: list[Condition] = []
-        received: tuple[int, dt.datetime] = (-1, EPOCH)  # the items of one message share their time of receipt
+        # the items of one message share their time of receipt, and a gateway's often their timestamp
+        received: tuple[int, dt.datetime] = (-1, EPOCH)
+        stamped: tuple[int, dt.datetime] = (-1, EPOCH)
+        elsewhere = False
         for item in items:
+            sensor, value, ts, at = item
+            if of.get(sensor) != shard:
+                elsewhere = True
+                continue
+            self.received += 1
+            self.evaluated += 1
+            if at != received[0]:
+                received = (at, _at(at))
+            if value is None:
+                out += engine.presence(sensor, ts == 1, received[1])
+                continue
+            if ts != stamped[0]:
+                stamped = (ts, _at(ts))
+            out += engine.observe(sensor, value, stamped[1], received[1])
+        if elsewhere:
+            out += self._feed_elsewhere(shard, items)
+        return out
+
+    def _feed_elsewhere(self, shard: int, items: list[Handoff]) -> list[Condition]:
+        """The items of a list for ``shard`` whose sensor this process puts in another shard: evaluated there
+        when that one is held here (or waiting), else dropped (its holder was handed nothing of it)."""
+        out: list[Condition] = []
+        for item in items:
+            k = self.shard.get(item[0])
+            if k is None or k == shard:
+                continue
             here = self._engine(item[0])
             if isinstance(here, _Shard):
                 here.waiting.append(item)
             elif isinstance(here, RulesEngine):
                 self.received += 1
                 self.evaluated += 1
-                if item[3] != received[0]:
-                    received = (item[3], _at(item[3]))
-                out += _feed(here, item, received[1])
+                out += _feed(here, item)
         return out
 
     # shards taken and lost --------------------------------------------------------------------------------

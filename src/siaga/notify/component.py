@@ -98,7 +98,8 @@ def component(ctx: RuntimeContext) -> list[Component] | None:
         wake = None
         cluster = ctx.services.cluster
         if cluster is not None and cluster.shared:  # woken when another process stores an alert's change
-            from siaga.cluster.handoff import ChannelListener, dsn
+            from siaga.cluster.handoff import ChannelListener
+            from siaga.store.engine import libpq_dsn as dsn
 
             loop = asyncio.get_running_loop()
 

@@ -21,7 +21,6 @@ import datetime as dt
 import heapq
 import itertools
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -31,10 +30,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from siaga.errors import SiagaError
+from siaga.readings.columns import latest_of, pg_arrays
+from siaga.readings.pg_flush import OneStatementFlush
 from siaga.readings.spool import ReadingSpool
 from siaga.readings.tables import ingest_counters, readings, sensor_last, unmapped_topics
 from siaga.sources.ingest import Ingest, Row
 from siaga.sources.ratelimit import RateLimitedLog
+from siaga.store.engine import libpq_dsn
 from siaga.store.types import UTCDateTime, utcnow
 
 log = logging.getLogger(__name__)
@@ -53,41 +55,19 @@ _PG_UPSERT_LAST = (
 _SQLITE_INSERT = "INSERT INTO readings (sensor, ts, value) VALUES (?, ?, ?) ON CONFLICT (sensor, ts) DO NOTHING"
 
 
-_PLAIN = re.compile(r"[A-Za-z0-9_.:-]+")
-"""A sensor id written as it is, between double quotes, in an array literal (siaga's ids are slugs)."""
-
-
-def _pg_arrays(sensors: Sequence[str], stamps: Sequence[int], values: Sequence[float]) -> tuple[str, str, str] | None:
-    """The three columns as PostgreSQL array literals, made by ``str.join`` (psycopg's list dumper adapts each
-    element in Python: the most CPU of a flush); ``None`` when an id would need escaping."""
-    if not all(_PLAIN.fullmatch(s) for s in set(sensors)):
-        return None
-    return ('{"' + '","'.join(sensors) + '"}', "{" + ",".join(map(str, stamps)) + "}",
-            "{" + ",".join(map(str, values)) + "}")
-
-
 def _insert_raw(conn: Connection, rows: Sequence[Row]) -> None:
     if conn.dialect.name == "postgresql":
         raw = conn.connection.driver_connection
         if raw is not None and hasattr(raw, "cursor"):
             sensors, stamps, values = zip(*rows, strict=True)
             with raw.cursor() as cur:
-                cur.execute(_PG_INSERT, _pg_arrays(sensors, stamps, values)
+                cur.execute(_PG_INSERT, pg_arrays(sensors, stamps, values)
                             or (list(sensors), list(stamps), list(values)))
             return
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql(_SQLITE_INSERT, list(rows))
         return
     conn.execute(insert(readings), [{"sensor": s, "ts": t, "value": v} for s, t, v in rows])
-
-
-def _latest(rows: Sequence[Row]) -> dict[str, tuple[int, float]]:
-    out: dict[str, tuple[int, float]] = {}
-    for s, t, v in rows:
-        cur = out.get(s)
-        if cur is None or t >= cur[0]:
-            out[s] = (t, v)
-    return out
 
 
 def _upsert_last(conn: Connection, latest: Mapping[str, tuple[int, float]], now: dt.datetime) -> None:
@@ -104,7 +84,7 @@ def _upsert_last(conn: Connection, latest: Mapping[str, tuple[int, float]], now:
             at = UTCDateTime().process_bind_param(now, conn.dialect)  # aware UTC, or raises
             columns = ([s for s, _ in ordered], [t for _, (t, _v) in ordered], [v for _, (_t, v) in ordered])
             with raw.cursor() as cur:
-                cur.execute(_PG_UPSERT_LAST, (at, *(_pg_arrays(*columns) or columns)))
+                cur.execute(_PG_UPSERT_LAST, (at, *(pg_arrays(*columns) or columns)))
             return
     values = [{"sensor": s, "ts": t, "value": v, "received_at": now} for s, (t, v) in sorted(latest.items())]
     ins = pg_insert(sensor_last) if conn.dialect.name == "postgresql" else sqlite_insert(sensor_last)
@@ -153,7 +133,7 @@ def write_rows(
     with engine.begin() as conn:
         if rows:
             _insert_raw(conn, rows)
-            _upsert_last(conn, _latest(rows), now)
+            _upsert_last(conn, latest_of(rows), now)
         if counters:
             _add_counters(conn, counters, now)
         if topics:
@@ -215,6 +195,8 @@ class ReadingWriter:
         self._wake_asked = False
         self._rlog = RateLimitedLog(log)
         self._store_back_at = 0.0  # while the store fails, readings go straight to the spool until then
+        # PostgreSQL: a flush in one statement on a connection of the writer's own (siaga.readings.pg_flush)
+        self._direct = OneStatementFlush(libpq_dsn(engine)) if engine.dialect.name == "postgresql" else None
 
     # --- durability ---------------------------------------------------------------------------------
 
@@ -289,7 +271,7 @@ class ReadingWriter:
         try:
             if self.spool is not None and rows and time.monotonic() < self._store_back_at:
                 raise StoreAway("the store failed less than a second ago; readings spooled")
-            write_rows(self.engine, rows, deltas, self.clock(), topics)
+            self._write(rows, deltas, self.clock(), topics)
         except Exception as exc:
             if not isinstance(exc, StoreAway):
                 self.failures += 1
@@ -309,6 +291,11 @@ class ReadingWriter:
         if self.spool is not None and self.spool.pending:
             self._replay_spool()
         return len(rows)
+
+    def _write(self, rows: list[Row], deltas: dict[str, int], now: dt.datetime, topics: dict[str, int]) -> None:
+        if self._direct is not None and not topics and self._direct.write(rows, deltas, now):
+            return
+        write_rows(self.engine, rows, deltas, now, topics)
 
     def _keep(self, rows: list[Row], mark: int) -> None:
         """The store refused ``rows``: spool them (then they are safe), else keep them for the next try."""
@@ -391,8 +378,16 @@ class ReadingWriter:
 
     async def run(self) -> None:
         """Flush until :meth:`stop`; then flush what is left."""
-        await self.serve(self._stopping)
-        await self.flush()
+        try:
+            await self.serve(self._stopping)
+            await self.flush()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Close the writer's own connection (a later flush opens it again)."""
+        if self._direct is not None:
+            self._direct.close()
 
     def start(self) -> asyncio.Task[None]:
         self._task = asyncio.create_task(self.run(), name="readings-writer")
@@ -404,4 +399,7 @@ class ReadingWriter:
             await self._task
             self._task = None
         else:
-            await self.flush()
+            try:
+                await self.flush()
+            finally:
+                self.close()

@@ -29,7 +29,7 @@ from sqlalchemy import delete
 from sqlalchemy.exc import DBAPIError
 
 from siaga.alerts.manager import AlertManager
-from siaga.cluster.handoff import Listener, Publisher, dsn
+from siaga.cluster.handoff import Listener, Publisher
 from siaga.cluster.rule_keeper import RuleShardKeeper
 from siaga.cluster.rule_shards import ShardedRules, ShardState, load_shard, share_key
 from siaga.readings.query import last_readings
@@ -42,6 +42,7 @@ from siaga.runtime.context import RuntimeContext
 from siaga.runtime.stalls import STALLS
 from siaga.sources.ingest import Ingest, Rules
 from siaga.store.engine import first_error_line, spool_dir
+from siaga.store.engine import libpq_dsn as dsn
 from siaga.store.events import set_meta
 from siaga.store.schema import meta
 

@@ -98,6 +98,12 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
         cur.close()
 
 
+def libpq_dsn(engine: Engine) -> str:
+    """A PostgreSQL engine's URL as a libpq connection string (for a connection of a thread's own, outside the
+    engine's pool: the readings hand-off, LISTEN, the readings writer)."""
+    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def create_engine_for(url: str, **kwargs: Any) -> Engine:
     """An engine for ``url``; SQLite gets WAL, synchronous=NORMAL, a busy timeout and foreign keys.
 

@@ -184,7 +184,8 @@ class Dashboard:
         wrote); the store is polled only while that listener is not listening (it connects, or lost its
         connection) and on SQLite."""
         if self.engine.dialect.name == "postgresql" and self._listener is None:
-            from siaga.cluster.handoff import ChannelListener, dsn
+            from siaga.cluster.handoff import ChannelListener
+            from siaga.store.engine import libpq_dsn as dsn
 
             loop = asyncio.get_running_loop()
             self.broker.bind(loop)

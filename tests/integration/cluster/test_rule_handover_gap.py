@@ -15,10 +15,11 @@ import pytest
 import yaml
 from sqlalchemy import Engine
 
-from siaga.cluster.handoff import Listener, Publisher, dsn
+from siaga.cluster.handoff import Listener, Publisher
 from siaga.cluster.rule_shards import ShardedRules, load_shard, shard_map
 from siaga.config.loader import parse_config
 from siaga.config.models import SiteConfig
+from siaga.store.engine import libpq_dsn as dsn
 from siaga.vocab import Condition
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -11,8 +12,11 @@ from siaga.config.readings import ReadingsConfig
 from siaga.readings.query import last_readings, pick_resolution, query
 from siaga.readings.rollup import RollupMaintainer, apply_retention, rollup_range
 from siaga.readings.tables import readings, readings_1h, readings_1m
+from siaga.readings.pg_flush import OneStatementFlush
+from siaga.readings.tables import ingest_counters, sensor_last
 from siaga.readings.writer import write_rows
-from siaga.sources.ingest import to_ms
+from siaga.sources.ingest import Row, to_ms
+from siaga.store.engine import libpq_dsn
 
 pytestmark = pytest.mark.integration
 
@@ -21,6 +25,30 @@ T0 = dt.datetime(2025, 7, 16, 1, 0, tzinfo=dt.UTC)
 
 def ms(seconds: float) -> int:
     return to_ms(T0) + int(seconds * 1000)
+
+
+Write = Callable[[Sequence[Row], Mapping[str, int] | None, dt.datetime], None]
+
+
+@pytest.fixture(params=["engine", "one statement"])
+def write(request: pytest.FixtureRequest, db_engine: Engine) -> Iterator[Write]:
+    """A flush's write: through the engine (both backends), or in one statement on a connection of its own
+    (PostgreSQL: what the readings writer uses there; a flush it cannot take goes the engine's way)."""
+    if request.param == "engine":
+        yield lambda rows, counters, now: write_rows(db_engine, rows, counters, now)
+        return
+    if db_engine.dialect.name != "postgresql":
+        pytest.skip("one statement: PostgreSQL only")
+    direct = OneStatementFlush(libpq_dsn(db_engine))
+
+    def one(rows: Sequence[Row], counters: Mapping[str, int] | None, now: dt.datetime) -> None:
+        if not direct.write(rows, counters or {}, now):
+            write_rows(db_engine, rows, counters, now)
+
+    try:
+        yield one
+    finally:
+        direct.close()
 
 
 def count(engine: Engine, table: object) -> int:
@@ -76,9 +104,9 @@ def test_retention_drops_old_raw_readings_and_keeps_rollups(db_engine: Engine) -
     assert deleted["readings_1m"] == 1 and "readings_1h" not in deleted  # hours are kept forever
 
 
-def test_the_latest_reading_per_sensor_never_goes_back_in_time(db_engine: Engine) -> None:
-    write_rows(db_engine, [("t1", ms(100), 5.0), ("t1", ms(50), 4.0), ("t2", ms(1), 1.0)], None, T0)
-    write_rows(db_engine, [("t1", ms(90), 3.0)], None, T0 + dt.timedelta(seconds=200))
+def test_the_latest_reading_per_sensor_never_goes_back_in_time(db_engine: Engine, write: Write) -> None:
+    write([("t1", ms(100), 5.0), ("t1", ms(50), 4.0), ("t2", ms(1), 1.0)], None, T0)
+    write([("t1", ms(90), 3.0)], None, T0 + dt.timedelta(seconds=200))
     with db_engine.connect() as conn:
         last = last_readings(conn)
     assert last["t1"].value == 5.0 and last["t1"].ts == T0 + dt.timedelta(seconds=100)
@@ -87,12 +115,12 @@ def test_the_latest_reading_per_sensor_never_goes_back_in_time(db_engine: Engine
 
 
 @pytest.mark.parametrize("ids", [["NULL", "null", "r1.rak-2_suhu", "A9"], ['odd "id"', "with space", "b\\s", "{x,y}"]])
-def test_ids_values_and_times_come_back_exactly_as_written(db_engine: Engine, ids: list[str]) -> None:
+def test_ids_values_and_times_come_back_exactly_as_written(db_engine: Engine, write: Write, ids: list[str]) -> None:
     """Slugs go to PostgreSQL as array literals built by hand ("NULL" is an id there, not a null); any other id
     the way psycopg adapts it; every float comes back exactly, and each sensor's latest is its newest."""
     values = [0.1 + 0.2, 5e-324, 1.7976931348623157e308, -1e-9, 123456.78901234567, -40.25]
     rows = [(sid, ms(k) + 9_000_000_000_000, v) for sid in ids for k, v in enumerate(values)]
-    write_rows(db_engine, rows, None, T0)
+    write(rows, None, T0)
     with db_engine.connect() as conn:
         got = sorted((r.sensor, r.ts, r.value) for r in conn.execute(select(readings)))
         last = last_readings(conn)
@@ -100,9 +128,23 @@ def test_ids_values_and_times_come_back_exactly_as_written(db_engine: Engine, id
     assert {sid: last[sid].value for sid in ids} == dict.fromkeys(ids, -40.25)
     assert all(last[sid].received_at == T0 for sid in ids)
 
-def test_a_large_batch_is_written_in_one_go(db_engine: Engine) -> None:
+def test_counters_add_up_and_the_latest_values_follow_flush_after_flush(db_engine: Engine, write: Write) -> None:
+    write([("t1", ms(1), 1.0), ("t2", ms(1), 2.0)], {"accepted": 2, "out_of_range": 1}, T0)
+    write([], {"out_of_range": 2, "not_a_number": 1}, T0 + dt.timedelta(seconds=1))  # refusals only
+    write([("t1", ms(3), 3.0)], {"accepted": 1, "unknown_sensor": 0}, T0 + dt.timedelta(seconds=2))
+    with db_engine.connect() as conn:
+        counted = {r.reason: (r.count, r.updated_at) for r in conn.execute(select(ingest_counters))}
+        last = {r.sensor: (r.ts, r.value, r.received_at) for r in conn.execute(select(sensor_last))}
+    assert counted == {"accepted": (3, T0 + dt.timedelta(seconds=2)),
+                       "out_of_range": (3, T0 + dt.timedelta(seconds=1)),
+                       "not_a_number": (1, T0 + dt.timedelta(seconds=1))}
+    assert last == {"t1": (ms(3), 3.0, T0 + dt.timedelta(seconds=2)), "t2": (ms(1), 2.0, T0)}
+    assert count(db_engine, readings) == 3
+
+
+def test_a_large_batch_is_written_in_one_go(db_engine: Engine, write: Write) -> None:
     rows = [(f"s{i % 50}", ms(i / 100), float(i % 97)) for i in range(20_000)]
-    write_rows(db_engine, rows, {"accepted": 20_000}, T0)
+    write(rows, {"accepted": 20_000}, T0)
     assert count(db_engine, readings) == 20_000
 
 
@@ -145,9 +187,9 @@ def test_readings_wait_in_memory_while_the_store_is_away(tmp_path: object) -> No
     assert count(engine, readings) == 100
 
 
-def test_a_reading_stored_again_is_one_row(db_engine: Engine) -> None:
-    write_rows(db_engine, [("t1", ms(1), 1.0), ("t1", ms(2), 2.0), ("t1", ms(1), 1.0)], None, T0)
-    write_rows(db_engine, [("t1", ms(2), 2.0), ("t1", ms(3), 3.0)], None, T0)  # a redelivery, and one new
+def test_a_reading_stored_again_is_one_row(db_engine: Engine, write: Write) -> None:
+    write([("t1", ms(1), 1.0), ("t1", ms(2), 2.0), ("t1", ms(1), 1.0)], None, T0)
+    write([("t1", ms(2), 2.0), ("t1", ms(3), 3.0)], None, T0)  # a redelivery, and one new
     assert count(db_engine, readings) == 3
 
 

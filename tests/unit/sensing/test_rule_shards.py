@@ -136,6 +136,65 @@ def test_handoff_payloads_stay_under_the_notify_limit_and_read_back() -> None:
     assert split('[["x", 1.0, 1, 2]]') is None and split("x|[]") is None  # not siaga's: no shard
 
 
+    assert all(len(p.encode()) > MAX_PAYLOAD - 60 for p in out[:-1])  # cut between items, each part full
+
+
+def test_a_handed_off_list_siaga_did_not_write_keeps_only_the_items_it_can_read() -> None:
+    good: list[Handoff] = [("temp-1", 21.5, 10, 11), ("leak-1", None, 1, 11)]
+    assert parse('[["temp-1",21.5,10,11],["leak-1",null,1,11]]') == good
+    assert parse('[["temp-1",21.5,10,11],"abcd",["x",true,1,2],["x",1,2.5,3],["x",1,2],["leak-1",null,1,11]]') == good
+    assert parse('[["temp-1",21,10,11]]') == [("temp-1", 21.0, 10, 11)]  # a whole number is a value too
+    assert parse('{"a": 1}') == [] and parse("[1, 2]") == []
+
+
+def test_a_reading_handed_off_carries_the_stores_millisecond_and_the_holder_its_own_times() -> None:
+    from siaga.sources.ingest import to_ms
+
+    cfg = site()
+    shards = shard_map(cfg, 4)
+    temps = [s.id for s in cfg.sensors if s.kind == "temperature"][:2]
+    sent: list[Handoff] = []
+    here = ShardedRules(cfg, 4, lambda _k: False, lambda _k, items: sent.extend(items))  # holds none
+    late = at(1) + dt.timedelta(microseconds=700)  # not a whole millisecond: the store keeps its floor
+    for ts in (at(1), at(1), late, late):  # a gateway's readings often share their timestamp
+        for sid in temps:
+            here.observe(sid, 21.0, ts, at(2))
+    here.handoff()
+    assert [t for _s, _v, t, _r in sent] == [to_ms(ts) for ts in (at(1), at(1), late, late) for _ in temps]
+    assert {r for _s, _v, _t, r in sent} == {to_ms(at(2))}
+    holder = ShardedRules(cfg, 4, lambda _k: True, lambda _k, _items: None)
+    holder.to_load()
+    for k in holder.loading():
+        holder.install(k, holder.build(k, ShardState(), at(0))[0], at(0))
+    mixed = [(temps[0], 21.0, ms(1), ms(2)), (temps[1], 21.0, ms(1), ms(2)), (temps[0], 22.0, ms(3), ms(3))]
+    for k in {shards[temps[0]], shards[temps[1]]}:
+        holder._feed_remote(k, [x for x in mixed if shards[x[0]] == k])
+    engine = holder._held[shards[temps[0]]].engine
+    assert engine is not None and engine._latest[temps[0]] == (at(3), 22.0)
+    other = holder._held[shards[temps[1]]].engine
+    assert other is not None and other._latest[temps[1]] == (at(1), 21.0)
+
+
+def test_a_list_handed_off_by_a_process_with_another_shard_map_feeds_each_sensor_where_this_one_puts_it() -> None:
+    cfg = site()
+    shards = shard_map(cfg, 4)
+    leak = "leak-r1-ceiling"
+    temp = next(s.id for s in cfg.sensors if s.kind == "temperature" and shards[s.id] != shards[leak])
+    held = {shards[leak], shards[temp]}
+    holder = ShardedRules(cfg, 4, lambda k: k in held, lambda _k, _items: None)
+    holder.to_load()
+    holder.install(shards[temp], holder.build(shards[temp], ShardState(), at(0))[0], at(0))
+    # another process put the leak sensor and an unknown one in the temperature's shard
+    note = f'[["{temp}",22.0,{ms(1)},{ms(1)}],["{leak}",1.0,{ms(1)},{ms(1)}],["gone",1.0,{ms(1)},{ms(1)}]]'
+    assert [c for c in holder.observe_payload(shards[temp], note) if c.rule == "leak"] == []
+    assert holder.loading() == [shards[leak]]  # the leak waits for its own shard's engine
+    out = holder.install(shards[leak], holder.build(shards[leak], ShardState(), at(0))[0], at(1))
+    assert [(c.subject, c.active) for c in out if c.rule == "leak"] == [(leak, True)]
+    out = holder.observe_payload(shards[temp], note.replace("1.0", "0.0").replace(str(ms(1)), str(ms(2))))
+    assert [(c.subject, c.active) for c in out if c.rule == "leak"] == [(leak, False)]
+    assert holder.received == 3  # the temperature twice, the leak once (it waited the first time); "gone" nowhere
+
+
 
 def test_parts_of_several_shards_pack_into_few_notifications_and_read_back_in_order() -> None:
     items: list[Handoff] = [(f"temp-{i:05d}", 21.5, 1_765_000_000_000 + i, 1_765_000_000_001) for i in range(600)]
