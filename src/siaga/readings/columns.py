@@ -29,6 +29,7 @@ def plain_array(words: Sequence[str]) -> str | None:
 
 
 def latest_of(rows: Sequence[Row]) -> dict[str, tuple[int, float]]:
+    """Each sensor's newest (ts, value) in ``rows`` (the later of two at one ts)."""
     out: dict[str, tuple[int, float]] = {}
     for s, t, v in rows:
         cur = out.get(s)

@@ -1,15 +1,16 @@
 """A flush of the readings writer on PostgreSQL in one statement, on a connection of the writer's own.
 
 Through the engine, a flush took six round trips (the pool's ping, ``BEGIN``, the readings, the sensors'
-latest values, the ``accepted`` counter, ``COMMIT``) and SQLAlchemy's transaction around them: about a
-millisecond of the process's CPU whatever the flush held. Under MQTT load each process flushes as often as
+latest values, the ``accepted`` counter, ``COMMIT``) and SQLAlchemy's transaction around them: 1-2 ms of
+the process's CPU on the bench machines whatever the flush held. Under MQTT load each process flushes as often as
 its commits return (its QoS 1 acknowledgements wait for them), some thirty times a second, so with several
 processes that fixed cost grew with their number. Here the three writes are one statement, data-modifying
 ``WITH`` parts, sent through libpq itself on an autocommit connection: the statement is its own
 transaction (all or nothing, as before), one round trip.
 
-The rows go in the same order as before: readings, then the sensors' latest values in the sensors' order
-(so several processes take the row locks in one order), then the counters in their names' order. A flush
+The parts are written as before: the readings, the sensors' latest values in the sensors' order, the
+counters in their names' order; every process sends the same statement, so several processes take the
+row locks in one order (two orders can deadlock, and PostgreSQL then aborts one of them). A flush
 whose sensor ids would need escaping in an array literal, or that carries unmapped topics, takes the
 engine's way (:func:`siaga.readings.writer.write_rows`). A failed statement raises, and the connection is
 opened again at the next flush.

@@ -9,11 +9,10 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from siaga.config.readings import ReadingsConfig
+from siaga.readings.pg_flush import OneStatementFlush
 from siaga.readings.query import last_readings, pick_resolution, query
 from siaga.readings.rollup import RollupMaintainer, apply_retention, rollup_range
-from siaga.readings.tables import readings, readings_1h, readings_1m
-from siaga.readings.pg_flush import OneStatementFlush
-from siaga.readings.tables import ingest_counters, sensor_last
+from siaga.readings.tables import ingest_counters, readings, readings_1h, readings_1m, sensor_last
 from siaga.readings.writer import write_rows
 from siaga.sources.ingest import Row, to_ms
 from siaga.store.engine import libpq_dsn
