@@ -33,7 +33,8 @@ T0 = dt.datetime(2026, 12, 7, 1, 0, tzinfo=dt.UTC)
 def terminate_writer(engine: Engine) -> int:
     with psycopg.connect(libpq_dsn(engine), autocommit=True) as conn:
         row = conn.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                           " WHERE application_name = %s", (APPLICATION_NAME,)).fetchone()
+                           " WHERE application_name = %s AND datname = current_database()",
+                           (APPLICATION_NAME,)).fetchone()
     return int(row[0]) if row else 0
 
 

@@ -48,7 +48,7 @@ SQL = (
 )
 
 CONNECT_TIMEOUT_S = 5  # as the engine's (siaga.store.engine)
-APPLICATION_NAME = "siaga readings writer"  # what pg_stat_activity says of the connection
+APPLICATION_NAME = "siaga readings writer"  # pg_stat_activity's name for it, unless PGAPPNAME or the URL gives one
 
 
 class OneStatementFlush:
@@ -70,7 +70,7 @@ class OneStatementFlush:
         conn = self._conn
         if conn is None or conn.closed:
             conn = self._conn = psycopg.connect(self.conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
-                                                application_name=APPLICATION_NAME)
+                                                fallback_application_name=APPLICATION_NAME)
         try:
             res = conn.pgconn.exec_params(SQL, params)
             if res.status != pq.ExecStatus.TUPLES_OK:
