@@ -40,6 +40,15 @@ def recording_room(tmp_path: Path) -> Engine:
     return room
 
 
+def colo_seeing_down(colo: Engine, *services: str) -> AlertManager:
+    """The colocation's alerts: each of the room's ``services`` seen down from outside (``peer.service.down``)."""
+    at_colo = AlertManager(colo, clock=lambda: T0)
+    for service in services:
+        at_colo.system_alert(f"bontang/{service}", True, rule="peer.service.down", severity=Severity.critical,
+                             peer="bontang", service=service)
+    return at_colo
+
+
 def portal_alert_arrives(room: Engine, colo: Engine, waiting: dict[int, Transition], after: int | None
                          ) -> tuple[int, list[tuple[dict[str, Any], Transition]]]:
     """The room's own alert on the portal fires there and its record reaches the colocation: the room's alert id,
@@ -111,9 +120,7 @@ def test_the_colocations_alert_and_the_rooms_acknowledge_each_other(db_engine: E
 def test_an_acknowledgement_made_before_the_rooms_alert_reached_the_record_is_carried_when_it_arrives(
         db_engine: Engine, tmp_path: Path) -> None:
     room = recording_room(tmp_path)
-    at_colo = AlertManager(db_engine, clock=lambda: T0)
-    at_colo.system_alert("bontang/portal", True, rule="peer.service.down", severity=Severity.critical,
-                         peer="bontang", service="portal")
+    at_colo = colo_seeing_down(db_engine, "portal")
     acked = at_colo.ack(at_colo.active()[0].id, "andi", via="link")  # seen from outside first, acknowledged here
     tr = Transition(acked, AlertState.firing, T0, by="andi", via="link", event="acknowledged")
     unmatched = ack_mirror.Unmatched()
@@ -143,11 +150,7 @@ def test_an_acknowledgement_made_before_the_rooms_alert_reached_the_record_is_ca
 def test_a_colocation_restarted_before_the_rooms_alert_arrived_still_carries_its_acknowledgement(
         db_engine: Engine, tmp_path: Path) -> None:
     room = recording_room(tmp_path)
-    at_colo = AlertManager(db_engine, clock=lambda: T0)
-    at_colo.system_alert("bontang/portal", True, rule="peer.service.down", severity=Severity.critical,
-                         peer="bontang", service="portal")
-    at_colo.system_alert("bontang/absensi", True, rule="peer.service.down", severity=Severity.critical,
-                         peer="bontang", service="absensi")
+    at_colo = colo_seeing_down(db_engine, "portal", "absensi")
     ours = {a.params["service"]: a for a in at_colo.active()}
     at_colo.ack(ours["portal"].id, "andi", via="link", note="sudah dicek")  # made here, before the room's alert
     at_colo.ack(ours["absensi"].id, "budi", via="peer:bontang")  # came from the room: never sent back
