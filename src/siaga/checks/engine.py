@@ -45,8 +45,10 @@ log = logging.getLogger("siaga.checks")
 FOLLOW_S = 0.2
 """How often a process sharing the checks looks whether its share changed (a local look, no query)."""
 CATCH_UP_S = 10.0
-"""Checks never run (or overdue) make their first run within this many seconds of coming here (a start, a
-share taken over), spread by their phase: the status page knows them soon, without one burst."""
+"""Checks never run (or silent for two intervals) make their first run within this many seconds of coming
+here (a start), spread by their phase: the status page knows them soon, without one burst. A check that
+missed only one run (a share taken over from a process that died) runs at once
+(:func:`siaga.checks.scheduler.first_run_in`)."""
 
 Batch = tuple[list[Any], list[Any], list[Any]]
 """Check changes, states (check id, service, state) and heartbeat pings waiting to be written."""

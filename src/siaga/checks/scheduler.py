@@ -7,10 +7,11 @@
   all at once.
 - The first run here (:func:`first_run_in`): a check that ran within its interval (before a restart, or
   in the process that held it) runs at its next phase point, at least half an interval after that run; a
-  check never run or overdue (its last run more than an interval ago) catches up within
-  ``catch_up_s`` (at most its interval), spread over that window by its phase, so the status page knows
-  every service within seconds of a start without the whole site starting in the same second; a check
-  in doubt (a failure to confirm) runs at once.
+  check that missed one run (its last run one to two intervals ago: its share comes from a process that
+  died, a quick restart) runs at once, within the bounds below; a check never run, or silent for two
+  intervals or more, catches up within ``catch_up_s`` (at most its interval), spread over that window by
+  its phase, so the status page knows every service within seconds of a start without the whole site
+  starting in the same second; a check in doubt (a failure to confirm) runs at once.
 - Cadence: the next run is planned from the previous *due* time, not from when it finished, so
   slow answers do not make checks drift; a check never has two attempts in flight.
 - Bounds: at most ``concurrency`` attempts at once, and at most ``per_host`` at once against one
@@ -64,10 +65,14 @@ def first_run_in(interval_s: float, phase: float, now: float, last_age_s: float 
 
     ``last_age_s``: how long ago the check last ran (anywhere), None when it never ran. Run within the
     interval: its next phase point at least half an interval after that run (no second run right after
-    the other process's). Never run or overdue: within ``catch_up_s`` (at most its interval), at its
-    phase's share of that window."""
-    if last_age_s is None or last_age_s >= interval_s:
+    the other process's). Overdue by less than an interval (its run was missed once: its share comes
+    from a process that died, a quick restart): at once, since spreading it again would leave the service
+    unwatched for up to two intervals. Never run, or silent for two intervals or more (a start after a
+    stop): within ``catch_up_s`` (at most its interval), at its phase's share of that window."""
+    if last_age_s is None or last_age_s >= 2 * interval_s:
         return phase * min(interval_s, catch_up_s)
+    if last_age_s >= interval_s:
+        return 0.0
     return max(0.0, next_point(now - last_age_s + interval_s / 2, interval_s, phase) - now)
 
 

@@ -54,9 +54,15 @@ def test_a_check_never_run_runs_within_the_catch_up_window_at_its_phase() -> Non
     assert first_run_in(60.0, phase, WALL, None, 0.0) == 0.0  # no window: at once
 
 
-def test_an_overdue_check_catches_up_like_one_never_run() -> None:
-    assert first_run_in(60.0, 0.5, WALL, 60.0, 10.0) == 5.0
+def test_a_check_silent_two_intervals_catches_up_like_one_never_run() -> None:
+    assert first_run_in(60.0, 0.5, WALL, 120.0, 10.0) == 5.0
     assert first_run_in(60.0, 0.5, WALL, 3600.0, 10.0) == 5.0
+
+
+def test_a_check_that_missed_one_run_runs_at_once() -> None:
+    # its share was held by a process that died: spread again, it could wait up to two intervals in all
+    assert first_run_in(60.0, 0.99, WALL, 60.0, 10.0) == 0.0
+    assert first_run_in(60.0, 0.99, WALL, 119.9, 10.0) == 0.0
 
 
 @given(st.floats(0, 0.999999), st.floats(0, 59.999), st.sampled_from([10.0, 60.0]))
