@@ -18,7 +18,7 @@ import siaga
 FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("ground", (
         "siaga", "siaga.vocab", "siaga.errors", "siaga.kinds", "siaga.snmp_profiles", "siaga.money", "siaga.netguard",
-        "siaga.i18n", "siaga.jsonsafe",
+        "siaga.i18n", "siaga.jsonsafe", "siaga.waits",
     )),
     ("config", ("siaga.config",)),
     ("pure core", ("siaga.inventory", "siaga.rules")),

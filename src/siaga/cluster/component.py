@@ -43,13 +43,15 @@ from siaga.runtime.components import Component, ComponentRun
 from siaga.store.engine import first_error_line
 from siaga.store.sessions import heartbeat
 from siaga.store.types import utcnow
+from siaga.waits import until_either
 
 if TYPE_CHECKING:
     from siaga.runtime.context import RuntimeContext
 
 log = logging.getLogger("siaga.cluster")
 
-POLL_S = 0.1
+LOOK_S = 1.0
+"""A gated component's longest wait between two looks at its role (a round wakes it at once)."""
 
 
 class Cluster(leases.Keeper):
@@ -65,6 +67,7 @@ class Cluster(leases.Keeper):
         self.live: list[str] = []  # the live processes (session ids) at the last round: the shard map's input
         self._leaving: set[str] = set()  # slot roles given up here (their work stops), released at the next round
         self._let_go: set[str] = set()  # leaving slots whose work has stopped and been written: free to release
+        self._changed = asyncio.Event()  # set (and replaced) after every round: what is held may have changed
         # its own thread: a renewal never waits behind other work in the default pool (slow writes, snapshots)
         self._thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="siaga-leases")
 
@@ -105,38 +108,50 @@ class Cluster(leases.Keeper):
                ) -> tuple[dict[str, leases.Lease | str | None], set[str], list[str]]:
         """Take or renew the roles and this process's share of every duty's slots; release the slots given
         up at the previous round (their work has stopped since). Returns the leases, the slot roles wanted,
-        and the live members."""
+        and the live members.
+
+        One transaction: what it took or renewed counts only once it commits (the caller applies the result
+        after). Every lease row is locked ``SKIP LOCKED``, roles and slots each in sorted order, so two
+        processes' rounds never wait for each other (a row being created waits for its creator's commit)."""
         out: dict[str, leases.Lease | str | None] = {}
         now = self.clock()
         lease = dt.timedelta(seconds=self.lease_s)
-        for role in self.roles:
-            with self.engine.begin() as conn:
-                out[role] = leases.take_or_renew(conn, role, self.holder, session_id, now, lease)
-        if session_id is not None:
-            with self.engine.begin() as conn:
-                heartbeat(conn, session_id, now)
-                window = membership_window(self.lease_s, True)
-                self._alone = all(m.session_id == session_id for m in members(conn, now, window))
         wanted: set[str] = set()
         names: list[str] = []
-        if self.duties and session_id is not None:
-            with self.engine.begin() as conn:
-                names = shards.live(members(conn, now, membership_window(self.lease_s, True)), now,
-                                    membership_window(self.lease_s, True))
-                if str(session_id) not in names:
-                    names = sorted([*names, str(session_id)], key=lambda s: (len(s), s))
-                for duty, slots in self.duties.items():
-                    wanted |= {shards.role(duty, s) for s in shards.slots_of(str(session_id), names, duty, slots)}
-                for role in sorted(leaving - wanted):
-                    held = self._held.get(role)
-                    if held is not None:
-                        leases.release(conn, role, self.holder, held.token)
-                for role in sorted(wanted):
-                    out[role] = leases.take_or_renew(conn, role, self.holder, session_id, now, lease)
+        alone: bool | None = self._alone
+        with self.engine.begin() as conn:
+            for role in sorted(self.roles):
+                out[role] = leases.take_or_renew(conn, role, self.holder, session_id, now, lease)
+            if session_id is not None:
+                heartbeat(conn, session_id, now)
+                window = membership_window(self.lease_s, True)
+                seen = members(conn, now, window)
+                alone = all(m.session_id == session_id for m in seen)
+                if self.duties:
+                    names = shards.live(seen, now, window)
+                    if str(session_id) not in names:
+                        names = sorted([*names, str(session_id)], key=lambda s: (len(s), s))
+                    for duty, slots in self.duties.items():
+                        wanted |= {shards.role(duty, s) for s in shards.slots_of(str(session_id), names, duty, slots)}
+                    for role in sorted(leaving - wanted):
+                        held = self._held.get(role)
+                        if held is not None:
+                            leases.release(conn, role, self.holder, held.token)
+                    for role in sorted(wanted):
+                        out[role] = leases.take_or_renew(conn, role, self.holder, session_id, now, lease)
+        self._alone = alone
         return out, wanted, names
 
     async def renew(self, session_id: int | None) -> None:
-        """One round: take or renew every role (a role not renewed is lost locally when its lease ends)."""
+        """One round: take or renew every role (a role not renewed is lost locally when its lease ends); the
+        components waiting for a role to come or go (:meth:`gated`) look again."""
+        try:
+            await self._renew(session_id)
+        finally:
+            changed, self._changed = self._changed, asyncio.Event()
+            changed.set()
+
+    async def _renew(self, session_id: int | None) -> None:
         started = self.monotonic()
         leaving = self._leaving & self._let_go  # released once their work has stopped (else: at lease end)
         try:
@@ -191,9 +206,16 @@ class Cluster(leases.Keeper):
 
     # -- roles in the supervisor ----------------------------------------------------------------------
     async def _until(self, want: bool, role: str, stop: asyncio.Event) -> None:
-        while not stop.is_set() and self.holds(role) != want:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), POLL_S)
+        """Until ``role`` is held here (``want``) or not: looked at after each round, and when its lease ends
+        here (by this process's clock: a round that does not come, a store away), never more than
+        :data:`LOOK_S` apart."""
+        while not stop.is_set():
+            changed = self._changed  # before the look: a round that ends after it wakes the wait below
+            if self.holds(role) == want:
+                return
+            held = self._held.get(role)
+            wait = LOOK_S if held is None else min(LOOK_S, max(0.0, held.until - self.monotonic()) + 0.01)
+            await until_either(stop, changed, wait)
 
     def gated(self, role: str, run: ComponentRun) -> ComponentRun:
         """``run`` while this process holds ``role``: started when it is taken, stopped when it is lost."""

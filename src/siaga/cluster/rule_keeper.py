@@ -49,6 +49,7 @@ class RuleShardKeeper(leases.Keeper):
         super().__init__(engine, lease_s=lease_s, clock=clock, monotonic=monotonic)
         self.shards = shards
         self._held: dict[int, leases.Held] = {}  # shard -> its token, held until (monotonic)
+        self.changed = asyncio.Event()  # set when the shards held here change (the rules load or let go)
 
     def holds(self, shard: int) -> bool:
         held = self._held.get(shard)
@@ -58,41 +59,47 @@ class RuleShardKeeper(leases.Keeper):
         return sorted(k for k in self._held if self.holds(k))
 
     def _round(self, started: float) -> None:
+        """One transaction: what it takes or renews is held here only once it commits; a shard above this
+        process's share stops being evaluated here before its release is sent."""
         now = self.clock()
         lease = dt.timedelta(seconds=self.lease_s)
-        with self.engine.connect() as conn:
+        got_of: list[tuple[int, leases.Lease | str | None]] = []
+        with self.engine.begin() as conn:
             live = {m.session_id for m in members(conn, now, lease)}
-        self._alone = live <= {self.session_id}
-        if self.session_id is not None:
-            live.add(self.session_id)
-        cap = fair_share(self.shards, len(live))
-        mine = self.held()
-        keep, drop = mine[:cap], mine[cap:]
-        for k in drop:  # stop evaluating first, then let the lease go
-            token = self._held.pop(k).token
-            with self.engine.begin() as conn:
+            alone = live <= {self.session_id}
+            if self.session_id is not None:
+                live.add(self.session_id)
+            cap = fair_share(self.shards, len(live))
+            mine = self.held()
+            keep, drop = mine[:cap], mine[cap:]
+            for k in drop:  # stop evaluating first, then let the lease go
+                token = self._held.pop(k).token
                 leases.release(conn, role(k), self.holder, token)
-            log.info("cluster: rule shard given up (above this process's share)", extra={"shard": k, "share": cap})
-        count = 0
-        self._next_expiry = None
-        for k in [*keep, *(k for k in range(self.shards) if k not in keep and k not in drop)]:
-            if k not in keep and count >= cap:
-                break
-            with self.engine.begin() as conn:
+            count = 0
+            for k in [*keep, *(k for k in range(self.shards) if k not in keep and k not in drop)]:
+                if k not in keep and count >= cap:
+                    break
                 got = leases.take_or_renew(conn, role(k), self.holder, self.session_id, now, lease)
+                got_of.append((k, got))
+                busy_but_held = isinstance(got, str) and k in keep  # what is held stays held until its lease ends
+                if busy_but_held or (isinstance(got, leases.Lease) and got.holder == self.holder):
+                    count += 1
+        self._alone = alone
+        for k in drop:
+            log.info("cluster: rule shard given up (above this process's share)", extra={"shard": k, "share": cap})
+        self._next_expiry = None
+        for k, got in got_of:
             if isinstance(got, str):
-                if k in keep:
-                    count += 1  # busy: what is held stays held until its lease ends
                 continue
             if got is None or got.holder != self.holder:
                 self.note_theirs(got)
                 self._held.pop(k, None)
                 continue
             self._held[k] = leases.Held(got.token, started + self.lease_s)
-            count += 1
 
     async def renew(self, session_id: int | None) -> None:
         started = self.monotonic()
+        before = self.held()
         try:
             await asyncio.to_thread(self._round, started)
             self.error = None
@@ -105,9 +112,12 @@ class RuleShardKeeper(leases.Keeper):
             # and nobody can be handed a reading now); alone, every shard
             self._held = leases.keep_through_outage(self._held, range(self.shards), self.monotonic() + self.lease_s,
                                                     self._alone)
+        if self.held() != before:
+            self.changed.set()
 
     async def run(self, session_id: int | None, stop: asyncio.Event) -> None:
         await self.keep(session_id, stop)
+        self.changed.set()
 
     def give_all_up(self) -> dict[str, leases.Held]:
         held, self._held = self._held, {}

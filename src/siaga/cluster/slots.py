@@ -127,9 +127,11 @@ class SlotKeeper(leases.Keeper):
         self._let_go.add(slot)
 
     def _round(self, started: float) -> None:
+        """One transaction: what it takes or renews is held here only once it commits."""
         now = self.clock()
         lease = dt.timedelta(seconds=self.lease_s)
         me = self.session_id if self.session_id is not None else -1
+        got_of: list[tuple[int, leases.Lease | str | None]] = []
         with self.engine.begin() as conn:
             for slot in sorted(self._leaving & self._let_go):  # their client is gone: the next holder may come
                 held = self._held.pop(slot, None)
@@ -137,33 +139,32 @@ class SlotKeeper(leases.Keeper):
                     leases.release(conn, role(slot), self.holder, held.token)
                 self._leaving.discard(slot)
                 self._let_go.discard(slot)
-        with self.engine.connect() as conn:
             live = {m.session_id for m in members(conn, now, lease)}
             rows = holders_of(conn, now)
+            holders: dict[int, int | None] = {}
+            for slot, (session, holder) in rows.items():
+                if holder == self.holder or slot in self._leaving:
+                    holders[slot] = me
+                elif holder:
+                    holders[slot] = session if session is not None else -2 - slot  # held by a process without a session
+                else:
+                    holders[slot] = None
+            for slot in list(self._free_since):
+                if holders.get(slot) is not None:
+                    del self._free_since[slot]
+            for slot, h in holders.items():
+                if h is None:
+                    self._free_since.setdefault(slot, started)
+            long_free = {s for s, t in self._free_since.items() if started - t > self.lease_s}
+            mine = plan(me, holders, live, long_free)
+            for slot in mine.give_up:
+                self._leaving.add(slot)
+                log.info("cluster: MQTT slot given up (above this process's share)", extra={"slot": slot})
+            for slot in sorted({*mine.keep, *mine.give_up, *mine.take}):
+                got_of.append((slot, leases.take_or_renew(conn, role(slot), self.holder, self.session_id, now, lease)))
         self._alone = live <= {self.session_id}
-        holders: dict[int, int | None] = {}
-        for slot, (session, holder) in rows.items():
-            if holder == self.holder or slot in self._leaving:
-                holders[slot] = me
-            elif holder:
-                holders[slot] = session if session is not None else -2 - slot  # held by a process without a session
-            else:
-                holders[slot] = None
-        for slot in list(self._free_since):
-            if holders.get(slot) is not None:
-                del self._free_since[slot]
-        for slot, h in holders.items():
-            if h is None:
-                self._free_since.setdefault(slot, started)
-        long_free = {s for s, t in self._free_since.items() if started - t > self.lease_s}
-        mine = plan(me, holders, live, long_free)
-        for slot in mine.give_up:
-            self._leaving.add(slot)
-            log.info("cluster: MQTT slot given up (above this process's share)", extra={"slot": slot})
         self._next_expiry = None
-        for slot in (*mine.keep, *mine.give_up, *mine.take):
-            with self.engine.begin() as conn:
-                got = leases.take_or_renew(conn, role(slot), self.holder, self.session_id, now, lease)
+        for slot, got in got_of:
             if isinstance(got, str):
                 continue  # busy: what is held stays held until its lease ends
             if got is None or got.holder != self.holder:

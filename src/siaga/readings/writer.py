@@ -38,6 +38,7 @@ from siaga.sources.ingest import Ingest, Row
 from siaga.sources.ratelimit import RateLimitedLog
 from siaga.store.engine import libpq_dsn
 from siaga.store.types import UTCDateTime, utcnow
+from siaga.waits import until_either
 
 log = logging.getLogger(__name__)
 
@@ -356,14 +357,7 @@ class ReadingWriter:
                 wake.set()
         try:
             while not stop.is_set():
-                stopped = asyncio.ensure_future(stop.wait())
-                woken = asyncio.ensure_future(wake.wait())
-                try:
-                    await asyncio.wait({stopped, woken}, timeout=self.flush_interval,
-                                       return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    stopped.cancel()
-                    woken.cancel()
+                await until_either(stop, wake, self.flush_interval)
                 wake.clear()
                 try:
                     await self.flush()

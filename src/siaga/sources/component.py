@@ -45,6 +45,7 @@ from siaga.store.engine import first_error_line, spool_dir
 from siaga.store.engine import libpq_dsn as dsn
 from siaga.store.events import set_meta
 from siaga.store.schema import meta
+from siaga.waits import until_either
 
 if TYPE_CHECKING:
     from siaga.vocab import Condition
@@ -52,7 +53,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("siaga.rules")
 
 TICK_SECONDS = 1.0
-SHARD_POLL_SECONDS = 0.1  # how soon a rule shard taken (its lease) is loaded and evaluated here
 STOP_WAIT_SECONDS = 3.5  # within the supervisor's grace (5 s)
 _DONE = {"stopped", "finished", "failed", "cancelled"}
 
@@ -142,22 +142,28 @@ def component(ctx: RuntimeContext) -> list[Component]:
 async def run_shards(ctx: RuntimeContext, ingest: Ingest, rules: ShardedRules, manager: AlertManager,
                      stop: asyncio.Event) -> None:
     """The rules of the shards this process holds: a shard taken is loaded from the store (its open alerts,
-    its sensors' recent readings) within :data:`SHARD_POLL_SECONDS`; the readings other processes hand over
-    are fed as they come; about once a second, time passes (holds, stale sensors) and this process's
-    share is written for ``siaga cluster status``."""
-    assert rules.publisher is not None and rules.keeper is not None
+    its sensors' recent readings) as soon as the keeper's round takes it; the readings other processes hand
+    over are fed as they come; about once a second, time passes (holds, stale sensors) and this process's
+    share is written for ``siaga cluster status``. Between, this loop sleeps: it wakes when the shards held
+    here change (or the listener was away), not on a poll."""
+    keeper = rules.keeper
+    assert rules.publisher is not None and keeper is not None
     rules.publisher.start()
-    keeping = asyncio.ensure_future(rules.keeper.run(ctx.session_id, stop))
-    listener = Listener(dsn(ctx.engine),
-                        lambda parts: ingest.apply_rules(lambda: rules.observe_parts(parts)),
-                        lambda: ingest.apply_rules(rules.reload_all))
-    listener.start()
+    keeping = asyncio.ensure_future(keeper.run(ctx.session_id, stop))
     loop = asyncio.get_running_loop()
+
+    def gap() -> None:  # the listener's thread: load every shard again, now
+        ingest.apply_rules(rules.reload_all)
+        with contextlib.suppress(RuntimeError):  # the loop is closed: siaga is stopping
+            loop.call_soon_threadsafe(keeper.changed.set)
+
+    listener = Listener(dsn(ctx.engine), lambda parts: ingest.apply_rules(lambda: rules.observe_parts(parts)), gap)
+    listener.start()
     next_tick = loop.time() + TICK_SECONDS
     try:
         while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), SHARD_POLL_SECONDS)
+            await until_either(stop, keeper.changed, max(0.0, next_tick - loop.time()))
+            keeper.changed.clear()
             if stop.is_set():
                 return
             ingest.apply_rules(rules.to_load)

@@ -49,6 +49,7 @@ from siaga.sources.mqtt.subscriber import SubscriberProcess
 from siaga.sources.ratelimit import RateLimitedLog
 from siaga.sources.reading import IngestSink, RawReading
 from siaga.vocab import AlertSink, Condition, Severity, SubjectKind
+from siaga.waits import until_either
 
 log = logging.getLogger("siaga.sources.mqtt")
 
@@ -253,11 +254,12 @@ class MqttSource:
             )
         )
 
-    async def _watch(self, stop: asyncio.Event, ended: threading.Event | None = None, check: bool = True) -> None:
-        """Check the broker's reachability (``check``) until ``stop`` is set (or the subscriber process ``ended``)."""
-        while not stop.is_set() and not (ended is not None and ended.is_set()):
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 1.0 if ended is None else 0.2)
+    async def _watch(self, stop: asyncio.Event, ended: asyncio.Event | None = None, check: bool = True) -> None:
+        """Check the broker's reachability (``check``) every second until ``stop`` is set (or the subscriber
+        process ``ended``: woken at once)."""
+        ended = ended if ended is not None else asyncio.Event()
+        while not stop.is_set() and not ended.is_set():
+            await until_either(stop, ended, 1.0)
             if check:
                 self._check_unreachable()
 
@@ -308,12 +310,13 @@ class MqttSource:
                         continue
                     own_stop = asyncio.Event()
                     link = _Link(self, slot)
-                    running[slot] = (own_stop, asyncio.create_task(
-                        self._run_client(settings.for_slot(slot), link, own_stop, check=False)))
+                    task = asyncio.create_task(self._run_client(settings.for_slot(slot), link, own_stop, check=False))
+                    task.add_done_callback(lambda _t: keeper.changed.set())  # its slot is let go at once
+                    running[slot] = (own_stop, task)
                 if self.monotonic() >= next_check:
                     next_check = self.monotonic() + 1.0
                     self._check_unreachable()
-                await keeper.wait_changed(0.2)
+                await keeper.wait_changed(max(0.05, next_check - self.monotonic()))
         finally:
             self._stopping = True
             for own_stop, _task in running.values():
@@ -340,14 +343,21 @@ class MqttSource:
 
     async def _run_process(self, settings: ClientSettings, link: _Link, stop: asyncio.Event, check: bool) -> None:
         delay = self.cfg.reconnect_min_s
+        loop = asyncio.get_running_loop()
         while not stop.is_set():
-            sub = SubscriberProcess(settings, self.table, link.event, self.received, self.durable)
+            ended = asyncio.Event()
+
+            def on_end(ended: asyncio.Event = ended) -> None:  # the reader's thread
+                with contextlib.suppress(RuntimeError):  # the loop is closed: siaga is stopping
+                    loop.call_soon_threadsafe(ended.set)
+
+            sub = SubscriberProcess(settings, self.table, link.event, self.received, self.durable, on_end)
             await asyncio.to_thread(sub.start)
             self.subscriber_pid = sub.pid
             self.clients[link.slot] = sub.pid
             started = self.monotonic()
             try:
-                await self._watch(stop, sub.ended, check)
+                await self._watch(stop, ended, check)
             finally:
                 if stop.is_set() or not sub.ended.is_set():
                     link.stopping = True

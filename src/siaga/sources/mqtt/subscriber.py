@@ -259,6 +259,7 @@ class SubscriberProcess:
         on_event: Callable[[Item], None],
         on_batch: Callable[[int, list[RawReading], list[Problem]], int],
         when_durable: Callable[[int, Callable[[], None]], None] | None = None,
+        on_end: Callable[[], None] = lambda: None,
     ) -> None:
         self.settings = settings
         self.table = table
@@ -266,6 +267,7 @@ class SubscriberProcess:
         self.on_batch = on_batch  # returns the batch's write mark (IngestResult.mark)
         self.when_durable = when_durable
         self.ended = threading.Event()  # the subscriber's output ended (stopped, or died)
+        self.on_end = on_end  # called (from the reader's thread) once ``ended`` is set
         self.clean = False  # it said it stopped
         self._proc: subprocess.Popen[bytes] | None = None
         self._write_lock = threading.Lock()
@@ -325,6 +327,7 @@ class SubscriberProcess:
             log.exception("mqtt: handling the subscriber's output failed")
         finally:
             self.ended.set()
+            self.on_end()
 
     def _ack_when_safe(self, mark: int, acks: list[tuple[int, int]]) -> None:
         if self.when_durable is None or not mark:
