@@ -148,6 +148,12 @@ def ack_remote(conn: Connection, site: str, alert_id: int, by: str, at: dt.datet
         raise AlertError(f"alert #{alert_id} of {site} is already resolved")
     if alert.state is AlertState.acknowledged:
         raise AlertError(f"alert #{alert_id} of {site} was already acknowledged by {alert.acknowledged_by}")
+    sent = conn.execute(select(peer_acks.c.by).where(  # made here, not yet confirmed by the room: not twice
+        peer_acks.c.site == site, peer_acks.c.direction == OUT, peer_acks.c.alert_id == alert_id,
+        peer_acks.c.applied_at.is_(None)).limit(1)).first()
+    if sent is not None:
+        raise AlertError(f"alert #{alert_id} of {site} was already acknowledged here by {sent.by}; "
+                         "on its way to the room")
     return queue(conn, site, alert_id, by, at, via=via, origin=origin, note=note), alert
 
 

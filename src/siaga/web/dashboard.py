@@ -249,11 +249,14 @@ def dashboard_of(ctx: Any) -> Dashboard:
 
 def router(ctx: Any) -> APIRouter:
     """Every page and API route (the entry of ``siaga.web.app.ROUTERS``)."""
-    from siaga.web import api_v1, maintenance_api, metrics, pages
+    from siaga.web import api_v1, maintenance_api, metrics, pages, peer_pages
 
     dash = dashboard_of(ctx)
     out = APIRouter()
     out.include_router(pages.router(dash))
+    peer_site = peer_pages.router(dash)  # a colocation's page of each room it watches
+    if peer_site is not None:
+        out.include_router(peer_site)
     out.include_router(api_v1.router(dash))
     maintenance = maintenance_api.router(dash)
     if maintenance is not None:
