@@ -135,7 +135,10 @@ def checks_run(url_of: Callable[[str], str], n: int, checks: int, window: float,
 
 def per_core(runs: dict[int, list[dict[str, Any]]], key: str, target: float = 0.9) -> dict[str, Any]:
     """Each process count's runs, the median of ``key`` (per CPU second) per count, and the per-core ratio of
-    three processes to one from those medians (each repetition's own ratio beside it: the spread)."""
+    three processes to one from those medians; beside it each repetition's own ratio (its 1- and 3-process
+    windows measured minutes apart at most) and their median, ``per_core_ratio_paired``: a slow spell of the
+    machine moves both windows of a repetition, where the ratio of the medians can pair a fast window of one
+    count with a slow one of the other."""
     out: dict[str, Any] = {}
     for n, got in runs.items():
         out[str(n)] = {"median_" + key: statistics.median(r[key] for r in got), "runs": got}
@@ -144,6 +147,8 @@ def per_core(runs: dict[int, list[dict[str, Any]]], key: str, target: float = 0.
         out["per_core_ratio_3_to_1"] = round(three["median_" + key] / one["median_" + key], 3)
         out["ratio_each_repetition"] = [round(b[key] / a[key], 3) if a[key] else None
                                         for a, b in zip(runs[1], runs[3], strict=False)]
+        paired = [r for r in out["ratio_each_repetition"] if r is not None]
+        out["per_core_ratio_paired"] = round(statistics.median(paired), 3) if paired else None
     out["target_ratio"] = target
     out["load_avg"] = os.getloadavg()[0]
     return out
