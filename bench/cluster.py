@@ -403,10 +403,15 @@ def ingest_scaling(url_of: Callable[[str], str], sensors: int, batch: int, windo
                     finally:
                         stop(gen)
                     drained(c)  # what the broker still holds for this site is taken before the next one's window
+                    received = sum(got["messages_by_process"]) * batch
                     runs[n].append({
                         "readings_per_s": got["readings_per_s"], "messages_by_process": got["messages_by_process"],
                         "cpu_s_per_s": got["cpu_s_per_s"],
-                        "readings_per_cpu_s": round(got["rows"] / max(got["cpu_s"], 1e-9), 1)})
+                        "readings_per_cpu_s": round(got["rows"] / max(got["cpu_s"], 1e-9), 1),
+                        # rows stored in the window against the readings of the messages the processes counted
+                        # (their shares, written every second): far below 1, the processes received readings
+                        # they did not store in the window (QoS 1 redeliveries stored once, or a backlog)
+                        "stored_of_received": round(got["rows"] / received, 3) if received else None})
     finally:
         pages.close()
     out = per_core(runs, "readings_per_cpu_s")
