@@ -16,10 +16,11 @@ machine, so each count runs as many as its processes can: ``saturated`` says it 
 check failed under the load), counted at the port over ``--window`` s after the shares settle, with each
 process's CPU seconds (from /proc/<pid>/stat) over the same window: ``checks_per_cpu_s`` per process count
 is the figure to judge per core (target: 3 processes >= 0.9 x the checks per CPU second of 1). Each count
-is measured ``--repeat`` times (default 3) in turn (1, 2, 3, 1, 2, 3, ...); the ratio is of the medians,
-each repetition's own ratio beside it (one run's figure moves by 10-20 % on this machine). Measured at a
-load below what one process can run (``--checks 3000``), three processes cost more per check than one:
-each wakes as often for a third of the work. ``--takeover 0`` skips the takeover trials.
+is measured ``--repeat`` times (default 3) in turn (1, 3, 2, then 2, 3, 1, ...); the ratio is of the
+medians, each repetition's own ratio and the pooled ratio (all windows' work over all their CPU seconds)
+beside it (one run's figure moves by 10-20 % on this machine). Measured at a load below what one process
+can run (``--checks 3000``), three processes cost more per check than one: each wakes as often for a third
+of the work. ``--takeover 0`` skips the takeover trials.
 
 ``--scaling`` also measures ingest (``--scaling ingest`` or ``--scaling checks`` runs one of the two): a
 mosquitto started here, 1, 2 and 3 processes sharing its messages through an MQTT 5 shared subscription
@@ -130,15 +131,17 @@ def checks_run(url_of: Callable[[str], str], n: int, checks: int, window: float,
     rate = (count1 - count0) / (t1 - t0)
     return {"checks_per_s": round(rate, 1), "cpu_s_per_s": [round(x / (t1 - t0), 3) for x in cpu],
             "checks_per_cpu_s": round((count1 - count0) / max(sum(cpu), 1e-9), 1),
+            "done": count1 - count0, "cpu_s": round(sum(cpu), 3),
             "pages": len(pages.got)}  # a check that failed under the load pages: must stay 0
 
 
 def per_core(runs: dict[int, list[dict[str, Any]]], key: str, target: float = 0.9) -> dict[str, Any]:
     """Each process count's runs, the median of ``key`` (per CPU second) per count, and the per-core ratio of
     three processes to one from those medians; beside it each repetition's own ratio (its 1- and 3-process
-    windows measured minutes apart at most) and their median, ``per_core_ratio_paired``: a slow spell of the
-    machine moves both windows of a repetition, where the ratio of the medians can pair a fast window of one
-    count with a slow one of the other."""
+    windows measured one after the other) and their median, ``per_core_ratio_paired``; and
+    ``per_core_ratio_pooled``, the ratio of all windows' work over all their CPU seconds, per count (each
+    run's ``done`` and ``cpu_s``): the windows run in an order that alternates (1, 3, 2, then 2, 3, 1), so
+    a machine slowing down or speeding up over the run weighs on both counts alike."""
     out: dict[str, Any] = {}
     for n, got in runs.items():
         out[str(n)] = {"median_" + key: statistics.median(r[key] for r in got), "runs": got}
@@ -149,17 +152,28 @@ def per_core(runs: dict[int, list[dict[str, Any]]], key: str, target: float = 0.
                                         for a, b in zip(runs[1], runs[3], strict=False)]
         paired = [r for r in out["ratio_each_repetition"] if r is not None]
         out["per_core_ratio_paired"] = round(statistics.median(paired), 3) if paired else None
+        if all("done" in r and "cpu_s" in r for r in runs[1] + runs[3]):
+            def pooled(got: list[dict[str, Any]]) -> float:
+                return sum(r["done"] for r in got) / max(sum(r["cpu_s"] for r in got), 1e-9)
+            out["per_core_ratio_pooled"] = round(pooled(runs[3]) / pooled(runs[1]), 3)
     out["target_ratio"] = target
     out["load_avg"] = os.getloadavg()[0]
     return out
 
 
+def in_turn(rep: int) -> list[int]:
+    """The process counts' order in repetition ``rep``: 1, 3, 2, then 2, 3, 1 (the 1- and 3-process windows
+    next to each other, and first one then the other first: a drift of the machine's speed over a run
+    weighs on both alike)."""
+    return [1, 3, 2] if rep % 2 == 0 else [2, 3, 1]
+
+
 def scaling(url_of: Callable[[str], str], checks: int, window: float, lease: float, repeat: int) -> dict[str, Any]:
-    """checks/s and CPU per process with 1, 2, 3 processes, ``repeat`` times in turn (1, 2, 3, 1, 2, 3, ...:
-    a slow minute of the machine falls on every count alike)."""
+    """checks/s and CPU per process with 1, 2, 3 processes, ``repeat`` times in turn (1, 3, 2, then 2, 3, 1,
+    ...: a slow minute of the machine falls on every count alike)."""
     runs: dict[int, list[dict[str, Any]]] = {1: [], 2: [], 3: []}
-    for _ in range(repeat):
-        for n in runs:
+    for rep in range(repeat):
+        for n in in_turn(rep):
             runs[n].append(checks_run(url_of, n, checks, window, lease))
     out = per_core(runs, "checks_per_cpu_s")
     out["offered_per_s"] = checks
@@ -304,6 +318,7 @@ class Window:
         self.checks0 = listener.accepted if listener is not None else 0
         shares = shares_of(c)
         self.msgs0 = {k: v.get("mqtt_messages", 0) for k, v in shares.items()}
+        self.batches0 = {k: v.get("mqtt_batches", 0) for k, v in shares.items()}
         self.stalls0 = {k: v.get("stalls") or {} for k, v in shares.items()}
         self.t0 = time.monotonic()
         self.peak = 0
@@ -326,10 +341,12 @@ class Window:
         checks = (self.listener.accepted - self.checks0) if self.listener is not None else 0
         shares = shares_of(self.c)
         msgs = {k: v.get("mqtt_messages", 0) - self.msgs0.get(k, 0) for k, v in shares.items()}
+        batches = sum(v.get("mqtt_batches", 0) - self.batches0.get(k, 0) for k, v in shares.items())
         return {"seconds": round(dt_s, 2), "rows": rows, "checks": checks, "cpu_s": sum(cpu),
                 "readings_per_s": round(rows / dt_s, 1), "checks_per_s": round(checks / dt_s, 1),
                 "checks_most_in_1s": self.peak,
                 "messages_by_process": sorted(msgs.values(), reverse=True),
+                "messages_per_batch": round(sum(msgs.values()) / batches, 2) if batches > 0 else None,
                 "cpu_s_per_s": [round(x / dt_s, 3) for x in cpu],
                 "stalls_by_process": [stalls_in(self.stalls0.get(k) or {}, v.get("stalls") or {})
                                       for k, v in sorted(shares.items())]}
@@ -368,7 +385,7 @@ def ingest_scaling(url_of: Callable[[str], str], sensors: int, batch: int, windo
     load generator as fast as siaga takes them, ``batch`` readings a message).
 
     The three sites run at once, each with its own database, broker and processes, and the load generator
-    feeds one of them at a time, a window each in turn (1, 2, 3, 1, 2, 3, ... ``repeat`` times): what a
+    feeds one of them at a time, a window each in turn (1, 3, 2, then 2, 3, 1, ... ``repeat`` times): what a
     process costs a reading moves by up to half from one minute to the next on the 2-core VMs (their
     speed, not siaga), so the counts compared are measured seconds apart, not minutes. The sensors report
     every hour by their config, so a site without load raises no stale sensor meanwhile."""
@@ -388,8 +405,9 @@ def ingest_scaling(url_of: Callable[[str], str], sensors: int, batch: int, windo
                 work = d / f"site{n}"
                 work.mkdir()
                 sites[n] = (stack.enter_context(started(work, config, n, up_timeout=300)), broker.port)
-            for _ in range(repeat):
-                for n, (c, port) in sites.items():
+            for rep in range(repeat):
+                for n in in_turn(rep):
+                    c, port = sites[n]
                     before = sum(v.get("mqtt_messages", 0) for v in shares_of(c).values())
                     gen = loadgen(port, ids, 50_000_000, 0, batch, in_flight=INGEST_IN_FLIGHT)
                     try:
@@ -406,8 +424,10 @@ def ingest_scaling(url_of: Callable[[str], str], sensors: int, batch: int, windo
                     received = sum(got["messages_by_process"]) * batch
                     runs[n].append({
                         "readings_per_s": got["readings_per_s"], "messages_by_process": got["messages_by_process"],
+                        "messages_per_batch": got["messages_per_batch"],
                         "cpu_s_per_s": got["cpu_s_per_s"],
                         "readings_per_cpu_s": round(got["rows"] / max(got["cpu_s"], 1e-9), 1),
+                        "done": got["rows"], "cpu_s": round(got["cpu_s"], 3),
                         # rows stored in the window against the readings of the messages the processes counted
                         # (their shares, written every second): far below 1, the processes received readings
                         # they did not store in the window (QoS 1 redeliveries stored once, or a backlog)

@@ -4,12 +4,14 @@ heartbeat and stops the room's escalation (``siaga.peers.acks``)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Request, Response
 
+from siaga.alerts.model import Alert
 from siaga.alerts.store import AlertError
 from siaga.peers import ack_link, acks
 from siaga.peers.signing import HEADER_NONCE
@@ -50,14 +52,21 @@ def router(ctx: RuntimeContext) -> APIRouter | None:
         site, it stops the site's escalation when it arrives. Needs the ack scope."""
         if peers.peer(site) is None:
             raise ApiError(404, "not_found", f"{site} is not a peer of this siaga")
-        now = ctx.clock()
-        try:
-            event_id, alert = await ctx.run_db(lambda conn: acks.ack_remote(
-                conn, site, alert_id, str(me.name), now, via="api", origin=peers.site_id or "", note=note))
-        except AlertError as exc:
-            if str(exc).startswith("no alert"):
-                raise ApiError(404, "not_found", str(exc)) from None
-            raise ApiError(409, "conflict", str(exc)) from None
+        event_id, alert = await acknowledge_remote(ctx, site, alert_id, str(me.name), ctx.clock(), via="api",
+                                                   origin=peers.site_id or "", note=note)
         return {"site": site, "alert": alert.id, "by": str(me.name), "event_id": event_id, "queued": True}
 
     return r
+
+
+async def acknowledge_remote(ctx: RuntimeContext, site: str, alert_id: int, by: str, now: dt.datetime, *,
+                             via: str, origin: str, note: str | None) -> tuple[str, Alert]:
+    """:func:`acks.ack_remote` in the store's thread (the API's and the dashboard's way): its refusal as the
+    API's error, 404 when the site's record holds no such alert, 409 when it is resolved or acknowledged."""
+    try:
+        return await ctx.run_db(lambda conn: acks.ack_remote(conn, site, alert_id, by, now, via=via, origin=origin,
+                                                             note=note))
+    except AlertError as exc:
+        if str(exc).startswith("no alert"):
+            raise ApiError(404, "not_found", str(exc)) from None
+        raise ApiError(409, "conflict", str(exc)) from None

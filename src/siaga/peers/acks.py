@@ -148,20 +148,20 @@ def ack_remote(conn: Connection, site: str, alert_id: int, by: str, at: dt.datet
         raise AlertError(f"alert #{alert_id} of {site} is already resolved")
     if alert.state is AlertState.acknowledged:
         raise AlertError(f"alert #{alert_id} of {site} was already acknowledged by {alert.acknowledged_by}")
-    sent = conn.execute(select(peer_acks.c.by).where(  # made here, not yet confirmed by the room: not twice
-        peer_acks.c.site == site, peer_acks.c.direction == OUT, peer_acks.c.alert_id == alert_id,
-        peer_acks.c.applied_at.is_(None)).limit(1)).first()
-    if sent is not None:
-        raise AlertError(f"alert #{alert_id} of {site} was already acknowledged here by {sent.by}; "
+    sent = waiting(conn, site, 1, alert_id=alert_id)  # made here, not yet confirmed by the room: not twice
+    if sent:
+        raise AlertError(f"alert #{alert_id} of {site} was already acknowledged here by {sent[0].by}; "
                          "on its way to the room")
     return queue(conn, site, alert_id, by, at, via=via, origin=origin, note=note), alert
 
 
-def waiting(conn: Connection, site: str, limit: int = BATCH) -> list[PeerAck]:
-    """The acknowledgements ``site`` has not confirmed yet, oldest first."""
-    rows = conn.execute(select(peer_acks).where(
-        peer_acks.c.site == site, peer_acks.c.direction == OUT, peer_acks.c.applied_at.is_(None),
-    ).order_by(peer_acks.c.id).limit(limit))
+def waiting(conn: Connection, site: str, limit: int = BATCH, *, alert_id: int | None = None) -> list[PeerAck]:
+    """The acknowledgements ``site`` has not confirmed yet (of one alert, with ``alert_id``), oldest first."""
+    query = select(peer_acks).where(
+        peer_acks.c.site == site, peer_acks.c.direction == OUT, peer_acks.c.applied_at.is_(None))
+    if alert_id is not None:
+        query = query.where(peer_acks.c.alert_id == alert_id)
+    rows = conn.execute(query.order_by(peer_acks.c.id).limit(limit))
     return [PeerAck(r.event_id, int(r.alert_id), r.by, r.via, r.made_at, r.note) for r in rows]
 
 

@@ -224,6 +224,7 @@ def _write_share(ctx: RuntimeContext, rules: ShardedRules, listener: Listener, n
     share = {
         "mqtt_connected": mqtt.stats.connected if mqtt is not None else None,
         "mqtt_messages": mqtt.stats.messages if mqtt is not None else 0,
+        "mqtt_batches": mqtt.stats.batches if mqtt is not None else 0,
         "readings": ctx.services.ingest.counts.get("accepted", 0) if ctx.services.ingest is not None else 0,
         "handed_off": rules.handed_off, "handed_in": rules.received, "evaluated": rules.evaluated,
         "handoff_failed": rules.publisher.failed if rules.publisher is not None else 0,  # not sent: the store failed

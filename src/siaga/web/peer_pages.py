@@ -15,9 +15,9 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from siaga.alerts.serialise import alert_fields
-from siaga.alerts.store import AlertError
 from siaga.config.peers import PeerRole
 from siaga.peers import acks
+from siaga.peers.ack_web import acknowledge_remote
 from siaga.peers.record import remote_alerts
 from siaga.vocab import AlertState
 from siaga.web.auth.roles import Scope
@@ -64,13 +64,8 @@ def router(dash: Dashboard) -> APIRouter | None:
         watched(site)
         now = dash.now()
         text = note.strip()[:1000] or None
-        try:
-            await dash.ctx.run_db(lambda conn: acks.ack_remote(
-                conn, site, alert_id, me.name, now, via="web", origin=peers.site_id or "", note=text))
-        except AlertError as exc:
-            if str(exc).startswith("no alert"):
-                raise ApiError(404, "not_found", str(exc)) from None
-            raise ApiError(409, "conflict", str(exc)) from None
+        await acknowledge_remote(dash.ctx, site, alert_id, me.name, now, via="web", origin=peers.site_id or "",
+                                 note=text)
         return RedirectResponse(f"/peers/{site}", status_code=303)
 
     return r

@@ -70,6 +70,7 @@ class MqttStats:
     connected: bool = False
     connects: int = 0
     messages: int = 0
+    batches: int = 0  # handed to ingest, one or more messages each (under load, many)
     readings: int = 0
     problems: Counter[str] = field(default_factory=Counter)
     last_message_at: dt.datetime | None = None
@@ -168,6 +169,7 @@ class MqttSource:
         """
         stats = self.stats
         stats.messages += messages
+        stats.batches += 1
         mark = 0
         if readings:
             now = self.clock()
