@@ -44,10 +44,10 @@ class Listener:
     """A TCP port that takes every connection and closes it (thousands of checks, one socket; no asyncio objects
     in the test's process)."""
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((host, 0))
+        self.sock.bind((host, port))  # 0: a free port; a port given: one a Listener closed before, open again
         self.sock.listen(4096)
         self.port = int(self.sock.getsockname()[1])
         self.accepted = 0
