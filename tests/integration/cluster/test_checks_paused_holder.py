@@ -10,6 +10,7 @@ import os
 import signal
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,7 @@ def checked_since(c: Cluster, since: dt.datetime) -> int:
                                 .where(check_states.c.last_at > since)).scalar_one())
 
 
-def paused_while(c: Cluster, paused: Process, change: object, now: str) -> None:
+def paused_while(c: Cluster, paused: Process, change: Callable[[], object], now: str) -> None:
     """Pause ``paused`` until the other holds every slot, ``change()`` the services meanwhile, wait for the other
     to write every state ``now``; wake it, and for three seconds (its write every second, its late checks) see
     no state change back."""
@@ -57,7 +58,7 @@ def paused_while(c: Cluster, paused: Process, change: object, now: str) -> None:
 
     os.kill(paused.proc.pid, signal.SIGSTOP)
     wait_for(taken_over, timeout=60)
-    change()  # type: ignore[operator]
+    change()
     wait_for(written, timeout=60)
     os.kill(paused.proc.pid, signal.SIGCONT)
     deadline = time.monotonic() + 3.0
