@@ -12,7 +12,7 @@ from typing import IO, Any
 
 import pytest
 
-from siaga.sources.mqtt.subscriber import Forwarder
+from siaga.sources.mqtt.subscriber import Forwarder, unread
 from siaga.sources.reading import RawReading
 
 
@@ -26,16 +26,6 @@ def pipe() -> Iterator[tuple[IO[bytes], IO[bytes]]]:
 
 def message(fwd: Forwarder, mid: int) -> None:
     fwd.message(mid, 1, [RawReading(f"t{mid}", 20.0 + mid)], [])
-
-
-def pending(f: IO[bytes]) -> int:
-    import array
-    import fcntl
-    import termios
-
-    n = array.array("i", [0])
-    fcntl.ioctl(f.fileno(), termios.FIONREAD, n, True)
-    return n[0]
 
 
 def test_a_message_goes_at_once_when_siaga_has_taken_what_came_before(pipe: tuple[IO[bytes], IO[bytes]]) -> None:
@@ -56,12 +46,12 @@ def test_messages_join_one_batch_while_siaga_is_still_taking_the_previous(
     message(fwd, 3)
     first: Any = pickle.load(siaga_end)  # siaga takes batch 1
     assert first[:2] == ("batch", 1)
-    assert pending(siaga_end) == 0, "messages 2 and 3 went to siaga one by one behind batch 1"
+    assert unread(siaga_end) == 0, "messages 2 and 3 went to siaga one by one behind batch 1"
     flusher = threading.Thread(target=fwd.run, daemon=True)
     flusher.start()
     try:
         deadline = time.monotonic() + 5
-        while pending(siaga_end) == 0 and time.monotonic() < deadline:
+        while unread(siaga_end) == 0 and time.monotonic() < deadline:
             time.sleep(0.001)
         second: Any = pickle.load(siaga_end)  # sent by the flusher once the pipe was empty, before any stop
         assert second[0] == "batch" and second[1] == 2

@@ -67,6 +67,17 @@ Item = tuple[Any, ...]
 ReadingTuple = tuple[str, object, Any]
 
 
+def unread(f: Any) -> int:
+    """Bytes waiting to be read in a socket or a pipe (``FIONREAD``; either end of a pipe), 0 when it cannot
+    say (closed, or not a file). Thread-safe: a buffer of its own each call."""
+    n = array.array("i", [0])
+    try:
+        fcntl.ioctl(f.fileno(), termios.FIONREAD, n, True)
+    except (OSError, ValueError):
+        return 0
+    return n[0]
+
+
 def _send(out: IO[bytes], obj: object) -> None:
     pickle.dump(obj, out, protocol=PROTOCOL)
     out.flush()
@@ -99,8 +110,6 @@ class Forwarder:
         self._opened = 0.0  # monotonic time the open batch got its first message
         self._unacked = 0  # batches sent that siaga has not acknowledged yet
         self._acked = threading.Condition()
-        self._pending = array.array("i", [0])
-        self._queued = array.array("i", [0])
         self._wake = threading.Event()  # an open batch for the flusher to watch
 
     # ReceiverHandler (paho's network thread)
@@ -134,22 +143,13 @@ class Forwarder:
             self._flush_locked()
 
     def _more_to_read(self) -> bool:
+        """The broker's socket holds bytes paho has not read yet (more of a message, or another)."""
         sock = self.receiver.client.socket() if self.receiver is not None else None
-        if sock is None:
-            return False
-        try:
-            fcntl.ioctl(sock.fileno(), termios.FIONREAD, self._pending, True)
-        except (OSError, ValueError):
-            return False
-        return self._pending[0] > 0
+        return sock is not None and unread(sock) > 0
 
     def _siaga_behind(self) -> bool:
         """siaga has not taken all of the batch sent last: its bytes are still in the pipe."""
-        try:
-            fcntl.ioctl(self.out.fileno(), termios.FIONREAD, self._queued, True)
-        except (OSError, ValueError):
-            return False
-        return self._queued[0] > 0
+        return unread(self.out) > 0
 
     def _event(self, event: Item) -> None:
         with self._lock:
