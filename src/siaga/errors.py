@@ -20,6 +20,7 @@ reads ``str(exc)``, one line a person can act on. Errors that are also a ``Value
      ├── StoreAway                   siaga.readings    (a RuntimeError) the store failed moments ago:
      │                                                   readings spooled              retryable=True
      ├── AlertError                  siaga.alerts      an alert or incident action that cannot be done
+     │    └── NoSuchAlert                                the alert or incident named does not exist (404)
      ├── LifecycleError              siaga.alerts      what was asked cannot be done to this alert
      ├── PayloadError                siaga.sources     (a ValueError) a payload that cannot be read
      ├── PushError                   siaga.sources     an HTTP push refused, with its status

@@ -29,6 +29,10 @@ class AlertError(SiagaError):
     """An alert or incident operation a person asked for cannot be done (one line saying why)."""
 
 
+class NoSuchAlert(AlertError):
+    """The alert or incident named does not exist (an API answers 404; any other AlertError is a 409)."""
+
+
 @dataclass(frozen=True)
 class AlertEvent:
     id: int
@@ -307,7 +311,7 @@ def acknowledge(
     """Mark an active alert acknowledged in the store (the running manager picks it up)."""
     alert = get_alert(conn, alert_id)
     if alert is None:
-        raise AlertError(f"no alert #{alert_id}")
+        raise NoSuchAlert(f"no alert #{alert_id}")
     if alert.state is AlertState.resolved:
         raise AlertError(f"alert #{alert_id} is already resolved")
     if alert.state is AlertState.acknowledged:
@@ -324,7 +328,7 @@ def resolve(
     """Mark an active alert resolved by hand."""
     alert = get_alert(conn, alert_id)
     if alert is None:
-        raise AlertError(f"no alert #{alert_id}")
+        raise NoSuchAlert(f"no alert #{alert_id}")
     if alert.state is AlertState.resolved:
         raise AlertError(f"alert #{alert_id} is already resolved")
     alert = dataclasses.replace(alert, state=AlertState.resolved, resolved_at=at)
@@ -337,7 +341,7 @@ def resolve(
 def add_note(conn: Connection, alert_id: int, by: str | None, note: str, at: dt.datetime, *, via: str = "cli") -> Alert:
     alert = get_alert(conn, alert_id)
     if alert is None:
-        raise AlertError(f"no alert #{alert_id}")
+        raise NoSuchAlert(f"no alert #{alert_id}")
     add_event(conn, alert, "note", at, by=by, via=via, note=person_note(note))
     return alert
 
@@ -394,7 +398,7 @@ def note_incident(conn: Connection, incident_id: int, by: str | None, note: str,
                   tz: dt.tzinfo | None = None) -> Incident:
     inc = get_incident(conn, incident_id)
     if inc is None:
-        raise AlertError(f"no incident #{incident_id}")
+        raise NoSuchAlert(f"no incident #{incident_id}")
     stamp = at.astimezone(tz or dt.UTC).strftime("%Y-%m-%d %H:%M")
     line = f"[{stamp}{' ' + by if by else ''}] {note}"
     notes = f"{inc.notes}\n{line}" if inc.notes else line

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, Request, Response
 
 from siaga.alerts.model import Alert
-from siaga.alerts.store import AlertError
+from siaga.alerts.store import AlertError, NoSuchAlert
 from siaga.peers import ack_link, acks
 from siaga.peers.signing import HEADER_NONCE
 from siaga.peers.web import hub_of, signed_request
@@ -62,11 +62,12 @@ def router(ctx: RuntimeContext) -> APIRouter | None:
 async def acknowledge_remote(ctx: RuntimeContext, site: str, alert_id: int, by: str, now: dt.datetime, *,
                              via: str, origin: str, note: str | None) -> tuple[str, Alert]:
     """:func:`acks.ack_remote` in the store's thread (the API's and the dashboard's way): its refusal as the
-    API's error, 404 when the site's record holds no such alert, 409 when it is resolved or acknowledged."""
+    API's error by its type: 404 for :class:`NoSuchAlert` (the site's record holds no such alert), 409 for any
+    other :class:`AlertError` (resolved, acknowledged, or on its way already)."""
     try:
         return await ctx.run_db(lambda conn: acks.ack_remote(conn, site, alert_id, by, now, via=via, origin=origin,
                                                              note=note))
+    except NoSuchAlert as exc:
+        raise ApiError(404, "not_found", str(exc)) from None
     except AlertError as exc:
-        if str(exc).startswith("no alert"):
-            raise ApiError(404, "not_found", str(exc)) from None
         raise ApiError(409, "conflict", str(exc)) from None

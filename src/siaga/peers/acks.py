@@ -34,7 +34,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, insert, select, update
 
 from siaga.alerts.model import Alert, AlertState
-from siaga.alerts.store import AlertError
+from siaga.alerts.store import AlertError, NoSuchAlert
 from siaga.peers.ack_tables import peer_acks
 from siaga.peers.signing import HEADER_NONCE, HEADER_PEER, HEADER_SIGNATURE, HEADER_TIMESTAMP, SignatureRefused, sign
 from siaga.peers.signing import signature as mac
@@ -138,12 +138,13 @@ def queue(conn: Connection, site: str, alert_id: int, by: str, at: dt.datetime, 
 def ack_remote(conn: Connection, site: str, alert_id: int, by: str, at: dt.datetime, *, via: str, origin: str,
                note: str | None = None) -> tuple[str, Alert]:
     """Acknowledge alert ``alert_id`` of the watched ``site`` here: it must be open in the record the site sent
-    (:class:`AlertError` with one line otherwise). Queued for the site; returns the event id and the alert."""
+    (:class:`NoSuchAlert` when the record holds no such alert, :class:`AlertError` when it is not open: one line
+    each). Queued for the site; returns the event id and the alert."""
     from siaga.peers.record import remote_alerts
 
     alert = next((a for a in remote_alerts(conn, site) if a.id == alert_id), None)
     if alert is None:
-        raise AlertError(f"no alert #{alert_id} in the record of {site}")
+        raise NoSuchAlert(f"no alert #{alert_id} in the record of {site}")
     if alert.state is AlertState.resolved:
         raise AlertError(f"alert #{alert_id} of {site} is already resolved")
     if alert.state is AlertState.acknowledged:

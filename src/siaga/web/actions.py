@@ -13,7 +13,7 @@ from collections.abc import Callable
 from sqlalchemy import Engine
 
 from siaga.alerts.manager import AlertManager
-from siaga.alerts.store import AlertError
+from siaga.alerts.store import AlertError, NoSuchAlert
 from siaga.runtime.services import Services
 from siaga.web.auth.accounts import audit
 from siaga.web.errors import ApiError
@@ -38,11 +38,9 @@ async def act(services: Services, engine: Engine, action: str, alert_id: int, *,
     call = calls[action]
     try:
         await asyncio.to_thread(call)
-    except LookupError as exc:
+    except (LookupError, NoSuchAlert) as exc:
         raise ApiError(404, "not_found", f"alert {alert_id} not found") from exc
     except (AlertError, ValueError) as exc:
-        if str(exc).startswith("no alert"):
-            raise ApiError(404, "not_found", f"alert {alert_id} not found") from exc
         raise ApiError(409, "conflict", str(exc)) from exc
     with engine.begin() as conn:
         audit(conn, f"alert.{action}", actor=by, subject=f"alert:{alert_id}", now=now, via=via, note=note)

@@ -210,8 +210,16 @@ async def test_manual_resolve_and_notes_are_in_the_timeline(db_engine: Engine) -
     with db_engine.connect() as conn:
         events = [(e.event, e.by, e.note) for e in store.events_of(conn, [alert.id])]
     assert events == [("firing", None, None), ("note", "andi", "restarting nginx"), ("resolved", "andi", "fixed")]
-    with pytest.raises(store.AlertError, match="already resolved"), db_engine.begin() as conn:
+    with pytest.raises(store.AlertError, match="already resolved") as refused, db_engine.begin() as conn:
         store.resolve(conn, alert.id, "x", at(30))
+    assert not isinstance(refused.value, store.NoSuchAlert)  # a refusal (409), not a missing alert (404)
+    missing = alert.id + 1000
+    for act in (lambda: m.ack(missing, "andi"), lambda: m.resolve(missing, "andi"),
+                lambda: m.note(missing, "andi", "x")):
+        with pytest.raises(store.NoSuchAlert, match=f"no alert #{missing}"):  # through the manager, as it is
+            act()
+    with pytest.raises(store.NoSuchAlert, match="no incident #"), db_engine.begin() as conn:
+        store.note_incident(conn, missing, "andi", "x", at(40))
 
 
 def _move_alerts_table(engine: Engine, away: bool) -> None:

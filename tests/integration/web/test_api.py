@@ -55,6 +55,15 @@ def test_token_without_the_ack_scope_is_refused(client: TestClient, site: Ctx) -
     assert resp.json()["alert"]["acknowledged_by"] == "token:t"
 
 
+def test_acknowledging_a_missing_alert_is_404_and_one_acknowledged_already_409(client: TestClient,
+                                                                               site: Ctx) -> None:
+    alert_id = fire_alert(site.manager, "leak", "leak-r1-floor", NOW)
+    h = _token(site, "read", "ack")
+    _is_error(client.post(f"/api/v1/alerts/{alert_id + 1000}/ack", headers=h), 404, "not_found")
+    assert client.post(f"/api/v1/alerts/{alert_id}/ack", headers=h).status_code == 200
+    _is_error(client.post(f"/api/v1/alerts/{alert_id}/ack", headers=h), 409, "conflict")
+
+
 def test_revoked_token_is_refused(client: TestClient, site: Ctx) -> None:
     with site.engine.begin() as conn:
         secret, token = accounts.create_token(conn, "old", ["read"], NOW, actor="test")

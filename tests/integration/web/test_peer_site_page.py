@@ -7,18 +7,21 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from web_helpers import NOW, Ctx, csrf_of, login
 
 from siaga.alerts.manager import AlertManager
 from siaga.alerts.model import Condition, Severity, SubjectKind
+from siaga.alerts.store import AlertError, NoSuchAlert
 from siaga.config import load_config
 from siaga.i18n.messages import Message
 from siaga.peers import acks, outbox, record
 from siaga.peers.hub import PeerHub
 from siaga.store import create_engine_for, sqlite_url
 from siaga.store.migrate import upgrade
+from siaga.web.auth import accounts
 
 T0 = dt.datetime(2026, 7, 16, 0, 50, tzinfo=dt.UTC)
 
@@ -76,6 +79,30 @@ def test_a_watched_rooms_alert_is_acknowledged_from_its_page_once(whole_app: Fas
         assert again.status_code == 409  # on its way already: not queued twice
         resolved = operator.post(f"/peers/bontang/alerts/{mail}/ack", data={"csrf_token": token})
         assert resolved.status_code == 409
+        missing = operator.post(f"/peers/bontang/alerts/{portal + mail}/ack", data={"csrf_token": token})
+        assert missing.status_code == 404  # not in the room's record
     with site.engine.connect() as conn:
         sent = acks.waiting(conn, "bontang")
     assert [(a.alert_id, a.by, a.via, a.note) for a in sent] == [(portal, "opera", "web", "sudah dicek")]
+
+
+def test_a_missing_alert_of_the_room_is_told_from_a_refused_acknowledgement_by_its_type(
+        whole_app: FastAPI, site: Ctx) -> None:
+    portal, mail = the_rooms_record_arrives(site)
+    with site.engine.begin() as conn:
+        with pytest.raises(NoSuchAlert, match="in the record of bontang"):
+            acks.ack_remote(conn, "bontang", portal + mail, "andi", NOW, via="cli", origin="colo")
+        with pytest.raises(AlertError, match="already resolved") as refused:
+            acks.ack_remote(conn, "bontang", mail, "andi", NOW, via="cli", origin="colo")
+        assert not isinstance(refused.value, NoSuchAlert)
+        secret, _ = accounts.create_token(conn, "t", ["read", "ack"], NOW, actor="test")
+    bearer = {"Authorization": f"Bearer {secret}", "Accept": "application/json"}
+    with TestClient(whole_app) as api:
+        missing = api.post(f"/api/v1/peers/bontang/alerts/{portal + mail}/ack", headers=bearer)
+        assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found", missing.text
+        resolved = api.post(f"/api/v1/peers/bontang/alerts/{mail}/ack", headers=bearer)
+        assert resolved.status_code == 409 and resolved.json()["error"]["code"] == "conflict", resolved.text
+        done = api.post(f"/api/v1/peers/bontang/alerts/{portal}/ack", headers=bearer, json={"note": "menuju"})
+        assert done.status_code == 200 and done.json()["queued"] is True, done.text
+        again = api.post(f"/api/v1/peers/bontang/alerts/{portal}/ack", headers=bearer)
+        assert again.status_code == 409 and again.json()["error"]["code"] == "conflict", again.text
