@@ -53,6 +53,6 @@ def refusal(exc: AlertError) -> ApiError:
     ``conflict`` for any other :class:`AlertError`. Like every API error its ``message`` is in English (the API
     speaks English; a person reads the dashboard); ``details`` carries the reason as its message key and
     parameters (``{"key": "alert.acknowledged_already", "params": {"alert": 5, "by": "andi"}}``), for a client
-    that words it for its reader."""
+    that words it for its reader; the dashboard's pages show it worded for theirs."""
     status, code = (404, "not_found") if isinstance(exc, NoSuchAlert) else (409, "conflict")
-    return ApiError(status, code, exc.why.english(), details=exc.why.to_json())
+    return ApiError(status, code, exc.why.english(), details=exc.why.to_json(), why=exc.why)
