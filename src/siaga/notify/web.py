@@ -73,7 +73,7 @@ async def ack_page(token: str, ctx: RuntimeContext = Depends(get_ctx)) -> HTMLRe
     except TokenError as exc:
         return _page(svc, 400, error=g(N_("This link cannot be used: {reason}.")).format(reason=exc))
     if await svc.token_spent(claim):
-        return _page(svc, 410, error=g(N_("This link was used already.")))
+        return _page(svc, REFUSAL_STATUS[AckRefusal.used], error=g(N_("This link was used already.")))
     ids = list(claim.alert_ids)
     if claim.message_id is not None:
         row = await svc.message(claim.message_id)
@@ -94,7 +94,7 @@ async def ack_confirm(token: str, request: Request, ctx: RuntimeContext = Depend
     lang = svc.notifier.config.site.language.value
     g = gettext_for(lang)
     if outcome.refused is AckRefusal.used:
-        return _page(svc, 410, error=g(N_("This link was used already.")))
+        return _page(svc, REFUSAL_STATUS[AckRefusal.used], error=g(N_("This link was used already.")))
     if not outcome.ok:
         # siaga's reason in the page's language; a TokenError's own line as it is
         reason = render(outcome.why, lang, svc.notifier.renderer.zone) if outcome.why else outcome.message
