@@ -45,7 +45,13 @@ ImpactOf = Callable[[SubjectKind, str], Impact]
 
 
 class LifecycleError(SiagaError):
-    """What a person asked cannot be done to this alert (one line saying why)."""
+    """What a person asked cannot be done to this alert; ``why`` says why as a message worded per reader (an
+    ``alert.*`` key), ``str()`` is that line in English (logs)."""
+
+    def __init__(self, message: Message | str) -> None:
+        why = message if isinstance(message, Message) else Message(text=message)
+        super().__init__(why.english())
+        self.why = why
 
 
 # The book ----------------------------------------------------------------------------------------------
@@ -465,7 +471,7 @@ def ack(book: Book, alert_id: int, by: str, now: dt.datetime, *, via: str = "api
     """Someone takes responsibility for an open alert of the book (LifecycleError when it was already)."""
     alert = _known(book, alert_id)
     if alert.state is AlertState.acknowledged:
-        raise LifecycleError(f"alert #{alert_id} was already acknowledged by {alert.acknowledged_by}")
+        raise LifecycleError(Message("alert.acknowledged_already", {"alert": alert_id, "by": alert.acknowledged_by}))
     previous = alert.state
     alert = dataclasses.replace(alert, state=AlertState.acknowledged, acknowledged_at=now, acknowledged_by=by)
     writes: list[Write] = [UpdateAlert(alert, now), AddEvent(alert, "acknowledged", now, by=by, via=via, note=note)]
@@ -507,5 +513,5 @@ def taken_up(book: Book, alert_id: int, state: AlertState, now: dt.datetime, *,
 def _known(book: Book, alert_id: int) -> Alert:
     alert = book.by_alert_id(alert_id)
     if alert is None:
-        raise LifecycleError(f"alert #{alert_id} is not open here")
+        raise LifecycleError(Message("alert.not_open_here", {"alert": alert_id}))
     return alert

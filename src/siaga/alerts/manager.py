@@ -561,7 +561,7 @@ class AlertManager:
         try:
             return decide()
         except lifecycle.LifecycleError as exc:
-            raise store.AlertError(str(exc)) from None
+            raise store.AlertError(exc.why) from None
 
     # Time ---------------------------------------------------------------------------------------------
 

@@ -26,7 +26,13 @@ ACTIVE_STATES = (AlertState.pending.value, AlertState.firing.value, AlertState.a
 
 
 class AlertError(SiagaError):
-    """An alert or incident operation a person asked for cannot be done (one line saying why)."""
+    """An alert or incident operation a person asked for cannot be done; ``why`` says why as a message worded per
+    reader (an ``alert.*`` key), ``str()`` is that line in English (logs)."""
+
+    def __init__(self, message: Message | str) -> None:
+        why = message if isinstance(message, Message) else Message(text=message)
+        super().__init__(why.english())
+        self.why = why
 
 
 class NoSuchAlert(AlertError):
@@ -311,11 +317,11 @@ def acknowledge(
     """Mark an active alert acknowledged in the store (the running manager picks it up)."""
     alert = get_alert(conn, alert_id)
     if alert is None:
-        raise NoSuchAlert(f"no alert #{alert_id}")
+        raise NoSuchAlert(Message("alert.no_such", {"alert": alert_id}))
     if alert.state is AlertState.resolved:
-        raise AlertError(f"alert #{alert_id} is already resolved")
+        raise AlertError(Message("alert.resolved_already", {"alert": alert_id}))
     if alert.state is AlertState.acknowledged:
-        raise AlertError(f"alert #{alert_id} was already acknowledged by {alert.acknowledged_by}")
+        raise AlertError(Message("alert.acknowledged_already", {"alert": alert_id, "by": alert.acknowledged_by}))
     alert = dataclasses.replace(alert, state=AlertState.acknowledged, acknowledged_at=at, acknowledged_by=by)
     update_alert(conn, alert, at)
     add_event(conn, alert, "acknowledged", at, by=by, via=via, note=person_note(note))
@@ -328,9 +334,9 @@ def resolve(
     """Mark an active alert resolved by hand."""
     alert = get_alert(conn, alert_id)
     if alert is None:
-        raise NoSuchAlert(f"no alert #{alert_id}")
+        raise NoSuchAlert(Message("alert.no_such", {"alert": alert_id}))
     if alert.state is AlertState.resolved:
-        raise AlertError(f"alert #{alert_id} is already resolved")
+        raise AlertError(Message("alert.resolved_already", {"alert": alert_id}))
     alert = dataclasses.replace(alert, state=AlertState.resolved, resolved_at=at)
     update_alert(conn, alert, at)
     add_event(conn, alert, "resolved", at, by=by, via=via, note=person_note(note))
@@ -341,7 +347,7 @@ def resolve(
 def add_note(conn: Connection, alert_id: int, by: str | None, note: str, at: dt.datetime, *, via: str = "cli") -> Alert:
     alert = get_alert(conn, alert_id)
     if alert is None:
-        raise NoSuchAlert(f"no alert #{alert_id}")
+        raise NoSuchAlert(Message("alert.no_such", {"alert": alert_id}))
     add_event(conn, alert, "note", at, by=by, via=via, note=person_note(note))
     return alert
 
@@ -398,7 +404,7 @@ def note_incident(conn: Connection, incident_id: int, by: str | None, note: str,
                   tz: dt.tzinfo | None = None) -> Incident:
     inc = get_incident(conn, incident_id)
     if inc is None:
-        raise NoSuchAlert(f"no incident #{incident_id}")
+        raise NoSuchAlert(Message("alert.no_such_incident", {"incident": incident_id}))
     stamp = at.astimezone(tz or dt.UTC).strftime("%Y-%m-%d %H:%M")
     line = f"[{stamp}{' ' + by if by else ''}] {note}"
     notes = f"{inc.notes}\n{line}" if inc.notes else line

@@ -17,7 +17,7 @@ from siaga.cli.common import ConfigOption, ExitCode, JsonOption, LangOption, fai
 from siaga.cli.sensing_common import local, open_store, say, site_zone, table
 from siaga.config import LoadedConfig
 from siaga.i18n import _, get_language, labels
-from siaga.i18n.messages import note_text
+from siaga.i18n.messages import note_text, render
 from siaga.money import format_rupiah
 from siaga.store.types import utcnow
 
@@ -195,7 +195,7 @@ def ack(
         with engine.begin() as conn:
             alert = store.acknowledge(conn, alert_id, who, utcnow(), via="cli", note=note)
     except store.AlertError as exc:
-        fail(str(exc))
+        fail(render(exc.why, get_language(), site_zone(loaded)))
     typer.echo(_("alert #{id} acknowledged by {by}").format(id=alert.id, by=alert.acknowledged_by))
 
 
@@ -218,7 +218,7 @@ def resolve(
         with engine.begin() as conn:
             alert = store.resolve(conn, alert_id, who, utcnow(), via="cli", note=note)
     except store.AlertError as exc:
-        fail(str(exc))
+        fail(render(exc.why, get_language(), site_zone(loaded)))
     typer.echo(_("alert #{id} resolved").format(id=alert.id))
 
 
@@ -241,5 +241,5 @@ def note(
         with engine.begin() as conn:
             store.add_note(conn, alert_id, who, text, utcnow(), via="cli")
     except store.AlertError as exc:
-        fail(str(exc))
+        fail(render(exc.why, get_language(), site_zone(loaded)))
     typer.echo(_("note added to alert #{id}").format(id=alert_id))

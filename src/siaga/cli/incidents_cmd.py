@@ -11,7 +11,7 @@ from siaga.alerts.serialise import alert_to_json, incident_fields
 from siaga.cli.common import ConfigOption, JsonOption, LangOption, fail, load_or_exit, use_language
 from siaga.cli.sensing_common import local, open_store, say, site_zone, table
 from siaga.i18n import _, get_language, labels
-from siaga.i18n.messages import note_text
+from siaga.i18n.messages import note_text, render
 from siaga.money import format_rupiah
 from siaga.store.types import utcnow
 
@@ -127,7 +127,7 @@ def note(
         with engine.begin() as conn:
             store.note_incident(conn, incident_id, by or os.environ.get("USER"), text, utcnow(), site_zone(loaded))
     except store.AlertError as exc:
-        fail(str(exc))
+        fail(render(exc.why, get_language(), site_zone(loaded)))
     typer.echo(_("note added to incident #{id}").format(id=incident_id))
 
 

@@ -14,7 +14,8 @@ from sqlalchemy import Engine
 from siaga.cli.common import ConfigOption, ExitCode, fail, load_or_exit, use_language
 from siaga.cli.sensing_common import local, open_store, site_zone, table
 from siaga.config import LoadedConfig
-from siaga.i18n import _
+from siaga.i18n import _, get_language
+from siaga.i18n.messages import render
 from siaga.store.types import utcnow
 
 
@@ -83,7 +84,7 @@ def _acknowledge(loaded: LoadedConfig, engine: Engine, site: str, alert_id: int,
             event_id, alert = ack_remote(conn, site, alert_id, who, utcnow(), via="cli",
                                          origin=loaded.config.peers.site_id or "", note=note)
     except AlertError as exc:
-        fail(str(exc))
+        fail(render(exc.why, get_language(), site_zone(loaded)))
     if as_json:
         typer.echo(json.dumps({"site": site, "alert": alert_id, "by": who, "event_id": event_id, "queued": True}))
         return

@@ -222,6 +222,23 @@ MESSAGES: dict[str, str] = {
     "standby.stale.none": N_("the standby of {service} has not been restored yet (RPO {rpo_s})"),
     "standby.failed": N_("refreshing the standby of {service} failed: {error}"),
     "standby.check": N_("the standby of {service} does not answer its checks: {error}"),
+    # why an alert or incident action a person asked for cannot be done (siaga.alerts.store, .lifecycle, AlertError)
+    "alert.no_such": N_("no alert #{alert}"),
+    "alert.no_such_incident": N_("no incident #{incident}"),
+    "alert.resolved_already": N_("alert #{alert} is already resolved"),
+    "alert.acknowledged_already": N_("alert #{alert} was already acknowledged by {by}"),
+    "alert.not_open_here": N_("alert #{alert} is not open here"),
+    "alert.action_failed": N_("alert #{alert} cannot be changed now: the log of siaga says why"),
+    # the same of a watched room's alert, acknowledged at the colocation (siaga.peers.acks)
+    "alert.remote.no_such": N_("no alert #{alert} in the record of {site}"),
+    "alert.remote.resolved_already": N_("alert #{alert} of {site} is already resolved"),
+    "alert.remote.acknowledged_already": N_("alert #{alert} of {site} was already acknowledged by {by}"),
+    "alert.remote.on_its_way": N_("alert #{alert} of {site} was already acknowledged here by {by}; on its way to "
+                                  "the room"),
+    # why a one-tap acknowledgement link did nothing (siaga.notify.service), after "This link cannot be used:"
+    "ack_link.not_running": N_("the alert manager is not running"),
+    "ack_link.unknown_message": N_("unknown message"),
+    "ack_link.used": N_("link already used"),
     # what siaga writes on an alert's timeline (notes of siaga itself, never a person's words)
     "note.stored_late": N_("stored late"),
     "note.witness_joined": N_("also seen by siaga process {process}: one alert for all of them"),

@@ -315,11 +315,12 @@ class Notifier:
         sample = Alert(0, "leak", "warm-up", SubjectKind.sensor, AlertState.firing, Severity.critical,
                        Message("sensor.leak.on", {"sensor": "warm-up"}),
                        now, fired_at=now, last_value=1.0)
-        languages = {self.config.site.language.value, *(self._language(Recipient("person", p)) for p in self.people)}
+        languages = {self.config.site.language.value, *(self.language_of(Recipient("person", p)) for p in self.people)}
         for lang in sorted(languages):
             self.renderer.render(Kind.page, [sample], lang, now, ack_url=f"{self.public_url.rstrip('/')}/ack/-")
 
-    def _language(self, who: Recipient) -> str:
+    def language_of(self, who: Recipient) -> str:
+        """The language ``who`` reads: a person's own, else the site's."""
         if who.kind == "person" and who.id in self.people and self.people[who.id].language is not None:
             lang = self.people[who.id].language
             assert lang is not None
@@ -344,7 +345,7 @@ class Notifier:
         # a runbook's approval request carries a link signed for this recipient, like the acknowledgement link
         alerts = [replace(a, summary=approval_url(self.key, self.public_url, a.summary, recipient.key))
                   for a in (alert_from_json(snaps[i]) for i in ids if i in snaps)]
-        lang = self._language(recipient)
+        lang = self.language_of(recipient)
         by = via = note = None
         if kind is Kind.acknowledged and alerts:
             by, via, note = alerts[0].acknowledged_by, snaps[alerts[0].id].get("_via"), snaps[alerts[0].id].get("_note")
@@ -368,7 +369,7 @@ class Notifier:
             notify_items.c.id == batch.items[0].id)).scalar_one()
         msg_id = int(conn.execute(insert(notify_messages).values(
             kind=batch.kind.value, recipient=batch.recipient.key, channel=batch.channel, address=batch.address,
-            group_key=batch.key[4], language=self._language(batch.recipient), alert_ids=ids, title="", body="",
+            group_key=batch.key[4], language=self.language_of(batch.recipient), alert_ids=ids, title="", body="",
             body_full="", status="pending", attempts=0, next_attempt_at=now, created_at=now,
             fallback=list(fallback or []),
         ).returning(notify_messages.c.id)).scalar_one())

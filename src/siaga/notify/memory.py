@@ -120,7 +120,7 @@ class MemoryPager:
 
     def _messages(self, key: Episode, alert: Alert, page: Page, policy: str, now: dt.datetime) -> list[MemoryPage]:
         out = []
-        lang = self.notifier._language(page.recipient)
+        lang = self.notifier.language_of(page.recipient)
         link = None if page.kind.is_notice or alert.id <= 0 else self.notifier.ack_url([alert.id], page.recipient, now)
         text = self.renderer.render(page.kind, [alert], lang, now, ack_url=link, by=alert.acknowledged_by,
                                     round=page.round)

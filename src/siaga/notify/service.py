@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
+import enum
 import logging
 import time
 from collections.abc import Callable
@@ -22,7 +23,9 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import Connection, Engine, select, text
 
 from siaga.alerts.model import Alert, Transition
+from siaga.alerts.store import AlertError
 from siaga.cluster.leases import Fence, LeaseLost
+from siaga.i18n.messages import Message
 from siaga.notify import ack as acktokens
 from siaga.notify.engine import AttemptResult, Notifier, OutMessage
 from siaga.notify.links import nonce_used, spend_nonce
@@ -69,12 +72,32 @@ class RunbookApprovals(Protocol):
     async def __call__(self, token: str, *, via: str, person: str | None = None) -> Approval: ...
 
 
+class AckRefusal(enum.Enum):
+    """Why a one-tap link acknowledged nothing: the page picks its HTTP status from it (:mod:`siaga.notify.web`)."""
+
+    token = "token"  # malformed, not signed by this siaga, or expired (``message``: the TokenError's line)
+    not_running = "not_running"  # no alert manager runs in this process
+    unknown_message = "unknown_message"  # a storm's link whose message is gone
+    used = "used"  # the link was used already
+    alert = "alert"  # every alert it names refused (already acknowledged, resolved, or gone): ``why``
+
+
 @dataclass(frozen=True)
 class AckOutcome:
+    """What a one-tap link did. ``message``: in English (logs); ``refused``: why nothing was done, and ``why`` in
+    siaga's words, worded for each reader, when siaga has them."""
+
     ok: bool
     message: str
     alert_ids: tuple[int, ...] = ()
     by: str | None = None
+    refused: AckRefusal | None = None
+    why: Message | None = None
+
+    @classmethod
+    def refusal(cls, refused: AckRefusal, why: Message, alert_ids: tuple[int, ...] = (),
+                by: str | None = None) -> AckOutcome:
+        return cls(False, why.english(), alert_ids, by, refused, why)
 
 
 class NotifyService:
@@ -446,28 +469,31 @@ class NotifyService:
         try:
             claim = self.check_token(token)
         except acktokens.TokenError as exc:
-            return AckOutcome(False, str(exc))
+            return AckOutcome(False, str(exc), refused=AckRefusal.token)
         if self.actions is None:
-            return AckOutcome(False, "the alert manager is not running")
+            return AckOutcome.refusal(AckRefusal.not_running, Message("ack_link.not_running"))
         now = self.clock()
         if claim.message_id is not None:  # a storm's link: the alerts of its message
             row = await self.message(claim.message_id)
             if row is None:
-                return AckOutcome(False, "unknown message")
+                return AckOutcome.refusal(AckRefusal.unknown_message, Message("ack_link.unknown_message"))
             claim = dataclasses.replace(claim, alert_ids=tuple(int(a) for a in row.alert_ids))
         fresh = await self.db(lambda conn: spend_nonce(conn, claim.nonce, claim.recipient.key,
                                                        list(claim.alert_ids), now))
         if not fresh:
-            return AckOutcome(False, "link already used")
+            return AckOutcome.refusal(AckRefusal.used, Message("ack_link.used"))
         by = claim.recipient.id if claim.recipient.kind == "person" else claim.recipient.key
-        errors: list[str] = []
+        refusals: list[Message] = []
         for alert_id in claim.alert_ids:
             try:
                 await self.actions.acknowledge(alert_id, by=by, via="link", note=note)
-            except Exception as exc:  # the manager's AlertError: already acknowledged, resolved, unknown
-                errors.append(str(exc))
-        if errors and len(errors) == len(claim.alert_ids):
-            return AckOutcome(False, errors[0], claim.alert_ids, by)
+            except AlertError as exc:  # already acknowledged, resolved, unknown
+                refusals.append(exc.why)
+            except Exception:  # the store failed, say: the details go to the log, not to the page
+                log.exception("ack link: acknowledging alert #%s as %s failed", alert_id, by)
+                refusals.append(Message("alert.action_failed", {"alert": alert_id}))
+        if refusals and len(refusals) == len(claim.alert_ids):
+            return AckOutcome.refusal(AckRefusal.alert, refusals[0], claim.alert_ids, by)
         return AckOutcome(True, "acknowledged", claim.alert_ids, by)
 
     def may_act(self, person: str, msg_recipient: Recipient) -> bool:

@@ -7,7 +7,9 @@ import asyncio
 import logging
 from typing import Any
 
+from siaga.alerts.store import AlertError
 from siaga.config.notify import TelegramBot as TelegramBotConfig
+from siaga.i18n.messages import Message, render
 from siaga.notify.links import person_of_user, redeem_link_code
 from siaga.notify.model import Recipient
 from siaga.notify.service import NotifyService
@@ -111,31 +113,39 @@ class TelegramBot:
             await self.api.answer_callback_query(cq_id, self._(N_(
                 "This Telegram account is not linked to anyone in siaga: send /link CODE first.")))
             return
+        # what only the pressing person sees (the answer to the press) is in their language; the note added to the
+        # message, which the whole chat sees, in the language the bot speaks
+        lang = self.svc.notifier.language_of(Recipient("person", person))
+        say = gettext_for(lang)
         row = await self.svc.message(int(mid)) if mid.isdigit() else None
         if row is not None and action == "apr":
             await self.on_approve(cq, cq_id, person, row)
             return
         if row is None or action not in ("ack", "res"):
-            await self.api.answer_callback_query(cq_id, self._(N_("Unknown alert message.")))
+            await self.api.answer_callback_query(cq_id, say(N_("Unknown alert message.")))
             return
         if not self.svc.may_act(person, Recipient.parse(row.recipient)):
-            await self.api.answer_callback_query(cq_id, self._(N_("You may not act on this alert.")))
+            await self.api.answer_callback_query(cq_id, say(N_("You may not act on this alert.")))
             return
         actions = self.svc.actions
         if actions is None:
-            await self.api.answer_callback_query(cq_id, self._(N_("The alert manager is not running.")))
+            await self.api.answer_callback_query(cq_id, say(N_("The alert manager is not running.")))
             return
-        errors: list[str] = []
+        refusals: list[Message] = []
         for alert_id in row.alert_ids:
             try:
                 if action == "ack":
                     await actions.acknowledge(int(alert_id), by=person, via="telegram")
                 else:
                     await actions.resolve(int(alert_id), by=person, via="telegram")
-            except Exception as exc:  # the manager's AlertError: already acknowledged or resolved
-                errors.append(str(exc))
-        if errors and len(errors) == len(row.alert_ids):
-            await self.api.answer_callback_query(cq_id, errors[0][:190])
+            except AlertError as exc:  # already acknowledged or resolved
+                refusals.append(exc.why)
+            except Exception:  # the store failed, say: the details go to the log, not to the chat
+                log.exception("telegram: %s of alert #%s by %s failed", action, alert_id, person)
+                refusals.append(Message("alert.action_failed", {"alert": alert_id}))
+        if refusals and len(refusals) == len(row.alert_ids):
+            await self.api.answer_callback_query(
+                cq_id, render(refusals[0], lang, self.svc.notifier.renderer.zone)[:190])
             return
         name = self.svc.notifier.people[person].name
         at = self.svc.notifier.renderer.local_time(self.svc.clock(), self.lang, date=False)
@@ -143,11 +153,11 @@ class TelegramBot:
             note = self._(N_("✅ Acknowledged by {name} at {time}")).format(name=name, time=at)
             resolve_only = ack_keyboard(int(mid), self.lang)["inline_keyboard"][0][1:]
             markup: dict[str, Any] | None = {"inline_keyboard": [resolve_only]}
-            answer = self._(N_("Acknowledged."))
+            answer = say(N_("Acknowledged."))
         else:
             note = self._(N_("✔️ Resolved by {name} at {time}")).format(name=name, time=at)
             markup = None
-            answer = self._(N_("Resolved."))
+            answer = say(N_("Resolved."))
         await self.api.answer_callback_query(cq_id, answer)
         msg = cq.get("message") or {}
         chat = str((msg.get("chat") or {}).get("id", row.address))

@@ -20,14 +20,18 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
 from siaga.alerts.serialise import alert_from_json
+from siaga.i18n.messages import render
 from siaga.notify.ack import TokenError
-from siaga.notify.service import NotifyService
+from siaga.notify.service import AckRefusal, NotifyService
 from siaga.notify.tables import notify_alerts
 from siaga.notify.texts import N_, gettext_for, ngettext_for
 from siaga.runtime.context import RuntimeContext
 from siaga.web.deps import get_ctx
 
 router = APIRouter(tags=["notify"])
+
+REFUSAL_STATUS: dict[AckRefusal | None, int] = {AckRefusal.used: 410, AckRefusal.not_running: 503}
+"""The page's HTTP status when a link acknowledged nothing, by why; any other refusal is a 400."""
 
 
 @functools.cache
@@ -69,7 +73,7 @@ async def ack_page(token: str, ctx: RuntimeContext = Depends(get_ctx)) -> HTMLRe
     except TokenError as exc:
         return _page(svc, 400, error=g(N_("This link cannot be used: {reason}.")).format(reason=exc))
     if await svc.token_spent(claim):
-        return _page(svc, 410, error=g(N_("This link was used already.")))
+        return _page(svc, REFUSAL_STATUS[AckRefusal.used], error=g(N_("This link was used already.")))
     ids = list(claim.alert_ids)
     if claim.message_id is not None:
         row = await svc.message(claim.message_id)
@@ -87,9 +91,14 @@ async def ack_confirm(token: str, request: Request, ctx: RuntimeContext = Depend
     raw = (await request.body()).decode("utf-8", "replace")
     note = (parse_qs(raw).get("note") or [""])[0].strip()[:500] or None
     outcome = await svc.acknowledge_token(token, note)
-    g = gettext_for(svc.notifier.config.site.language.value)
+    lang = svc.notifier.config.site.language.value
+    g = gettext_for(lang)
+    if outcome.refused is AckRefusal.used:
+        return _page(svc, REFUSAL_STATUS[AckRefusal.used], error=g(N_("This link was used already.")))
     if not outcome.ok:
-        status = 410 if "used" in outcome.message else 503 if "not running" in outcome.message else 400
-        return _page(svc, status, error=g(N_("This link cannot be used: {reason}.")).format(reason=outcome.message))
+        # siaga's reason in the page's language; a TokenError's own line as it is
+        reason = render(outcome.why, lang, svc.notifier.renderer.zone) if outcome.why else outcome.message
+        return _page(svc, REFUSAL_STATUS.get(outcome.refused, 400),
+                     error=g(N_("This link cannot be used: {reason}.")).format(reason=reason))
     return _page(svc, done=True, who=_who(svc, f"person:{outcome.by}" if outcome.by and ":" not in outcome.by
                                          else outcome.by or "?"))

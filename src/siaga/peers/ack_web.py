@@ -12,11 +12,12 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, Request, Response
 
 from siaga.alerts.model import Alert
-from siaga.alerts.store import AlertError, NoSuchAlert
+from siaga.alerts.store import AlertError
 from siaga.peers import ack_link, acks
 from siaga.peers.signing import HEADER_NONCE
 from siaga.peers.web import hub_of, signed_request
 from siaga.runtime.context import RuntimeContext
+from siaga.web.actions import refusal
 from siaga.web.auth.roles import Scope
 from siaga.web.deps import get_ctx
 from siaga.web.errors import ERROR_RESPONSES, ApiError
@@ -67,7 +68,5 @@ async def acknowledge_remote(ctx: RuntimeContext, site: str, alert_id: int, by: 
     try:
         return await ctx.run_db(lambda conn: acks.ack_remote(conn, site, alert_id, by, now, via=via, origin=origin,
                                                              note=note))
-    except NoSuchAlert as exc:
-        raise ApiError(404, "not_found", str(exc)) from None
     except AlertError as exc:
-        raise ApiError(409, "conflict", str(exc)) from None
+        raise refusal(exc) from None

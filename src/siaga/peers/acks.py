@@ -35,6 +35,7 @@ from sqlalchemy import Connection, and_, insert, select, update
 
 from siaga.alerts.model import Alert, AlertState
 from siaga.alerts.store import AlertError, NoSuchAlert
+from siaga.i18n.messages import Message
 from siaga.peers.ack_tables import peer_acks
 from siaga.peers.signing import HEADER_NONCE, HEADER_PEER, HEADER_SIGNATURE, HEADER_TIMESTAMP, SignatureRefused, sign
 from siaga.peers.signing import signature as mac
@@ -144,15 +145,15 @@ def ack_remote(conn: Connection, site: str, alert_id: int, by: str, at: dt.datet
 
     alert = next((a for a in remote_alerts(conn, site) if a.id == alert_id), None)
     if alert is None:
-        raise NoSuchAlert(f"no alert #{alert_id} in the record of {site}")
+        raise NoSuchAlert(Message("alert.remote.no_such", {"alert": alert_id, "site": site}))
     if alert.state is AlertState.resolved:
-        raise AlertError(f"alert #{alert_id} of {site} is already resolved")
+        raise AlertError(Message("alert.remote.resolved_already", {"alert": alert_id, "site": site}))
     if alert.state is AlertState.acknowledged:
-        raise AlertError(f"alert #{alert_id} of {site} was already acknowledged by {alert.acknowledged_by}")
+        raise AlertError(Message("alert.remote.acknowledged_already", {"alert": alert_id, "site": site,
+                                                                       "by": alert.acknowledged_by}))
     sent = waiting(conn, site, 1, alert_id=alert_id)  # made here, not yet confirmed by the room: not twice
     if sent:
-        raise AlertError(f"alert #{alert_id} of {site} was already acknowledged here by {sent[0].by}; "
-                         "on its way to the room")
+        raise AlertError(Message("alert.remote.on_its_way", {"alert": alert_id, "site": site, "by": sent[0].by}))
     return queue(conn, site, alert_id, by, at, via=via, origin=origin, note=note), alert
 
 

@@ -38,9 +38,21 @@ async def act(services: Services, engine: Engine, action: str, alert_id: int, *,
     call = calls[action]
     try:
         await asyncio.to_thread(call)
-    except (LookupError, NoSuchAlert) as exc:
+    except AlertError as exc:
+        raise refusal(exc) from exc
+    except LookupError as exc:
         raise ApiError(404, "not_found", f"alert {alert_id} not found") from exc
-    except (AlertError, ValueError) as exc:
+    except ValueError as exc:
         raise ApiError(409, "conflict", str(exc)) from exc
     with engine.begin() as conn:
         audit(conn, f"alert.{action}", actor=by, subject=f"alert:{alert_id}", now=now, via=via, note=note)
+
+
+def refusal(exc: AlertError) -> ApiError:
+    """An alert or incident action refused, as the API's error: 404 ``not_found`` for :class:`NoSuchAlert`, 409
+    ``conflict`` for any other :class:`AlertError`. Like every API error its ``message`` is in English (the API
+    speaks English; a person reads the dashboard); ``details`` carries the reason as its message key and
+    parameters (``{"key": "alert.acknowledged_already", "params": {"alert": 5, "by": "andi"}}``), for a client
+    that words it for its reader; the dashboard's pages show it worded for theirs."""
+    status, code = (404, "not_found") if isinstance(exc, NoSuchAlert) else (409, "conflict")
+    return ApiError(status, code, exc.why.english(), details=exc.why.to_json(), why=exc.why)

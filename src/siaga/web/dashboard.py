@@ -23,6 +23,7 @@ from starlette.staticfiles import StaticFiles
 from siaga.backup.status import describe_offsite_copy
 from siaga.config import LoadedConfig, SiteConfig
 from siaga.i18n import formats
+from siaga.i18n.messages import Message, render
 from siaga.inventory import Inventory
 from siaga.runtime.services import Services
 from siaga.store.types import utcnow
@@ -270,7 +271,11 @@ def setup(app: FastAPI, ctx: Any) -> None:
     from siaga.web import api_v1
 
     dash = dashboard_of(ctx)
-    install_error_handlers(app)
+
+    def words(request: Request, why: Message) -> str:  # a refusal on a page, in the reader's language
+        return render(why, dash.language(getattr(request.state, "principal", None), request), dash.zone)
+
+    install_error_handlers(app, words)
     app.mount("/static/siaga", StaticFiles(directory=str(STATIC_DIR)), name="siaga-static")
     for name, folder in vendor_dirs().items():
         app.mount(f"/static/vendor/{name}", StaticFiles(directory=str(folder)), name=f"vendor-{name}")

@@ -12,6 +12,7 @@ into the same shape by :func:`install_error_handlers`. A browser asking for a pa
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
@@ -23,6 +24,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from siaga.errors import SiagaError
+from siaga.i18n.messages import Message
 
 log = logging.getLogger("siaga.web")
 
@@ -43,7 +45,10 @@ class ErrorResponse(BaseModel):
 
 
 class ApiError(SiagaError):
-    """An error with its HTTP status, a stable code and a message."""
+    """An error with its HTTP status, a stable code and a message (in English, as every API error's).
+
+    ``why``, when siaga has its reason as a message key and parameters: what a page shows instead of
+    ``message``, worded for its reader (see :func:`install_error_handlers`)."""
 
     def __init__(
         self,
@@ -52,6 +57,7 @@ class ApiError(SiagaError):
         message: str,
         details: Any = None,
         headers: dict[str, str] | None = None,
+        why: Message | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -59,6 +65,7 @@ class ApiError(SiagaError):
         self.message = message
         self.details = details
         self.headers = headers
+        self.why = why
 
 
 def not_found(what: str) -> ApiError:
@@ -155,14 +162,17 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     return out
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Make every error of ``app`` come out in the one shape (API) or as a short page (pages)."""
+def install_error_handlers(app: FastAPI, words: Callable[[Request, Message], str] | None = None) -> None:
+    """Make every error of ``app`` come out in the one shape (API) or as a short page (pages). ``words``: an
+    error's ``why`` worded for the reader of the request (the dashboard passes its language); a page shows it
+    instead of the English ``message``."""
 
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
         if is_api(request):
             return error_json(exc.status, exc.code, exc.message, exc.details, exc.headers)
-        return _page(request, exc.status, exc.message, exc.headers)
+        message = words(request, exc.why) if words is not None and exc.why else exc.message
+        return _page(request, exc.status, message, exc.headers)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)

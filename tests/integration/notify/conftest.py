@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from siaga.alerts.impact import impact_resolver
 from siaga.alerts.manager import AlertManager
 from siaga.alerts.model import Alert, AlertState, Impact, Severity, SubjectKind, Transition
+from siaga.alerts.store import AlertError
 from siaga.config import parse_config
 from siaga.config.models import SiteConfig
 from siaga.i18n.messages import Message
@@ -59,7 +60,8 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 
 
 def site_config(tmp_path: Path, hook_url: str, smtp_port: int, tg_url: str = "http://127.0.0.1:9",
-                extra: str = "", steps: str | None = None, delivery: str | None = None) -> SiteConfig:
+                extra: str = "", steps: str | None = None, delivery: str | None = None,
+                language: str = "id") -> SiteConfig:
     (tmp_path / "tg-token").write_text("123:TESTTOKEN\n")
     steps = steps or (
         "      - {people: [andi], channels: [hook], fallback: [email]}\n"
@@ -67,7 +69,7 @@ def site_config(tmp_path: Path, hook_url: str, smtp_port: int, tg_url: str = "ht
     )
     delivery = delivery or "{attempts: 3, backoff: 0.1s, backoff_max: 0.2s, timeout: 1s}"
     text = f"""
-site: {{name: Diskominfo Uji, timezone: Asia/Makassar, language: id}}
+site: {{name: Diskominfo Uji, timezone: Asia/Makassar, language: {language}}}
 web: {{public_url: "http://siaga.test"}}
 rooms: [{{id: ruang-server, name: Ruang Server}}]
 racks: [{{id: R1, room: ruang-server, name: Rak server aplikasi}}]
@@ -131,6 +133,9 @@ class FakeAlerts:
 
     async def acknowledge(self, alert_id: int, *, by: str, via: str, note: str | None = None) -> Alert:
         self.calls.append(("ack", alert_id, by, via))
+        known = self.alerts[alert_id]
+        if known.state is AlertState.acknowledged:  # refused as the manager refuses it: a reason, not a sentence
+            raise AlertError(Message("alert.acknowledged_already", {"alert": alert_id, "by": known.acknowledged_by}))
         a = dataclasses.replace(self.alerts[alert_id], state=AlertState.acknowledged,
                                 acknowledged_at=self.clock(), acknowledged_by=by)
         self.alerts[alert_id] = a

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import re
 from pathlib import Path
 
 import httpx
 import pytest
 
+from siaga.alerts.model import AlertState
 from siaga.config import LoadedConfig
+from siaga.config.site import Language
 from siaga.notify.links import new_link_code
+from siaga.notify.model import Recipient
+from siaga.notify.service import AckRefusal
 from siaga.notify.telegram_bot import TelegramBot
 from siaga.runtime.context import RuntimeContext
 from siaga.store.types import utcnow
@@ -63,6 +68,33 @@ async def test_expired_link_is_refused(tmp_path, engine, receiver, mailbox) -> N
     await svc.transports.aclose()
 
 
+@pytest.mark.parametrize(("language", "refused", "used"), [
+    ("id", "Tautan ini tidak dapat dipakai: alarm #1 sudah ditangani oleh sari.", "Tautan ini sudah dipakai."),
+    ("en", "This link cannot be used: alert #1 was already acknowledged by sari.", "This link was used already."),
+])
+async def test_a_link_to_an_alert_acknowledged_already_says_why_in_the_pages_language(
+        tmp_path, engine, receiver, mailbox, language: str, refused: str, used: str) -> None:
+    clock = FakeClock()
+    cfg = site_config(tmp_path, f"{receiver.url}/hook", mailbox.port, language=language)
+    svc, alerts = make_service(engine, cfg, tmp_path, clock)
+    alerts.alerts[1] = leak(state=AlertState.acknowledged, acknowledged_at=clock(), acknowledged_by="sari")
+    link = svc.notifier.ack_url([1], Recipient("person", "andi"), clock())
+    ctx = RuntimeContext(loaded=LoadedConfig(cfg, Path(tmp_path / "siaga.yaml")), engine=engine)
+    ctx.services.notify = svc
+    app = create_app(ctx, routers=["siaga.notify.web:router"])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://siaga.test") as web:
+        first = await web.post(link.removeprefix("http://siaga.test"))
+        assert first.status_code == 400 and refused in html.unescape(first.text), first.text
+        again = await web.post(link.removeprefix("http://siaga.test"))  # the link is spent: 410, by its reason
+        assert again.status_code == 410 and used in html.unescape(again.text), again.text
+    outcome = await svc.acknowledge_token(svc.notifier.ack_url([1], Recipient("person", "andi"), clock())
+                                          .rsplit("/", 1)[1])
+    assert outcome.refused is AckRefusal.alert and outcome.why is not None
+    assert outcome.why.key == "alert.acknowledged_already" and outcome.message == (
+        "alert #1 was already acknowledged by sari")  # in English for the log, whatever the page's language
+    await svc.transports.aclose()
+
+
 async def test_telegram_buttons_link_rights_and_edit(tmp_path, engine, receiver, mailbox) -> None:
     steps = "      - {people: [andi], groups: [tim], channels: [tg]}\n"
     cfg = site_config(tmp_path, f"{receiver.url}/hook", mailbox.port, tg_url=receiver.url, steps=steps)
@@ -107,6 +139,15 @@ async def test_telegram_buttons_link_rights_and_edit(tmp_path, engine, receiver,
         assert alerts.calls == [("ack", 1, "andi", "telegram")]
         assert "Diakui oleh Andi Pratama" in edit["text"]
         assert [b["callback_data"][:3] for b in edit["reply_markup"]["inline_keyboard"][0]] == ["res"]
+
+        press(555, "cq4")  # andi again: refused, told in his language (the site's: he has none of his own)
+        answers = await asyncio.to_thread(receiver.wait_tg, "answerCallbackQuery", 4)
+        assert answers[3]["text"] == "alarm #1 sudah ditangani oleh andi", answers[3]
+        andi = svc.notifier.people["andi"]
+        svc.notifier.people["andi"] = andi.model_copy(update={"language": Language.en})
+        press(555, "cq5")  # now he reads English: so is the answer only he sees
+        answers = await asyncio.to_thread(receiver.wait_tg, "answerCallbackQuery", 5)
+        assert answers[4]["text"] == "alert #1 was already acknowledged by andi", answers[4]
     finally:
         stop.set()
         await asyncio.wait_for(asyncio.gather(*tasks), 15)

@@ -20,6 +20,7 @@ T0 = dt.datetime(2026, 7, 16, 2, 0, tzinfo=dt.UTC)
 COLO = """
 site: {name: Kolokasi Uji, timezone: Asia/Makassar, language: en}
 store: {data_dir: state}
+people: [{id: andi, name: Andi}]
 peers:
   site_id: colo
   sites:
@@ -74,3 +75,26 @@ def test_the_colocation_reports_a_rooms_incident_from_its_record(tmp_path: Path)
 
     unknown = runner.invoke(app, ["report", "incident", "99", "--site", "ruang", "-c", str(cfg)])
     assert unknown.exit_code == 2 and "no incident #99 of site ruang" in unknown.output
+
+
+def test_acknowledging_a_rooms_alert_at_the_colocation_is_refused_in_the_readers_language(tmp_path: Path) -> None:
+    events = _room_record(tmp_path)
+    (tmp_path / "state").mkdir()
+    (tmp_path / "peer.secret").write_text("s3cret-shared-with-the-room\n")
+    cfg = tmp_path / "siaga.yaml"
+    cfg.write_text(COLO)
+    colo = create_engine_for(sqlite_url(tmp_path / "state" / "siaga.db"))
+    upgrade(colo)
+    with colo.begin() as conn:
+        record.apply(conn, "ruang", events, 0.0)
+        [alert] = record.remote_alerts(conn, "ruang")
+    colo.dispose()
+    runner = CliRunner()
+    told = {lang: runner.invoke(app, ["--lang", lang, "peer-records", "ruang", "--ack", str(alert.id), "--as", "andi",
+                                      "-c", str(cfg)]) for lang in ("en", "id")}
+    assert told["en"].exit_code == 1 and f"siaga: alert #{alert.id} of ruang is already resolved" in told["en"].output
+    assert told["id"].exit_code == 1 and (
+        f"siaga: peringatan #{alert.id} dari ruang sudah diselesaikan" in told["id"].output), told["id"].output
+    missing = runner.invoke(app, ["--lang", "id", "peer-records", "ruang", "--ack", "99", "--as", "andi",
+                                  "-c", str(cfg)])
+    assert missing.exit_code == 1 and "tidak ada peringatan #99 dalam catatan dari ruang" in missing.output

@@ -110,7 +110,15 @@ def test_alert_commands_list_ack_and_show(site: Path) -> None:
     out = runner.invoke(app, ["notify", "timeline", "1", "--json", "--lang", "en", *cfg])
     assert out.exit_code == 0 and isinstance(json.loads(out.stdout), list)
     out = runner.invoke(app, ["--lang", "en", "alerts", "ack", "1", "--by", "andi", *cfg])
-    assert out.exit_code == 1 and "already acknowledged" in out.output
+    assert out.exit_code == 1 and "siaga: alert #1 was already acknowledged by andi" in out.output
+    out = runner.invoke(app, ["--lang", "id", "alerts", "ack", "1", "--by", "andi", *cfg])  # the refusal, worded
+    assert out.exit_code == 1 and "siaga: alarm #1 sudah ditangani oleh andi" in out.output, out.output
+    out = runner.invoke(app, ["--lang", "id", "alerts", "note", "99", "x", "--by", "andi", *cfg])
+    assert out.exit_code == 1 and "siaga: tidak ada alarm #99" in out.output, out.output
+    out = runner.invoke(app, ["--lang", "en", "incidents", "note", "99", "x", "--by", "andi", *cfg])
+    assert out.exit_code == 1 and "siaga: no incident #99" in out.output, out.output
+    out = runner.invoke(app, ["--lang", "id", "incidents", "note", "99", "x", "--by", "andi", *cfg])
+    assert out.exit_code == 1 and "siaga: tidak ada insiden #99" in out.output, out.output
     out = runner.invoke(app, ["--lang", "en", "alerts", "show", "1", *cfg])
     assert "srv-web-1" in out.output and "on my way" in out.output
     out = runner.invoke(app, ["--lang", "en", "alerts", "--state", "firing,nonsense", *cfg])

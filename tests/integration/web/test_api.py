@@ -59,9 +59,17 @@ def test_acknowledging_a_missing_alert_is_404_and_one_acknowledged_already_409(c
                                                                                site: Ctx) -> None:
     alert_id = fire_alert(site.manager, "leak", "leak-r1-floor", NOW)
     h = _token(site, "read", "ack")
-    _is_error(client.post(f"/api/v1/alerts/{alert_id + 1000}/ack", headers=h), 404, "not_found")
+    missing = client.post(f"/api/v1/alerts/{alert_id + 1000}/ack", headers=h)
+    _is_error(missing, 404, "not_found")
+    assert missing.json()["error"]["details"] == {"key": "alert.no_such", "params": {"alert": alert_id + 1000}}
     assert client.post(f"/api/v1/alerts/{alert_id}/ack", headers=h).status_code == 200
-    _is_error(client.post(f"/api/v1/alerts/{alert_id}/ack", headers=h), 409, "conflict")
+    for lang in ("id", "en"):  # the API speaks English to every reader; details carry the reason to word it
+        again = client.post(f"/api/v1/alerts/{alert_id}/ack", headers={**h, "Accept-Language": lang})
+        _is_error(again, 409, "conflict")
+        error = again.json()["error"]
+        assert error["message"] == f"alert #{alert_id} was already acknowledged by token:t", error
+        assert error["details"] == {"key": "alert.acknowledged_already",
+                                    "params": {"alert": alert_id, "by": "token:t"}}, error
 
 
 def test_revoked_token_is_refused(client: TestClient, site: Ctx) -> None:

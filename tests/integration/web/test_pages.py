@@ -80,6 +80,20 @@ def test_alert_page_shows_timeline_and_operator_acknowledges(as_operator: TestCl
     assert "acknowledged" in page and "opera" in page and "on my way" in page
 
 
+def test_an_acknowledgement_refused_is_told_in_the_readers_language(as_operator: TestClient, site: Ctx) -> None:
+    alert_id = fire_alert(site.manager, "leak", "leak-r1-floor", NOW)
+    token = csrf_of(as_operator, f"/alerts/{alert_id}")
+    assert as_operator.post(f"/alerts/{alert_id}/ack", data={"csrf_token": token}).status_code == 200
+    htmx = {"HX-Request": "true"}  # the page's button: the refusal comes back as a flash
+    again = as_operator.post(f"/alerts/{alert_id}/ack", data={"csrf_token": token}, headers=htmx)
+    assert again.status_code == 409 and f"alarm #{alert_id} sudah ditangani oleh opera" in again.text, again.text
+    english = as_operator.post(f"/alerts/{alert_id}/ack", data={"csrf_token": token},
+                               headers={**htmx, "Accept-Language": "en"})
+    assert english.status_code == 409 and f"alert #{alert_id} was already acknowledged by opera" in english.text
+    missing = as_operator.post(f"/alerts/{alert_id + 1000}/ack", data={"csrf_token": token}, headers=htmx)
+    assert missing.status_code == 404 and f"tidak ada alarm #{alert_id + 1000}" in missing.text, missing.text
+
+
 def test_language_switch_is_stored_on_the_account(as_viewer: TestClient) -> None:
     token = csrf_of(as_viewer)
     resp = as_viewer.post("/account/language", data={"language": "en", "csrf_token": token}, follow_redirects=False)

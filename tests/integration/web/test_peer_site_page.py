@@ -76,7 +76,11 @@ def test_a_watched_rooms_alert_is_acknowledged_from_its_page_once(whole_app: Fas
         page = operator.get("/peers/bontang").text
         assert "dalam perjalanan ke ruang" in page and f'action="/peers/bontang/alerts/{portal}/ack"' not in page
         again = operator.post(url, data={"csrf_token": token}, follow_redirects=False)
-        assert again.status_code == 409  # on its way already: not queued twice
+        assert again.status_code == 409  # on its way already: not queued twice, and why, in the reader's language
+        assert f"peringatan #{portal} dari bontang sudah ditangani di sini oleh opera" in again.text, again.text
+        english = operator.post(url, data={"csrf_token": token}, headers={"Accept-Language": "en"})
+        assert english.status_code == 409 and (
+            f"alert #{portal} of bontang was already acknowledged here by opera; on its way" in english.text)
         resolved = operator.post(f"/peers/bontang/alerts/{mail}/ack", data={"csrf_token": token})
         assert resolved.status_code == 409
         missing = operator.post(f"/peers/bontang/alerts/{portal + mail}/ack", data={"csrf_token": token})
@@ -102,6 +106,9 @@ def test_a_missing_alert_of_the_room_is_told_from_a_refused_acknowledgement_by_i
         assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found", missing.text
         resolved = api.post(f"/api/v1/peers/bontang/alerts/{mail}/ack", headers=bearer)
         assert resolved.status_code == 409 and resolved.json()["error"]["code"] == "conflict", resolved.text
+        assert resolved.json()["error"]["message"] == f"alert #{mail} of bontang is already resolved"
+        assert resolved.json()["error"]["details"] == {"key": "alert.remote.resolved_already",
+                                                       "params": {"alert": mail, "site": "bontang"}}
         done = api.post(f"/api/v1/peers/bontang/alerts/{portal}/ack", headers=bearer, json={"note": "menuju"})
         assert done.status_code == 200 and done.json()["queued"] is True, done.text
         again = api.post(f"/api/v1/peers/bontang/alerts/{portal}/ack", headers=bearer)
