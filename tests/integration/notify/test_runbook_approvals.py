@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import Engine
 
 from siaga.config import LoadedConfig, parse_config
+from siaga.config.site import Language
 from siaga.notify.component import key_path
 from siaga.notify.keyfile import load_or_create_key
 from siaga.runbooks.approval import approval_token_in, sign_approval, verify_approval
@@ -242,14 +243,18 @@ runbooks:
             by_link = await web.post(f"/runbooks/approve/{links['1001']}")  # andi approves by his link
         assert by_link.status_code == 200 and "Andi Pratama: 1 " in by_link.text  # 1 of 2 (dari 2)
         first = await press(555, "1001", "cq1")  # and then by the button: the same person counts once
-        assert "used already" in first
+        assert first == "Persetujuan ini tidak dapat dipakai: sudah dipakai sebelumnya.", first  # andi's language:
+        # the site's, he has none of his own
         replay = await press(555, "1001", "cq2")
         assert "Andi Pratama" not in replay
         await asyncio.sleep(0.3)
         assert not log.exists() and kinds(ctx, "runbook.run.started") == []
 
-        second = await press(556, "1002", "cq3")
-        assert "Sari Wulandari" in second and "shutdown-r1" in second
+        sari = svc.notifier.people["sari"]
+        svc.notifier.people["sari"] = sari.model_copy(update={"language": Language.en})
+        second = await press(556, "1002", "cq3")  # sari reads English: so is the answer only she sees
+        assert second.startswith("👍 Approved by Sari Wulandari at ") and second.endswith(
+            ": runbook shutdown-r1 runs now."), second
 
         def ended() -> list[Any]:
             """the run's end in the timeline"""
@@ -259,11 +264,12 @@ runbooks:
         assert log.read_text().split() == ["called"]
         edits = await asyncio.to_thread(receiver.wait_tg, "editMessageText", 1)
         last = next(e for e in reversed(edits) if str(e["chat_id"]) == "1002")
-        assert "Sari Wulandari" in last["text"]  # the message says who approved; only ack and resolve are left
+        # the message says who approved, to the whole chat in the site's language; only ack and resolve are left
+        assert "👍 Disetujui oleh Sari Wulandari pukul " in last["text"], last["text"]
         assert [b["callback_data"][:3] for b in last["reply_markup"]["inline_keyboard"][0]] == ["ack", "res"]
         shift[0] = dt.timedelta(hours=2)  # past the link's hour: the button is refused
         late = await press(555, "1001", "cq4")
-        assert "expired" in late or "kedaluwarsa" in late
+        assert late == "Persetujuan ini tidak dapat dipakai: tautan sudah kedaluwarsa.", late
         await asyncio.sleep(0.3)
         assert log.read_text().split() == ["called"] and len(ended()) == 1
         approved = kinds(ctx, "audit.runbook.approved")

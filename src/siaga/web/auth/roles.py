@@ -33,8 +33,16 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
 }
 
 
+class UnknownScope(ValueError):
+    """A scope siaga does not have: ``name``."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"unknown scope {name!r}: choose from {', '.join(s.value for s in Scope)}")
+        self.name = name
+
+
 def parse_scopes(values: list[str] | str) -> frozenset[Scope]:
-    """Scopes from ``["read", "ack"]`` or ``"read,ack"``; raise ValueError naming an unknown one."""
+    """Scopes from ``["read", "ack"]`` or ``"read,ack"``; raise UnknownScope (a ValueError) naming an unknown one."""
     items = values.split(",") if isinstance(values, str) else values
     out = set()
     for item in items:
@@ -44,5 +52,5 @@ def parse_scopes(values: list[str] | str) -> frozenset[Scope]:
         try:
             out.add(Scope(name))
         except ValueError:
-            raise ValueError(f"unknown scope {name!r}: choose from {', '.join(s.value for s in Scope)}") from None
+            raise UnknownScope(name) from None
     return frozenset(out)
