@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
+import html
 import json
 from pathlib import Path
 from typing import Any
@@ -30,10 +31,10 @@ from siaga.web.app import create_app
 pytestmark = pytest.mark.integration
 
 
-def runbook_site(tmp_path: Path, sshd: Any, approvals: int, extra: str = "") -> RuntimeContext:
+def runbook_site(tmp_path: Path, sshd: Any, approvals: int, extra: str = "", language: str = "en") -> RuntimeContext:
     log = tmp_path / "calls.log"
     text = f"""
-site: {{name: Diskominfo Uji, timezone: Asia/Makassar, language: en}}
+site: {{name: Diskominfo Uji, timezone: Asia/Makassar, language: {language}}}
 store: {{data_dir: {tmp_path / "state"}}}
 web: {{public_url: "http://siaga.test"}}
 rooms: [{{id: ruang-server, name: Ruang Server}}]
@@ -142,14 +143,26 @@ async def test_two_approvals_need_two_different_people_and_one_person_counts_onc
     ctx.engine.dispose()
 
 
-async def test_an_expired_link_approves_nothing(tmp_path: Path, sshd) -> None:
-    ctx = runbook_site(tmp_path, sshd, approvals=1)
+@pytest.mark.parametrize(("language", "expired", "group"), [
+    ("en", "This link cannot be used: link expired.",
+     "This link cannot be used: this link was sent to a group: approve with your own link or on Telegram."),
+    ("id", "Tautan ini tidak dapat dipakai: tautan sudah kedaluwarsa.",
+     "Tautan ini tidak dapat dipakai: tautan ini dikirim ke sebuah grup: setujui dengan tautan Anda sendiri atau "
+     "lewat Telegram."),
+])
+async def test_an_expired_link_approves_nothing_and_the_page_says_why_in_its_language(
+        tmp_path: Path, sshd, language: str, expired: str, group: str) -> None:
+    ctx = runbook_site(tmp_path, sshd, approvals=1, language=language)
     [andi] = await proposal_tokens(ctx, "andi", expires=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
+    tim = sign_approval(load_or_create_key(key_path(ctx)), "shutdown-r1", 1, "group:tim",
+                        dt.datetime.now(dt.UTC) + dt.timedelta(hours=1))
     app = create_app(ctx, routers=["siaga.runbooks.web:router"])
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://siaga.test") as web:
         for ask in (web.get, web.post):
             answer = await ask(f"/runbooks/approve/{andi}")
-            assert answer.status_code == 400 and "expired" in answer.text
+            assert answer.status_code == 400 and expired in html.unescape(answer.text), answer.text
+            answer = await ask(f"/runbooks/approve/{tim}")
+            assert answer.status_code == 400 and group in html.unescape(answer.text), answer.text
     assert kinds(ctx, "runbook.approved") == [] and kinds(ctx, "runbook.run.started") == []
     assert not (tmp_path / "calls.log").exists()
     ctx.engine.dispose()
