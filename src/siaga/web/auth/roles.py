@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from siaga.errors import SiagaError
+
 
 class Role(StrEnum):
     viewer = "viewer"  # sees everything the dashboard shows (secrets never)
@@ -33,7 +35,7 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
 }
 
 
-class UnknownScope(ValueError):
+class UnknownScope(SiagaError, ValueError):
     """A scope siaga does not have: ``name``."""
 
     def __init__(self, name: str) -> None:
