@@ -33,7 +33,8 @@ reads ``str(exc)``, one line a person can act on. Errors that are also a ``Value
      ├── ChannelError                siaga.notify      a channel that cannot be used as configured
      ├── DeliveryError               siaga.notify      sending failed                retryable=True unless said
      ├── BotApiError                 siaga.notify      the Telegram Bot API refused or did not answer
-     ├── TokenError                  siaga.notify      an acknowledgement link that cannot be used
+     ├── TokenError                  siaga.notify      a signed link (acknowledgement, approval) that cannot
+     │                                                   be used; ``why`` says why as a message key
      ├── RecordError                 siaga.notify      an unknown or duplicate record id
      ├── ReportError                 siaga.reports     a report that cannot be made
      ├── PdfUnavailable              siaga.reports     WeasyPrint (or Pango) is missing
@@ -49,6 +50,7 @@ reads ``str(exc)``, one line a person can act on. Errors that are also a ``Value
      │                                                   siaga.runtime.ComponentError)
      ├── ApiError                    siaga.web         an API error with its status and code
      ├── AccountError                siaga.web         (a ValueError) an account action that cannot be done
+     ├── UnknownScope                siaga.web         (a ValueError) a token scope siaga does not have
      └── WeakPassword                siaga.web         (a ValueError) a password too short or too plain
 
 Ground floor (see docs/architecture.md, "Floors"): every part may import it.

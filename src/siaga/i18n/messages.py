@@ -239,6 +239,30 @@ MESSAGES: dict[str, str] = {
     "ack_link.not_running": N_("the alert manager is not running"),
     "ack_link.unknown_message": N_("unknown message"),
     "ack_link.used": N_("link already used"),
+    # why a signed link (a one-tap acknowledgement, a runbook's approval) cannot be used (siaga.notify.ack
+    # TokenError), after "This link cannot be used:" or "This approval cannot be used:"
+    "link.malformed": N_("malformed link"),
+    "link.not_signed": N_("link not signed by this siaga"),
+    "link.expired": N_("link expired"),
+    # why a runbook's approval counts for nothing (siaga.runbooks.approval Approval.refused), after the same
+    "approval.no_such_runbook": N_("no such runbook"),
+    "approval.group_link": N_("this link was sent to a group: approve with your own link or on Telegram"),
+    "approval.no_such_person": N_("no such person"),
+    "approval.used": N_("used already"),
+    # why a page of the dashboard refused a request (siaga.web: an ApiError's why; the API says it in English)
+    "web.csrf.login": N_("the login form is stale or was not sent by this site: reload it"),
+    "web.csrf.form": N_("the form is missing its CSRF token or it is stale: reload the page"),
+    "web.forbidden.role": N_("role {role} may not do this (needs {scope})"),
+    "web.forbidden.token": N_("this token may not do this (needs {scope})"),
+    "web.language": N_("language must be id or en"),
+    "web.role": N_("role must be viewer, operator or admin"),
+    "web.scope": N_("unknown scope {scope}: choose from {scopes}"),
+    "web.note_empty": N_("write a note first"),
+    "web.manager_not_running": N_("the alert manager is not running: alerts cannot be changed now"),
+    "web.no_sensor": N_("sensor {sensor} not found"),
+    "web.no_room": N_("room {room} not found"),
+    "web.no_rack": N_("rack {rack} not found"),
+    "web.not_watched": N_("{site} is not a room this siaga watches"),
     # what siaga writes on an alert's timeline (notes of siaga itself, never a person's words)
     "note.stored_late": N_("stored late"),
     "note.witness_joined": N_("also seen by siaga process {process}: one alert for all of them"),

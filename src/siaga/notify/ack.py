@@ -15,11 +15,22 @@ import secrets
 from dataclasses import dataclass
 
 from siaga.errors import SiagaError
+from siaga.i18n.messages import Message
 from siaga.notify.model import Recipient
 
 
 class TokenError(SiagaError):
-    """The token cannot be used; the message says why in a few words."""
+    """The token cannot be used; ``why`` says why as a message worded per reader (a ``link.*`` key), ``str()`` is
+    that line in English (logs)."""
+
+    def __init__(self, why: Message) -> None:
+        super().__init__(why.english())
+        self.why = why
+
+
+MALFORMED = Message("link.malformed")
+NOT_SIGNED = Message("link.not_signed")
+EXPIRED = Message("link.expired")
 
 
 @dataclass(frozen=True)
@@ -72,15 +83,15 @@ def opened(key: bytes, token: str) -> tuple[dict[str, object], bool]:
     """The body of ``token`` and whether its signature is this key's; :class:`TokenError` when unreadable."""
     payload, _, sig = token.partition(".")
     if not payload or not sig:
-        raise TokenError("malformed link")
+        raise TokenError(MALFORMED)
     want = hmac.new(key, payload.encode(), hashlib.sha256).digest()[:18]
     try:
         body = json.loads(_unb64(payload))
         got = _unb64(sig)
     except ValueError:
-        raise TokenError("malformed link") from None
+        raise TokenError(MALFORMED) from None
     if not isinstance(body, dict):
-        raise TokenError("malformed link")
+        raise TokenError(MALFORMED)
     return body, hmac.compare_digest(want, got)
 
 
@@ -88,7 +99,7 @@ def verify(key: bytes, token: str, now: dt.datetime) -> AckClaim:
     """The claim of a valid, unexpired token; :class:`TokenError` otherwise."""
     payload, _, sig = token.partition(".")
     if not payload or not sig:
-        raise TokenError("malformed link")
+        raise TokenError(MALFORMED)
     want = hmac.new(key, payload.encode(), hashlib.sha256).digest()[:18]
     try:
         got = _unb64(sig)
@@ -99,9 +110,9 @@ def verify(key: bytes, token: str, now: dt.datetime) -> AckClaim:
         nonce = str(body["n"])
         message_id = int(body["m"]) if "m" in body else None
     except (ValueError, KeyError, TypeError):
-        raise TokenError("malformed link") from None
+        raise TokenError(MALFORMED) from None
     if not hmac.compare_digest(want, got):
-        raise TokenError("link not signed by this siaga")
+        raise TokenError(NOT_SIGNED)
     if now >= expires:
-        raise TokenError("link expired")
+        raise TokenError(EXPIRED)
     return AckClaim(ids, recipient, expires, nonce, message_id)

@@ -75,7 +75,7 @@ class RunbookApprovals(Protocol):
 class AckRefusal(enum.Enum):
     """Why a one-tap link acknowledged nothing: the page picks its HTTP status from it (:mod:`siaga.notify.web`)."""
 
-    token = "token"  # malformed, not signed by this siaga, or expired (``message``: the TokenError's line)
+    token = "token"  # malformed, not signed by this siaga, or expired (``why``: the TokenError's)
     not_running = "not_running"  # no alert manager runs in this process
     unknown_message = "unknown_message"  # a storm's link whose message is gone
     used = "used"  # the link was used already
@@ -85,7 +85,7 @@ class AckRefusal(enum.Enum):
 @dataclass(frozen=True)
 class AckOutcome:
     """What a one-tap link did. ``message``: in English (logs); ``refused``: why nothing was done, and ``why`` in
-    siaga's words, worded for each reader, when siaga has them."""
+    siaga's words, worded for each reader (every refusal has it, :meth:`refusal`)."""
 
     ok: bool
     message: str
@@ -469,7 +469,7 @@ class NotifyService:
         try:
             claim = self.check_token(token)
         except acktokens.TokenError as exc:
-            return AckOutcome(False, str(exc), refused=AckRefusal.token)
+            return AckOutcome.refusal(AckRefusal.token, exc.why)
         if self.actions is None:
             return AckOutcome.refusal(AckRefusal.not_running, Message("ack_link.not_running"))
         now = self.clock()

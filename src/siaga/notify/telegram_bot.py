@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from siaga.alerts.store import AlertError
@@ -119,7 +120,7 @@ class TelegramBot:
         say = gettext_for(lang)
         row = await self.svc.message(int(mid)) if mid.isdigit() else None
         if row is not None and action == "apr":
-            await self.on_approve(cq, cq_id, person, row)
+            await self.on_approve(cq, cq_id, person, row, lang)
             return
         if row is None or action not in ("ack", "res"):
             await self.api.answer_callback_query(cq_id, say(N_("Unknown alert message.")))
@@ -165,30 +166,39 @@ class TelegramBot:
         if message_id is not None:
             await self.api.edit_message_text(chat, int(message_id), f"{row.body}\n\n{note}", markup)
 
-    async def on_approve(self, cq: dict[str, Any], cq_id: str, person: str, row: Any) -> None:
+    async def on_approve(self, cq: dict[str, Any], cq_id: str, person: str, row: Any, lang: str) -> None:
         """The Approve button of a runbook's approval request: the message's approval link, used by the person
-        this Telegram account is linked to (checked at use like the link: signed, unexpired, once per person)."""
+        this Telegram account is linked to (checked at use like the link: signed, unexpired, once per person).
+        As for the other buttons, the answer only the pressing person sees is in their language (``lang``); the
+        note added to the message, which the whole chat sees, in the language the bot speaks."""
+        say = gettext_for(lang)
         token = approval_token_in(str(row.body))
         if token is None or self.svc.approve_runbook is None:
-            await self.api.answer_callback_query(cq_id, self._(N_("Unknown alert message.")))
+            await self.api.answer_callback_query(cq_id, say(N_("Unknown alert message.")))
             return
         if not self.svc.may_act(person, Recipient.parse(row.recipient)):
-            await self.api.answer_callback_query(cq_id, self._(N_("You may not act on this alert.")))
+            await self.api.answer_callback_query(cq_id, say(N_("You may not act on this alert.")))
             return
         name = self.svc.notifier.people[person].name
         done = await self.svc.approve_runbook(token, via="telegram", person=person)
+        renderer = self.svc.notifier.renderer
         if done.refused is not None:
-            await self.api.answer_callback_query(cq_id, self._(N_("This approval cannot be used: {reason}.")).format(
-                reason=done.refused)[:190])
+            reason = render(done.refused, lang, renderer.zone)
+            await self.api.answer_callback_query(cq_id, say(N_("This approval cannot be used: {reason}.")).format(
+                reason=reason)[:190])
             return
-        at = self.svc.notifier.renderer.local_time(self.svc.clock(), self.lang, date=False)
-        if done.started:
-            note = self._(N_("👍 Approved by {name} at {time}: runbook {id} runs now.")).format(
-                name=name, time=at, id=done.runbook)
-        else:
-            note = self._(N_("👍 Approved by {name} at {time}: {count} of {needed} approvals.")).format(
+        now = self.svc.clock()
+
+        def approved(g: Callable[[str], str], in_lang: str) -> str:
+            at = renderer.local_time(now, in_lang, date=False)
+            if done.started:
+                return g(N_("👍 Approved by {name} at {time}: runbook {id} runs now.")).format(
+                    name=name, time=at, id=done.runbook)
+            return g(N_("👍 Approved by {name} at {time}: {count} of {needed} approvals.")).format(
                 name=name, time=at, count=done.count, needed=done.needed)
-        await self.api.answer_callback_query(cq_id, note[:190])
+
+        note = approved(self._, self.lang)
+        await self.api.answer_callback_query(cq_id, approved(say, lang)[:190])
         msg = cq.get("message") or {}
         chat = str((msg.get("chat") or {}).get("id", row.address))
         message_id = msg.get("message_id") or (row.external_ref or {}).get("message_id")

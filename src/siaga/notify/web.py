@@ -67,11 +67,13 @@ def _who(svc: NotifyService, recipient_key: str) -> str:
 @router.get("/ack/{token}", response_class=HTMLResponse, include_in_schema=False)
 async def ack_page(token: str, ctx: RuntimeContext = Depends(get_ctx)) -> HTMLResponse:
     svc = _service(ctx)
-    g = gettext_for(svc.notifier.config.site.language.value)
+    lang = svc.notifier.config.site.language.value
+    g = gettext_for(lang)
     try:
         claim = svc.check_token(token)
-    except TokenError as exc:
-        return _page(svc, 400, error=g(N_("This link cannot be used: {reason}.")).format(reason=exc))
+    except TokenError as exc:  # why, in the page's language
+        reason = render(exc.why, lang, svc.notifier.renderer.zone)
+        return _page(svc, 400, error=g(N_("This link cannot be used: {reason}.")).format(reason=reason))
     if await svc.token_spent(claim):
         return _page(svc, REFUSAL_STATUS[AckRefusal.used], error=g(N_("This link was used already.")))
     ids = list(claim.alert_ids)
@@ -96,7 +98,7 @@ async def ack_confirm(token: str, request: Request, ctx: RuntimeContext = Depend
     if outcome.refused is AckRefusal.used:
         return _page(svc, REFUSAL_STATUS[AckRefusal.used], error=g(N_("This link was used already.")))
     if not outcome.ok:
-        # siaga's reason in the page's language; a TokenError's own line as it is
+        # siaga's reason in the page's language
         reason = render(outcome.why, lang, svc.notifier.renderer.zone) if outcome.why else outcome.message
         return _page(svc, REFUSAL_STATUS.get(outcome.refused, 400),
                      error=g(N_("This link cannot be used: {reason}.")).format(reason=reason))

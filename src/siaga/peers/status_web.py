@@ -38,6 +38,7 @@ from siaga.checks.status.router import PER_PAGE, PUBLIC, local_time, render_stat
 from siaga.checks.status.snapshot import Snapshot, services_page
 from siaga.config.peers import Peer, PeerRole
 from siaga.i18n import normalize_language, translator
+from siaga.i18n.messages import Message
 from siaga.peers.inbound import RoomRequests
 from siaga.peers.status import DocumentError, Verdict, overlay, snapshot_of, verdict
 from siaga.peers.status_feed import STATUS_PATH
@@ -186,7 +187,8 @@ def router(ctx: RuntimeContext) -> APIRouter | None:
     async def view(site: str) -> tuple[Peer, Snapshot | None, Verdict, dict[str, Status]]:
         peer = rooms.get(site)
         if peer is None:
-            raise ApiError(404, "not_found", f"no room {site!r} is watched here")
+            raise ApiError(404, "not_found", f"no room {site!r} is watched here",
+                           why=Message("web.not_watched", {"site": site}))
         if site not in pages.loaded:
             raw = await ctx.run_db(lambda conn: get_meta(conn, META_PREFIX + site))
             pages.restore(site, raw)

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 
 from siaga.i18n.messages import Message
-from siaga.notify.ack import TokenError, opened, seal
+from siaga.notify.ack import EXPIRED, MALFORMED, NOT_SIGNED, TokenError, opened, seal
 
 APPROVAL_TTL = dt.timedelta(hours=1)
 APPROVAL_PATH = "/runbooks/approve/"
@@ -53,11 +53,11 @@ def verify_approval(key: bytes, token: str, now: dt.datetime) -> ApprovalClaim:
         claim = ApprovalClaim(str(body["b"]), int(str(body["p"])), str(body["r"]),
                               dt.datetime.fromtimestamp(int(str(body["e"])), dt.UTC))
     except (ValueError, KeyError, TypeError):
-        raise TokenError("malformed link") from None
+        raise TokenError(MALFORMED) from None
     if not signed:
-        raise TokenError("link not signed by this siaga")
+        raise TokenError(NOT_SIGNED)
     if now >= claim.expires:
-        raise TokenError("link expired")
+        raise TokenError(EXPIRED)
     return claim
 
 
@@ -88,21 +88,29 @@ def spent_key(proposal: int, person: str | None) -> str:
     return text if len(text) <= 64 else "runbook:" + hashlib.sha256(text.encode()).hexdigest()[:56]
 
 
+NO_SUCH_RUNBOOK = Message("approval.no_such_runbook")
+GROUP_LINK = Message("approval.group_link")
+NO_SUCH_PERSON = Message("approval.no_such_person")
+USED = Message("approval.used")
+"""Why an approval counts for nothing, besides the link's own :class:`~siaga.notify.ack.TokenError`."""
+
+
 @dataclass(frozen=True)
 class Approval:
     """What one use of an approval (a link's form, a Telegram button) did. ``refused``: why it counts for
-    nothing (a bad, expired or foreign token, an unknown runbook or person, a group's link used on the web, a
-    replay: ``used already``); else the approvals so far and whether this one started the run; ``name``: the
-    approver's name."""
+    nothing, as a message worded per reader (a bad, expired or foreign token: ``link.*``; an unknown runbook or
+    person, a group's link used on the web, a replay: ``approval.*``, :data:`USED` for the replay); else the
+    approvals so far and whether this one started the run; ``name``: the approver's name."""
 
     runbook: str
-    refused: str | None = None
+    refused: Message | None = None
     count: int = 0
     needed: int = 1
     started: bool = False
     name: str = ""
 
 
-__all__ = ["APPROVAL_PATH", "APPROVAL_TTL", "PROPOSED_RULE", "Approval", "ApprovalClaim", "approval_token_in",
+__all__ = ["APPROVAL_PATH", "APPROVAL_TTL", "GROUP_LINK", "NO_SUCH_PERSON", "NO_SUCH_RUNBOOK", "PROPOSED_RULE", "USED",
+           "Approval", "ApprovalClaim", "approval_token_in",
            "approval_url", "sign_approval",
            "spent_key", "verify_approval"]

@@ -24,7 +24,17 @@ from siaga.config.runbooks import Runbook, RunbookMode
 from siaga.i18n.messages import Message
 from siaga.inventory import Inventory, TargetError
 from siaga.notify.ack import TokenError
-from siaga.runbooks.approval import APPROVAL_TTL, PROPOSED_RULE, Approval, spent_key, verify_approval
+from siaga.runbooks.approval import (
+    APPROVAL_TTL,
+    GROUP_LINK,
+    NO_SUCH_PERSON,
+    NO_SUCH_RUNBOOK,
+    PROPOSED_RULE,
+    USED,
+    Approval,
+    spent_key,
+    verify_approval,
+)
 from siaga.runbooks.engine import run_plan
 from siaga.runbooks.plan import plan
 from siaga.runbooks.steps import Outcome, StepContext
@@ -127,17 +137,16 @@ async def approve(ctx: RuntimeContext, token: str, *, via: str = "link", person:
     try:
         claim = verify_approval(load_or_create_key(key_path(ctx)), token, now)
     except TokenError as exc:
-        return Approval("", str(exc))
+        return Approval("", exc.why)
     book = ctx.config.runbooks.book(claim.runbook)
     if book is None:
-        return Approval(claim.runbook, "no such runbook")
+        return Approval(claim.runbook, NO_SUCH_RUNBOOK)
     who = person if person is not None else claim.person
     if who is None:
-        return Approval(book.id, "this link was sent to a group: approve with your own link or on Telegram",
-                        needed=book.approvals)
+        return Approval(book.id, GROUP_LINK, needed=book.approvals)
     people = {p.id: p for p in ctx.config.people}
     if who not in people:
-        return Approval(book.id, "no such person", needed=book.approvals)
+        return Approval(book.id, NO_SUCH_PERSON, needed=book.approvals)
     name = people[who].name or who
 
     def spend(conn: Any) -> tuple[bool, int, bool]:
@@ -153,7 +162,7 @@ async def approve(ctx: RuntimeContext, token: str, *, via: str = "link", person:
 
     fresh, count, start = await ctx.run_db(spend)
     if not fresh:
-        return Approval(book.id, "used already", needed=book.approvals, name=name)
+        return Approval(book.id, USED, needed=book.approvals, name=name)
     data: dict[str, Any] = {"runbook": book.id, "proposal": claim.proposal, "approver": name, "person": who,
                             "approvals": count, "needed": book.approvals, "via": via}
     await record(ctx, "runbook.approved", data, actor=name)

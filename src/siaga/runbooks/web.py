@@ -12,17 +12,19 @@ Telegram). The page has no inline script or style (CSP-clean).
 from __future__ import annotations
 
 import html
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse
 
 from siaga.config.runbooks import Runbook
 from siaga.i18n import _, using_language
+from siaga.i18n.messages import Message, render
 from siaga.inventory import Inventory, TargetError
 from siaga.notify.ack import TokenError
 from siaga.notify.component import key_path
 from siaga.notify.keyfile import load_or_create_key
-from siaga.runbooks.approval import ApprovalClaim, verify_approval
+from siaga.runbooks.approval import GROUP_LINK, NO_SUCH_PERSON, NO_SUCH_RUNBOOK, USED, ApprovalClaim, verify_approval
 from siaga.runbooks.component import approve
 from siaga.runbooks.messages import plan_lines
 from siaga.runbooks.plan import plan
@@ -41,33 +43,35 @@ def _page(ctx: RuntimeContext, body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(text, status_code=status, headers={"Cache-Control": "no-store"})
 
 
-def _error(ctx: RuntimeContext, reason: str, status: int) -> HTMLResponse:
-    with using_language(ctx.config.site.language.value):
-        line = _("This link cannot be used: {reason}.").format(reason=reason)
+def _error(ctx: RuntimeContext, reason: Message, status: int) -> HTMLResponse:
+    lang = ctx.config.site.language.value  # the page's language, the reason's too
+    with using_language(lang):
+        line = _("This link cannot be used: {reason}.").format(
+            reason=render(reason, lang, ZoneInfo(ctx.config.site.timezone)))
     return _page(ctx, f'<p class="error">{html.escape(line)}</p>', status)
 
 
-def _claim(ctx: RuntimeContext, token: str) -> tuple[ApprovalClaim, Runbook, str] | str:
+def _claim(ctx: RuntimeContext, token: str) -> tuple[ApprovalClaim, Runbook, str] | Message:
     """The link's claim, its runbook and the name of the person it was signed for; else why it cannot be used."""
     try:
         claim = verify_approval(load_or_create_key(key_path(ctx)), token, ctx.clock())
     except TokenError as exc:
-        return str(exc)
+        return exc.why
     book = ctx.config.runbooks.book(claim.runbook)
     if book is None:
-        return "no such runbook"
+        return NO_SUCH_RUNBOOK
     if claim.person is None:
-        return "this link was sent to a group: approve with your own link or on Telegram"
+        return GROUP_LINK
     name = next((p.name for p in ctx.config.people if p.id == claim.person), None)
     if name is None:
-        return "no such person"
+        return NO_SUCH_PERSON
     return claim, book, name
 
 
 @router.get("/runbooks/approve/{token}", response_class=HTMLResponse, include_in_schema=False)
 async def approve_page(token: str, ctx: RuntimeContext = Depends(get_ctx)) -> HTMLResponse:
     found = _claim(ctx, token)
-    if isinstance(found, str):
+    if isinstance(found, Message):
         return _error(ctx, found, 400)
     _claimed, book, name = found
     with using_language(ctx.config.site.language.value):
@@ -89,11 +93,11 @@ async def approve_page(token: str, ctx: RuntimeContext = Depends(get_ctx)) -> HT
 @router.post("/runbooks/approve/{token}", response_class=HTMLResponse, include_in_schema=False)
 async def approve_post(token: str, ctx: RuntimeContext = Depends(get_ctx)) -> HTMLResponse:
     found = _claim(ctx, token)
-    if isinstance(found, str):
+    if isinstance(found, Message):
         return _error(ctx, found, 400)
     done = await approve(ctx, token, via="link")  # as the person the link was signed for; a form's fields count not
     if done.refused is not None:
-        return _error(ctx, done.refused, 410 if done.refused == "used already" else 400)
+        return _error(ctx, done.refused, 410 if done.refused == USED else 400)
     with using_language(ctx.config.site.language.value):
         line = (_("Approved by {name}: runbook {id} runs now.") if done.started
                 else _("Approved by {name}: {count} of {needed} approvals.")).format(

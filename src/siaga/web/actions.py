@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 from collections.abc import Callable
 
 from sqlalchemy import Engine
 
 from siaga.alerts.manager import AlertManager
 from siaga.alerts.store import AlertError, NoSuchAlert
+from siaga.i18n.messages import Message
 from siaga.runtime.services import Services
 from siaga.web.auth.accounts import audit
-from siaga.web.errors import ApiError
+from siaga.web.errors import ApiError, worded
+
+log = logging.getLogger("siaga.web")
 
 
 def find_manager(services: Services) -> AlertManager | None:
@@ -29,7 +33,7 @@ async def act(services: Services, engine: Engine, action: str, alert_id: int, *,
     """Do ``action`` (ack, resolve, note) on an alert as ``by``; raise ApiError when it cannot be done."""
     manager = find_manager(services)
     if manager is None:
-        raise ApiError(503, "unavailable", "the alert manager is not running: alerts cannot be changed now")
+        raise worded(503, "unavailable", Message("web.manager_not_running"))
     calls: dict[str, Callable[[], object]] = {  # blocking: the manager writes the store
         "ack": lambda: manager.ack(alert_id, by, via=via, note=note),
         "resolve": lambda: manager.resolve(alert_id, by, via=via, note=note),
@@ -41,9 +45,12 @@ async def act(services: Services, engine: Engine, action: str, alert_id: int, *,
     except AlertError as exc:
         raise refusal(exc) from exc
     except LookupError as exc:
-        raise ApiError(404, "not_found", f"alert {alert_id} not found") from exc
-    except ValueError as exc:
-        raise ApiError(409, "conflict", str(exc)) from exc
+        why = Message("alert.no_such", {"alert": alert_id})
+        raise ApiError(404, "not_found", f"alert {alert_id} not found", details=why.to_json(), why=why) from exc
+    except ValueError as exc:  # the API says it as it is; a page, that it cannot be done and the log says why
+        log.warning("%s of alert #%s by %s refused: %s", action, alert_id, by, exc)
+        why = Message("alert.action_failed", {"alert": alert_id})
+        raise ApiError(409, "conflict", str(exc), details=why.to_json(), why=why) from exc
     with engine.begin() as conn:
         audit(conn, f"alert.{action}", actor=by, subject=f"alert:{alert_id}", now=now, via=via, note=note)
 
@@ -55,4 +62,4 @@ def refusal(exc: AlertError) -> ApiError:
     parameters (``{"key": "alert.acknowledged_already", "params": {"alert": 5, "by": "andi"}}``), for a client
     that words it for its reader; the dashboard's pages show it worded for theirs."""
     status, code = (404, "not_found") if isinstance(exc, NoSuchAlert) else (409, "conflict")
-    return ApiError(status, code, exc.why.english(), details=exc.why.to_json(), why=exc.why)
+    return worded(status, code, exc.why, details=exc.why.to_json())

@@ -68,6 +68,13 @@ class ApiError(SiagaError):
         self.why = why
 
 
+def worded(status: int, code: str, why: Message, *, details: Any = None,
+           headers: dict[str, str] | None = None) -> ApiError:
+    """An error whose reason siaga has as a message key and parameters: the API's ``message`` is its line in
+    English, as every API error's; the dashboard's pages word ``why`` for their reader."""
+    return ApiError(status, code, why.english(), details, headers, why=why)
+
+
 def not_found(what: str) -> ApiError:
     return ApiError(404, "not_found", f"{what} not found")
 

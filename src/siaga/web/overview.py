@@ -10,11 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
 from siaga.backup import tables as backup_tables
-from siaga.i18n.messages import note_text
+from siaga.i18n.messages import Message, note_text
 from siaga.inventory import Target, TargetKind
 from siaga.kinds import SENSOR_KINDS
 from siaga.web import queries
-from siaga.web.errors import ApiError
+from siaga.web.errors import worded
 from siaga.web.views.roommap import Latest, sensor_state
 
 if TYPE_CHECKING:
@@ -105,7 +105,7 @@ def rack_detail(dash: Dashboard, rack_id: str) -> dict[str, Any]:
     cfg = dash.cfg
     rack = next((r for r in cfg.racks if r.id == rack_id), None)
     if rack is None:
-        raise ApiError(404, "not_found", f"rack {rack_id} not found")
+        raise worded(404, "not_found", Message("web.no_rack", {"rack": rack_id}))
     devices = sorted((d for d in cfg.devices if d.rack == rack_id), key=lambda d: -(d.u or 0))
     at_stake = dash.inventory.impact(Target(TargetKind.rack, rack_id))  # the inventory's walk of depends_on
     hit = {s.id for s in at_stake.services}

@@ -13,14 +13,15 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from siaga.backup.status import OffsiteCopy, verified_offsite_copy
+from siaga.i18n.messages import Message
 from siaga.kinds import SENSOR_KINDS
 from siaga.web import actions, overview, queries
 from siaga.web.auth import accounts
 from siaga.web.auth.passwords import new_secret, off_loop, same
-from siaga.web.auth.roles import Role, Scope, parse_scopes
+from siaga.web.auth.roles import Role, Scope, UnknownScope, parse_scopes
 from siaga.web.auth.throttle import account_key, address_key
 from siaga.web.dashboard import Dashboard
-from siaga.web.errors import ApiError
+from siaga.web.errors import ApiError, worded
 from siaga.web.live import sse_message
 from siaga.web.params import RowId
 from siaga.web.security import PRELOGIN_COOKIE, SESSION_COOKIE, Principal, client_address, is_https
@@ -62,7 +63,7 @@ def router(dash: Dashboard) -> APIRouter:
                     csrf_token: str = Form(""), next: str = Form("/")) -> Response:
         cookie = request.cookies.get(PRELOGIN_COOKIE)
         if not same(cookie, csrf_token):
-            raise ApiError(403, "csrf_failed", "the login form is stale or was not sent by this site: reload it")
+            raise worded(403, "csrf_failed", Message("web.csrf.login"))
         now = dash.now()
         address = client_address(request)
         keys = [account_key(username), address_key(address)]
@@ -100,7 +101,7 @@ def router(dash: Dashboard) -> APIRouter:
     @r.post("/account/language")
     async def set_language(request: Request, language: str = Form(...), me: Principal = viewer) -> Response:
         if language not in ("id", "en"):
-            raise ApiError(422, "validation_failed", "language must be id or en")
+            raise worded(422, "validation_failed", Message("web.language"))
         if me.user is not None:
             user_id = me.user.id
             await asyncio.to_thread(_in_tx, dash, lambda conn: accounts.set_language(conn, user_id, language))
@@ -150,7 +151,7 @@ def router(dash: Dashboard) -> APIRouter:
     def sensor_page(request: Request, sensor_id: str, me: Principal = viewer) -> Response:
         sensor = next((s for s in dash.cfg.sensors if s.id == sensor_id), None)
         if sensor is None:
-            raise ApiError(404, "not_found", f"sensor {sensor_id} not found")
+            raise worded(404, "not_found", Message("web.no_sensor", {"sensor": sensor_id}))
         kind = SENSOR_KINDS[sensor.kind]
         return dash.render(request, "sensor.html", me, sensor=sensor, unit=kind.unit,
                            row=next((x for x in overview.sensor_rows(dash) if x["id"] == sensor_id), None))
@@ -180,7 +181,7 @@ def router(dash: Dashboard) -> APIRouter:
                    answer: str = "") -> Response:
         note = (note or "").strip()[:2000] or None
         if action == "note" and not note:
-            raise ApiError(422, "validation_failed", "write a note first")
+            raise worded(422, "validation_failed", Message("web.note_empty"))
         await actions.act(dash.services, dash.engine, action, alert_id, by=me.name, via="web", note=note,
                           now=dash.now())
         dash.broker.publish("alerts", {"id": alert_id})
@@ -216,7 +217,8 @@ def router(dash: Dashboard) -> APIRouter:
             lang = dash.language(me, request)
             inc = queries.get_incident(conn, incident_id, lang=lang, zone=dash.zone)
             if inc is None:
-                raise ApiError(404, "not_found", f"incident {incident_id} not found")
+                raise ApiError(404, "not_found", f"incident {incident_id} not found",
+                               why=Message("alert.no_such_incident", {"incident": incident_id}))
             members = queries.list_alerts(conn, lang=lang, zone=dash.zone, incident=incident_id, limit=500) or []
             events = sorted(({**e, "alert": a} for a in members
                              for e in queries.timeline(conn, a["id"], lang=lang, zone=dash.zone)),
@@ -271,7 +273,7 @@ def router(dash: Dashboard) -> APIRouter:
         try:
             new_role = Role(role)
         except ValueError:
-            raise ApiError(422, "validation_failed", "role must be viewer, operator or admin") from None
+            raise worded(422, "validation_failed", Message("web.role")) from None
         return await _admin_change(dash, request, me, lambda conn: accounts.set_role(
             conn, name, new_role, dash.now(), actor=me.name), f"{name} is now {new_role.value}")
 
@@ -287,8 +289,9 @@ def router(dash: Dashboard) -> APIRouter:
         form = await request.form()
         try:
             scopes = parse_scopes([str(v) for v in form.getlist("scopes")])
-        except ValueError as exc:
-            raise ApiError(422, "validation_failed", str(exc)) from None
+        except UnknownScope as exc:
+            raise ApiError(422, "validation_failed", str(exc), why=Message("web.scope", {
+                "scope": exc.name, "scopes": ", ".join(s.value for s in Scope)})) from None
         shown: dict[str, str] = {}
 
         def do(conn: Any) -> None:
@@ -361,7 +364,7 @@ def _in_tx(dash: Dashboard, fn: Any) -> Any:
 
 def _room_map(dash: Dashboard, room_id: str) -> roommap.RoomMap:
     if not any(r.id == room_id for r in dash.cfg.rooms):
-        raise ApiError(404, "not_found", f"room {room_id} not found")
+        raise worded(404, "not_found", Message("web.no_room", {"room": room_id}))
     with dash.engine.connect() as conn:
         latest = queries.latest_readings(conn)
         active = queries.active_alerts(conn, lang=dash.cfg.site.language.value, zone=dash.zone)
@@ -384,7 +387,8 @@ def _alert_context(dash: Dashboard, lang: str, alert_id: int) -> dict[str, Any]:
     with dash.engine.connect() as conn:
         alert = queries.get_alert(conn, alert_id, lang=lang, zone=dash.zone)
         if alert is None:
-            raise ApiError(404, "not_found", f"alert {alert_id} not found")
+            raise ApiError(404, "not_found", f"alert {alert_id} not found",
+                           why=Message("alert.no_such", {"alert": alert_id}))
         events = queries.timeline(conn, alert_id, lang=lang, zone=dash.zone)
     return {"a": alert, "timeline": events, "manager": actions.find_manager(dash.services) is not None,
             "copies": _offsite_copies(dash, alert)}

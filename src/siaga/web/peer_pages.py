@@ -16,13 +16,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from siaga.alerts.serialise import alert_fields
 from siaga.config.peers import PeerRole
+from siaga.i18n.messages import Message
 from siaga.peers import acks
 from siaga.peers.ack_web import acknowledge_remote
 from siaga.peers.record import remote_alerts
 from siaga.vocab import AlertState
 from siaga.web.auth.roles import Scope
 from siaga.web.dashboard import Dashboard
-from siaga.web.errors import ApiError
+from siaga.web.errors import worded
 from siaga.web.params import RowId
 from siaga.web.security import Principal
 
@@ -41,7 +42,7 @@ def router(dash: Dashboard) -> APIRouter | None:
     def watched(site: str) -> Any:
         peer = peers.peer(site)
         if peer is None or peer.role is not PeerRole.watches:
-            raise ApiError(404, "not_found", f"{site} is not a room this siaga watches")
+            raise worded(404, "not_found", Message("web.not_watched", {"site": site}))
         return peer
 
     @r.get("/peers/{site}", response_class=HTMLResponse)

@@ -17,10 +17,11 @@ from typing import Any
 from fastapi import Request
 from sqlalchemy import Engine
 
+from siaga.i18n.messages import Message
 from siaga.web.auth import accounts
 from siaga.web.auth.passwords import same
 from siaga.web.auth.roles import ROLE_SCOPES, Role, Scope
-from siaga.web.errors import ApiError
+from siaga.web.errors import ApiError, worded
 
 SESSION_COOKIE = "siaga_session"
 PRELOGIN_COOKIE = "siaga_csrf"
@@ -114,15 +115,16 @@ async def check_csrf(request: Request, principal: Principal | None) -> None:
     if request.method not in UNSAFE or principal is None or principal.session is None:
         return
     if not same(await submitted_csrf(request), principal.session.csrf_token):
-        raise ApiError(403, "csrf_failed", "the form is missing its CSRF token or it is stale: reload the page")
+        raise worded(403, "csrf_failed", Message("web.csrf.form"))
 
 
 def require_scope(principal: Principal | None, scope: Scope) -> Principal:
     if principal is None:
         raise ApiError(401, "unauthorized", "log in or send a bearer token", headers={"WWW-Authenticate": "Bearer"})
     if not principal.can(scope):
-        what = f"role {principal.role.value}" if principal.role else "this token"
-        raise ApiError(403, "forbidden", f"{what} may not do this (needs {scope.value})")
+        why = (Message("web.forbidden.role", {"role": principal.role.value, "scope": scope.value}) if principal.role
+               else Message("web.forbidden.token", {"scope": scope.value}))
+        raise worded(403, "forbidden", why)
     return principal
 
 

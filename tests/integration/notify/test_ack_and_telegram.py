@@ -55,16 +55,37 @@ async def test_link_shows_a_page_then_acknowledges_once_on_post(tmp_path, engine
     await svc.transports.aclose()
 
 
-async def test_expired_link_is_refused(tmp_path, engine, receiver, mailbox) -> None:
+@pytest.mark.parametrize(("language", "expired", "forged", "malformed"), [
+    ("id", "Tautan ini tidak dapat dipakai: tautan sudah kedaluwarsa.",
+     "Tautan ini tidak dapat dipakai: tautan tidak ditandatangani oleh siaga ini.",
+     "Tautan ini tidak dapat dipakai: bentuk tautan tidak sah."),
+    ("en", "This link cannot be used: link expired.", "This link cannot be used: link not signed by this siaga.",
+     "This link cannot be used: malformed link."),
+])
+async def test_expired_link_is_refused_and_says_why_in_the_pages_language(
+        tmp_path, engine, receiver, mailbox, language: str, expired: str, forged: str, malformed: str) -> None:
     clock = FakeClock()
-    cfg = site_config(tmp_path, f"{receiver.url}/hook", mailbox.port)
+    cfg = site_config(tmp_path, f"{receiver.url}/hook", mailbox.port, language=language)
     svc, alerts = make_service(engine, cfg, tmp_path, clock)
     alerts.fire(leak())
     await rounds(svc, clock, 10)
     token = re.search(r"/ack/(\S+)", receiver.wait_for(1)[0].body["message"]).group(1)  # type: ignore[union-attr]
     clock.advance(25 * 3600)
+    ctx = RuntimeContext(loaded=LoadedConfig(cfg, Path(tmp_path / "siaga.yaml")), engine=engine)
+    ctx.services.notify = svc
+    app = create_app(ctx, routers=["siaga.notify.web:router"])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://siaga.test") as web:
+        for ask in (web.get, web.post):  # the page and its button: why, in the page's language
+            page = await ask(f"/ack/{token}")
+            assert page.status_code == 400 and expired in html.unescape(page.text), page.text
+        page = await web.get(f"/ack/{token[:-3]}xyz")
+        assert page.status_code == 400 and forged in html.unescape(page.text), page.text
+        page = await web.post("/ack/not-a-link")
+        assert page.status_code == 400 and malformed in html.unescape(page.text), page.text
     outcome = await svc.acknowledge_token(token)
-    assert not outcome.ok and "expired" in outcome.message and alerts.calls == []
+    assert not outcome.ok and outcome.refused is AckRefusal.token and alerts.calls == []
+    assert outcome.why is not None and outcome.why.key == "link.expired"
+    assert outcome.message == "link expired"  # in English for the log, whatever the page's language
     await svc.transports.aclose()
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
+import html
 import json
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import pytest
 from sqlalchemy import Engine
 
 from siaga.config import LoadedConfig, parse_config
+from siaga.config.site import Language
 from siaga.notify.component import key_path
 from siaga.notify.keyfile import load_or_create_key
 from siaga.runbooks.approval import approval_token_in, sign_approval, verify_approval
@@ -29,10 +31,10 @@ from siaga.web.app import create_app
 pytestmark = pytest.mark.integration
 
 
-def runbook_site(tmp_path: Path, sshd: Any, approvals: int, extra: str = "") -> RuntimeContext:
+def runbook_site(tmp_path: Path, sshd: Any, approvals: int, extra: str = "", language: str = "en") -> RuntimeContext:
     log = tmp_path / "calls.log"
     text = f"""
-site: {{name: Diskominfo Uji, timezone: Asia/Makassar, language: en}}
+site: {{name: Diskominfo Uji, timezone: Asia/Makassar, language: {language}}}
 store: {{data_dir: {tmp_path / "state"}}}
 web: {{public_url: "http://siaga.test"}}
 rooms: [{{id: ruang-server, name: Ruang Server}}]
@@ -141,14 +143,26 @@ async def test_two_approvals_need_two_different_people_and_one_person_counts_onc
     ctx.engine.dispose()
 
 
-async def test_an_expired_link_approves_nothing(tmp_path: Path, sshd) -> None:
-    ctx = runbook_site(tmp_path, sshd, approvals=1)
+@pytest.mark.parametrize(("language", "expired", "group"), [
+    ("en", "This link cannot be used: link expired.",
+     "This link cannot be used: this link was sent to a group: approve with your own link or on Telegram."),
+    ("id", "Tautan ini tidak dapat dipakai: tautan sudah kedaluwarsa.",
+     "Tautan ini tidak dapat dipakai: tautan ini dikirim ke sebuah grup: setujui dengan tautan Anda sendiri atau "
+     "lewat Telegram."),
+])
+async def test_an_expired_link_approves_nothing_and_the_page_says_why_in_its_language(
+        tmp_path: Path, sshd, language: str, expired: str, group: str) -> None:
+    ctx = runbook_site(tmp_path, sshd, approvals=1, language=language)
     [andi] = await proposal_tokens(ctx, "andi", expires=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
+    tim = sign_approval(load_or_create_key(key_path(ctx)), "shutdown-r1", 1, "group:tim",
+                        dt.datetime.now(dt.UTC) + dt.timedelta(hours=1))
     app = create_app(ctx, routers=["siaga.runbooks.web:router"])
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://siaga.test") as web:
         for ask in (web.get, web.post):
             answer = await ask(f"/runbooks/approve/{andi}")
-            assert answer.status_code == 400 and "expired" in answer.text
+            assert answer.status_code == 400 and expired in html.unescape(answer.text), answer.text
+            answer = await ask(f"/runbooks/approve/{tim}")
+            assert answer.status_code == 400 and group in html.unescape(answer.text), answer.text
     assert kinds(ctx, "runbook.approved") == [] and kinds(ctx, "runbook.run.started") == []
     assert not (tmp_path / "calls.log").exists()
     ctx.engine.dispose()
@@ -242,14 +256,18 @@ runbooks:
             by_link = await web.post(f"/runbooks/approve/{links['1001']}")  # andi approves by his link
         assert by_link.status_code == 200 and "Andi Pratama: 1 " in by_link.text  # 1 of 2 (dari 2)
         first = await press(555, "1001", "cq1")  # and then by the button: the same person counts once
-        assert "used already" in first
+        assert first == "Persetujuan ini tidak dapat dipakai: sudah dipakai sebelumnya.", first  # andi's language:
+        # the site's, he has none of his own
         replay = await press(555, "1001", "cq2")
         assert "Andi Pratama" not in replay
         await asyncio.sleep(0.3)
         assert not log.exists() and kinds(ctx, "runbook.run.started") == []
 
-        second = await press(556, "1002", "cq3")
-        assert "Sari Wulandari" in second and "shutdown-r1" in second
+        sari = svc.notifier.people["sari"]
+        svc.notifier.people["sari"] = sari.model_copy(update={"language": Language.en})
+        second = await press(556, "1002", "cq3")  # sari reads English: so is the answer only she sees
+        assert second.startswith("👍 Approved by Sari Wulandari at ") and second.endswith(
+            ": runbook shutdown-r1 runs now."), second
 
         def ended() -> list[Any]:
             """the run's end in the timeline"""
@@ -259,11 +277,12 @@ runbooks:
         assert log.read_text().split() == ["called"]
         edits = await asyncio.to_thread(receiver.wait_tg, "editMessageText", 1)
         last = next(e for e in reversed(edits) if str(e["chat_id"]) == "1002")
-        assert "Sari Wulandari" in last["text"]  # the message says who approved; only ack and resolve are left
+        # the message says who approved, to the whole chat in the site's language; only ack and resolve are left
+        assert "👍 Disetujui oleh Sari Wulandari pukul " in last["text"], last["text"]
         assert [b["callback_data"][:3] for b in last["reply_markup"]["inline_keyboard"][0]] == ["ack", "res"]
         shift[0] = dt.timedelta(hours=2)  # past the link's hour: the button is refused
         late = await press(555, "1001", "cq4")
-        assert "expired" in late or "kedaluwarsa" in late
+        assert late == "Persetujuan ini tidak dapat dipakai: tautan sudah kedaluwarsa.", late
         await asyncio.sleep(0.3)
         assert log.read_text().split() == ["called"] and len(ended()) == 1
         approved = kinds(ctx, "audit.runbook.approved")

@@ -94,6 +94,37 @@ def test_an_acknowledgement_refused_is_told_in_the_readers_language(as_operator:
     assert missing.status_code == 404 and f"tidak ada alarm #{alert_id + 1000}" in missing.text, missing.text
 
 
+def test_a_pages_refusal_is_told_in_the_readers_language_and_the_api_keeps_its_english(
+        as_operator: TestClient, site: Ctx) -> None:
+    alert_id = fire_alert(site.manager, "leak", "leak-r1-floor", NOW)
+    token = csrf_of(as_operator, f"/alerts/{alert_id}")
+    missing = alert_id + 1000
+    cases = [  # what was asked; the page's answer in Indonesian and in English; the API's code and English message
+        ("post", f"/alerts/{alert_id}/notes", {"csrf_token": token}, 422, "tulis catatannya dulu",
+         "write a note first", "validation_failed", "write a note first"),
+        ("post", "/account/language", {"language": "fr", "csrf_token": token}, 422, "bahasa harus id atau en",
+         "language must be id or en", "validation_failed", "language must be id or en"),
+        ("get", f"/alerts/{missing}", None, 404, f"tidak ada alarm #{missing}", f"no alert #{missing}",
+         "not_found", f"alert {missing} not found"),
+        ("get", "/incidents/999", None, 404, "tidak ada insiden #999", "no incident #999",
+         "not_found", "incident 999 not found"),
+        ("get", "/sensors/nope", None, 404, "sensor nope tidak ditemukan", "sensor nope not found",
+         "not_found", "sensor nope not found"),
+        ("get", "/room/nope", None, 404, "ruang nope tidak ditemukan", "room nope not found",
+         "not_found", "room nope not found"),
+        ("get", "/fragments/rack/R9", None, 404, "rak R9 tidak ditemukan", "rack R9 not found",
+         "not_found", "rack R9 not found"),
+    ]
+    for method, path, data, status, indonesian, english, code, api in cases:
+        for headers, said in (({"HX-Request": "true"}, indonesian),  # a flash in the page
+                              ({"Accept-Language": "en"}, english)):  # a page of its own (the browser's Accept)
+            page = as_operator.request(method, path, data=data, headers=headers)
+            assert page.status_code == status and said in page.text, (path, page.text)
+        answer = as_operator.request(method, path, data=data,
+                                     headers={"Accept": "application/json", "Accept-Language": "id"}).json()["error"]
+        assert (answer["code"], answer["message"], answer["details"]) == (code, api, None), answer
+
+
 def test_language_switch_is_stored_on_the_account(as_viewer: TestClient) -> None:
     token = csrf_of(as_viewer)
     resp = as_viewer.post("/account/language", data={"language": "en", "csrf_token": token}, follow_redirects=False)
@@ -126,6 +157,16 @@ def test_admin_adds_a_person_and_a_token_shown_once(as_admin: TestClient) -> Non
     assert resp.status_code == 200 and "budi" in resp.text
     resp = as_admin.post("/admin/tokens", data={"csrf_token": token, "name": "grafana", "scopes": ["read"]})
     assert 'id="new-token">sga_' in resp.text
+    htmx = {"HX-Request": "true"}  # a refused form says why in the reader's language (the API: in English)
+    bad = as_admin.post("/admin/tokens", data={"csrf_token": token, "name": "x", "scopes": ["write"]}, headers=htmx)
+    assert bad.status_code == 422, bad.text
+    assert "cakupan write tidak dikenal: pilih dari read, ack, admin, ingest" in bad.text, bad.text
+    bad = as_admin.post("/admin/users/budi/role", data={"csrf_token": token, "role": "boss"},
+                        headers={**htmx, "Accept-Language": "en"})
+    assert bad.status_code == 422 and "role must be viewer, operator or admin" in bad.text, bad.text
+    bad = as_admin.post("/admin/tokens", data={"csrf_token": token, "name": "x", "scopes": ["write"]},
+                        headers={"Accept": "application/json"})
+    assert bad.json()["error"]["message"] == "unknown scope 'write': choose from read, ack, admin, ingest"
     assert 'id="new-token"' not in as_admin.get("/admin/users").text
     audit = as_admin.get("/admin/audit").text
     assert "user.added" in audit and "token.created" in audit

@@ -63,7 +63,10 @@ def test_a_watched_rooms_alert_is_acknowledged_from_its_page_once(whole_app: Fas
         assert page.status_code == 200, page.text
         assert f'id="peer-alert-{portal}"' in page.text and 'data-action="ack"' not in page.text  # no ack scope
         assert "Selesai baru-baru ini" in page.text and f'id="peer-alert-{mail}"' not in page.text  # resolved
-        assert reader.get("/peers/samarinda").status_code == 404  # not a room this colocation watches
+        elsewhere = reader.get("/peers/samarinda")  # not a room this colocation watches: told in her language
+        assert elsewhere.status_code == 404 and "samarinda bukan ruang yang diawasi siaga ini" in elsewhere.text
+        elsewhere = reader.get("/peers/samarinda", headers={"Accept-Language": "en"})
+        assert "samarinda is not a room this siaga watches" in elsewhere.text, elsewhere.text
     with TestClient(whole_app, headers={"Accept": "text/html,*/*"}) as operator:
         assert login(operator, "opera").status_code == 303
         page = operator.get("/peers/bontang").text

@@ -26,14 +26,25 @@ def test_a_viewer_cannot_acknowledge(as_viewer: TestClient, site: Ctx) -> None:
     assert 'data-action="ack"' not in as_viewer.get(f"/alerts/{alert_id}").text
     resp = as_viewer.post(f"/alerts/{alert_id}/ack", data={"csrf_token": token})
     assert resp.status_code == 403
-    resp = as_viewer.post(f"/api/v1/alerts/{alert_id}/ack", headers={"X-CSRF-Token": token})
+    page = as_viewer.post(f"/alerts/{alert_id}/ack", data={"csrf_token": token}, headers={"HX-Request": "true"})
+    assert "peran viewer tidak boleh melakukan ini (perlu cakupan ack)" in page.text, page.text  # in her language
+    page = as_viewer.post(f"/alerts/{alert_id}/ack", data={"csrf_token": token},
+                          headers={"HX-Request": "true", "Accept-Language": "en"})
+    assert "role viewer may not do this (needs ack)" in page.text, page.text
+    resp = as_viewer.post(f"/api/v1/alerts/{alert_id}/ack", headers={"X-CSRF-Token": token, "Accept-Language": "id"})
     assert resp.status_code == 403 and resp.json()["error"]["code"] == "forbidden"
+    assert resp.json()["error"]["message"] == "role viewer may not do this (needs ack)"  # the API speaks English
 
 
 def test_a_form_without_the_csrf_token_is_refused(as_operator: TestClient, site: Ctx) -> None:
     alert_id = fire_alert(site.manager, "leak", "leak-r1-floor", NOW)
     assert as_operator.post(f"/alerts/{alert_id}/ack", data={"note": "x"}).status_code == 403
     assert as_operator.post(f"/alerts/{alert_id}/ack", data={"csrf_token": "forged"}).status_code == 403
+    page = as_operator.post(f"/alerts/{alert_id}/ack", data={"csrf_token": "forged"}, headers={"Accept-Language": "id"})
+    assert "formulir ini tidak membawa token CSRF-nya atau sudah usang: muat ulang halaman" in page.text, page.text
+    page = as_operator.post(f"/alerts/{alert_id}/ack", data={"csrf_token": "forged"},
+                            headers={"Accept-Language": "en"})
+    assert "the form is missing its CSRF token or it is stale: reload the page" in page.text, page.text
     with site.engine.connect() as conn:
         from web_standins import tables
 
@@ -44,6 +55,11 @@ def test_a_form_without_the_csrf_token_is_refused(as_operator: TestClient, site:
 def test_login_form_without_its_csrf_cookie_is_refused(client: TestClient) -> None:
     resp = client.post("/login", data={"username": "admin", "password": PASSWORD, "csrf_token": "x"})
     assert resp.status_code == 403
+    for language, said in (("id", "formulir masuk sudah usang atau tidak dikirim oleh situs ini: muat ulang"),
+                           ("en", "the login form is stale or was not sent by this site: reload it")):
+        page = client.post("/login", data={"username": "admin", "password": PASSWORD, "csrf_token": "x"},
+                           headers={"Accept-Language": language})
+        assert page.status_code == 403 and said in page.text, page.text
 
 
 def test_repeated_wrong_passwords_are_slowed(client: TestClient, site: Ctx) -> None:

@@ -1,9 +1,11 @@
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from siaga.i18n.messages import render
 from siaga.notify.ack import TokenError, sign, verify
 from siaga.notify.keyfile import load_or_create_key
 from siaga.notify.model import Recipient
@@ -20,20 +22,24 @@ def test_token_round_trips_bound_to_its_recipient() -> None:
     assert claim.alert_ids == (3, 4) and claim.recipient == ANDI
 
 
-def test_expired_token_is_refused() -> None:
-    with pytest.raises(TokenError, match="expired"):
+def test_expired_token_is_refused_and_says_why_as_a_message() -> None:
+    with pytest.raises(TokenError, match="expired") as refused:  # str(): English, for the log
         verify(KEY, sign(KEY, (3,), ANDI, T0, H), T0 + H)
+    assert refused.value.why.key == "link.expired"  # a reader's own words come from the key
+    assert render(refused.value.why, "id", ZoneInfo("Asia/Makassar")) == "tautan sudah kedaluwarsa"
 
 
 def test_token_of_another_key_is_refused() -> None:
-    with pytest.raises(TokenError, match="not signed"):
+    with pytest.raises(TokenError, match="not signed") as refused:
         verify(b"x" * 64, sign(KEY, (3,), ANDI, T0, H), T0)
+    assert refused.value.why.key == "link.not_signed"
 
 
 @given(st.text(max_size=80))
 def test_garbage_never_verifies(text: str) -> None:
-    with pytest.raises(TokenError):
+    with pytest.raises(TokenError) as refused:
         verify(KEY, text, T0)
+    assert refused.value.why.key in ("link.malformed", "link.not_signed")
 
 
 def test_changing_the_recipient_breaks_the_signature() -> None:

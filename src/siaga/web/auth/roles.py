@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from siaga.errors import SiagaError
+
 
 class Role(StrEnum):
     viewer = "viewer"  # sees everything the dashboard shows (secrets never)
@@ -33,8 +35,16 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
 }
 
 
+class UnknownScope(SiagaError, ValueError):
+    """A scope siaga does not have: ``name``."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"unknown scope {name!r}: choose from {', '.join(s.value for s in Scope)}")
+        self.name = name
+
+
 def parse_scopes(values: list[str] | str) -> frozenset[Scope]:
-    """Scopes from ``["read", "ack"]`` or ``"read,ack"``; raise ValueError naming an unknown one."""
+    """Scopes from ``["read", "ack"]`` or ``"read,ack"``; raise UnknownScope (a ValueError) naming an unknown one."""
     items = values.split(",") if isinstance(values, str) else values
     out = set()
     for item in items:
@@ -44,5 +54,5 @@ def parse_scopes(values: list[str] | str) -> frozenset[Scope]:
         try:
             out.add(Scope(name))
         except ValueError:
-            raise ValueError(f"unknown scope {name!r}: choose from {', '.join(s.value for s in Scope)}") from None
+            raise UnknownScope(name) from None
     return frozenset(out)
