@@ -49,9 +49,11 @@ reads ``str(exc)``, one line a person can act on. Errors that are also a ``Value
      ├── ComponentError              siaga.errors      a component cannot start or go on (also
      │                                                   siaga.runtime.ComponentError)
      ├── ApiError                    siaga.web         an API error with its status and code
-     ├── AccountError                siaga.web         (a ValueError) an account action that cannot be done
+     ├── AccountError                siaga.web         (a ValueError) an account action that cannot be done;
+     │                                                   ``why`` says why as a message key
      ├── UnknownScope                siaga.web         (a ValueError) a token scope siaga does not have
-     └── WeakPassword                siaga.web         (a ValueError) a password too short or too plain
+     └── WeakPassword                siaga.web         (a ValueError) a password too short or too plain;
+                                                         ``why`` says why as a message key
 
 Ground floor (see docs/architecture.md, "Floors"): every part may import it.
 """

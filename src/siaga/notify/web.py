@@ -13,14 +13,15 @@ from __future__ import annotations
 import functools
 from typing import Any
 from urllib.parse import parse_qs
+from zoneinfo import ZoneInfo
 
 import jinja2
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
 from siaga.alerts.serialise import alert_from_json
-from siaga.i18n.messages import render
+from siaga.i18n.messages import Message, render
 from siaga.notify.ack import TokenError
 from siaga.notify.service import AckRefusal, NotifyService
 from siaga.notify.tables import notify_alerts
@@ -42,15 +43,17 @@ def _env(lang: str) -> jinja2.Environment:
     return env
 
 
-def _service(ctx: RuntimeContext) -> NotifyService:
-    svc = ctx.services.notify
-    if svc is None:
-        raise HTTPException(503, "notify is not running (no channels configured)")
-    return svc
+NOT_RUNNING = Message("ack_link.notify_not_running")
 
 
-def _page(svc: NotifyService, status: int = 200, **ctx: Any) -> HTMLResponse:
-    lang = svc.notifier.config.site.language.value
+def _not_running(ctx: RuntimeContext) -> HTMLResponse:
+    """No notify here (no channels configured): the link's page says so, in the site's language, as a 503."""
+    lang = ctx.config.site.language.value
+    reason = render(NOT_RUNNING, lang, ZoneInfo(ctx.config.site.timezone))
+    return _page(lang, 503, error=gettext_for(lang)(N_("This link cannot be used: {reason}.")).format(reason=reason))
+
+
+def _page(lang: str, status: int = 200, **ctx: Any) -> HTMLResponse:
     html = _env(lang).get_template("ack.html").render(lang=lang, **ctx)
     return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
 
@@ -66,41 +69,44 @@ def _who(svc: NotifyService, recipient_key: str) -> str:
 
 @router.get("/ack/{token}", response_class=HTMLResponse, include_in_schema=False)
 async def ack_page(token: str, ctx: RuntimeContext = Depends(get_ctx)) -> HTMLResponse:
-    svc = _service(ctx)
+    svc = ctx.services.notify
+    if svc is None:
+        return _not_running(ctx)
     lang = svc.notifier.config.site.language.value
     g = gettext_for(lang)
     try:
         claim = svc.check_token(token)
     except TokenError as exc:  # why, in the page's language
         reason = render(exc.why, lang, svc.notifier.renderer.zone)
-        return _page(svc, 400, error=g(N_("This link cannot be used: {reason}.")).format(reason=reason))
+        return _page(lang, 400, error=g(N_("This link cannot be used: {reason}.")).format(reason=reason))
     if await svc.token_spent(claim):
-        return _page(svc, REFUSAL_STATUS[AckRefusal.used], error=g(N_("This link was used already.")))
+        return _page(lang, REFUSAL_STATUS[AckRefusal.used], error=g(N_("This link was used already.")))
     ids = list(claim.alert_ids)
     if claim.message_id is not None:
         row = await svc.message(claim.message_id)
         ids = [int(a) for a in row.alert_ids] if row is not None else []
     rows = await svc.db(lambda c: list(c.execute(select(notify_alerts.c.snapshot).where(
         notify_alerts.c.alert_id.in_(ids)))))
-    lang = svc.notifier.config.site.language.value
     views = [svc.notifier.renderer.view(alert_from_json(r.snapshot), lang) for r in rows]
-    return _page(svc, alerts=views, who=_who(svc, claim.recipient.key))
+    return _page(lang, alerts=views, who=_who(svc, claim.recipient.key))
 
 
 @router.post("/ack/{token}", response_class=HTMLResponse, include_in_schema=False)
 async def ack_confirm(token: str, request: Request, ctx: RuntimeContext = Depends(get_ctx)) -> HTMLResponse:
-    svc = _service(ctx)
+    svc = ctx.services.notify
+    if svc is None:
+        return _not_running(ctx)
     raw = (await request.body()).decode("utf-8", "replace")
     note = (parse_qs(raw).get("note") or [""])[0].strip()[:500] or None
     outcome = await svc.acknowledge_token(token, note)
     lang = svc.notifier.config.site.language.value
     g = gettext_for(lang)
     if outcome.refused is AckRefusal.used:
-        return _page(svc, REFUSAL_STATUS[AckRefusal.used], error=g(N_("This link was used already.")))
+        return _page(lang, REFUSAL_STATUS[AckRefusal.used], error=g(N_("This link was used already.")))
     if not outcome.ok:
         # siaga's reason in the page's language
         reason = render(outcome.why, lang, svc.notifier.renderer.zone) if outcome.why else outcome.message
-        return _page(svc, REFUSAL_STATUS.get(outcome.refused, 400),
+        return _page(lang, REFUSAL_STATUS.get(outcome.refused, 400),
                      error=g(N_("This link cannot be used: {reason}.")).format(reason=reason))
-    return _page(svc, done=True, who=_who(svc, f"person:{outcome.by}" if outcome.by and ":" not in outcome.by
+    return _page(lang, done=True, who=_who(svc, f"person:{outcome.by}" if outcome.by and ":" not in outcome.by
                                          else outcome.by or "?"))

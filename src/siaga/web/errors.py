@@ -7,6 +7,7 @@ details (the fields of a 422) or null.
 API routes raise :class:`ApiError`; FastAPI's own 404/405/422 and any uncaught exception (500) are turned
 into the same shape by :func:`install_error_handlers`. A browser asking for a page (outside ``/api``, with
 ``Accept: text/html`` or from htmx) gets a short HTML page instead, and a 401 sends it to the login form.
+The API's message is English; a page's title (:data:`STATUS_TITLES`) and reason are worded for its reader.
 """
 
 from __future__ import annotations
@@ -121,6 +122,27 @@ _CODES = {
 }
 
 
+STATUS_TITLES: dict[int, Message] = {
+    400: Message("web.status.400"),
+    401: Message("web.status.401"),
+    403: Message("web.status.403"),
+    404: Message("web.status.404"),
+    405: Message("web.status.405"),
+    409: Message("web.status.409"),
+    410: Message("web.status.410"),
+    422: Message("web.status.422"),
+    429: Message("web.status.429"),
+    500: Message("web.status.500"),
+    503: Message("web.status.503"),
+}
+"""An error page's title after its number, for the statuses siaga answers; any other shows its number alone."""
+
+HTTP_REASONS: dict[int, Message] = {404: Message("web.no_page"), 405: Message("web.method")}
+"""What a page says of the router's own errors (no such address, a method it does not take)."""
+
+INTERNAL = Message("web.internal")
+
+
 def code_for(status: int) -> str:
     if status in _CODES:
         return _CODES[status]
@@ -138,18 +160,21 @@ def is_api(request: Request) -> bool:
     return not (request.headers.get("HX-Request") or "text/html" in request.headers.get("accept", ""))
 
 
-def _page(request: Request, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+def _page(request: Request, status: int, message: str, headers: dict[str, str] | None = None, *,
+          title: str = "") -> Response:
+    """A short page (or, for htmx, a flash) saying ``message``; ``title``: the status's words, after its number."""
     if status == 401:
         nxt = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""), safe="/?=&")
         return RedirectResponse(f"/login?next={nxt}", status_code=303)
+    heading = _escape(f"{status} {title}".strip())
     if request.headers.get("HX-Request"):
-        return HTMLResponse(f'<div class="flash error" role="alert">{_escape(message)}</div>', status_code=status,
-                            headers=headers)
-    title = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+        return HTMLResponse(f'<div class="flash error" role="alert">{_escape(message) if message else heading}</div>',
+                            status_code=status, headers=headers)
+    said = f"<p>{_escape(message)}</p>" if message else ""
     html = (
         "<!doctype html><html><head><meta charset=utf-8><meta name=viewport content='width=device-width'>"
-        f"<title>{status} {_escape(title)}</title><link rel=stylesheet href='/static/siaga/siaga.css'></head>"
-        f"<body><main class='narrow'><h1>{status} {_escape(title)}</h1><p>{_escape(message)}</p>"
+        f"<title>{heading}</title><link rel=stylesheet href='/static/siaga/siaga.css'></head>"
+        f"<body><main class='narrow'><h1>{heading}</h1>{said}"
         "<p><a href='/'>siaga</a></p></main></body></html>"
     )
     return HTMLResponse(html, status_code=status, headers=headers)
@@ -172,14 +197,23 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
 def install_error_handlers(app: FastAPI, words: Callable[[Request, Message], str] | None = None) -> None:
     """Make every error of ``app`` come out in the one shape (API) or as a short page (pages). ``words``: an
     error's ``why`` worded for the reader of the request (the dashboard passes its language); a page shows it
-    instead of the English ``message``."""
+    instead of the English ``message``, under its status's title (:data:`STATUS_TITLES`) in the same words.
+    Without ``words``, pages are in English."""
+
+    def say(request: Request, why: Message) -> str:
+        return words(request, why) if words is not None else why.english()
+
+    def page(request: Request, status: int, why: Message | None, message: str = "",
+             headers: dict[str, str] | None = None) -> Response:
+        title = STATUS_TITLES.get(status)
+        return _page(request, status, say(request, why) if why else message, headers,
+                     title=say(request, title) if title else "")
 
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
         if is_api(request):
             return error_json(exc.status, exc.code, exc.message, exc.details, exc.headers)
-        message = words(request, exc.why) if words is not None and exc.why else exc.message
-        return _page(request, exc.status, message, exc.headers)
+        return page(request, exc.status, exc.why, exc.message, exc.headers)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
@@ -188,7 +222,11 @@ def install_error_handlers(app: FastAPI, words: Callable[[Request, Message], str
         headers = dict(exc.headers) if exc.headers else None
         if is_api(request):
             return error_json(status, code_for(status), message, None, headers)
-        return _page(request, status, message, headers)
+        if words is None:
+            return page(request, status, None, message, headers)
+        # the router's own (no such page, a method it does not take) in the reader's words; an English detail is
+        # the API's: the page says its status alone
+        return page(request, status, HTTP_REASONS.get(status), "", headers)
 
     async def validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
@@ -197,14 +235,15 @@ def install_error_handlers(app: FastAPI, words: Callable[[Request, Message], str
         message = f"{'.'.join(first['loc'])}: {first['msg']}" if first["loc"] else str(first["msg"])
         if is_api(request):
             return error_json(422, "validation_failed", message, details)
-        return _page(request, 422, message)
+        field = ".".join(first["loc"][1:] or first["loc"])  # the field, without body/query/path
+        why = Message("web.invalid", {"field": field}) if field else Message("web.invalid.request")
+        return page(request, 422, why)
 
     async def internal_error(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        message = "internal error; the server log has the details"
         if is_api(request):
-            return error_json(500, "internal_error", message)
-        return _page(request, 500, message)
+            return error_json(500, "internal_error", INTERNAL.english())
+        return page(request, 500, INTERNAL)
 
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(StarletteHTTPException, http_error)

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from siaga.backup.status import OffsiteCopy, verified_offsite_copy
-from siaga.i18n.messages import Message
+from siaga.i18n.messages import Message, render
 from siaga.kinds import SENSOR_KINDS
 from siaga.web import actions, overview, queries
 from siaga.web.auth import accounts
@@ -266,7 +266,8 @@ def router(dash: Dashboard) -> APIRouter:
         def do(conn: Any) -> None:
             accounts.add_user(conn, name, password, role, dash.now(), display_name=display_name or None,
                               actor=me.name)
-        return await _admin_change(dash, request, me, do, f"added {name.strip().lower()}")
+        return await _admin_change(dash, request, me, do,
+                                   Message("web.done.user_added", {"name": name.strip().lower()}))
 
     @r.post("/admin/users/{name}/role", response_class=HTMLResponse)
     async def users_role(request: Request, name: str, role: str = Form(...), me: Principal = admin) -> Response:
@@ -275,14 +276,16 @@ def router(dash: Dashboard) -> APIRouter:
         except ValueError:
             raise worded(422, "validation_failed", Message("web.role")) from None
         return await _admin_change(dash, request, me, lambda conn: accounts.set_role(
-            conn, name, new_role, dash.now(), actor=me.name), f"{name} is now {new_role.value}")
+            conn, name, new_role, dash.now(), actor=me.name), Message("web.done.role", {"name": name,
+                                                                          "role": new_role.value}))
 
     @r.post("/admin/users/{name}/disable", response_class=HTMLResponse)
     async def users_disable(request: Request, name: str, disabled: str = Form("1"),
                             me: Principal = admin) -> Response:
         off = disabled == "1"
         return await _admin_change(dash, request, me, lambda conn: accounts.set_disabled(
-            conn, name, off, dash.now(), actor=me.name), f"{name} {'disabled' if off else 'enabled'}")
+            conn, name, off, dash.now(), actor=me.name),
+            Message("web.done.disabled", {"name": name}) if off else Message("web.done.enabled", {"name": name}))
 
     @r.post("/admin/tokens", response_class=HTMLResponse)
     async def tokens_add(request: Request, name: str = Form(...), me: Principal = admin) -> Response:
@@ -297,12 +300,12 @@ def router(dash: Dashboard) -> APIRouter:
         def do(conn: Any) -> None:
             secret, _token = accounts.create_token(conn, name, scopes, dash.now(), actor=me.name)
             shown["secret"] = secret
-        return await _admin_change(dash, request, me, do, "token created", shown)
+        return await _admin_change(dash, request, me, do, Message("web.done.token_created"), shown)
 
     @r.post("/admin/tokens/{token_id}/revoke", response_class=HTMLResponse)
     async def tokens_revoke(request: Request, token_id: RowId, me: Principal = admin) -> Response:
         return await _admin_change(dash, request, me, lambda conn: accounts.revoke_token(
-            conn, token_id, dash.now(), actor=me.name), f"token {token_id} revoked")
+            conn, token_id, dash.now(), actor=me.name), Message("web.done.token_revoked", {"token": token_id}))
 
     @r.get("/admin/audit", response_class=HTMLResponse)
     def audit_page(request: Request, me: Principal = admin) -> Response:
@@ -408,15 +411,18 @@ def _users_context(dash: Dashboard) -> dict[str, Any]:
                 "scopes": list(Scope)}
 
 
-async def _admin_change(dash: Dashboard, request: Request, me: Principal, fn: Any, done: str,
+async def _admin_change(dash: Dashboard, request: Request, me: Principal, fn: Any, done: Message,
                         shown: dict[str, str] | None = None) -> Response:
+    """Do ``fn`` in one transaction and show the accounts page saying what was done (``done``) or why it was not,
+    both worded for the admin reading it (the flash lives in this answer only, never in the session)."""
+    lang = dash.language(me, request)
     error = None
     try:
         await asyncio.to_thread(_in_tx, dash, fn)
     except accounts.AccountError as exc:
-        error = str(exc)
+        error = render(exc.why, lang, dash.zone)
     status = 422 if error else 200
-    return dash.render(request, "users.html", me, status=status, flash=None if error else done, error=error,
-                       secret=(shown or {}).get("secret"), **_users_context(dash))
+    return dash.render(request, "users.html", me, status=status, flash=None if error else render(done, lang, dash.zone),
+                       error=error, secret=(shown or {}).get("secret"), **_users_context(dash))
 
 

@@ -55,6 +55,22 @@ async def test_link_shows_a_page_then_acknowledges_once_on_post(tmp_path, engine
     await svc.transports.aclose()
 
 
+@pytest.mark.parametrize(("language", "said"), [
+    ("id", "Tautan ini tidak dapat dipakai: notifikasi tidak berjalan di sini (tidak ada kanal yang diatur)."),
+    ("en", "This link cannot be used: notifications are not running here (no channels configured)."),
+])
+async def test_a_link_while_notify_is_not_running_says_so_in_the_pages_language(
+        tmp_path, engine, language: str, said: str) -> None:
+    cfg = site_config(tmp_path, "http://127.0.0.1:9/hook", 9, language=language)
+    ctx = RuntimeContext(loaded=LoadedConfig(cfg, Path(tmp_path / "siaga.yaml")), engine=engine)  # no notify
+    app = create_app(ctx, routers=["siaga.notify.web:router"])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://siaga.test") as web:
+        for ask in (web.get, web.post):
+            page = await ask("/ack/some-link")
+            assert page.status_code == 503 and said in html.unescape(page.text), page.text
+            assert f'<html lang="{language}">' in page.text
+
+
 @pytest.mark.parametrize(("language", "expired", "forged", "malformed"), [
     ("id", "Tautan ini tidak dapat dipakai: tautan sudah kedaluwarsa.",
      "Tautan ini tidak dapat dipakai: tautan tidak ditandatangani oleh siaga ini.",

@@ -125,6 +125,77 @@ def test_a_pages_refusal_is_told_in_the_readers_language_and_the_api_keeps_its_e
         assert (answer["code"], answer["message"], answer["details"]) == (code, api, None), answer
 
 
+def test_an_error_pages_title_and_reason_are_in_the_readers_language_and_the_api_keeps_its_english(
+        as_admin: TestClient) -> None:
+    token = csrf_of(as_admin, "/admin/users")
+    cases = [  # what was asked; the page's heading and reason in Indonesian, in English; the API's code and message
+        ("get", "/fragments/rack/R9", None, 404, ("404 Tidak ditemukan", "rak R9 tidak ditemukan"),
+         ("404 Not found", "rack R9 not found"), "not_found", "rack R9 not found"),
+        ("get", "/no/such/page", None, 404, ("404 Tidak ditemukan", "tidak ada halaman di alamat ini"),
+         ("404 Not found", "there is no page at this address"), "not_found", "Not Found"),
+        ("get", "/admin/tokens", None, 405, ("405 Metode tidak diizinkan", "alamat ini tidak menerima"),
+         ("405 Method not allowed", "this address does not take this kind of request"), "method_not_allowed",
+         "Method Not Allowed"),
+        ("post", "/admin/users", {"csrf_token": token, "name": "budi"}, 422,
+         ("422 Tidak dapat diproses", "password: nilai ini tidak dapat dipakai"),
+         ("422 Cannot be processed", "password: this value cannot be used"), "validation_failed",
+         "body.password: Field required"),
+    ]
+    for method, path, data, status, indonesian, english, code, api in cases:
+        for language, said, unsaid in (("id", indonesian, english), ("en", english, indonesian)):
+            page = as_admin.request(method, path, data=data, headers={"Accept-Language": language})
+            assert page.status_code == status, (path, page.text)
+            heading, reason = said
+            assert f"<title>{heading}</title>" in page.text and f"<h1>{heading}</h1>" in page.text, page.text
+            assert reason in page.text and unsaid[0] not in page.text, (path, page.text)
+            assert "Not Found" not in page.text and "Field required" not in page.text, page.text
+        flash = as_admin.request(method, path, data=data, headers={"HX-Request": "true"})  # htmx: the reason alone
+        assert flash.status_code == status and indonesian[1] in flash.text and "<h1>" not in flash.text, flash.text
+        answer = as_admin.request(method, path, data=data,
+                                  headers={"Accept": "application/json", "Accept-Language": "id"}).json()["error"]
+        assert (answer["code"], answer["message"]) == (code, api), answer
+
+
+def test_the_accounts_page_says_what_was_done_and_why_not_in_the_readers_language(as_admin: TestClient) -> None:
+    token = csrf_of(as_admin, "/admin/users")
+
+    def post(path: str, language: str, **data: object) -> tuple[int, str]:
+        resp = as_admin.post(path, data={"csrf_token": token, **data}, headers={"Accept-Language": language})
+        return resp.status_code, resp.text
+
+    cases = [  # what the admin asks; the page's answer in Indonesian; in English
+        ("/admin/users", {"name": "budi", "password": "pendek", "role": "operator"},
+         (422, "kata sandi harus terdiri dari setidaknya 10 karakter"),
+         (422, "the password must have at least 10 characters")),
+        ("/admin/users", {"name": "budiharjo12", "password": "BudiHarjo12", "role": "operator"},
+         (422, "kata sandi tidak boleh sama dengan nama akun"), (422, "the password must not be the account name")),
+        ("/admin/users", {"name": "Budi Santoso", "password": "sebelas-huruf"},
+         (422, "nama akun &#39;Budi Santoso&#39; tidak sah"), (422, "invalid account name &#39;Budi Santoso&#39;")),
+        ("/admin/users", {"name": "budi", "password": "sebelas-huruf", "role": "operator"},
+         (200, "akun budi ditambahkan"), (422, "an account named &#39;budi&#39; exists already")),
+        ("/admin/users/budi/role", {"role": "viewer"}, (200, "budi sekarang berperan viewer"),
+         (200, "budi is now viewer")),
+        ("/admin/users/budi/disable", {"disabled": "1"}, (200, "budi dinonaktifkan"), (200, "budi disabled")),
+        ("/admin/users/budi/disable", {"disabled": "0"}, (200, "budi diaktifkan"), (200, "budi enabled")),
+        ("/admin/users/admin/disable", {"disabled": "1"}, (422, "admin terakhir tidak dapat dinonaktifkan"),
+         (422, "the last admin cannot be disabled")),
+        ("/admin/users/admin/role", {"role": "viewer"}, (422, "admin terakhir tidak dapat kehilangan peran admin"),
+         (422, "the last admin cannot lose the admin role")),
+        ("/admin/users/nobody/role", {"role": "viewer"}, (422, "tidak ada akun bernama &#39;nobody&#39;"),
+         (422, "no account named &#39;nobody&#39;")),
+        ("/admin/tokens", {"name": "grafana", "scopes": ["read"]}, (200, "token dibuat"), (200, "token created")),
+        ("/admin/tokens", {"name": "grafana"}, (422, "token perlu setidaknya satu cakupan"),
+         (422, "a token needs at least one scope")),
+        ("/admin/tokens/1/revoke", {}, (200, "token 1 dicabut"), (200, "token 1 revoked")),
+        ("/admin/tokens/999/revoke", {}, (422, "tidak ada token dengan id 999"), (422, "no token with id 999")),
+    ]
+    for path, data, (id_status, indonesian), (en_status, english) in cases:
+        status, text = post(path, "id", **data)
+        assert status == id_status and indonesian in text and english not in text, (path, text)
+        status, text = post(path, "en", **data)
+        assert status == en_status and english in text and indonesian not in text, (path, text)
+
+
 def test_language_switch_is_stored_on_the_account(as_viewer: TestClient) -> None:
     token = csrf_of(as_viewer)
     resp = as_viewer.post("/account/language", data={"language": "en", "csrf_token": token}, follow_redirects=False)

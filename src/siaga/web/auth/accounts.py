@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from siaga.errors import SiagaError
+from siaga.i18n.messages import Message
 from siaga.store.events import record_event
 from siaga.web.auth.passwords import (
+    WeakPassword,
     check_password_strength,
     digest,
     hash_password,
@@ -28,7 +30,12 @@ TOKEN_PREFIX = "sga_"
 
 
 class AccountError(SiagaError, ValueError):
-    """A request about accounts that cannot be done; the message says why in one line."""
+    """A request about accounts that cannot be done; ``why`` says why as a message worded per reader (an
+    ``account.*`` key: the admin's page words it), ``str()`` is that line in English (the CLI, logs)."""
+
+    def __init__(self, why: Message) -> None:
+        super().__init__(why.english())
+        self.why = why
 
 
 @dataclass(frozen=True)
@@ -86,7 +93,7 @@ def audit(conn: Connection, kind: str, *, actor: str | None, subject: str | None
 def normalise_name(name: str) -> str:
     value = name.strip().lower()
     if not NAME.match(value):
-        raise AccountError(f"invalid account name {name!r}: use letters, digits, '.', '-' or '_' (at most 64)")
+        raise AccountError(Message("account.bad_name", {"name": name}))
     return value
 
 
@@ -97,15 +104,15 @@ def add_user(conn: Connection, name: str, password: str, role: Role | str, now: 
     try:
         role = Role(role)
     except ValueError:
-        raise AccountError(f"unknown role {role!r}: choose viewer, operator or admin") from None
+        raise AccountError(Message("account.unknown_role", {"role": str(role)})) from None
     try:
         check_password_strength(password, name)
-    except ValueError as exc:
-        raise AccountError(str(exc)) from None
+    except WeakPassword as exc:
+        raise AccountError(exc.why) from None
     if get_user(conn, name) is not None:
-        raise AccountError(f"an account named {name!r} exists already")
+        raise AccountError(Message("account.exists", {"name": name}))
     if language is not None and language not in ("id", "en"):
-        raise AccountError(f"unknown language {language!r}: choose id or en")
+        raise AccountError(Message("account.unknown_language", {"language": language}))
     conn.execute(insert(web_users).values(
         name=name, display_name=display_name, password_hash=hash_password(password), role=role.value,
         language=language, disabled=False, created_at=now, password_changed_at=now,
@@ -133,7 +140,7 @@ def set_role(conn: Connection, name: str, role: Role | str, now: dt.datetime, *,
     user = _require(conn, name)
     role = Role(role)
     if user.role == Role.admin and role != Role.admin and _active_admins(conn) <= 1:
-        raise AccountError("the last admin cannot lose the admin role")
+        raise AccountError(Message("account.last_admin_role"))
     conn.execute(update(web_users).where(web_users.c.id == user.id).values(role=role.value))
     audit(conn, "user.role", actor=actor, subject=f"user:{user.name}", now=now, role=role.value,
           previous=user.role.value)
@@ -143,7 +150,7 @@ def set_role(conn: Connection, name: str, role: Role | str, now: dt.datetime, *,
 def set_disabled(conn: Connection, name: str, disabled: bool, now: dt.datetime, *, actor: str | None) -> User:
     user = _require(conn, name)
     if disabled and user.role == Role.admin and _active_admins(conn) <= 1:
-        raise AccountError("the last admin cannot be disabled")
+        raise AccountError(Message("account.last_admin_disabled"))
     conn.execute(update(web_users).where(web_users.c.id == user.id).values(disabled=disabled))
     if disabled:
         conn.execute(delete(web_sessions).where(web_sessions.c.user_id == user.id))
@@ -155,8 +162,8 @@ def set_password(conn: Connection, name: str, password: str, now: dt.datetime, *
     user = _require(conn, name)
     try:
         check_password_strength(password, user.name)
-    except ValueError as exc:
-        raise AccountError(str(exc)) from None
+    except WeakPassword as exc:
+        raise AccountError(exc.why) from None
     conn.execute(update(web_users).where(web_users.c.id == user.id).values(
         password_hash=hash_password(password), password_changed_at=now))
     conn.execute(delete(web_sessions).where(web_sessions.c.user_id == user.id))
@@ -165,7 +172,7 @@ def set_password(conn: Connection, name: str, password: str, now: dt.datetime, *
 
 def set_language(conn: Connection, user_id: int, language: str) -> None:
     if language not in ("id", "en"):
-        raise AccountError(f"unknown language {language!r}: choose id or en")
+        raise AccountError(Message("account.unknown_language", {"language": language}))
     conn.execute(update(web_users).where(web_users.c.id == user_id).values(language=language))
 
 
@@ -191,7 +198,7 @@ def authenticate(conn: Connection, name: str, password: str) -> User | None:
 def _require(conn: Connection, name: str) -> User:
     user = get_user(conn, name)
     if user is None:
-        raise AccountError(f"no account named {name!r}")
+        raise AccountError(Message("account.no_such", {"name": name}))
     return user
 
 
@@ -257,10 +264,10 @@ def create_token(conn: Connection, name: str, scopes: frozenset[Scope] | list[st
     """Create an API token; return the secret (shown once, never stored) and its record."""
     wanted = scopes if isinstance(scopes, frozenset) else parse_scopes(scopes)
     if not wanted:
-        raise AccountError("a token needs at least one scope: read, ack, admin or ingest")
+        raise AccountError(Message("account.token_no_scope"))
     name = name.strip()
     if not name or len(name) > 100:
-        raise AccountError("a token needs a name of 1 to 100 characters")
+        raise AccountError(Message("account.token_name"))
     secret = TOKEN_PREFIX + new_secret()
     prefix = secret[: len(TOKEN_PREFIX) + 6]
     result = conn.execute(insert(api_tokens).values(
@@ -287,7 +294,7 @@ def list_tokens(conn: Connection) -> list[ApiToken]:
 def revoke_token(conn: Connection, token_id: int, now: dt.datetime, *, actor: str | None) -> ApiToken:
     token = get_token(conn, token_id)
     if token is None:
-        raise AccountError(f"no token with id {token_id}")
+        raise AccountError(Message("account.no_such_token", {"token": token_id}))
     if token.revoked_at is None:
         conn.execute(update(api_tokens).where(api_tokens.c.id == token_id).values(revoked_at=now))
         audit(conn, "token.revoked", actor=actor, subject=f"token:{token_id}", now=now, name=token.name)

@@ -14,6 +14,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from siaga.errors import SiagaError
+from siaga.i18n.messages import Message
 
 _hasher = PasswordHasher()  # argon2id with the library's recommended parameters (RFC 9106 low-memory)
 
@@ -50,15 +51,20 @@ def _dummy_hash() -> str:
 
 
 class WeakPassword(SiagaError, ValueError):
-    """A password too short or too plain to accept."""
+    """A password too short or too plain to accept; ``why`` says why as a message worded per reader (an
+    ``account.password_*`` key), ``str()`` is that line in English."""
+
+    def __init__(self, why: Message) -> None:
+        super().__init__(why.english())
+        self.why = why
 
 
 def check_password_strength(password: str, name: str = "") -> None:
     """Refuse passwords shorter than MIN_PASSWORD_LENGTH or equal to the account name."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise WeakPassword(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+        raise WeakPassword(Message("account.password_short", {"characters": MIN_PASSWORD_LENGTH}))
     if name and password.strip().lower() == name.strip().lower():
-        raise WeakPassword("the password must not be the account name")
+        raise WeakPassword(Message("account.password_is_name"))
 
 
 def hash_password(password: str) -> str:
