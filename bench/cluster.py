@@ -154,7 +154,7 @@ def per_core(runs: dict[int, list[dict[str, Any]]], key: str, target: float = 0.
         out["per_core_ratio_paired"] = round(statistics.median(paired), 3) if paired else None
         if all("done" in r and "cpu_s" in r for r in runs[1] + runs[3]):
             def pooled(got: list[dict[str, Any]]) -> float:
-                return sum(r["done"] for r in got) / max(sum(r["cpu_s"] for r in got), 1e-9)
+                return float(sum(r["done"] for r in got) / max(sum(r["cpu_s"] for r in got), 1e-9))
             out["per_core_ratio_pooled"] = round(pooled(runs[3]) / pooled(runs[1]), 3)
     out["target_ratio"] = target
     out["load_avg"] = os.getloadavg()[0]
@@ -333,6 +333,11 @@ class Window:
             now = self.listener.accepted
             self.peak, last = max(self.peak, now - last), now
 
+    def totals(self) -> dict[str, Any]:
+        """Seconds, rows stored and CPU seconds of the processes since the window began (not ending it)."""
+        return {"seconds": time.monotonic() - self.t0, "rows": stored(self.c) - self.stored0,
+                "cpu_s": sum(cpu_seconds(pid) - c0 for pid, c0 in zip(self.pids, self.cpu0, strict=True))}
+
     def end(self) -> dict[str, Any]:
         self.done.set()
         dt_s = time.monotonic() - self.t0
@@ -368,15 +373,20 @@ INGEST_IN_FLIGHT = 500
 generator that queues what the broker has not taken spends the CPU the processes measured need)."""
 
 
-def drained(c: Any, timeout: float = 180.0) -> None:
-    """Wait until the processes take no more messages (the load generator outruns them: the broker queues
-    the rest for them, and they take it after it stops)."""
-    last, still, deadline = -1, 0, time.monotonic() + timeout
-    while still < 3 and time.monotonic() < deadline:  # the shares are written every second
-        now = sum(v.get("mqtt_messages", 0) for v in shares_of(c).values())
-        still = still + 1 if now == last else 0
-        last = now
-        time.sleep(1.0)
+def settled(c: Any, w: Window, timeout: float = 180.0, still_s: float = 3.0) -> dict[str, Any]:
+    """After the load stopped: wait until the processes take no more messages and store no more rows (the
+    same for ``still_s``), and return ``w``'s totals at the first look that saw them final (so the idle
+    seconds of the wait are not counted)."""
+    key: tuple[int, int] | None = None
+    mark, since, deadline = w.totals(), time.monotonic(), time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = (sum(v.get("mqtt_messages", 0) for v in shares_of(c).values()), stored(c))
+        if now != key:
+            key, mark, since = now, w.totals(), time.monotonic()
+        elif time.monotonic() - since >= still_s:
+            break
+        time.sleep(0.25)
+    return mark
 
 
 def ingest_scaling(url_of: Callable[[str], str], sensors: int, batch: int, window: float,
@@ -409,6 +419,7 @@ def ingest_scaling(url_of: Callable[[str], str], sensors: int, batch: int, windo
                 for n in in_turn(rep):
                     c, port = sites[n]
                     before = sum(v.get("mqtt_messages", 0) for v in shares_of(c).values())
+                    whole = Window(c)  # from idle to idle: every reading of this run, every CPU second it cost
                     gen = loadgen(port, ids, 50_000_000, 0, batch, in_flight=INGEST_IN_FLIGHT)
                     try:
                         harness.wait_for(lambda c=c, n=n: mqtt_shared(c, n), timeout=120)
@@ -420,21 +431,35 @@ def ingest_scaling(url_of: Callable[[str], str], sensors: int, batch: int, windo
                         got = w.end()
                     finally:
                         stop(gen)
-                    drained(c)  # what the broker still holds for this site is taken before the next one's window
+                    # what the broker still holds for this site is taken, and what was taken is stored, before
+                    # the next one's window
+                    total = settled(c, whole)
                     received = sum(got["messages_by_process"]) * batch
                     runs[n].append({
                         "readings_per_s": got["readings_per_s"], "messages_by_process": got["messages_by_process"],
                         "messages_per_batch": got["messages_per_batch"],
                         "cpu_s_per_s": got["cpu_s_per_s"],
-                        "readings_per_cpu_s": round(got["rows"] / max(got["cpu_s"], 1e-9), 1),
-                        "done": got["rows"], "cpu_s": round(got["cpu_s"], 3),
+                        # every reading of the run stored, over every CPU second of the processes from before the
+                        # load started (idle) to the last row stored (the figure compared: the idle seconds at
+                        # either end are counted against it, as many times as there are processes)
+                        "readings_per_cpu_s": round(total["rows"] / max(total["cpu_s"], 1e-9), 1),
+                        "done": total["rows"], "cpu_s": round(total["cpu_s"], 3),
+                        "seconds_idle_to_idle": round(total["seconds"], 2),
+                        # what the window alone stored over its CPU: short of the above when the store lagged in
+                        # the window (the CPU of readings taken counted, their rows stored after it not)
+                        "readings_per_cpu_s_in_window": round(got["rows"] / max(got["cpu_s"], 1e-9), 1),
+                        "done_in_window": got["rows"], "cpu_s_in_window": round(got["cpu_s"], 3),
                         # rows stored in the window against the readings of the messages the processes counted
-                        # (their shares, written every second): far below 1, the processes received readings
-                        # they did not store in the window (QoS 1 redeliveries stored once, or a backlog)
+                        # (their shares, written every second): far below 1, the store lagged in the window
                         "stored_of_received": round(got["rows"] / received, 3) if received else None})
     finally:
         pages.close()
     out = per_core(runs, "readings_per_cpu_s")
+    in_window = per_core({n: [{"readings_per_cpu_s": r["readings_per_cpu_s_in_window"], "done": r["done_in_window"],
+                               "cpu_s": r["cpu_s_in_window"]} for r in got] for n, got in runs.items()},
+                         "readings_per_cpu_s")
+    out["in_window"] = {k: in_window.get(k) for k in ("per_core_ratio_3_to_1", "ratio_each_repetition",
+                                                      "per_core_ratio_paired", "per_core_ratio_pooled")}
     out["sensors"] = sensors
     out["readings_per_message"] = batch
     out["pages"] = len(pages.got)  # none: no sensor goes stale, no reading is out of its limits
