@@ -61,3 +61,34 @@ def test_messages_join_one_batch_while_siaga_is_still_taking_the_previous(
         fwd.stopping = fwd.parent_gone = True  # as when siaga is gone: no last batch, no wait for acks
         fwd._wake.set()
         flusher.join(5)
+
+
+def test_a_batch_held_goes_when_siaga_says_it_took_the_one_before(
+        pipe: tuple[IO[bytes], IO[bytes]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The flusher sleeps until siaga's ``took``, not on a clock: a batch held goes at the word."""
+    monkeypatch.setattr("siaga.sources.mqtt.subscriber.TOOK_WAIT_S", 60.0)  # no look on a clock in this test
+    siaga_end, out = pipe
+    r, w = os.pipe()
+    with os.fdopen(r, "rb") as commands, os.fdopen(w, "wb") as to_subscriber:
+        fwd = Forwarder(out)
+        threading.Thread(target=fwd.read_commands, args=(commands,), daemon=True).start()
+        message(fwd, 1)
+        message(fwd, 2)  # held: batch 1 is still in the pipe
+        flusher = threading.Thread(target=fwd.run, daemon=True)
+        flusher.start()
+        try:
+            time.sleep(0.1)  # the flusher is asleep, siaga behind
+            assert pickle.load(siaga_end)[:2] == ("batch", 1)
+            pickle.dump(("took",), to_subscriber)
+            to_subscriber.flush()
+            deadline = time.monotonic() + 5
+            while unread(siaga_end) == 0 and time.monotonic() < deadline:
+                time.sleep(0.001)
+            assert unread(siaga_end) > 0, "the batch held did not go when siaga took the one before"
+            second: Any = pickle.load(siaga_end)
+            assert second[:2] == ("batch", 1) and [r[0] for r in second[2]] == ["t2"]
+        finally:
+            fwd.stopping = fwd.parent_gone = True
+            fwd._wake.set()
+            fwd._took.set()
+            flusher.join(5)

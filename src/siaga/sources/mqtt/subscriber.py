@@ -9,8 +9,9 @@ other core, and siaga's process only validates, runs the rules and stores.
 The subscriber (``python -m siaga.sources.mqtt.subscriber``) talks to siaga over its stdin and stdout,
 one pickled tuple at a time (both ends are siaga; nothing else writes there):
 
-- siaga -> subscriber: first ``(ClientSettings, TopicTable)``; then ``("ack", [(mid, qos), ...])``
-  once each batch's readings are safe (committed to the store, or spooled), and ``("stop",)``.
+- siaga -> subscriber: first ``(ClientSettings, TopicTable)``; then ``("took",)`` as soon as it has read a
+  batch off the pipe, ``("ack", [(mid, qos), ...])`` once each batch's readings are safe (committed to the
+  store, or spooled), and ``("stop",)``.
   End of input means siaga is gone: stop at once.
 - subscriber -> siaga: ``("connected", session_present, topics)``, ``("refused", reason)``,
   ``("disconnected", reason)``, ``("batch", messages, readings, problems, acks)`` with readings as
@@ -29,9 +30,11 @@ A batch is whatever arrived while siaga was still taking the previous one: one m
 quiet (a leak crosses in well under a millisecond), hundreds under load. While the previous batch is
 still in the pipe (siaga busy with the one before), the subscriber keeps adding to the open batch
 instead of sending a batch of one message behind it: a message waits no longer (siaga would have taken
-it after that batch anyway, give or take the flusher's ``FLUSH_AFTER_S``), and what a batch costs
-whatever its size (a pickle, a wake-up, a write to the store, an acknowledgement) is paid once for many
-messages (in ``bench/cluster.py``'s ingest, 13-14 messages a batch against 9-10 before).
+it after that batch anyway), and what a batch costs whatever its size (a pickle, a wake-up, a write to the
+store, an acknowledgement) is paid once for many messages (in ``bench/cluster.py``'s ingest, 13-14
+messages a batch against 9-10 before). siaga says ``took`` when it has read a batch, and the flusher sends
+the one held meanwhile then: it sleeps until told, not on a clock (woken every 2 ms, it cost a busy
+subscriber 240 wake-ups a second).
 """
 
 from __future__ import annotations
@@ -60,7 +63,8 @@ log = logging.getLogger("siaga.sources.mqtt")
 PROTOCOL = pickle.HIGHEST_PROTOCOL
 MAX_BATCH = 500  # messages per batch at most (under load the socket is never empty)
 MAX_BATCH_READINGS = 2000  # readings per batch at most: a leak behind a batch waits for its ingest
-FLUSH_AFTER_S = 0.002  # a batch left open longer than this is sent by the flusher
+FLUSH_AFTER_S = 0.002  # a batch left open this long, siaga not behind, is sent by the flusher
+TOOK_WAIT_S = 0.05  # while siaga is behind, the flusher looks again after this at the latest (siaga says "took")
 STOP_ACK_WAIT_S = 5.0  # at stop, how long the subscriber waits for siaga to acknowledge what it sent
 
 Item = tuple[Any, ...]
@@ -91,9 +95,10 @@ class Forwarder:
 
     Batching happens in paho's network thread: a message's readings join the open batch, and the batch
     goes out at once when the socket holds nothing more to read (a quiet room: one message per batch,
-    no delay) or when it is full. A flusher thread sends a batch left open for ``FLUSH_AFTER_S`` (the
-    bytes waiting on the socket were not a message). The command thread reads siaga's answers and
-    acknowledges each batch's messages.
+    no delay) or when it is full; while siaga has not taken the batch sent before, the open batch is held. A
+    flusher thread sends a batch held when siaga says it took the one before (``took``), or left open for
+    ``FLUSH_AFTER_S`` (the bytes waiting on the socket were not a message). The command thread reads siaga's
+    answers and acknowledges each batch's messages.
     """
 
     def __init__(self, out: IO[bytes]) -> None:
@@ -111,6 +116,7 @@ class Forwarder:
         self._unacked = 0  # batches sent that siaga has not acknowledged yet
         self._acked = threading.Condition()
         self._wake = threading.Event()  # an open batch for the flusher to watch
+        self._took = threading.Event()  # siaga read a batch off the pipe: a batch held may go now
 
     # ReceiverHandler (paho's network thread)
     def connected(self, session_present: bool, topics: int) -> None:
@@ -181,6 +187,8 @@ class Forwarder:
                 cmd = pickle.load(inp)
                 if cmd[0] == "ack":
                     self._ack(cmd[1])
+                elif cmd[0] == "took":
+                    self._took.set()
                 elif cmd[0] == "stop":
                     self.stopping = True
                     break
@@ -201,16 +209,26 @@ class Forwarder:
 
     # the flusher (the subscriber's main thread)
     def run(self) -> None:
-        """Send batches left open until stopped; then send the last one and wait for its acknowledgement."""
+        """Send batches held or left open until stopped; then send the last one and wait for its
+        acknowledgement."""
         while not self.stopping:
             if not self._messages:
                 self._wake.clear()
                 if not self._messages:
                     self._wake.wait(1.0)  # no open batch: sleep until there is one
                 continue
-            time.sleep(FLUSH_AFTER_S)
-            if self._messages and time.monotonic() - self._opened >= FLUSH_AFTER_S and not self._siaga_behind():
-                with self._lock:
+            if self._siaga_behind():
+                # held until siaga takes the batch before it: it says so (a message arriving meanwhile finds
+                # the pipe empty and sends the batch itself); the pipe is what tells, the word only wakes
+                self._took.wait(TOOK_WAIT_S)
+                self._took.clear()
+                continue
+            wait = self._opened + FLUSH_AFTER_S - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+                continue
+            with self._lock:
+                if not self._siaga_behind():  # a message may have sent it, and opened another, meanwhile
                     self._flush_locked()
         if self.receiver is not None and not self.parent_gone:
             # a shared subscriber whose session ends at the disconnect: the broker sends the next messages to
@@ -325,6 +343,7 @@ class SubscriberProcess:
                 item = pickle.load(stream)
                 kind = item[0]
                 if kind == "batch":
+                    self._write(("took",))  # the subscriber sends what it held meanwhile
                     _kind, messages, tuples, problems, acks = item
                     mark = 0
                     try:
