@@ -29,8 +29,12 @@ QoS 1, as fast as siaga acknowledges: at most ``INGEST_IN_FLIGHT`` messages unac
 ``--ingest-batch`` readings per message (default 100, through a batch gateway; at 1 a message the load
 generator's own ~1,000 messages/s bound the rate, not siaga) for ``--ingest-sensors`` temperature sensors;
 over ``--window`` s once every process has its share: readings stored per second (rows in PostgreSQL), each
-process's messages and CPU seconds (its subscriber process counted), ``readings_per_cpu_s`` and the per-core
-ratio of the medians (target >= 0.9, as for checks), each repetition's own ratio beside it. The three
+process's messages and CPU seconds (its subscriber process counted); ``readings_per_cpu_s`` counts the whole
+run from idle to idle (every row it stored, every CPU second of the processes from before the load started
+to the last row stored after it stopped: a window's own rows fall short of its CPU when the store lags in
+it, ``readings_per_cpu_s_in_window`` beside it) and the per-core ratio of the medians (target >= 0.9, as for
+checks), each repetition's own ratio and the pooled one beside it (``in_window``: the same of the windows'
+own figures). The three
 sites (1, 2, 3 processes, each with its own database and broker) run at once and the load generator feeds
 one at a time, a window each in turn, ``--repeat`` times: a process's CPU per reading moves by up to half
 from one minute to the next on the 2-core VMs, so the counts compared are measured seconds apart (before,
