@@ -377,10 +377,11 @@ INGEST_IN_FLIGHT = 500
 generator that queues what the broker has not taken spends the CPU the processes measured need)."""
 
 
-def settled(c: Any, w: Window, timeout: float = 180.0, still_s: float = 3.0) -> dict[str, Any]:
+def settled(c: Any, w: Window, timeout: float = 900.0, still_s: float = 3.0) -> dict[str, Any]:
     """After the load stopped: wait until the processes take no more messages and store no more rows (the
     same for ``still_s``), and return ``w``'s totals at the first look that saw them final (so the idle
-    seconds of the wait are not counted)."""
+    seconds of the wait are not counted). One process takes 100-150 s on the 2-core machine: the broker queues
+    what the load generator outruns it by."""
     key: tuple[int, int] | None = None
     mark, since, deadline = w.totals(), time.monotonic(), time.monotonic() + timeout
     while time.monotonic() < deadline:
