@@ -7,6 +7,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from siaga.alerts.manager import AlertManager
@@ -48,7 +49,8 @@ def _room_record(tmp_path: Path) -> list[dict[str, object]]:
     return events
 
 
-def test_the_colocation_reports_a_rooms_incident_from_its_record(tmp_path: Path) -> None:
+def _colocation(tmp_path: Path) -> tuple[Path, Engine, list[dict[str, object]]]:
+    """The colocation's config and store holding the room's record (``_room_record``'s events, applied)."""
     events = _room_record(tmp_path)
     (tmp_path / "state").mkdir()
     (tmp_path / "peer.secret").write_text("s3cret-shared-with-the-room\n")
@@ -58,6 +60,12 @@ def test_the_colocation_reports_a_rooms_incident_from_its_record(tmp_path: Path)
     upgrade(colo)
     with colo.begin() as conn:
         record.apply(conn, "ruang", events, 0.0)
+    return cfg, colo, events
+
+
+def test_the_colocation_reports_a_rooms_incident_from_its_record(tmp_path: Path) -> None:
+    cfg, colo, events = _colocation(tmp_path)
+    with colo.connect() as conn:
         incident_id = record.remote_incidents(conn, "ruang")[0].id
     colo.dispose()
 
@@ -78,15 +86,8 @@ def test_the_colocation_reports_a_rooms_incident_from_its_record(tmp_path: Path)
 
 
 def test_acknowledging_a_rooms_alert_at_the_colocation_is_refused_in_the_readers_language(tmp_path: Path) -> None:
-    events = _room_record(tmp_path)
-    (tmp_path / "state").mkdir()
-    (tmp_path / "peer.secret").write_text("s3cret-shared-with-the-room\n")
-    cfg = tmp_path / "siaga.yaml"
-    cfg.write_text(COLO)
-    colo = create_engine_for(sqlite_url(tmp_path / "state" / "siaga.db"))
-    upgrade(colo)
-    with colo.begin() as conn:
-        record.apply(conn, "ruang", events, 0.0)
+    cfg, colo, _events = _colocation(tmp_path)
+    with colo.connect() as conn:
         [alert] = record.remote_alerts(conn, "ruang")
     colo.dispose()
     runner = CliRunner()
